@@ -1,0 +1,100 @@
+/* config: agent.ini -> struct agent_config, validated, with file:line. */
+#ifndef CONFIG_H
+#define CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "log.h"
+#include "sasl.h"
+
+#define CONFIG_DEFAULT_PATH "/etc/smtp-health-agent/agent.ini"
+#define CONFIG_MAX_MECHS 8
+#define CONFIG_NAME_MAX 64
+#define CONFIG_HOST_MAX 255
+#define CONFIG_PATH_MAX 1024
+#define CONFIG_SECRET_MAX 4096
+
+enum tls_mode { TLS_MODE_STARTTLS, TLS_MODE_IMPLICIT, TLS_MODE_NONE };
+
+/* "starttls", "implicit", "none" (the `tls` label of smtp_target_info). */
+const char *tls_mode_name(enum tls_mode mode);
+
+struct target_config {
+    char name[CONFIG_NAME_MAX + 1]; /* [A-Za-z0-9_.:-]{1,64} */
+    char host[CONFIG_HOST_MAX + 1];
+    unsigned port; /* default 587 starttls, 465 implicit, 25 none */
+    enum tls_mode tls;
+    bool tls_verify;                       /* default true */
+    char ca_file[CONFIG_PATH_MAX + 1];     /* resolved: [agent] ca_file */
+    char server_name[CONFIG_HOST_MAX + 1]; /* resolved: default host */
+    char ehlo_name[CONFIG_HOST_MAX + 1];   /* resolved: default hostname */
+    enum sasl_mech mechs[CONFIG_MAX_MECHS];
+    size_t n_mechs; /* 0 = an EHLO-only probe */
+    char username[CONFIG_HOST_MAX + 1];
+    /* The password (or the XOAUTH2 token), read at load; wiped by
+     * config_free(). NULL when no mechanism is configured. */
+    char *secret;
+    size_t secret_len;
+    bool allow_plaintext_auth;
+    uint64_t interval_ms; /* resolved: [agent] interval */
+    uint64_t timeout_ms;  /* resolved: [agent] timeout */
+    int line;             /* line of the [target "..."] header */
+};
+
+struct agent_config {
+    char path[CONFIG_PATH_MAX + 1];
+    char listen[CONFIG_HOST_MAX + 1]; /* "127.0.0.1:9925", "[::]:9925" */
+    uint64_t interval_ms;             /* default 60 s */
+    uint64_t timeout_ms;              /* default 10 s */
+    unsigned max_concurrent_probes;   /* default 256 */
+    unsigned max_per_host;            /* default 4 */
+    char ca_file[CONFIG_PATH_MAX + 1];
+    enum log_level log_level; /* default info */
+    struct target_config *targets;
+    size_t n_targets;
+};
+
+/*
+ * Problems found while loading. Every error line reads
+ * "FILE:LINE: KEY: message\n" (KEY is the key, or the section for a
+ * section problem, or "-" for a line that is neither); every problem in
+ * the file is reported, not only the first. Warnings (a password file
+ * readable by others, say) use the same form and do not fail the load.
+ */
+struct config_diag {
+    struct buf errors;
+    struct buf warnings;
+    size_t n_errors;
+    size_t n_warnings;
+};
+
+void config_diag_init(struct config_diag *d);
+void config_diag_free(struct config_diag *d);
+
+/*
+ * Loads and validates path. Returns the config, or NULL when anything is
+ * wrong (diag says what). Secrets named by password_file / password_env
+ * are read here. Never logs; never puts a secret into diag.
+ */
+struct agent_config *config_load(const char *path, struct config_diag *diag);
+
+/* The same from a string; `name` stands for the file in messages. Used by
+ * tests; password_file paths are still read from disk. */
+struct agent_config *config_load_string(const char *name, const char *text,
+                                        struct config_diag *diag);
+
+/* Wipes every secret and frees; NULL is a no-op. */
+void config_free(struct agent_config *cfg);
+
+/* "250ms", "30s", "5m", "1h", bare number = seconds; > 0, at most 24 h.
+ * 0, or -1. */
+int config_parse_duration(const char *s, uint64_t *ms);
+
+/* The target called name, or NULL. */
+const struct target_config *config_find_target(const struct agent_config *c,
+                                               const char *name);
+
+#endif

@@ -1,0 +1,68 @@
+/* metrics: the store of every series; written by the probe loop, read by
+ * the HTTP thread, under one lock. */
+#ifndef METRICS_H
+#define METRICS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "buf.h"
+#include "config.h"
+#include "probe.h"
+
+/* Buckets of smtp_probe_duration_seconds and of
+ * smtp_agent_probe_start_delay_seconds. */
+#define METRICS_DURATION_BUCKETS                                            \
+    {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
+#define METRICS_DELAY_BUCKETS                                               \
+    {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10}
+
+struct metrics;
+
+struct metrics_build_info {
+    const char *version;
+    const char *libcurl;
+    const char *openssl;
+    const char *libmicrohttpd;
+};
+
+struct metrics *metrics_new(const struct metrics_build_info *info);
+void metrics_free(struct metrics *m);
+
+/*
+ * Makes the set of targets that of cfg: a target whose name stays keeps
+ * every counter; a removed target's series disappear; a new target's
+ * series that alerts rely on start at 0 (probes, failures by stage,
+ * errors by error, AUTH results success / unsupported_parameter /
+ * auth_failed / temporary_failure for each configured mechanism). Target
+ * info (host, port, tls) and configured mechanisms follow cfg. 0, or -1
+ * when out of memory (the store is then unchanged).
+ */
+int metrics_set_targets(struct metrics *m, const struct agent_config *cfg);
+
+/* A probe finished: counts and last values of target r->target (ignored
+ * when the target is no longer known). */
+void metrics_record(struct metrics *m, const struct probe_result *r);
+
+void metrics_skipped(struct metrics *m, const char *target);
+void metrics_start_delay(struct metrics *m, double seconds);
+void metrics_set_in_flight(struct metrics *m, size_t n);
+/* A config (re)load finished: ok, at unix time `when`. */
+void metrics_config_loaded(struct metrics *m, bool ok, double when);
+
+/*
+ * Appends every smtp_* family in a stable order (families in DESIGN.md's
+ * order, targets by name, label sets in a fixed order) as Prometheus text.
+ * Holds the lock only while writing. 0, or -1 when out of memory.
+ */
+int metrics_render(struct metrics *m, struct buf *out);
+
+/*
+ * A copy of each target's last result for pages and --once: *out is an
+ * array of n results sorted by target name (a target not yet probed has
+ * start_time 0 and its name set); the caller free()s it. 0, or -1.
+ */
+int metrics_last_results(struct metrics *m, struct probe_result **out,
+                         size_t *n);
+
+#endif

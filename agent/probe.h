@@ -1,0 +1,107 @@
+/* probe: SMTP probes as state machines over one curl multi handle. */
+#ifndef PROBE_H
+#define PROBE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "classify.h"
+#include "config.h"
+#include "sasl.h"
+#include "smtp_reply.h"
+#include "tls.h"
+
+/* Phases timed from the stamps of the reply lines: the `phase` label. */
+enum probe_phase {
+    PROBE_PHASE_CONNECT,  /* TCP connect */
+    PROBE_PHASE_BANNER,   /* connected -> greeting complete */
+    PROBE_PHASE_EHLO,     /* greeting -> EHLO reply complete */
+    PROBE_PHASE_STARTTLS, /* STARTTLS, handshake and second EHLO; for
+                             implicit TLS, the handshake */
+    PROBE_PHASE_AUTH,     /* AUTH sent -> final reply */
+    PROBE_PHASE_COUNT
+};
+
+const char *probe_phase_name(enum probe_phase phase);
+
+#define PROBE_TEXT_MAX 256
+
+/* A final reply as kept in a result: code 0 means none at that stage. */
+struct probe_reply {
+    int code;
+    enum smtp_class cls;
+    char enhanced[16];
+    char text[PROBE_TEXT_MAX]; /* first line's text, printable ASCII */
+};
+
+/* One AUTH session of a probe: one per configured mechanism. */
+struct probe_auth {
+    enum sasl_mech mech;
+    bool advertised;           /* in the EHLO that preceded AUTH */
+    bool attempted;            /* AUTH was sent */
+    struct probe_reply reply;  /* final reply to AUTH; code 0 = none */
+    enum probe_error error;    /* no-reply failure in this session */
+    double seconds;            /* AUTH sent -> final reply */
+};
+
+/*
+ * Everything one probe of a target observed. A probe runs one session
+ * (EHLO only) or one session per configured mechanism, one after the
+ * other within the target's timeout; a session that fails before AUTH
+ * ends the probe. Phases and TLS facts come from the first session;
+ * replies[s] is the first non-success final reply at stage s over all
+ * sessions, else the last one.
+ */
+struct probe_result {
+    char target[CONFIG_NAME_MAX + 1];
+    uint64_t id;              /* as given to prober_start */
+    bool success;             /* every expected reply came */
+    enum probe_stage stage;   /* the stage where it failed, or QUIT */
+    enum probe_error error;   /* PROBE_ERROR_NONE or the no-reply failure */
+    char detail[192];         /* a one-line note for logs and pages */
+    struct probe_reply replies[PROBE_STAGE_COUNT];
+    double phase_seconds[PROBE_PHASE_COUNT]; /* < 0: not reached */
+    double duration_seconds;
+    double start_time;        /* unix time, seconds */
+    bool ehlo_seen;
+    struct smtp_ehlo ehlo;    /* the last EHLO (after TLS when STARTTLS) */
+    bool ehlo_pre_tls_auth;   /* the first EHLO advertised AUTH */
+    struct tls_facts tls;
+    size_t n_auth;
+    struct probe_auth auth[CONFIG_MAX_MECHS];
+};
+
+struct prober;
+
+/* Called from prober_run() for every finished probe. */
+typedef void (*probe_done_fn)(void *user, const struct probe_result *r);
+
+/* One multi handle for every probe. NULL when out of memory. */
+struct prober *prober_new(probe_done_fn done, void *user);
+/* Ends in-flight probes without calling done; NULL is a no-op. */
+void prober_free(struct prober *p);
+
+/*
+ * Starts probing target now. The target is copied (its secret too, wiped
+ * when the probe ends), so the config may be freed meanwhile. id comes
+ * back in the result. 0, or -1 when out of memory.
+ */
+int prober_start(struct prober *p, const struct target_config *target,
+                 uint64_t id);
+
+/*
+ * Waits up to timeout_ms for network activity or for wake_fd (-1 for
+ * none) to become readable, then moves every probe on, calling done for
+ * those that finished (a deadline passing finishes a probe too). Returns
+ * 1 when wake_fd is readable, 0 otherwise, -1 on a failure of curl's
+ * multi interface itself.
+ */
+int prober_run(struct prober *p, int timeout_ms, int wake_fd);
+
+size_t prober_in_flight(const struct prober *p);
+
+/* Drops the cached CA stores (after a reload, files may have changed). */
+void prober_flush_ca(struct prober *p);
+
+#endif

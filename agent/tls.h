@@ -1,0 +1,44 @@
+/* tls: certificate facts from an SSL *: expiry, validity, version, cipher. */
+#ifndef TLS_H
+#define TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* OpenSSL's types, without pulling its headers into every module. */
+struct ssl_st;
+struct x509_store_st;
+
+struct tls_facts {
+    bool present;       /* TLS was up and these were read */
+    char version[16];   /* "TLSv1.3" */
+    char cipher[64];    /* "TLS_AES_256_GCM_SHA384" */
+    int64_t not_after;  /* earliest notAfter in the presented chain, epoch s */
+    bool chain_ok;      /* the chain verifies against the CA file */
+    bool host_ok;       /* the leaf matches the expected name */
+    bool valid;         /* chain_ok && host_ok */
+    char problem[128];  /* why not valid: OpenSSL's verify error, or
+                           "certificate does not match NAME" */
+    char subject[128];  /* leaf subject, one line, for the status page */
+};
+
+/*
+ * Loads a CA file into a new store: the caller keeps one per file and
+ * frees it with tls_store_free(). NULL on error, with a message in err.
+ */
+struct x509_store_st *tls_store_load(const char *ca_file, char *err,
+                                     size_t errlen);
+void tls_store_free(struct x509_store_st *store);
+
+/*
+ * Reads the facts of an established connection: the peer chain is
+ * verified against store (which may be NULL: chain_ok is then false),
+ * the leaf against `name` (a DNS name or an IP literal), whatever the
+ * connection itself enforced. Returns 0, or -1 when ssl has no peer
+ * certificate (facts->present stays false).
+ */
+int tls_facts_read(struct ssl_st *ssl, struct x509_store_st *store,
+                   const char *name, struct tls_facts *facts);
+
+#endif
