@@ -12,7 +12,7 @@
 #define SMTP_REPLY_MAX_LINE 4096
 /* Most lines in one multiline reply, and most bytes of text kept. */
 #define SMTP_REPLY_MAX_LINES 1000
-#define SMTP_REPLY_MAX_TEXT 65536
+#define SMTP_REPLY_MAX_TEXT  65536
 
 /* One complete reply. */
 struct smtp_reply {
@@ -43,9 +43,9 @@ enum smtp_parse_status {
  */
 struct smtp_parser {
     struct smtp_reply reply;
-    struct buf line;      /* the partial line being read */
-    bool done;            /* reply is complete */
-    const char *error;    /* static string, or NULL */
+    struct buf line;   /* the partial line being read */
+    bool done;         /* reply is complete */
+    const char *error; /* static string, or NULL */
 };
 
 void smtp_parser_init(struct smtp_parser *p);
@@ -77,9 +77,9 @@ size_t smtp_enhanced_parse(const char *s, char out[16]);
 
 /* EHLO capabilities. Bounded so that a server cannot grow our series. */
 #define SMTP_EHLO_MAX_KEYWORDS 32
-#define SMTP_EHLO_KEYWORD_MAX 32
-#define SMTP_EHLO_MAX_MECHS 16
-#define SMTP_EHLO_MECH_MAX 20
+#define SMTP_EHLO_KEYWORD_MAX  32
+#define SMTP_EHLO_MAX_MECHS    16
+#define SMTP_EHLO_MECH_MAX     20
 
 struct smtp_ehlo {
     /* Keywords upper-cased, matching [A-Z0-9-]{1,32}, in the server's
