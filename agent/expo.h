@@ -43,6 +43,9 @@ int expo_histogram(struct buf *out, const char *name,
                    const double *bounds, const uint64_t *counts,
                    size_t n_bounds, double sum);
 
+/* Room for any value expo_format_double() writes, NUL included. */
+#define EXPO_DOUBLE_LEN 32
+
 /* A value as Prometheus writes it: "+Inf", "-Inf", "NaN", integers
  * without exponent up to 2^53, else the shortest %g that reads back
  * exactly. Returns dst. */

@@ -12,10 +12,14 @@
 
 /* Buckets of smtp_probe_duration_seconds and of
  * smtp_agent_probe_start_delay_seconds. */
-#define METRICS_DURATION_BUCKETS                                            \
-    {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
-#define METRICS_DELAY_BUCKETS                                               \
-    {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10}
+#define METRICS_DURATION_BUCKETS                                              \
+    {                                                                         \
+        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60       \
+    }
+#define METRICS_DELAY_BUCKETS                                                 \
+    {                                                                         \
+        0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10                          \
+    }
 
 struct metrics;
 

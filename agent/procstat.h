@@ -5,8 +5,8 @@
 #include "buf.h"
 
 struct procstat {
-    double cpu_seconds;     /* user + system */
-    double start_time;      /* unix time */
+    double cpu_seconds; /* user + system */
+    double start_time;  /* unix time */
     double resident_bytes;
     double virtual_bytes;
     double open_fds;

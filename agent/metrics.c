@@ -1,0 +1,827 @@
+/* metrics: the store of every series, guarded by one mutex. */
+#include "metrics.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "expo.h"
+#include "log.h"
+
+static const double duration_bounds[] = METRICS_DURATION_BUCKETS;
+static const double delay_bounds[] = METRICS_DELAY_BUCKETS;
+#define N_DURATION (sizeof duration_bounds / sizeof duration_bounds[0])
+#define N_DELAY    (sizeof delay_bounds / sizeof delay_bounds[0])
+
+/*
+ * Label values owned by other modules (sasl_mech_name, probe_phase_name,
+ * tls_mode_name) are repeated here so that the store links without the
+ * network modules; they are the metric contract of DESIGN.md and must not
+ * drift from the headers' comments.
+ */
+static const char *const mech_names[SASL_MECH_COUNT] = {
+    [SASL_MECH_PLAIN] = "PLAIN",
+    [SASL_MECH_LOGIN] = "LOGIN",
+    [SASL_MECH_CRAM_MD5] = "CRAM-MD5",
+    [SASL_MECH_XOAUTH2] = "XOAUTH2",
+};
+static const char *const phase_names[PROBE_PHASE_COUNT] = {
+    [PROBE_PHASE_CONNECT] = "connect", [PROBE_PHASE_BANNER] = "banner",
+    [PROBE_PHASE_EHLO] = "ehlo",       [PROBE_PHASE_STARTTLS] = "starttls",
+    [PROBE_PHASE_AUTH] = "auth",
+};
+static const char *const tls_names[] = {
+    [TLS_MODE_STARTTLS] = "starttls",
+    [TLS_MODE_IMPLICIT] = "implicit",
+    [TLS_MODE_NONE] = "none",
+};
+
+/* The AUTH classes an alert may watch: present at 0 from the start. */
+static const enum smtp_class auth_preinit[] = {
+    SMTP_CLASS_SUCCESS,
+    SMTP_CLASS_UNSUPPORTED_PARAMETER,
+    SMTP_CLASS_AUTH_FAILED,
+    SMTP_CLASS_TEMPORARY_FAILURE,
+};
+
+_Static_assert(N_DELAY <= N_DURATION, "struct histo holds both bucket sets");
+
+struct histo {
+    uint64_t counts[N_DURATION + 1];
+    double sum;
+};
+
+/* One smtp_replies_total series; class follows from (stage, code). */
+struct reply_count {
+    enum probe_stage stage;
+    int code;
+    uint64_t n;
+};
+
+struct mtarget {
+    char name[CONFIG_NAME_MAX + 1];
+    char host[CONFIG_HOST_MAX + 1];
+    unsigned port;
+    enum tls_mode tls_mode;
+    bool mech_configured[SASL_MECH_COUNT];
+
+    uint64_t probes;
+    uint64_t failures[PROBE_STAGE_COUNT];
+    uint64_t errors[PROBE_ERROR_COUNT];
+    uint64_t skipped;
+    uint64_t auth_results[SASL_MECH_COUNT][SMTP_CLASS_COUNT];
+    bool auth_present[SASL_MECH_COUNT][SMTP_CLASS_COUNT];
+    /* Sorted by (stage, code); at most 7 x 500 entries. */
+    struct reply_count *replies;
+    size_t n_replies;
+    size_t cap_replies;
+    struct histo duration;
+
+    /* Last probe: the copy pages read, and what its gauges show. */
+    bool probed;
+    struct probe_result last;
+    int last_code[PROBE_STAGE_COUNT]; /* 0: no reply in the last probe */
+
+    /* Facts that survive a probe that did not get that far. */
+    bool ehlo_known;
+    struct smtp_ehlo ehlo;
+    bool tls_known;
+    struct tls_facts tls;
+};
+
+struct metrics {
+    pthread_mutex_t lock;
+    struct mtarget **targets; /* sorted by name */
+    size_t n_targets;
+
+    char *build[4]; /* version, libcurl, openssl, libmicrohttpd */
+    size_t in_flight;
+    struct histo delay;
+    bool reload_ok;
+    double reload_success_time;
+};
+
+static void histo_observe(struct histo *h, const double *bounds,
+                          size_t n_bounds, double v)
+{
+    /* One NaN would poison _sum for the life of the process. */
+    if (isnan(v))
+        return;
+    size_t i = 0;
+    while (i < n_bounds && v > bounds[i])
+        i++;
+    h->counts[i]++;
+    h->sum += v;
+}
+
+static struct mtarget *find_target(struct mtarget **arr, size_t n,
+                                   const char *name)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(arr[mid]->name, name);
+        if (c == 0)
+            return arr[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+static void target_free(struct mtarget *t)
+{
+    if (!t)
+        return;
+    free(t->replies);
+    free(t);
+}
+
+struct metrics *metrics_new(const struct metrics_build_info *info)
+{
+    struct metrics *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    const char *vals[4] = {"", "", "", ""};
+    if (info) {
+        vals[0] = info->version ? info->version : "";
+        vals[1] = info->libcurl ? info->libcurl : "";
+        vals[2] = info->openssl ? info->openssl : "";
+        vals[3] = info->libmicrohttpd ? info->libmicrohttpd : "";
+    }
+    for (int i = 0; i < 4; i++) {
+        m->build[i] = strdup(vals[i]);
+        if (!m->build[i])
+            goto err;
+    }
+    if (pthread_mutex_init(&m->lock, NULL) != 0)
+        goto err;
+    return m;
+err:
+    for (int i = 0; i < 4; i++)
+        free(m->build[i]);
+    free(m);
+    return NULL;
+}
+
+void metrics_free(struct metrics *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->n_targets; i++)
+        target_free(m->targets[i]);
+    free(m->targets);
+    for (int i = 0; i < 4; i++)
+        free(m->build[i]);
+    pthread_mutex_destroy(&m->lock);
+    free(m);
+}
+
+static int cmp_target_config(const void *a, const void *b)
+{
+    const struct target_config *x = *(const struct target_config *const *)a;
+    const struct target_config *y = *(const struct target_config *const *)b;
+    return strcmp(x->name, y->name);
+}
+
+/* Takes cfg's facts; cannot fail, so it runs after every allocation. */
+static void target_configure(struct mtarget *t, const struct target_config *c)
+{
+    snprintf(t->host, sizeof t->host, "%s", c->host);
+    t->port = c->port;
+    /* A target that no longer speaks TLS has no certificate to show. */
+    if (c->tls == TLS_MODE_NONE && t->tls_mode != TLS_MODE_NONE)
+        t->tls_known = false;
+    t->tls_mode = c->tls;
+
+    bool want[SASL_MECH_COUNT] = {false};
+    for (size_t i = 0; i < c->n_mechs && i < CONFIG_MAX_MECHS; i++) {
+        if ((unsigned)c->mechs[i] < SASL_MECH_COUNT)
+            want[c->mechs[i]] = true;
+    }
+    for (int mech = 0; mech < SASL_MECH_COUNT; mech++) {
+        if (want[mech] && !t->mech_configured[mech]) {
+            for (size_t k = 0; k < sizeof auth_preinit / sizeof *auth_preinit;
+                 k++)
+                t->auth_present[mech][auth_preinit[k]] = true;
+        } else if (!want[mech] && t->mech_configured[mech]) {
+            /* Series follow the config: an unconfigured mechanism's
+             * results go away with it. */
+            memset(t->auth_present[mech], 0, sizeof t->auth_present[mech]);
+            memset(t->auth_results[mech], 0, sizeof t->auth_results[mech]);
+        }
+        t->mech_configured[mech] = want[mech];
+    }
+}
+
+int metrics_set_targets(struct metrics *m, const struct agent_config *cfg)
+{
+    size_t n = cfg->n_targets;
+    const struct target_config **sorted = calloc(n ? n : 1, sizeof *sorted);
+    struct mtarget **arr = calloc(n ? n : 1, sizeof *arr);
+    bool *fresh = calloc(n ? n : 1, sizeof *fresh);
+    if (!sorted || !arr || !fresh)
+        goto err;
+    for (size_t i = 0; i < n; i++)
+        sorted[i] = &cfg->targets[i];
+    qsort(sorted, n, sizeof *sorted, cmp_target_config);
+
+    pthread_mutex_lock(&m->lock);
+    /* Allocate first, change nothing: a failure leaves the store as is. */
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (k > 0 && strcmp(arr[k - 1]->name, sorted[i]->name) == 0)
+            continue; /* config rejects duplicates; never count twice */
+        struct mtarget *t =
+            find_target(m->targets, m->n_targets, sorted[i]->name);
+        if (!t) {
+            t = calloc(1, sizeof *t);
+            if (!t) {
+                pthread_mutex_unlock(&m->lock);
+                goto err;
+            }
+            snprintf(t->name, sizeof t->name, "%s", sorted[i]->name);
+            t->tls_mode = sorted[i]->tls;
+            fresh[k] = true;
+        }
+        sorted[k] = sorted[i];
+        arr[k++] = t;
+    }
+
+    for (size_t i = 0; i < k; i++)
+        target_configure(arr[i], sorted[i]);
+    /* Whatever the new list lacks is gone, with all its series. */
+    for (size_t i = 0; i < m->n_targets; i++) {
+        if (!find_target(arr, k, m->targets[i]->name))
+            target_free(m->targets[i]);
+    }
+    free(m->targets);
+    m->targets = arr;
+    m->n_targets = k;
+    pthread_mutex_unlock(&m->lock);
+    free(sorted);
+    free(fresh);
+    return 0;
+err:
+    if (arr && fresh) {
+        for (size_t i = 0; i < n; i++) {
+            if (fresh[i])
+                target_free(arr[i]);
+        }
+    }
+    free(arr);
+    free(sorted);
+    free(fresh);
+    return -1;
+}
+
+/* Counts one final reply; a failed allocation loses this count only. */
+static void count_reply(struct mtarget *t, enum probe_stage stage, int code)
+{
+    /* The parser only passes 2xx-5xx; anything else would be an unbounded
+     * label from a bug upstream. */
+    if (code < 100 || code > 599 || (unsigned)stage >= PROBE_STAGE_COUNT)
+        return;
+    size_t i = 0;
+    while (i < t->n_replies &&
+           (t->replies[i].stage < stage ||
+            (t->replies[i].stage == stage && t->replies[i].code < code)))
+        i++;
+    if (i < t->n_replies && t->replies[i].stage == stage &&
+        t->replies[i].code == code) {
+        t->replies[i].n++;
+        return;
+    }
+    if (t->n_replies == t->cap_replies) {
+        size_t cap = t->cap_replies ? t->cap_replies * 2 : 8;
+        struct reply_count *p = realloc(t->replies, cap * sizeof *p);
+        if (!p) {
+            log_warn("metrics", "out of memory", "target=%s stage=%s code=%d",
+                     t->name, probe_stage_name(stage), code);
+            return;
+        }
+        t->replies = p;
+        t->cap_replies = cap;
+    }
+    memmove(&t->replies[i + 1], &t->replies[i],
+            (t->n_replies - i) * sizeof *t->replies);
+    t->replies[i] = (struct reply_count){stage, code, 1};
+    t->n_replies++;
+}
+
+void metrics_record(struct metrics *m, const struct probe_result *r)
+{
+    char name[CONFIG_NAME_MAX + 1];
+    snprintf(name, sizeof name, "%.*s", CONFIG_NAME_MAX, r->target);
+
+    pthread_mutex_lock(&m->lock);
+    struct mtarget *t = find_target(m->targets, m->n_targets, name);
+    if (!t) {
+        pthread_mutex_unlock(&m->lock);
+        return;
+    }
+    t->probes++;
+    histo_observe(&t->duration, duration_bounds, N_DURATION,
+                  r->duration_seconds);
+    if (!r->success) {
+        if ((unsigned)r->stage < PROBE_STAGE_COUNT)
+            t->failures[r->stage]++;
+        if (r->error != PROBE_ERROR_NONE &&
+            (unsigned)r->error < PROBE_ERROR_COUNT)
+            t->errors[r->error]++;
+    }
+
+    size_t n_auth =
+        r->n_auth < CONFIG_MAX_MECHS ? r->n_auth : CONFIG_MAX_MECHS;
+    int auth_last = 0;
+    for (size_t i = 0; i < n_auth; i++) {
+        const struct probe_auth *a = &r->auth[i];
+        if (a->reply.code == 0)
+            continue; /* a no-reply failure is counted as an error */
+        count_reply(t, PROBE_STAGE_AUTH, a->reply.code);
+        auth_last = a->reply.code;
+        if ((unsigned)a->mech < SASL_MECH_COUNT &&
+            t->mech_configured[a->mech]) {
+            enum smtp_class c =
+                classify_reply(PROBE_STAGE_AUTH, a->reply.code);
+            t->auth_results[a->mech][c]++;
+            t->auth_present[a->mech][c] = true;
+        }
+    }
+    for (int s = 0; s < PROBE_STAGE_COUNT; s++) {
+        int code = r->replies[s].code;
+        if (s == PROBE_STAGE_AUTH) {
+            /* Each attempt counted above; only a result without attempts
+             * still counts its AUTH reply here. */
+            if (n_auth == 0 && code != 0)
+                count_reply(t, PROBE_STAGE_AUTH, code);
+            if (code == 0)
+                code = auth_last;
+        } else if (code != 0) {
+            count_reply(t, (enum probe_stage)s, code);
+        }
+        t->last_code[s] = code >= 100 && code <= 599 ? code : 0;
+    }
+
+    if (r->ehlo_seen) {
+        t->ehlo = r->ehlo;
+        t->ehlo_known = true;
+    }
+    if (r->tls.present) {
+        t->tls = r->tls;
+        t->tls_known = true;
+    }
+    t->last = *r;
+    snprintf(t->last.target, sizeof t->last.target, "%s", t->name);
+    t->probed = true;
+    pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_skipped(struct metrics *m, const char *target)
+{
+    pthread_mutex_lock(&m->lock);
+    struct mtarget *t = find_target(m->targets, m->n_targets, target);
+    if (t)
+        t->skipped++;
+    pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_start_delay(struct metrics *m, double seconds)
+{
+    pthread_mutex_lock(&m->lock);
+    histo_observe(&m->delay, delay_bounds, N_DELAY, seconds);
+    pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_set_in_flight(struct metrics *m, size_t n)
+{
+    pthread_mutex_lock(&m->lock);
+    m->in_flight = n;
+    pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_config_loaded(struct metrics *m, bool ok, double when)
+{
+    pthread_mutex_lock(&m->lock);
+    m->reload_ok = ok;
+    if (ok)
+        m->reload_success_time = when;
+    pthread_mutex_unlock(&m->lock);
+}
+
+/*
+ * A family being written: HELP and TYPE go out with its first sample, so
+ * that a family without samples leaves no trace.
+ */
+struct fam {
+    struct buf *out;
+    const char *name;
+    const char *help;
+    enum expo_type type;
+    bool started;
+};
+
+static int fam_begin(struct fam *f)
+{
+    if (f->started)
+        return 0;
+    f->started = true;
+    return expo_family(f->out, f->name, f->help, f->type);
+}
+
+static int fam_sample(struct fam *f, const struct expo_label *l, size_t n,
+                      double v)
+{
+    if (fam_begin(f) < 0)
+        return -1;
+    return expo_sample(f->out, f->name, l, n, v);
+}
+
+static int fam_histogram(struct fam *f, const struct expo_label *l, size_t n,
+                         const double *bounds, size_t n_bounds,
+                         const struct histo *h)
+{
+    if (fam_begin(f) < 0)
+        return -1;
+    return expo_histogram(f->out, f->name, l, n, bounds, h->counts, n_bounds,
+                          h->sum);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Mechanisms by label value, the order of every mechanism list. */
+static const enum sasl_mech mech_order[SASL_MECH_COUNT] = {
+    SASL_MECH_CRAM_MD5,
+    SASL_MECH_LOGIN,
+    SASL_MECH_PLAIN,
+    SASL_MECH_XOAUTH2,
+};
+
+#define L(n, v) ((struct expo_label){(n), (v)})
+
+static int emit_success(struct fam *f, const struct mtarget *t)
+{
+    struct expo_label l[] = {L("target", t->name)};
+    if (!t->probed)
+        return 0;
+    return fam_sample(f, l, 1, t->last.success ? 1 : 0);
+}
+
+static int emit_duration(struct fam *f, const struct mtarget *t)
+{
+    struct expo_label l[] = {L("target", t->name)};
+    return fam_histogram(f, l, 1, duration_bounds, N_DURATION, &t->duration);
+}
+
+static int emit_phases(struct fam *f, const struct mtarget *t)
+{
+    for (int p = 0; t->probed && p < PROBE_PHASE_COUNT; p++) {
+        struct expo_label l[] = {L("target", t->name),
+                                 L("phase", phase_names[p])};
+        double v = t->last.phase_seconds[p];
+        /* A phase this probe did not reach has no value, not a stale one. */
+        if (v >= 0 && fam_sample(f, l, 2, v) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int emit_probes(struct fam *f, const struct mtarget *t)
+{
+    struct expo_label l[] = {L("target", t->name)};
+    return fam_sample(f, l, 1, (double)t->probes);
+}
+
+static int emit_failures(struct fam *f, const struct mtarget *t)
+{
+    for (int s = 0; s < PROBE_STAGE_COUNT; s++) {
+        struct expo_label l[] = {
+            L("target", t->name),
+            L("stage", probe_stage_name((enum probe_stage)s))};
+        if (fam_sample(f, l, 2, (double)t->failures[s]) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int emit_errors(struct fam *f, const struct mtarget *t)
+{
+    for (int e = PROBE_ERROR_NONE + 1; e < PROBE_ERROR_COUNT; e++) {
+        struct expo_label l[] = {
+            L("target", t->name),
+            L("error", probe_error_name((enum probe_error)e))};
+        if (fam_sample(f, l, 2, (double)t->errors[e]) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int emit_replies(struct fam *f, const struct mtarget *t)
+{
+    for (size_t i = 0; i < t->n_replies; i++) {
+        const struct reply_count *rc = &t->replies[i];
+        char code[8];
+        snprintf(code, sizeof code, "%d", rc->code);
+        enum smtp_class c = classify_reply(rc->stage, rc->code);
+        struct expo_label l[] = {
+            L("target", t->name), L("stage", probe_stage_name(rc->stage)),
+            L("code", code), L("class", smtp_class_name(c))};
+        if (fam_sample(f, l, 4, (double)rc->n) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int emit_auth_results(struct fam *f, const struct mtarget *t)
+{
+    for (int i = 0; i < SASL_MECH_COUNT; i++) {
+        enum sasl_mech mech = mech_order[i];
+        for (int c = 0; c < SMTP_CLASS_COUNT; c++) {
+            if (!t->auth_present[mech][c])
+                continue;
+            struct expo_label l[] = {
+                L("target", t->name), L("mechanism", mech_names[mech]),
+                L("class", smtp_class_name((enum smtp_class)c))};
+            if (fam_sample(f, l, 3, (double)t->auth_results[mech][c]) < 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+static int emit_last_code(struct fam *f, const struct mtarget *t)
+{
+    for (int s = 0; t->probed && s < PROBE_STAGE_COUNT; s++) {
+        struct expo_label l[] = {
+            L("target", t->name),
+            L("stage", probe_stage_name((enum probe_stage)s))};
+        if (t->last_code[s] != 0 && fam_sample(f, l, 2, t->last_code[s]) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int emit_advertised(struct fam *f, const struct mtarget *t)
+{
+    if (!t->ehlo_known)
+        return 0;
+    /* Configured and advertised mechanisms, sorted, each once. */
+    const char *all[SASL_MECH_COUNT + SMTP_EHLO_MAX_MECHS];
+    size_t n = 0;
+    for (int mech = 0; mech < SASL_MECH_COUNT; mech++) {
+        if (t->mech_configured[mech])
+            all[n++] = mech_names[mech];
+    }
+    size_t n_adv = t->ehlo.n_mechs < SMTP_EHLO_MAX_MECHS ? t->ehlo.n_mechs
+                                                         : SMTP_EHLO_MAX_MECHS;
+    for (size_t i = 0; i < n_adv; i++)
+        all[n++] = t->ehlo.mechs[i];
+    qsort(all, n, sizeof *all, cmp_str);
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0 && strcmp(all[i - 1], all[i]) == 0)
+            continue;
+        bool adv = false;
+        for (size_t j = 0; j < n_adv; j++) {
+            if (strcmp(t->ehlo.mechs[j], all[i]) == 0)
+                adv = true;
+        }
+        struct expo_label l[] = {L("target", t->name), L("mechanism", all[i])};
+        if (fam_sample(f, l, 2, adv ? 1 : 0) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int emit_extensions(struct fam *f, const struct mtarget *t)
+{
+    if (!t->ehlo_known)
+        return 0;
+    const char *kw[SMTP_EHLO_MAX_KEYWORDS];
+    size_t n = t->ehlo.n_keywords < SMTP_EHLO_MAX_KEYWORDS
+                   ? t->ehlo.n_keywords
+                   : SMTP_EHLO_MAX_KEYWORDS;
+    for (size_t i = 0; i < n; i++)
+        kw[i] = t->ehlo.keywords[i];
+    qsort(kw, n, sizeof *kw, cmp_str);
+    for (size_t i = 0; i < n; i++) {
+        struct expo_label l[] = {L("target", t->name), L("keyword", kw[i])};
+        if (fam_sample(f, l, 2, 1) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int emit_max_size(struct fam *f, const struct mtarget *t)
+{
+    struct expo_label l[] = {L("target", t->name)};
+    if (!t->ehlo_known || !t->ehlo.has_size)
+        return 0;
+    return fam_sample(f, l, 1, (double)t->ehlo.size);
+}
+
+static int emit_tls_info(struct fam *f, const struct mtarget *t)
+{
+    struct expo_label l[] = {L("target", t->name),
+                             L("version", t->tls.version),
+                             L("cipher", t->tls.cipher)};
+    if (!t->tls_known)
+        return 0;
+    return fam_sample(f, l, 3, 1);
+}
+
+static int emit_cert_expiry(struct fam *f, const struct mtarget *t)
+{
+    struct expo_label l[] = {L("target", t->name)};
+    if (!t->tls_known)
+        return 0;
+    return fam_sample(f, l, 1, (double)t->tls.not_after);
+}
+
+static int emit_cert_valid(struct fam *f, const struct mtarget *t)
+{
+    struct expo_label l[] = {L("target", t->name)};
+    if (!t->tls_known)
+        return 0;
+    return fam_sample(f, l, 1, t->tls.valid ? 1 : 0);
+}
+
+static int emit_last_run(struct fam *f, const struct mtarget *t)
+{
+    struct expo_label l[] = {L("target", t->name)};
+    if (!t->probed)
+        return 0;
+    return fam_sample(f, l, 1, t->last.start_time);
+}
+
+static int emit_target_info(struct fam *f, const struct mtarget *t)
+{
+    char port[16];
+    snprintf(port, sizeof port, "%u", t->port);
+    const char *tls = "unknown";
+    if ((unsigned)t->tls_mode < sizeof tls_names / sizeof tls_names[0])
+        tls = tls_names[t->tls_mode];
+    struct expo_label l[] = {L("target", t->name), L("host", t->host),
+                             L("port", port), L("tls", tls)};
+    return fam_sample(f, l, 4, 1);
+}
+
+static int emit_skipped(struct fam *f, const struct mtarget *t)
+{
+    struct expo_label l[] = {L("target", t->name)};
+    return fam_sample(f, l, 1, (double)t->skipped);
+}
+
+static int emit_build_info(struct fam *f, const struct metrics *m)
+{
+    struct expo_label l[] = {
+        L("version", m->build[0]), L("libcurl", m->build[1]),
+        L("openssl", m->build[2]), L("libmicrohttpd", m->build[3])};
+    return fam_sample(f, l, 4, 1);
+}
+
+static int emit_targets(struct fam *f, const struct metrics *m)
+{
+    return fam_sample(f, NULL, 0, (double)m->n_targets);
+}
+
+static int emit_in_flight(struct fam *f, const struct metrics *m)
+{
+    return fam_sample(f, NULL, 0, (double)m->in_flight);
+}
+
+static int emit_delay(struct fam *f, const struct metrics *m)
+{
+    return fam_histogram(f, NULL, 0, delay_bounds, N_DELAY, &m->delay);
+}
+
+static int emit_reload_ok(struct fam *f, const struct metrics *m)
+{
+    return fam_sample(f, NULL, 0, m->reload_ok ? 1 : 0);
+}
+
+static int emit_reload_time(struct fam *f, const struct metrics *m)
+{
+    return fam_sample(f, NULL, 0, m->reload_success_time);
+}
+
+/* DESIGN.md's metric table, in its order: each family either per target
+ * (targets by name) or of the agent as a whole. */
+static const struct family {
+    const char *name;
+    const char *help;
+    enum expo_type type;
+    int (*per_target)(struct fam *f, const struct mtarget *t);
+    int (*agent)(struct fam *f, const struct metrics *m);
+} families[] = {
+    {"smtp_probe_success",
+     "1 when the last probe got every expected reply, else 0.", EXPO_GAUGE,
+     emit_success, NULL},
+    {"smtp_probe_duration_seconds", "Duration of whole probes.",
+     EXPO_HISTOGRAM, emit_duration, NULL},
+    {"smtp_probe_phase_duration_seconds",
+     "Duration of each phase the last probe reached.", EXPO_GAUGE, emit_phases,
+     NULL},
+    {"smtp_probes_total", "Probes finished.", EXPO_COUNTER, emit_probes, NULL},
+    {"smtp_probe_failures_total",
+     "Failed probes by the stage where they failed.", EXPO_COUNTER,
+     emit_failures, NULL},
+    {"smtp_probe_errors_total", "Failed probes without a reply, by error.",
+     EXPO_COUNTER, emit_errors, NULL},
+    {"smtp_replies_total", "Final replies by stage, code and class.",
+     EXPO_COUNTER, emit_replies, NULL},
+    {"smtp_auth_results_total",
+     "AUTH attempts by mechanism and class of the final reply.", EXPO_COUNTER,
+     emit_auth_results, NULL},
+    {"smtp_last_reply_code", "Final reply code per stage of the last probe.",
+     EXPO_GAUGE, emit_last_code, NULL},
+    {"smtp_auth_mechanism_advertised",
+     "1 when the last EHLO advertised the SASL mechanism, else 0.", EXPO_GAUGE,
+     emit_advertised, NULL},
+    {"smtp_ehlo_extension", "Keywords of the last EHLO reply.", EXPO_GAUGE,
+     emit_extensions, NULL},
+    {"smtp_max_message_size_bytes",
+     "Message size limit from EHLO SIZE; 0 when none is stated.", EXPO_GAUGE,
+     emit_max_size, NULL},
+    {"smtp_tls_info", "TLS version and cipher of the last TLS session.",
+     EXPO_GAUGE, emit_tls_info, NULL},
+    {"smtp_tls_cert_expiry_timestamp_seconds",
+     "Earliest notAfter in the presented chain, unix time.", EXPO_GAUGE,
+     emit_cert_expiry, NULL},
+    {"smtp_tls_cert_valid",
+     "1 when chain and host name verify, whether or not enforced.", EXPO_GAUGE,
+     emit_cert_valid, NULL},
+    {"smtp_probe_last_run_timestamp_seconds",
+     "Start of the last probe, unix time.", EXPO_GAUGE, emit_last_run, NULL},
+    {"smtp_target_info", "Configured targets: host, port and TLS mode.",
+     EXPO_GAUGE, emit_target_info, NULL},
+    {"smtp_agent_build_info", "Versions of the agent and its libraries.",
+     EXPO_GAUGE, NULL, emit_build_info},
+    {"smtp_agent_targets", "Number of configured targets.", EXPO_GAUGE, NULL,
+     emit_targets},
+    {"smtp_agent_probes_in_flight", "Probes running now.", EXPO_GAUGE, NULL,
+     emit_in_flight},
+    {"smtp_agent_probes_skipped_total",
+     "Probes skipped because the previous one was still running.",
+     EXPO_COUNTER, emit_skipped, NULL},
+    {"smtp_agent_probe_start_delay_seconds",
+     "How late probes start against their schedule.", EXPO_HISTOGRAM, NULL,
+     emit_delay},
+    {"smtp_agent_config_last_reload_successful",
+     "1 when the last configuration load succeeded, else 0.", EXPO_GAUGE, NULL,
+     emit_reload_ok},
+    {"smtp_agent_config_last_reload_success_timestamp_seconds",
+     "Time of the last successful configuration load, unix time.", EXPO_GAUGE,
+     NULL, emit_reload_time},
+};
+
+int metrics_render(struct metrics *m, struct buf *out)
+{
+    int rc = 0;
+    pthread_mutex_lock(&m->lock);
+    for (size_t i = 0; rc == 0 && i < sizeof families / sizeof *families;
+         i++) {
+        const struct family *fd = &families[i];
+        struct fam f = {out, fd->name, fd->help, fd->type, false};
+        if (fd->agent)
+            rc = fd->agent(&f, m);
+        for (size_t k = 0; rc == 0 && fd->per_target && k < m->n_targets; k++)
+            rc = fd->per_target(&f, m->targets[k]);
+    }
+    pthread_mutex_unlock(&m->lock);
+    return rc;
+}
+
+int metrics_last_results(struct metrics *m, struct probe_result **out,
+                         size_t *n)
+{
+    pthread_mutex_lock(&m->lock);
+    size_t count = m->n_targets;
+    struct probe_result *arr = calloc(count ? count : 1, sizeof *arr);
+    if (!arr) {
+        pthread_mutex_unlock(&m->lock);
+        return -1;
+    }
+    for (size_t i = 0; i < count; i++) {
+        const struct mtarget *t = m->targets[i];
+        if (t->probed) {
+            arr[i] = t->last;
+            continue;
+        }
+        snprintf(arr[i].target, sizeof arr[i].target, "%s", t->name);
+        /* Nothing reached yet, not "every phase took 0 s". */
+        for (int p = 0; p < PROBE_PHASE_COUNT; p++)
+            arr[i].phase_seconds[p] = -1;
+    }
+    pthread_mutex_unlock(&m->lock);
+    *out = arr;
+    *n = count;
+    return 0;
+}

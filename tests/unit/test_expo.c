@@ -1,0 +1,236 @@
+/* test_expo: exact Prometheus text for floats, escaping and histograms. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "expo.h"
+
+static int setup(void **state)
+{
+    struct buf *b = malloc(sizeof *b);
+    if (!b)
+        return -1;
+    buf_init(b, 0);
+    *state = b;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    buf_free(*state);
+    free(*state);
+    return 0;
+}
+
+static const struct {
+    double v;
+    const char *want;
+} double_cases[] = {
+    {0.0, "0"},
+    {-0.0, "0"},
+    {1.0, "1"},
+    {3.0, "3"},
+    {-1.0, "-1"},
+    {235.0, "235"},
+    {1700000000.0, "1700000000"},
+    {9007199254740991.0, "9007199254740991"},
+    {-9007199254740991.0, "-9007199254740991"},
+    {9007199254740992.0, "9007199254740992"}, /* %.16g, not the int path */
+    {18014398509481984.0, "18014398509481984"},
+    {1152921504606846976.0, "1.152921504606847e+18"},
+    {1e20, "1e+20"},
+    {0.1, "0.1"},
+    {0.005, "0.005"},
+    {2.5, "2.5"},
+    {-2.5, "-2.5"},
+    {1e-9, "1e-09"},
+    {0.1 + 0.2, "0.30000000000000004"},
+    {1.0 / 3.0, "0.3333333333333333"},
+    {123456789.5, "123456789.5"},
+    {DBL_MAX, "1.7976931348623157e+308"},
+    {5e-324, "5e-324"},
+    {INFINITY, "+Inf"},
+    {-INFINITY, "-Inf"},
+    {NAN, "NaN"},
+};
+
+static void test_format_double(void **state)
+{
+    (void)state;
+    char dst[EXPO_DOUBLE_LEN];
+    for (size_t i = 0; i < sizeof double_cases / sizeof double_cases[0]; i++) {
+        const char *got =
+            expo_format_double(dst, sizeof dst, double_cases[i].v);
+        assert_ptr_equal(got, dst);
+        if (strcmp(got, double_cases[i].want) != 0)
+            fail_msg("case %zu: got \"%s\", want \"%s\"", i, got,
+                     double_cases[i].want);
+    }
+}
+
+/* Whatever it writes reads back as the same value. */
+static void test_format_double_round_trips(void **state)
+{
+    (void)state;
+    char dst[EXPO_DOUBLE_LEN];
+    double v = 1e-7;
+    for (int i = 0; i < 2000; i++) {
+        expo_format_double(dst, sizeof dst, v);
+        assert_true(strtod(dst, NULL) == v);
+        v *= 1.0173;
+    }
+}
+
+static const struct {
+    const char *in;
+    const char *label;
+    const char *help;
+} escape_cases[] = {
+    {"plain", "plain", "plain"},
+    {"", "", ""},
+    {"back\\slash", "back\\\\slash", "back\\\\slash"},
+    {"say \"hi\"", "say \\\"hi\\\"", "say \"hi\""},
+    {"two\nlines", "two\\nlines", "two\\nlines"},
+    {"\\\"\n", "\\\\\\\"\\n", "\\\\\"\\n"},
+    {"tab\there", "tab\there", "tab\there"},
+    {"trailing\\", "trailing\\\\", "trailing\\\\"},
+};
+
+static void test_escape(void **state)
+{
+    struct buf *b = *state;
+    for (size_t i = 0; i < sizeof escape_cases / sizeof escape_cases[0]; i++) {
+        buf_reset(b);
+        assert_int_equal(expo_escape_label(b, escape_cases[i].in), 0);
+        assert_string_equal(buf_str(b), escape_cases[i].label);
+        buf_reset(b);
+        assert_int_equal(expo_escape_help(b, escape_cases[i].in), 0);
+        assert_string_equal(buf_str(b), escape_cases[i].help);
+    }
+}
+
+static void test_family(void **state)
+{
+    struct buf *b = *state;
+    assert_int_equal(
+        expo_family(b, "smtp_probes_total", "Probes run.", EXPO_COUNTER), 0);
+    assert_int_equal(expo_family(b, "x", "a \\ b\nc \"d\"", EXPO_GAUGE), 0);
+    assert_int_equal(expo_family(b, "h", "H.", EXPO_HISTOGRAM), 0);
+    assert_int_equal(expo_family(b, "u", "U.", EXPO_UNTYPED), 0);
+    assert_string_equal(buf_str(b), "# HELP smtp_probes_total Probes run.\n"
+                                    "# TYPE smtp_probes_total counter\n"
+                                    "# HELP x a \\\\ b\\nc \"d\"\n"
+                                    "# TYPE x gauge\n"
+                                    "# HELP h H.\n"
+                                    "# TYPE h histogram\n"
+                                    "# HELP u U.\n"
+                                    "# TYPE u untyped\n");
+}
+
+static void test_sample(void **state)
+{
+    struct buf *b = *state;
+    const struct expo_label one[] = {{"target", "mx1"}};
+    const struct expo_label weird[] = {
+        {"target", "a\\b"},
+        {"host", "say \"hi\"\nbye"},
+        {"port", ""},
+    };
+    assert_int_equal(expo_sample(b, "smtp_agent_targets", NULL, 0, 2), 0);
+    assert_int_equal(expo_sample(b, "smtp_probe_success", one, 1, 1), 0);
+    assert_int_equal(expo_sample(b, "t", weird, 3, 0.25), 0);
+    assert_int_equal(expo_sample(b, "n", one, 1, NAN), 0);
+    assert_int_equal(expo_sample(b, "i", NULL, 0, -INFINITY), 0);
+    assert_string_equal(buf_str(b),
+                        "smtp_agent_targets 2\n"
+                        "smtp_probe_success{target=\"mx1\"} 1\n"
+                        "t{target=\"a\\\\b\",host=\"say \\\"hi\\\"\\nbye\","
+                        "port=\"\"} 0.25\n"
+                        "n{target=\"mx1\"} NaN\n"
+                        "i -Inf\n");
+}
+
+static void test_histogram_labels(void **state)
+{
+    struct buf *b = *state;
+    const struct expo_label l[] = {{"target", "mx1"}, {"x", "q\""}};
+    const double bounds[] = {0.005, 0.1, 1, 2.5};
+    const uint64_t counts[] = {1, 0, 2, 3, 4};
+    assert_int_equal(expo_histogram(b, "d", l, 2, bounds, counts, 4, 12.75),
+                     0);
+    assert_string_equal(buf_str(b),
+                        "d_bucket{target=\"mx1\",x=\"q\\\"\",le=\"0.005\"} 1\n"
+                        "d_bucket{target=\"mx1\",x=\"q\\\"\",le=\"0.1\"} 1\n"
+                        "d_bucket{target=\"mx1\",x=\"q\\\"\",le=\"1\"} 3\n"
+                        "d_bucket{target=\"mx1\",x=\"q\\\"\",le=\"2.5\"} 6\n"
+                        "d_bucket{target=\"mx1\",x=\"q\\\"\",le=\"+Inf\"} 10\n"
+                        "d_sum{target=\"mx1\",x=\"q\\\"\"} 12.75\n"
+                        "d_count{target=\"mx1\",x=\"q\\\"\"} 10\n");
+}
+
+static void test_histogram_no_labels(void **state)
+{
+    struct buf *b = *state;
+    const double bounds[] = {0.001, 60};
+    const uint64_t counts[] = {0, 0, 0};
+    assert_int_equal(expo_histogram(b, "h", NULL, 0, bounds, counts, 2, 0), 0);
+    const uint64_t big[] = {UINT64_C(9007199254740993), 0, 1};
+    assert_int_equal(expo_histogram(b, "g", NULL, 0, bounds, big, 2, 0.5), 0);
+    assert_string_equal(buf_str(b), "h_bucket{le=\"0.001\"} 0\n"
+                                    "h_bucket{le=\"60\"} 0\n"
+                                    "h_bucket{le=\"+Inf\"} 0\n"
+                                    "h_sum 0\n"
+                                    "h_count 0\n"
+                                    "g_bucket{le=\"0.001\"} 9007199254740993\n"
+                                    "g_bucket{le=\"60\"} 9007199254740993\n"
+                                    "g_bucket{le=\"+Inf\"} 9007199254740994\n"
+                                    "g_sum 0.5\n"
+                                    "g_count 9007199254740994\n");
+}
+
+/* A buffer that refuses makes every writer fail, never cut silently. */
+static void test_full_buffer(void **state)
+{
+    (void)state;
+    struct buf small;
+    const struct expo_label l[] = {{"target", "a-rather-long-target-name"}};
+    const double bounds[] = {1};
+    const uint64_t counts[] = {1, 1};
+
+    buf_init(&small, 16);
+    assert_int_equal(expo_sample(&small, "metric_name", l, 1, 1), -1);
+    assert_true(small.len <= 16);
+    buf_reset(&small);
+    assert_int_equal(
+        expo_family(&small, "m", "help text that is long", EXPO_GAUGE), -1);
+    buf_reset(&small);
+    assert_int_equal(
+        expo_histogram(&small, "h", NULL, 0, bounds, counts, 1, 1), -1);
+    buf_reset(&small);
+    assert_int_equal(expo_escape_label(&small, "0123456789abcdef\""), -1);
+    buf_free(&small);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_format_double),
+        cmocka_unit_test(test_format_double_round_trips),
+        cmocka_unit_test_setup_teardown(test_escape, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_family, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sample, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_histogram_labels, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_histogram_no_labels, setup,
+                                        teardown),
+        cmocka_unit_test(test_full_buffer),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

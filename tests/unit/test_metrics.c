@@ -1,0 +1,889 @@
+/* test_metrics: the store's series, reloads, order, promtool, threads; and
+ * procstat's process_* families. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "expo.h"
+#include "metrics.h"
+#include "procstat.h"
+
+#define WEIRD_HOST "we\"ird\\host\nx"
+
+static const struct metrics_build_info build = {"0.1.0", "7.88.1",
+                                                "OpenSSL 3.0.15", "0.9.75"};
+
+static void target_set(struct target_config *t, const char *name,
+                       const char *host, unsigned port, enum tls_mode tls,
+                       const enum sasl_mech *mechs, size_t n_mechs)
+{
+    memset(t, 0, sizeof *t);
+    snprintf(t->name, sizeof t->name, "%s", name);
+    snprintf(t->host, sizeof t->host, "%s", host);
+    t->port = port;
+    t->tls = tls;
+    for (size_t i = 0; i < n_mechs; i++)
+        t->mechs[i] = mechs[i];
+    t->n_mechs = n_mechs;
+}
+
+/* Two targets, given out of order: "mx2" (no AUTH, a weird host) before
+ * "mx1" (PLAIN and LOGIN). */
+static void config_two(struct agent_config *cfg, struct target_config *t)
+{
+    static const enum sasl_mech mechs[] = {SASL_MECH_PLAIN, SASL_MECH_LOGIN};
+    memset(cfg, 0, sizeof *cfg);
+    target_set(&t[0], "mx2", WEIRD_HOST, 465, TLS_MODE_IMPLICIT, NULL, 0);
+    target_set(&t[1], "mx1", "mx1.example.com", 587, TLS_MODE_STARTTLS, mechs,
+               2);
+    cfg->targets = t;
+    cfg->n_targets = 2;
+}
+
+static void result_init(struct probe_result *r, const char *target)
+{
+    memset(r, 0, sizeof *r);
+    snprintf(r->target, sizeof r->target, "%s", target);
+    for (int p = 0; p < PROBE_PHASE_COUNT; p++)
+        r->phase_seconds[p] = -1;
+    r->stage = PROBE_STAGE_QUIT;
+}
+
+static void reply_set(struct probe_reply *rp, enum probe_stage s, int code)
+{
+    rp->code = code;
+    rp->cls = classify_reply(s, code);
+}
+
+/* STARTTLS + AUTH: PLAIN gets 235, LOGIN gets 535. */
+static void result_auth_mixed(struct probe_result *r)
+{
+    result_init(r, "mx1");
+    r->success = false;
+    r->stage = PROBE_STAGE_AUTH;
+    r->start_time = 1700000000.25;
+    r->duration_seconds = 0.07;
+    reply_set(&r->replies[PROBE_STAGE_GREETING], PROBE_STAGE_GREETING, 220);
+    reply_set(&r->replies[PROBE_STAGE_EHLO], PROBE_STAGE_EHLO, 250);
+    reply_set(&r->replies[PROBE_STAGE_STARTTLS], PROBE_STAGE_STARTTLS, 220);
+    reply_set(&r->replies[PROBE_STAGE_AUTH], PROBE_STAGE_AUTH, 535);
+    reply_set(&r->replies[PROBE_STAGE_QUIT], PROBE_STAGE_QUIT, 221);
+    r->phase_seconds[PROBE_PHASE_CONNECT] = 0.001;
+    r->phase_seconds[PROBE_PHASE_BANNER] = 0.002;
+    r->phase_seconds[PROBE_PHASE_EHLO] = 0.003;
+    r->phase_seconds[PROBE_PHASE_STARTTLS] = 0.05;
+    r->phase_seconds[PROBE_PHASE_AUTH] = 0.0125;
+    r->ehlo_seen = true;
+    static const char *const kw[] = {"PIPELINING", "SIZE", "AUTH",
+                                     "ENHANCEDSTATUSCODES", "8BITMIME"};
+    for (size_t i = 0; i < 5; i++)
+        snprintf(r->ehlo.keywords[i], sizeof r->ehlo.keywords[i], "%s", kw[i]);
+    r->ehlo.n_keywords = 5;
+    snprintf(r->ehlo.mechs[0], sizeof r->ehlo.mechs[0], "PLAIN");
+    snprintf(r->ehlo.mechs[1], sizeof r->ehlo.mechs[1], "CRAM-MD5");
+    r->ehlo.n_mechs = 2;
+    r->ehlo.auth = true;
+    r->ehlo.has_size = true;
+    r->ehlo.size = 10240000;
+    r->tls.present = true;
+    snprintf(r->tls.version, sizeof r->tls.version, "TLSv1.3");
+    snprintf(r->tls.cipher, sizeof r->tls.cipher, "TLS_AES_256_GCM_SHA384");
+    r->tls.not_after = 1900000000;
+    r->tls.valid = true;
+    r->n_auth = 2;
+    r->auth[0].mech = SASL_MECH_PLAIN;
+    r->auth[0].attempted = true;
+    r->auth[0].advertised = true;
+    reply_set(&r->auth[0].reply, PROBE_STAGE_AUTH, 235);
+    r->auth[1].mech = SASL_MECH_LOGIN;
+    r->auth[1].attempted = true;
+    reply_set(&r->auth[1].reply, PROBE_STAGE_AUTH, 535);
+}
+
+static void result_connect_error(struct probe_result *r, const char *target)
+{
+    result_init(r, target);
+    r->success = false;
+    r->stage = PROBE_STAGE_CONNECT;
+    r->error = PROBE_ERROR_CONNECT;
+    r->start_time = 1700000060;
+    r->duration_seconds = 0.0005;
+}
+
+static char *render(struct metrics *m)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    assert_int_equal(metrics_render(m, &b), 0);
+    return buf_take(&b);
+}
+
+/* Whether text holds line as a whole line. */
+static int has_line(const char *text, const char *line)
+{
+    size_t n = strlen(line);
+    for (const char *p = text; p && *p;) {
+        const char *end = strchr(p, '\n');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == n && memcmp(p, line, n) == 0)
+            return 1;
+        p = end ? end + 1 : NULL;
+    }
+    return 0;
+}
+
+#define assert_line(text, line)                                               \
+    do {                                                                      \
+        if (!has_line((text), (line)))                                        \
+            fail_msg("missing line: %s\n--- render ---\n%s", (line), (text)); \
+    } while (0)
+#define assert_no_line(text, line)                                            \
+    do {                                                                      \
+        if (has_line((text), (line)))                                         \
+            fail_msg("unexpected line: %s", (line));                          \
+    } while (0)
+#define assert_absent(text, s)                                                \
+    do {                                                                      \
+        if (strstr((text), (s)))                                              \
+            fail_msg("unexpected text: %s", (s));                             \
+    } while (0)
+
+static const char *const stages[] = {"connect", "greeting", "ehlo", "starttls",
+                                     "tls",     "auth",     "quit"};
+static const char *const errors[] = {"dns",         "connect",
+                                     "timeout",     "tls_handshake",
+                                     "certificate", "starttls_unavailable",
+                                     "closed",      "malformed"};
+
+static void test_preinitialised(void **state)
+{
+    (void)state;
+    struct agent_config cfg;
+    struct target_config t[2];
+    config_two(&cfg, t);
+    struct metrics *m = metrics_new(&build);
+    assert_non_null(m);
+    assert_int_equal(metrics_set_targets(m, &cfg), 0);
+    char *text = render(m);
+    char line[256];
+
+    for (int i = 0; i < 2; i++) {
+        const char *name = i ? "mx2" : "mx1";
+        snprintf(line, sizeof line, "smtp_probes_total{target=\"%s\"} 0",
+                 name);
+        assert_line(text, line);
+        for (size_t s = 0; s < 7; s++) {
+            snprintf(line, sizeof line,
+                     "smtp_probe_failures_total{target=\"%s\",stage=\"%s\"} 0",
+                     name, stages[s]);
+            assert_line(text, line);
+        }
+        for (size_t e = 0; e < 8; e++) {
+            snprintf(line, sizeof line,
+                     "smtp_probe_errors_total{target=\"%s\",error=\"%s\"} 0",
+                     name, errors[e]);
+            assert_line(text, line);
+        }
+        snprintf(line, sizeof line,
+                 "smtp_agent_probes_skipped_total{target=\"%s\"} 0", name);
+        assert_line(text, line);
+        snprintf(line, sizeof line,
+                 "smtp_probe_duration_seconds_bucket{target=\"%s\","
+                 "le=\"+Inf\"} 0",
+                 name);
+        assert_line(text, line);
+    }
+    static const char *const classes[] = {"success", "unsupported_parameter",
+                                          "auth_failed", "temporary_failure"};
+    for (int mech = 0; mech < 2; mech++) {
+        for (size_t c = 0; c < 4; c++) {
+            snprintf(line, sizeof line,
+                     "smtp_auth_results_total{target=\"mx1\",mechanism=\"%s\","
+                     "class=\"%s\"} 0",
+                     mech ? "PLAIN" : "LOGIN", classes[c]);
+            assert_line(text, line);
+        }
+    }
+    assert_absent(text, "mechanism=\"CRAM-MD5\"");
+    assert_absent(text, "smtp_auth_results_total{target=\"mx2\"");
+    assert_absent(text, "class=\"mechanism_too_weak\"");
+
+    assert_line(text, "smtp_target_info{target=\"mx1\","
+                      "host=\"mx1.example.com\",port=\"587\","
+                      "tls=\"starttls\"} 1");
+    assert_line(text, "smtp_target_info{target=\"mx2\","
+                      "host=\"we\\\"ird\\\\host\\nx\",port=\"465\","
+                      "tls=\"implicit\"} 1");
+    assert_line(text, "smtp_agent_targets 2");
+    assert_line(text, "smtp_agent_probes_in_flight 0");
+    assert_line(text, "smtp_agent_build_info{version=\"0.1.0\","
+                      "libcurl=\"7.88.1\",openssl=\"OpenSSL 3.0.15\","
+                      "libmicrohttpd=\"0.9.75\"} 1");
+    assert_line(text, "smtp_agent_config_last_reload_successful 0");
+    assert_line(text, "smtp_agent_probe_start_delay_seconds_count 0");
+
+    /* Nothing probed yet: no last-probe gauges, not even HELP/TYPE. */
+    assert_absent(text, "smtp_probe_success");
+    assert_absent(text, "smtp_probe_phase_duration_seconds");
+    assert_absent(text, "smtp_last_reply_code");
+    assert_absent(text, "smtp_replies_total");
+    assert_absent(text, "smtp_tls_");
+    assert_absent(text, "smtp_ehlo_extension");
+    assert_absent(text, "smtp_probe_last_run_timestamp_seconds");
+
+    /* Targets by name within a family, whatever the config's order. */
+    assert_true(strstr(text, "smtp_probes_total{target=\"mx1\"}") <
+                strstr(text, "smtp_probes_total{target=\"mx2\"}"));
+    free(text);
+    metrics_free(m);
+}
+
+static void test_record(void **state)
+{
+    (void)state;
+    struct agent_config cfg;
+    struct target_config t[2];
+    struct probe_result r;
+    config_two(&cfg, t);
+    struct metrics *m = metrics_new(&build);
+    assert_non_null(m);
+    assert_int_equal(metrics_set_targets(m, &cfg), 0);
+
+    result_auth_mixed(&r);
+    metrics_record(m, &r);
+    char *text = render(m);
+    static const char *const want1[] = {
+        "smtp_probe_success{target=\"mx1\"} 0",
+        "smtp_probe_duration_seconds_bucket{target=\"mx1\",le=\"0.05\"} 0",
+        "smtp_probe_duration_seconds_bucket{target=\"mx1\",le=\"0.1\"} 1",
+        "smtp_probe_duration_seconds_bucket{target=\"mx1\",le=\"+Inf\"} 1",
+        "smtp_probe_duration_seconds_sum{target=\"mx1\"} 0.07",
+        "smtp_probe_duration_seconds_count{target=\"mx1\"} 1",
+        "smtp_probe_phase_duration_seconds{target=\"mx1\",phase=\"connect\"}"
+        " 0.001",
+        "smtp_probe_phase_duration_seconds{target=\"mx1\",phase=\"banner\"}"
+        " 0.002",
+        "smtp_probe_phase_duration_seconds{target=\"mx1\",phase=\"ehlo\"}"
+        " 0.003",
+        "smtp_probe_phase_duration_seconds{target=\"mx1\",phase=\"starttls\"}"
+        " 0.05",
+        "smtp_probe_phase_duration_seconds{target=\"mx1\",phase=\"auth\"}"
+        " 0.0125",
+        "smtp_probes_total{target=\"mx1\"} 1",
+        "smtp_probes_total{target=\"mx2\"} 0",
+        "smtp_probe_failures_total{target=\"mx1\",stage=\"auth\"} 1",
+        "smtp_probe_failures_total{target=\"mx1\",stage=\"connect\"} 0",
+        "smtp_probe_errors_total{target=\"mx1\",error=\"connect\"} 0",
+        "smtp_replies_total{target=\"mx1\",stage=\"greeting\",code=\"220\","
+        "class=\"success\"} 1",
+        "smtp_replies_total{target=\"mx1\",stage=\"ehlo\",code=\"250\","
+        "class=\"success\"} 1",
+        "smtp_replies_total{target=\"mx1\",stage=\"starttls\",code=\"220\","
+        "class=\"success\"} 1",
+        "smtp_replies_total{target=\"mx1\",stage=\"auth\",code=\"235\","
+        "class=\"success\"} 1",
+        "smtp_replies_total{target=\"mx1\",stage=\"auth\",code=\"535\","
+        "class=\"auth_failed\"} 1",
+        "smtp_replies_total{target=\"mx1\",stage=\"quit\",code=\"221\","
+        "class=\"success\"} 1",
+        "smtp_auth_results_total{target=\"mx1\",mechanism=\"PLAIN\","
+        "class=\"success\"} 1",
+        "smtp_auth_results_total{target=\"mx1\",mechanism=\"PLAIN\","
+        "class=\"auth_failed\"} 0",
+        "smtp_auth_results_total{target=\"mx1\",mechanism=\"LOGIN\","
+        "class=\"auth_failed\"} 1",
+        "smtp_auth_results_total{target=\"mx1\",mechanism=\"LOGIN\","
+        "class=\"success\"} 0",
+        "smtp_last_reply_code{target=\"mx1\",stage=\"greeting\"} 220",
+        "smtp_last_reply_code{target=\"mx1\",stage=\"ehlo\"} 250",
+        "smtp_last_reply_code{target=\"mx1\",stage=\"starttls\"} 220",
+        "smtp_last_reply_code{target=\"mx1\",stage=\"auth\"} 535",
+        "smtp_last_reply_code{target=\"mx1\",stage=\"quit\"} 221",
+        "smtp_auth_mechanism_advertised{target=\"mx1\","
+        "mechanism=\"CRAM-MD5\"} 1",
+        "smtp_auth_mechanism_advertised{target=\"mx1\",mechanism=\"LOGIN\"} 0",
+        "smtp_auth_mechanism_advertised{target=\"mx1\",mechanism=\"PLAIN\"} 1",
+        "smtp_ehlo_extension{target=\"mx1\",keyword=\"8BITMIME\"} 1",
+        "smtp_ehlo_extension{target=\"mx1\",keyword=\"AUTH\"} 1",
+        "smtp_ehlo_extension{target=\"mx1\",keyword=\"ENHANCEDSTATUSCODES\"} "
+        "1",
+        "smtp_ehlo_extension{target=\"mx1\",keyword=\"PIPELINING\"} 1",
+        "smtp_ehlo_extension{target=\"mx1\",keyword=\"SIZE\"} 1",
+        "smtp_max_message_size_bytes{target=\"mx1\"} 10240000",
+        "smtp_tls_info{target=\"mx1\",version=\"TLSv1.3\","
+        "cipher=\"TLS_AES_256_GCM_SHA384\"} 1",
+        "smtp_tls_cert_expiry_timestamp_seconds{target=\"mx1\"} 1900000000",
+        "smtp_tls_cert_valid{target=\"mx1\"} 1",
+        "smtp_probe_last_run_timestamp_seconds{target=\"mx1\"} "
+        "1700000000.25",
+    };
+    for (size_t i = 0; i < sizeof want1 / sizeof *want1; i++)
+        assert_line(text, want1[i]);
+    /* Replies in stage order, then by code. */
+    assert_true(strstr(text, "code=\"235\"") < strstr(text, "code=\"535\""));
+    assert_true(strstr(text, "stage=\"greeting\",code") <
+                strstr(text, "stage=\"quit\",code"));
+    /* Mechanisms by name: CRAM-MD5, LOGIN, PLAIN. */
+    assert_true(strstr(text, "mechanism=\"LOGIN\",class") <
+                strstr(text, "mechanism=\"PLAIN\",class"));
+    assert_absent(text, "smtp_probe_success{target=\"mx2\"}");
+    free(text);
+
+    /* A connect failure: counted; phases and last codes of this probe only;
+     * certificate and EHLO facts stay. */
+    result_connect_error(&r, "mx1");
+    metrics_record(m, &r);
+    text = render(m);
+    static const char *const want2[] = {
+        "smtp_probes_total{target=\"mx1\"} 2",
+        "smtp_probe_failures_total{target=\"mx1\",stage=\"connect\"} 1",
+        "smtp_probe_failures_total{target=\"mx1\",stage=\"auth\"} 1",
+        "smtp_probe_errors_total{target=\"mx1\",error=\"connect\"} 1",
+        "smtp_probe_errors_total{target=\"mx1\",error=\"dns\"} 0",
+        "smtp_replies_total{target=\"mx1\",stage=\"auth\",code=\"535\","
+        "class=\"auth_failed\"} 1",
+        "smtp_auth_results_total{target=\"mx1\",mechanism=\"PLAIN\","
+        "class=\"success\"} 1",
+        "smtp_tls_info{target=\"mx1\",version=\"TLSv1.3\","
+        "cipher=\"TLS_AES_256_GCM_SHA384\"} 1",
+        "smtp_tls_cert_expiry_timestamp_seconds{target=\"mx1\"} 1900000000",
+        "smtp_tls_cert_valid{target=\"mx1\"} 1",
+        "smtp_ehlo_extension{target=\"mx1\",keyword=\"PIPELINING\"} 1",
+        "smtp_max_message_size_bytes{target=\"mx1\"} 10240000",
+        "smtp_auth_mechanism_advertised{target=\"mx1\",mechanism=\"PLAIN\"} 1",
+        "smtp_probe_duration_seconds_bucket{target=\"mx1\",le=\"0.005\"} 1",
+        "smtp_probe_duration_seconds_count{target=\"mx1\"} 2",
+        "smtp_probe_last_run_timestamp_seconds{target=\"mx1\"} 1700000060",
+    };
+    for (size_t i = 0; i < sizeof want2 / sizeof *want2; i++)
+        assert_line(text, want2[i]);
+    assert_absent(text, "smtp_probe_phase_duration_seconds");
+    assert_absent(text, "smtp_last_reply_code");
+    free(text);
+
+    /* A later EHLO replaces the keyword set; a new TLS session replaces
+     * the info series; SIZE gone means no size series. */
+    result_init(&r, "mx1");
+    r.success = true;
+    r.start_time = 1700000120;
+    r.duration_seconds = 0.2;
+    reply_set(&r.replies[PROBE_STAGE_GREETING], PROBE_STAGE_GREETING, 220);
+    reply_set(&r.replies[PROBE_STAGE_EHLO], PROBE_STAGE_EHLO, 250);
+    reply_set(&r.replies[PROBE_STAGE_STARTTLS], PROBE_STAGE_STARTTLS, 220);
+    reply_set(&r.replies[PROBE_STAGE_AUTH], PROBE_STAGE_AUTH, 235);
+    reply_set(&r.replies[PROBE_STAGE_QUIT], PROBE_STAGE_QUIT, 221);
+    r.phase_seconds[PROBE_PHASE_CONNECT] = 0.25;
+    r.ehlo_seen = true;
+    snprintf(r.ehlo.keywords[0], sizeof r.ehlo.keywords[0], "CHUNKING");
+    r.ehlo.n_keywords = 1;
+    snprintf(r.ehlo.mechs[0], sizeof r.ehlo.mechs[0], "LOGIN");
+    r.ehlo.n_mechs = 1;
+    r.tls.present = true;
+    snprintf(r.tls.version, sizeof r.tls.version, "TLSv1.2");
+    snprintf(r.tls.cipher, sizeof r.tls.cipher, "ECDHE-RSA-AES128-GCM-SHA256");
+    r.tls.not_after = 1800000000;
+    r.tls.valid = false;
+    r.n_auth = 2;
+    r.auth[0].mech = SASL_MECH_PLAIN;
+    r.auth[0].attempted = true;
+    reply_set(&r.auth[0].reply, PROBE_STAGE_AUTH, 235);
+    /* LOGIN timed out without a reply: an error, not an AUTH result. */
+    r.auth[1].mech = SASL_MECH_LOGIN;
+    r.auth[1].attempted = true;
+    r.auth[1].error = PROBE_ERROR_TIMEOUT;
+    metrics_record(m, &r);
+    text = render(m);
+    static const char *const want3[] = {
+        "smtp_probe_success{target=\"mx1\"} 1",
+        "smtp_probe_phase_duration_seconds{target=\"mx1\",phase=\"connect\"}"
+        " 0.25",
+        "smtp_probes_total{target=\"mx1\"} 3",
+        "smtp_probe_failures_total{target=\"mx1\",stage=\"quit\"} 0",
+        "smtp_replies_total{target=\"mx1\",stage=\"auth\",code=\"235\","
+        "class=\"success\"} 2",
+        "smtp_replies_total{target=\"mx1\",stage=\"greeting\",code=\"220\","
+        "class=\"success\"} 2",
+        "smtp_auth_results_total{target=\"mx1\",mechanism=\"PLAIN\","
+        "class=\"success\"} 2",
+        "smtp_auth_results_total{target=\"mx1\",mechanism=\"LOGIN\","
+        "class=\"auth_failed\"} 1",
+        "smtp_auth_results_total{target=\"mx1\",mechanism=\"LOGIN\","
+        "class=\"success\"} 0",
+        "smtp_last_reply_code{target=\"mx1\",stage=\"auth\"} 235",
+        "smtp_auth_mechanism_advertised{target=\"mx1\",mechanism=\"LOGIN\"} 1",
+        "smtp_auth_mechanism_advertised{target=\"mx1\",mechanism=\"PLAIN\"} 0",
+        "smtp_ehlo_extension{target=\"mx1\",keyword=\"CHUNKING\"} 1",
+        "smtp_tls_info{target=\"mx1\",version=\"TLSv1.2\","
+        "cipher=\"ECDHE-RSA-AES128-GCM-SHA256\"} 1",
+        "smtp_tls_cert_expiry_timestamp_seconds{target=\"mx1\"} 1800000000",
+        "smtp_tls_cert_valid{target=\"mx1\"} 0",
+    };
+    for (size_t i = 0; i < sizeof want3 / sizeof *want3; i++)
+        assert_line(text, want3[i]);
+    assert_absent(text, "phase=\"banner\"");
+    assert_absent(text, "keyword=\"PIPELINING\"");
+    assert_absent(text, "mechanism=\"CRAM-MD5\"");
+    assert_absent(text, "TLSv1.3");
+    assert_absent(text, "smtp_max_message_size_bytes");
+    /* The error of a session is not a probe error: the probe succeeded. */
+    assert_line(text,
+                "smtp_probe_errors_total{target=\"mx1\",error=\"timeout\"} 0");
+    free(text);
+    metrics_free(m);
+}
+
+static void test_reload(void **state)
+{
+    (void)state;
+    struct agent_config cfg;
+    struct target_config t[3];
+    struct probe_result r;
+    config_two(&cfg, t);
+    struct metrics *m = metrics_new(&build);
+    assert_non_null(m);
+    assert_int_equal(metrics_set_targets(m, &cfg), 0);
+    result_auth_mixed(&r);
+    metrics_record(m, &r);
+    result_connect_error(&r, "mx2");
+    metrics_record(m, &r);
+    metrics_skipped(m, "mx1");
+    metrics_skipped(m, "mx1");
+    metrics_skipped(m, "nosuch");
+
+    /* mx1 stays with LOGIN swapped for CRAM-MD5; mx2 leaves; mx3 comes. */
+    static const enum sasl_mech mechs[] = {SASL_MECH_CRAM_MD5,
+                                           SASL_MECH_PLAIN};
+    target_set(&t[0], "mx3", "mx3.example.com", 25, TLS_MODE_NONE, NULL, 0);
+    target_set(&t[1], "mx1", "mail.example.com", 2587, TLS_MODE_STARTTLS,
+               mechs, 2);
+    cfg.n_targets = 2;
+    assert_int_equal(metrics_set_targets(m, &cfg), 0);
+    char *text = render(m);
+    static const char *const want[] = {
+        "smtp_probes_total{target=\"mx1\"} 1",
+        "smtp_probes_total{target=\"mx3\"} 0",
+        "smtp_probe_failures_total{target=\"mx1\",stage=\"auth\"} 1",
+        "smtp_replies_total{target=\"mx1\",stage=\"auth\",code=\"235\","
+        "class=\"success\"} 1",
+        "smtp_auth_results_total{target=\"mx1\",mechanism=\"PLAIN\","
+        "class=\"success\"} 1",
+        "smtp_auth_results_total{target=\"mx1\",mechanism=\"CRAM-MD5\","
+        "class=\"success\"} 0",
+        "smtp_auth_results_total{target=\"mx1\",mechanism=\"CRAM-MD5\","
+        "class=\"temporary_failure\"} 0",
+        "smtp_agent_probes_skipped_total{target=\"mx1\"} 2",
+        "smtp_agent_probes_skipped_total{target=\"mx3\"} 0",
+        "smtp_probe_errors_total{target=\"mx3\",error=\"malformed\"} 0",
+        "smtp_tls_cert_valid{target=\"mx1\"} 1",
+        "smtp_target_info{target=\"mx1\",host=\"mail.example.com\","
+        "port=\"2587\",tls=\"starttls\"} 1",
+        "smtp_target_info{target=\"mx3\",host=\"mx3.example.com\","
+        "port=\"25\",tls=\"none\"} 1",
+        "smtp_agent_targets 2",
+    };
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++)
+        assert_line(text, want[i]);
+    assert_absent(text, "mx2");
+    assert_absent(text, "mechanism=\"LOGIN\",class");
+    assert_absent(text, "host=\"mx1.example.com\"");
+    assert_absent(text, "smtp_probe_success{target=\"mx3\"}");
+    free(text);
+
+    /* A result for a target that left is dropped. */
+    result_connect_error(&r, "mx2");
+    metrics_record(m, &r);
+    /* A target that stops speaking TLS loses its certificate series. */
+    t[1].tls = TLS_MODE_NONE;
+    assert_int_equal(metrics_set_targets(m, &cfg), 0);
+    text = render(m);
+    assert_absent(text, "mx2");
+    assert_absent(text, "smtp_tls_");
+    assert_line(text, "smtp_probes_total{target=\"mx1\"} 1");
+    free(text);
+
+    /* No targets at all. */
+    cfg.n_targets = 0;
+    assert_int_equal(metrics_set_targets(m, &cfg), 0);
+    text = render(m);
+    assert_line(text, "smtp_agent_targets 0");
+    assert_absent(text, "target=");
+    assert_absent(text, "smtp_probes_total");
+    free(text);
+    metrics_free(m);
+}
+
+static void test_agent_values(void **state)
+{
+    (void)state;
+    struct metrics *m = metrics_new(NULL);
+    assert_non_null(m);
+    metrics_set_in_flight(m, 17);
+    metrics_start_delay(m, 0.0005);
+    metrics_start_delay(m, 0.2);
+    metrics_start_delay(m, 42);
+    metrics_start_delay(m, NAN);
+    metrics_config_loaded(m, true, 1700000000);
+    metrics_config_loaded(m, false, 1700000100);
+    char *text = render(m);
+    static const char *const want[] = {
+        ("smtp_agent_build_info{version=\"\",libcurl=\"\",openssl=\"\","
+         "libmicrohttpd=\"\"} 1"),
+        "smtp_agent_targets 0",
+        "smtp_agent_probes_in_flight 17",
+        "smtp_agent_probe_start_delay_seconds_bucket{le=\"0.001\"} 1",
+        "smtp_agent_probe_start_delay_seconds_bucket{le=\"0.1\"} 1",
+        "smtp_agent_probe_start_delay_seconds_bucket{le=\"0.5\"} 2",
+        "smtp_agent_probe_start_delay_seconds_bucket{le=\"10\"} 2",
+        "smtp_agent_probe_start_delay_seconds_bucket{le=\"+Inf\"} 3",
+        "smtp_agent_probe_start_delay_seconds_count 3",
+        "smtp_agent_config_last_reload_successful 0",
+        "smtp_agent_config_last_reload_success_timestamp_seconds 1700000000",
+    };
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++)
+        assert_line(text, want[i]);
+    /* NaN is not observed; the sum is what adding them up gives. */
+    char v[EXPO_DOUBLE_LEN], line[128];
+    snprintf(line, sizeof line, "smtp_agent_probe_start_delay_seconds_sum %s",
+             expo_format_double(v, sizeof v, 0.0005 + 0.2 + 42));
+    assert_line(text, line);
+    free(text);
+    metrics_free(m);
+    metrics_free(NULL);
+}
+
+/* Every family, in DESIGN.md's order, once each. */
+static void test_family_order_and_promtool(void **state)
+{
+    (void)state;
+    struct agent_config cfg;
+    struct target_config t[2];
+    struct probe_result r;
+    config_two(&cfg, t);
+    struct metrics *m = metrics_new(&build);
+    assert_non_null(m);
+    assert_int_equal(metrics_set_targets(m, &cfg), 0);
+    result_auth_mixed(&r);
+    metrics_record(m, &r);
+    result_connect_error(&r, "mx2");
+    metrics_record(m, &r);
+    metrics_start_delay(m, 0.003);
+    metrics_config_loaded(m, true, 1700000000);
+    char *text = render(m);
+
+    static const char *const types[] = {
+        "smtp_probe_success gauge",
+        "smtp_probe_duration_seconds histogram",
+        "smtp_probe_phase_duration_seconds gauge",
+        "smtp_probes_total counter",
+        "smtp_probe_failures_total counter",
+        "smtp_probe_errors_total counter",
+        "smtp_replies_total counter",
+        "smtp_auth_results_total counter",
+        "smtp_last_reply_code gauge",
+        "smtp_auth_mechanism_advertised gauge",
+        "smtp_ehlo_extension gauge",
+        "smtp_max_message_size_bytes gauge",
+        "smtp_tls_info gauge",
+        "smtp_tls_cert_expiry_timestamp_seconds gauge",
+        "smtp_tls_cert_valid gauge",
+        "smtp_probe_last_run_timestamp_seconds gauge",
+        "smtp_target_info gauge",
+        "smtp_agent_build_info gauge",
+        "smtp_agent_targets gauge",
+        "smtp_agent_probes_in_flight gauge",
+        "smtp_agent_probes_skipped_total counter",
+        "smtp_agent_probe_start_delay_seconds histogram",
+        "smtp_agent_config_last_reload_successful gauge",
+        "smtp_agent_config_last_reload_success_timestamp_seconds gauge",
+    };
+    size_t k = 0;
+    for (const char *p = strstr(text, "# TYPE "); p;
+         p = strstr(p + 1, "# TYPE ")) {
+        assert_true(k < sizeof types / sizeof *types);
+        size_t n = strlen(types[k]);
+        if (strncmp(p + 7, types[k], n) != 0 || p[7 + n] != '\n')
+            fail_msg("TYPE line %zu: want %s", k, types[k]);
+        k++;
+    }
+    assert_int_equal(k, sizeof types / sizeof *types);
+    /* Every TYPE has its HELP right before it. */
+    for (const char *p = strstr(text, "# TYPE "); p;
+         p = strstr(p + 1, "# TYPE ")) {
+        const char *q = p - 1;
+        while (q > text && q[-1] != '\n')
+            q--;
+        assert_memory_equal(q, "# HELP ", 7);
+    }
+
+    if (access("/usr/bin/promtool", X_OK) != 0) {
+        free(text);
+        metrics_free(m);
+        skip();
+    }
+    struct procstat ps;
+    struct buf all;
+    buf_init(&all, 0);
+    assert_int_equal(buf_puts(&all, text), 0);
+    assert_int_equal(procstat_read(&ps), 0);
+    assert_int_equal(procstat_render(&ps, &all), 0);
+    char path[] = "/tmp/test_metrics_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, all.data, all.len), (ssize_t)all.len);
+    close(fd);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "/usr/bin/promtool check metrics < %s", path);
+    int rc = system(cmd);
+    unlink(path);
+    buf_free(&all);
+    free(text);
+    metrics_free(m);
+    assert_true(WIFEXITED(rc));
+    assert_int_equal(WEXITSTATUS(rc), 0);
+}
+
+static void test_last_results(void **state)
+{
+    (void)state;
+    struct agent_config cfg;
+    struct target_config t[3];
+    struct probe_result r;
+    struct probe_result *res = NULL;
+    size_t n = 0;
+    config_two(&cfg, t);
+    target_set(&t[2], "a-first", "a.example.com", 25, TLS_MODE_NONE, NULL, 0);
+    cfg.n_targets = 3;
+    struct metrics *m = metrics_new(&build);
+    assert_non_null(m);
+    assert_int_equal(metrics_set_targets(m, &cfg), 0);
+    result_auth_mixed(&r);
+    metrics_record(m, &r);
+
+    assert_int_equal(metrics_last_results(m, &res, &n), 0);
+    assert_int_equal(n, 3);
+    assert_string_equal(res[0].target, "a-first");
+    assert_string_equal(res[1].target, "mx1");
+    assert_string_equal(res[2].target, "mx2");
+    assert_true(res[0].start_time == 0);
+    assert_true(res[0].phase_seconds[PROBE_PHASE_CONNECT] < 0);
+    assert_int_equal(res[0].replies[PROBE_STAGE_GREETING].code, 0);
+    assert_true(res[1].start_time == 1700000000.25);
+    assert_int_equal(res[1].replies[PROBE_STAGE_AUTH].code, 535);
+    assert_int_equal(res[1].auth[0].reply.code, 235);
+    assert_string_equal(res[1].tls.version, "TLSv1.3");
+    assert_true(res[2].start_time == 0);
+    free(res);
+
+    cfg.n_targets = 0;
+    assert_int_equal(metrics_set_targets(m, &cfg), 0);
+    res = NULL;
+    assert_int_equal(metrics_last_results(m, &res, &n), 0);
+    assert_int_equal(n, 0);
+    free(res);
+    metrics_free(m);
+}
+
+#define N_RECORDS 10000
+
+struct race {
+    struct metrics *m;
+    const struct agent_config *cfg;
+    atomic_bool stop;
+    atomic_bool failed;
+    atomic_int renders;
+};
+
+static void *render_loop(void *arg)
+{
+    struct race *race = arg;
+    struct buf b;
+    buf_init(&b, 0);
+    while (!atomic_load(&race->stop)) {
+        buf_reset(&b);
+        if (metrics_render(race->m, &b) < 0 ||
+            !strstr(buf_str(&b), "smtp_agent_targets 2")) {
+            atomic_store(&race->failed, true);
+            break;
+        }
+        atomic_fetch_add(&race->renders, 1);
+        struct probe_result *res;
+        size_t n;
+        if (metrics_last_results(race->m, &res, &n) == 0)
+            free(res);
+    }
+    buf_free(&b);
+    return NULL;
+}
+
+/* Reloads with the same set meanwhile: nothing may be lost. */
+static void *reload_loop(void *arg)
+{
+    struct race *race = arg;
+    while (!atomic_load(&race->stop)) {
+        if (metrics_set_targets(race->m, race->cfg) < 0) {
+            atomic_store(&race->failed, true);
+            break;
+        }
+        metrics_set_in_flight(race->m, 3);
+    }
+    return NULL;
+}
+
+static void test_concurrency(void **state)
+{
+    (void)state;
+    struct agent_config cfg;
+    struct target_config t[2];
+    struct probe_result ok, fail;
+    config_two(&cfg, t);
+    struct race race = {.m = metrics_new(&build), .cfg = &cfg};
+    assert_non_null(race.m);
+    atomic_init(&race.stop, false);
+    atomic_init(&race.failed, false);
+    atomic_init(&race.renders, 0);
+    assert_int_equal(metrics_set_targets(race.m, &cfg), 0);
+
+    pthread_t renderer, reloader;
+    assert_int_equal(pthread_create(&renderer, NULL, render_loop, &race), 0);
+    assert_int_equal(pthread_create(&reloader, NULL, reload_loop, &race), 0);
+    result_auth_mixed(&ok);
+    result_connect_error(&fail, "mx2");
+    for (int i = 0; i < N_RECORDS; i++) {
+        metrics_record(race.m, i % 2 ? &fail : &ok);
+        if (i % 100 == 0)
+            metrics_skipped(race.m, "mx2");
+    }
+    /* Let the renderer run over the final state too. */
+    int seen = atomic_load(&race.renders);
+    while (!atomic_load(&race.failed) && atomic_load(&race.renders) < seen + 2)
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    atomic_store(&race.stop, true);
+    pthread_join(renderer, NULL);
+    pthread_join(reloader, NULL);
+    assert_false(atomic_load(&race.failed));
+
+    char *text = render(race.m);
+    static const char *const want[] = {
+        "smtp_probes_total{target=\"mx1\"} 5000",
+        "smtp_probes_total{target=\"mx2\"} 5000",
+        "smtp_probe_errors_total{target=\"mx2\",error=\"connect\"} 5000",
+        "smtp_probe_failures_total{target=\"mx1\",stage=\"auth\"} 5000",
+        "smtp_replies_total{target=\"mx1\",stage=\"auth\",code=\"535\","
+        "class=\"auth_failed\"} 5000",
+        "smtp_auth_results_total{target=\"mx1\",mechanism=\"PLAIN\","
+        "class=\"success\"} 5000",
+        "smtp_probe_duration_seconds_count{target=\"mx1\"} 5000",
+        "smtp_agent_probes_skipped_total{target=\"mx2\"} 100",
+        "smtp_agent_probes_in_flight 3",
+    };
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++)
+        assert_line(text, want[i]);
+    free(text);
+    metrics_free(race.m);
+}
+
+static void test_procstat_read(void **state)
+{
+    (void)state;
+    struct procstat ps;
+    struct rlimit rl;
+    assert_int_equal(procstat_read(&ps), 0);
+    assert_true(ps.cpu_seconds >= 0);
+    assert_true(ps.resident_bytes > 0);
+    assert_true(ps.virtual_bytes >= ps.resident_bytes);
+    assert_true(ps.open_fds >= 1);
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    if (rl.rlim_cur == RLIM_INFINITY)
+        assert_true(isinf(ps.max_fds));
+    else
+        assert_true(ps.max_fds == (double)rl.rlim_cur);
+    /* This process started moments ago. */
+    double now = (double)time(NULL);
+    assert_true(ps.start_time <= now + 2);
+    assert_true(ps.start_time > now - 600);
+
+    /* One more open file is one more fd, and the listing's own is not
+     * counted. */
+    int fd = open("/proc/self/stat", O_RDONLY);
+    assert_true(fd >= 0);
+    struct procstat more;
+    assert_int_equal(procstat_read(&more), 0);
+    close(fd);
+    assert_true(more.open_fds == ps.open_fds + 1);
+    assert_true(more.cpu_seconds >= ps.cpu_seconds);
+}
+
+static void test_procstat_render(void **state)
+{
+    (void)state;
+    const struct procstat ps = {
+        .cpu_seconds = 1.25,
+        .start_time = 1700000000.5,
+        .resident_bytes = 12345678,
+        .virtual_bytes = 23456789,
+        .open_fds = 9,
+        .max_fds = 1024,
+    };
+    struct buf b;
+    buf_init(&b, 0);
+    assert_int_equal(procstat_render(&ps, &b), 0);
+    assert_string_equal(
+        buf_str(&b),
+        "# HELP process_cpu_seconds_total Total user and system CPU time "
+        "spent in seconds.\n"
+        "# TYPE process_cpu_seconds_total counter\n"
+        "process_cpu_seconds_total 1.25\n"
+        "# HELP process_resident_memory_bytes Resident memory size in "
+        "bytes.\n"
+        "# TYPE process_resident_memory_bytes gauge\n"
+        "process_resident_memory_bytes 12345678\n"
+        "# HELP process_virtual_memory_bytes Virtual memory size in bytes.\n"
+        "# TYPE process_virtual_memory_bytes gauge\n"
+        "process_virtual_memory_bytes 23456789\n"
+        "# HELP process_open_fds Number of open file descriptors.\n"
+        "# TYPE process_open_fds gauge\n"
+        "process_open_fds 9\n"
+        "# HELP process_max_fds Maximum number of open file descriptors.\n"
+        "# TYPE process_max_fds gauge\n"
+        "process_max_fds 1024\n"
+        "# HELP process_start_time_seconds Start time of the process since "
+        "unix epoch in seconds.\n"
+        "# TYPE process_start_time_seconds gauge\n"
+        "process_start_time_seconds 1700000000.5\n");
+    buf_free(&b);
+
+    /* A buffer that refuses is reported, not cut silently. */
+    buf_init(&b, 64);
+    assert_int_equal(procstat_render(&ps, &b), -1);
+    buf_free(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_preinitialised),
+        cmocka_unit_test(test_record),
+        cmocka_unit_test(test_reload),
+        cmocka_unit_test(test_agent_values),
+        cmocka_unit_test(test_family_order_and_promtool),
+        cmocka_unit_test(test_last_results),
+        cmocka_unit_test(test_concurrency),
+        cmocka_unit_test(test_procstat_read),
+        cmocka_unit_test(test_procstat_render),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
