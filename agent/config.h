@@ -10,12 +10,14 @@
 #include "log.h"
 #include "sasl.h"
 
-#define CONFIG_DEFAULT_PATH "/etc/smtp-health-agent/agent.ini"
-#define CONFIG_MAX_MECHS 8
-#define CONFIG_NAME_MAX 64
-#define CONFIG_HOST_MAX 255
-#define CONFIG_PATH_MAX 1024
-#define CONFIG_SECRET_MAX 4096
+#define CONFIG_DEFAULT_PATH    "/etc/smtp-health-agent/agent.ini"
+#define CONFIG_DEFAULT_LISTEN  "127.0.0.1:9925"
+#define CONFIG_DEFAULT_CA_FILE "/etc/ssl/certs/ca-certificates.crt"
+#define CONFIG_MAX_MECHS       8
+#define CONFIG_NAME_MAX        64
+#define CONFIG_HOST_MAX        255
+#define CONFIG_PATH_MAX        1024
+#define CONFIG_SECRET_MAX      4096
 
 enum tls_mode { TLS_MODE_STARTTLS, TLS_MODE_IMPLICIT, TLS_MODE_NONE };
 

@@ -1,0 +1,1258 @@
+/* config: agent.ini -> struct agent_config, validated, with file:line. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Bounds on what we read at all: a config is small, a huge file is a
+ * mistake, and reading it whole lets the reader check every line. */
+#define CONFIG_FILE_MAX     ((size_t)8 << 20)
+#define CONFIG_ENV_NAME_MAX 255
+/* Past this many, problems are counted but not spelled out. */
+#define DIAG_SHOWN_MAX 100
+#define DIAG_LINE_MAX  4096
+#define DAY_MS         (24ULL * 3600 * 1000)
+
+#define FMT(a, b) __attribute__((format(printf, a, b)))
+
+const char *tls_mode_name(enum tls_mode mode)
+{
+    switch (mode) {
+    case TLS_MODE_STARTTLS:
+        return "starttls";
+    case TLS_MODE_IMPLICIT:
+        return "implicit";
+    case TLS_MODE_NONE:
+        return "none";
+    }
+    return "unknown";
+}
+
+/* Kept here rather than calling sasl_mech_parse() so that config does not
+ * depend on the sasl module; the enum is the shared contract. */
+static const char *const mech_names[SASL_MECH_COUNT] = {
+    [SASL_MECH_PLAIN] = "PLAIN",
+    [SASL_MECH_LOGIN] = "LOGIN",
+    [SASL_MECH_CRAM_MD5] = "CRAM-MD5",
+    [SASL_MECH_XOAUTH2] = "XOAUTH2",
+};
+
+enum agent_key {
+    AK_LISTEN,
+    AK_INTERVAL,
+    AK_TIMEOUT,
+    AK_MAX_CONCURRENT_PROBES,
+    AK_MAX_PER_HOST,
+    AK_CA_FILE,
+    AK_LOG_LEVEL,
+    AK_COUNT
+};
+
+static const char *const agent_key_names[AK_COUNT] = {
+    [AK_LISTEN] = "listen",
+    [AK_INTERVAL] = "interval",
+    [AK_TIMEOUT] = "timeout",
+    [AK_MAX_CONCURRENT_PROBES] = "max_concurrent_probes",
+    [AK_MAX_PER_HOST] = "max_per_host",
+    [AK_CA_FILE] = "ca_file",
+    [AK_LOG_LEVEL] = "log_level",
+};
+
+enum target_key {
+    TK_HOST,
+    TK_PORT,
+    TK_TLS,
+    TK_TLS_VERIFY,
+    TK_CA_FILE,
+    TK_SERVER_NAME,
+    TK_EHLO_NAME,
+    TK_MECHANISMS,
+    TK_USERNAME,
+    TK_PASSWORD_FILE,
+    TK_PASSWORD_ENV,
+    TK_PASSWORD,
+    TK_ALLOW_PLAINTEXT_AUTH,
+    TK_INTERVAL,
+    TK_TIMEOUT,
+    TK_COUNT
+};
+
+static const char *const target_key_names[TK_COUNT] = {
+    [TK_HOST] = "host",
+    [TK_PORT] = "port",
+    [TK_TLS] = "tls",
+    [TK_TLS_VERIFY] = "tls_verify",
+    [TK_CA_FILE] = "ca_file",
+    [TK_SERVER_NAME] = "server_name",
+    [TK_EHLO_NAME] = "ehlo_name",
+    [TK_MECHANISMS] = "mechanisms",
+    [TK_USERNAME] = "username",
+    [TK_PASSWORD_FILE] = "password_file",
+    [TK_PASSWORD_ENV] = "password_env",
+    [TK_PASSWORD] = "password",
+    [TK_ALLOW_PLAINTEXT_AUTH] = "allow_plaintext_auth",
+    [TK_INTERVAL] = "interval",
+    [TK_TIMEOUT] = "timeout",
+};
+
+/* What parsing a target needs beyond struct target_config: where each key
+ * was given, and the secret's source until it is read after parsing. */
+struct target_draft {
+    int key_line[TK_COUNT]; /* 0 = not given */
+    bool set[TK_COUNT];     /* given with a non-empty value */
+    bool bad[TK_COUNT];     /* ... that was refused */
+    char password_file[CONFIG_PATH_MAX + 1];
+    char password_env[CONFIG_ENV_NAME_MAX + 1];
+    char *password; /* inline; wiped before free */
+    size_t password_len;
+};
+
+enum section { SEC_NONE, SEC_AGENT, SEC_TARGET, SEC_SKIP };
+
+struct parser {
+    const char *name;     /* the file as named in messages */
+    const char *base_dir; /* relative paths start here; "" = cwd */
+    const char *text;
+    size_t len;
+    size_t pos;
+    int lineno;
+    enum section sec;
+    bool key_in_section; /* an indented line after one continues it */
+    bool saw_target;     /* any [target ...] header, valid or not */
+    struct agent_config *cfg;
+    int agent_line;
+    int agent_key_line[AK_COUNT];
+    bool agent_set[AK_COUNT];
+    struct target_draft *drafts; /* parallel to cfg->targets */
+    size_t cap;
+    struct config_diag *diag;
+    bool oom;
+};
+
+void config_diag_init(struct config_diag *d)
+{
+    buf_init(&d->errors, 0);
+    buf_init(&d->warnings, 0);
+    d->n_errors = 0;
+    d->n_warnings = 0;
+}
+
+void config_diag_free(struct config_diag *d)
+{
+    if (!d)
+        return;
+    buf_free(&d->errors);
+    buf_free(&d->warnings);
+    d->n_errors = 0;
+    d->n_warnings = 0;
+}
+
+/* One "FILE:LINE: KEY: message" line (line 0: "FILE: message"). The line
+ * is built whole first so that a failed append never leaves half of it. */
+static void diag_vadd(struct config_diag *d, bool error, const char *file,
+                      int line, const char *key, const char *fmt, va_list ap)
+{
+    size_t *n = error ? &d->n_errors : &d->n_warnings;
+    (*n)++;
+    if (*n > DIAG_SHOWN_MAX)
+        return;
+    struct buf one;
+    buf_init(&one, DIAG_LINE_MAX);
+    int rc = line > 0 ? buf_printf(&one, "%s:%d: ", file, line)
+                      : buf_printf(&one, "%s: ", file);
+    if (rc == 0 && key)
+        rc = buf_printf(&one, "%s: ", key);
+    if (rc == 0)
+        rc = buf_vprintf(&one, fmt, ap);
+    if (rc == 0)
+        rc = buf_putc(&one, '\n');
+    if (rc == 0)
+        buf_append(error ? &d->errors : &d->warnings, one.data, one.len);
+    buf_free(&one);
+}
+
+static void FMT(4, 5)
+    err_at(struct parser *p, int line, const char *key, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    diag_vadd(p->diag, true, p->name, line, key, fmt, ap);
+    va_end(ap);
+}
+
+static void FMT(4, 5)
+    warn_at(struct parser *p, int line, const char *key, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    diag_vadd(p->diag, false, p->name, line, key, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- value parsers: 0, or -1 with nothing written ---- */
+
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static bool is_alnum(char c)
+{
+    return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/* Digits only, no sign, no spaces; lo..hi. */
+static int parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
+{
+    unsigned long v = 0;
+    if (!*s)
+        return -1;
+    for (; *s; s++) {
+        if (!is_digit(*s))
+            return -1;
+        v = v * 10 + (unsigned long)(*s - '0');
+        if (v > hi)
+            return -1;
+    }
+    if (v < lo)
+        return -1;
+    *out = (unsigned)v;
+    return 0;
+}
+
+int config_parse_duration(const char *s, uint64_t *ms)
+{
+    if (!s || !is_digit(*s))
+        return -1;
+    uint64_t v = 0;
+    for (; is_digit(*s); s++) {
+        v = v * 10 + (uint64_t)(*s - '0');
+        /* Anything this large is out of range in every unit; stopping
+         * here also keeps the multiplication below from overflowing. */
+        if (v > DAY_MS)
+            return -1;
+    }
+    uint64_t unit;
+    if (*s == '\0' || strcmp(s, "s") == 0)
+        unit = 1000;
+    else if (strcmp(s, "ms") == 0)
+        unit = 1;
+    else if (strcmp(s, "m") == 0)
+        unit = 60 * 1000;
+    else if (strcmp(s, "h") == 0)
+        unit = 3600 * 1000;
+    else
+        return -1;
+    v *= unit;
+    if (v == 0 || v > DAY_MS)
+        return -1;
+    *ms = v;
+    return 0;
+}
+
+/* The shortest exact spelling: "1h", "90s", "250ms". */
+static const char *format_duration(uint64_t ms, char *dst, size_t n)
+{
+    if (ms % (3600 * 1000) == 0)
+        snprintf(dst, n, "%lluh", (unsigned long long)(ms / (3600 * 1000)));
+    else if (ms % (60 * 1000) == 0)
+        snprintf(dst, n, "%llum", (unsigned long long)(ms / (60 * 1000)));
+    else if (ms % 1000 == 0)
+        snprintf(dst, n, "%llus", (unsigned long long)(ms / 1000));
+    else
+        snprintf(dst, n, "%llums", (unsigned long long)ms);
+    return dst;
+}
+
+static int parse_bool(const char *s, bool *out)
+{
+    static const char *const yes[] = {"true", "yes", "on", "1"};
+    static const char *const no[] = {"false", "no", "off", "0"};
+    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        if (strcasecmp(s, yes[i]) == 0) {
+            *out = true;
+            return 0;
+        }
+        if (strcasecmp(s, no[i]) == 0) {
+            *out = false;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int parse_tls(const char *s, enum tls_mode *out)
+{
+    static const enum tls_mode modes[] = {TLS_MODE_STARTTLS, TLS_MODE_IMPLICIT,
+                                          TLS_MODE_NONE};
+    for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+        if (strcmp(s, tls_mode_name(modes[i])) == 0) {
+            *out = modes[i];
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* A DNS name as curl's URL and SNI need it: no spaces, slashes or '@'. */
+static bool valid_dns_name(const char *s, size_t n)
+{
+    if (n == 0 || n > 253 || s[0] == '-' || s[0] == '.')
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!is_alnum(c) && c != '-' && c != '.' && c != '_')
+            return false;
+    }
+    return true;
+}
+
+static bool valid_ipv6(const char *s, size_t n)
+{
+    char tmp[64];
+    struct in6_addr a;
+    if (n == 0 || n >= sizeof(tmp))
+        return false;
+    memcpy(tmp, s, n);
+    tmp[n] = '\0';
+    return inet_pton(AF_INET6, tmp, &a) == 1;
+}
+
+/* host and server_name: a DNS name, an IPv4 or an IPv6 address (IPv6
+ * without brackets: whoever builds a URL adds them). */
+static bool valid_host(const char *s)
+{
+    size_t n = strlen(s);
+    return valid_dns_name(s, n) || valid_ipv6(s, n);
+}
+
+/* ehlo_name: a domain or an address literal (RFC 5321 4.1.3). It also
+ * becomes the path of curl's smtp:// URL, so no '/', '%' or spaces. */
+static bool valid_ehlo_name(const char *s)
+{
+    size_t n = strlen(s);
+    if (n >= 3 && s[0] == '[' && s[n - 1] == ']') {
+        struct in_addr a4;
+        char tmp[64];
+        if (n - 2 >= sizeof(tmp))
+            return false;
+        memcpy(tmp, s + 1, n - 2);
+        tmp[n - 2] = '\0';
+        if (inet_pton(AF_INET, tmp, &a4) == 1)
+            return true;
+        return strncasecmp(tmp, "IPv6:", 5) == 0 && valid_ipv6(tmp + 5, n - 7);
+    }
+    return valid_dns_name(s, n);
+}
+
+/* host:port, [v6]:port or :port; a syntax check, nothing is resolved. */
+static bool valid_listen(const char *s)
+{
+    const char *colon;
+    unsigned port;
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+        if (!close || close[1] != ':' || !valid_ipv6(s + 1, close - s - 1))
+            return false;
+        colon = close + 1;
+    } else {
+        colon = strchr(s, ':');
+        if (!colon || strchr(colon + 1, ':'))
+            return false;
+        if (colon > s && !valid_dns_name(s, (size_t)(colon - s)))
+            return false;
+    }
+    return parse_uint(colon + 1, 1, 65535, &port) == 0;
+}
+
+static bool valid_env_name(const char *s)
+{
+    if (!*s || is_digit(*s))
+        return false;
+    for (; *s; s++) {
+        if (!is_alnum(*s) && *s != '_')
+            return false;
+    }
+    return true;
+}
+
+static bool valid_target_name(const char *s, size_t n)
+{
+    if (n < 1 || n > CONFIG_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!is_alnum(c) && c != '_' && c != '.' && c != ':' && c != '-')
+            return false;
+    }
+    return true;
+}
+
+static int copy_str(char *dst, size_t n, const char *src)
+{
+    size_t len = strlen(src);
+    if (len >= n)
+        return -1;
+    memcpy(dst, src, len + 1);
+    return 0;
+}
+
+/* A relative path is taken from the config file's directory: the agent
+ * runs with / as its working directory under systemd. */
+static int resolve_path(const struct parser *p, const char *value, char *dst,
+                        size_t n)
+{
+    if (value[0] == '/' || p->base_dir[0] == '\0')
+        return copy_str(dst, n, value);
+    int len = snprintf(dst, n, "%s/%s", p->base_dir, value);
+    if (len < 0 || (size_t)len >= n) {
+        dst[0] = '\0';
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- sections ---- */
+
+static struct target_config *add_target(struct parser *p, const char *name,
+                                        size_t n)
+{
+    struct agent_config *cfg = p->cfg;
+    if (cfg->n_targets == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 8;
+        struct target_config *t =
+            realloc(cfg->targets, cap * sizeof(*cfg->targets));
+        if (!t)
+            return NULL;
+        cfg->targets = t;
+        struct target_draft *d = realloc(p->drafts, cap * sizeof(*d));
+        if (!d)
+            return NULL;
+        p->drafts = d;
+        p->cap = cap;
+    }
+    struct target_config *t = &cfg->targets[cfg->n_targets];
+    memset(t, 0, sizeof(*t));
+    memset(&p->drafts[cfg->n_targets], 0, sizeof(p->drafts[0]));
+    cfg->n_targets++;
+    memcpy(t->name, name, n);
+    t->name[n] = '\0';
+    t->tls = TLS_MODE_STARTTLS;
+    t->tls_verify = true;
+    t->line = p->lineno;
+    return t;
+}
+
+static const struct target_config *find_target_n(const struct agent_config *c,
+                                                 const char *name, size_t n)
+{
+    for (size_t i = 0; i < c->n_targets; i++) {
+        if (strlen(c->targets[i].name) == n &&
+            memcmp(c->targets[i].name, name, n) == 0)
+            return &c->targets[i];
+    }
+    return NULL;
+}
+
+static bool is_blank(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* s[0] is '['; n bytes, already free of control characters. */
+static void section_line(struct parser *p, const char *s, size_t n)
+{
+    const char *close = memchr(s, ']', n);
+    p->sec = SEC_SKIP;
+    p->key_in_section = false;
+    if (!close) {
+        err_at(p, p->lineno, "-", "section header without a closing ]");
+        return;
+    }
+    const char *after = close + 1, *end = s + n;
+    while (after < end && is_blank(*after))
+        after++;
+    if (after < end && *after != ';' && *after != '#') {
+        err_at(p, p->lineno, "-", "text after the ] of a section header");
+        return;
+    }
+    const char *in = s + 1, *in_end = close;
+    while (in < in_end && is_blank(*in))
+        in++;
+    while (in_end > in && is_blank(in_end[-1]))
+        in_end--;
+    int in_len = (int)(in_end - in);
+    char key[256];
+    snprintf(key, sizeof(key), "[%.*s]", in_len, in);
+
+    if (in_len == 5 && memcmp(in, "agent", 5) == 0) {
+        if (p->agent_line) {
+            err_at(p, p->lineno, key, "duplicate section (first on line %d)",
+                   p->agent_line);
+            return;
+        }
+        p->agent_line = p->lineno;
+        p->sec = SEC_AGENT;
+        return;
+    }
+    if (in_len < 6 || memcmp(in, "target", 6) != 0 ||
+        (in_len > 6 && !is_blank(in[6]) && in[6] != '"')) {
+        err_at(p, p->lineno, key,
+               "unknown section; expected [agent] or [target \"NAME\"]");
+        return;
+    }
+    p->saw_target = true;
+    const char *q = in + 6;
+    while (q < in_end && is_blank(*q))
+        q++;
+    size_t qn = (size_t)(in_end - q);
+    if (qn < 2 || q[0] != '"' || q[qn - 1] != '"') {
+        err_at(p, p->lineno, key,
+               "expected [target \"NAME\"] with the name in double quotes");
+        return;
+    }
+    const char *name = q + 1;
+    size_t name_len = qn - 2;
+    if (!valid_target_name(name, name_len)) {
+        err_at(p, p->lineno, key,
+               "target name must be 1 to %d characters of A-Z a-z 0-9 _ . : -",
+               CONFIG_NAME_MAX);
+        return;
+    }
+    const struct target_config *dup = find_target_n(p->cfg, name, name_len);
+    if (dup) {
+        err_at(p, p->lineno, key, "duplicate target (first on line %d)",
+               dup->line);
+        return;
+    }
+    if (!add_target(p, name, name_len)) {
+        p->oom = true;
+        return;
+    }
+    p->sec = SEC_TARGET;
+}
+
+/*
+ * inih's reader, called once per physical line, so p->lineno is the line
+ * the handler is about to see. Every line is checked here: inih only
+ * reports its first syntax error, cuts long lines silently, keeps 49
+ * characters of a section name and joins indented lines to the previous
+ * value. So inih gets only well-formed "key = value" lines; any other line
+ * reaches it empty, after its problem (if any) was reported here.
+ */
+static char *config_reader(char *str, int num, void *stream)
+{
+    struct parser *p = stream;
+    if (p->pos >= p->len || num < 2) {
+        /* inih's buffer holds the last line read, maybe a password. */
+        if (num > 0)
+            explicit_bzero(str, (size_t)num);
+        return NULL;
+    }
+    const char *s = p->text + p->pos;
+    size_t n = p->len - p->pos;
+    const char *nl = memchr(s, '\n', n);
+    if (nl) {
+        n = (size_t)(nl - s);
+        p->pos += n + 1;
+    } else {
+        p->pos = p->len;
+    }
+    p->lineno++;
+    str[0] = '\0';
+    if (n > 0 && s[n - 1] == '\r')
+        n--;
+    if (p->lineno == 1 && n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) {
+        s += 3;
+        n -= 3;
+    }
+    if (n > (size_t)num - 1) {
+        err_at(p, p->lineno, "-", "line longer than %d characters", num - 1);
+        return str;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c < 0x20 && c != '\t') || c == 0x7f) {
+            err_at(p, p->lineno, "-", "control character 0x%02x in the line",
+                   c);
+            return str;
+        }
+    }
+    size_t i = 0;
+    while (i < n && is_blank(s[i]))
+        i++;
+    if (i == n || s[i] == ';' || s[i] == '#')
+        return str;
+    if (s[i] == '[') {
+        section_line(p, s + i, n - i);
+        return str;
+    }
+    size_t k = i;
+    while (k < n && (is_alnum(s[k]) || s[k] == '_' || s[k] == '-'))
+        k++;
+    size_t eq = k;
+    while (eq < n && is_blank(s[eq]))
+        eq++;
+    if (k > i && eq < n && s[eq] == '=') {
+        /* Without its indentation, or inih would take it for a
+         * continuation of the previous key. */
+        memcpy(str, s + i, n - i);
+        str[n - i] = '\0';
+        p->key_in_section = true;
+        return str;
+    }
+    if (i > 0 && p->key_in_section)
+        err_at(p, p->lineno, "-",
+               "continuation lines are not supported; put the whole value "
+               "on one line");
+    else
+        err_at(p, p->lineno, "-",
+               "expected \"key = value\", a [section] or a comment");
+    return str;
+}
+
+/* ---- keys ---- */
+
+static int key_index(const char *const *names, int count, const char *name)
+{
+    for (int i = 0; i < count; i++) {
+        if (strcmp(names[i], name) == 0)
+            return i;
+    }
+    return -1;
+}
+
+static void agent_key(struct parser *p, int k, const char *v)
+{
+    struct agent_config *c = p->cfg;
+    const char *key = agent_key_names[k];
+    int line = p->lineno;
+    switch ((enum agent_key)k) {
+    case AK_LISTEN:
+        if (!valid_listen(v) || copy_str(c->listen, sizeof(c->listen), v))
+            err_at(p, line, key,
+                   "must be HOST:PORT, [IPv6]:PORT or :PORT with a port from "
+                   "1 to 65535, not \"%s\"",
+                   v);
+        return;
+    case AK_INTERVAL:
+    case AK_TIMEOUT:
+        if (config_parse_duration(v, k == AK_INTERVAL ? &c->interval_ms
+                                                      : &c->timeout_ms))
+            err_at(p, line, key,
+                   "must be a duration like 250ms, 30s, 5m or 1h, more than "
+                   "0 and at most 24h, not \"%s\"",
+                   v);
+        return;
+    case AK_MAX_CONCURRENT_PROBES:
+        if (parse_uint(v, 1, 65535, &c->max_concurrent_probes))
+            err_at(p, line, key,
+                   "must be a whole number from 1 to 65535, not \"%s\"", v);
+        return;
+    case AK_MAX_PER_HOST:
+        if (parse_uint(v, 1, 1024, &c->max_per_host))
+            err_at(p, line, key,
+                   "must be a whole number from 1 to 1024, not \"%s\"", v);
+        return;
+    case AK_CA_FILE:
+        if (resolve_path(p, v, c->ca_file, sizeof(c->ca_file)))
+            err_at(p, line, key, "path longer than %d characters",
+                   CONFIG_PATH_MAX);
+        return;
+    case AK_LOG_LEVEL:
+        if (log_level_parse(v, &c->log_level))
+            err_at(p, line, key,
+                   "must be debug, info, warn or error, not \"%s\"", v);
+        return;
+    case AK_COUNT:
+        break;
+    }
+}
+
+static void parse_mechanisms(struct parser *p, struct target_config *t,
+                             const char *v)
+{
+    const char *key = target_key_names[TK_MECHANISMS];
+    t->n_mechs = 0;
+    while (*v) {
+        size_t skip = strspn(v, " \t,");
+        v += skip;
+        size_t n = strcspn(v, " \t,");
+        if (n == 0)
+            break;
+        int m = -1;
+        for (int i = 0; i < SASL_MECH_COUNT; i++) {
+            if (strlen(mech_names[i]) == n &&
+                strncasecmp(v, mech_names[i], n) == 0)
+                m = i;
+        }
+        bool dup = false;
+        for (size_t i = 0; m >= 0 && i < t->n_mechs; i++)
+            dup = dup || t->mechs[i] == (enum sasl_mech)m;
+        if (m < 0)
+            err_at(p, p->lineno, key,
+                   "unknown mechanism \"%.*s\"; supported: PLAIN, LOGIN, "
+                   "CRAM-MD5, XOAUTH2",
+                   (int)n, v);
+        else if (dup)
+            err_at(p, p->lineno, key, "%s is listed twice", mech_names[m]);
+        else if (t->n_mechs == CONFIG_MAX_MECHS)
+            err_at(p, p->lineno, key, "at most %d mechanisms",
+                   CONFIG_MAX_MECHS);
+        else
+            t->mechs[t->n_mechs++] = (enum sasl_mech)m;
+        v += n;
+    }
+}
+
+static void target_key(struct parser *p, int k, const char *v)
+{
+    struct target_config *t = &p->cfg->targets[p->cfg->n_targets - 1];
+    struct target_draft *d = &p->drafts[p->cfg->n_targets - 1];
+    const char *key = target_key_names[k];
+    int line = p->lineno;
+    switch ((enum target_key)k) {
+    case TK_HOST:
+    case TK_SERVER_NAME: {
+        char *dst = k == TK_HOST ? t->host : t->server_name;
+        if (!valid_host(v) || copy_str(dst, CONFIG_HOST_MAX + 1, v))
+            err_at(p, line, key,
+                   "must be a host name or an IP address (IPv6 without "
+                   "brackets), not \"%s\"",
+                   v);
+        return;
+    }
+    case TK_PORT:
+        if (parse_uint(v, 1, 65535, &t->port))
+            err_at(p, line, key,
+                   "must be a whole number from 1 to 65535, not \"%s\"", v);
+        return;
+    case TK_TLS:
+        if (parse_tls(v, &t->tls))
+            err_at(p, line, key,
+                   "must be starttls, implicit or none, not \"%s\"", v);
+        return;
+    case TK_TLS_VERIFY:
+    case TK_ALLOW_PLAINTEXT_AUTH:
+        if (parse_bool(v, k == TK_TLS_VERIFY ? &t->tls_verify
+                                             : &t->allow_plaintext_auth))
+            err_at(p, line, key,
+                   "must be true or false (or yes/no, on/off, 1/0), not "
+                   "\"%s\"",
+                   v);
+        return;
+    case TK_CA_FILE:
+    case TK_PASSWORD_FILE: {
+        char *dst = k == TK_CA_FILE ? t->ca_file : d->password_file;
+        if (resolve_path(p, v, dst, CONFIG_PATH_MAX + 1))
+            err_at(p, line, key, "path longer than %d characters",
+                   CONFIG_PATH_MAX);
+        return;
+    }
+    case TK_EHLO_NAME:
+        if (!valid_ehlo_name(v) ||
+            copy_str(t->ehlo_name, sizeof(t->ehlo_name), v))
+            err_at(p, line, key,
+                   "must be a domain name or an address literal like "
+                   "[192.0.2.1], not \"%s\"",
+                   v);
+        return;
+    case TK_MECHANISMS:
+        parse_mechanisms(p, t, v);
+        return;
+    case TK_USERNAME:
+        if (copy_str(t->username, sizeof(t->username), v))
+            err_at(p, line, key, "longer than %d characters", CONFIG_HOST_MAX);
+        return;
+    case TK_PASSWORD_ENV:
+        if (!valid_env_name(v) ||
+            copy_str(d->password_env, sizeof(d->password_env), v))
+            err_at(p, line, key,
+                   "must be an environment variable name "
+                   "([A-Za-z_][A-Za-z0-9_]*), not \"%s\"",
+                   v);
+        return;
+    case TK_PASSWORD: {
+        /* Never quote v here: it is the secret. */
+        size_t n = strlen(v);
+        if (n > CONFIG_SECRET_MAX) {
+            err_at(p, line, key, "longer than %d bytes", CONFIG_SECRET_MAX);
+            return;
+        }
+        d->password = malloc(n + 1);
+        if (!d->password) {
+            p->oom = true;
+            return;
+        }
+        memcpy(d->password, v, n + 1);
+        d->password_len = n;
+        warn_at(p, line, key,
+                "password in the config file; prefer "
+                "password_file");
+        return;
+    }
+    case TK_INTERVAL:
+    case TK_TIMEOUT:
+        if (config_parse_duration(v, k == TK_INTERVAL ? &t->interval_ms
+                                                      : &t->timeout_ms))
+            err_at(p, line, key,
+                   "must be a duration like 250ms, 30s, 5m or 1h, more than "
+                   "0 and at most 24h, not \"%s\"",
+                   v);
+        return;
+    case TK_COUNT:
+        break;
+    }
+}
+
+/* inih's handler. The section comes from the reader (see there); inih's
+ * own copy may be cut. Always returns 1: problems are reported here. */
+static int config_handler(void *user, const char *section, const char *name,
+                          const char *value)
+{
+    struct parser *p = user;
+    int line = p->lineno;
+    (void)section;
+    if (p->sec == SEC_SKIP)
+        return 1;
+    if (p->sec == SEC_NONE) {
+        err_at(p, line, name,
+               "key outside any section; put it under [agent] or "
+               "[target \"NAME\"]");
+        return 1;
+    }
+    bool agent = p->sec == SEC_AGENT;
+    int k = agent ? key_index(agent_key_names, AK_COUNT, name)
+                  : key_index(target_key_names, TK_COUNT, name);
+    if (k < 0) {
+        if (agent && key_index(target_key_names, TK_COUNT, name) >= 0)
+            err_at(p, line, name,
+                   "only allowed in [target \"NAME\"] sections");
+        else if (!agent && key_index(agent_key_names, AK_COUNT, name) >= 0)
+            err_at(p, line, name, "only allowed in [agent]");
+        else
+            err_at(p, line, name, "unknown key");
+        return 1;
+    }
+    struct target_draft *d = agent ? NULL : &p->drafts[p->cfg->n_targets - 1];
+    int *first = agent ? &p->agent_key_line[k] : &d->key_line[k];
+    if (*first) {
+        err_at(p, line, name, "duplicate key (first on line %d)", *first);
+        return 1;
+    }
+    *first = line;
+    /* An empty value means "the default". */
+    if (!*value)
+        return 1;
+    size_t n = strlen(value);
+    if (n >= 2 && value[0] == '"' && value[n - 1] == '"')
+        warn_at(p, line, name,
+                "the quotes are part of the value; remove them unless "
+                "they belong there");
+    if (agent) {
+        p->agent_set[k] = true;
+        agent_key(p, k, value);
+    } else {
+        size_t errors = p->diag->n_errors;
+        d->set[k] = true;
+        target_key(p, k, value);
+        d->bad[k] = p->diag->n_errors > errors;
+    }
+    return 1;
+}
+
+/* ---- after parsing ---- */
+
+static int store_secret(struct target_config *t, const char *s, size_t n)
+{
+    t->secret = malloc(n + 1);
+    if (!t->secret)
+        return -1;
+    memcpy(t->secret, s, n);
+    t->secret[n] = '\0';
+    t->secret_len = n;
+    return 0;
+}
+
+/* Reads the secret; messages name the path, never the content. */
+static void read_password_file(struct parser *p, struct target_config *t,
+                               const char *path)
+{
+    const char *key = target_key_names[TK_PASSWORD_FILE];
+    /* O_NONBLOCK: a FIFO must not hang the load; it fails S_ISREG below. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) {
+        err_at(p, t->line, key, "cannot read %s: %s", path, strerror(errno));
+        return;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        err_at(p, t->line, key, "cannot read %s: %s", path, strerror(errno));
+        close(fd);
+        return;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        err_at(p, t->line, key, "%s is not a regular file", path);
+        close(fd);
+        return;
+    }
+    if (st.st_mode & 077)
+        warn_at(p, t->line, key,
+                "%s is readable by others (mode %04o); chmod 600 it", path,
+                (unsigned)(st.st_mode & 07777));
+    /* Room for the largest secret plus "\r\n": a file that fills it is
+     * too large, whatever its last bytes are. */
+    const size_t cap = CONFIG_SECRET_MAX + 3;
+    char *data = malloc(cap);
+    if (!data) {
+        p->oom = true;
+        close(fd);
+        return;
+    }
+    size_t n = 0;
+    int rerr = 0;
+    while (n < cap) {
+        ssize_t r = read(fd, data + n, cap - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            rerr = errno;
+            break;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    close(fd);
+    if (n < cap && n >= 1 && data[n - 1] == '\n')
+        n -= (n >= 2 && data[n - 2] == '\r') ? 2 : 1;
+    if (rerr)
+        err_at(p, t->line, key, "cannot read %s: %s", path, strerror(rerr));
+    else if (n > CONFIG_SECRET_MAX)
+        err_at(p, t->line, key, "%s is larger than %d bytes", path,
+               CONFIG_SECRET_MAX);
+    else if (n == 0)
+        err_at(p, t->line, key, "%s is empty", path);
+    else if (memchr(data, '\0', n))
+        err_at(p, t->line, key, "%s holds a NUL byte", path);
+    else if (store_secret(t, data, n))
+        p->oom = true;
+    explicit_bzero(data, cap);
+    free(data);
+}
+
+static void read_password_env(struct parser *p, struct target_config *t,
+                              const char *name)
+{
+    const char *key = target_key_names[TK_PASSWORD_ENV];
+    const char *v = getenv(name);
+    if (!v) {
+        err_at(p, t->line, key, "environment variable %s is not set", name);
+        return;
+    }
+    size_t n = strlen(v);
+    if (n == 0)
+        err_at(p, t->line, key, "environment variable %s is empty", name);
+    else if (n > CONFIG_SECRET_MAX)
+        err_at(p, t->line, key,
+               "environment variable %s is longer than %d bytes", name,
+               CONFIG_SECRET_MAX);
+    else if (store_secret(t, v, n))
+        p->oom = true;
+}
+
+static void check_auth(struct parser *p, struct target_config *t,
+                       struct target_draft *d)
+{
+    static const enum target_key auth_keys[] = {TK_USERNAME, TK_PASSWORD_FILE,
+                                                TK_PASSWORD_ENV, TK_PASSWORD};
+    if (t->n_mechs == 0) {
+        /* A refused list was reported; "ignored" would only add noise. */
+        if (d->bad[TK_MECHANISMS])
+            return;
+        for (size_t i = 0; i < sizeof(auth_keys) / sizeof(auth_keys[0]); i++) {
+            if (d->set[auth_keys[i]])
+                warn_at(p, t->line, target_key_names[auth_keys[i]],
+                        "ignored: no mechanisms");
+        }
+        return;
+    }
+    const char *mkey = target_key_names[TK_MECHANISMS];
+    if (t->tls == TLS_MODE_NONE && !t->allow_plaintext_auth)
+        err_at(p, t->line, mkey,
+               "AUTH over tls = none would send the password in clear; set "
+               "allow_plaintext_auth = true to allow it");
+    if (!d->set[TK_USERNAME])
+        err_at(p, t->line, target_key_names[TK_USERNAME],
+               "required when mechanisms is set");
+    int sources = d->set[TK_PASSWORD_FILE] + d->set[TK_PASSWORD_ENV] +
+                  d->set[TK_PASSWORD];
+    if (sources == 0) {
+        err_at(p, t->line, mkey,
+               "a secret is required: set password_file, password_env or "
+               "password");
+        return;
+    }
+    if (sources > 1) {
+        err_at(p, t->line,
+               target_key_names[d->set[TK_PASSWORD] ? TK_PASSWORD
+                                                    : TK_PASSWORD_ENV],
+               "set only one of password_file, password_env and password");
+        return;
+    }
+    if (d->set[TK_PASSWORD_FILE] && d->password_file[0])
+        read_password_file(p, t, d->password_file);
+    else if (d->set[TK_PASSWORD_ENV] && d->password_env[0])
+        read_password_env(p, t, d->password_env);
+    else if (d->password && store_secret(t, d->password, d->password_len))
+        p->oom = true;
+}
+
+/* The machine's name for EHLO; "localhost" when it has none usable. */
+static void default_ehlo_name(char *dst, size_t n)
+{
+    char host[CONFIG_HOST_MAX + 1];
+    if (gethostname(host, sizeof(host)) == 0) {
+        host[sizeof(host) - 1] = '\0';
+        if (valid_ehlo_name(host) && copy_str(dst, n, host) == 0)
+            return;
+    }
+    copy_str(dst, n, "localhost");
+}
+
+static void resolve(struct parser *p)
+{
+    struct agent_config *c = p->cfg;
+    char a[32], b[32];
+    if (c->timeout_ms > c->interval_ms)
+        err_at(p, p->agent_line, "timeout",
+               "timeout must not exceed interval (%s > %s)",
+               format_duration(c->timeout_ms, a, sizeof(a)),
+               format_duration(c->interval_ms, b, sizeof(b)));
+    char ehlo[CONFIG_HOST_MAX + 1];
+    default_ehlo_name(ehlo, sizeof(ehlo));
+
+    for (size_t i = 0; i < c->n_targets; i++) {
+        struct target_config *t = &c->targets[i];
+        struct target_draft *d = &p->drafts[i];
+        if (!d->set[TK_HOST])
+            err_at(p, t->line, "host", "missing; every target needs a host");
+        if (!d->set[TK_PORT])
+            t->port = t->tls == TLS_MODE_IMPLICIT ? 465
+                      : t->tls == TLS_MODE_NONE   ? 25
+                                                  : 587;
+        if (!d->set[TK_CA_FILE])
+            memcpy(t->ca_file, c->ca_file, sizeof(t->ca_file));
+        if (!d->set[TK_SERVER_NAME])
+            memcpy(t->server_name, t->host, sizeof(t->server_name));
+        if (!d->set[TK_EHLO_NAME])
+            memcpy(t->ehlo_name, ehlo, sizeof(t->ehlo_name));
+        if (!d->set[TK_INTERVAL])
+            t->interval_ms = c->interval_ms;
+        if (!d->set[TK_TIMEOUT])
+            t->timeout_ms = c->timeout_ms;
+        /* Inherited from both: [agent]'s own check said it already. A
+         * refused value was reported already too. */
+        if ((d->set[TK_INTERVAL] || d->set[TK_TIMEOUT]) &&
+            !d->bad[TK_INTERVAL] && !d->bad[TK_TIMEOUT] &&
+            t->timeout_ms > t->interval_ms)
+            err_at(p, t->line, "timeout",
+                   "timeout must not exceed interval (%s > %s)",
+                   format_duration(t->timeout_ms, a, sizeof(a)),
+                   format_duration(t->interval_ms, b, sizeof(b)));
+        check_auth(p, t, d);
+    }
+}
+
+static void free_drafts(struct parser *p)
+{
+    for (size_t i = 0; p->drafts && i < p->cfg->n_targets; i++) {
+        struct target_draft *d = &p->drafts[i];
+        if (d->password) {
+            explicit_bzero(d->password, d->password_len);
+            free(d->password);
+        }
+    }
+    free(p->drafts);
+    p->drafts = NULL;
+}
+
+static void report_hidden(struct config_diag *d, const char *name,
+                          size_t errors_before, size_t warnings_before)
+{
+    size_t shown_e =
+        errors_before > DIAG_SHOWN_MAX ? errors_before : DIAG_SHOWN_MAX;
+    size_t shown_w =
+        warnings_before > DIAG_SHOWN_MAX ? warnings_before : DIAG_SHOWN_MAX;
+    if (d->n_errors > shown_e)
+        buf_printf(&d->errors, "%s: %zu more errors not shown\n", name,
+                   d->n_errors - shown_e);
+    if (d->n_warnings > shown_w)
+        buf_printf(&d->warnings, "%s: %zu more warnings not shown\n", name,
+                   d->n_warnings - shown_w);
+}
+
+static struct agent_config *load_text(const char *name, const char *base_dir,
+                                      const char *text, size_t len,
+                                      struct config_diag *diag)
+{
+    size_t errors_before = diag->n_errors;
+    size_t warnings_before = diag->n_warnings;
+    struct parser p;
+    memset(&p, 0, sizeof(p));
+    p.name = name;
+    p.base_dir = base_dir;
+    p.text = text;
+    p.len = len;
+    p.diag = diag;
+    p.cfg = calloc(1, sizeof(*p.cfg));
+    if (!p.cfg) {
+        err_at(&p, 0, NULL, "out of memory");
+        return NULL;
+    }
+    struct agent_config *c = p.cfg;
+    if (copy_str(c->path, sizeof(c->path), name))
+        err_at(&p, 0, NULL, "file name longer than %d characters",
+               CONFIG_PATH_MAX);
+    copy_str(c->listen, sizeof(c->listen), CONFIG_DEFAULT_LISTEN);
+    c->interval_ms = 60 * 1000;
+    c->timeout_ms = 10 * 1000;
+    c->max_concurrent_probes = 256;
+    c->max_per_host = 4;
+    copy_str(c->ca_file, sizeof(c->ca_file), CONFIG_DEFAULT_CA_FILE);
+    c->log_level = LOG_LEVEL_INFO;
+
+    int rc = ini_parse_stream(config_reader, &p, config_handler, &p);
+    /* The reader hands inih nothing it can reject; should it still, say
+     * so rather than pass a bad file. */
+    if (rc != 0 && !p.oom)
+        err_at(&p, rc > 0 ? rc : 0, "-", "syntax error");
+    if (!p.oom)
+        resolve(&p);
+    if (!p.oom && !p.saw_target)
+        err_at(&p, 0, NULL, "no [target \"NAME\"] sections; nothing to probe");
+    free_drafts(&p);
+    if (p.oom)
+        err_at(&p, 0, NULL, "out of memory");
+    report_hidden(diag, name, errors_before, warnings_before);
+    if (diag->n_errors > errors_before) {
+        config_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* The whole file, bounded; the caller wipes it (it may hold a password). */
+static int read_file(const char *path, struct buf *out, int *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        *err = errno;
+        return -1;
+    }
+    char chunk[4096];
+    for (;;) {
+        ssize_t r = read(fd, chunk, sizeof(chunk));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            *err = errno;
+            break;
+        }
+        if (r == 0) {
+            close(fd);
+            explicit_bzero(chunk, sizeof(chunk));
+            return 0;
+        }
+        if (buf_append(out, chunk, (size_t)r)) {
+            *err = EFBIG;
+            break;
+        }
+    }
+    close(fd);
+    explicit_bzero(chunk, sizeof(chunk));
+    return -1;
+}
+
+struct agent_config *config_load(const char *path, struct config_diag *diag)
+{
+    struct config_diag local;
+    struct config_diag *d = diag;
+    if (!d) {
+        config_diag_init(&local);
+        d = &local;
+    }
+    struct agent_config *cfg = NULL;
+    struct buf text;
+    buf_init(&text, CONFIG_FILE_MAX);
+    int err = 0;
+    if (read_file(path, &text, &err)) {
+        struct parser p = {.name = path, .diag = d};
+        if (err == EFBIG)
+            err_at(&p, 0, NULL, "larger than %zu bytes", CONFIG_FILE_MAX);
+        else
+            err_at(&p, 0, NULL, "cannot open: %s", strerror(err));
+    } else {
+        char dir[CONFIG_PATH_MAX + 1] = "";
+        const char *slash = strrchr(path, '/');
+        if (slash) {
+            size_t n = slash == path ? 1 : (size_t)(slash - path);
+            if (n < sizeof(dir)) {
+                memcpy(dir, path, n);
+                dir[n] = '\0';
+            }
+        }
+        cfg = load_text(path, dir, buf_str(&text), text.len, d);
+    }
+    buf_wipe(&text);
+    if (d == &local)
+        config_diag_free(&local);
+    return cfg;
+}
+
+struct agent_config *config_load_string(const char *name, const char *text,
+                                        struct config_diag *diag)
+{
+    struct config_diag local;
+    struct config_diag *d = diag;
+    if (!d) {
+        config_diag_init(&local);
+        d = &local;
+    }
+    struct agent_config *cfg = load_text(name, "", text, strlen(text), d);
+    if (d == &local)
+        config_diag_free(&local);
+    return cfg;
+}
+
+void config_free(struct agent_config *cfg)
+{
+    if (!cfg)
+        return;
+    for (size_t i = 0; i < cfg->n_targets; i++) {
+        struct target_config *t = &cfg->targets[i];
+        if (t->secret) {
+            explicit_bzero(t->secret, t->secret_len);
+            free(t->secret);
+        }
+    }
+    free(cfg->targets);
+    free(cfg);
+}
+
+const struct target_config *config_find_target(const struct agent_config *c,
+                                               const char *name)
+{
+    if (!c || !name)
+        return NULL;
+    return find_target_n(c, name, strlen(name));
+}

@@ -1,0 +1,1575 @@
+/* test_config: agent.ini parsing, defaults, errors with file:line, secrets. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+
+#define DATA_DIR    TEST_SOURCE_DIR "/tests/unit/data/config"
+#define SECRET_FILE DATA_DIR "/secret.txt"
+/* The content of secret.txt, and a second secret passed by environment. */
+#define SECRET             "Zq9-SECRET-do-not-leak-7741"
+#define ENV_SECRET         "Env-SECRET-4242-do-not-leak"
+#define SAMPLE_SECRET_PATH "/etc/smtp-health-agent/mx1.secret"
+
+/* A target that makes a text a complete config, for cases about [agent]. */
+#define OK_TARGET "[target \"zz\"]\nhost = zz.example.com\n"
+
+/* ---- helpers ---- */
+
+static char *read_whole(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    struct buf b;
+    buf_init(&b, 0);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        assert_int_equal(buf_append(&b, chunk, n), 0);
+    fclose(f);
+    return buf_take(&b);
+}
+
+/* s with every `from` replaced by `to`; the caller frees. */
+static char *replace_all(const char *s, const char *from, const char *to)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    size_t fl = strlen(from);
+    const char *p;
+    while ((p = strstr(s, from)) != NULL) {
+        assert_int_equal(buf_append(&b, s, (size_t)(p - s)), 0);
+        assert_int_equal(buf_puts(&b, to), 0);
+        s = p + fl;
+    }
+    assert_int_equal(buf_puts(&b, s), 0);
+    return buf_take(&b);
+}
+
+/* True when `line` (without its "\n") is one whole line of text. */
+static bool has_line(const char *text, const char *line)
+{
+    size_t n = strlen(line);
+    for (const char *p = text; (p = strstr(p, line)) != NULL; p++) {
+        if ((p == text || p[-1] == '\n') && p[n] == '\n')
+            return true;
+    }
+    return false;
+}
+
+static size_t count_lines(const char *text)
+{
+    size_t n = 0;
+    for (; *text; text++)
+        n += *text == '\n';
+    return n;
+}
+
+static void assert_line(const char *text, const char *line)
+{
+    if (!has_line(text, line))
+        fail_msg("expected line\n  %s\nin\n%s", line, text);
+}
+
+static struct agent_config *load(const char *text, struct config_diag *d)
+{
+    config_diag_init(d);
+    return config_load_string("t.ini", text, d);
+}
+
+/* Per-test scratch directory for files whose mode or size matters. */
+struct scratch {
+    char dir[256];
+    char paths[16][512];
+    size_t n;
+};
+
+static int scratch_setup(void **state)
+{
+    struct scratch *s = calloc(1, sizeof(*s));
+    if (!s)
+        return -1;
+    snprintf(s->dir, sizeof(s->dir), "/tmp/test_config.XXXXXX");
+    if (!mkdtemp(s->dir)) {
+        free(s);
+        return -1;
+    }
+    *state = s;
+    return 0;
+}
+
+static int scratch_teardown(void **state)
+{
+    struct scratch *s = *state;
+    for (size_t i = 0; i < s->n; i++) {
+        unlink(s->paths[i]);
+        rmdir(s->paths[i]);
+    }
+    rmdir(s->dir);
+    free(s);
+    return 0;
+}
+
+static const char *scratch_file(struct scratch *s, const char *name,
+                                const void *data, size_t n, mode_t mode)
+{
+    assert_true(s->n < 16);
+    char *path = s->paths[s->n++];
+    char tmp[sizeof(s->paths[0])];
+    snprintf(tmp, sizeof(tmp), "%s/%s", s->dir, name);
+    memcpy(path, tmp, sizeof(tmp));
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, data, n), (ssize_t)n);
+    assert_int_equal(fchmod(fd, mode), 0);
+    close(fd);
+    return path;
+}
+
+/* A target that authenticates with the given secret lines. */
+static char *auth_config(const char *secret_lines)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    assert_int_equal(buf_printf(&b,
+                                "[target \"a\"]\nhost = a.example.com\n"
+                                "mechanisms = PLAIN\nusername = u\n%s",
+                                secret_lines),
+                     0);
+    return buf_take(&b);
+}
+
+/* ---- the sample and the good fixture ---- */
+
+static void test_sample_loads(void **state)
+{
+    (void)state;
+    char *raw = read_whole(TEST_SOURCE_DIR "/config/agent.ini");
+    assert_non_null(strstr(raw, SAMPLE_SECRET_PATH));
+    char *text = replace_all(raw, SAMPLE_SECRET_PATH, SECRET_FILE);
+    struct config_diag d;
+    struct agent_config *c = load(text, &d);
+    if (!c)
+        fail_msg("sample config failed:\n%s", buf_str(&d.errors));
+    assert_int_equal(d.n_errors, 0);
+    assert_string_equal(buf_str(&d.errors), "");
+    assert_int_equal(c->n_targets, 2);
+    assert_string_equal(c->listen, "127.0.0.1:9925");
+    assert_int_equal(c->interval_ms, 60000);
+    assert_int_equal(c->timeout_ms, 10000);
+
+    const struct target_config *t = config_find_target(c, "mx1");
+    assert_non_null(t);
+    assert_string_equal(t->host, "mx1.example.com");
+    assert_int_equal(t->port, 587);
+    assert_int_equal(t->tls, TLS_MODE_STARTTLS);
+    assert_int_equal(t->n_mechs, 2);
+    assert_int_equal(t->mechs[0], SASL_MECH_PLAIN);
+    assert_int_equal(t->mechs[1], SASL_MECH_CRAM_MD5);
+    assert_string_equal(t->server_name, "mx1.example.com");
+    assert_string_equal(t->ca_file, CONFIG_DEFAULT_CA_FILE);
+    assert_non_null(t->secret);
+    assert_string_equal(t->secret, SECRET);
+    assert_int_equal(t->interval_ms, 30000);
+    assert_int_equal(t->timeout_ms, 5000);
+
+    t = config_find_target(c, "mx2-smtps");
+    assert_non_null(t);
+    assert_int_equal(t->port, 465);
+    assert_int_equal(t->n_mechs, 0);
+    assert_null(t->secret);
+    config_free(c);
+    config_diag_free(&d);
+    free(text);
+    free(raw);
+}
+
+/* Every key the sample documents is a key the parser knows, and the other
+ * way round: a key added to one and not the other fails here. */
+static void test_sample_documents_every_key(void **state)
+{
+    (void)state;
+    static const char *const keys[] = {
+        "listen",
+        "interval",
+        "timeout",
+        "max_concurrent_probes",
+        "max_per_host",
+        "ca_file",
+        "log_level",
+        "host",
+        "port",
+        "tls",
+        "tls_verify",
+        "server_name",
+        "ehlo_name",
+        "mechanisms",
+        "username",
+        "password_file",
+        "password_env",
+        "password",
+        "allow_plaintext_auth",
+    };
+    char *raw = read_whole(TEST_SOURCE_DIR "/config/agent.ini");
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        char probe[64];
+        snprintf(probe, sizeof(probe), "\n%s =", keys[i]);
+        char commented[64];
+        snprintf(commented, sizeof(commented), "\n;%s =", keys[i]);
+        if (!strstr(raw, probe) && !strstr(raw, commented))
+            fail_msg("sample config does not show key %s", keys[i]);
+    }
+    free(raw);
+}
+
+static void test_good_file(void **state)
+{
+    (void)state;
+    assert_int_equal(setenv("CONFIG_TEST_TOKEN", ENV_SECRET, 1), 0);
+    struct config_diag d;
+    config_diag_init(&d);
+    struct agent_config *c = config_load(DATA_DIR "/good.ini", &d);
+    if (!c)
+        fail_msg("good.ini failed:\n%s", buf_str(&d.errors));
+    assert_string_equal(c->path, DATA_DIR "/good.ini");
+    assert_string_equal(c->listen, "[::]:9925");
+    assert_int_equal(c->interval_ms, 90000);
+    assert_int_equal(c->timeout_ms, 20000);
+    assert_int_equal(c->max_concurrent_probes, 1000);
+    assert_int_equal(c->max_per_host, 2);
+    assert_int_equal(c->log_level, LOG_LEVEL_DEBUG);
+    assert_int_equal(c->n_targets, 3);
+
+    const struct target_config *t = &c->targets[0];
+    assert_string_equal(t->name, "mx1");
+    assert_int_equal(t->line, 4);
+    assert_int_equal(t->port, 2587);
+    assert_false(t->tls_verify);
+    assert_string_equal(t->ca_file, DATA_DIR "/private-ca.pem");
+    assert_string_equal(t->server_name, "mail.example.com");
+    assert_string_equal(t->ehlo_name, "probe.example.net");
+    assert_int_equal(t->n_mechs, 3);
+    assert_int_equal(t->mechs[0], SASL_MECH_PLAIN);
+    assert_int_equal(t->mechs[1], SASL_MECH_CRAM_MD5);
+    assert_int_equal(t->mechs[2], SASL_MECH_LOGIN);
+    assert_string_equal(t->username, "monitor@example.com");
+    assert_int_equal(t->secret_len, strlen(SECRET));
+    assert_memory_equal(t->secret, SECRET, strlen(SECRET));
+    assert_false(t->allow_plaintext_auth);
+    assert_int_equal(t->interval_ms, 120000);
+    assert_int_equal(t->timeout_ms, 1500);
+
+    t = config_find_target(c, "smtps.2");
+    assert_non_null(t);
+    assert_int_equal(t->line, 19);
+    assert_string_equal(t->host, "192.0.2.25");
+    assert_int_equal(t->port, 465);
+    assert_int_equal(t->tls, TLS_MODE_IMPLICIT);
+    assert_true(t->tls_verify);
+    assert_string_equal(t->ca_file, "/etc/ssl/certs/ca-certificates.crt");
+    assert_string_equal(t->server_name, "192.0.2.25");
+    /* [agent] comes after this target in the file and still applies. */
+    assert_int_equal(t->interval_ms, 90000);
+    assert_int_equal(t->timeout_ms, 20000);
+
+    t = config_find_target(c, "plain:25");
+    assert_non_null(t);
+    assert_string_equal(t->host, "2001:db8::25");
+    assert_int_equal(t->port, 25);
+    assert_int_equal(t->tls, TLS_MODE_NONE);
+    assert_string_equal(t->ehlo_name, "[IPv6:2001:db8::1]");
+    assert_int_equal(t->n_mechs, 1);
+    assert_int_equal(t->mechs[0], SASL_MECH_XOAUTH2);
+    assert_true(t->allow_plaintext_auth);
+    assert_string_equal(t->secret, ENV_SECRET);
+
+    assert_null(config_find_target(c, "nope"));
+    assert_null(config_find_target(c, "mx"));
+    config_free(c);
+    config_diag_free(&d);
+    unsetenv("CONFIG_TEST_TOKEN");
+}
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    struct config_diag d;
+    struct agent_config *c = load("[target \"a\"]\nhost = a.example.com\n"
+                                  "[target \"b\"]\nhost = b\ntls = none\n"
+                                  "[target \"c\"]\nhost = c\ntls = implicit\n"
+                                  "interval = 5m\n",
+                                  &d);
+    assert_non_null(c);
+    assert_int_equal(d.n_errors, 0);
+    assert_int_equal(d.n_warnings, 0);
+    assert_string_equal(c->listen, CONFIG_DEFAULT_LISTEN);
+    assert_int_equal(c->interval_ms, 60000);
+    assert_int_equal(c->timeout_ms, 10000);
+    assert_int_equal(c->max_concurrent_probes, 256);
+    assert_int_equal(c->max_per_host, 4);
+    assert_string_equal(c->ca_file, CONFIG_DEFAULT_CA_FILE);
+    assert_int_equal(c->log_level, LOG_LEVEL_INFO);
+
+    const struct target_config *a = &c->targets[0];
+    assert_int_equal(a->port, 587);
+    assert_int_equal(a->tls, TLS_MODE_STARTTLS);
+    assert_true(a->tls_verify);
+    assert_false(a->allow_plaintext_auth);
+    assert_string_equal(a->ca_file, CONFIG_DEFAULT_CA_FILE);
+    assert_string_equal(a->server_name, "a.example.com");
+    assert_int_equal(a->n_mechs, 0);
+    assert_null(a->secret);
+    assert_int_equal(a->interval_ms, 60000);
+    assert_int_equal(a->timeout_ms, 10000);
+    char host[256] = "";
+    if (gethostname(host, sizeof(host)) != 0 || !host[0])
+        assert_string_equal(a->ehlo_name, "localhost");
+    else if (strcmp(a->ehlo_name, "localhost") != 0)
+        assert_string_equal(a->ehlo_name, host);
+    assert_int_equal(c->targets[1].port, 25);
+    assert_int_equal(c->targets[2].port, 465);
+    assert_int_equal(c->targets[2].interval_ms, 300000);
+    assert_int_equal(c->targets[2].timeout_ms, 10000);
+    config_free(c);
+    config_diag_free(&d);
+
+    /* [agent] after the targets; empty values mean the defaults. */
+    c = load("[target \"a\"]\nhost = a\nca_file =\ninterval =\n"
+             "[agent]\ninterval = 2m\ntimeout = 30s\nca_file = /x/ca.pem\n"
+             "listen =\nlog_level =\n",
+             &d);
+    assert_non_null(c);
+    assert_int_equal(c->targets[0].interval_ms, 120000);
+    assert_int_equal(c->targets[0].timeout_ms, 30000);
+    assert_string_equal(c->targets[0].ca_file, "/x/ca.pem");
+    assert_string_equal(c->listen, CONFIG_DEFAULT_LISTEN);
+    assert_int_equal(c->log_level, LOG_LEVEL_INFO);
+    config_free(c);
+    config_diag_free(&d);
+}
+
+/* ---- errors, one kind at a time ---- */
+
+struct error_case {
+    const char *text;
+    bool add_target; /* append OK_TARGET so "no targets" does not fire */
+    size_t n_errors;
+    const char *lines[4];
+};
+
+static const struct error_case error_cases[] = {
+    /* [agent] values */
+    {"[agent]\ninterval = 0\n",
+     true,
+     1,
+     {"t.ini:2: interval: must be a duration like 250ms, 30s, 5m or 1h, "
+      "more than 0 and at most 24h, not \"0\""}},
+    {"[agent]\ntimeout = 1.5s\n",
+     true,
+     1,
+     {"t.ini:2: timeout: must be a duration like 250ms, 30s, 5m or 1h, "
+      "more than 0 and at most 24h, not \"1.5s\""}},
+    {"[agent]\nlisten = 9925\n",
+     true,
+     1,
+     {"t.ini:2: listen: must be HOST:PORT, [IPv6]:PORT or :PORT with a port "
+      "from 1 to 65535, not \"9925\""}},
+    {"[agent]\nlisten = ::1:9925\n",
+     true,
+     1,
+     {"t.ini:2: listen: must be HOST:PORT, [IPv6]:PORT or :PORT with a port "
+      "from 1 to 65535, not \"::1:9925\""}},
+    {"[agent]\nlisten = [::1]9925\n",
+     true,
+     1,
+     {"t.ini:2: listen: must be HOST:PORT, [IPv6]:PORT or :PORT with a port "
+      "from 1 to 65535, not \"[::1]9925\""}},
+    {"[agent]\nlisten = [zz]:1\n",
+     true,
+     1,
+     {"t.ini:2: listen: must be HOST:PORT, [IPv6]:PORT or :PORT with a port "
+      "from 1 to 65535, not \"[zz]:1\""}},
+    {"[agent]\nlisten = localhost:0\n",
+     true,
+     1,
+     {"t.ini:2: listen: must be HOST:PORT, [IPv6]:PORT or :PORT with a port "
+      "from 1 to 65535, not \"localhost:0\""}},
+    {"[agent]\nmax_concurrent_probes = 0\n",
+     true,
+     1,
+     {"t.ini:2: max_concurrent_probes: must be a whole number from 1 to "
+      "65535, not \"0\""}},
+    {"[agent]\nmax_concurrent_probes = 65536\n",
+     true,
+     1,
+     {"t.ini:2: max_concurrent_probes: must be a whole number from 1 to "
+      "65535, not \"65536\""}},
+    {"[agent]\nmax_per_host = 1025\n",
+     true,
+     1,
+     {"t.ini:2: max_per_host: must be a whole number from 1 to 1024, not "
+      "\"1025\""}},
+    {"[agent]\nmax_per_host = -1\n",
+     true,
+     1,
+     {"t.ini:2: max_per_host: must be a whole number from 1 to 1024, not "
+      "\"-1\""}},
+    {"[agent]\nlog_level = loud\n",
+     true,
+     1,
+     {"t.ini:2: log_level: must be debug, info, warn or error, not "
+      "\"loud\""}},
+    {"[agent]\ninterval = 30s\ntimeout = 1m\n",
+     true,
+     1,
+     {"t.ini:1: timeout: timeout must not exceed interval (1m > 30s)"}},
+    /* keys and sections */
+    {"[agent]\nfoo = 1\n", true, 1, {"t.ini:2: foo: unknown key"}},
+    {"[agent]\nHost = 1\n", true, 1, {"t.ini:2: Host: unknown key"}},
+    {"[agent]\nhost = x\n",
+     true,
+     1,
+     {"t.ini:2: host: only allowed in [target \"NAME\"] sections"}},
+    {"[target \"a\"]\nhost = a\nlisten = :1\n",
+     false,
+     1,
+     {"t.ini:3: listen: only allowed in [agent]"}},
+    {"host = x\n",
+     true,
+     1,
+     {"t.ini:1: host: key outside any section; put it under [agent] or "
+      "[target \"NAME\"]"}},
+    {"[agent]\nlog_level = info\nlog_level = debug\n",
+     true,
+     1,
+     {"t.ini:3: log_level: duplicate key (first on line 2)"}},
+    {"[agent]\n\n[agent]\ninterval = x\n",
+     true,
+     1,
+     {"t.ini:3: [agent]: duplicate section (first on line 1)"}},
+    {"[foo]\nbar = 1\n",
+     true,
+     1,
+     {"t.ini:1: [foo]: unknown section; expected [agent] or "
+      "[target \"NAME\"]"}},
+    {"[targets \"a\"]\n",
+     true,
+     1,
+     {"t.ini:1: [targets \"a\"]: unknown section; expected [agent] or "
+      "[target \"NAME\"]"}},
+    {"[target mx1]\nhost = a\n",
+     false,
+     1,
+     {"t.ini:1: [target mx1]: expected [target \"NAME\"] with the name in "
+      "double quotes"}},
+    {"[target \"a b\"]\n",
+     false,
+     1,
+     {"t.ini:1: [target \"a b\"]: target name must be 1 to 64 characters of "
+      "A-Z a-z 0-9 _ . : -"}},
+    {"[target \"\"]\n",
+     false,
+     1,
+     {"t.ini:1: [target \"\"]: target name must be 1 to 64 characters of "
+      "A-Z a-z 0-9 _ . : -"}},
+    {"[target \"a\"]\nhost = a\n[target \"a\"]\nhost = b\n",
+     false,
+     1,
+     {"t.ini:3: [target \"a\"]: duplicate target (first on line 1)"}},
+    {"[agent\n", true, 1, {"t.ini:1: -: section header without a closing ]"}},
+    {"[agent] x\n",
+     true,
+     1,
+     {"t.ini:1: -: text after the ] of a section header"}},
+    {"[agent]\nlisten\n",
+     true,
+     1,
+     {"t.ini:2: -: expected \"key = value\", a [section] or a comment"}},
+    {"[agent]\nlisten: :9925\n",
+     true,
+     1,
+     {"t.ini:2: -: expected \"key = value\", a [section] or a comment"}},
+    {"[agent]\n= 5\n",
+     true,
+     1,
+     {"t.ini:2: -: expected \"key = value\", a [section] or a comment"}},
+    {"[agent]\nlog_level = info\n  debug\n",
+     true,
+     1,
+     {"t.ini:3: -: continuation lines are not supported; put the whole "
+      "value on one line"}},
+    {"[agent]\nlog_level = in\001fo\n",
+     true,
+     1,
+     {"t.ini:2: -: control character 0x01 in the line"}},
+    {"[agent]\n\xEF\xBB\xBFlog_level = info\n",
+     true,
+     1,
+     {"t.ini:2: -: expected \"key = value\", a [section] or a comment"}},
+    {"; nothing\n[agent]\n",
+     false,
+     1,
+     {"t.ini: no [target \"NAME\"] sections; nothing to probe"}},
+    {"", false, 1, {"t.ini: no [target \"NAME\"] sections; nothing to probe"}},
+    /* [target] values */
+    {"[target \"a\"]\nport = 587\n",
+     false,
+     1,
+     {"t.ini:1: host: missing; every target needs a host"}},
+    {"[target \"a\"]\nhost =\n",
+     false,
+     1,
+     {"t.ini:1: host: missing; every target needs a host"}},
+    {"[target \"a\"]\nhost = a b\n",
+     false,
+     1,
+     {"t.ini:2: host: must be a host name or an IP address (IPv6 without "
+      "brackets), not \"a b\""}},
+    {"[target \"a\"]\nhost = [::1]\n",
+     false,
+     1,
+     {"t.ini:2: host: must be a host name or an IP address (IPv6 without "
+      "brackets), not \"[::1]\""}},
+    {"[target \"a\"]\nhost = a\nport = 0\n",
+     false,
+     1,
+     {"t.ini:3: port: must be a whole number from 1 to 65535, not \"0\""}},
+    {"[target \"a\"]\nhost = a\nport = 65536\n",
+     false,
+     1,
+     {"t.ini:3: port: must be a whole number from 1 to 65535, not "
+      "\"65536\""}},
+    {"[target \"a\"]\nhost = a\nport = 25x\n",
+     false,
+     1,
+     {"t.ini:3: port: must be a whole number from 1 to 65535, not \"25x\""}},
+    {"[target \"a\"]\nhost = a\ntls = startls\n",
+     false,
+     1,
+     {"t.ini:3: tls: must be starttls, implicit or none, not \"startls\""}},
+    {"[target \"a\"]\nhost = a\ntls = STARTTLS\n",
+     false,
+     1,
+     {"t.ini:3: tls: must be starttls, implicit or none, not \"STARTTLS\""}},
+    {"[target \"a\"]\nhost = a\ntls_verify = maybe\n",
+     false,
+     1,
+     {"t.ini:3: tls_verify: must be true or false (or yes/no, on/off, 1/0), "
+      "not \"maybe\""}},
+    {"[target \"a\"]\nhost = a\nallow_plaintext_auth = 2\n",
+     false,
+     1,
+     {"t.ini:3: allow_plaintext_auth: must be true or false (or yes/no, "
+      "on/off, 1/0), not \"2\""}},
+    {"[target \"a\"]\nhost = a\nserver_name = a/b\n",
+     false,
+     1,
+     {"t.ini:3: server_name: must be a host name or an IP address (IPv6 "
+      "without brackets), not \"a/b\""}},
+    {"[target \"a\"]\nhost = a\nehlo_name = a/b\n",
+     false,
+     1,
+     {"t.ini:3: ehlo_name: must be a domain name or an address literal like "
+      "[192.0.2.1], not \"a/b\""}},
+    {"[target \"a\"]\nhost = a\nehlo_name = [300.1.1.1]\n",
+     false,
+     1,
+     {"t.ini:3: ehlo_name: must be a domain name or an address literal like "
+      "[192.0.2.1], not \"[300.1.1.1]\""}},
+    {"[target \"a\"]\nhost = a\ninterval = 25h\n",
+     false,
+     1,
+     {"t.ini:3: interval: must be a duration like 250ms, 30s, 5m or 1h, "
+      "more than 0 and at most 24h, not \"25h\""}},
+    {"[target \"a\"]\nhost = a\ninterval = 10s\ntimeout = 20s\n",
+     false,
+     1,
+     {"t.ini:1: timeout: timeout must not exceed interval (20s > 10s)"}},
+    /* A target timeout alone against the inherited interval. */
+    {"[agent]\ninterval = 1m\n[target \"a\"]\nhost = a\ntimeout = 90s\n",
+     false,
+     1,
+     {"t.ini:3: timeout: timeout must not exceed interval (90s > 1m)"}},
+    {"[target \"a\"]\nhost = a\nmechanisms = PLAIN DIGEST-MD5\nusername = u\n"
+     "password_env = CONFIG_TEST_PW2\n",
+     false,
+     1,
+     {"t.ini:3: mechanisms: unknown mechanism \"DIGEST-MD5\"; supported: "
+      "PLAIN, LOGIN, CRAM-MD5, XOAUTH2"}},
+    {"[target \"a\"]\nhost = a\nmechanisms = PLAIN,plain\nusername = u\n"
+     "password_env = CONFIG_TEST_PW2\n",
+     false,
+     1,
+     {"t.ini:3: mechanisms: PLAIN is listed twice"}},
+    {"[target \"a\"]\nhost = a\nmechanisms = PLAIN\n",
+     false,
+     2,
+     {"t.ini:1: username: required when mechanisms is set",
+      "t.ini:1: mechanisms: a secret is required: set password_file, "
+      "password_env or password"}},
+    {"[target \"a\"]\nhost = a\nmechanisms = LOGIN\nusername = u\n"
+     "password_env = CONFIG_TEST_PW2\npassword = x\n",
+     false,
+     1,
+     {"t.ini:1: password: set only one of password_file, password_env and "
+      "password"}},
+    {"[target \"a\"]\nhost = a\ntls = none\nmechanisms = LOGIN\nusername = u\n"
+     "password_env = CONFIG_TEST_PW2\n",
+     false,
+     1,
+     {"t.ini:1: mechanisms: AUTH over tls = none would send the password in "
+      "clear; set allow_plaintext_auth = true to allow it"}},
+    {"[target \"a\"]\nhost = a\nmechanisms = LOGIN\nusername = u\n"
+     "password_env = 1X\n",
+     false,
+     1,
+     {"t.ini:5: password_env: must be an environment variable name "
+      "([A-Za-z_][A-Za-z0-9_]*), not \"1X\""}},
+    {"[target \"a\"]\nhost = a\nmechanisms = LOGIN\nusername = u\n"
+     "password_env = CONFIG_TEST_SURELY_UNSET\n",
+     false,
+     1,
+     {"t.ini:1: password_env: environment variable CONFIG_TEST_SURELY_UNSET "
+      "is not set"}},
+    {"[target \"a\"]\nhost = a\nmechanisms = LOGIN\nusername = u\n"
+     "password_file = /nonexistent/dir/pw\n",
+     false,
+     1,
+     {"t.ini:1: password_file: cannot read /nonexistent/dir/pw: No such "
+      "file or directory"}},
+    {"[target \"a\"]\nhost = a\nmechanisms = LOGIN\nusername = u\n"
+     "password_file = /\n",
+     false,
+     1,
+     {"t.ini:1: password_file: / is not a regular file"}},
+};
+
+static void test_errors_table(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(error_cases) / sizeof(error_cases[0]); i++) {
+        const struct error_case *ec = &error_cases[i];
+        struct buf full;
+        buf_init(&full, 0);
+        assert_int_equal(buf_puts(&full, ec->text), 0);
+        if (ec->add_target)
+            assert_int_equal(buf_puts(&full, OK_TARGET), 0);
+        struct config_diag d;
+        struct agent_config *c = load(buf_str(&full), &d);
+        if (c || d.n_errors != ec->n_errors)
+            fail_msg("case %zu: %zu errors, expected %zu:\n%s", i, d.n_errors,
+                     ec->n_errors, buf_str(&d.errors));
+        assert_int_equal(count_lines(buf_str(&d.errors)), ec->n_errors);
+        for (size_t j = 0; j < 4 && ec->lines[j]; j++) {
+            if (!has_line(buf_str(&d.errors), ec->lines[j]))
+                fail_msg("case %zu: expected\n  %s\nin\n%s", i, ec->lines[j],
+                         buf_str(&d.errors));
+        }
+        config_diag_free(&d);
+        buf_free(&full);
+    }
+}
+
+static void test_multiple_errors(void **state)
+{
+    (void)state;
+    struct config_diag d;
+    config_diag_init(&d);
+    const char *f = DATA_DIR "/multi_errors.ini";
+    assert_null(config_load(f, &d));
+    const char *e = buf_str(&d.errors);
+    static const char *const lines[] = {
+        ":3: interval: must be a duration like 250ms, 30s, 5m or 1h, more "
+        "than 0 and at most 24h, not \"5x\"",
+        ":4: log_level: must be debug, info, warn or error, not \"loud\"",
+        ":5: colour: unknown key",
+        ":8: port: must be a whole number from 1 to 65535, not \"0\"",
+        ":9: tls: must be starttls, implicit or none, not \"startls\"",
+        ":10: mechanisms: unknown mechanism \"DIGEST-MD5\"; supported: PLAIN, "
+        "LOGIN, CRAM-MD5, XOAUTH2",
+        ":12: [target \"mx1\"]: duplicate target (first on line 7)",
+        ":15: [target \"bad name\"]: target name must be 1 to 64 characters "
+        "of A-Z a-z 0-9 _ . : -",
+        ":16: -: expected \"key = value\", a [section] or a comment",
+        ":7: host: missing; every target needs a host",
+        ":7: username: required when mechanisms is set",
+        ":7: mechanisms: a secret is required: set password_file, "
+        "password_env or password",
+    };
+    size_t n = sizeof(lines) / sizeof(lines[0]);
+    for (size_t i = 0; i < n; i++) {
+        char want[512];
+        snprintf(want, sizeof(want), "%s%s", f, lines[i]);
+        assert_line(e, want);
+    }
+    assert_int_equal(d.n_errors, n);
+    assert_int_equal(count_lines(e), n);
+    config_diag_free(&d);
+}
+
+static void test_too_many_errors(void **state)
+{
+    (void)state;
+    struct buf text;
+    buf_init(&text, 0);
+    assert_int_equal(buf_puts(&text, "[agent]\n"), 0);
+    for (int i = 0; i < 150; i++)
+        assert_int_equal(buf_printf(&text, "bad%d = 1\n", i), 0);
+    assert_int_equal(buf_puts(&text, OK_TARGET), 0);
+    struct config_diag d;
+    assert_null(load(buf_str(&text), &d));
+    assert_int_equal(d.n_errors, 150);
+    /* 100 spelled out, then one line saying how many more. */
+    assert_int_equal(count_lines(buf_str(&d.errors)), 101);
+    assert_line(buf_str(&d.errors), "t.ini:101: bad99: unknown key");
+    assert_line(buf_str(&d.errors), "t.ini: 50 more errors not shown");
+    assert_null(strstr(buf_str(&d.errors), "bad100:"));
+    config_diag_free(&d);
+    buf_free(&text);
+}
+
+static void test_open_fails(void **state)
+{
+    (void)state;
+    struct config_diag d;
+    config_diag_init(&d);
+    assert_null(config_load("/nonexistent/agent.ini", &d));
+    assert_int_equal(d.n_errors, 1);
+    assert_string_equal(buf_str(&d.errors),
+                        "/nonexistent/agent.ini: cannot open: No such file "
+                        "or directory\n");
+    assert_null(config_load(DATA_DIR, &d));
+    assert_int_equal(d.n_errors, 2);
+    assert_line(buf_str(&d.errors), DATA_DIR ": cannot open: Is a directory");
+    config_diag_free(&d);
+    /* No diag at all is allowed too. */
+    assert_null(config_load("/nonexistent/agent.ini", NULL));
+}
+
+/* ---- lines: length, continuation, BOM, comments ---- */
+
+static void test_long_lines(void **state)
+{
+    (void)state;
+    char value[301];
+    memset(value, 'a', 300);
+    value[300] = '\0';
+    char text[1024];
+    snprintf(text, sizeof(text),
+             "[target \"a\"]\nhost = a\nehlo_name = %s\nport = 0\n", value);
+    struct config_diag d;
+    assert_null(load(text, &d));
+    assert_int_equal(d.n_errors, 2);
+    assert_line(buf_str(&d.errors),
+                "t.ini:3: -: line longer than 199 characters");
+    /* The line count stays right after it. */
+    assert_line(buf_str(&d.errors), "t.ini:4: port: must be a whole number "
+                                    "from 1 to 65535, not \"0\"");
+    config_diag_free(&d);
+
+    /* 199 characters fit (with \n or \r\n); 200 do not. */
+    for (int len = 198; len <= 201; len++) {
+        for (int crlf = 0; crlf < 2; crlf++) {
+            char line[256];
+            int pre = snprintf(line, sizeof(line), "username = ");
+            memset(line + pre, 'u', (size_t)(len - pre));
+            line[len] = '\0';
+            snprintf(text, sizeof(text), "[target \"a\"]%s\nhost = a\n%s%s",
+                     crlf ? "\r" : "", line, crlf ? "\r\n" : "\n");
+            struct agent_config *c = load(text, &d);
+            if (len <= 199) {
+                assert_non_null(c);
+                assert_int_equal(strlen(c->targets[0].username),
+                                 (size_t)(len - pre));
+                assert_int_equal(d.n_warnings, 1); /* no mechanisms */
+            } else {
+                assert_null(c);
+                assert_int_equal(d.n_errors, 1);
+                assert_line(buf_str(&d.errors),
+                            "t.ini:3: -: line longer than 199 characters");
+            }
+            config_free(c);
+            config_diag_free(&d);
+        }
+    }
+
+    /* Longer than any buffer: one error, and the next line still counts. */
+    size_t big = 100000;
+    char *huge = malloc(big + 64);
+    assert_non_null(huge);
+    strcpy(huge, "[agent]\n;");
+    memset(huge + 9, 'x', big);
+    strcpy(huge + 9 + big, "\nfoo = 1\n" OK_TARGET);
+    assert_null(load(huge, &d));
+    assert_int_equal(d.n_errors, 2);
+    assert_line(buf_str(&d.errors),
+                "t.ini:2: -: line longer than 199 characters");
+    assert_line(buf_str(&d.errors), "t.ini:3: foo: unknown key");
+    config_diag_free(&d);
+    free(huge);
+}
+
+static void test_indentation_and_continuation(void **state)
+{
+    (void)state;
+    struct config_diag d;
+    /* Indented keys are keys, not continuations; indented comments too. */
+    struct agent_config *c = load("[target \"a\"]\n    host = a\n"
+                                  "\tport = 26\n  ; note\n",
+                                  &d);
+    assert_non_null(c);
+    assert_string_equal(c->targets[0].host, "a");
+    assert_int_equal(c->targets[0].port, 26);
+    config_free(c);
+    config_diag_free(&d);
+
+    /* A value carried on to the next line is refused, not joined. */
+    assert_null(
+        load("[target \"a\"]\nhost = a\nmechanisms = PLAIN\n"
+             "    LOGIN\nusername = u\npassword_env = CONFIG_TEST_PW2\n",
+             &d));
+    assert_int_equal(d.n_errors, 1);
+    assert_line(buf_str(&d.errors),
+                "t.ini:4: -: continuation lines are not supported; put the "
+                "whole value on one line");
+    config_diag_free(&d);
+
+    /* Indented junk right after a section header is a plain syntax error. */
+    assert_null(load("[target \"a\"]\n  junk\nhost = a\n", &d));
+    assert_line(buf_str(&d.errors), "t.ini:2: -: expected \"key = value\", a "
+                                    "[section] or a comment");
+    config_diag_free(&d);
+}
+
+static void test_bom_and_line_endings(void **state)
+{
+    (void)state;
+    struct config_diag d;
+    struct agent_config *c = load("\xEF\xBB\xBF[target \"a\"]\r\nhost = a\r\n"
+                                  "port = 2525\r\n",
+                                  &d);
+    if (!c)
+        fail_msg("%s", buf_str(&d.errors));
+    assert_string_equal(c->targets[0].host, "a");
+    assert_int_equal(c->targets[0].port, 2525);
+    config_free(c);
+    config_diag_free(&d);
+
+    /* A BOM before a key on line 1 is fine as well (then no section). */
+    assert_null(load("\xEF\xBB\xBFhost = a\n" OK_TARGET, &d));
+    assert_line(buf_str(&d.errors), "t.ini:1: host: key outside any section; "
+                                    "put it under [agent] or "
+                                    "[target \"NAME\"]");
+    config_diag_free(&d);
+
+    /* No final newline. */
+    c = load("[target \"a\"]\nhost = last", &d);
+    assert_non_null(c);
+    assert_string_equal(c->targets[0].host, "last");
+    config_free(c);
+    config_diag_free(&d);
+}
+
+static void test_comments(void **state)
+{
+    (void)state;
+    struct config_diag d;
+    struct agent_config *c = load("; comment\n# comment\n"
+                                  "[target \"a\"] ; trailing comment\n"
+                                  "host = a.example.com ; the host\n"
+                                  "username = semi;colon\n"
+                                  "ehlo_name = e.example.com\t; tab before\n"
+                                  "ca_file = /x/ca#1.pem\n",
+                                  &d);
+    if (!c)
+        fail_msg("%s", buf_str(&d.errors));
+    const struct target_config *t = &c->targets[0];
+    assert_string_equal(t->host, "a.example.com");
+    /* Only " ;" starts a comment: "a;b" is a value. */
+    assert_string_equal(t->username, "semi;colon");
+    assert_string_equal(t->ehlo_name, "e.example.com");
+    assert_string_equal(t->ca_file, "/x/ca#1.pem");
+    config_free(c);
+    config_diag_free(&d);
+}
+
+/* ---- values ---- */
+
+static void test_durations(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *s;
+        int rc;
+        uint64_t ms;
+    } cases[] = {
+        {"250ms", 0, 250},
+        {"30s", 0, 30000},
+        {"5m", 0, 300000},
+        {"1h", 0, 3600000},
+        {"10", 0, 10000},
+        {"1ms", 0, 1},
+        {"24h", 0, 86400000},
+        {"1440m", 0, 86400000},
+        {"86400", 0, 86400000},
+        {"86400000ms", 0, 86400000},
+        {"007s", 0, 7000},
+        {"86401", -1, 0},
+        {"0", -1, 0},
+        {"0ms", -1, 0},
+        {"-1", -1, 0},
+        {"+1s", -1, 0},
+        {"1.5s", -1, 0},
+        {"25h", -1, 0},
+        {"abc", -1, 0},
+        {"10x", -1, 0},
+        {"10S", -1, 0},
+        {"10 s", -1, 0},
+        {" 10s", -1, 0},
+        {"s", -1, 0},
+        {"", -1, 0},
+        {"10sms", -1, 0},
+        {"99999999999999999999s", -1, 0},
+        {"18446744073709551617ms", -1, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        uint64_t ms = 12345;
+        int rc = config_parse_duration(cases[i].s, &ms);
+        if (rc != cases[i].rc)
+            fail_msg("\"%s\": rc %d, expected %d", cases[i].s, rc,
+                     cases[i].rc);
+        if (rc == 0)
+            assert_int_equal(ms, cases[i].ms);
+        else
+            assert_int_equal(ms, 12345); /* untouched on error */
+    }
+    assert_int_equal(config_parse_duration(NULL, &(uint64_t){0}), -1);
+}
+
+static void test_bools(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *s;
+        int ok;
+        bool v;
+    } cases[] = {
+        {"true", 1, true}, {"false", 1, false},  {"yes", 1, true},
+        {"no", 1, false},  {"on", 1, true},      {"off", 1, false},
+        {"1", 1, true},    {"0", 1, false},      {"TRUE", 1, true},
+        {"Off", 1, false}, {"2", 0, false},      {"tru", 0, false},
+        {"y", 0, false},   {"enable", 0, false},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char text[256];
+        /* Start from the opposite of what is expected. */
+        snprintf(text, sizeof(text),
+                 "[target \"a\"]\nhost = a\ntls_verify = %s\n"
+                 "allow_plaintext_auth = %s\n",
+                 cases[i].s, cases[i].s);
+        struct config_diag d;
+        struct agent_config *c = load(text, &d);
+        if (cases[i].ok) {
+            if (!c)
+                fail_msg("\"%s\": %s", cases[i].s, buf_str(&d.errors));
+            assert_int_equal(c->targets[0].tls_verify, cases[i].v);
+            assert_int_equal(c->targets[0].allow_plaintext_auth, cases[i].v);
+        } else {
+            assert_null(c);
+            assert_int_equal(d.n_errors, 2);
+        }
+        config_free(c);
+        config_diag_free(&d);
+    }
+}
+
+static void test_listen_and_names(void **state)
+{
+    (void)state;
+    static const char *const good_listen[] = {
+        "127.0.0.1:9925", "[::]:9925",   ":9925",
+        "localhost:1",    "[::1]:65535", "metrics.example.com:80",
+    };
+    for (size_t i = 0; i < sizeof(good_listen) / sizeof(good_listen[0]); i++) {
+        char text[256];
+        snprintf(text, sizeof(text), "[agent]\nlisten = %s\n" OK_TARGET,
+                 good_listen[i]);
+        struct config_diag d;
+        struct agent_config *c = load(text, &d);
+        if (!c)
+            fail_msg("%s: %s", good_listen[i], buf_str(&d.errors));
+        assert_string_equal(c->listen, good_listen[i]);
+        config_free(c);
+        config_diag_free(&d);
+    }
+
+    /* The longest name fits, one more does not. */
+    char name[80];
+    memset(name, 'n', 65);
+    name[64] = '\0';
+    char text[256];
+    snprintf(text, sizeof(text), "[target \"%s\"]\nhost = h\n", name);
+    struct config_diag d;
+    struct agent_config *c = load(text, &d);
+    assert_non_null(c);
+    assert_string_equal(c->targets[0].name, name);
+    assert_non_null(config_find_target(c, name));
+    config_free(c);
+    config_diag_free(&d);
+    name[64] = 'n';
+    name[65] = '\0';
+    snprintf(text, sizeof(text), "[target \"%s\"]\nhost = h\n", name);
+    assert_null(load(text, &d));
+    assert_int_equal(d.n_errors, 1);
+    config_diag_free(&d);
+
+    c = load("[target \"A-z_0.9:x\"]\nhost = h\n[ target  \"b\" ]\nhost = "
+             "h\n",
+             &d);
+    assert_non_null(c);
+    assert_string_equal(c->targets[0].name, "A-z_0.9:x");
+    assert_string_equal(c->targets[1].name, "b");
+    config_free(c);
+    config_diag_free(&d);
+}
+
+static void test_mechanisms(void **state)
+{
+    (void)state;
+    struct config_diag d;
+    char *text = auth_config("mechanisms =\n");
+    /* An empty mechanisms line after another is a duplicate key. */
+    assert_null(load(text, &d));
+    assert_line(buf_str(&d.errors),
+                "t.ini:5: mechanisms: duplicate key (first on line 3)");
+    config_diag_free(&d);
+    free(text);
+
+    struct agent_config *c = load("[target \"a\"]\nhost = a\n"
+                                  "mechanisms = plain, cram-md5,,LOGIN "
+                                  "\txoauth2\nusername = u\npassword_env = "
+                                  "CONFIG_TEST_PW2\n",
+                                  &d);
+    if (!c)
+        fail_msg("%s", buf_str(&d.errors));
+    const struct target_config *t = &c->targets[0];
+    assert_int_equal(t->n_mechs, 4);
+    assert_int_equal(t->mechs[0], SASL_MECH_PLAIN);
+    assert_int_equal(t->mechs[1], SASL_MECH_CRAM_MD5);
+    assert_int_equal(t->mechs[2], SASL_MECH_LOGIN);
+    assert_int_equal(t->mechs[3], SASL_MECH_XOAUTH2);
+    config_free(c);
+    config_diag_free(&d);
+
+    /* Without mechanisms the auth keys are ignored, with a warning each. */
+    c = load("[target \"a\"]\nhost = a\nusername = u\n"
+             "password_file = /nonexistent\npassword_env = NOPE_UNSET\n",
+             &d);
+    assert_non_null(c);
+    assert_null(c->targets[0].secret);
+    assert_int_equal(d.n_warnings, 3);
+    assert_line(buf_str(&d.warnings),
+                "t.ini:1: username: ignored: no mechanisms");
+    assert_line(buf_str(&d.warnings),
+                "t.ini:1: password_file: ignored: no mechanisms");
+    assert_line(buf_str(&d.warnings),
+                "t.ini:1: password_env: ignored: no mechanisms");
+    config_free(c);
+    config_diag_free(&d);
+
+    /* A refused list is one error, not more warnings on top. */
+    assert_null(load("[target \"a\"]\nhost = a\nmechanisms = FOO\n"
+                     "username = u\n",
+                     &d));
+    assert_int_equal(d.n_errors, 1);
+    assert_int_equal(d.n_warnings, 0);
+    config_diag_free(&d);
+
+    /* Plain-text AUTH when asked for it. */
+    c = load("[target \"a\"]\nhost = a\ntls = none\nmechanisms = LOGIN\n"
+             "username = u\npassword_env = CONFIG_TEST_PW2\n"
+             "allow_plaintext_auth = true\n",
+             &d);
+    assert_non_null(c);
+    assert_int_equal(c->targets[0].port, 25);
+    config_free(c);
+    config_diag_free(&d);
+}
+
+/* ---- secrets ---- */
+
+static void test_env_secret(void **state)
+{
+    (void)state;
+    assert_int_equal(setenv("CONFIG_TEST_PW", ENV_SECRET, 1), 0);
+    char *text = auth_config("password_env = CONFIG_TEST_PW\n");
+    struct config_diag d;
+    struct agent_config *c = load(text, &d);
+    assert_non_null(c);
+    assert_int_equal(d.n_warnings, 0);
+    assert_int_equal(c->targets[0].secret_len, strlen(ENV_SECRET));
+    assert_string_equal(c->targets[0].secret, ENV_SECRET);
+    config_free(c);
+    config_diag_free(&d);
+
+    assert_int_equal(setenv("CONFIG_TEST_PW", "", 1), 0);
+    assert_null(load(text, &d));
+    assert_string_equal(buf_str(&d.errors),
+                        "t.ini:1: password_env: environment variable "
+                        "CONFIG_TEST_PW is empty\n");
+    config_diag_free(&d);
+
+    unsetenv("CONFIG_TEST_PW");
+    assert_null(load(text, &d));
+    assert_string_equal(buf_str(&d.errors),
+                        "t.ini:1: password_env: environment variable "
+                        "CONFIG_TEST_PW is not set\n");
+    config_diag_free(&d);
+    free(text);
+}
+
+static void test_inline_password(void **state)
+{
+    (void)state;
+    char *text = auth_config("password = in line pw\n");
+    struct config_diag d;
+    struct agent_config *c = load(text, &d);
+    assert_non_null(c);
+    assert_string_equal(c->targets[0].secret, "in line pw");
+    assert_int_equal(d.n_warnings, 1);
+    assert_string_equal(buf_str(&d.warnings),
+                        "t.ini:5: password: password in the config file; "
+                        "prefer password_file\n");
+    config_free(c);
+    config_diag_free(&d);
+    free(text);
+}
+
+static void test_password_file(void **state)
+{
+    struct scratch *s = *state;
+    static const struct {
+        const char *content;
+        size_t len;
+        const char *secret; /* NULL: an error */
+    } cases[] = {
+        {"pw\n", 3, "pw"},     {"pw\r\n", 4, "pw"},
+        {"pw", 2, "pw"},       {"pw\n\n", 4, "pw\n"}, /* one newline only */
+        {"p w \n", 5, "p w "}, {"\n", 1, NULL},
+        {"", 0, NULL},         {"a\0b\n", 4, NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *path =
+            scratch_file(s, "pw", cases[i].content, cases[i].len, 0600);
+        char lines[700];
+        snprintf(lines, sizeof(lines), "password_file = %s\n", path);
+        char *text = auth_config(lines);
+        struct config_diag d;
+        struct agent_config *c = load(text, &d);
+        if (cases[i].secret) {
+            if (!c)
+                fail_msg("case %zu: %s", i, buf_str(&d.errors));
+            assert_int_equal(c->targets[0].secret_len,
+                             strlen(cases[i].secret));
+            assert_string_equal(c->targets[0].secret, cases[i].secret);
+            assert_int_equal(d.n_warnings, 0);
+        } else {
+            assert_null(c);
+            assert_int_equal(d.n_errors, 1);
+            char want[700];
+            snprintf(want, sizeof(want), "t.ini:1: password_file: %s %s", path,
+                     i == 7 ? "holds a NUL byte" : "is empty");
+            assert_line(buf_str(&d.errors), want);
+        }
+        config_free(c);
+        config_diag_free(&d);
+        free(text);
+        s->n--; /* the same name again */
+        unlink(path);
+    }
+
+    /* 4096 bytes fit, 4097 do not (a trailing newline is not counted). */
+    char big[CONFIG_SECRET_MAX + 2];
+    memset(big, 'k', sizeof(big));
+    big[CONFIG_SECRET_MAX] = '\n';
+    for (int extra = 0; extra < 3; extra++) {
+        size_t len = CONFIG_SECRET_MAX + (size_t)extra;
+        if (extra == 2)
+            big[CONFIG_SECRET_MAX] = 'k';
+        const char *path = scratch_file(s, "big", big, len, 0600);
+        char lines[700];
+        snprintf(lines, sizeof(lines), "password_file = %s\n", path);
+        char *text = auth_config(lines);
+        struct config_diag d;
+        struct agent_config *c = load(text, &d);
+        if (extra < 2) {
+            assert_non_null(c);
+            assert_int_equal(c->targets[0].secret_len, CONFIG_SECRET_MAX);
+        } else {
+            assert_null(c);
+            char want[700];
+            snprintf(want, sizeof(want),
+                     "t.ini:1: password_file: %s is larger than 4096 bytes",
+                     path);
+            assert_line(buf_str(&d.errors), want);
+        }
+        config_free(c);
+        config_diag_free(&d);
+        free(text);
+        s->n--;
+        unlink(path);
+    }
+}
+
+static void test_password_file_mode(void **state)
+{
+    struct scratch *s = *state;
+    static const struct {
+        mode_t mode;
+        bool warn;
+    } cases[] = {
+        {0600, false}, {0400, false}, {0644, true},
+        {0640, true},  {0604, true},  {0660, true},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *path = scratch_file(s, "mode", SECRET "\n",
+                                        strlen(SECRET) + 1, cases[i].mode);
+        char lines[700];
+        snprintf(lines, sizeof(lines), "password_file = %s\n", path);
+        char *text = auth_config(lines);
+        struct config_diag d;
+        struct agent_config *c = load(text, &d);
+        /* A warning, not an error: the config still loads. */
+        assert_non_null(c);
+        assert_string_equal(c->targets[0].secret, SECRET);
+        if (cases[i].warn) {
+            char want[700];
+            snprintf(want, sizeof(want),
+                     "t.ini:1: password_file: %s is readable by others "
+                     "(mode %04o); chmod 600 it",
+                     path, (unsigned)cases[i].mode);
+            assert_int_equal(d.n_warnings, 1);
+            assert_line(buf_str(&d.warnings), want);
+        } else {
+            assert_int_equal(d.n_warnings, 0);
+        }
+        config_free(c);
+        config_diag_free(&d);
+        free(text);
+        s->n--;
+        unlink(path);
+    }
+}
+
+/* Every kind of problem around a secret; the secret never shows. */
+static void test_secret_never_in_diag(void **state)
+{
+    struct scratch *s = *state;
+    assert_int_equal(setenv("CONFIG_TEST_LEAK", ENV_SECRET, 1), 0);
+    char long_pw[400];
+    snprintf(long_pw, sizeof(long_pw), "password = %s%0250d\n", SECRET, 0);
+    char too_big[CONFIG_SECRET_MAX + 100] = "";
+    while (strlen(too_big) + strlen(SECRET) < sizeof(too_big) - 1)
+        strcat(too_big, SECRET);
+    const char *big_path =
+        scratch_file(s, "big", too_big, strlen(too_big), 0644);
+    const char *open_path =
+        scratch_file(s, "open", SECRET "\n", strlen(SECRET) + 1, 0666);
+    char big_line[700], open_line[700];
+    snprintf(big_line, sizeof(big_line), "password_file = %s\n", big_path);
+    snprintf(open_line, sizeof(open_line), "password_file = %s\n", open_path);
+
+    const char *const pieces[] = {
+        "[agent]\npassword = " SECRET "\n",
+        "password = " SECRET "\n",
+        "[target \"a\"]\nhost = a\nmechanisms = PLAIN\nusername = u\n"
+        "password = " SECRET "\npassword = " SECRET "\n",
+        "[target \"a\"]\nhost = a\npassword " SECRET "\n",
+        "[target \"a\"]\nhost = a\npassword: " SECRET "\n",
+        "[target \"a\"]\nhost = a\nmechanisms = PLAIN\nusername = u\n"
+        "password = \"" SECRET "\"\n",
+        "[target \"a\"]\nhost = a\npassword = " SECRET "\x01\n",
+        "[target \"a\"]\nhost = a\nusername = u\n  " SECRET "\n",
+        "[target \"a\"]\nhost = a\nusername = u\n  password = " SECRET "\n",
+        "[foo]\npassword = " SECRET "\n",
+        "[target \"bad name\"]\npassword = " SECRET "\n",
+        "[target \"a\"]\nhost = a\n[target \"a\"]\npassword = " SECRET "\n",
+        "[target \"a\"]\nhost = a\nmechanisms = PLAIN\nusername = u\n"
+        "tls = none\npassword_file = " SECRET_FILE "\n",
+        "[target \"a\"]\nhost = a\nmechanisms = PLAIN\n"
+        "password_file = " SECRET_FILE "\npassword_env = CONFIG_TEST_LEAK\n",
+        "[target \"a\"]\nhost = a\nmechanisms = PLAIN, BOGUS\n"
+        "password_env = CONFIG_TEST_LEAK\ninterval = 1s\ntimeout = 2s\n",
+        "[target \"a\"]\nhost = a\npassword_env = CONFIG_TEST_LEAK\n"
+        "password = " SECRET "\n",
+        "[target \"a\"]\nhost = a\nmechanisms = LOGIN\nusername = u\n"
+        "password = " SECRET " ;" SECRET "\nport = 0\n",
+        "[target \"a\"]\nhost = a\nmechanisms = LOGIN\nusername = u\n"
+        "password = " SECRET "\npassword_file = " SECRET_FILE "\n",
+    };
+    const char *const file_lines[] = {long_pw, big_line, open_line};
+    size_t n_pieces = sizeof(pieces) / sizeof(pieces[0]);
+    size_t total = n_pieces + 3;
+    for (size_t i = 0; i < total; i++) {
+        char *text;
+        if (i < n_pieces) {
+            text = strdup(pieces[i]);
+            assert_non_null(text);
+        } else {
+            text = auth_config(file_lines[i - n_pieces]);
+        }
+        struct config_diag d;
+        struct agent_config *c = load(text, &d);
+        /* Each case did trigger something. */
+        if (d.n_errors + d.n_warnings == 0)
+            fail_msg("case %zu triggered nothing", i);
+        const char *e = buf_str(&d.errors), *w = buf_str(&d.warnings);
+        if (strstr(e, SECRET) || strstr(w, SECRET) || strstr(e, ENV_SECRET) ||
+            strstr(w, ENV_SECRET) || strstr(e, "Zq9-") || strstr(w, "Zq9-"))
+            fail_msg("case %zu leaked the secret", i);
+        config_free(c);
+        config_diag_free(&d);
+        free(text);
+    }
+    unsetenv("CONFIG_TEST_LEAK");
+}
+
+/* ---- robustness ---- */
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
+
+static uint64_t rng(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+/* NULL with errors, or a config with no errors that keeps its promises. */
+static void check_result(struct agent_config *c, const struct config_diag *d)
+{
+    if (!c) {
+        assert_true(d->n_errors > 0);
+        return;
+    }
+    assert_int_equal(d->n_errors, 0);
+    assert_true(c->n_targets > 0);
+    for (size_t i = 0; i < c->n_targets; i++) {
+        const struct target_config *t = &c->targets[i];
+        assert_true(t->name[0] != '\0');
+        assert_true(t->host[0] != '\0');
+        assert_in_range(t->port, 1, 65535);
+        assert_true(t->timeout_ms > 0 && t->timeout_ms <= t->interval_ms);
+        assert_true(t->interval_ms <= 24ULL * 3600 * 1000);
+        assert_in_range(t->n_mechs, 0, CONFIG_MAX_MECHS);
+        assert_int_equal(t->secret != NULL, t->n_mechs > 0);
+        if (t->secret)
+            assert_int_equal(strlen(t->secret), t->secret_len);
+        assert_ptr_equal(config_find_target(c, t->name), t);
+    }
+}
+
+static size_t fuzz_loaded, fuzz_refused;
+
+static void load_and_check(const char *text)
+{
+    struct config_diag d;
+    struct agent_config *c = load(text, &d);
+    check_result(c, &d);
+    if (c)
+        fuzz_loaded++;
+    else
+        fuzz_refused++;
+    config_free(c);
+    config_diag_free(&d);
+}
+
+static void test_fuzz(void **state)
+{
+    struct scratch *s = *state;
+    char *raw = read_whole(TEST_SOURCE_DIR "/config/agent.ini");
+    char *sample = replace_all(raw, SAMPLE_SECRET_PATH, SECRET_FILE);
+    free(raw);
+    size_t n = strlen(sample);
+
+    /* Every truncation of the sample. */
+    char *cut = malloc(n + 1);
+    assert_non_null(cut);
+    for (size_t len = 0; len <= n; len++) {
+        memcpy(cut, sample, len);
+        cut[len] = '\0';
+        load_and_check(cut);
+    }
+    /* Random byte changes to the sample, 1 to 4 at a time. */
+    for (int i = 0; i < 3000; i++) {
+        memcpy(cut, sample, n + 1);
+        int changes = 1 + (int)(rng() % 4);
+        for (int j = 0; j < changes; j++) {
+            char b = (char)(rng() % 255 + 1);
+            cut[rng() % n] = b;
+        }
+        load_and_check(cut);
+    }
+    free(cut);
+
+    /* Random text built from config-ish pieces and random bytes. */
+    static const char *const atoms[] = {
+        "[agent]",
+        "[target \"",
+        "\"]",
+        "[",
+        "]",
+        "=",
+        " = ",
+        "\n",
+        "\r\n",
+        " ",
+        "\t",
+        ";",
+        "#",
+        "host",
+        "port",
+        "tls",
+        "mechanisms",
+        "PLAIN",
+        "username",
+        "password",
+        "password_file",
+        SECRET_FILE,
+        "interval",
+        "timeout",
+        "1s",
+        "99999999999999999999",
+        "none",
+        "true",
+        "\xEF\xBB\xBF",
+        "a",
+        ":",
+        ",",
+        "[::1]:1",
+    };
+    size_t n_atoms = sizeof(atoms) / sizeof(atoms[0]);
+    char text[1024];
+    for (int i = 0; i < 3000; i++) {
+        size_t len = 0;
+        size_t want = rng() % (sizeof(text) - 64);
+        while (len < want) {
+            const char *a;
+            char one[2];
+            if (rng() % 4 == 0) {
+                one[0] = (char)(rng() % 255 + 1);
+                one[1] = '\0';
+                a = one;
+            } else {
+                a = atoms[rng() % n_atoms];
+            }
+            size_t al = strlen(a);
+            if (len + al >= sizeof(text))
+                break;
+            memcpy(text + len, a, al);
+            len += al;
+        }
+        text[len] = '\0';
+        load_and_check(text);
+    }
+
+    /* Files with any byte, NUL included (only config_load sees those). */
+    for (int i = 0; i < 200; i++) {
+        size_t len = rng() % 512;
+        unsigned char bytes[512];
+        for (size_t j = 0; j < len; j++)
+            bytes[j] = (unsigned char)rng();
+        if (i % 2 && len > 0)
+            memcpy(bytes, "[target \"a\"]\nhost=a\n", len < 20 ? len : 20);
+        const char *path = scratch_file(s, "fuzz.ini", bytes, len, 0600);
+        struct config_diag d;
+        config_diag_init(&d);
+        struct agent_config *c = config_load(path, &d);
+        check_result(c, &d);
+        config_free(c);
+        config_diag_free(&d);
+        s->n--;
+        unlink(path);
+    }
+    free(sample);
+    /* Both outcomes were exercised, valid configs included. */
+    assert_true(fuzz_loaded > 100);
+    assert_true(fuzz_refused > 100);
+}
+
+static void test_misc(void **state)
+{
+    (void)state;
+    config_free(NULL);
+    config_diag_free(NULL);
+    assert_string_equal(tls_mode_name(TLS_MODE_STARTTLS), "starttls");
+    assert_string_equal(tls_mode_name(TLS_MODE_IMPLICIT), "implicit");
+    assert_string_equal(tls_mode_name(TLS_MODE_NONE), "none");
+    assert_null(config_find_target(NULL, "a"));
+
+    /* A diag collects over several loads; quotes draw a warning. */
+    struct config_diag d;
+    config_diag_init(&d);
+    assert_null(config_load_string("one.ini", "[agent]\nx = 1\n", &d));
+    struct agent_config *c = config_load_string(
+        "two.ini", "[target \"a\"]\nhost = a\nusername = \"u\"\n", &d);
+    assert_non_null(c);
+    assert_string_equal(c->path, "two.ini");
+    assert_string_equal(c->targets[0].username, "\"u\"");
+    assert_line(buf_str(&d.errors), "one.ini:2: x: unknown key");
+    assert_line(buf_str(&d.warnings),
+                "two.ini:3: username: the quotes are part of the value; "
+                "remove them unless they belong there");
+    config_free(c);
+    config_diag_free(&d);
+    assert_null(config_load_string("x", "[agent]\n", NULL));
+}
+
+int main(void)
+{
+    /* A secret source that is always there, for cases about other keys. */
+    if (setenv("CONFIG_TEST_PW2", "pw2", 1) != 0)
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sample_loads),
+        cmocka_unit_test(test_sample_documents_every_key),
+        cmocka_unit_test(test_good_file),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_errors_table),
+        cmocka_unit_test(test_multiple_errors),
+        cmocka_unit_test(test_too_many_errors),
+        cmocka_unit_test(test_open_fails),
+        cmocka_unit_test(test_long_lines),
+        cmocka_unit_test(test_indentation_and_continuation),
+        cmocka_unit_test(test_bom_and_line_endings),
+        cmocka_unit_test(test_comments),
+        cmocka_unit_test(test_durations),
+        cmocka_unit_test(test_bools),
+        cmocka_unit_test(test_listen_and_names),
+        cmocka_unit_test(test_mechanisms),
+        cmocka_unit_test(test_env_secret),
+        cmocka_unit_test(test_inline_password),
+        cmocka_unit_test_setup_teardown(test_password_file, scratch_setup,
+                                        scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_password_file_mode, scratch_setup,
+                                        scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_secret_never_in_diag,
+                                        scratch_setup, scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_fuzz, scratch_setup,
+                                        scratch_teardown),
+        cmocka_unit_test(test_misc),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
