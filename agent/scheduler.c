@@ -1,0 +1,406 @@
+/* scheduler: when each target is due; spread, jitter, limits, overlap skips.
+ */
+#include "scheduler.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/*
+ * Every entry stands at one round k of its grid: base is the grid point of
+ * that round (first + k * interval, before jitter), its due time base plus
+ * the jitter of round k. A waiting entry waits for round k; a running one
+ * runs for round k. Rounds later than k that pass while the entry runs or
+ * waits are skipped: base and k move on, never now, so the grid does not
+ * drift however late a probe starts or ends.
+ *
+ * Skips after a stall: poll writes one SKIP event per entry and call, with
+ * `rounds` saying how many rounds it covers. A loop that polls at least
+ * once per interval sees one SKIP per missed round (rounds == 1); after a
+ * long stall (SIGSTOP, a paused VM) an entry gets one event for all the
+ * rounds it missed instead of a flood, and the count stays exact.
+ */
+
+/* Entries that share a host, case-insensitively: the per-host limit. */
+struct sched_host {
+    char *name; /* lower-cased copy */
+    unsigned running;
+    size_t refs;
+};
+
+struct sched_entry {
+    uint64_t id;
+    uint64_t seq; /* order of sched_add: breaks ties between due times */
+    struct sched_host *host;
+    uint64_t interval;
+    uint64_t base; /* grid point of round k, without jitter */
+    uint64_t k;
+    uint64_t pending_skips; /* rounds that passed while running (done) */
+    bool running;
+};
+
+/* An entry due and not running, in poll's start order. */
+struct sched_candidate {
+    uint64_t due;
+    uint64_t seq;
+    size_t index;
+};
+
+struct sched {
+    unsigned max_concurrent;
+    unsigned max_per_host;
+    uint64_t seed;
+    uint64_t next_seq;
+    size_t running;
+
+    struct sched_entry *entries;
+    size_t n_entries;
+    size_t cap_entries;
+    struct sched_candidate *scratch; /* cap_entries of them, for poll */
+
+    struct sched_host **hosts;
+    size_t n_hosts;
+    size_t cap_hosts;
+};
+
+/* Jitter never exceeds this, nor 1 % of the interval. */
+#define SCHED_JITTER_MAX_MS 1000
+
+static uint64_t splitmix64(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+/* Mixed step by step so that (id, k) and (k, id) differ. */
+static uint64_t jitter(const struct sched *s, const struct sched_entry *e,
+                       uint64_t k)
+{
+    uint64_t bound = e->interval / 100;
+    if (bound > SCHED_JITTER_MAX_MS)
+        bound = SCHED_JITTER_MAX_MS;
+    if (bound == 0)
+        return 0;
+    uint64_t h = splitmix64(s->seed);
+    h = splitmix64(h ^ e->id);
+    h = splitmix64(h ^ k);
+    return h % (bound + 1);
+}
+
+static uint64_t due_at(const struct sched *s, const struct sched_entry *e,
+                       uint64_t j)
+{
+    return e->base + j * e->interval + jitter(s, e, e->k + j);
+}
+
+/*
+ * How many rounds after k are due by now. The jitter stays below one
+ * interval, so due times grow with the round and only the last grid point
+ * passed can still be ahead once its jitter is added.
+ */
+static uint64_t rounds_passed(const struct sched *s,
+                              const struct sched_entry *e, uint64_t now)
+{
+    if (now < e->base || now - e->base < e->interval)
+        return 0;
+    uint64_t c = (now - e->base) / e->interval;
+    if (due_at(s, e, c) > now)
+        c--;
+    return c;
+}
+
+static void advance(struct sched_entry *e, uint64_t rounds)
+{
+    e->base += rounds * e->interval;
+    e->k += rounds;
+}
+
+struct sched *sched_new(unsigned max_concurrent, unsigned max_per_host,
+                        uint64_t seed)
+{
+    struct sched *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    s->max_concurrent = max_concurrent;
+    s->max_per_host = max_per_host;
+    s->seed = seed;
+    return s;
+}
+
+void sched_free(struct sched *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->n_hosts; i++) {
+        free(s->hosts[i]->name);
+        free(s->hosts[i]);
+    }
+    free(s->hosts);
+    free(s->entries);
+    free(s->scratch);
+    free(s);
+}
+
+void sched_set_limits(struct sched *s, unsigned max_concurrent,
+                      unsigned max_per_host)
+{
+    s->max_concurrent = max_concurrent;
+    s->max_per_host = max_per_host;
+}
+
+static struct sched_host *host_get(struct sched *s, const char *name)
+{
+    for (size_t i = 0; i < s->n_hosts; i++) {
+        if (strcasecmp(s->hosts[i]->name, name) == 0) {
+            s->hosts[i]->refs++;
+            return s->hosts[i];
+        }
+    }
+    if (s->n_hosts == s->cap_hosts) {
+        size_t cap = s->cap_hosts ? s->cap_hosts * 2 : 8;
+        struct sched_host **p = realloc(s->hosts, cap * sizeof(*p));
+        if (!p)
+            return NULL;
+        s->hosts = p;
+        s->cap_hosts = cap;
+    }
+    struct sched_host *h = calloc(1, sizeof(*h));
+    if (!h)
+        return NULL;
+    h->name = strdup(name);
+    if (!h->name) {
+        free(h);
+        return NULL;
+    }
+    for (char *c = h->name; *c; c++)
+        *c = (char)tolower((unsigned char)*c);
+    h->refs = 1;
+    s->hosts[s->n_hosts++] = h;
+    return h;
+}
+
+static void host_put(struct sched *s, struct sched_host *h)
+{
+    if (--h->refs > 0)
+        return;
+    for (size_t i = 0; i < s->n_hosts; i++) {
+        if (s->hosts[i] == h) {
+            s->hosts[i] = s->hosts[--s->n_hosts];
+            break;
+        }
+    }
+    free(h->name);
+    free(h);
+}
+
+static struct sched_entry *find(const struct sched *s, uint64_t id)
+{
+    for (size_t i = 0; i < s->n_entries; i++)
+        if (s->entries[i].id == id)
+            return &s->entries[i];
+    return NULL;
+}
+
+bool sched_has(const struct sched *s, uint64_t id)
+{
+    return find(s, id) != NULL;
+}
+
+/* Grows entries and the scratch array together, so poll never allocates. */
+static int reserve_entry(struct sched *s)
+{
+    if (s->n_entries < s->cap_entries)
+        return 0;
+    size_t cap = s->cap_entries ? s->cap_entries * 2 : 16;
+    struct sched_entry *e = realloc(s->entries, cap * sizeof(*e));
+    if (!e)
+        return -1;
+    s->entries = e;
+    struct sched_candidate *x = realloc(s->scratch, cap * sizeof(*x));
+    if (!x)
+        return -1;
+    s->scratch = x;
+    s->cap_entries = cap;
+    return 0;
+}
+
+int sched_add(struct sched *s, uint64_t id, const char *host,
+              uint64_t interval_ms, uint64_t first_due_ms)
+{
+    if (!host || interval_ms == 0 || find(s, id))
+        return -1;
+    if (reserve_entry(s) < 0)
+        return -1;
+    struct sched_host *h = host_get(s, host);
+    if (!h)
+        return -1;
+    struct sched_entry *e = &s->entries[s->n_entries++];
+    memset(e, 0, sizeof(*e));
+    e->id = id;
+    e->seq = s->next_seq++;
+    e->host = h;
+    e->interval = interval_ms;
+    e->base = first_due_ms;
+    return 0;
+}
+
+uint64_t sched_spread(uint64_t now_ms, uint64_t interval_ms, size_t index,
+                      size_t count)
+{
+    if (count == 0)
+        return now_ms;
+    /* interval * index could pass 2^64 for long intervals and many
+     * entries. */
+    unsigned __int128 off = (unsigned __int128)interval_ms * index / count;
+    return now_ms + (uint64_t)off;
+}
+
+static void stop_running(struct sched *s, struct sched_entry *e)
+{
+    if (!e->running)
+        return;
+    e->running = false;
+    e->host->running--;
+    s->running--;
+}
+
+/*
+ * The probe of a removed entry may still be in flight; its slot is freed
+ * now all the same, so that a caller that never reports it cannot leak
+ * slots. A caller that re-adds the id before the old probe ends must not
+ * pass that probe's sched_done on: it would end the new entry's run.
+ */
+void sched_remove(struct sched *s, uint64_t id)
+{
+    struct sched_entry *e = find(s, id);
+    if (!e)
+        return;
+    stop_running(s, e);
+    host_put(s, e->host);
+    *e = s->entries[--s->n_entries];
+}
+
+int sched_update(struct sched *s, uint64_t id, const char *host,
+                 uint64_t interval_ms)
+{
+    struct sched_entry *e = find(s, id);
+    if (!e || !host || interval_ms == 0)
+        return -1;
+    if (strcasecmp(e->host->name, host) != 0) {
+        struct sched_host *h = host_get(s, host);
+        if (!h)
+            return -1;
+        if (e->running) {
+            e->host->running--;
+            h->running++;
+        }
+        host_put(s, e->host);
+        e->host = h;
+    }
+    /* base stays: the round being waited for keeps its time; only the
+     * rounds after it follow the new interval. */
+    e->interval = interval_ms;
+    return 0;
+}
+
+static bool slot_free(const struct sched *s, const struct sched_entry *e)
+{
+    if (s->max_concurrent && s->running >= s->max_concurrent)
+        return false;
+    if (s->max_per_host && e->host->running >= s->max_per_host)
+        return false;
+    return true;
+}
+
+static int cmp_candidate(const void *a, const void *b)
+{
+    const struct sched_candidate *x = a, *y = b;
+    if (x->due != y->due)
+        return x->due < y->due ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+size_t sched_poll(struct sched *s, uint64_t now_ms, struct sched_event *ev,
+                  size_t cap)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < s->n_entries; i++) {
+        struct sched_entry *e = &s->entries[i];
+        uint64_t missed = rounds_passed(s, e, now_ms);
+        uint64_t rounds = e->pending_skips + missed;
+        if (rounds == 0)
+            continue;
+        if (n == cap)
+            return n;
+        advance(e, missed);
+        e->pending_skips = 0;
+        ev[n++] = (struct sched_event){
+            .kind = SCHED_SKIP, .id = e->id, .rounds = rounds};
+    }
+
+    size_t nc = 0;
+    for (size_t i = 0; i < s->n_entries; i++) {
+        const struct sched_entry *e = &s->entries[i];
+        uint64_t due = due_at(s, e, 0);
+        if (!e->running && due <= now_ms)
+            s->scratch[nc++] = (struct sched_candidate){
+                .due = due, .seq = e->seq, .index = i};
+    }
+    qsort(s->scratch, nc, sizeof(*s->scratch), cmp_candidate);
+
+    for (size_t j = 0; j < nc && n < cap; j++) {
+        struct sched_entry *e = &s->entries[s->scratch[j].index];
+        if (!slot_free(s, e))
+            continue;
+        e->running = true;
+        e->host->running++;
+        s->running++;
+        ev[n++] = (struct sched_event){.kind = SCHED_START,
+                                       .id = e->id,
+                                       .late_ms = now_ms - s->scratch[j].due,
+                                       .rounds = 0};
+    }
+    return n;
+}
+
+void sched_done(struct sched *s, uint64_t id, uint64_t now_ms)
+{
+    struct sched_entry *e = find(s, id);
+    if (!e || !e->running)
+        return;
+    stop_running(s, e);
+    /* Rounds that came while it ran were skipped, even if no poll saw
+     * them; the next start is the first grid point still ahead. */
+    uint64_t missed = rounds_passed(s, e, now_ms);
+    e->pending_skips += missed;
+    advance(e, missed + 1);
+}
+
+uint64_t sched_next_ms(const struct sched *s, uint64_t now_ms)
+{
+    uint64_t best = UINT64_MAX;
+    for (size_t i = 0; i < s->n_entries; i++) {
+        const struct sched_entry *e = &s->entries[i];
+        if (e->pending_skips)
+            return 0;
+        uint64_t t = due_at(s, e, 0);
+        if (e->running || (t <= now_ms && !slot_free(s, e)))
+            t = due_at(s, e, 1); /* when poll has a SKIP to write */
+        else if (t <= now_ms)
+            return 0;
+        if (t <= now_ms)
+            return 0;
+        if (t - now_ms < best)
+            best = t - now_ms;
+    }
+    return best;
+}
+
+size_t sched_running(const struct sched *s)
+{
+    return s->running;
+}

@@ -1,0 +1,813 @@
+/* test_http: the HTTP server over real sockets, with libcurl as client. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <zlib.h>
+
+#include "buf.h"
+#include "expo.h"
+#include "http.h"
+#include "metrics.h"
+
+/* ---- pure helpers ---------------------------------------------------------
+ */
+
+static bool system_has_ipv6(void)
+{
+    int fd = socket(AF_INET6, SOCK_STREAM, 0);
+    if (fd < 0)
+        return false;
+    close(fd);
+    return true;
+}
+
+static void test_parse_listen_ok(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in;
+        int family; /* 0: AF_INET6 when the system has it, else AF_INET */
+        const char *addr;
+        unsigned port;
+    } cases[] = {
+        {"127.0.0.1:9925", AF_INET, "127.0.0.1", 9925},
+        {"0.0.0.0:1", AF_INET, "0.0.0.0", 1},
+        {"192.0.2.7:65535", AF_INET, "192.0.2.7", 65535},
+        {"[::1]:9925", AF_INET6, "::1", 9925},
+        {"[::]:9925", AF_INET6, "::", 9925},
+        {"[2001:db8::5]:25", AF_INET6, "2001:db8::5", 25},
+        {":9925", 0, NULL, 9925},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct sockaddr_storage ss;
+        char err[256] = "";
+        if (http_parse_listen(cases[i].in, &ss, err, sizeof(err)) != 0)
+            fail_msg("%s: %s", cases[i].in, err);
+        int family = cases[i].family;
+        if (family == 0)
+            family = system_has_ipv6() ? AF_INET6 : AF_INET;
+        assert_int_equal(ss.ss_family, family);
+        char text[INET6_ADDRSTRLEN];
+        unsigned port;
+        if (family == AF_INET) {
+            struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+            inet_ntop(AF_INET, &s4->sin_addr, text, sizeof(text));
+            port = ntohs(s4->sin_port);
+        } else {
+            struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+            inet_ntop(AF_INET6, &s6->sin6_addr, text, sizeof(text));
+            port = ntohs(s6->sin6_port);
+        }
+        const char *want = cases[i].addr;
+        if (!want)
+            want = family == AF_INET6 ? "::" : "0.0.0.0";
+        assert_string_equal(text, want);
+        assert_int_equal(port, cases[i].port);
+    }
+
+    /* A name resolves to its first address: localhost is a loopback. */
+    struct sockaddr_storage ss;
+    char err[256] = "";
+    assert_int_equal(http_parse_listen("localhost:9925", &ss, err, 256), 0);
+    if (ss.ss_family == AF_INET) {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+        assert_int_equal(ntohl(s4->sin_addr.s_addr) >> 24, 127);
+        assert_int_equal(ntohs(s4->sin_port), 9925);
+    } else {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+        assert_int_equal(ss.ss_family, AF_INET6);
+        assert_true(IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr));
+        assert_int_equal(ntohs(s6->sin6_port), 9925);
+    }
+}
+
+static void test_parse_listen_errors(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in;
+        const char *msg; /* part of the message */
+    } cases[] = {
+        {"", "empty"},
+        {"127.0.0.1", "missing port"},
+        {"garbage", "missing port"},
+        {"127.0.0.1:", "bad port"},
+        {"127.0.0.1:0", "bad port"},
+        {"127.0.0.1:65536", "bad port"},
+        {"127.0.0.1:99999", "bad port"},
+        {"127.0.0.1:123456", "bad port"},
+        {"127.0.0.1:abc", "bad port"},
+        {"127.0.0.1:-1", "bad port"},
+        {"127.0.0.1:+80", "bad port"},
+        {"127.0.0.1: 80", "bad port"},
+        {":", "bad port"},
+        {"::1:9925", "brackets"},
+        {"[::1]", "want [IPv6-address]:port"},
+        {"[::1]9925", "want [IPv6-address]:port"},
+        {"[::1:9925", "want [IPv6-address]:port"},
+        {"[]:9925", "bad IPv6 address"},
+        {"[127.0.0.1]:9925", "cannot resolve"},
+        {"[zz::1]:9925", "cannot resolve"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct sockaddr_storage ss;
+        char err[256] = "";
+        if (http_parse_listen(cases[i].in, &ss, err, sizeof(err)) != -1)
+            fail_msg("%s: accepted", cases[i].in);
+        if (!strstr(err, cases[i].msg))
+            fail_msg("%s: message \"%s\" lacks \"%s\"", cases[i].in, err,
+                     cases[i].msg);
+    }
+    struct sockaddr_storage ss;
+    char err[256] = "";
+    assert_int_equal(http_parse_listen(NULL, &ss, err, sizeof(err)), -1);
+    /* A host longer than any name. */
+    char longhost[400];
+    memset(longhost, 'a', 300);
+    strcpy(longhost + 300, ":80");
+    assert_int_equal(http_parse_listen(longhost, &ss, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "too long"));
+}
+
+static void test_accepts_gzip(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in;
+        bool want;
+    } cases[] = {
+        {"gzip", true},
+        {"GZIP", true},
+        {"x-gzip", true},
+        {"gzip, deflate", true},
+        {"deflate, gzip", true},
+        {"deflate,gzip;q=0.5", true},
+        {" deflate ,\tgzip ; q=1.0 ", true},
+        {"gzip;q=0.001", true},
+        {"gzip;Q=0.5", true},
+        {"*", true},
+        {"*;q=0.1", true},
+        {"identity, *", true},
+        {"gzip;level=1;q=0.8", true},
+        {"", false},
+        {"identity", false},
+        {"deflate, br", false},
+        {"gzip;q=0", false},
+        {"gzip;q=0.0", false},
+        {"gzip;q=0.000", false},
+        {"gzip; q=0", false},
+        {"gzip;q=0, *", false}, /* named beats the wildcard */
+        {"*, gzip;q=0", false},
+        {"*;q=0", false},
+        {"*;q=0, gzip", true},
+        {"gzipx", false},
+        {"xgzip", false},
+        {"gzip;q=2", false},
+        {"gzip;q=0.0001", false},
+        {"gzip;q=abc", false},
+        {"gzip;q=", false},
+        {"gzip;q=1.5", false},
+        {",,gzip,,", true},
+        {";q=1", false},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        if (http_accepts_gzip(cases[i].in) != cases[i].want)
+            fail_msg("\"%s\": want %d", cases[i].in, cases[i].want);
+    assert_false(http_accepts_gzip(NULL));
+}
+
+static void test_html_escape(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *want;
+    } cases[] = {
+        {"", ""},
+        {"plain text 123", "plain text 123"},
+        {"<script>alert(1)</script>", "&lt;script&gt;alert(1)&lt;/script&gt;"},
+        {"a & b", "a &amp; b"},
+        {"&amp;", "&amp;amp;"},
+        {"\"quoted\" 'single'", "&quot;quoted&quot; &#39;single&#39;"},
+        {"tab\there\nnew\x7f", "tab?here?new?"},
+        {"caf\xc3\xa9", "caf\xc3\xa9"}, /* UTF-8 passes */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct buf b;
+        buf_init(&b, 0);
+        assert_int_equal(http_html_escape(&b, cases[i].in), 0);
+        assert_string_equal(buf_str(&b), cases[i].want);
+        buf_free(&b);
+    }
+    /* A full buffer fails instead of cutting. */
+    struct buf b;
+    buf_init(&b, 8);
+    assert_int_equal(http_html_escape(&b, "<<<"), -1);
+    buf_free(&b);
+}
+
+/* ---- a live server --------------------------------------------------------
+ */
+
+#define EVIL "<script>alert(1)</script>"
+
+struct fixture {
+    struct metrics *metrics;
+    struct agent_config cfg;
+    struct target_config targets[3];
+    struct http_server *http;
+    unsigned port;
+};
+
+struct reply {
+    long status;
+    struct buf headers;
+    struct buf body;
+};
+
+static size_t on_data(char *p, size_t size, size_t n, void *user)
+{
+    return buf_append(user, p, size * n) == 0 ? size * n : 0;
+}
+
+static void reply_free(struct reply *r)
+{
+    buf_free(&r->headers);
+    buf_free(&r->body);
+}
+
+/* One request; extra is a list of header lines, NULL-terminated. */
+static void request(const char *url, const char *method,
+                    const char *const *extra, struct reply *r)
+{
+    buf_init(&r->headers, 0);
+    buf_init(&r->body, 0);
+    CURL *c = curl_easy_init();
+    assert_non_null(c);
+    struct curl_slist *list = NULL;
+    for (; extra && *extra; extra++) {
+        struct curl_slist *l = curl_slist_append(list, *extra);
+        assert_non_null(l);
+        list = l;
+    }
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &r->headers);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r->body);
+    if (strcmp(method, "HEAD") == 0)
+        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    else if (strcmp(method, "GET") != 0)
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    CURLcode rc = curl_easy_perform(c);
+    if (rc != CURLE_OK)
+        fail_msg("%s %s: %s", method, url, curl_easy_strerror(rc));
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+    curl_slist_free_all(list);
+    curl_easy_cleanup(c);
+}
+
+static void get(struct fixture *f, const char *method, const char *path,
+                const char *const *extra, struct reply *r)
+{
+    char url[256];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", f->port, path);
+    request(url, method, extra, r);
+}
+
+/* The value of header name, or NULL; in a static buffer. */
+static const char *header(const struct reply *r, const char *name)
+{
+    static char value[512];
+    size_t n = strlen(name);
+    const char *p = buf_str(&r->headers);
+    while (p && *p) {
+        const char *eol = strstr(p, "\r\n");
+        if (!eol)
+            break;
+        if (strncasecmp(p, name, n) == 0 && p[n] == ':') {
+            const char *v = p + n + 1;
+            while (*v == ' ')
+                v++;
+            snprintf(value, sizeof(value), "%.*s", (int)(eol - v), v);
+            return value;
+        }
+        p = eol + 2;
+    }
+    return NULL;
+}
+
+static void init_target(struct target_config *t, const char *name,
+                        const char *host, unsigned port, enum tls_mode tls)
+{
+    memset(t, 0, sizeof(*t));
+    snprintf(t->name, sizeof(t->name), "%s", name);
+    snprintf(t->host, sizeof(t->host), "%s", host);
+    t->port = port;
+    t->tls = tls;
+    t->tls_verify = true;
+    t->mechs[0] = SASL_MECH_PLAIN;
+    t->n_mechs = 1;
+    t->interval_ms = 60000;
+    t->timeout_ms = 10000;
+}
+
+static struct probe_result evil_result(void)
+{
+    struct probe_result r;
+    memset(&r, 0, sizeof(r));
+    snprintf(r.target, sizeof(r.target), "mx1");
+    r.success = false;
+    r.stage = PROBE_STAGE_AUTH;
+    r.error = PROBE_ERROR_NONE;
+    snprintf(r.detail, sizeof(r.detail), "AUTH PLAIN said \"no\" & <b>");
+    r.replies[PROBE_STAGE_GREETING].code = 220;
+    snprintf(r.replies[PROBE_STAGE_GREETING].text, PROBE_TEXT_MAX,
+             "mx1 ESMTP " EVIL);
+    r.replies[PROBE_STAGE_EHLO].code = 250;
+    snprintf(r.replies[PROBE_STAGE_EHLO].text, PROBE_TEXT_MAX, "mx1");
+    r.replies[PROBE_STAGE_AUTH].code = 535;
+    r.replies[PROBE_STAGE_AUTH].cls = SMTP_CLASS_AUTH_FAILED;
+    snprintf(r.replies[PROBE_STAGE_AUTH].enhanced, 16, "5.7.8");
+    snprintf(r.replies[PROBE_STAGE_AUTH].text, PROBE_TEXT_MAX,
+             "5.7.8 " EVIL " 'x'");
+    r.n_auth = 1;
+    r.auth[0].mech = SASL_MECH_PLAIN;
+    r.auth[0].advertised = true;
+    r.auth[0].attempted = true;
+    r.auth[0].reply = r.replies[PROBE_STAGE_AUTH];
+    r.tls.present = true;
+    snprintf(r.tls.version, sizeof(r.tls.version), "TLSv1.3");
+    snprintf(r.tls.cipher, sizeof(r.tls.cipher), "TLS_AES_256_GCM_SHA384");
+    snprintf(r.tls.problem, sizeof(r.tls.problem), "self-signed <cert>");
+    snprintf(r.tls.subject, sizeof(r.tls.subject), "CN=" EVIL);
+    r.tls.not_after = 1893456000; /* 2030-01-01 */
+    r.duration_seconds = 0.25;
+    r.start_time = 1764349414.5; /* 2025-11-28 17:03:34 UTC */
+    for (int p = 0; p < PROBE_PHASE_COUNT; p++)
+        r.phase_seconds[p] = 0.01;
+    return r;
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    if (!f)
+        return -1;
+    struct metrics_build_info info = {"0.1.0", "7.88.1", "3.0", "0.9.75"};
+    f->metrics = metrics_new(&info);
+    if (!f->metrics)
+        return -1;
+    init_target(&f->targets[0], "mx1", "mx1.example.com", 587,
+                TLS_MODE_STARTTLS);
+    init_target(&f->targets[1], "mx2", "<b>mx2</b>.example.com", 465,
+                TLS_MODE_IMPLICIT);
+    init_target(&f->targets[2], "v6", "2001:db8::25", 25, TLS_MODE_NONE);
+    f->cfg.targets = f->targets;
+    f->cfg.n_targets = 3;
+    if (metrics_set_targets(f->metrics, &f->cfg) != 0)
+        return -1;
+    struct probe_result r = evil_result();
+    metrics_record(f->metrics, &r);
+
+    struct http_options opt = {.listen = "127.0.0.1:0",
+                               .metrics = f->metrics,
+                               .allow_port_zero = true};
+    char err[256] = "";
+    f->http = http_start(&opt, err, sizeof(err));
+    if (!f->http) {
+        print_error("http_start: %s\n", err);
+        return -1;
+    }
+    f->port = http_port(f->http);
+    if (f->port == 0)
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    http_stop(f->http);
+    metrics_free(f->metrics);
+    free(f);
+    return 0;
+}
+
+/* The text without the process_* lines, which change between scrapes. */
+static void strip_process(const char *in, struct buf *out)
+{
+    while (*in) {
+        const char *eol = strchr(in, '\n');
+        size_t n = eol ? (size_t)(eol - in) + 1 : strlen(in);
+        bool proc = strncmp(in, "process_", 8) == 0 ||
+                    strncmp(in, "# HELP process_", 15) == 0 ||
+                    strncmp(in, "# TYPE process_", 15) == 0;
+        if (!proc)
+            assert_int_equal(buf_append(out, in, n), 0);
+        in += n;
+    }
+}
+
+static void gunzip(const struct buf *in, struct buf *out)
+{
+    z_stream zs;
+    memset(&zs, 0, sizeof(zs));
+    assert_int_equal(inflateInit2(&zs, 15 + 16), Z_OK);
+    zs.next_in = (Bytef *)in->data;
+    zs.avail_in = (uInt)in->len;
+    int rc;
+    do {
+        char chunk[4096];
+        zs.next_out = (Bytef *)chunk;
+        zs.avail_out = sizeof(chunk);
+        rc = inflate(&zs, Z_NO_FLUSH);
+        assert_true(rc == Z_OK || rc == Z_STREAM_END);
+        assert_int_equal(buf_append(out, chunk, sizeof(chunk) - zs.avail_out),
+                         0);
+    } while (rc != Z_STREAM_END);
+    assert_int_equal(zs.avail_in, 0); /* nothing after the member */
+    inflateEnd(&zs);
+}
+
+static void test_metrics_plain(void **state)
+{
+    struct fixture *f = *state;
+    struct reply r;
+    get(f, "GET", "/metrics", NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(header(&r, "Content-Type"), EXPO_CONTENT_TYPE);
+    assert_string_equal(header(&r, "Content-Type"),
+                        "text/plain; version=0.0.4; charset=utf-8");
+    assert_null(header(&r, "Content-Encoding"));
+    assert_string_equal(header(&r, "Vary"), "Accept-Encoding");
+    const char *body = buf_str(&r.body);
+    assert_non_null(strstr(body, "# TYPE smtp_probes_total counter\n"));
+    assert_non_null(strstr(body, "smtp_probes_total{target=\"mx1\"} 1\n"));
+    assert_non_null(strstr(body, "smtp_agent_targets 3\n"));
+    /* The process families follow the store's. */
+    const char *proc = strstr(body, "process_cpu_seconds_total");
+    assert_non_null(proc);
+    assert_true(proc > strstr(body, "smtp_agent_targets"));
+    assert_non_null(strstr(body, "process_open_fds"));
+    reply_free(&r);
+}
+
+static void test_metrics_gzip(void **state)
+{
+    struct fixture *f = *state;
+    struct reply plain, zipped;
+    static const char *const gz[] = {"Accept-Encoding: gzip", NULL};
+    get(f, "GET", "/metrics", NULL, &plain);
+    get(f, "GET", "/metrics", gz, &zipped);
+    assert_int_equal(zipped.status, 200);
+    assert_string_equal(header(&zipped, "Content-Encoding"), "gzip");
+    assert_string_equal(header(&zipped, "Vary"), "Accept-Encoding");
+    assert_string_equal(header(&zipped, "Content-Type"), EXPO_CONTENT_TYPE);
+    /* Really compressed: gzip magic, and smaller. */
+    assert_true(zipped.body.len > 18);
+    assert_int_equal((unsigned char)zipped.body.data[0], 0x1f);
+    assert_int_equal((unsigned char)zipped.body.data[1], 0x8b);
+    assert_true(zipped.body.len < plain.body.len);
+
+    struct buf text, a, b;
+    buf_init(&text, 0);
+    buf_init(&a, 0);
+    buf_init(&b, 0);
+    gunzip(&zipped.body, &text);
+    strip_process(buf_str(&text), &a);
+    strip_process(buf_str(&plain.body), &b);
+    assert_true(a.len > 1000);
+    assert_string_equal(buf_str(&a), buf_str(&b));
+    buf_free(&text);
+    buf_free(&a);
+    buf_free(&b);
+    reply_free(&plain);
+    reply_free(&zipped);
+}
+
+static void test_metrics_encodings(void **state)
+{
+    struct fixture *f = *state;
+    static const struct {
+        const char *headers[3];
+        bool gzip;
+    } cases[] = {
+        {{"Accept-Encoding: gzip;q=0", NULL}, false},
+        {{"Accept-Encoding: deflate, br", NULL}, false},
+        {{"Accept-Encoding: *", NULL}, true},
+        {{"Accept-Encoding: br, GZip;q=0.5", NULL}, true},
+        {{"Accept-Encoding: *, gzip;q=0", NULL}, false},
+        /* Two header lines make one list. */
+        {{"Accept-Encoding: identity", "Accept-Encoding: gzip", NULL}, true},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct reply r;
+        get(f, "GET", "/metrics", cases[i].headers, &r);
+        assert_int_equal(r.status, 200);
+        const char *ce = header(&r, "Content-Encoding");
+        if (cases[i].gzip != (ce && strcmp(ce, "gzip") == 0))
+            fail_msg("case %zu: Content-Encoding %s", i, ce ? ce : "none");
+        if (!cases[i].gzip)
+            assert_non_null(strstr(buf_str(&r.body), "smtp_probes_total"));
+        reply_free(&r);
+    }
+}
+
+static void test_health_ready(void **state)
+{
+    struct fixture *f = *state;
+    struct reply r;
+    get(f, "GET", "/-/healthy", NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(buf_str(&r.body), "OK\n");
+    reply_free(&r);
+
+    get(f, "GET", "/-/ready", NULL, &r);
+    assert_int_equal(r.status, 503);
+    assert_string_equal(buf_str(&r.body), "Not ready\n");
+    reply_free(&r);
+
+    http_set_ready(f->http, true);
+    get(f, "GET", "/-/ready", NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(buf_str(&r.body), "OK\n");
+    reply_free(&r);
+
+    http_set_ready(f->http, false);
+    get(f, "GET", "/-/ready", NULL, &r);
+    assert_int_equal(r.status, 503);
+    reply_free(&r);
+}
+
+static void test_not_found_and_methods(void **state)
+{
+    struct fixture *f = *state;
+    static const struct {
+        const char *method, *path;
+        long status;
+        bool allow;
+    } cases[] = {
+        {"GET", "/nope", 404, false},
+        {"GET", "/metrics/", 404, false},
+        {"GET", "/METRICS", 404, false},
+        {"GET", "/-/", 404, false},
+        {"POST", "/nope", 404, false},
+        {"POST", "/metrics", 405, true},
+        {"PUT", "/", 405, true},
+        {"DELETE", "/-/healthy", 405, true},
+        {"OPTIONS", "/-/ready", 405, true},
+        {"GET", "/metrics?foo=bar", 200, false},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct reply r;
+        get(f, cases[i].method, cases[i].path, NULL, &r);
+        if (r.status != cases[i].status)
+            fail_msg("%s %s: %ld", cases[i].method, cases[i].path, r.status);
+        const char *allow = header(&r, "Allow");
+        if (cases[i].allow)
+            assert_string_equal(allow, "GET, HEAD");
+        else
+            assert_null(allow);
+        reply_free(&r);
+    }
+
+    /* A POST with a body is read and answered too. */
+    CURL *c = curl_easy_init();
+    assert_non_null(c);
+    char url[128];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u/metrics", f->port);
+    struct buf body;
+    buf_init(&body, 0);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, "a=1&b=2");
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+    assert_int_equal(curl_easy_perform(c), CURLE_OK);
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    assert_int_equal(status, 405);
+    curl_easy_cleanup(c);
+    buf_free(&body);
+}
+
+/* Sends a raw request and reads until the server closes. */
+static void raw_request(unsigned port, const char *req, struct buf *out)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    size_t len = strlen(req), off = 0;
+    while (off < len) {
+        ssize_t n = send(fd, req + off, len - off, MSG_NOSIGNAL);
+        if (n <= 0)
+            break; /* the server may close early (a request too large) */
+        off += (size_t)n;
+    }
+    struct timeval tv = {.tv_sec = 5};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    char chunk[4096];
+    ssize_t n;
+    while ((n = recv(fd, chunk, sizeof(chunk), 0)) > 0)
+        assert_int_equal(buf_append(out, chunk, (size_t)n), 0);
+    close(fd);
+}
+
+static void test_head(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const paths[] = {"/metrics", "/", "/-/healthy",
+                                        "/-/ready"};
+    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+        char req[256];
+        snprintf(req, sizeof(req),
+                 "HEAD %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                 paths[i]);
+        struct buf out;
+        buf_init(&out, 0);
+        raw_request(f->port, req, &out);
+        const char *s = buf_str(&out);
+        assert_true(strncmp(s, "HTTP/1.1 200", 12) == 0 ||
+                    strncmp(s, "HTTP/1.1 503", 12) == 0);
+        const char *end = strstr(s, "\r\n\r\n");
+        assert_non_null(end);
+        /* Headers only, though Content-Length announces the GET body. */
+        assert_string_equal(end + 4, "");
+        const char *cl = strcasestr(s, "\r\nContent-Length: ");
+        assert_non_null(cl);
+        assert_true(strtoul(cl + 18, NULL, 10) > 0);
+        buf_free(&out);
+    }
+}
+
+static void test_status_page(void **state)
+{
+    struct fixture *f = *state;
+    struct reply r;
+    get(f, "GET", "/", NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(header(&r, "Content-Type"),
+                        "text/html; charset=utf-8");
+    assert_string_equal(header(&r, "Cache-Control"), "no-store");
+    const char *page = buf_str(&r.body);
+    /* Before http_set_targets the server column is empty. */
+    assert_non_null(strstr(page, "<td>mx1</td><td>-</td>"));
+    reply_free(&r);
+
+    assert_int_equal(http_set_targets(f->http, &f->cfg), 0);
+    get(f, "GET", "/", NULL, &r);
+    assert_int_equal(r.status, 200);
+    page = buf_str(&r.body);
+    assert_non_null(strstr(page, "<a href=\"/metrics\">"));
+    assert_non_null(strstr(page, "<td>mx1</td>"));
+    assert_non_null(strstr(page, "mx1.example.com:587 (starttls)"));
+    assert_non_null(strstr(page, "&lt;b&gt;mx2&lt;/b&gt;.example.com:465"));
+    assert_non_null(strstr(page, "[2001:db8::25]:25 (none)"));
+    assert_non_null(strstr(page, "failed at auth: auth_failed"));
+    assert_non_null(strstr(page,
+                           "535 5.7.8 &lt;script&gt;alert(1)&lt;/script&gt; "
+                           "&#39;x&#39;"));
+    assert_non_null(strstr(page, "AUTH PLAIN: 535"));
+    assert_non_null(strstr(page, "said &quot;no&quot; &amp; &lt;b&gt;"));
+    assert_non_null(strstr(page, "self-signed &lt;cert&gt;"));
+    assert_non_null(strstr(page, "2025-11-28 17:03:34 UTC"));
+    assert_non_null(strstr(page, "not probed yet"));
+    /* Nothing from a server gets through as markup. */
+    assert_null(strstr(page, "<script"));
+    assert_null(strstr(page, "<b>"));
+    assert_null(strstr(page, "<cert>"));
+    reply_free(&r);
+}
+
+/* Headers past the connection's memory are refused, not stored. */
+static void test_header_limit(void **state)
+{
+    struct fixture *f = *state;
+    struct buf req, out;
+    buf_init(&req, 0);
+    buf_init(&out, 0);
+    assert_int_equal(buf_puts(&req, "GET /metrics HTTP/1.1\r\nHost: x\r\n"),
+                     0);
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(buf_printf(&req, "X-Filler-%d: %0999d\r\n", i, 0), 0);
+    assert_int_equal(buf_puts(&req, "Connection: close\r\n\r\n"), 0);
+    raw_request(f->port, buf_str(&req), &out);
+    /* An error status, or a closed connection: never the metrics. */
+    assert_null(strstr(buf_str(&out), "smtp_probes_total"));
+    if (out.len)
+        assert_true(strncmp(buf_str(&out), "HTTP/1.1 431 ", 13) == 0);
+    buf_free(&req);
+    buf_free(&out);
+
+    /* The server still answers afterwards. */
+    struct reply r;
+    get(f, "GET", "/-/healthy", NULL, &r);
+    assert_int_equal(r.status, 200);
+    reply_free(&r);
+}
+
+static void test_start_errors(void **state)
+{
+    struct fixture *f = *state;
+    char err[256] = "";
+    struct http_options opt = {.listen = "127.0.0.1", .metrics = f->metrics};
+    assert_null(http_start(&opt, err, sizeof(err)));
+    assert_non_null(strstr(err, "missing port"));
+
+    /* Port 0 only where a test asks for it. */
+    opt.listen = "127.0.0.1:0";
+    assert_null(http_start(&opt, err, sizeof(err)));
+    assert_non_null(strstr(err, "bad port"));
+
+    /* The port is taken by the fixture's server. */
+    char listen[64];
+    snprintf(listen, sizeof(listen), "127.0.0.1:%u", f->port);
+    opt.listen = listen;
+    err[0] = '\0';
+    assert_null(http_start(&opt, err, sizeof(err)));
+    assert_non_null(strstr(err, "cannot listen on 127.0.0.1:"));
+
+    opt.metrics = NULL;
+    assert_null(http_start(&opt, err, sizeof(err)));
+    http_stop(NULL);
+}
+
+/* "[::]" serves IPv4 too (dual stack). */
+static void test_dual_stack(void **state)
+{
+    struct fixture *f = *state;
+    if (!system_has_ipv6())
+        skip();
+    struct http_options opt = {.listen = "[::]:0",
+                               .metrics = f->metrics,
+                               .connection_limit = 4,
+                               .timeout_s = 2,
+                               .allow_port_zero = true};
+    char err[256] = "";
+    struct http_server *h = http_start(&opt, err, sizeof(err));
+    if (!h)
+        fail_msg("http_start: %s", err);
+    unsigned port = http_port(h);
+    assert_true(port > 0);
+    char url[128];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u/-/healthy", port);
+    struct reply r;
+    request(url, "GET", NULL, &r);
+    assert_int_equal(r.status, 200);
+    reply_free(&r);
+    snprintf(url, sizeof(url), "http://[::1]:%u/-/healthy", port);
+    request(url, "GET", NULL, &r);
+    assert_int_equal(r.status, 200);
+    reply_free(&r);
+    http_stop(h);
+}
+
+int main(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    const struct CMUnitTest pure[] = {
+        cmocka_unit_test(test_parse_listen_ok),
+        cmocka_unit_test(test_parse_listen_errors),
+        cmocka_unit_test(test_accepts_gzip),
+        cmocka_unit_test(test_html_escape),
+    };
+    /* Tests share one server: the ready test leaves it not ready, and
+     * only the status page test sets the targets (it checks both). */
+    const struct CMUnitTest live[] = {
+        cmocka_unit_test(test_metrics_plain),
+        cmocka_unit_test(test_metrics_gzip),
+        cmocka_unit_test(test_metrics_encodings),
+        cmocka_unit_test(test_health_ready),
+        cmocka_unit_test(test_not_found_and_methods),
+        cmocka_unit_test(test_head),
+        cmocka_unit_test(test_status_page),
+        cmocka_unit_test(test_header_limit),
+        cmocka_unit_test(test_start_errors),
+        cmocka_unit_test(test_dual_stack),
+    };
+    int failed = cmocka_run_group_tests_name("pure", pure, NULL, NULL);
+    failed += cmocka_run_group_tests_name("live", live, setup, teardown);
+    curl_global_cleanup();
+    return failed;
+}
