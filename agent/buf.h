@@ -33,8 +33,7 @@ int buf_append(struct buf *b, const void *p, size_t n);
 int buf_puts(struct buf *b, const char *s);
 int buf_putc(struct buf *b, char c);
 int buf_printf(struct buf *b, const char *fmt, ...) BUF_PRINTF(2, 3);
-int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
-    BUF_PRINTF(2, 0);
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap) BUF_PRINTF(2, 0);
 
 /* The contents as a string: "" for an empty buffer, never NULL. */
 const char *buf_str(const struct buf *b);

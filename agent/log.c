@@ -143,8 +143,8 @@ void log_write(enum log_level level, const char *module, const char *msg,
                        "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s "
                        "module=%s msg=%s",
                        tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                       tm.tm_hour, tm.tm_min, tm.tm_sec,
-                       ts.tv_nsec / 1000000, log_level_name(level), module,
+                       tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
+                       log_level_name(level), module,
                        log_quote(qmsg, sizeof(qmsg), msg));
     if (off < 0)
         return;

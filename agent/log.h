@@ -39,9 +39,13 @@ void log_write(enum log_level level, const char *module, const char *msg,
  */
 const char *log_quote(char *dst, size_t n, const char *s);
 
-#define log_debug(mod, msg, ...) log_write(LOG_LEVEL_DEBUG, mod, msg, __VA_ARGS__)
-#define log_info(mod, msg, ...) log_write(LOG_LEVEL_INFO, mod, msg, __VA_ARGS__)
-#define log_warn(mod, msg, ...) log_write(LOG_LEVEL_WARN, mod, msg, __VA_ARGS__)
-#define log_error(mod, msg, ...) log_write(LOG_LEVEL_ERROR, mod, msg, __VA_ARGS__)
+#define log_debug(mod, msg, ...)                                              \
+    log_write(LOG_LEVEL_DEBUG, mod, msg, __VA_ARGS__)
+#define log_info(mod, msg, ...)                                               \
+    log_write(LOG_LEVEL_INFO, mod, msg, __VA_ARGS__)
+#define log_warn(mod, msg, ...)                                               \
+    log_write(LOG_LEVEL_WARN, mod, msg, __VA_ARGS__)
+#define log_error(mod, msg, ...)                                              \
+    log_write(LOG_LEVEL_ERROR, mod, msg, __VA_ARGS__)
 
 #endif

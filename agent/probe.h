@@ -38,11 +38,11 @@ struct probe_reply {
 /* One AUTH session of a probe: one per configured mechanism. */
 struct probe_auth {
     enum sasl_mech mech;
-    bool advertised;           /* in the EHLO that preceded AUTH */
-    bool attempted;            /* AUTH was sent */
-    struct probe_reply reply;  /* final reply to AUTH; code 0 = none */
-    enum probe_error error;    /* no-reply failure in this session */
-    double seconds;            /* AUTH sent -> final reply */
+    bool advertised;          /* in the EHLO that preceded AUTH */
+    bool attempted;           /* AUTH was sent */
+    struct probe_reply reply; /* final reply to AUTH; code 0 = none */
+    enum probe_error error;   /* no-reply failure in this session */
+    double seconds;           /* AUTH sent -> final reply */
 };
 
 /*
@@ -55,18 +55,18 @@ struct probe_auth {
  */
 struct probe_result {
     char target[CONFIG_NAME_MAX + 1];
-    uint64_t id;              /* as given to prober_start */
-    bool success;             /* every expected reply came */
-    enum probe_stage stage;   /* the stage where it failed, or QUIT */
-    enum probe_error error;   /* PROBE_ERROR_NONE or the no-reply failure */
-    char detail[192];         /* a one-line note for logs and pages */
+    uint64_t id;            /* as given to prober_start */
+    bool success;           /* every expected reply came */
+    enum probe_stage stage; /* the stage where it failed, or QUIT */
+    enum probe_error error; /* PROBE_ERROR_NONE or the no-reply failure */
+    char detail[192];       /* a one-line note for logs and pages */
     struct probe_reply replies[PROBE_STAGE_COUNT];
     double phase_seconds[PROBE_PHASE_COUNT]; /* < 0: not reached */
     double duration_seconds;
-    double start_time;        /* unix time, seconds */
+    double start_time; /* unix time, seconds */
     bool ehlo_seen;
-    struct smtp_ehlo ehlo;    /* the last EHLO (after TLS when STARTTLS) */
-    bool ehlo_pre_tls_auth;   /* the first EHLO advertised AUTH */
+    struct smtp_ehlo ehlo;  /* the last EHLO (after TLS when STARTTLS) */
+    bool ehlo_pre_tls_auth; /* the first EHLO advertised AUTH */
     struct tls_facts tls;
     size_t n_auth;
     struct probe_auth auth[CONFIG_MAX_MECHS];

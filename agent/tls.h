@@ -11,16 +11,16 @@ struct ssl_st;
 struct x509_store_st;
 
 struct tls_facts {
-    bool present;       /* TLS was up and these were read */
-    char version[16];   /* "TLSv1.3" */
-    char cipher[64];    /* "TLS_AES_256_GCM_SHA384" */
-    int64_t not_after;  /* earliest notAfter in the presented chain, epoch s */
-    bool chain_ok;      /* the chain verifies against the CA file */
-    bool host_ok;       /* the leaf matches the expected name */
-    bool valid;         /* chain_ok && host_ok */
-    char problem[128];  /* why not valid: OpenSSL's verify error, or
-                           "certificate does not match NAME" */
-    char subject[128];  /* leaf subject, one line, for the status page */
+    bool present;      /* TLS was up and these were read */
+    char version[16];  /* "TLSv1.3" */
+    char cipher[64];   /* "TLS_AES_256_GCM_SHA384" */
+    int64_t not_after; /* earliest notAfter in the presented chain, epoch s */
+    bool chain_ok;     /* the chain verifies against the CA file */
+    bool host_ok;      /* the leaf matches the expected name */
+    bool valid;        /* chain_ok && host_ok */
+    char problem[128]; /* why not valid: OpenSSL's verify error, or
+                          "certificate does not match NAME" */
+    char subject[128]; /* leaf subject, one line, for the status page */
 };
 
 /*

@@ -1,0 +1,21 @@
+/* once: the table that --once prints. */
+#ifndef ONCE_H
+#define ONCE_H
+
+#include <stdio.h>
+
+#include "probe.h"
+
+/*
+ * One row per target: target, stage reached, reply code, class (or the
+ * no-reply error), duration, TLS version, days until the certificate
+ * expires; under it one line per AUTH mechanism. now is the unix time the
+ * days are counted from. Server text is printed only as printable ASCII.
+ */
+void once_print_table(FILE *out, const struct probe_result *results, size_t n,
+                      double now);
+
+/* 0 when every result succeeded, else 1. */
+int once_exit_status(const struct probe_result *results, size_t n);
+
+#endif

@@ -1,0 +1,1184 @@
+/* probe: SMTP probes as state machines over one curl multi handle. */
+#include "probe.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "log.h"
+
+/*
+ * A probe is one or more sessions, one after the other. In a session
+ * libcurl does the connect phase (DNS, TCP, implicit TLS or STARTTLS,
+ * EHLO) with CONNECT_ONLY and no user name, handing us every reply line
+ * through the header callback; we then send AUTH and QUIT ourselves with
+ * curl_easy_send/recv, keeping our own deadline. That way every reply the
+ * server sends is seen as it was sent, 504 included.
+ */
+
+enum session_state {
+    SESSION_CONNECTING, /* curl's connect phase */
+    SESSION_AUTH,       /* AUTH or a continuation sent, reply pending */
+    SESSION_QUIT,       /* QUIT sent, 221 pending */
+    SESSION_DONE,
+    SESSION_STATE_COUNT
+};
+
+static const char *const session_state_names[SESSION_STATE_COUNT] = {
+    "connecting", "auth", "quit", "done"};
+
+/* Which reply the connect phase waits for next. */
+enum connect_step {
+    STEP_GREETING,
+    STEP_EHLO,
+    STEP_STARTTLS,
+    STEP_EHLO_TLS, /* the EHLO after STARTTLS */
+    STEP_COMPLETE,
+};
+
+#define RECV_CHUNK 4096
+/* Bytes a session may read after the connect phase: with the parser's
+ * own limits this bounds what a hostile server can make us do. */
+#define SESSION_MAX_RECV (1024 * 1024)
+
+struct probe;
+
+struct session {
+    struct probe *probe;
+    CURL *easy;
+    curl_socket_t sock;
+    enum session_state state;
+    int mech; /* index into the target's mechanisms, -1 for none */
+    struct smtp_parser parser;
+    enum connect_step step;
+    bool tls_up;
+    bool failed;    /* a failure was recorded; curl is being stopped */
+    bool connected; /* the connect phase went through cleanly */
+    struct smtp_ehlo ehlo;
+    struct sasl_client *sasl;
+    bool cancelled;
+    size_t received;
+    struct buf out; /* bytes still to send; may hold the secret */
+    size_t out_off;
+    struct buf sent; /* secret-bearing lines sent, to scrub echoes */
+    struct curl_slist *connect_to;
+    uint64_t t_start, t_greeting, t_ehlo, t_ehlo_tls, t_auth_sent, t_auth_done;
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+struct probe {
+    struct prober *owner;
+    struct probe *next;
+    struct target_config target; /* a copy: its secret is ours to wipe */
+    uint64_t t0, deadline;       /* CLOCK_MONOTONIC ns */
+    struct probe_result res;
+    bool failed;
+    size_t next_mech;
+    struct session *sess;
+};
+
+struct ca_entry {
+    char *path;
+    X509_STORE *store; /* NULL when loading failed */
+    char error[160];
+};
+
+struct prober {
+    CURLM *multi;
+    probe_done_fn done;
+    void *user;
+    struct probe *probes;
+    size_t n_probes;
+    struct ca_entry *cas;
+    size_t n_cas;
+    struct curl_waitfd *fds;
+    struct session **fd_sessions; /* the session behind each fds[i] */
+    size_t fds_cap;
+};
+
+static const char *const phase_names[PROBE_PHASE_COUNT] = {
+    "connect", "banner", "ehlo", "starttls", "auth"};
+
+const char *probe_phase_name(enum probe_phase phase)
+{
+    if ((unsigned)phase >= PROBE_PHASE_COUNT)
+        return "unknown";
+    return phase_names[phase];
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static double ns_to_s(uint64_t ns)
+{
+    return (double)ns / 1e9;
+}
+
+static double wall_time(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- recording what was seen ------------------------------------------ */
+
+/* The first failure decides the probe's stage, error and detail. */
+static void probe_fail(struct probe *p, enum probe_stage stage,
+                       enum probe_error error, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void probe_fail(struct probe *p, enum probe_stage stage,
+                       enum probe_error error, const char *fmt, ...)
+{
+    if (p->failed)
+        return;
+    p->failed = true;
+    p->res.success = false;
+    p->res.stage = stage;
+    p->res.error = error;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->res.detail, sizeof(p->res.detail), fmt, ap);
+    va_end(ap);
+}
+
+/* Is there a run of at least 4 bytes of needle in hay? Used to keep a
+ * server that echoes our AUTH lines from carrying them into logs. */
+static bool contains(const char *hay, const char *needle, size_t n)
+{
+    return n >= 4 && memmem(hay, strlen(hay), needle, n) != NULL;
+}
+
+/* Copies a reply's first line into a probe_reply, withholding text that
+ * echoes anything secret-bearing this session sent. */
+static void reply_copy(struct session *s, enum probe_stage stage,
+                       const struct smtp_reply *r, struct probe_reply *out)
+{
+    const struct target_config *t = &s->probe->target;
+    const char *text = buf_str(&r->text);
+    size_t first = strcspn(text, "\n");
+
+    out->code = r->code;
+    out->cls = classify_reply(stage, r->code);
+    memcpy(out->enhanced, r->enhanced, sizeof(out->enhanced));
+
+    bool echo = false;
+    if (t->secret && contains(text, t->secret, t->secret_len))
+        echo = true;
+    const char *sent = buf_str(&s->sent);
+    while (!echo && *sent) {
+        size_t len = strcspn(sent, "\n");
+        echo = contains(text, sent, len);
+        sent += len + (sent[len] == '\n');
+    }
+    if (echo) {
+        snprintf(out->text, sizeof(out->text),
+                 "[text withheld: it repeated the credentials]");
+        return;
+    }
+    if (first >= sizeof(out->text))
+        first = sizeof(out->text) - 1;
+    memcpy(out->text, text, first);
+    out->text[first] = '\0';
+}
+
+/*
+ * Keeps a final reply: replies[stage] holds the first non-success reply of
+ * the probe, else the latest. A reply of another class than success is
+ * the failure of the probe at that stage.
+ */
+static enum smtp_class record_reply(struct session *s, enum probe_stage stage,
+                                    const struct smtp_reply *r)
+{
+    struct probe *p = s->probe;
+    struct probe_reply pr;
+    reply_copy(s, stage, r, &pr);
+
+    struct probe_reply *slot = &p->res.replies[stage];
+    if (slot->code == 0 || slot->cls == SMTP_CLASS_SUCCESS)
+        *slot = pr;
+    if (stage == PROBE_STAGE_AUTH && s->mech >= 0)
+        p->res.auth[s->mech].reply = pr;
+
+    if (pr.cls != SMTP_CLASS_SUCCESS) {
+        if (stage == PROBE_STAGE_AUTH && s->mech >= 0)
+            probe_fail(p, stage, PROBE_ERROR_NONE, "AUTH %s: %d %s",
+                       sasl_mech_name(p->target.mechs[s->mech]), pr.code,
+                       pr.text);
+        else
+            probe_fail(p, stage, PROBE_ERROR_NONE, "%s: %d %s",
+                       probe_stage_name(stage), pr.code, pr.text);
+    }
+    log_debug("probe", "reply", "target=%s stage=%s code=%d class=%s",
+              p->target.name, probe_stage_name(stage), pr.code,
+              smtp_class_name(pr.cls));
+    return pr.cls;
+}
+
+static void session_set_state(struct session *s, enum session_state next)
+{
+    log_debug("probe", "session state", "target=%s from=%s to=%s",
+              s->probe->target.name, session_state_names[s->state],
+              session_state_names[next]);
+    s->state = next;
+}
+
+/* ---- CA stores, one per file for the life of the prober --------------- */
+
+static struct ca_entry *ca_lookup(struct prober *pr, const char *path)
+{
+    for (size_t i = 0; i < pr->n_cas; i++)
+        if (strcmp(pr->cas[i].path, path) == 0)
+            return &pr->cas[i];
+
+    struct ca_entry *grown =
+        realloc(pr->cas, (pr->n_cas + 1) * sizeof(*pr->cas));
+    if (!grown)
+        return NULL;
+    pr->cas = grown;
+    struct ca_entry *e = &pr->cas[pr->n_cas];
+    memset(e, 0, sizeof(*e));
+    e->path = strdup(path);
+    if (!e->path)
+        return NULL;
+    e->store = tls_store_load(path, e->error, sizeof(e->error));
+    if (!e->store)
+        log_warn("probe", "cannot load CA file", "path=%s",
+                 path); /* e->error has OpenSSL's reason */
+    pr->n_cas++;
+    return e;
+}
+
+void prober_flush_ca(struct prober *pr)
+{
+    for (size_t i = 0; i < pr->n_cas; i++) {
+        free(pr->cas[i].path);
+        tls_store_free(pr->cas[i].store);
+    }
+    free(pr->cas);
+    pr->cas = NULL;
+    pr->n_cas = 0;
+}
+
+/*
+ * TLS is up: read the certificate facts (kept from the first session)
+ * and, when the target verifies, refuse to go on with a bad certificate
+ * before anything secret is sent. false stops the session.
+ */
+static bool session_tls_up(struct session *s)
+{
+    struct probe *p = s->probe;
+    const struct target_config *t = &p->target;
+    struct curl_tlssessioninfo *info = NULL;
+
+    s->tls_up = true;
+    if (curl_easy_getinfo(s->easy, CURLINFO_TLS_SSL_PTR, &info) != CURLE_OK ||
+        !info || info->backend != CURLSSLBACKEND_OPENSSL || !info->internals) {
+        probe_fail(p, PROBE_STAGE_TLS, PROBE_ERROR_TLS_HANDSHAKE,
+                   "tls: no TLS session to inspect");
+        return false;
+    }
+
+    struct ca_entry *ca = ca_lookup(p->owner, t->ca_file);
+    struct tls_facts facts;
+    if (tls_facts_read(info->internals, ca ? ca->store : NULL, t->server_name,
+                       &facts) < 0) {
+        probe_fail(p, PROBE_STAGE_TLS, PROBE_ERROR_CERTIFICATE,
+                   "tls: the server presented no certificate");
+        return false;
+    }
+    if (!facts.chain_ok && ca && !ca->store)
+        snprintf(facts.problem, sizeof(facts.problem), "%.120s", ca->error);
+    if (!p->res.tls.present)
+        p->res.tls = facts;
+    if (t->tls_verify && !facts.valid) {
+        probe_fail(p, PROBE_STAGE_TLS, PROBE_ERROR_CERTIFICATE,
+                   "certificate: %s", facts.problem);
+        return false;
+    }
+    return true;
+}
+
+/* ---- the connect phase: replies as curl reads them -------------------- */
+
+static void ehlo_keep(struct session *s, const struct smtp_reply *r)
+{
+    struct probe *p = s->probe;
+    smtp_ehlo_parse(r, &s->ehlo);
+    p->res.ehlo = s->ehlo;
+    p->res.ehlo_seen = true;
+}
+
+/* A complete reply during the connect phase. false stops curl. */
+static bool connect_reply(struct session *s, const struct smtp_reply *r,
+                          uint64_t at)
+{
+    const struct target_config *t = &s->probe->target;
+
+    switch (s->step) {
+    case STEP_GREETING:
+        s->t_greeting = at;
+        if (record_reply(s, PROBE_STAGE_GREETING, r) != SMTP_CLASS_SUCCESS)
+            return false;
+        s->step = STEP_EHLO;
+        return true;
+    case STEP_EHLO:
+        s->t_ehlo = at;
+        if (record_reply(s, PROBE_STAGE_EHLO, r) != SMTP_CLASS_SUCCESS)
+            return false;
+        ehlo_keep(s, r);
+        if (t->tls != TLS_MODE_STARTTLS) {
+            s->step = STEP_COMPLETE;
+            return true;
+        }
+        s->probe->res.ehlo_pre_tls_auth = s->ehlo.auth;
+        if (!s->ehlo.starttls) {
+            probe_fail(s->probe, PROBE_STAGE_STARTTLS,
+                       PROBE_ERROR_STARTTLS_UNAVAILABLE,
+                       "starttls: the server does not offer STARTTLS");
+            return false;
+        }
+        s->step = STEP_STARTTLS;
+        return true;
+    case STEP_STARTTLS:
+        if (record_reply(s, PROBE_STAGE_STARTTLS, r) != SMTP_CLASS_SUCCESS)
+            return false;
+        s->step = STEP_EHLO_TLS;
+        return true;
+    case STEP_EHLO_TLS:
+        s->t_ehlo_tls = at;
+        if (record_reply(s, PROBE_STAGE_EHLO, r) != SMTP_CLASS_SUCCESS)
+            return false;
+        ehlo_keep(s, r); /* capabilities after TLS replace the first */
+        s->step = STEP_COMPLETE;
+        return true;
+    case STEP_COMPLETE:
+        break;
+    }
+    return true;
+}
+
+/* libcurl hands over every reply line of the connect phase here. */
+static size_t on_header_line(char *data, size_t size, size_t nitems,
+                             void *userp)
+{
+    struct session *s = userp;
+    struct probe *p = s->probe;
+    size_t n = size * nitems;
+    uint64_t at = now_ns();
+
+    if (s->failed)
+        return 0;
+    /* The first line over TLS: implicit TLS greets over it, STARTTLS
+     * answers the second EHLO over it. */
+    if (!s->tls_up &&
+        ((p->target.tls == TLS_MODE_IMPLICIT && s->step == STEP_GREETING) ||
+         s->step == STEP_EHLO_TLS)) {
+        if (!session_tls_up(s)) {
+            s->failed = true;
+            return 0;
+        }
+    }
+
+    enum smtp_parse_status st = smtp_parser_line(&s->parser, data, n);
+    if (st == SMTP_PARSE_MORE)
+        return n;
+    if (st == SMTP_PARSE_ERROR) {
+        enum probe_stage stage =
+            s->step == STEP_GREETING   ? PROBE_STAGE_GREETING
+            : s->step == STEP_STARTTLS ? PROBE_STAGE_STARTTLS
+                                       : PROBE_STAGE_EHLO;
+        probe_fail(p, stage, PROBE_ERROR_MALFORMED, "%s: malformed reply: %s",
+                   probe_stage_name(stage), smtp_parser_error(&s->parser));
+        s->failed = true;
+        return 0;
+    }
+    bool go_on = connect_reply(s, &s->parser.reply, at);
+    smtp_parser_reset(&s->parser);
+    if (!go_on) {
+        s->failed = true;
+        return 0;
+    }
+    return n;
+}
+
+/* Where a connect phase that curl ended stood. */
+static enum probe_stage connect_stage(struct session *s)
+{
+    curl_off_t connected = 0, handshaken = 0;
+    curl_easy_getinfo(s->easy, CURLINFO_CONNECT_TIME_T, &connected);
+    curl_easy_getinfo(s->easy, CURLINFO_APPCONNECT_TIME_T, &handshaken);
+
+    switch (s->step) {
+    case STEP_GREETING:
+        if (connected == 0)
+            return PROBE_STAGE_CONNECT;
+        if (s->probe->target.tls == TLS_MODE_IMPLICIT && handshaken == 0)
+            return PROBE_STAGE_TLS;
+        return PROBE_STAGE_GREETING;
+    case STEP_EHLO:
+        return PROBE_STAGE_EHLO;
+    case STEP_STARTTLS:
+        return PROBE_STAGE_STARTTLS;
+    case STEP_EHLO_TLS:
+        return s->tls_up ? PROBE_STAGE_EHLO : PROBE_STAGE_TLS;
+    case STEP_COMPLETE:
+        break;
+    }
+    return PROBE_STAGE_EHLO;
+}
+
+/* A connect phase that curl ended with rc, when we did not stop it. */
+static void connect_failed(struct session *s, CURLcode rc)
+{
+    enum probe_stage stage = connect_stage(s);
+    enum probe_error error;
+
+    switch (rc) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+        error = PROBE_ERROR_DNS;
+        stage = PROBE_STAGE_CONNECT;
+        break;
+    case CURLE_COULDNT_CONNECT:
+        error = PROBE_ERROR_CONNECT;
+        stage = PROBE_STAGE_CONNECT;
+        break;
+    case CURLE_OPERATION_TIMEDOUT:
+        error = PROBE_ERROR_TIMEOUT;
+        break;
+    case CURLE_SSL_CONNECT_ERROR:
+        error = PROBE_ERROR_TLS_HANDSHAKE;
+        stage = PROBE_STAGE_TLS;
+        break;
+    case CURLE_PEER_FAILED_VERIFICATION:
+        error = PROBE_ERROR_CERTIFICATE;
+        stage = PROBE_STAGE_TLS;
+        break;
+    case CURLE_USE_SSL_FAILED:
+        error = PROBE_ERROR_STARTTLS_UNAVAILABLE;
+        stage = PROBE_STAGE_STARTTLS;
+        break;
+    case CURLE_WEIRD_SERVER_REPLY:
+        error = PROBE_ERROR_MALFORMED;
+        break;
+    default:
+        /* Reset, EOF and the rest: the server went away. */
+        error = PROBE_ERROR_CLOSED;
+        break;
+    }
+    probe_fail(s->probe, stage, error, "%s: %s", probe_stage_name(stage),
+               s->errbuf[0] ? s->errbuf : curl_easy_strerror(rc));
+}
+
+/* The phases of the first session, from the reply stamps. */
+static void phases_note(struct session *s)
+{
+    struct probe *p = s->probe;
+    double *ph = p->res.phase_seconds;
+    curl_off_t connected = 0, handshaken = 0;
+
+    if (p->sess != s || p->next_mech > 1)
+        return;
+    curl_easy_getinfo(s->easy, CURLINFO_CONNECT_TIME_T, &connected);
+    curl_easy_getinfo(s->easy, CURLINFO_APPCONNECT_TIME_T, &handshaken);
+
+    uint64_t ready = s->t_start + (uint64_t)connected * 1000u;
+    if (connected > 0)
+        ph[PROBE_PHASE_CONNECT] = (double)connected / 1e6;
+    if (p->target.tls == TLS_MODE_IMPLICIT && handshaken > connected) {
+        ph[PROBE_PHASE_STARTTLS] = (double)(handshaken - connected) / 1e6;
+        ready = s->t_start + (uint64_t)handshaken * 1000u;
+    }
+    if (s->t_greeting && connected > 0)
+        ph[PROBE_PHASE_BANNER] =
+            s->t_greeting > ready ? ns_to_s(s->t_greeting - ready) : 0;
+    if (s->t_ehlo && s->t_greeting)
+        ph[PROBE_PHASE_EHLO] = ns_to_s(s->t_ehlo - s->t_greeting);
+    if (s->t_ehlo_tls && s->t_ehlo)
+        ph[PROBE_PHASE_STARTTLS] = ns_to_s(s->t_ehlo_tls - s->t_ehlo);
+}
+
+/* ---- after the connect phase: our own commands ------------------------ */
+
+/* Ends a session: prober_run() frees it afterwards and moves its probe
+ * on, so no caller ever holds a freed session. */
+static void session_close(struct session *s)
+{
+    if (s->state != SESSION_DONE) {
+        log_debug("probe", "session state", "target=%s from=%s to=done",
+                  s->probe->target.name, session_state_names[s->state]);
+        s->state = SESSION_DONE;
+    }
+}
+
+/* Sends what is queued; false when the connection failed (recorded). */
+static bool session_flush(struct session *s)
+{
+    while (s->out_off < s->out.len) {
+        size_t n = 0;
+        CURLcode rc = curl_easy_send(s->easy, s->out.data + s->out_off,
+                                     s->out.len - s->out_off, &n);
+        if (rc == CURLE_AGAIN)
+            return true;
+        if (rc != CURLE_OK) {
+            enum probe_stage stage =
+                s->state == SESSION_QUIT ? PROBE_STAGE_QUIT : PROBE_STAGE_AUTH;
+            probe_fail(s->probe, stage, PROBE_ERROR_CLOSED,
+                       "%s: sending failed: %s", probe_stage_name(stage),
+                       curl_easy_strerror(rc));
+            return false;
+        }
+        s->out_off += n;
+    }
+    /* Everything went out: the queued bytes may have held the secret. */
+    buf_wipe(&s->out);
+    s->out_off = 0;
+    return true;
+}
+
+/* Queues one command line; remember = it carries the secret. */
+static int session_queue(struct session *s, const struct buf *line,
+                         bool remember)
+{
+    if (buf_append(&s->out, line->data, line->len) < 0)
+        return -1;
+    if (remember && line->len > 2) {
+        if (buf_append(&s->sent, line->data, line->len - 2) < 0 ||
+            buf_putc(&s->sent, '\n') < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static void quit_begin(struct session *s)
+{
+    struct buf line;
+    buf_init(&line, 16);
+    buf_puts(&line, "QUIT\r\n");
+    session_set_state(s, SESSION_QUIT);
+    if (session_queue(s, &line, false) < 0 || !session_flush(s))
+        session_close(s);
+    buf_free(&line);
+}
+
+static void auth_begin(struct session *s)
+{
+    struct probe *p = s->probe;
+    const struct target_config *t = &p->target;
+    struct probe_auth *a = &p->res.auth[s->mech];
+    enum sasl_mech mech = t->mechs[s->mech];
+
+    a->advertised = smtp_ehlo_has_mech(&s->ehlo, sasl_mech_name(mech));
+    /* Never send credentials in clear unless the target says so. The
+     * config refuses tls = none with mechanisms unless allowed; this is
+     * the last line of defence. */
+    if (!s->tls_up && !(t->tls == TLS_MODE_NONE && t->allow_plaintext_auth)) {
+        a->error = PROBE_ERROR_STARTTLS_UNAVAILABLE;
+        probe_fail(p, PROBE_STAGE_AUTH, PROBE_ERROR_STARTTLS_UNAVAILABLE,
+                   "auth: not sent: the connection is not encrypted");
+        quit_begin(s);
+        return;
+    }
+
+    struct buf line;
+    buf_init(&line, 0);
+    s->sasl = sasl_client_new(mech, t->username, t->secret, t->secret_len);
+    if (!s->sasl || sasl_client_start(s->sasl, &line) < 0 ||
+        session_queue(s, &line, true) < 0) {
+        buf_wipe(&line);
+        a->error = PROBE_ERROR_CLOSED;
+        probe_fail(p, PROBE_STAGE_AUTH, PROBE_ERROR_CLOSED,
+                   "auth: out of memory");
+        quit_begin(s);
+        return;
+    }
+    buf_wipe(&line);
+    a->attempted = true;
+    s->t_auth_sent = now_ns();
+    session_set_state(s, SESSION_AUTH);
+    if (!session_flush(s)) {
+        a->error = PROBE_ERROR_CLOSED;
+        session_close(s);
+    }
+}
+
+/* A 334 continuation: answer it, or cancel the exchange (RFC 4954). */
+static void auth_continue(struct session *s, const struct smtp_reply *r)
+{
+    struct buf line;
+    buf_init(&line, 0);
+    const char *text = buf_str(&r->text);
+    char challenge[SMTP_REPLY_MAX_LINE];
+    size_t len = strcspn(text, "\n");
+    if (len >= sizeof(challenge))
+        len = sizeof(challenge) - 1;
+    memcpy(challenge, text, len);
+    challenge[len] = '\0';
+
+    bool ok = sasl_client_step(s->sasl, challenge, &line) == 0;
+    if (!ok) {
+        buf_wipe(&line);
+        buf_init(&line, 0);
+        buf_puts(&line, "*\r\n");
+        s->cancelled = true;
+    }
+    if (session_queue(s, &line, ok) < 0 || !session_flush(s)) {
+        buf_wipe(&line);
+        s->probe->res.auth[s->mech].error = PROBE_ERROR_CLOSED;
+        session_close(s);
+        return;
+    }
+    buf_wipe(&line);
+}
+
+/* A complete reply after the connect phase. */
+static void session_reply(struct session *s, const struct smtp_reply *r)
+{
+    if (s->state == SESSION_AUTH) {
+        if (r->code == 334 && !s->cancelled) {
+            auth_continue(s, r);
+            return;
+        }
+        s->t_auth_done = now_ns();
+        struct probe_auth *a = &s->probe->res.auth[s->mech];
+        a->seconds = ns_to_s(s->t_auth_done - s->t_auth_sent);
+        if (s->probe->sess == s && s->probe->next_mech == 1)
+            s->probe->res.phase_seconds[PROBE_PHASE_AUTH] = a->seconds;
+        record_reply(s, PROBE_STAGE_AUTH, r);
+        sasl_client_free(s->sasl);
+        s->sasl = NULL;
+        quit_begin(s);
+        return;
+    }
+    if (s->state == SESSION_QUIT) {
+        record_reply(s, PROBE_STAGE_QUIT, r);
+        session_close(s);
+    }
+}
+
+static enum probe_stage session_stage(const struct session *s)
+{
+    return s->state == SESSION_QUIT ? PROBE_STAGE_QUIT : PROBE_STAGE_AUTH;
+}
+
+/* A no-reply failure after the connect phase ends the session. */
+static void session_broke(struct session *s, enum probe_error error,
+                          const char *what)
+{
+    enum probe_stage stage = session_stage(s);
+    if (s->state == SESSION_AUTH && s->mech >= 0)
+        s->probe->res.auth[s->mech].error = error;
+    probe_fail(s->probe, stage, error, "%s: %s", probe_stage_name(stage),
+               what);
+    session_close(s);
+}
+
+/* Reads until curl says EAGAIN; replies are handled as they complete. */
+static void session_read(struct session *s)
+{
+    char chunk[RECV_CHUNK];
+
+    while (s->state == SESSION_AUTH || s->state == SESSION_QUIT) {
+        size_t n = 0;
+        CURLcode rc = curl_easy_recv(s->easy, chunk, sizeof(chunk), &n);
+        if (rc == CURLE_AGAIN)
+            return;
+        if (rc != CURLE_OK || n == 0) {
+            session_broke(s, PROBE_ERROR_CLOSED,
+                          rc != CURLE_OK ? curl_easy_strerror(rc)
+                                         : "the server closed the connection");
+            return;
+        }
+        s->received += n;
+        if (s->received > SESSION_MAX_RECV) {
+            session_broke(s, PROBE_ERROR_MALFORMED,
+                          "the server sent too much");
+            return;
+        }
+        size_t off = 0;
+        while (off < n &&
+               (s->state == SESSION_AUTH || s->state == SESSION_QUIT)) {
+            size_t used = 0;
+            enum smtp_parse_status st =
+                smtp_parser_feed(&s->parser, chunk + off, n - off, &used);
+            off += used;
+            if (st == SMTP_PARSE_ERROR) {
+                char what[96];
+                snprintf(what, sizeof(what), "malformed reply: %s",
+                         smtp_parser_error(&s->parser));
+                session_broke(s, PROBE_ERROR_MALFORMED, what);
+                return;
+            }
+            if (st == SMTP_PARSE_DONE) {
+                session_reply(s, &s->parser.reply);
+                smtp_parser_reset(&s->parser);
+            }
+        }
+    }
+}
+
+/* curl finished the connect phase of s with rc. */
+static void connect_done(struct session *s, CURLcode rc)
+{
+    struct probe *p = s->probe;
+
+    if (rc != CURLE_OK || s->failed) {
+        if (!s->failed)
+            connect_failed(s, rc);
+        phases_note(s);
+        session_close(s);
+        return;
+    }
+    phases_note(s);
+    if (s->step != STEP_COMPLETE) {
+        enum probe_stage stage = connect_stage(s);
+        probe_fail(p, stage, PROBE_ERROR_MALFORMED,
+                   "%s: the connect phase ended early",
+                   probe_stage_name(stage));
+        session_close(s);
+        return;
+    }
+    curl_socket_t sock = CURL_SOCKET_BAD;
+    if (curl_easy_getinfo(s->easy, CURLINFO_ACTIVESOCKET, &sock) != CURLE_OK ||
+        sock == CURL_SOCKET_BAD) {
+        probe_fail(p, PROBE_STAGE_EHLO, PROBE_ERROR_CLOSED,
+                   "ehlo: the connection is gone");
+        session_close(s);
+        return;
+    }
+    s->sock = sock;
+    s->connected = true;
+    if (s->mech >= 0)
+        auth_begin(s);
+    else
+        quit_begin(s);
+    session_read(s);
+}
+
+/* ---- sessions and probes ---------------------------------------------- */
+
+static void probe_finish(struct probe *p);
+static int session_start(struct probe *p, int mech);
+
+static CURL *easy_new(struct session *s, uint64_t remaining_ms)
+{
+    const struct target_config *t = &s->probe->target;
+    CURL *e = curl_easy_init();
+    if (!e)
+        return NULL;
+
+    char *ehlo = curl_easy_escape(e, t->ehlo_name, 0);
+    bool v6_name = strchr(t->server_name, ':') != NULL;
+    bool v6_host = strchr(t->host, ':') != NULL;
+    char url[CONFIG_HOST_MAX * 4 + 64];
+
+    snprintf(url, sizeof(url), "%s://%s%s%s:%u/%s",
+             t->tls == TLS_MODE_IMPLICIT ? "smtps" : "smtp",
+             v6_name ? "[" : "", t->server_name, v6_name ? "]" : "", t->port,
+             ehlo ? ehlo : "localhost");
+    curl_free(ehlo);
+
+    /* The URL names server_name (SNI and the host check); CONNECT_TO
+     * sends the connection to host. */
+    if (strcmp(t->server_name, t->host) != 0) {
+        char to[CONFIG_HOST_MAX * 2 + 64];
+        snprintf(to, sizeof(to), "%s%s%s:%u:%s%s%s:%u", v6_name ? "[" : "",
+                 t->server_name, v6_name ? "]" : "", t->port,
+                 v6_host ? "[" : "", t->host, v6_host ? "]" : "", t->port);
+        s->connect_to = curl_slist_append(NULL, to);
+        if (!s->connect_to) {
+            curl_easy_cleanup(e);
+            return NULL;
+        }
+        curl_easy_setopt(e, CURLOPT_CONNECT_TO, s->connect_to);
+    }
+
+    long ms = remaining_ms > 0 ? (long)remaining_ms : 1;
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+    curl_easy_setopt(e, CURLOPT_CONNECT_ONLY, 1L);
+    /* Never CURLUSESSL_TRY: on a 454 it would go on in clear. */
+    curl_easy_setopt(e, CURLOPT_USE_SSL,
+                     t->tls == TLS_MODE_STARTTLS ? (long)CURLUSESSL_ALL
+                                                 : (long)CURLUSESSL_NONE);
+    /* We verify ourselves (tls.c), so the facts are there whether or not
+     * the target enforces them; curl then never loads a CA store. */
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+    curl_easy_setopt(e, CURLOPT_CAINFO, NULL);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, ms);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, ms);
+    /* Our deadline, not the cache's age limit, ends an idle session. */
+    curl_easy_setopt(e, CURLOPT_MAXAGE_CONN, 86400L);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, s->errbuf);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header_line);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, s);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, s);
+    return e;
+}
+
+static void session_free(struct session *s)
+{
+    if (!s)
+        return;
+    if (s->easy) {
+        curl_multi_remove_handle(s->probe->owner->multi, s->easy);
+        curl_easy_cleanup(s->easy);
+    }
+    curl_slist_free_all(s->connect_to);
+    sasl_client_free(s->sasl);
+    smtp_parser_free(&s->parser);
+    buf_wipe(&s->out);
+    buf_wipe(&s->sent);
+    free(s);
+}
+
+/* Starts the session for mechanism index mech (-1: EHLO only). */
+static int session_start(struct probe *p, int mech)
+{
+    uint64_t now = now_ns();
+    uint64_t remaining_ms =
+        p->deadline > now ? (p->deadline - now) / 1000000u : 0;
+    struct session *s = calloc(1, sizeof(*s));
+    if (!s)
+        return -1;
+    s->probe = p;
+    s->mech = mech;
+    s->sock = CURL_SOCKET_BAD;
+    s->state = SESSION_CONNECTING;
+    s->step = STEP_GREETING;
+    smtp_parser_init(&s->parser);
+    buf_init(&s->out, 64 * 1024);
+    buf_init(&s->sent, 64 * 1024);
+    s->easy = easy_new(s, remaining_ms);
+    if (!s->easy) {
+        session_free(s);
+        return -1;
+    }
+    s->t_start = now_ns();
+    if (curl_multi_add_handle(p->owner->multi, s->easy) != CURLM_OK) {
+        curl_easy_cleanup(s->easy);
+        s->easy = NULL;
+        session_free(s);
+        return -1;
+    }
+    p->sess = s;
+    log_debug("probe", "session start", "target=%s mechanism=%s",
+              p->target.name,
+              mech >= 0 ? sasl_mech_name(p->target.mechs[mech]) : "-");
+    return 0;
+}
+
+/*
+ * A session is done: free it and start the next one, or finish the
+ * probe. Only a session whose connect phase went through leads to the
+ * next mechanism: any other failure would meet the next one too.
+ */
+static void session_advance(struct session *s)
+{
+    struct probe *p = s->probe;
+    bool go_on = s->connected && p->next_mech < p->target.n_mechs;
+
+    p->sess = NULL;
+    session_free(s);
+    if (go_on && now_ns() < p->deadline) {
+        int mech = (int)p->next_mech++;
+        if (session_start(p, mech) == 0)
+            return;
+        p->res.auth[mech].error = PROBE_ERROR_CLOSED;
+        probe_fail(p, PROBE_STAGE_CONNECT, PROBE_ERROR_CLOSED,
+                   "connect: out of memory");
+    } else if (go_on) {
+        probe_fail(p, PROBE_STAGE_AUTH, PROBE_ERROR_TIMEOUT,
+                   "auth: no time left for %s",
+                   sasl_mech_name(p->target.mechs[p->next_mech]));
+        for (size_t i = p->next_mech; i < p->target.n_mechs; i++)
+            p->res.auth[i].error = PROBE_ERROR_TIMEOUT;
+    }
+    probe_finish(p);
+}
+
+static void probe_free(struct probe *p)
+{
+    if (!p)
+        return;
+    session_free(p->sess);
+    if (p->target.secret) {
+        explicit_bzero(p->target.secret, p->target.secret_len);
+        free(p->target.secret);
+    }
+    free(p);
+}
+
+static void probe_unlink(struct probe *p)
+{
+    struct prober *pr = p->owner;
+    for (struct probe **pp = &pr->probes; *pp; pp = &(*pp)->next) {
+        if (*pp == p) {
+            *pp = p->next;
+            pr->n_probes--;
+            return;
+        }
+    }
+}
+
+static void probe_finish(struct probe *p)
+{
+    struct prober *pr = p->owner;
+    p->res.duration_seconds = ns_to_s(now_ns() - p->t0);
+    if (!p->failed) {
+        p->res.success = true;
+        p->res.stage = PROBE_STAGE_QUIT;
+    }
+    probe_unlink(p);
+    log_debug("probe", "probe done", "target=%s success=%d duration=%.3f",
+              p->target.name, p->res.success, p->res.duration_seconds);
+    if (pr->done)
+        pr->done(pr->user, &p->res);
+    probe_free(p);
+}
+
+/* ---- the prober --------------------------------------------------------- */
+
+struct prober *prober_new(probe_done_fn done, void *user)
+{
+    struct prober *pr = calloc(1, sizeof(*pr));
+    if (!pr)
+        return NULL;
+    pr->multi = curl_multi_init();
+    if (!pr->multi) {
+        free(pr);
+        return NULL;
+    }
+    pr->done = done;
+    pr->user = user;
+    return pr;
+}
+
+void prober_free(struct prober *pr)
+{
+    if (!pr)
+        return;
+    while (pr->probes) {
+        struct probe *p = pr->probes;
+        pr->probes = p->next;
+        probe_free(p);
+    }
+    prober_flush_ca(pr);
+    curl_multi_cleanup(pr->multi);
+    free(pr->fds);
+    free(pr->fd_sessions);
+    free(pr);
+}
+
+size_t prober_in_flight(const struct prober *pr)
+{
+    return pr->n_probes;
+}
+
+int prober_start(struct prober *pr, const struct target_config *target,
+                 uint64_t id)
+{
+    struct probe *p = calloc(1, sizeof(*p));
+    if (!p)
+        return -1;
+    p->owner = pr;
+    p->target = *target;
+    p->target.secret = NULL;
+    if (target->secret) {
+        p->target.secret = malloc(target->secret_len + 1);
+        if (!p->target.secret) {
+            probe_free(p);
+            return -1;
+        }
+        memcpy(p->target.secret, target->secret, target->secret_len);
+        p->target.secret[target->secret_len] = '\0';
+    }
+    p->t0 = now_ns();
+    p->deadline = p->t0 + target->timeout_ms * 1000000u;
+
+    struct probe_result *r = &p->res;
+    snprintf(r->target, sizeof(r->target), "%s", target->name);
+    r->id = id;
+    r->start_time = wall_time();
+    r->stage = PROBE_STAGE_CONNECT;
+    for (int i = 0; i < PROBE_PHASE_COUNT; i++)
+        r->phase_seconds[i] = -1;
+    r->n_auth = target->n_mechs;
+    for (size_t i = 0; i < target->n_mechs; i++)
+        r->auth[i].mech = target->mechs[i];
+
+    int mech = -1;
+    if (target->n_mechs > 0)
+        mech = (int)p->next_mech++;
+    if (session_start(p, mech) < 0) {
+        probe_free(p);
+        return -1;
+    }
+    p->next = pr->probes;
+    pr->probes = p;
+    pr->n_probes++;
+    return 0;
+}
+
+/* Our sockets (sessions past the connect phase) for curl_multi_poll. */
+static int fds_build(struct prober *pr, int wake_fd, size_t *n)
+{
+    size_t need = pr->n_probes + 1;
+    if (need > pr->fds_cap) {
+        struct curl_waitfd *grown = realloc(pr->fds, need * sizeof(*grown));
+        if (!grown)
+            return -1;
+        pr->fds = grown;
+        struct session **sess = realloc(pr->fd_sessions, need * sizeof(*sess));
+        if (!sess)
+            return -1;
+        pr->fd_sessions = sess;
+        pr->fds_cap = need;
+    }
+    size_t k = 0;
+    if (wake_fd >= 0) {
+        pr->fd_sessions[k] = NULL;
+        pr->fds[k++] = (struct curl_waitfd){wake_fd, CURL_WAIT_POLLIN, 0};
+    }
+    for (struct probe *p = pr->probes; p; p = p->next) {
+        struct session *s = p->sess;
+        if (!s || s->sock == CURL_SOCKET_BAD || s->state == SESSION_CONNECTING)
+            continue;
+        short ev = CURL_WAIT_POLLIN;
+        if (s->out_off < s->out.len)
+            ev |= CURL_WAIT_POLLOUT;
+        pr->fd_sessions[k] = s;
+        pr->fds[k++] = (struct curl_waitfd){s->sock, ev, 0};
+    }
+    *n = k;
+    return 0;
+}
+
+/* The time until the nearest deadline, capped at timeout_ms. */
+static int wait_ms(const struct prober *pr, int timeout_ms)
+{
+    uint64_t now = now_ns();
+    for (const struct probe *p = pr->probes; p; p = p->next) {
+        uint64_t left = p->deadline > now ? p->deadline - now : 0;
+        int ms = (int)((left + 999999u) / 1000000u);
+        if (ms < timeout_ms)
+            timeout_ms = ms;
+    }
+    return timeout_ms < 0 ? 0 : timeout_ms;
+}
+
+/*
+ * Past their deadline: sessions of ours time out now; curl's own connect
+ * phase has the same deadline as its timeout, and gets one second of
+ * grace before we stop it ourselves.
+ */
+static void deadlines_check(struct prober *pr)
+{
+    uint64_t now = now_ns();
+    struct probe *p = pr->probes;
+    while (p) {
+        struct probe *next = p->next;
+        struct session *s = p->sess;
+        if (s && now >= p->deadline) {
+            if (s->state != SESSION_CONNECTING) {
+                session_broke(s, PROBE_ERROR_TIMEOUT,
+                              "no reply before the deadline");
+            } else if (now >= p->deadline + 1000000000u) {
+                enum probe_stage stage = connect_stage(s);
+                probe_fail(p, stage, PROBE_ERROR_TIMEOUT,
+                           "%s: no reply before the deadline",
+                           probe_stage_name(stage));
+                phases_note(s);
+                session_close(s);
+            }
+        }
+        p = next;
+    }
+}
+
+/* Moves on every probe whose session is done. A probe that finishes
+ * unlinks only itself; probes started meanwhile go to the list's head. */
+static void reap(struct prober *pr)
+{
+    struct probe *p = pr->probes;
+    while (p) {
+        struct probe *next = p->next;
+        if (p->sess && p->sess->state == SESSION_DONE)
+            session_advance(p->sess);
+        p = next;
+    }
+}
+
+int prober_run(struct prober *pr, int timeout_ms, int wake_fd)
+{
+    size_t n = 0;
+    int woken = 0;
+
+    if (fds_build(pr, wake_fd, &n) < 0)
+        return -1;
+    int numfds = 0;
+    CURLMcode mc = curl_multi_poll(pr->multi, pr->fds, (unsigned)n,
+                                   wait_ms(pr, timeout_ms), &numfds);
+    if (mc != CURLM_OK && mc != CURLM_UNRECOVERABLE_POLL)
+        return -1;
+
+    /*
+     * Our own sockets first: curl prunes idle connections that look dead
+     * when it opens new ones, and a reply waiting unread is best taken
+     * before curl looks.
+     */
+    for (size_t i = 0; i < n; i++) {
+        struct curl_waitfd *w = &pr->fds[i];
+        if (!w->revents)
+            continue;
+        struct session *s = pr->fd_sessions[i];
+        if (!s) {
+            woken = 1;
+            continue;
+        }
+        if (s->state == SESSION_DONE)
+            continue;
+        if ((w->revents & CURL_WAIT_POLLOUT) && !session_flush(s)) {
+            session_close(s);
+            continue;
+        }
+        session_read(s);
+    }
+
+    int running = 0;
+    mc = curl_multi_perform(pr->multi, &running);
+    if (mc != CURLM_OK)
+        return -1;
+
+    CURLMsg *msg;
+    int left = 0;
+    while ((msg = curl_multi_info_read(pr->multi, &left))) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        struct session *s = NULL;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&s);
+        if (s && s->state == SESSION_CONNECTING)
+            connect_done(s, msg->data.result);
+    }
+    deadlines_check(pr);
+    reap(pr);
+    return woken;
+}

@@ -1,0 +1,238 @@
+/* runner: the probe loop: scheduler, prober and metrics, and reloads. */
+#include "runner.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "scheduler.h"
+
+#define EVENTS_PER_POLL 64
+
+struct runner {
+    struct agent_config *cfg;
+    uint64_t *ids; /* ids[i] is the scheduler id of cfg->targets[i] */
+    uint64_t next_id;
+    struct sched *sched;
+    struct prober *prober;
+    struct metrics *metrics;
+    bool once;
+    struct probe_result *results; /* once mode, one per target */
+    size_t n_done;
+};
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* The index in the current config of the target with scheduler id id;
+ * -1 when it was removed meanwhile. */
+static long target_index(const struct runner *r, uint64_t id)
+{
+    for (size_t i = 0; r->cfg && i < r->cfg->n_targets; i++)
+        if (r->ids[i] == id)
+            return (long)i;
+    return -1;
+}
+
+static void log_outcome(const struct probe_result *res)
+{
+    char detail[256];
+    log_quote(detail, sizeof(detail), res->detail);
+    if (res->success) {
+        log_debug("runner", "probe succeeded", "target=%s duration=%.3f",
+                  res->target, res->duration_seconds);
+        return;
+    }
+    const struct probe_reply *rep = &res->replies[res->stage];
+    if (res->error != PROBE_ERROR_NONE)
+        log_info("runner", "probe failed",
+                 "target=%s stage=%s error=%s duration=%.3f detail=%s",
+                 res->target, probe_stage_name(res->stage),
+                 probe_error_name(res->error), res->duration_seconds, detail);
+    else
+        log_info("runner", "probe failed",
+                 "target=%s stage=%s code=%d class=%s duration=%.3f "
+                 "detail=%s",
+                 res->target, probe_stage_name(res->stage), rep->code,
+                 smtp_class_name(rep->cls), res->duration_seconds, detail);
+}
+
+static void on_probe_done(void *user, const struct probe_result *res)
+{
+    struct runner *r = user;
+    long i = target_index(r, res->id);
+
+    log_outcome(res);
+    if (r->metrics)
+        metrics_record(r->metrics, res);
+    if (i < 0)
+        return;
+    sched_done(r->sched, res->id, now_ms());
+    if (r->once) {
+        r->results[i] = *res;
+        r->n_done++;
+        sched_remove(r->sched, res->id);
+    }
+}
+
+struct runner *runner_new(struct metrics *metrics, bool once,
+                          unsigned long seed)
+{
+    struct runner *r = calloc(1, sizeof(*r));
+    if (!r)
+        return NULL;
+    r->metrics = metrics;
+    r->once = once;
+    r->next_id = 1;
+    r->sched = sched_new(256, 4, (uint64_t)seed);
+    r->prober = prober_new(on_probe_done, r);
+    if (!r->sched || !r->prober) {
+        runner_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+void runner_free(struct runner *r)
+{
+    if (!r)
+        return;
+    prober_free(r->prober);
+    sched_free(r->sched);
+    config_free(r->cfg);
+    free(r->ids);
+    free(r->results);
+    free(r);
+}
+
+int runner_set_config(struct runner *r, struct agent_config *cfg)
+{
+    size_t n = cfg->n_targets;
+    uint64_t *ids = calloc(n ? n : 1, sizeof(*ids));
+    struct probe_result *results = NULL;
+    if (r->once)
+        results = calloc(n ? n : 1, sizeof(*results));
+    if (!ids || (r->once && !results)) {
+        free(ids);
+        free(results);
+        config_free(cfg);
+        return -1;
+    }
+
+    uint64_t now = now_ms();
+    size_t n_new = 0;
+    /* Survivors keep their id, hence their place on the schedule. */
+    for (size_t i = 0; i < n; i++) {
+        const struct target_config *t = &cfg->targets[i];
+        const struct target_config *old =
+            r->cfg ? config_find_target(r->cfg, t->name) : NULL;
+        if (old) {
+            ids[i] = r->ids[old - r->cfg->targets];
+            sched_update(r->sched, ids[i], t->host, t->interval_ms);
+        } else {
+            ids[i] = r->next_id++;
+            n_new++;
+        }
+    }
+    for (size_t i = 0; r->cfg && i < r->cfg->n_targets; i++)
+        if (!config_find_target(cfg, r->cfg->targets[i].name))
+            sched_remove(r->sched, r->ids[i]);
+
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct target_config *t = &cfg->targets[i];
+        if (sched_has(r->sched, ids[i]))
+            continue;
+        uint64_t first =
+            r->once ? now : sched_spread(now, t->interval_ms, k++, n_new);
+        if (sched_add(r->sched, ids[i], t->host, t->interval_ms, first) < 0)
+            log_error("runner", "cannot schedule target", "target=%s",
+                      t->name);
+    }
+    sched_set_limits(r->sched, cfg->max_concurrent_probes, cfg->max_per_host);
+    if (r->metrics && metrics_set_targets(r->metrics, cfg) < 0)
+        log_error("runner", "metrics not updated: out of memory", "%s", "");
+
+    config_free(r->cfg);
+    free(r->ids);
+    free(r->results);
+    r->cfg = cfg;
+    r->ids = ids;
+    r->results = results;
+    r->n_done = 0;
+    if (r->once)
+        for (size_t i = 0; i < n; i++)
+            snprintf(results[i].target, sizeof(results[i].target), "%s",
+                     cfg->targets[i].name);
+    return 0;
+}
+
+static void start_due(struct runner *r)
+{
+    struct sched_event ev[EVENTS_PER_POLL];
+    size_t n;
+    do {
+        n = sched_poll(r->sched, now_ms(), ev, EVENTS_PER_POLL);
+        for (size_t k = 0; k < n; k++) {
+            long i = target_index(r, ev[k].id);
+            if (i < 0)
+                continue;
+            const struct target_config *t = &r->cfg->targets[i];
+            if (ev[k].kind == SCHED_SKIP) {
+                log_info("runner", "probe skipped: the last one still runs",
+                         "target=%s rounds=%llu", t->name,
+                         (unsigned long long)ev[k].rounds);
+                for (uint64_t k2 = 0; r->metrics && k2 < ev[k].rounds; k2++)
+                    metrics_skipped(r->metrics, t->name);
+                continue;
+            }
+            if (r->metrics)
+                metrics_start_delay(r->metrics,
+                                    (double)ev[k].late_ms / 1000.0);
+            if (prober_start(r->prober, t, ev[k].id) < 0) {
+                log_error("runner", "cannot start probe: out of memory",
+                          "target=%s", t->name);
+                sched_done(r->sched, ev[k].id, now_ms());
+            }
+        }
+    } while (n == EVENTS_PER_POLL);
+}
+
+int runner_step(struct runner *r, int wake_fd, int max_wait_ms)
+{
+    start_due(r);
+    if (r->metrics)
+        metrics_set_in_flight(r->metrics, prober_in_flight(r->prober));
+
+    uint64_t next = sched_next_ms(r->sched, now_ms());
+    int wait = max_wait_ms;
+    if (next < (uint64_t)wait)
+        wait = (int)next;
+    int rc = prober_run(r->prober, wait, wake_fd);
+    if (r->metrics)
+        metrics_set_in_flight(r->metrics, prober_in_flight(r->prober));
+    return rc;
+}
+
+bool runner_finished(const struct runner *r)
+{
+    return r->once && r->cfg && r->n_done >= r->cfg->n_targets &&
+           prober_in_flight(r->prober) == 0;
+}
+
+const struct probe_result *runner_results(const struct runner *r, size_t *n)
+{
+    *n = r->cfg ? r->cfg->n_targets : 0;
+    return r->results;
+}
+
+const struct agent_config *runner_config(const struct runner *r)
+{
+    return r->cfg;
+}

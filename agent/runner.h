@@ -1,0 +1,49 @@
+/* runner: the probe loop: scheduler, prober and metrics, and reloads. */
+#ifndef RUNNER_H
+#define RUNNER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "metrics.h"
+#include "probe.h"
+
+struct runner;
+
+/*
+ * metrics may be NULL (nothing is recorded). once: every target is
+ * probed one time, all due at start, and the runner is then finished.
+ * seed feeds the scheduler's jitter.
+ */
+struct runner *runner_new(struct metrics *metrics, bool once,
+                          unsigned long seed);
+/* Ends in-flight probes; NULL is a no-op. */
+void runner_free(struct runner *r);
+
+/*
+ * Takes cfg (the runner owns it from now on and frees the one it
+ * replaces). Targets that keep their name keep their place in the
+ * schedule; new ones are spread over their interval; removed ones stop.
+ * 0, or -1 when out of memory (cfg is then freed, the old one stays).
+ */
+int runner_set_config(struct runner *r, struct agent_config *cfg);
+
+/*
+ * One turn of the loop: starts what is due, waits up to max_wait_ms for
+ * the network or for wake_fd (-1: none), moves probes on. Returns 1 when
+ * wake_fd became readable, 0 otherwise, -1 when curl's multi interface
+ * failed.
+ */
+int runner_step(struct runner *r, int wake_fd, int max_wait_ms);
+
+/* Once mode: every target has been probed. */
+bool runner_finished(const struct runner *r);
+
+/* Once mode: the results in config order (n = number of targets); owned
+ * by the runner. */
+const struct probe_result *runner_results(const struct runner *r, size_t *n);
+
+const struct agent_config *runner_config(const struct runner *r);
+
+#endif

@@ -1,0 +1,130 @@
+/* tls: certificate facts from an SSL *: expiry, validity, version, cipher. */
+#include "tls.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/asn1.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
+
+X509_STORE *tls_store_load(const char *ca_file, char *err, size_t errlen)
+{
+    X509_STORE *store = X509_STORE_new();
+    if (!store) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (X509_STORE_load_file(store, ca_file) != 1) {
+        unsigned long e = ERR_get_error();
+        snprintf(err, errlen, "cannot load CA file %s: %s", ca_file,
+                 e ? ERR_reason_error_string(e) : "unknown error");
+        ERR_clear_error();
+        X509_STORE_free(store);
+        return NULL;
+    }
+    return store;
+}
+
+void tls_store_free(X509_STORE *store)
+{
+    X509_STORE_free(store);
+}
+
+static bool is_ip_literal(const char *name)
+{
+    unsigned char addr[16];
+    return inet_pton(AF_INET, name, addr) == 1 ||
+           inet_pton(AF_INET6, name, addr) == 1;
+}
+
+/* The earliest notAfter of the chain, as unix time; 0 when unreadable. */
+static int64_t chain_not_after(STACK_OF(X509) * chain, X509 *leaf)
+{
+    int64_t earliest = 0;
+    int n = chain ? sk_X509_num(chain) : 0;
+    for (int i = -1; i < n; i++) {
+        X509 *cert = i < 0 ? leaf : sk_X509_value(chain, i);
+        if (!cert)
+            continue;
+        const ASN1_TIME *t = X509_get0_notAfter(cert);
+        struct tm tm;
+        if (!t || ASN1_TIME_to_tm(t, &tm) != 1)
+            continue;
+        int64_t when = (int64_t)timegm(&tm);
+        if (earliest == 0 || when < earliest)
+            earliest = when;
+    }
+    return earliest;
+}
+
+static void verify_chain(X509_STORE *store, X509 *leaf, STACK_OF(X509) * chain,
+                         struct tls_facts *f)
+{
+    if (!store) {
+        snprintf(f->problem, sizeof(f->problem), "no CA store");
+        return;
+    }
+    X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+    if (!ctx) {
+        snprintf(f->problem, sizeof(f->problem), "out of memory");
+        return;
+    }
+    if (X509_STORE_CTX_init(ctx, store, leaf, chain) == 1) {
+        X509_STORE_CTX_set_default(ctx, "ssl_server");
+        if (X509_verify_cert(ctx) == 1) {
+            f->chain_ok = true;
+        } else {
+            int e = X509_STORE_CTX_get_error(ctx);
+            snprintf(f->problem, sizeof(f->problem), "%s",
+                     X509_verify_cert_error_string(e));
+        }
+    }
+    X509_STORE_CTX_free(ctx);
+    ERR_clear_error();
+}
+
+static void verify_name(X509 *leaf, const char *name, struct tls_facts *f)
+{
+    int rc;
+    if (is_ip_literal(name))
+        rc = X509_check_ip_asc(leaf, name, 0);
+    else
+        rc = X509_check_host(leaf, name, 0, 0, NULL);
+    if (rc == 1) {
+        f->host_ok = true;
+    } else if (f->problem[0] == '\0') {
+        snprintf(f->problem, sizeof(f->problem),
+                 "certificate does not match %.64s", name);
+    }
+}
+
+int tls_facts_read(SSL *ssl, X509_STORE *store, const char *name,
+                   struct tls_facts *f)
+{
+    memset(f, 0, sizeof(*f));
+    if (!ssl)
+        return -1;
+    X509 *leaf = SSL_get0_peer_certificate(ssl);
+    if (!leaf)
+        return -1;
+    /* On the client side the peer chain includes the leaf. */
+    STACK_OF(X509) *chain = SSL_get_peer_cert_chain(ssl);
+
+    f->present = true;
+    snprintf(f->version, sizeof(f->version), "%s", SSL_get_version(ssl));
+    const char *cipher = SSL_get_cipher_name(ssl);
+    snprintf(f->cipher, sizeof(f->cipher), "%s", cipher ? cipher : "");
+    f->not_after = chain_not_after(chain, leaf);
+    X509_NAME_oneline(X509_get_subject_name(leaf), f->subject,
+                      (int)sizeof(f->subject));
+
+    verify_chain(store, leaf, chain, f);
+    verify_name(leaf, name, f);
+    f->valid = f->chain_ok && f->host_ok;
+    return 0;
+}
