@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what building, testing and the demo need, from Debian's
+# packages. Idempotent: installs only what is missing, and needs no
+# network at all when everything is there.
+set -euo pipefail
+
+PKGS=(
+  build-essential cmake pkg-config clang-format
+  libcurl4-openssl-dev libssl-dev libmicrohttpd-dev libinih-dev
+  libcmocka-dev zlib1g-dev
+  openssl ca-certificates curl procps
+  postfix sasl2-bin libsasl2-modules libsasl2-modules-db
+  python3 python3-aiosmtpd swaks
+  prometheus
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+       grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+echo "setup: installing ${missing[*]}"
+# Postfix asks what kind of mail system this is: none; we run our own
+# instances in temporary directories.
+echo 'postfix postfix/main_mailer_type select No configuration' |
+  $SUDO debconf-set-selections
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+  --no-install-recommends "${missing[@]}"
