@@ -16,29 +16,6 @@ static const double delay_bounds[] = METRICS_DELAY_BUCKETS;
 #define N_DURATION (sizeof duration_bounds / sizeof duration_bounds[0])
 #define N_DELAY    (sizeof delay_bounds / sizeof delay_bounds[0])
 
-/*
- * Label values owned by other modules (sasl_mech_name, probe_phase_name,
- * tls_mode_name) are repeated here so that the store links without the
- * network modules; they are the metric contract of DESIGN.md and must not
- * drift from the headers' comments.
- */
-static const char *const mech_names[SASL_MECH_COUNT] = {
-    [SASL_MECH_PLAIN] = "PLAIN",
-    [SASL_MECH_LOGIN] = "LOGIN",
-    [SASL_MECH_CRAM_MD5] = "CRAM-MD5",
-    [SASL_MECH_XOAUTH2] = "XOAUTH2",
-};
-static const char *const phase_names[PROBE_PHASE_COUNT] = {
-    [PROBE_PHASE_CONNECT] = "connect", [PROBE_PHASE_BANNER] = "banner",
-    [PROBE_PHASE_EHLO] = "ehlo",       [PROBE_PHASE_STARTTLS] = "starttls",
-    [PROBE_PHASE_AUTH] = "auth",
-};
-static const char *const tls_names[] = {
-    [TLS_MODE_STARTTLS] = "starttls",
-    [TLS_MODE_IMPLICIT] = "implicit",
-    [TLS_MODE_NONE] = "none",
-};
-
 /* The AUTH classes an alert may watch: present at 0 from the start. */
 static const enum smtp_class auth_preinit[] = {
     SMTP_CLASS_SUCCESS,
@@ -336,6 +313,13 @@ void metrics_record(struct metrics *m, const struct probe_result *r)
             t->errors[r->error]++;
     }
 
+    size_t n_seen = r->n_seen < sizeof r->seen / sizeof r->seen[0]
+                        ? r->n_seen
+                        : sizeof r->seen / sizeof r->seen[0];
+    for (size_t i = 0; i < n_seen; i++)
+        if ((unsigned)r->seen[i].stage < PROBE_STAGE_COUNT)
+            count_reply(t, r->seen[i].stage, r->seen[i].code);
+
     size_t n_auth =
         r->n_auth < CONFIG_MAX_MECHS ? r->n_auth : CONFIG_MAX_MECHS;
     int auth_last = 0;
@@ -343,7 +327,6 @@ void metrics_record(struct metrics *m, const struct probe_result *r)
         const struct probe_auth *a = &r->auth[i];
         if (a->reply.code == 0)
             continue; /* a no-reply failure is counted as an error */
-        count_reply(t, PROBE_STAGE_AUTH, a->reply.code);
         auth_last = a->reply.code;
         if ((unsigned)a->mech < SASL_MECH_COUNT &&
             t->mech_configured[a->mech]) {
@@ -355,16 +338,8 @@ void metrics_record(struct metrics *m, const struct probe_result *r)
     }
     for (int s = 0; s < PROBE_STAGE_COUNT; s++) {
         int code = r->replies[s].code;
-        if (s == PROBE_STAGE_AUTH) {
-            /* Each attempt counted above; only a result without attempts
-             * still counts its AUTH reply here. */
-            if (n_auth == 0 && code != 0)
-                count_reply(t, PROBE_STAGE_AUTH, code);
-            if (code == 0)
-                code = auth_last;
-        } else if (code != 0) {
-            count_reply(t, (enum probe_stage)s, code);
-        }
+        if (s == PROBE_STAGE_AUTH && code == 0)
+            code = auth_last;
         t->last_code[s] = code >= 100 && code <= 599 ? code : 0;
     }
 
@@ -484,8 +459,9 @@ static int emit_duration(struct fam *f, const struct mtarget *t)
 static int emit_phases(struct fam *f, const struct mtarget *t)
 {
     for (int p = 0; t->probed && p < PROBE_PHASE_COUNT; p++) {
-        struct expo_label l[] = {L("target", t->name),
-                                 L("phase", phase_names[p])};
+        struct expo_label l[] = {
+            L("target", t->name),
+            L("phase", probe_phase_name((enum probe_phase)p))};
         double v = t->last.phase_seconds[p];
         /* A phase this probe did not reach has no value, not a stale one. */
         if (v >= 0 && fam_sample(f, l, 2, v) < 0)
@@ -548,7 +524,8 @@ static int emit_auth_results(struct fam *f, const struct mtarget *t)
             if (!t->auth_present[mech][c])
                 continue;
             struct expo_label l[] = {
-                L("target", t->name), L("mechanism", mech_names[mech]),
+                L("target", t->name),
+                L("mechanism", sasl_mech_name((enum sasl_mech)mech)),
                 L("class", smtp_class_name((enum smtp_class)c))};
             if (fam_sample(f, l, 3, (double)t->auth_results[mech][c]) < 0)
                 return -1;
@@ -578,7 +555,7 @@ static int emit_advertised(struct fam *f, const struct mtarget *t)
     size_t n = 0;
     for (int mech = 0; mech < SASL_MECH_COUNT; mech++) {
         if (t->mech_configured[mech])
-            all[n++] = mech_names[mech];
+            all[n++] = sasl_mech_name((enum sasl_mech)mech);
     }
     size_t n_adv = t->ehlo.n_mechs < SMTP_EHLO_MAX_MECHS ? t->ehlo.n_mechs
                                                          : SMTP_EHLO_MAX_MECHS;
@@ -665,9 +642,7 @@ static int emit_target_info(struct fam *f, const struct mtarget *t)
 {
     char port[16];
     snprintf(port, sizeof port, "%u", t->port);
-    const char *tls = "unknown";
-    if ((unsigned)t->tls_mode < sizeof tls_names / sizeof tls_names[0])
-        tls = tls_names[t->tls_mode];
+    const char *tls = tls_mode_name(t->tls_mode);
     struct expo_label l[] = {L("target", t->name), L("host", t->host),
                              L("port", port), L("tls", tls)};
     return fam_sample(f, l, 4, 1);

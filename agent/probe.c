@@ -60,7 +60,9 @@ struct session {
     int mech; /* index into the target's mechanisms, -1 for none */
     struct smtp_parser parser;
     enum connect_step step;
-    bool tls_up;
+    bool tls_up;   /* a reply line came over TLS */
+    bool tls_read; /* tls holds this connection's certificate facts */
+    struct tls_facts tls;
     bool failed;    /* a failure was recorded; curl is being stopped */
     bool connected; /* the connect phase went through cleanly */
     struct smtp_ehlo ehlo;
@@ -79,6 +81,7 @@ struct probe {
     struct prober *owner;
     struct probe *next;
     struct target_config target; /* a copy: its secret is ours to wipe */
+    struct buf secret_forms;     /* see redact(); wiped with the probe */
     uint64_t t0, deadline;       /* CLOCK_MONOTONIC ns */
     struct probe_result res;
     bool failed;
@@ -156,44 +159,56 @@ static void probe_fail(struct probe *p, enum probe_stage stage,
     va_end(ap);
 }
 
-/* Is there a run of at least 4 bytes of needle in hay? Used to keep a
- * server that echoes our AUTH lines from carrying them into logs. */
-static bool contains(const char *hay, const char *needle, size_t n)
+/*
+ * A reply that repeats what we sent must not carry the secret into logs,
+ * pages or --once: every form of it is replaced by "[secret]". The forms
+ * are the secret itself (made printable the way the parser makes reply
+ * text printable), its base64, and each base64 token this session sent.
+ * Each list holds one form a line.
+ */
+static void redact(char *dst, size_t cap, const char *src, size_t len,
+                   const struct buf *const *lists, size_t n_lists)
 {
-    return n >= 4 && memmem(hay, strlen(hay), needle, n) != NULL;
+    static const char mark[] = "[secret]";
+    size_t j = 0, i = 0;
+    while (i < len && j + 1 < cap) {
+        size_t hit = 0;
+        for (size_t l = 0; l < n_lists && !hit; l++) {
+            const char *form = buf_str(lists[l]);
+            while (*form && !hit) {
+                size_t flen = strcspn(form, "\n");
+                if (flen && flen <= len - i &&
+                    memcmp(src + i, form, flen) == 0)
+                    hit = flen;
+                form += flen + (form[flen] == '\n');
+            }
+        }
+        if (hit) {
+            size_t m = sizeof(mark) - 1;
+            if (j + m >= cap)
+                break;
+            memcpy(dst + j, mark, m);
+            j += m;
+            i += hit;
+        } else {
+            dst[j++] = src[i++];
+        }
+    }
+    dst[j] = '\0';
 }
 
-/* Copies a reply's first line into a probe_reply, withholding text that
- * echoes anything secret-bearing this session sent. */
+/* Copies a reply's first line into a probe_reply, without any form of the
+ * secret in its text. */
 static void reply_copy(struct session *s, enum probe_stage stage,
                        const struct smtp_reply *r, struct probe_reply *out)
 {
-    const struct target_config *t = &s->probe->target;
     const char *text = buf_str(&r->text);
-    size_t first = strcspn(text, "\n");
+    const struct buf *const forms[] = {&s->probe->secret_forms, &s->sent};
 
     out->code = r->code;
     out->cls = classify_reply(stage, r->code);
     memcpy(out->enhanced, r->enhanced, sizeof(out->enhanced));
-
-    bool echo = false;
-    if (t->secret && contains(text, t->secret, t->secret_len))
-        echo = true;
-    const char *sent = buf_str(&s->sent);
-    while (!echo && *sent) {
-        size_t len = strcspn(sent, "\n");
-        echo = contains(text, sent, len);
-        sent += len + (sent[len] == '\n');
-    }
-    if (echo) {
-        snprintf(out->text, sizeof(out->text),
-                 "[text withheld: it repeated the credentials]");
-        return;
-    }
-    if (first >= sizeof(out->text))
-        first = sizeof(out->text) - 1;
-    memcpy(out->text, text, first);
-    out->text[first] = '\0';
+    redact(out->text, sizeof(out->text), text, strcspn(text, "\n"), forms, 2);
 }
 
 /*
@@ -207,6 +222,9 @@ static enum smtp_class record_reply(struct session *s, enum probe_stage stage,
     struct probe *p = s->probe;
     struct probe_reply pr;
     reply_copy(s, stage, r, &pr);
+
+    if (p->res.n_seen < sizeof(p->res.seen) / sizeof(p->res.seen[0]))
+        p->res.seen[p->res.n_seen++] = (struct probe_seen){stage, r->code};
 
     struct probe_reply *slot = &p->res.replies[stage];
     if (slot->code == 0 || slot->cls == SMTP_CLASS_SUCCESS)
@@ -274,40 +292,77 @@ void prober_flush_ca(struct prober *pr)
     pr->n_cas = 0;
 }
 
+/* Reads the certificate facts of the session's connection, once; the
+ * first session's facts are the probe's. */
+static void tls_inspect(struct session *s, SSL *ssl)
+{
+    struct probe *p = s->probe;
+    const struct target_config *t = &p->target;
+
+    if (s->tls_read)
+        return;
+    s->tls_read = true;
+    struct ca_entry *ca = ca_lookup(p->owner, t->ca_file);
+    if (tls_facts_read(ssl, ca ? ca->store : NULL, t->server_name, &s->tls) <
+        0)
+        return; /* no certificate: s->tls.present stays false */
+    if (!s->tls.chain_ok && ca && !ca->store)
+        snprintf(s->tls.problem, sizeof(s->tls.problem), "%.120s", ca->error);
+    if (!p->res.tls.present)
+        p->res.tls = s->tls;
+}
+
+/* OpenSSL's word that a handshake is done: the facts are read here, so
+ * they are known even when the server fails right after the handshake. */
+static void on_tls_info(const SSL *ssl, int where, int ret)
+{
+    (void)ret;
+    if (!(where & SSL_CB_HANDSHAKE_DONE))
+        return;
+    struct session *s = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+    if (s)
+        tls_inspect(s, (SSL *)ssl);
+}
+
+/* curl 7.88 makes one SSL_CTX per connection: it can carry the session. */
+static CURLcode on_ssl_ctx(CURL *easy, void *ctx, void *userp)
+{
+    (void)easy;
+    SSL_CTX_set_app_data((SSL_CTX *)ctx, userp);
+    SSL_CTX_set_info_callback((SSL_CTX *)ctx, on_tls_info);
+    return CURLE_OK;
+}
+
 /*
- * TLS is up: read the certificate facts (kept from the first session)
- * and, when the target verifies, refuse to go on with a bad certificate
- * before anything secret is sent. false stops the session.
+ * The first reply line over TLS: when the target verifies, a bad
+ * certificate stops the session here, before anything secret is sent.
+ * false stops the session.
  */
 static bool session_tls_up(struct session *s)
 {
     struct probe *p = s->probe;
-    const struct target_config *t = &p->target;
     struct curl_tlssessioninfo *info = NULL;
 
     s->tls_up = true;
-    if (curl_easy_getinfo(s->easy, CURLINFO_TLS_SSL_PTR, &info) != CURLE_OK ||
-        !info || info->backend != CURLSSLBACKEND_OPENSSL || !info->internals) {
-        probe_fail(p, PROBE_STAGE_TLS, PROBE_ERROR_TLS_HANDSHAKE,
-                   "tls: no TLS session to inspect");
-        return false;
+    if (!s->tls_read) {
+        if (curl_easy_getinfo(s->easy, CURLINFO_TLS_SSL_PTR, &info) !=
+                CURLE_OK ||
+            !info || info->backend != CURLSSLBACKEND_OPENSSL ||
+            !info->internals) {
+            probe_fail(p, PROBE_STAGE_TLS, PROBE_ERROR_TLS_HANDSHAKE,
+                       "tls: no TLS session to inspect");
+            return false;
+        }
+        tls_inspect(s, info->internals);
     }
-
-    struct ca_entry *ca = ca_lookup(p->owner, t->ca_file);
-    struct tls_facts facts;
-    if (tls_facts_read(info->internals, ca ? ca->store : NULL, t->server_name,
-                       &facts) < 0) {
+    if (!s->tls.present) {
         probe_fail(p, PROBE_STAGE_TLS, PROBE_ERROR_CERTIFICATE,
                    "tls: the server presented no certificate");
         return false;
     }
-    if (!facts.chain_ok && ca && !ca->store)
-        snprintf(facts.problem, sizeof(facts.problem), "%.120s", ca->error);
-    if (!p->res.tls.present)
-        p->res.tls = facts;
-    if (t->tls_verify && !facts.valid) {
+    if (p->target.tls_verify && !s->tls.valid) {
         probe_fail(p, PROBE_STAGE_TLS, PROBE_ERROR_CERTIFICATE,
-                   "certificate: %s", facts.problem);
+                   "certificate: %s", s->tls.problem);
         return false;
     }
     return true;
@@ -435,7 +490,9 @@ static enum probe_stage connect_stage(struct session *s)
     case STEP_STARTTLS:
         return PROBE_STAGE_STARTTLS;
     case STEP_EHLO_TLS:
-        return s->tls_up ? PROBE_STAGE_EHLO : PROBE_STAGE_TLS;
+        /* curl stamps APPCONNECT when the STARTTLS handshake is done. */
+        return handshaken > 0 || s->tls_read ? PROBE_STAGE_EHLO
+                                             : PROBE_STAGE_TLS;
     case STEP_COMPLETE:
         break;
     }
@@ -550,17 +607,29 @@ static bool session_flush(struct session *s)
     return true;
 }
 
-/* Queues one command line; remember = it carries the secret. */
+/* Queues one command line; secret = it carries a form of the secret,
+ * whose base64 token is then remembered for redact(). */
 static int session_queue(struct session *s, const struct buf *line,
-                         bool remember)
+                         bool secret)
 {
     if (buf_append(&s->out, line->data, line->len) < 0)
         return -1;
-    if (remember && line->len > 2) {
-        if (buf_append(&s->sent, line->data, line->len - 2) < 0 ||
-            buf_putc(&s->sent, '\n') < 0)
-            return -1;
+    if (!secret || line->len < 2)
+        return 0;
+    /* "AUTH MECH token\r\n" or a bare "token\r\n" continuation. */
+    const char *token = line->data;
+    size_t len = line->len - 2;
+    if (len >= 5 && memcmp(token, "AUTH ", 5) == 0) {
+        const char *sp = memchr(token + 5, ' ', len - 5);
+        if (!sp)
+            return 0;
+        len -= (size_t)(sp + 1 - token);
+        token = sp + 1;
     }
+    if (len == 0)
+        return 0;
+    if (buf_append(&s->sent, token, len) < 0 || buf_putc(&s->sent, '\n') < 0)
+        return -1;
     return 0;
 }
 
@@ -831,6 +900,11 @@ static CURL *easy_new(struct session *s, uint64_t remaining_ms)
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header_line);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, s);
     curl_easy_setopt(e, CURLOPT_PRIVATE, s);
+    curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
+    curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, s);
+    /* Without it, ending a handle mid-DNS joins the resolver thread and
+     * stalls every other probe until getaddrinfo returns. */
+    curl_easy_setopt(e, CURLOPT_QUICK_EXIT, 1L);
     return e;
 }
 
@@ -920,6 +994,7 @@ static void probe_free(struct probe *p)
     if (!p)
         return;
     session_free(p->sess);
+    buf_wipe(&p->secret_forms);
     if (p->target.secret) {
         explicit_bzero(p->target.secret, p->target.secret_len);
         free(p->target.secret);
@@ -993,6 +1068,25 @@ size_t prober_in_flight(const struct prober *pr)
     return pr->n_probes;
 }
 
+/* The secret as reply text would show it, and its base64: see redact(). */
+static int secret_forms_build(struct probe *p)
+{
+    const struct target_config *t = &p->target;
+    if (!t->secret || t->secret_len == 0)
+        return 0;
+    for (size_t i = 0; i < t->secret_len; i++) {
+        unsigned char c = (unsigned char)t->secret[i];
+        if (buf_putc(&p->secret_forms, c >= 0x20 && c < 0x7f ? (char)c : '?') <
+            0)
+            return -1;
+    }
+    if (buf_putc(&p->secret_forms, '\n') < 0 ||
+        sasl_base64_encode(t->secret, t->secret_len, &p->secret_forms) < 0 ||
+        buf_putc(&p->secret_forms, '\n') < 0)
+        return -1;
+    return 0;
+}
+
 int prober_start(struct prober *pr, const struct target_config *target,
                  uint64_t id)
 {
@@ -1010,6 +1104,11 @@ int prober_start(struct prober *pr, const struct target_config *target,
         }
         memcpy(p->target.secret, target->secret, target->secret_len);
         p->target.secret[target->secret_len] = '\0';
+    }
+    buf_init(&p->secret_forms, 4 * CONFIG_SECRET_MAX);
+    if (secret_forms_build(p) < 0) {
+        probe_free(p);
+        return -1;
     }
     p->t0 = now_ns();
     p->deadline = p->t0 + target->timeout_ms * 1000000u;
@@ -1099,8 +1198,11 @@ static void deadlines_check(struct prober *pr)
         struct session *s = p->sess;
         if (s && now >= p->deadline) {
             if (s->state != SESSION_CONNECTING) {
-                session_broke(s, PROBE_ERROR_TIMEOUT,
-                              "no reply before the deadline");
+                /* A reply that came in time but was not read yet counts. */
+                session_read(s);
+                if (s->state != SESSION_DONE)
+                    session_broke(s, PROBE_ERROR_TIMEOUT,
+                                  "no reply before the deadline");
             } else if (now >= p->deadline + 1000000000u) {
                 enum probe_stage stage = connect_stage(s);
                 probe_fail(p, stage, PROBE_ERROR_TIMEOUT,

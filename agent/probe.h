@@ -70,6 +70,14 @@ struct probe_result {
     struct tls_facts tls;
     size_t n_auth;
     struct probe_auth auth[CONFIG_MAX_MECHS];
+    /* Every final reply of every session, in order: what
+     * smtp_replies_total counts. At most six a session (greeting, EHLO,
+     * STARTTLS, EHLO after TLS, AUTH, QUIT). */
+    size_t n_seen;
+    struct probe_seen {
+        enum probe_stage stage;
+        int code;
+    } seen[CONFIG_MAX_MECHS * 6];
 };
 
 struct prober;

@@ -21,8 +21,10 @@ X509_STORE *tls_store_load(const char *ca_file, char *err, size_t errlen)
     }
     if (X509_STORE_load_file(store, ca_file) != 1) {
         unsigned long e = ERR_get_error();
-        snprintf(err, errlen, "cannot load CA file %s: %s", ca_file,
-                 e ? ERR_reason_error_string(e) : "unknown error");
+        char why[128] = "unknown error";
+        if (e)
+            ERR_error_string_n(e, why, sizeof(why));
+        snprintf(err, errlen, "cannot load CA file %s: %s", ca_file, why);
         ERR_clear_error();
         X509_STORE_free(store);
         return NULL;

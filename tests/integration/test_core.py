@@ -12,9 +12,10 @@ import base64
 import os
 import signal
 import smtplib
+import socketserver
 import ssl
 import sys
-import time
+import threading
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -417,6 +418,81 @@ class RealServers(unittest.TestCase):
         for where, text in outputs.items():
             for i, form in enumerate(forms):
                 # Never print the text: it would carry the secret.
+                self.assertFalse(form in text,
+                                 "secret form %d found in %s" % (i, where))
+
+
+class EchoingHandler(socketserver.StreamRequestHandler):
+    """A server that repeats the client's AUTH data in its replies, raw and
+    decoded: the agent must not carry any of it into its outputs."""
+
+    def reply(self, line):
+        self.wfile.write(line.encode() + b"\r\n")
+
+    def handle(self):
+        self.reply("220 echo.localhost ESMTP")
+        login_step = 0
+        for raw in self.rfile:
+            line = raw.decode(errors="replace").rstrip("\r\n")
+            cmd = line.split(" ")
+            if login_step == 1:
+                login_step = 2
+                self.reply("334 UGFzc3dvcmQ6")
+            elif login_step == 2:
+                login_step = 0
+                pw = base64.b64decode(line).decode(errors="replace")
+                self.reply("535 5.7.8 bad %s (%s)" % (line, pw))
+            elif cmd[0].upper() == "EHLO":
+                self.reply("250-echo.localhost")
+                self.reply("250 AUTH PLAIN LOGIN")
+            elif line.upper().startswith("AUTH PLAIN "):
+                arg = cmd[2]
+                decoded = base64.b64decode(arg).decode(errors="replace")
+                self.reply("535 5.7.8 cannot decode %s %s" %
+                           (arg, decoded.replace("\0", " ")))
+            elif line.upper() == "AUTH LOGIN":
+                login_step = 1
+                self.reply("334 VXNlcm5hbWU6")
+            elif cmd[0].upper() == "QUIT":
+                self.reply("221 bye")
+                return
+            else:
+                self.reply("502 what")
+
+
+class EchoedCredentials(unittest.TestCase):
+
+    def test_echoed_credentials_are_redacted(self):
+        server = socketserver.ThreadingTCPServer(("127.0.0.1", 0),
+                                                 EchoingHandler)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.addCleanup(server.server_close)
+        self.addCleanup(server.shutdown)
+        password = "fixture-echo-pw-3"
+        cfg = ("[agent]\ninterval = 30s\nlog_level = debug\n"
+               "[target \"echo\"]\nhost = 127.0.0.1\nport = %d\n"
+               "tls = none\nallow_plaintext_auth = true\n"
+               "mechanisms = PLAIN LOGIN\nusername = probe\n"
+               "password_file = @PASSWORD_FILE@\n" % server.server_address[1])
+        ag = self.enterContext(harness.run_agent(harness.agent_binary(), cfg,
+                                                 password=password))
+        harness.wait_for(lambda: harness.metric(
+            harness.scrape(ag.port)[1], "smtp_probes_total",
+            target="echo") == 1, 10)
+        page = harness.http_get(ag.port, "/")[2].decode(errors="replace")
+        once = harness.run_agent_once(harness.agent_binary(),
+                                      ["-c", ag.config_path, "--once"])
+        outputs = {"log": ag.stderr(), "page": page,
+                   "once": once.stdout + once.stderr,
+                   "metrics": harness.scrape(ag.port)[0]}
+        self.assertEqual(once.returncode, 1)
+        self.assertIn("[secret]", page)
+        self.assertIn("[secret]", once.stdout)
+        self.assertIn("cannot decode", once.stdout)
+        forms = secret_forms("probe", password)
+        for where, text in outputs.items():
+            for i, form in enumerate(forms):
                 self.assertFalse(form in text,
                                  "secret form %d found in %s" % (i, where))
 

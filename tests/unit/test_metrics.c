@@ -69,6 +69,32 @@ static void reply_set(struct probe_reply *rp, enum probe_stage s, int code)
     rp->cls = classify_reply(s, code);
 }
 
+/*
+ * The probe lists every final reply in seen[]; these fabricated results
+ * list one per stage with a reply, and one per AUTH attempt with a reply
+ * (or the AUTH reply when no attempt has one), then go to the store.
+ */
+static void record(struct metrics *m, struct probe_result *r)
+{
+    r->n_seen = 0;
+    for (int s = 0; s < PROBE_STAGE_COUNT; s++) {
+        if (s == PROBE_STAGE_AUTH) {
+            size_t before = r->n_seen;
+            for (size_t i = 0; i < r->n_auth; i++)
+                if (r->auth[i].reply.code)
+                    r->seen[r->n_seen++] = (struct probe_seen){
+                        PROBE_STAGE_AUTH, r->auth[i].reply.code};
+            if (r->n_seen > before || !r->replies[s].code)
+                continue;
+        } else if (!r->replies[s].code) {
+            continue;
+        }
+        r->seen[r->n_seen++] =
+            (struct probe_seen){(enum probe_stage)s, r->replies[s].code};
+    }
+    metrics_record(m, r);
+}
+
 /* STARTTLS + AUTH: PLAIN gets 235, LOGIN gets 535. */
 static void result_auth_mixed(struct probe_result *r)
 {
@@ -264,7 +290,7 @@ static void test_record(void **state)
     assert_int_equal(metrics_set_targets(m, &cfg), 0);
 
     result_auth_mixed(&r);
-    metrics_record(m, &r);
+    record(m, &r);
     char *text = render(m);
     static const char *const want1[] = {
         "smtp_probe_success{target=\"mx1\"} 0",
@@ -346,7 +372,7 @@ static void test_record(void **state)
     /* A connect failure: counted; phases and last codes of this probe only;
      * certificate and EHLO facts stay. */
     result_connect_error(&r, "mx1");
-    metrics_record(m, &r);
+    record(m, &r);
     text = render(m);
     static const char *const want2[] = {
         "smtp_probes_total{target=\"mx1\"} 2",
@@ -405,7 +431,7 @@ static void test_record(void **state)
     r.auth[1].mech = SASL_MECH_LOGIN;
     r.auth[1].attempted = true;
     r.auth[1].error = PROBE_ERROR_TIMEOUT;
-    metrics_record(m, &r);
+    record(m, &r);
     text = render(m);
     static const char *const want3[] = {
         "smtp_probe_success{target=\"mx1\"} 1",
@@ -446,6 +472,43 @@ static void test_record(void **state)
     metrics_free(m);
 }
 
+/* Two sessions (two mechanisms) answer two greetings, four EHLOs: each
+ * one counts in smtp_replies_total. */
+static void test_every_reply_counts(void **state)
+{
+    (void)state;
+    struct agent_config cfg;
+    struct target_config targets[2];
+    config_two(&cfg, targets);
+    struct metrics *m = metrics_new(&build);
+    assert_non_null(m);
+    assert_int_equal(metrics_set_targets(m, &cfg), 0);
+
+    struct probe_result r;
+    result_init(&r, "mx1");
+    r.success = true;
+    static const struct probe_seen seen[] = {
+        {PROBE_STAGE_GREETING, 220}, {PROBE_STAGE_EHLO, 250},
+        {PROBE_STAGE_STARTTLS, 220}, {PROBE_STAGE_EHLO, 250},
+        {PROBE_STAGE_AUTH, 235},     {PROBE_STAGE_QUIT, 221},
+        {PROBE_STAGE_GREETING, 220}, {PROBE_STAGE_EHLO, 250},
+        {PROBE_STAGE_STARTTLS, 220}, {PROBE_STAGE_EHLO, 250},
+        {PROBE_STAGE_AUTH, 235},     {PROBE_STAGE_QUIT, 221},
+    };
+    memcpy(r.seen, seen, sizeof seen);
+    r.n_seen = sizeof seen / sizeof seen[0];
+    metrics_record(m, &r);
+    char *text = render(m);
+    assert_line(text, "smtp_replies_total{target=\"mx1\",stage=\"greeting\","
+                      "code=\"220\",class=\"success\"} 2");
+    assert_line(text, "smtp_replies_total{target=\"mx1\",stage=\"ehlo\","
+                      "code=\"250\",class=\"success\"} 4");
+    assert_line(text, "smtp_replies_total{target=\"mx1\",stage=\"auth\","
+                      "code=\"235\",class=\"success\"} 2");
+    free(text);
+    metrics_free(m);
+}
+
 static void test_reload(void **state)
 {
     (void)state;
@@ -457,9 +520,9 @@ static void test_reload(void **state)
     assert_non_null(m);
     assert_int_equal(metrics_set_targets(m, &cfg), 0);
     result_auth_mixed(&r);
-    metrics_record(m, &r);
+    record(m, &r);
     result_connect_error(&r, "mx2");
-    metrics_record(m, &r);
+    record(m, &r);
     metrics_skipped(m, "mx1");
     metrics_skipped(m, "mx1");
     metrics_skipped(m, "nosuch");
@@ -505,7 +568,7 @@ static void test_reload(void **state)
 
     /* A result for a target that left is dropped. */
     result_connect_error(&r, "mx2");
-    metrics_record(m, &r);
+    record(m, &r);
     /* A target that stops speaking TLS loses its certificate series. */
     t[1].tls = TLS_MODE_NONE;
     assert_int_equal(metrics_set_targets(m, &cfg), 0);
@@ -577,9 +640,9 @@ static void test_family_order_and_promtool(void **state)
     assert_non_null(m);
     assert_int_equal(metrics_set_targets(m, &cfg), 0);
     result_auth_mixed(&r);
-    metrics_record(m, &r);
+    record(m, &r);
     result_connect_error(&r, "mx2");
-    metrics_record(m, &r);
+    record(m, &r);
     metrics_start_delay(m, 0.003);
     metrics_config_loaded(m, true, 1700000000);
     char *text = render(m);
@@ -671,7 +734,7 @@ static void test_last_results(void **state)
     assert_non_null(m);
     assert_int_equal(metrics_set_targets(m, &cfg), 0);
     result_auth_mixed(&r);
-    metrics_record(m, &r);
+    record(m, &r);
 
     assert_int_equal(metrics_last_results(m, &res, &n), 0);
     assert_int_equal(n, 3);
@@ -763,7 +826,7 @@ static void test_concurrency(void **state)
     result_auth_mixed(&ok);
     result_connect_error(&fail, "mx2");
     for (int i = 0; i < N_RECORDS; i++) {
-        metrics_record(race.m, i % 2 ? &fail : &ok);
+        record(race.m, i % 2 ? &fail : &ok);
         if (i % 100 == 0)
             metrics_skipped(race.m, "mx2");
     }
@@ -877,6 +940,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_preinitialised),
         cmocka_unit_test(test_record),
+        cmocka_unit_test(test_every_reply_counts),
         cmocka_unit_test(test_reload),
         cmocka_unit_test(test_agent_values),
         cmocka_unit_test(test_family_order_and_promtool),
