@@ -39,12 +39,6 @@ const char *tls_mode_name(enum tls_mode mode)
 
 /* Kept here rather than calling sasl_mech_parse() so that config does not
  * depend on the sasl module; the enum is the shared contract. */
-static const char *const mech_names[SASL_MECH_COUNT] = {
-    [SASL_MECH_PLAIN] = "PLAIN",
-    [SASL_MECH_LOGIN] = "LOGIN",
-    [SASL_MECH_CRAM_MD5] = "CRAM-MD5",
-    [SASL_MECH_XOAUTH2] = "XOAUTH2",
-};
 
 enum agent_key {
     AK_LISTEN,
@@ -691,8 +685,8 @@ static void parse_mechanisms(struct parser *p, struct target_config *t,
             break;
         int m = -1;
         for (int i = 0; i < SASL_MECH_COUNT; i++) {
-            if (strlen(mech_names[i]) == n &&
-                strncasecmp(v, mech_names[i], n) == 0)
+            const char *name = sasl_mech_name((enum sasl_mech)i);
+            if (strlen(name) == n && strncasecmp(v, name, n) == 0)
                 m = i;
         }
         bool dup = false;
@@ -704,7 +698,8 @@ static void parse_mechanisms(struct parser *p, struct target_config *t,
                    "CRAM-MD5, XOAUTH2",
                    (int)n, v);
         else if (dup)
-            err_at(p, p->lineno, key, "%s is listed twice", mech_names[m]);
+            err_at(p, p->lineno, key, "%s is listed twice",
+                   sasl_mech_name((enum sasl_mech)m));
         else if (t->n_mechs == CONFIG_MAX_MECHS)
             err_at(p, p->lineno, key, "at most %d mechanisms",
                    CONFIG_MAX_MECHS);
@@ -776,10 +771,11 @@ static void target_key(struct parser *p, int k, const char *v)
     case TK_PASSWORD_ENV:
         if (!valid_env_name(v) ||
             copy_str(d->password_env, sizeof(d->password_env), v))
+            /* Not quoted: a password pasted here must not be printed. */
             err_at(p, line, key,
-                   "must be an environment variable name "
-                   "([A-Za-z_][A-Za-z0-9_]*), not \"%s\"",
-                   v);
+                   "must be the name of an environment variable "
+                   "([A-Za-z_][A-Za-z0-9_]*, at most %d characters)",
+                   CONFIG_ENV_NAME_MAX);
         return;
     case TK_PASSWORD: {
         /* Never quote v here: it is the secret. */
@@ -885,28 +881,28 @@ static int store_secret(struct target_config *t, const char *s, size_t n)
 
 /* Reads the secret; messages name the path, never the content. */
 static void read_password_file(struct parser *p, struct target_config *t,
-                               const char *path)
+                               const char *path, int line)
 {
     const char *key = target_key_names[TK_PASSWORD_FILE];
     /* O_NONBLOCK: a FIFO must not hang the load; it fails S_ISREG below. */
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
-        err_at(p, t->line, key, "cannot read %s: %s", path, strerror(errno));
+        err_at(p, line, key, "cannot read %s: %s", path, strerror(errno));
         return;
     }
     struct stat st;
     if (fstat(fd, &st) < 0) {
-        err_at(p, t->line, key, "cannot read %s: %s", path, strerror(errno));
+        err_at(p, line, key, "cannot read %s: %s", path, strerror(errno));
         close(fd);
         return;
     }
     if (!S_ISREG(st.st_mode)) {
-        err_at(p, t->line, key, "%s is not a regular file", path);
+        err_at(p, line, key, "%s is not a regular file", path);
         close(fd);
         return;
     }
     if (st.st_mode & 077)
-        warn_at(p, t->line, key,
+        warn_at(p, line, key,
                 "%s is readable by others (mode %04o); chmod 600 it", path,
                 (unsigned)(st.st_mode & 07777));
     /* Room for the largest secret plus "\r\n": a file that fills it is
@@ -936,14 +932,14 @@ static void read_password_file(struct parser *p, struct target_config *t,
     if (n < cap && n >= 1 && data[n - 1] == '\n')
         n -= (n >= 2 && data[n - 2] == '\r') ? 2 : 1;
     if (rerr)
-        err_at(p, t->line, key, "cannot read %s: %s", path, strerror(rerr));
+        err_at(p, line, key, "cannot read %s: %s", path, strerror(rerr));
     else if (n > CONFIG_SECRET_MAX)
-        err_at(p, t->line, key, "%s is larger than %d bytes", path,
+        err_at(p, line, key, "%s is larger than %d bytes", path,
                CONFIG_SECRET_MAX);
     else if (n == 0)
-        err_at(p, t->line, key, "%s is empty", path);
+        err_at(p, line, key, "%s is empty", path);
     else if (memchr(data, '\0', n))
-        err_at(p, t->line, key, "%s holds a NUL byte", path);
+        err_at(p, line, key, "%s holds a NUL byte", path);
     else if (store_secret(t, data, n))
         p->oom = true;
     explicit_bzero(data, cap);
@@ -951,21 +947,20 @@ static void read_password_file(struct parser *p, struct target_config *t,
 }
 
 static void read_password_env(struct parser *p, struct target_config *t,
-                              const char *name)
+                              const char *name, int line)
 {
     const char *key = target_key_names[TK_PASSWORD_ENV];
     const char *v = getenv(name);
     if (!v) {
-        err_at(p, t->line, key, "environment variable %s is not set", name);
+        err_at(p, line, key, "environment variable %s is not set", name);
         return;
     }
     size_t n = strlen(v);
     if (n == 0)
-        err_at(p, t->line, key, "environment variable %s is empty", name);
+        err_at(p, line, key, "environment variable %s is empty", name);
     else if (n > CONFIG_SECRET_MAX)
-        err_at(p, t->line, key,
-               "environment variable %s is longer than %d bytes", name,
-               CONFIG_SECRET_MAX);
+        err_at(p, line, key, "environment variable %s is longer than %d bytes",
+               name, CONFIG_SECRET_MAX);
     else if (store_secret(t, v, n))
         p->oom = true;
 }
@@ -1010,9 +1005,10 @@ static void check_auth(struct parser *p, struct target_config *t,
         return;
     }
     if (d->set[TK_PASSWORD_FILE] && d->password_file[0])
-        read_password_file(p, t, d->password_file);
+        read_password_file(p, t, d->password_file,
+                           d->key_line[TK_PASSWORD_FILE]);
     else if (d->set[TK_PASSWORD_ENV] && d->password_env[0])
-        read_password_env(p, t, d->password_env);
+        read_password_env(p, t, d->password_env, d->key_line[TK_PASSWORD_ENV]);
     else if (d->password && store_secret(t, d->password, d->password_len))
         p->oom = true;
 }

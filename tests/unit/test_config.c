@@ -634,25 +634,25 @@ static const struct error_case error_cases[] = {
      "password_env = 1X\n",
      false,
      1,
-     {"t.ini:5: password_env: must be an environment variable name "
-      "([A-Za-z_][A-Za-z0-9_]*), not \"1X\""}},
+     {"t.ini:5: password_env: must be the name of an environment variable "
+      "([A-Za-z_][A-Za-z0-9_]*, at most 255 characters)"}},
     {"[target \"a\"]\nhost = a\nmechanisms = LOGIN\nusername = u\n"
      "password_env = CONFIG_TEST_SURELY_UNSET\n",
      false,
      1,
-     {"t.ini:1: password_env: environment variable CONFIG_TEST_SURELY_UNSET "
+     {"t.ini:5: password_env: environment variable CONFIG_TEST_SURELY_UNSET "
       "is not set"}},
     {"[target \"a\"]\nhost = a\nmechanisms = LOGIN\nusername = u\n"
      "password_file = /nonexistent/dir/pw\n",
      false,
      1,
-     {"t.ini:1: password_file: cannot read /nonexistent/dir/pw: No such "
+     {"t.ini:5: password_file: cannot read /nonexistent/dir/pw: No such "
       "file or directory"}},
     {"[target \"a\"]\nhost = a\nmechanisms = LOGIN\nusername = u\n"
      "password_file = /\n",
      false,
      1,
-     {"t.ini:1: password_file: / is not a regular file"}},
+     {"t.ini:5: password_file: / is not a regular file"}},
 };
 
 static void test_errors_table(void **state)
@@ -1126,14 +1126,14 @@ static void test_env_secret(void **state)
     assert_int_equal(setenv("CONFIG_TEST_PW", "", 1), 0);
     assert_null(load(text, &d));
     assert_string_equal(buf_str(&d.errors),
-                        "t.ini:1: password_env: environment variable "
+                        "t.ini:5: password_env: environment variable "
                         "CONFIG_TEST_PW is empty\n");
     config_diag_free(&d);
 
     unsetenv("CONFIG_TEST_PW");
     assert_null(load(text, &d));
     assert_string_equal(buf_str(&d.errors),
-                        "t.ini:1: password_env: environment variable "
+                        "t.ini:5: password_env: environment variable "
                         "CONFIG_TEST_PW is not set\n");
     config_diag_free(&d);
     free(text);
@@ -1188,7 +1188,7 @@ static void test_password_file(void **state)
             assert_null(c);
             assert_int_equal(d.n_errors, 1);
             char want[700];
-            snprintf(want, sizeof(want), "t.ini:1: password_file: %s %s", path,
+            snprintf(want, sizeof(want), "t.ini:5: password_file: %s %s", path,
                      i == 7 ? "holds a NUL byte" : "is empty");
             assert_line(buf_str(&d.errors), want);
         }
@@ -1220,7 +1220,7 @@ static void test_password_file(void **state)
             assert_null(c);
             char want[700];
             snprintf(want, sizeof(want),
-                     "t.ini:1: password_file: %s is larger than 4096 bytes",
+                     "t.ini:5: password_file: %s is larger than 4096 bytes",
                      path);
             assert_line(buf_str(&d.errors), want);
         }
@@ -1256,7 +1256,7 @@ static void test_password_file_mode(void **state)
         if (cases[i].warn) {
             char want[700];
             snprintf(want, sizeof(want),
-                     "t.ini:1: password_file: %s is readable by others "
+                     "t.ini:5: password_file: %s is readable by others "
                      "(mode %04o); chmod 600 it",
                      path, (unsigned)cases[i].mode);
             assert_int_equal(d.n_warnings, 1);
