@@ -274,10 +274,13 @@ static int run_once(struct agent_config *cfg)
         return EXIT_FAILED;
     }
     while (!got_stop && !runner_finished(runner)) {
-        if (runner_step(runner, wake_pipe[0], 1000) < 0) {
+        int woken = runner_step(runner, wake_pipe[0], 1000);
+        if (woken < 0) {
             fprintf(stderr, "smtp-health-agent: curl multi failed\n");
             break;
         }
+        if (woken)
+            wake_drain(); /* a SIGHUP means nothing to a single run */
     }
     size_t n;
     const struct probe_result *res = runner_results(runner, &n);

@@ -156,6 +156,8 @@ int runner_set_config(struct runner *r, struct agent_config *cfg)
                       t->name);
     }
     sched_set_limits(r->sched, cfg->max_concurrent_probes, cfg->max_per_host);
+    /* CA files may have changed (a rotated private CA, a new bundle). */
+    prober_flush_ca(r->prober);
     if (r->metrics && metrics_set_targets(r->metrics, cfg) < 0)
         log_error("runner", "metrics not updated: out of memory", "%s", "");
 
