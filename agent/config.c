@@ -965,6 +965,31 @@ static void read_password_env(struct parser *p, struct target_config *t,
         p->oom = true;
 }
 
+/*
+ * A CA file that cannot be read makes every certificate of the target
+ * look invalid: say so at load, once per file. A warning, not an error:
+ * the file may be provisioned after the config, and tls_verify = false
+ * targets still probe.
+ */
+static void check_ca_file(struct parser *p, const struct target_config *t,
+                          const struct target_draft *d, bool *agent_warned)
+{
+    if (t->tls == TLS_MODE_NONE || access(t->ca_file, R_OK) == 0)
+        return;
+    int err = errno;
+    if (d->set[TK_CA_FILE]) {
+        warn_at(p, d->key_line[TK_CA_FILE], "ca_file", "cannot read %s: %s",
+                t->ca_file, strerror(err));
+    } else if (!*agent_warned) {
+        *agent_warned = true;
+        int line = p->agent_key_line[AK_CA_FILE]
+                       ? p->agent_key_line[AK_CA_FILE]
+                       : p->agent_line;
+        warn_at(p, line, "ca_file", "cannot read %s: %s", t->ca_file,
+                strerror(err));
+    }
+}
+
 static void check_auth(struct parser *p, struct target_config *t,
                        struct target_draft *d)
 {
@@ -1036,6 +1061,7 @@ static void resolve(struct parser *p)
                format_duration(c->interval_ms, b, sizeof(b)));
     char ehlo[CONFIG_HOST_MAX + 1];
     default_ehlo_name(ehlo, sizeof(ehlo));
+    bool agent_ca_warned = false;
 
     for (size_t i = 0; i < c->n_targets; i++) {
         struct target_config *t = &c->targets[i];
@@ -1066,6 +1092,7 @@ static void resolve(struct parser *p)
                    format_duration(t->timeout_ms, a, sizeof(a)),
                    format_duration(t->interval_ms, b, sizeof(b)));
         check_auth(p, t, d);
+        check_ca_file(p, t, d, &agent_ca_warned);
     }
 }
 

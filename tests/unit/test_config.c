@@ -1509,6 +1509,31 @@ static void test_fuzz(void **state)
     assert_true(fuzz_refused > 100);
 }
 
+/* An unreadable CA file is a warning, once per file, on its key's line. */
+static void test_ca_file_unreadable(void **state)
+{
+    (void)state;
+    struct config_diag d;
+    struct agent_config *c =
+        load("[agent]\nca_file = /nonexistent/agent-ca.pem\n"
+             "[target \"a\"]\nhost = a\n"
+             "[target \"b\"]\nhost = b\n"
+             "[target \"c\"]\nhost = c\nca_file = /nonexistent/c.pem\n"
+             "[target \"d\"]\nhost = d\ntls = none\n",
+             &d);
+    assert_non_null(c);
+    assert_int_equal(d.n_errors, 0);
+    assert_int_equal(d.n_warnings, 2);
+    assert_string_equal(buf_str(&d.warnings),
+                        "t.ini:2: ca_file: cannot read "
+                        "/nonexistent/agent-ca.pem: No such file or "
+                        "directory\n"
+                        "t.ini:9: ca_file: cannot read /nonexistent/c.pem: "
+                        "No such file or directory\n");
+    config_free(c);
+    config_diag_free(&d);
+}
+
 static void test_misc(void **state)
 {
     (void)state;
@@ -1569,6 +1594,7 @@ int main(void)
                                         scratch_setup, scratch_teardown),
         cmocka_unit_test_setup_teardown(test_fuzz, scratch_setup,
                                         scratch_teardown),
+        cmocka_unit_test(test_ca_file_unreadable),
         cmocka_unit_test(test_misc),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
