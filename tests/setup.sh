@@ -5,7 +5,7 @@
 set -euo pipefail
 
 PKGS=(
-  build-essential cmake pkg-config clang-format
+  build-essential cmake pkg-config
   libcurl4-openssl-dev libssl-dev libmicrohttpd-dev libinih-dev
   libcmocka-dev zlib1g-dev
   openssl ca-certificates curl procps
