@@ -27,7 +27,8 @@ void log_set_stream(FILE *f);
  * Writes one line, in one write:
  *   ts=2026-11-28T17:03:34.123Z level=info module=probe msg="..." FIELDS
  * FIELDS is fmt expanded: more key=value pairs, values that may hold
- * spaces or quotes passed through log_quote(). Safe from any thread.
+ * spaces or quotes passed through log_quote(); fmt NULL for none. Safe
+ * from any thread.
  */
 void log_write(enum log_level level, const char *module, const char *msg,
                const char *fmt, ...) __attribute__((format(printf, 4, 5)));

@@ -261,7 +261,7 @@ static void reload(const char *path, struct runner *runner,
     metrics_config_loaded(metrics, true, now);
     if (http_set_targets(http, runner_config(runner)) < 0)
         log_warn("main", "status page keeps the old targets: out of memory",
-                 "%s", "");
+                 NULL);
     log_info("main", "config reloaded", "path=%s targets=%zu", path, n);
 }
 
@@ -333,8 +333,7 @@ static int run_daemon(struct agent_config *cfg, const struct options *o)
         return EXIT_FAILED;
     }
     if (http_set_targets(http, runner_config(runner)) < 0)
-        log_warn("main", "status page without targets: out of memory", "%s",
-                 "");
+        log_warn("main", "status page without targets: out of memory", NULL);
     http_set_ready(http, true);
     log_info("main", "started", "version=%s listen=%s targets=%zu",
              AGENT_VERSION, listen, n_targets);
@@ -343,7 +342,7 @@ static int run_daemon(struct agent_config *cfg, const struct options *o)
     while (!got_stop) {
         int woken = runner_step(runner, wake_pipe[0], 1000);
         if (woken < 0) {
-            log_error("main", "curl multi interface failed", "%s", "");
+            log_error("main", "curl multi interface failed", NULL);
             rc = EXIT_FAILED;
             break;
         }
@@ -354,7 +353,7 @@ static int run_daemon(struct agent_config *cfg, const struct options *o)
             reload(o->config, runner, metrics, http, o);
         }
     }
-    log_info("main", "stopping", "%s", "");
+    log_info("main", "stopping", NULL);
     http_stop(http);
     runner_free(runner);
     metrics_free(metrics);

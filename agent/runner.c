@@ -159,7 +159,7 @@ int runner_set_config(struct runner *r, struct agent_config *cfg)
     /* CA files may have changed (a rotated private CA, a new bundle). */
     prober_flush_ca(r->prober);
     if (r->metrics && metrics_set_targets(r->metrics, cfg) < 0)
-        log_error("runner", "metrics not updated: out of memory", "%s", "");
+        log_error("runner", "metrics not updated: out of memory", NULL);
 
     config_free(r->cfg);
     free(r->ids);

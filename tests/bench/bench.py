@@ -839,9 +839,9 @@ def main():
         log("agent idle: %d targets, interval 10s" % args.idle_targets)
         result["idle"] = agent_idle(pf, binary, args.idle_targets, "10s",
                                     10.5)
-        log("agent sequential latency: 1 target, 100ms, 2 x %.0f s"
+        log("agent sequential latency: 1 target, 200ms, 2 x %.0f s"
             % args.sequential_duration)
-        result["sequential"] = agent_sequential(pf, binary, "100ms",
+        result["sequential"] = agent_sequential(pf, binary, "200ms",
                                                 args.sequential_duration)
         if not result["sequential"]["all_succeeded"]:
             failed.append("agent sequential run")
