@@ -669,6 +669,7 @@ static void auth_begin(struct session *s)
     if (!s->sasl || sasl_client_start(s->sasl, &line) < 0 ||
         session_queue(s, &line, true) < 0) {
         buf_wipe(&line);
+        buf_wipe(&s->out); /* nothing half-queued goes out before QUIT */
         a->error = PROBE_ERROR_CLOSED;
         probe_fail(p, PROBE_STAGE_AUTH, PROBE_ERROR_CLOSED,
                    "auth: out of memory");
