@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building, testing and the demo need, from Debian's
-# packages. Idempotent: installs only what is missing, and needs no
-# network at all when everything is there.
+# packages (and the npm packages of the dashboard check). Idempotent:
+# installs only what is missing, and needs no network at all when
+# everything is there.
 set -euo pipefail
 
 PKGS=(
@@ -21,15 +22,22 @@ for p in "${PKGS[@]}"; do
     missing+=("$p")
   fi
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+# Node.js may come from elsewhere than Debian: look for the commands, and
+# only without them install Debian's (the dashboard schema check needs it).
+command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
 
-SUDO=
-[ "$(id -u)" -eq 0 ] || SUDO=sudo
-echo "setup: installing ${missing[*]}"
-# Postfix asks what kind of mail system this is: none; we run our own
-# instances in temporary directories.
-echo 'postfix postfix/main_mailer_type select No configuration' |
-  $SUDO debconf-set-selections
-$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-  --no-install-recommends "${missing[@]}"
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=
+  [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  echo "setup: installing ${missing[*]}"
+  # Postfix asks what kind of mail system this is: none; we run our own
+  # instances in temporary directories.
+  echo 'postfix postfix/main_mailer_type select No configuration' |
+    $SUDO debconf-set-selections
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+    --no-install-recommends "${missing[@]}"
+fi
+
+# The dashboard schema tooling, pinned in tests/dashboards/package-lock.json.
+bash "$(dirname "$0")/dashboards/setup.sh"
