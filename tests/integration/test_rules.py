@@ -1,0 +1,301 @@
+"""The alert rules: promtool accepts them and their tests pass, every alert
+is documented and tested both ways, and ALERTS.md's thresholds table says
+exactly what config/alerts.yml does.
+
+Needs promtool (Debian package prometheus, installed by tests/setup.sh) and
+PyYAML (python3-yaml); no agent, no network.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import yaml
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "support"))
+import harness  # noqa: E402
+
+CONFIG = os.path.join(harness.REPO, "config")
+RULES = os.path.join(CONFIG, "alerts.yml")
+RULE_TESTS = os.path.join(CONFIG, "alerts_test.yml")
+PROM_CONFIG = os.path.join(CONFIG, "prometheus.yml")
+ALERTS_MD = os.path.join(CONFIG, "ALERTS.md")
+
+JOB = "smtp-health-agent"
+SEVERITIES = ("critical", "warning", "info")
+# Literal numbers allowed outside comparisons: unit conversions.
+UNIT_CONSTANTS = {86400.0}  # seconds per day
+
+_DURATION = re.compile(r"(\d+)(ms|s|m|h|d|w|y)")
+_UNIT_S = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400,
+           "w": 604800, "y": 31536000}
+_COMPARISON = re.compile(r"(==|!=|>=|<=|>|<)\s*(?:bool\s+)?"
+                         r"(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)")
+_NUMBER = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)(?![\w.])")
+
+
+def seconds(text):
+    """A Prometheus duration ("1h30m", "0m") in seconds."""
+    text = text.strip()
+    parts = _DURATION.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise ValueError("bad duration %r" % text)
+    return sum(int(n) * _UNIT_S[u] for n, u in parts)
+
+
+def strip_selectors(expr):
+    """The expression without label matchers and strings, so that
+    `{stage="auth"}` or `"%.1f"` is not taken for a number."""
+    expr = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)
+    return re.sub(r"\{[^}]*\}", "", expr)
+
+
+def expr_facts(expr):
+    """(comparisons as {"> 0", ...}, windows in seconds, other numbers)."""
+    bare = strip_selectors(expr)
+    windows = set()
+    for m in re.finditer(r"\[([^\]:]+)(?::[^\]]*)?\]", bare):
+        windows.add(seconds(m.group(1)))
+    no_windows = re.sub(r"\[[^\]]*\]", "", bare)
+    comparisons = set()
+    for m in _COMPARISON.finditer(no_windows):
+        comparisons.add("%s %g" % (m.group(1), float(m.group(2))))
+    rest = _COMPARISON.sub("", no_windows)
+    others = {float(n) for n in _NUMBER.findall(rest)}
+    return comparisons, windows, others
+
+
+def load_rules():
+    with open(RULES) as f:
+        doc = yaml.safe_load(f)
+    return [r for g in doc["groups"] for r in g["rules"] if "alert" in r]
+
+
+def md_cells(line):
+    return [c.strip() for c in line.strip().strip("|").split("|")]
+
+
+def thresholds_table():
+    """ALERTS.md's thresholds table: {alert: {column: cell}}."""
+    with open(ALERTS_MD) as f:
+        text = f.read()
+    m = re.search(r"^## Thresholds$(.*?)^## ", text, re.M | re.S)
+    if not m:
+        raise AssertionError("ALERTS.md has no '## Thresholds' section")
+    lines = [ln for ln in m.group(1).split("\n") if ln.startswith("|")]
+    header = md_cells(lines[0])
+    if not re.fullmatch(r"[-|: ]+", lines[1]):
+        raise AssertionError("no table separator under %r" % lines[0])
+    rows = {}
+    for line in lines[2:]:
+        cells = md_cells(line)
+        if len(cells) != len(header):
+            raise AssertionError("table row has %d cells, header %d: %r"
+                                 % (len(cells), len(header), line))
+        row = dict(zip(header, cells))
+        if row["Alert"] in rows:
+            raise AssertionError("alert listed twice: %s" % row["Alert"])
+        rows[row["Alert"]] = row
+    return rows
+
+
+def cell_items(cell):
+    """`> 0`, `== 235` -> ["> 0", "== 235"]; an em dash or "-" -> []."""
+    if cell in ("—", "-", ""):
+        return []
+    items = [c.strip() for c in cell.split(",")]
+    for item in items:
+        if not (item.startswith("`") and item.endswith("`")):
+            raise AssertionError("table cell item not in backticks: %r"
+                                 % item)
+    return [i.strip("`").strip() for i in items]
+
+
+def run(argv):
+    proc = subprocess.run(argv, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, timeout=120,
+                          cwd=harness.REPO)
+    return proc.returncode, proc.stdout
+
+
+class Promtool(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        if not shutil.which("promtool"):
+            raise AssertionError("promtool not found: install the Debian "
+                                 "package prometheus (tests/setup.sh)")
+
+    def test_check_rules(self):
+        rc, out = run(["promtool", "check", "rules", RULES])
+        self.assertEqual(rc, 0, out)
+        self.assertIn("SUCCESS: %d rules found" % len(load_rules()), out)
+
+    def test_rule_unit_tests_pass(self):
+        rc, out = run(["promtool", "test", "rules", RULE_TESTS])
+        self.assertEqual(rc, 0, out)
+        self.assertIn("SUCCESS", out)
+
+    def test_check_prometheus_config(self):
+        rc, out = run(["promtool", "check", "config", PROM_CONFIG])
+        self.assertEqual(rc, 0, out)
+        # The rule file is really loaded, not just the scrape config.
+        self.assertIn("SUCCESS: 1 rule files found", out)
+
+    def test_unit_tests_fail_on_a_broken_rule(self):
+        """The unit tests can fail: with SMTPAuthFailing's condition
+        inverted, promtool test rules must report it."""
+        with open(RULES) as f:
+            rules = f.read()
+        needle = ('increase(smtp_auth_results_total{class="auth_failed"}'
+                  '[10m]) > 0')
+        self.assertEqual(rules.count(needle), 1)
+        with tempfile.TemporaryDirectory(prefix="rules-test-") as tmp:
+            with open(os.path.join(tmp, "alerts.yml"), "w") as f:
+                f.write(rules.replace(needle, needle.replace("> 0", "< 0")))
+            shutil.copy(RULE_TESTS, tmp)
+            rc, out = run(["promtool", "test", "rules",
+                           os.path.join(tmp, "alerts_test.yml")])
+        self.assertNotEqual(rc, 0, out)
+        self.assertIn("alertname: SMTPAuthFailing", out)
+
+
+class RuleContents(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.rules = load_rules()
+        cls.names = [r["alert"] for r in cls.rules]
+
+    def test_names_unique_with_prefix(self):
+        self.assertEqual(len(self.names), len(set(self.names)), self.names)
+        for name in self.names:
+            self.assertRegex(name, r"^SMTP[A-Z][A-Za-z]+$")
+
+    def test_severity_summary_description(self):
+        for r in self.rules:
+            with self.subTest(alert=r["alert"]):
+                self.assertIn(r.get("labels", {}).get("severity"),
+                              SEVERITIES)
+                ann = r.get("annotations", {})
+                self.assertGreater(len(ann.get("summary", "")), 10)
+                desc = ann.get("description", "")
+                self.assertGreater(len(desc), 80)
+                # What to check first, and which target or agent.
+                self.assertIn("Check first", desc)
+                self.assertRegex(ann["summary"] + desc,
+                                 r"\{\{ \$labels\.(target|instance) \}\}")
+
+    def test_required_alerts_present(self):
+        """The classes the issue asks for, by what their rule selects."""
+        exprs = {r["alert"]: r["expr"] for r in self.rules}
+        wanted = {
+            "535": 'class="auth_failed"',
+            "504": 'class="unsupported_parameter"',
+            "not advertised": "smtp_auth_mechanism_advertised",
+            "4xx": 'class="temporary_failure"',
+            "probe failing": "smtp_probe_failures_total",
+            "slow": "smtp_probe_duration_seconds",
+            "expiry": "smtp_tls_cert_expiry_timestamp_seconds",
+            "invalid": "smtp_tls_cert_valid",
+            "starttls": 'error="starttls_unavailable"',
+            "stale": "smtp_probe_last_run_timestamp_seconds",
+            "never ran": "smtp_target_info",
+            "reload": "smtp_agent_config_last_reload_successful",
+            "down": 'up{job="%s"}' % JOB,
+        }
+        for what, needle in wanted.items():
+            with self.subTest(what=what):
+                self.assertTrue(any(needle in e for e in exprs.values()),
+                                "no rule selects %s" % needle)
+        expiry = [r for r in self.rules
+                  if "smtp_tls_cert_expiry_timestamp_seconds" in r["expr"]]
+        self.assertEqual(sorted(r["labels"]["severity"] for r in expiry),
+                         ["critical", "warning"])
+
+    def test_job_name_matches_prometheus_config(self):
+        with open(PROM_CONFIG) as f:
+            prom = yaml.safe_load(f)
+        jobs = [s["job_name"] for s in prom["scrape_configs"]]
+        self.assertIn(JOB, jobs)
+        self.assertIn("alerts.yml", prom["rule_files"])
+        for r in self.rules:
+            for job in re.findall(r'job="([^"]*)"', r["expr"]):
+                self.assertEqual(job, JOB, r["alert"])
+
+    def test_every_alert_tested_both_ways(self):
+        with open(RULE_TESTS) as f:
+            doc = yaml.safe_load(f)
+        self.assertEqual(doc["rule_files"], ["alerts.yml"])
+        firing, silent = set(), set()
+        for group in doc["tests"]:
+            for case in group.get("alert_rule_test", []):
+                name = case["alertname"]
+                self.assertIn(name, self.names, "test for unknown alert")
+                if case.get("exp_alerts"):
+                    firing.add(name)
+                    for a in case["exp_alerts"]:
+                        self.assertIn("severity", a["exp_labels"])
+                        self.assertEqual(set(a["exp_annotations"]),
+                                         {"summary", "description"})
+                else:
+                    silent.add(name)
+        self.assertEqual(sorted(set(self.names) - firing), [],
+                         "alerts without a firing case")
+        self.assertEqual(sorted(set(self.names) - silent), [],
+                         "alerts without an exp_alerts: [] case")
+
+    def test_every_alert_documented(self):
+        with open(ALERTS_MD) as f:
+            text = f.read()
+        sections = re.findall(r"^### (\S+)$", text, re.M)
+        self.assertEqual(sorted(sections), sorted(self.names))
+
+
+class ThresholdsTable(unittest.TestCase):
+    """ALERTS.md's table and alerts.yml agree, number for number."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.rules = {r["alert"]: r for r in load_rules()}
+        cls.table = thresholds_table()
+
+    def test_same_alerts(self):
+        self.assertEqual(sorted(self.table), sorted(self.rules))
+
+    def test_rows_match_rules(self):
+        for name, rule in self.rules.items():
+            row = self.table.get(name)
+            if row is None:
+                continue  # reported by test_same_alerts
+            with self.subTest(alert=name):
+                comparisons, windows, others = expr_facts(rule["expr"])
+                self.assertEqual(row["Severity"], rule["labels"]["severity"])
+                self.assertEqual(
+                    sorted(comparisons),
+                    sorted("%s %g" % (c.split()[0], float(c.split()[1]))
+                           for c in cell_items(row["Thresholds"])))
+                self.assertEqual(sorted(windows),
+                                 sorted(seconds(w) for w in
+                                        cell_items(row["Windows"])))
+                self.assertEqual(seconds(rule.get("for", "0s")),
+                                 seconds(cell_items(row["For"])[0]))
+                # No number hides outside a comparison or a window.
+                self.assertEqual(others - UNIT_CONSTANTS, set(),
+                                 "undocumented literals in %s" % name)
+
+    def test_parser_sees_thresholds(self):
+        """The comparison parser itself, on a known expression."""
+        comparisons, windows, others = expr_facts(
+            'time() - x{a="1"} > 180 and rate(y[5m]) / 86400 < 2.5 '
+            'unless changes(z{b="c"}[1h30m]) == 0')
+        self.assertEqual(comparisons, {"> 180", "< 2.5", "== 0"})
+        self.assertEqual(windows, {300, 5400})
+        self.assertEqual(others, {86400.0})
+
+
+if __name__ == "__main__":
+    unittest.main()
