@@ -1,0 +1,602 @@
+"""The bundled dashboards and alert rules, proved on a real Prometheus.
+
+A Postfix and an aiosmtpd run on loopback; the agent probes four targets
+every INTERVAL_S seconds: a good password (pf-good), a wrong one (pf-wrong,
+535), a mechanism aiosmtpd does not offer (aio-cram, 504) and a port where
+nobody listens (refused). Debian's Prometheus scrapes the agent every
+second and evaluates a test copy of config/alerts.yml in which every
+`for:` is 0s (increase() windows are kept: two samples are enough).
+
+Then:
+ 1. every dashboard query, its variables substituted as Grafana would with
+    All selected, returns at least one series from /api/v1/query, and the
+    variable queries return the job, the instance and the four targets;
+ 2. every metric name a dashboard query or a rule uses is in the agent's
+    scrape (or, like `up`, in Prometheus);
+ 3. the authentication alert fires for pf-wrong and not for pf-good, the
+    504 alert for aio-cram, the probe-failing alert for refused with the
+    stage (connect) in its labels or annotations.
+Each query with its series count and the alerts seen are printed to stderr.
+"""
+
+import base64
+import glob
+import json
+import os
+import re
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "support"))
+import harness  # noqa: E402
+import prom  # noqa: E402
+
+REPO = harness.REPO
+ALERTS_FILE = os.path.join(REPO, "config", "alerts.yml")
+PROM_CONFIG_FILE = os.path.join(REPO, "config", "prometheus.yml")
+DASHBOARD_DIR = os.path.join(REPO, "dashboards")
+MAIN_DASHBOARD = "smtp-health-agent.json"
+DEFAULT_JOB = "smtp-health-agent"
+
+# The alerts of config/alerts.yml that item 3 checks.
+AUTH_ALERT = "SMTPAuthFailing"
+UNSUPPORTED_ALERT = "SMTPAuthMechanismUnsupported"
+PROBE_FAILING_ALERT = "SMTPProbeFailing"
+
+# Series that Prometheus makes itself, not the agent.
+PROMETHEUS_SERIES = {"up", "scrape_duration_seconds", "scrape_samples_scraped",
+                     "scrape_samples_post_metric_relabeling",
+                     "scrape_series_added", "ALERTS", "ALERTS_FOR_STATE"}
+
+INTERVAL_S = 2
+SCRAPE_INTERVAL = "1s"
+ALERT_TIMEOUT_S = 60
+QUERY_TIMEOUT_S = 20
+
+# Grafana's built-in variables, for a 1 s scrape interval: $__rate_interval
+# is at least 4 scrape intervals; the dashboard range is the last 5 minutes.
+BUILTINS = {"__rate_interval": "1m", "__interval": "15s",
+            "__interval_ms": "15000", "__range": "5m", "__range_s": "300",
+            "__range_ms": "300000"}
+
+CONFIG = """
+[agent]
+interval = %(interval)ds
+timeout = 1500ms
+log_level = info
+
+[target "pf-good"]
+host = 127.0.0.1
+port = %(pf)d
+server_name = localhost
+ca_file = @CA_FILE@
+mechanisms = PLAIN
+username = %(pf_user)s
+password_file = @PASSWORD_FILE@
+
+[target "pf-wrong"]
+host = 127.0.0.1
+port = %(pf)d
+server_name = localhost
+ca_file = @CA_FILE@
+mechanisms = PLAIN
+username = %(pf_user)s
+password_env = WRONG_PASSWORD
+
+; aiosmtpd offers only PLAIN and LOGIN: CRAM-MD5 gets a real 504.
+[target "aio-cram"]
+host = 127.0.0.1
+port = %(aio)d
+server_name = localhost
+ca_file = @CA_FILE@
+mechanisms = CRAM-MD5
+username = %(aio_user)s
+password_env = AIO_PASSWORD
+
+[target "refused"]
+host = 127.0.0.1
+port = %(refused)d
+tls = none
+"""
+
+TARGETS = ("pf-good", "pf-wrong", "aio-cram", "refused")
+WRONG_PASSWORD = "fixture-wrong-pw-prom-3"
+
+PROMETHEUS_CONFIG = """
+global:
+  scrape_interval: %(scrape)s
+  scrape_timeout: %(scrape)s
+  evaluation_interval: 1s
+rule_files:
+  - "@DIR@/alerts.yml"
+scrape_configs:
+  - job_name: "%(job)s"
+    static_configs:
+      - targets: ["%(agent)s"]
+"""
+
+# --- the rule file and the scrape config -----------------------------------
+
+_FOR_RE = re.compile(r"^(\s*(?:-\s+)?)for:\s*\S+[ \t]*(#.*)?$", re.M)
+_ALERT_RE = re.compile(r"^\s*(?:-\s+)?alert:\s*\S", re.M)
+
+
+def rules_test_copy(text):
+    """The rule file with every `for:` set to 0s; (text, how many)."""
+    return _FOR_RE.subn(r"\1for: 0s", text)
+
+
+def job_name():
+    """The job name of config/prometheus.yml (the rules assume it)."""
+    try:
+        with open(PROM_CONFIG_FILE) as f:
+            m = re.search(r"job_name:\s*[\"']?([^\"'\s#]+)", f.read())
+    except FileNotFoundError:
+        m = None
+    return m.group(1) if m else DEFAULT_JOB
+
+
+# --- Grafana variable substitution -----------------------------------------
+
+_VAR_RE = re.compile(r"\$(\w+)|\$\{(\w+)(?::(\w+))?\}|\[\[(\w+)(?::(\w+))?\]\]")
+_PROM_SPECIAL = re.compile(r"[$^*{}\[\]'+?.()|]")
+_KBN_SPECIAL = re.compile(r"[\\^$*+?.()|\[\]{}/]")
+
+
+def _prom_regex_escape(value):
+    # Grafana's prometheusSpecialRegexEscape: doubled backslashes, since the
+    # result goes inside a PromQL string.
+    return _PROM_SPECIAL.sub(lambda m: "\\\\" + m.group(0),
+                             value.replace("\\", "\\\\\\\\"))
+
+
+def _format(name, fmt, var, values):
+    """The text Grafana's Prometheus datasource puts for a variable."""
+    if var.get("_all") and var.get("allValue"):
+        return var["allValue"]
+    if fmt is None:  # the datasource's interpolateQueryExpr
+        if not var.get("multi") and not var.get("includeAll"):
+            return values[0].replace("\\", "\\\\").replace("'", "\\\\'")
+        esc = [_prom_regex_escape(v) for v in values]
+        return esc[0] if len(esc) == 1 else "(%s)" % "|".join(esc)
+    if fmt == "regex":
+        esc = [_KBN_SPECIAL.sub(lambda m: "\\" + m.group(0), v)
+               for v in values]
+        return esc[0] if len(esc) == 1 else "(%s)" % "|".join(esc)
+    if fmt == "pipe":
+        return "|".join(values)
+    if fmt in ("raw", "csv", "text"):
+        return ",".join(values)
+    raise AssertionError("${%s:%s}: format not emulated by this test"
+                         % (name, fmt))
+
+
+def interpolate(expr, variables, selected):
+    """expr with Grafana's built-ins and the dashboard variables replaced.
+
+    variables: name -> templating entry (with "_all" when All is chosen);
+    selected: name -> list of values."""
+    def repl(m):
+        name = m.group(1) or m.group(2) or m.group(4)
+        fmt = m.group(3) or m.group(5)
+        if name in BUILTINS:
+            return BUILTINS[name]
+        if name.isdigit():  # $1 of label_replace: Grafana leaves it
+            return m.group(0)
+        if name not in variables:
+            raise AssertionError("unknown variable $%s in %r" % (name, expr))
+        values = selected.get(name)
+        if not values:
+            raise AssertionError("variable $%s has no value" % name)
+        return _format(name, fmt, variables[name], values)
+    return _VAR_RE.sub(repl, expr)
+
+
+def variable_query(var):
+    q = var.get("query")
+    if isinstance(q, dict):
+        q = q.get("query")
+    return q or var.get("definition") or ""
+
+
+_LABEL_VALUES_RE = re.compile(r"^\s*label_values\(\s*(?:(.*)\s*,)?\s*(\w+)\s*\)\s*$",
+                              re.S)
+
+
+def apply_regex(var, values):
+    """A Grafana variable's `regex` filter (/re/), capture group if any."""
+    rx = var.get("regex") or ""
+    if not rx:
+        return values
+    m = re.fullmatch(r"/(.*)/([a-z]*)", rx, re.S)
+    pattern = re.compile(m.group(1) if m else rx,
+                         re.I if m and "i" in m.group(2) else 0)
+    out = []
+    for v in values:
+        hit = pattern.search(v)
+        if hit:
+            out.append(hit.group(1) if hit.groups() else v)
+    return out
+
+
+# --- dashboards ------------------------------------------------------------
+
+def walk_panels(panels, path=()):
+    """(title path, panel) of every panel, rows' nested panels included."""
+    for p in panels or []:
+        here = path + (p.get("title") or "(untitled %s)" % p.get("type"),)
+        yield here, p
+        yield from walk_panels(p.get("panels"), here)
+
+
+def dashboard_queries(dash):
+    """[(panel path, refId, expr)] of every panel target with an expr."""
+    found = []
+    for path, panel in walk_panels(dash.get("panels")):
+        for t in panel.get("targets") or []:
+            if t.get("expr"):
+                found.append((" / ".join(path), t.get("refId", "?"),
+                              t["expr"]))
+    return found
+
+
+# --- PromQL metric names ---------------------------------------------------
+
+_KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right",
+             "and", "or", "unless", "offset", "bool", "inf", "nan", "atan2",
+             "start", "end"}
+
+
+def metric_names(expr):
+    """The metric names a PromQL expression selects (not functions,
+    keywords, label names or strings)."""
+    s = re.sub(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`', '""', expr)
+    s = re.sub(r"\{[^}]*\}", "{}", s)
+    s = re.sub(r"\[[^\]]*\]", "[]", s)
+    s = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*"
+               r"\([^)]*\)", " ", s)
+    s = re.sub(r"\boffset\s+-?\w+", " ", s)
+    names = set()
+    for m in re.finditer(r"(?<![\w:.])([a-zA-Z_:][a-zA-Z0-9_:]*)", s):
+        rest = s[m.end():].lstrip()
+        if rest.startswith("(") or m.group(1).lower() in _KEYWORDS:
+            continue
+        names.add(m.group(1))
+    return names
+
+
+class LiveDashboardsAndAlerts(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.t0 = time.monotonic()
+        cls.timings = {}
+        cls._cms = []
+        try:
+            cls._start()
+        except BaseException:
+            cls._stop()
+            raise
+
+    @classmethod
+    def _enter(cls, cm):
+        value = cm.__enter__()
+        cls._cms.append(cm)
+        return value
+
+    @classmethod
+    def _mark(cls, what):
+        cls.timings[what] = time.monotonic() - cls.t0
+
+    @classmethod
+    def _start(cls):
+        for path in (ALERTS_FILE, os.path.join(DASHBOARD_DIR, MAIN_DASHBOARD)):
+            if not os.path.exists(path):
+                raise AssertionError("missing %s" % path)
+        with open(ALERTS_FILE) as f:
+            cls.rules_text = f.read()
+        cls.rules_copy, cls.for_count = rules_test_copy(cls.rules_text)
+        cls.alert_count = len(_ALERT_RE.findall(cls.rules_text))
+        cls.job = job_name()
+
+        cls.pf = cls._enter(harness.postfix_server())
+        cls.aio = cls._enter(harness.aiosmtpd(tls="starttls"))
+        cls._mark("servers up")
+        cls.secrets = cls._secret_forms()
+        cfg = CONFIG % dict(interval=INTERVAL_S, pf=cls.pf.ports.starttls,
+                            pf_user=cls.pf.username, aio=cls.aio.port,
+                            aio_user=cls.aio.user,
+                            refused=harness.free_port())
+        env = dict(os.environ, WRONG_PASSWORD=WRONG_PASSWORD,
+                   AIO_PASSWORD=cls.aio.password)
+        cls.agent = cls._enter(harness.run_agent(
+            harness.agent_binary(), cfg, password=cls.pf.password, env=env))
+        cls.instance = cls.agent.listen
+        cls._mark("agent ready")
+        cls.prom = cls._enter(prom.PrometheusServer(
+            PROMETHEUS_CONFIG % dict(scrape=SCRAPE_INTERVAL, job=cls.job,
+                                     agent=cls.instance),
+            {"alerts.yml": cls.rules_copy}))
+        cls._mark("prometheus ready")
+        # Prometheus has scraped every target's probe at least twice.
+        harness.wait_for(lambda: len(cls.prom.query(
+            'increase(smtp_probes_total{job="%s"}[1m]) > 0' % cls.job))
+            == len(TARGETS), 30, interval=0.5,
+            message="Prometheus to see every target probed again")
+        cls._mark("every target probed, seen twice by prometheus")
+
+    @classmethod
+    def _secret_forms(cls):
+        forms = []
+        for pw in (cls.pf.password, WRONG_PASSWORD, cls.aio.password):
+            forms += [pw, base64.b64encode(pw.encode()).decode()]
+        for user, pw in ((cls.pf.username, cls.pf.password),
+                         (cls.pf.username, WRONG_PASSWORD)):
+            forms.append(base64.b64encode(
+                b"\0" + user.encode() + b"\0" + pw.encode()).decode())
+        return forms
+
+    @classmethod
+    def _stop(cls):
+        while cls._cms:
+            cls._cms.pop().__exit__(None, None, None)
+
+    @classmethod
+    def tearDownClass(cls):
+        pattern = cls.prom.process_pattern() if hasattr(cls, "prom") else None
+        cls._stop()
+        if pattern:
+            left = harness.live_processes(pattern)
+            if left:
+                raise AssertionError("prometheus left running: %s" % left)
+        cls.report("timings: %s; total %.1f s" % (
+            ", ".join("%s %.1f s" % kv for kv in cls.timings.items()),
+            time.monotonic() - cls.t0))
+
+    @classmethod
+    def report(cls, text):
+        """Print to stderr, after checking no secret is in it."""
+        for s in cls.secrets:
+            if s in text:
+                raise AssertionError("a secret would be printed")
+        sys.stderr.write(text + "\n")
+
+    # --- helpers ---------------------------------------------------------
+
+    def dashboards(self):
+        paths = sorted(glob.glob(os.path.join(DASHBOARD_DIR, "*.json")))
+        self.assertIn(os.path.join(DASHBOARD_DIR, MAIN_DASHBOARD), paths)
+        out = []
+        for p in paths:
+            with open(p) as f:
+                out.append((os.path.basename(p), json.load(f)))
+        return out
+
+    def resolve_variables(self, dash, choose_all=True):
+        """Evaluate the templating list in order; return (variables,
+        selected, {name: (query, values)}). A multi-value variable gets
+        "All" (its allValue, if any) with choose_all, else every value
+        ticked one by one (Grafana's "(a|b)" regex); others their first."""
+        variables, selected, evaluated = {}, {}, {}
+        for var in dash.get("templating", {}).get("list", []):
+            name, kind = var["name"], var.get("type")
+            var = dict(var)
+            variables[name] = var
+            if kind == "datasource":
+                self.assertEqual(var.get("query"), "prometheus", name)
+                selected[name] = ["prometheus-test"]
+                continue
+            if kind == "query":
+                q = interpolate(variable_query(var), variables, selected)
+                m = _LABEL_VALUES_RE.match(q)
+                if not m:
+                    self.fail("variable %s: query %r is not label_values(); "
+                              "not emulated" % (name, q))
+                values = self.prom.label_values(m.group(2),
+                                                m.group(1) or None)
+                values = apply_regex(var, values)
+                evaluated[name] = (q, values)
+            elif kind in ("custom", "interval"):
+                values = [o["value"] for o in var.get("options", [])
+                          if o.get("value") != "$__all"]
+            else:
+                cur = (var.get("current") or {}).get("value")
+                values = cur if isinstance(cur, list) else [cur or ""]
+            if var.get("includeAll") and choose_all:
+                var["_all"] = True
+            elif not var.get("multi"):
+                values = values[:1]
+            selected[name] = values
+        return variables, selected, evaluated
+
+    # --- 1. dashboard queries --------------------------------------------
+
+    def test_1a_variable_queries_return_the_job_instance_and_targets(self):
+        for fname, dash in self.dashboards():
+            variables, _, evaluated = self.resolve_variables(dash)
+            self.assertIn("datasource", variables, fname)
+            for name in ("job", "instance", "target"):
+                self.assertIn(name, evaluated, "%s: no query variable %s"
+                              % (fname, name))
+            expect = {"job": {self.job}, "instance": {self.instance},
+                      "target": set(TARGETS)}
+            for name, (q, values) in evaluated.items():
+                self.report("%s: variable %s = %s  <- %s"
+                            % (fname, name, sorted(values), q))
+                if name in expect:
+                    with self.subTest(dashboard=fname, variable=name):
+                        self.assertEqual(set(values), expect[name], q)
+
+    def test_1b_every_dashboard_query_returns_series_all_selected(self):
+        self.check_dashboard_queries(choose_all=True)
+
+    def test_1c_every_dashboard_query_returns_series_each_value(self):
+        self.check_dashboard_queries(choose_all=False)
+
+    def check_dashboard_queries(self, choose_all):
+        mode = "All" if choose_all else "each value"
+        for fname, dash in self.dashboards():
+            variables, selected, _ = self.resolve_variables(dash, choose_all)
+            queries = dashboard_queries(dash)
+            self.assertTrue(queries, "%s has no queries" % fname)
+            exprs, bad = [], {}
+            for p, r, e in queries:
+                try:
+                    exprs.append((p, r, interpolate(e, variables, selected)))
+                except AssertionError as err:
+                    bad[(p, r)] = str(err)
+                    exprs.append((p, r, e))
+            counts = {}
+
+            def all_nonempty():
+                for path, ref, expr in exprs:
+                    if (path, ref) not in bad and not counts.get(expr):
+                        counts[expr] = len(self.prom.query(expr))
+                return all(counts.values())
+            try:
+                harness.wait_for(all_nonempty, QUERY_TIMEOUT_S, interval=1)
+            except AssertionError:
+                pass  # the per-query assertions below say which
+            self._mark("%d queries of %s checked (%s)"
+                       % (len(exprs), fname, mode))
+            for path, ref, expr in exprs:
+                self.report("%s (%s): [%d series] %s %s: %s"
+                            % (fname, mode, counts.get(expr, 0), path, ref,
+                               " ".join(expr.split())))
+            for path, ref, expr in exprs:
+                with self.subTest(dashboard=fname, variables=mode,
+                                  panel=path, refId=ref):
+                    if (path, ref) in bad:
+                        self.fail(bad[(path, ref)])
+                    self.assertGreater(counts.get(expr, 0), 0,
+                                       "no series for %s" % expr)
+
+    # --- 2. metric names -------------------------------------------------
+
+    def test_2_every_metric_name_used_exists(self):
+        _, samples = harness.scrape(self.agent.port)
+        scraped = {name for name, _ in samples}
+        rules = self.prom.rules()
+        recorded = {r["name"] for r in rules if r["type"] == "recording"}
+        uses = {}
+        for fname, dash in self.dashboards():
+            # Variables stand in label values and ranges: any text will do.
+            exprs = []
+            for v in dash.get("templating", {}).get("list", []):
+                if v.get("type") == "query":  # label_values(selector, label)
+                    m = _LABEL_VALUES_RE.match(variable_query(v))
+                    exprs.append(m.group(1) or "" if m else "")
+            exprs += [e for _, _, e in dashboard_queries(dash)]
+            for e in exprs:
+                for n in metric_names(_VAR_RE.sub("0", e)):
+                    uses.setdefault(n, set()).add(fname)
+        for r in rules:
+            for n in metric_names(r["query"]):
+                uses.setdefault(n, set()).add("rule " + r["name"])
+        self.assertTrue(uses)
+        from_agent = sorted(n for n in uses if n in scraped)
+        elsewhere = sorted(n for n in uses if n not in scraped)
+        self.report("metric names used (%d) found in the agent's scrape: %s"
+                    % (len(from_agent), " ".join(from_agent)))
+        for n in elsewhere:
+            with self.subTest(metric=n, used_by=sorted(uses[n])):
+                # `up`, ALERTS and recording rules come from Prometheus.
+                self.assertTrue(n in PROMETHEUS_SERIES or n in recorded,
+                                "%s (used by %s) is not in the agent's "
+                                "scrape" % (n, ", ".join(sorted(uses[n]))))
+                self.assertTrue(self.prom.query(n),
+                                "%s has no series in Prometheus" % n)
+                self.report("metric name %s: from Prometheus" % n)
+
+    # --- 3. alerts -------------------------------------------------------
+
+    def test_3a_test_copy_of_the_rules_is_loaded_with_short_for(self):
+        self.assertGreater(self.alert_count, 0)
+        rules = self.prom.rules()
+        alerting = [r for r in rules if r["type"] == "alerting"]
+        self.assertEqual(len(alerting), self.alert_count,
+                         "Prometheus loaded %d alerts, the file has %d"
+                         % (len(alerting), self.alert_count))
+        for r in alerting:
+            with self.subTest(alert=r["name"]):
+                self.assertEqual(r["duration"], 0)
+                self.assertEqual(r["health"], "ok", r.get("lastError"))
+        names = {r["name"] for r in alerting}
+        for a in (AUTH_ALERT, UNSUPPORTED_ALERT, PROBE_FAILING_ALERT):
+            self.assertIn(a, names)
+        self.report("rules: %d alerts, %d `for:` set to 0s in the test copy"
+                    % (len(alerting), self.for_count))
+
+    def test_3b_alerts_fire_for_the_right_targets(self):
+        def firing():
+            out = {}
+            for a in self.prom.alerts():
+                if a["state"] == "firing":
+                    out.setdefault(a["labels"]["alertname"], []).append(a)
+            return out
+
+        def targets_of(alerts, name):
+            return {a["labels"].get("target") for a in alerts.get(name, [])}
+
+        def connect_stage(a):
+            # The stage as a label, or else named in the summary.
+            summary = a.get("annotations", {}).get("summary", "")
+            return a["labels"].get("target") == "refused" and (
+                a["labels"].get("stage") == "connect" if "stage" in
+                a["labels"] else re.search(r"\bconnect\b", summary))
+
+        missing = []
+
+        def ready():
+            alerts = firing()
+            conds = {
+                "auth alert for pf-wrong":
+                    "pf-wrong" in targets_of(alerts, AUTH_ALERT),
+                "504 alert for aio-cram":
+                    "aio-cram" in targets_of(alerts, UNSUPPORTED_ALERT),
+                "probe-failing alert for refused (connect)":
+                    any(connect_stage(a)
+                        for a in alerts.get(PROBE_FAILING_ALERT, [])),
+            }
+            for what, ok in conds.items():
+                if ok and what not in self.timings:
+                    self._mark(what)
+            missing[:] = [what for what, ok in conds.items() if not ok]
+            return alerts if not missing else None
+
+        try:
+            harness.wait_for(ready, ALERT_TIMEOUT_S, interval=0.5)
+        except AssertionError:
+            self.fail("after %d s, not firing: %s; firing: %s"
+                      % (ALERT_TIMEOUT_S, "; ".join(missing), sorted(
+                          (n, a["labels"].get("target"),
+                           a["labels"].get("stage"))
+                          for n, lst in firing().items() for a in lst)))
+        # Two more evaluations: the good target must still be silent.
+        time.sleep(2)
+        alerts = firing()
+        pending = [a for a in self.prom.alerts() if a["state"] != "firing"]
+        for name in sorted(alerts):
+            for a in alerts[name]:
+                labels = {k: v for k, v in a["labels"].items()
+                          if k != "alertname"}
+                self.report("firing %s %s summary=%r"
+                            % (name, json.dumps(labels, sort_keys=True),
+                               a.get("annotations", {}).get("summary")))
+        self.assertEqual(pending, [], "for: is 0s: nothing stays pending")
+        self.assertEqual(targets_of(alerts, AUTH_ALERT), {"pf-wrong"})
+        self.assertNotIn("pf-good", targets_of(alerts, UNSUPPORTED_ALERT))
+        self.assertIn("aio-cram", targets_of(alerts, UNSUPPORTED_ALERT))
+        self.assertNotIn("pf-good", targets_of(alerts, PROBE_FAILING_ALERT))
+        self.assertTrue(any(connect_stage(a)
+                            for a in alerts[PROBE_FAILING_ALERT]))
+        # The good target fires nothing at all.
+        for name, lst in alerts.items():
+            self.assertNotIn("pf-good", {a["labels"].get("target")
+                                         for a in lst}, name)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
