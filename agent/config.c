@@ -21,6 +21,8 @@
 #define DIAG_SHOWN_MAX 100
 #define DIAG_LINE_MAX  4096
 #define DAY_MS         (24ULL * 3600 * 1000)
+/* A PEM certificate chain or key, or a users file, is far smaller. */
+#define WEB_FILE_MAX ((size_t)1 << 20)
 
 #define FMT(a, b) __attribute__((format(printf, a, b)))
 
@@ -48,6 +50,11 @@ enum agent_key {
     AK_MAX_PER_HOST,
     AK_CA_FILE,
     AK_LOG_LEVEL,
+    AK_WEB_TLS_CERT_FILE,
+    AK_WEB_TLS_KEY_FILE,
+    AK_WEB_BASIC_AUTH_USER,
+    AK_WEB_BASIC_AUTH_PASSWORD_HASH,
+    AK_WEB_BASIC_AUTH_USERS_FILE,
     AK_COUNT
 };
 
@@ -59,6 +66,11 @@ static const char *const agent_key_names[AK_COUNT] = {
     [AK_MAX_PER_HOST] = "max_per_host",
     [AK_CA_FILE] = "ca_file",
     [AK_LOG_LEVEL] = "log_level",
+    [AK_WEB_TLS_CERT_FILE] = "web_tls_cert_file",
+    [AK_WEB_TLS_KEY_FILE] = "web_tls_key_file",
+    [AK_WEB_BASIC_AUTH_USER] = "web_basic_auth_user",
+    [AK_WEB_BASIC_AUTH_PASSWORD_HASH] = "web_basic_auth_password_hash",
+    [AK_WEB_BASIC_AUTH_USERS_FILE] = "web_basic_auth_users_file",
 };
 
 enum target_key {
@@ -126,6 +138,10 @@ struct parser {
     int agent_line;
     int agent_key_line[AK_COUNT];
     bool agent_set[AK_COUNT];
+    bool agent_bad[AK_COUNT]; /* given, and refused */
+    /* [agent] basic auth, until resolve() turns it into cfg->web_users. */
+    struct web_user web_user;
+    char web_users_file[CONFIG_PATH_MAX + 1];
     struct target_draft *drafts; /* parallel to cfg->targets */
     size_t cap;
     struct config_diag *diag;
@@ -386,6 +402,48 @@ static bool valid_target_name(const char *s, size_t n)
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
         if (!is_alnum(c) && c != '_' && c != '.' && c != ':' && c != '-')
+            return false;
+    }
+    return true;
+}
+
+/* A basic auth user-id (RFC 7617): no ':' and, to keep it one token in
+ * files and logs, no spaces or control characters. */
+#define WEB_USER_RULE                                                         \
+    "must be 1 to 64 printable ASCII characters without spaces or ':'"
+
+static bool valid_web_user(const char *s, size_t n)
+{
+    if (n < 1 || n > CONFIG_WEB_USER_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c <= 0x20 || c >= 0x7f || c == ':')
+            return false;
+    }
+    return true;
+}
+
+#define BCRYPT_RULE                                                           \
+    "must be a bcrypt hash like $2y$10$ and 53 more characters (make one "    \
+    "with htpasswd -nBC 10 USER); other hash types are not supported"
+
+/* "$2a$", "$2b$" or "$2y$", a cost of 04 to 31, "$", then 22 characters
+ * of salt and 31 of hash in bcrypt's base64: what Prometheus' web config
+ * and htpasswd -B write, and what libcrypt's crypt_r() verifies. */
+static bool valid_bcrypt(const char *s, size_t n)
+{
+    static const char alphabet[] =
+        "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    if (n != CONFIG_BCRYPT_LEN || s[0] != '$' || s[1] != '2' ||
+        (s[2] != 'a' && s[2] != 'b' && s[2] != 'y') || s[3] != '$' ||
+        !is_digit(s[4]) || !is_digit(s[5]) || s[6] != '$')
+        return false;
+    int cost = (s[4] - '0') * 10 + (s[5] - '0');
+    if (cost < 4 || cost > 31)
+        return false;
+    for (size_t i = 7; i < n; i++) {
+        if (!strchr(alphabet, s[i]) || s[i] == '\0')
             return false;
     }
     return true;
@@ -667,6 +725,32 @@ static void agent_key(struct parser *p, int k, const char *v)
             err_at(p, line, key,
                    "must be debug, info, warn or error, not \"%s\"", v);
         return;
+    case AK_WEB_TLS_CERT_FILE:
+    case AK_WEB_TLS_KEY_FILE:
+    case AK_WEB_BASIC_AUTH_USERS_FILE: {
+        char *dst = k == AK_WEB_TLS_CERT_FILE  ? c->web_tls_cert_file
+                    : k == AK_WEB_TLS_KEY_FILE ? c->web_tls_key_file
+                                               : p->web_users_file;
+        if (resolve_path(p, v, dst, CONFIG_PATH_MAX + 1))
+            err_at(p, line, key, "path longer than %d characters",
+                   CONFIG_PATH_MAX);
+        return;
+    }
+    case AK_WEB_BASIC_AUTH_USER:
+        /* Not quoted either: "user:password" is a likely mistake. */
+        if (!valid_web_user(v, strlen(v)))
+            err_at(p, line, key, WEB_USER_RULE);
+        else
+            copy_str(p->web_user.name, sizeof(p->web_user.name), v);
+        return;
+    case AK_WEB_BASIC_AUTH_PASSWORD_HASH:
+        /* Never quoted: a password pasted here by mistake must not be
+         * printed. */
+        if (!valid_bcrypt(v, strlen(v)))
+            err_at(p, line, key, BCRYPT_RULE);
+        else
+            copy_str(p->web_user.hash, sizeof(p->web_user.hash), v);
+        return;
     case AK_COUNT:
         break;
     }
@@ -855,8 +939,10 @@ static int config_handler(void *user, const char *section, const char *name,
                 "the quotes are part of the value; remove them unless "
                 "they belong there");
     if (agent) {
+        size_t errors = p->diag->n_errors;
         p->agent_set[k] = true;
         agent_key(p, k, value);
+        p->agent_bad[k] = p->diag->n_errors > errors;
     } else {
         size_t errors = p->diag->n_errors;
         d->set[k] = true;
@@ -1038,6 +1124,243 @@ static void check_auth(struct parser *p, struct target_config *t,
         p->oom = true;
 }
 
+/* ---- the HTTP endpoint's protection ---- */
+
+/*
+ * A whole web_* file in *data (malloc()ed, NUL-terminated, sized once so
+ * that a key leaves no copies behind; the caller wipes it). Regular, 1
+ * byte to 1 MiB. 0, or -1 after reporting; *mode gets the file's mode.
+ */
+static int read_web_file(struct parser *p, int line, const char *key,
+                         const char *path, char **data, size_t *len,
+                         mode_t *mode)
+{
+    /* O_NONBLOCK: a FIFO must not hang the load; it fails S_ISREG below. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        err_at(p, line, key, "cannot read %s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    const char *problem = NULL;
+    if (!S_ISREG(st.st_mode))
+        problem = "is not a regular file";
+    else if (st.st_size == 0)
+        problem = "is empty";
+    else if ((uint64_t)st.st_size > WEB_FILE_MAX)
+        problem = "is larger than 1 MiB";
+    if (problem) {
+        err_at(p, line, key, "%s %s", path, problem);
+        close(fd);
+        return -1;
+    }
+    /* One byte more than the size: a file that grew is noticed. */
+    size_t cap = (size_t)st.st_size + 1;
+    char *buf = malloc(cap + 1);
+    if (!buf) {
+        p->oom = true;
+        close(fd);
+        return -1;
+    }
+    size_t n = 0;
+    int rerr = 0;
+    while (n < cap) {
+        ssize_t r = read(fd, buf + n, cap - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            rerr = errno;
+            break;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    close(fd);
+    if (rerr || n == 0 || n == cap) {
+        if (rerr)
+            err_at(p, line, key, "cannot read %s: %s", path, strerror(rerr));
+        else
+            err_at(p, line, key, "%s changed while being read", path);
+        explicit_bzero(buf, cap + 1);
+        free(buf);
+        return -1;
+    }
+    buf[n] = '\0';
+    *data = buf;
+    *len = n;
+    *mode = st.st_mode;
+    return 0;
+}
+
+static void check_web_tls(struct parser *p)
+{
+    struct agent_config *c = p->cfg;
+    const enum agent_key ck = AK_WEB_TLS_CERT_FILE, kk = AK_WEB_TLS_KEY_FILE;
+    if (p->agent_bad[ck] || p->agent_bad[kk])
+        return;
+    if (p->agent_set[ck] != p->agent_set[kk]) {
+        enum agent_key given = p->agent_set[ck] ? ck : kk;
+        enum agent_key missing = given == ck ? kk : ck;
+        err_at(p, p->agent_key_line[given], agent_key_names[missing],
+               "required with %s: HTTPS needs the certificate and its key",
+               agent_key_names[given]);
+        return;
+    }
+    if (!p->agent_set[ck])
+        return;
+
+    char *data = NULL;
+    size_t len = 0;
+    mode_t mode = 0;
+    int line = p->agent_key_line[ck];
+    const char *path = c->web_tls_cert_file;
+    if (read_web_file(p, line, agent_key_names[ck], path, &data, &len,
+                      &mode) == 0) {
+        if (!strstr(data, "-----BEGIN CERTIFICATE-----"))
+            err_at(p, line, agent_key_names[ck],
+                   "%s holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+                   path);
+        free(data);
+    }
+
+    line = p->agent_key_line[kk];
+    path = c->web_tls_key_file;
+    if (read_web_file(p, line, agent_key_names[kk], path, &data, &len,
+                      &mode) == 0) {
+        /* Group-readable is the usual ssl-cert group setup; others are
+         * not meant to read a private key. */
+        if (mode & 007)
+            warn_at(p, line, agent_key_names[kk],
+                    "%s is readable by others (mode %04o); chmod 640 or 600 "
+                    "it",
+                    path, (unsigned)(mode & 07777));
+        const char *begin = strstr(data, "-----BEGIN ");
+        const char *end = begin ? strstr(begin, "PRIVATE KEY-----") : NULL;
+        if (!end)
+            err_at(p, line, agent_key_names[kk],
+                   "%s holds no PEM private key (-----BEGIN ... PRIVATE "
+                   "KEY-----)",
+                   path);
+        else if (strstr(data, "ENCRYPTED"))
+            err_at(p, line, agent_key_names[kk],
+                   "%s is encrypted; the agent needs the key without a "
+                   "passphrase",
+                   path);
+        explicit_bzero(data, len);
+        free(data);
+    }
+}
+
+static bool add_web_user(struct parser *p, const char *name, size_t name_len,
+                         const char *hash)
+{
+    struct agent_config *c = p->cfg;
+    if (c->n_web_users % 16 == 0) {
+        struct web_user *u =
+            realloc(c->web_users, (c->n_web_users + 16) * sizeof(*u));
+        if (!u) {
+            p->oom = true;
+            return false;
+        }
+        c->web_users = u;
+    }
+    struct web_user *u = &c->web_users[c->n_web_users++];
+    memset(u, 0, sizeof(*u));
+    memcpy(u->name, name, name_len);
+    memcpy(u->hash, hash, CONFIG_BCRYPT_LEN);
+    return true;
+}
+
+/* "USER:HASH" lines, htpasswd -B's format; blank lines and # comments
+ * are skipped. Nothing from the file is quoted in messages: a line may
+ * hold a password typed in by mistake. */
+static void read_users_file(struct parser *p)
+{
+    const enum agent_key k = AK_WEB_BASIC_AUTH_USERS_FILE;
+    const char *key = agent_key_names[k];
+    const char *path = p->web_users_file;
+    int line = p->agent_key_line[k];
+    char *data = NULL;
+    size_t len = 0;
+    mode_t mode = 0;
+    if (read_web_file(p, line, key, path, &data, &len, &mode) < 0)
+        return;
+    size_t errors = p->diag->n_errors;
+    size_t lineno = 0;
+    const char *s = data, *end = data + len;
+    while (s < end && !p->oom) {
+        const char *nl = memchr(s, '\n', (size_t)(end - s));
+        const char *eol = nl ? nl : end;
+        size_t n = (size_t)(eol - s);
+        lineno++;
+        if (n > 0 && s[n - 1] == '\r')
+            n--;
+        const char *colon = memchr(s, ':', n);
+        if (n == 0 || s[0] == '#') {
+            /* nothing */
+        } else if (!colon) {
+            err_at(p, line, key, "%s:%zu: expected USER:HASH", path, lineno);
+        } else if (!valid_web_user(s, (size_t)(colon - s))) {
+            err_at(p, line, key, "%s:%zu: the user " WEB_USER_RULE, path,
+                   lineno);
+        } else if (!valid_bcrypt(colon + 1, (size_t)(s + n - colon - 1))) {
+            err_at(p, line, key, "%s:%zu: the hash " BCRYPT_RULE, path,
+                   lineno);
+        } else {
+            size_t name_len = (size_t)(colon - s);
+            bool dup = false;
+            for (size_t i = 0; i < p->cfg->n_web_users && !dup; i++)
+                dup = strlen(p->cfg->web_users[i].name) == name_len &&
+                      memcmp(p->cfg->web_users[i].name, s, name_len) == 0;
+            if (dup)
+                err_at(p, line, key, "%s:%zu: the user is listed twice", path,
+                       lineno);
+            else if (p->cfg->n_web_users == CONFIG_WEB_USERS_MAX)
+                err_at(p, line, key, "%s:%zu: more than %d users", path,
+                       lineno, CONFIG_WEB_USERS_MAX);
+            else
+                add_web_user(p, s, name_len, colon + 1);
+        }
+        s = nl ? nl + 1 : end;
+    }
+    free(data);
+    /* An empty file must not quietly mean "no protection". */
+    if (!p->oom && p->diag->n_errors == errors && p->cfg->n_web_users == 0)
+        err_at(p, line, key, "%s holds no users", path);
+}
+
+static void check_web_auth(struct parser *p)
+{
+    const enum agent_key uk = AK_WEB_BASIC_AUTH_USER,
+                         hk = AK_WEB_BASIC_AUTH_PASSWORD_HASH,
+                         fk = AK_WEB_BASIC_AUTH_USERS_FILE;
+    if (p->agent_bad[uk] || p->agent_bad[hk] || p->agent_bad[fk])
+        return;
+    bool user = p->agent_set[uk], hash = p->agent_set[hk];
+    if (p->agent_set[fk] && (user || hash)) {
+        enum agent_key k = user ? uk : hk;
+        err_at(p, p->agent_key_line[k], agent_key_names[k],
+               "set either web_basic_auth_users_file or web_basic_auth_user "
+               "with web_basic_auth_password_hash, not both");
+        return;
+    }
+    if (user != hash) {
+        enum agent_key given = user ? uk : hk;
+        enum agent_key missing = given == uk ? hk : uk;
+        err_at(p, p->agent_key_line[given], agent_key_names[missing],
+               "required with %s", agent_key_names[given]);
+        return;
+    }
+    if (user)
+        add_web_user(p, p->web_user.name, strlen(p->web_user.name),
+                     p->web_user.hash);
+    else if (p->agent_set[fk])
+        read_users_file(p);
+}
+
 /* The machine's name for EHLO; "localhost" when it has none usable. */
 static void default_ehlo_name(char *dst, size_t n)
 {
@@ -1094,6 +1417,8 @@ static void resolve(struct parser *p)
         check_auth(p, t, d);
         check_ca_file(p, t, d, &agent_ca_warned);
     }
+    check_web_tls(p);
+    check_web_auth(p);
 }
 
 static void free_drafts(struct parser *p)
@@ -1269,6 +1594,7 @@ void config_free(struct agent_config *cfg)
         }
     }
     free(cfg->targets);
+    free(cfg->web_users);
     free(cfg);
 }
 

@@ -18,6 +18,10 @@
 #define CONFIG_HOST_MAX        255
 #define CONFIG_PATH_MAX        1024
 #define CONFIG_SECRET_MAX      4096
+/* Basic auth for the HTTP endpoint: user names, bcrypt hashes, users. */
+#define CONFIG_WEB_USER_MAX  64
+#define CONFIG_BCRYPT_LEN    60
+#define CONFIG_WEB_USERS_MAX 256
 
 enum tls_mode { TLS_MODE_STARTTLS, TLS_MODE_IMPLICIT, TLS_MODE_NONE };
 
@@ -46,6 +50,12 @@ struct target_config {
     int line;             /* line of the [target "..."] header */
 };
 
+/* One user allowed through the HTTP endpoint's basic auth. */
+struct web_user {
+    char name[CONFIG_WEB_USER_MAX + 1];
+    char hash[CONFIG_BCRYPT_LEN + 1]; /* "$2y$10$" + 53 characters */
+};
+
 struct agent_config {
     char path[CONFIG_PATH_MAX + 1];
     char listen[CONFIG_HOST_MAX + 1]; /* "127.0.0.1:9925", "[::]:9925" */
@@ -55,6 +65,13 @@ struct agent_config {
     unsigned max_per_host;            /* default 4 */
     char ca_file[CONFIG_PATH_MAX + 1];
     enum log_level log_level; /* default info */
+    /* HTTPS for the endpoint: both PEM files, or "" for plain HTTP. Only
+     * checked here (readable, PEM); the HTTP server reads them at start. */
+    char web_tls_cert_file[CONFIG_PATH_MAX + 1];
+    char web_tls_key_file[CONFIG_PATH_MAX + 1];
+    /* Basic auth: every request needs one of these users; none = open. */
+    struct web_user *web_users;
+    size_t n_web_users;
     struct target_config *targets;
     size_t n_targets;
 };

@@ -2,7 +2,9 @@
 #include "http.h"
 
 #include <arpa/inet.h>
+#include <crypt.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -14,10 +16,15 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
 #include <zlib.h>
 
 #include "buf.h"
@@ -33,10 +40,39 @@
 #define MHD_RESULT int
 #endif
 
-#define HTTP_DEFAULT_CONNECTIONS 64
-#define HTTP_DEFAULT_TIMEOUT_S   10
+/*
+ * Connections at once. Scrapers and people need a handful; the rest is
+ * headroom so that a burst of clients is served rather than queued. A
+ * connection costs one fd and a 64 KiB pool that is mapped but only
+ * touched as far as used (a few KiB for a scrape): 256 of them stay well
+ * below the 1024 fds a service gets by default, next to up to 256 probes.
+ * Clients past the limit wait in the kernel's listen queue (MHD stops
+ * accepting), they are not refused.
+ */
+#define HTTP_DEFAULT_CONNECTIONS 256
+/* Idle timeout, and the deadline of a whole request (see the watchdog). */
+#define HTTP_DEFAULT_TIMEOUT_S 10
 /* Per connection: request line and headers must fit (MHD answers 431). */
 #define HTTP_CONNECTION_MEMORY (64 * 1024)
+/* How often the watchdog looks for connections past their deadline. */
+#define HTTP_WATCHDOG_TICK_MS 250
+
+/* Basic auth. Decoded "user:password" longer than this is refused. */
+#define AUTH_CRED_MAX 1024
+/* Uncached bcrypt checks may use this share of one core over time, plus
+ * a burst (a restart with many scrapers). bcrypt is slow on purpose; a
+ * client guessing passwords must not make the agent a CPU heater. */
+#define AUTH_CPU_SHARE    0.25
+#define AUTH_BURST_MS     2000.0
+#define AUTH_REALM_HEADER "Basic realm=\"smtp-health-agent\""
+#define AUTH_DIGEST_LEN   32
+/* Lines about failed logins, over-budget checks and MHD's complaints are
+ * at most one per this long each; the next one counts what was left out. */
+#define LOG_INTERVAL_MS 10000
+/* A PEM file for HTTPS is far smaller. */
+#define PEM_FILE_MAX ((size_t)1 << 20)
+/* GnuTLS: TLS 1.2 and 1.3 only, like Prometheus' default web config. */
+#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 
 #define TEXT_PLAIN "text/plain; charset=utf-8"
 #define TEXT_HTML  "text/html; charset=utf-8"
@@ -49,16 +85,88 @@ struct http_target {
     enum tls_mode tls;
 };
 
+/* One open connection, for the watchdog. */
+struct http_conn {
+    struct http_conn *prev, *next;
+    int fd;
+    uint64_t deadline_ms; /* CLOCK_MONOTONIC */
+    bool cut;             /* shut down by the watchdog */
+};
+
+/* A basic auth user and the credentials last verified for it. */
+struct http_user {
+    struct web_user u;
+    unsigned char ok[AUTH_DIGEST_LEN]; /* HMAC-SHA256(key, user:password) */
+    bool ok_set;
+};
+
+/* "At most one line per LOG_INTERVAL_MS"; count is what happened since
+ * the last line. */
+struct ratelimit {
+    uint64_t next_ms;
+    unsigned long count;
+};
+
 struct http_server {
     struct MHD_Daemon *daemon;
     struct metrics *metrics;
     atomic_bool ready;
-    pthread_mutex_t lock; /* targets, start_error */
+    pthread_mutex_t lock; /* targets, start_error, mhd_rl */
     struct http_target *targets;
     size_t n_targets;
     bool starting;         /* MHD's messages also go to start_error */
-    char start_error[256]; /* MHD's last message while starting */
+    char start_error[512]; /* MHD's messages while starting, joined */
+    struct ratelimit mhd_rl;
+    unsigned timeout_s;
+
+    /* Basic auth, under auth_lock. gen changes with every new user table,
+     * so that a check that ran across a reload caches nothing. */
+    pthread_mutex_t auth_lock;
+    struct http_user *users;
+    size_t n_users;
+    unsigned long gen;
+    unsigned char hmac_key[32];
+    double tokens_ms; /* CPU budget for uncached checks; may go negative */
+    double burst_ms;
+    uint64_t tokens_at_ms;
+    struct ratelimit fail_rl, busy_rl;
+    atomic_ulong bcrypt_runs;
+
+    /* What HTTPS started with: a reload can only warn about changes. */
+    char tls_cert_file[CONFIG_PATH_MAX + 1];
+    char tls_key_file[CONFIG_PATH_MAX + 1];
+
+    /* The watchdog: every connection with its deadline, under conn_lock.
+     * MHD adds and removes them in its thread (NOTIFY_CONNECTION, the
+     * close comes after the removal), the watchdog shuts down late ones. */
+    pthread_mutex_t conn_lock;
+    pthread_cond_t conn_cond;
+    struct http_conn *conns;
+    bool stopping;
+    bool watchdog_running;
+    pthread_t watchdog;
 };
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* True when a line may be written now; *count gets the events since the
+ * last line (this one included). Call under the lock guarding rl. */
+static bool ratelimit_pass(struct ratelimit *rl, unsigned long *count)
+{
+    uint64_t now = now_ms();
+    rl->count++;
+    if (now < rl->next_ms)
+        return false;
+    *count = rl->count;
+    rl->count = 0;
+    rl->next_ms = now + LOG_INTERVAL_MS;
+    return true;
+}
 
 /* Repeated from config.c so that this module links without it. */
 static const char *tls_name(enum tls_mode mode)
@@ -747,52 +855,377 @@ static MHD_RESULT serve_page(struct http_server *h,
     return respond(conn, MHD_HTTP_OK, TEXT_HTML, body, len, extra, 1);
 }
 
+/* ---- basic auth ------------------------------------------------------------
+ */
+
+bool http_bcrypt_verify(const char *hash, const char *password)
+{
+    /* bcrypt only: libcrypt would also verify weaker schemes. */
+    if (!hash || !password ||
+        (strncmp(hash, "$2a$", 4) != 0 && strncmp(hash, "$2b$", 4) != 0 &&
+         strncmp(hash, "$2y$", 4) != 0))
+        return false;
+    /* 32 KiB of state derived from the password: on the heap, wiped. */
+    struct crypt_data *cd = calloc(1, sizeof(*cd));
+    if (!cd)
+        return false;
+    const char *out = crypt_r(password, hash, cd);
+    size_t n = strlen(hash);
+    /* libcrypt fails with NULL or a "*0"/"*1" token, never a hash. */
+    bool ok = out && out[0] == '$' && strlen(out) == n &&
+              CRYPTO_memcmp(out, hash, n) == 0;
+    explicit_bzero(cd, sizeof(*cd));
+    free(cd);
+    return ok;
+}
+
+unsigned long http_auth_bcrypt_runs(const struct http_server *h)
+{
+    return atomic_load(&h->bcrypt_runs);
+}
+
+/* The client's address, numeric, for log lines. */
+static const char *remote_addr(struct MHD_Connection *conn, char *dst,
+                               size_t n)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    snprintf(dst, n, "unknown");
+    if (!ci || !ci->client_addr)
+        return dst;
+    const struct sockaddr *sa = ci->client_addr;
+    socklen_t len = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                              : sizeof(struct sockaddr_in);
+    if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6)
+        getnameinfo(sa, len, dst, (socklen_t)n, NULL, 0, NI_NUMERICHOST);
+    return dst;
+}
+
+/*
+ * The decoded "user:password" of an "Authorization: Basic ..." header in
+ * cred (NUL-terminated, *n bytes). -1 when there is none, it is malformed,
+ * too long, has no ':' or holds a NUL byte (crypt_r would stop there, so
+ * "pw\0junk" would pass as "pw").
+ */
+static int basic_credentials(const char *header, char *cred, size_t cap,
+                             size_t *n)
+{
+    if (!header)
+        return -1;
+    const char *p = header;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (strncasecmp(p, "Basic", 5) != 0 || (p[5] != ' ' && p[5] != '\t'))
+        return -1;
+    p += 5;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    size_t len = strlen(p);
+    while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+        len--;
+    /* Bound the work before decoding: 4 characters per 3 bytes. */
+    if (len == 0 || len > (cap - 1 + 2) / 3 * 4)
+        return -1;
+    struct buf b;
+    buf_init(&b, cap - 1);
+    int rc = -1;
+    if (sasl_base64_decode(p, len, &b) == 0 && b.len > 0 &&
+        !memchr(b.data, '\0', b.len) && memchr(b.data, ':', b.len)) {
+        memcpy(cred, b.data, b.len);
+        cred[b.len] = '\0';
+        *n = b.len;
+        rc = 0;
+    }
+    buf_wipe(&b);
+    return rc;
+}
+
+/* CPU seconds of this thread: what a bcrypt check really cost. */
+static double thread_cpu_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Refills the budget; true when an uncached check may run. Under
+ * auth_lock. */
+static bool budget_allows(struct http_server *h)
+{
+    uint64_t now = now_ms();
+    h->tokens_ms += (double)(now - h->tokens_at_ms) * AUTH_CPU_SHARE;
+    h->tokens_at_ms = now;
+    if (h->tokens_ms > h->burst_ms)
+        h->tokens_ms = h->burst_ms;
+    return h->tokens_ms > 0;
+}
+
+enum auth_result { AUTH_OK, AUTH_DENIED, AUTH_BUSY };
+
+static void log_auth(struct http_server *h, struct MHD_Connection *conn,
+                     enum auth_result r)
+{
+    unsigned long count = 0;
+    pthread_mutex_lock(&h->auth_lock);
+    bool pass =
+        ratelimit_pass(r == AUTH_BUSY ? &h->busy_rl : &h->fail_rl, &count);
+    pthread_mutex_unlock(&h->auth_lock);
+    if (!pass)
+        return;
+    char addr[NI_MAXHOST];
+    remote_addr(conn, addr, sizeof(addr));
+    /* The remote address only: never the header, a user or a password. */
+    if (r == AUTH_BUSY)
+        log_info("http", "password checks over their CPU budget; answered 429",
+                 "remote=%s count=%lu", addr, count);
+    else
+        log_info("http", "basic auth failed", "remote=%s failures=%lu", addr,
+                 count);
+}
+
+/*
+ * Checks the request's basic auth. A verified (user, password) is cached
+ * as an HMAC under a random key, compared in constant time, so that a
+ * scrape every 15 s costs no bcrypt; anything else costs one bcrypt,
+ * within the CPU budget (AUTH_BUSY past it). An unknown user is checked
+ * against the first user's hash so that the time does not tell whether
+ * the user exists.
+ */
+static enum auth_result check_auth(struct http_server *h,
+                                   struct MHD_Connection *conn)
+{
+    const char *header = MHD_lookup_connection_value(
+        conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    char cred[AUTH_CRED_MAX + 1];
+    size_t n = 0;
+    if (basic_credentials(header, cred, sizeof(cred), &n) < 0)
+        return AUTH_DENIED;
+
+    unsigned char digest[AUTH_DIGEST_LEN];
+    unsigned int dlen = 0;
+    bool have_digest =
+        HMAC(EVP_sha256(), h->hmac_key, sizeof(h->hmac_key),
+             (const unsigned char *)cred, n, digest, &dlen) != NULL &&
+        dlen == sizeof(digest);
+    char *colon = strchr(cred, ':');
+    *colon = '\0';
+    const char *password = colon + 1;
+
+    enum auth_result r = AUTH_DENIED;
+    char hash[CONFIG_BCRYPT_LEN + 1] = "";
+    pthread_mutex_lock(&h->auth_lock);
+    unsigned long gen = h->gen;
+    size_t idx = h->n_users;
+    for (size_t i = 0; i < h->n_users; i++)
+        if (strcmp(h->users[i].u.name, cred) == 0)
+            idx = i;
+    bool known = idx < h->n_users;
+    if (known && have_digest && h->users[idx].ok_set &&
+        CRYPTO_memcmp(h->users[idx].ok, digest, sizeof(digest)) == 0)
+        r = AUTH_OK;
+    else if (h->n_users && !budget_allows(h))
+        r = AUTH_BUSY;
+    else if (h->n_users)
+        memcpy(hash, h->users[known ? idx : 0].u.hash, sizeof(hash));
+    pthread_mutex_unlock(&h->auth_lock);
+
+    if (hash[0]) {
+        double t0 = thread_cpu_ms();
+        bool ok = http_bcrypt_verify(hash, password) && known;
+        double spent = thread_cpu_ms() - t0;
+        atomic_fetch_add(&h->bcrypt_runs, 1);
+        pthread_mutex_lock(&h->auth_lock);
+        h->tokens_ms -= spent;
+        if (ok && have_digest && h->gen == gen) {
+            memcpy(h->users[idx].ok, digest, sizeof(digest));
+            h->users[idx].ok_set = true;
+        }
+        pthread_mutex_unlock(&h->auth_lock);
+        r = ok ? AUTH_OK : AUTH_DENIED;
+    }
+    explicit_bzero(cred, sizeof(cred));
+    explicit_bzero(digest, sizeof(digest));
+    return r;
+}
+
+/* Copies users into a fresh table; NULL with *out_n 0 for none. -1 when
+ * out of memory. */
+static int copy_users(const struct web_user *users, size_t n,
+                      struct http_user **out)
+{
+    *out = NULL;
+    if (n == 0)
+        return 0;
+    struct http_user *t = calloc(n, sizeof(*t));
+    if (!t)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        t[i].u = users[i];
+    *out = t;
+    return 0;
+}
+
+int http_set_auth(struct http_server *h, const struct agent_config *cfg)
+{
+    const struct web_user *users = cfg ? cfg->web_users : NULL;
+    size_t n = cfg ? cfg->n_web_users : 0;
+    struct http_user *t;
+    if (copy_users(users, n, &t) < 0)
+        return -1;
+    pthread_mutex_lock(&h->auth_lock);
+    struct http_user *old = h->users;
+    size_t old_n = h->n_users;
+    /* A SIGHUP that changes nothing must not cost a bcrypt per user: what
+     * was verified against an unchanged name and hash stays verified. */
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < old_n; j++)
+            if (old[j].ok_set && strcmp(old[j].u.name, t[i].u.name) == 0 &&
+                strcmp(old[j].u.hash, t[i].u.hash) == 0) {
+                memcpy(t[i].ok, old[j].ok, sizeof(t[i].ok));
+                t[i].ok_set = true;
+            }
+    h->users = t;
+    h->n_users = n;
+    h->gen++;
+    pthread_mutex_unlock(&h->auth_lock);
+    if (old) {
+        explicit_bzero(old, old_n * sizeof(*old));
+        free(old);
+    }
+    if (cfg && (strcmp(cfg->web_tls_cert_file, h->tls_cert_file) != 0 ||
+                strcmp(cfg->web_tls_key_file, h->tls_key_file) != 0))
+        log_warn("http",
+                 "web_tls_cert_file or web_tls_key_file changed; "
+                 "restart to apply",
+                 NULL);
+    return 0;
+}
+
+/* ---- the watchdog --------------------------------------------------------
+ */
+
+/*
+ * MHD's connection timeout is an idle timeout: a client that sends one
+ * header byte every few seconds (slowloris), or reads the answer as
+ * slowly, would hold its connection forever, and enough of them the whole
+ * connection limit. So every request gets a deadline: timeout_s from the
+ * accept, or from the end of the previous response on a kept-alive
+ * connection, to the end of its response. Past it the watchdog shuts the
+ * socket down; MHD then sees the end of the stream and closes it in its
+ * own thread.
+ */
+static void notify_connection(void *cls, struct MHD_Connection *conn,
+                              void **socket_context,
+                              enum MHD_ConnectionNotificationCode toe)
+{
+    struct http_server *h = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        struct http_conn *c = ci ? calloc(1, sizeof(*c)) : NULL;
+        /* Out of memory: the connection still has MHD's idle timeout. */
+        if (!c)
+            return;
+        c->fd = ci->connect_fd;
+        c->deadline_ms = now_ms() + (uint64_t)h->timeout_s * 1000;
+        pthread_mutex_lock(&h->conn_lock);
+        c->next = h->conns;
+        if (h->conns)
+            h->conns->prev = c;
+        h->conns = c;
+        pthread_mutex_unlock(&h->conn_lock);
+        *socket_context = c;
+        return;
+    }
+    struct http_conn *c = *socket_context;
+    if (!c)
+        return;
+    pthread_mutex_lock(&h->conn_lock);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        h->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    pthread_mutex_unlock(&h->conn_lock);
+    *socket_context = NULL;
+    free(c);
+}
+
+/* A response went out: the next request on this connection gets a new
+ * deadline. */
+static void request_completed(void *cls, struct MHD_Connection *conn,
+                              void **req_cls,
+                              enum MHD_RequestTerminationCode toe)
+{
+    (void)req_cls;
+    (void)toe;
+    struct http_server *h = cls;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    struct http_conn *c = ci ? ci->socket_context : NULL;
+    if (!c)
+        return;
+    pthread_mutex_lock(&h->conn_lock);
+    c->deadline_ms = now_ms() + (uint64_t)h->timeout_s * 1000;
+    pthread_mutex_unlock(&h->conn_lock);
+}
+
+static void *watchdog_main(void *arg)
+{
+    struct http_server *h = arg;
+    pthread_mutex_lock(&h->conn_lock);
+    while (!h->stopping) {
+        uint64_t now = now_ms();
+        unsigned long cut = 0;
+        for (struct http_conn *c = h->conns; c; c = c->next) {
+            if (!c->cut && now >= c->deadline_ms) {
+                /* The fd is still MHD's: it closes it only after the
+                 * CLOSED notification took c out of this list. */
+                shutdown(c->fd, SHUT_RDWR);
+                c->cut = true;
+                cut++;
+            }
+        }
+        if (cut)
+            log_debug("http", "closed connections past their deadline",
+                      "count=%lu timeout_s=%u", cut, h->timeout_s);
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += HTTP_WATCHDOG_TICK_MS * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&h->conn_cond, &h->conn_lock, &ts);
+    }
+    pthread_mutex_unlock(&h->conn_lock);
+    return NULL;
+}
+
 /* ---- the daemon ----------------------------------------------------------
  */
 
-static MHD_RESULT handle(void *cls, struct MHD_Connection *conn,
-                         const char *url, const char *method,
-                         const char *version, const char *upload_data,
-                         size_t *upload_data_size, void **req_cls)
+enum route { R_NONE, R_METRICS, R_PAGE, R_HEALTHY, R_READY };
+
+static enum route route_of(const char *url)
 {
-    (void)version;
-    (void)upload_data;
-    static int seen;
-    struct http_server *h = cls;
-
-    /* The first call only announces the headers; a body (any method may
-     * send one) is read and dropped before answering. */
-    if (*req_cls == NULL) {
-        *req_cls = &seen;
-        return MHD_YES;
-    }
-    if (*upload_data_size) {
-        *upload_data_size = 0;
-        return MHD_YES;
-    }
-
-    enum { R_NONE, R_METRICS, R_PAGE, R_HEALTHY, R_READY } route = R_NONE;
     if (strcmp(url, "/metrics") == 0)
-        route = R_METRICS;
-    else if (strcmp(url, "/") == 0)
-        route = R_PAGE;
-    else if (strcmp(url, "/-/healthy") == 0)
-        route = R_HEALTHY;
-    else if (strcmp(url, "/-/ready") == 0)
-        route = R_READY;
-    /* A path we do not serve is 404 whatever the method; 405 says that
-     * the path exists. */
-    if (route == R_NONE)
-        return respond_text(conn, MHD_HTTP_NOT_FOUND, "Not found\n", NULL, 0);
-    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
-        strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
-        static const struct header allow[] = {
-            {MHD_HTTP_HEADER_ALLOW, "GET, HEAD"}};
-        return respond_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
-                            "Method not allowed\n", allow, 1);
-    }
-    /* HEAD: MHD sends the headers (Content-Length included) and no body. */
-    switch (route) {
+        return R_METRICS;
+    if (strcmp(url, "/") == 0)
+        return R_PAGE;
+    if (strcmp(url, "/-/healthy") == 0)
+        return R_HEALTHY;
+    if (strcmp(url, "/-/ready") == 0)
+        return R_READY;
+    return R_NONE;
+}
+
+/* HEAD: MHD sends the headers (Content-Length included) and no body. */
+static MHD_RESULT serve(struct http_server *h, struct MHD_Connection *conn,
+                        const char *url)
+{
+    switch (route_of(url)) {
     case R_METRICS:
         return serve_metrics(h, conn);
     case R_PAGE:
@@ -810,9 +1243,96 @@ static MHD_RESULT handle(void *cls, struct MHD_Connection *conn,
     return MHD_NO;
 }
 
+static bool has_body(struct MHD_Connection *conn)
+{
+    const char *cl = MHD_lookup_connection_value(
+        conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    return (cl && strcmp(cl, "0") != 0) ||
+           MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                       MHD_HTTP_HEADER_TRANSFER_ENCODING);
+}
+
+/*
+ * The first call for a request, with its headers in: queues the refusal
+ * (401, 429, 404, 405) when there is one, before any body is read: a
+ * refused client must not make us read its body, and MHD closes the
+ * connection after such an early answer. An accepted request is answered
+ * once it is complete (an answer now would close a connection that the
+ * scraper wants to keep for its next scrape). MHD_NO when out of memory.
+ */
+static MHD_RESULT first_call(struct http_server *h,
+                             struct MHD_Connection *conn, const char *url,
+                             const char *method)
+{
+    /* Like Prometheus: with auth on, every path needs it, so that an
+     * unauthenticated client learns nothing, not even which paths exist. */
+    pthread_mutex_lock(&h->auth_lock);
+    bool need_auth = h->n_users > 0;
+    pthread_mutex_unlock(&h->auth_lock);
+    if (need_auth) {
+        enum auth_result ar = check_auth(h, conn);
+        if (ar != AUTH_OK)
+            log_auth(h, conn, ar);
+        if (ar == AUTH_DENIED) {
+            static const struct header www[] = {
+                {MHD_HTTP_HEADER_WWW_AUTHENTICATE, AUTH_REALM_HEADER}};
+            return respond_text(conn, MHD_HTTP_UNAUTHORIZED, "Unauthorized\n",
+                                www, 1);
+        }
+        if (ar == AUTH_BUSY) {
+            static const struct header retry[] = {
+                {MHD_HTTP_HEADER_RETRY_AFTER, "1"}};
+            return respond_text(conn, MHD_HTTP_TOO_MANY_REQUESTS,
+                                "Too many password checks; retry later\n",
+                                retry, 1);
+        }
+    }
+    /* A path we do not serve is 404 whatever the method; 405 says that
+     * the path exists. */
+    if (route_of(url) == R_NONE)
+        return respond_text(conn, MHD_HTTP_NOT_FOUND, "Not found\n", NULL, 0);
+    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
+        strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
+        static const struct header allow[] = {
+            {MHD_HTTP_HEADER_ALLOW, "GET, HEAD"}};
+        return respond_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+                            "Method not allowed\n", allow, 1);
+    }
+    /* A body on a GET or HEAD means nothing: answer now, and MHD skips
+     * the body (and closes) instead of reading it. */
+    if (has_body(conn))
+        return serve(h, conn, url);
+    return MHD_YES;
+}
+
+static MHD_RESULT handle(void *cls, struct MHD_Connection *conn,
+                         const char *url, const char *method,
+                         const char *version, const char *upload_data,
+                         size_t *upload_data_size, void **req_cls)
+{
+    (void)version;
+    (void)upload_data;
+    static int seen;
+    struct http_server *h = cls;
+
+    if (*req_cls == NULL) {
+        *req_cls = &seen;
+        return first_call(h, conn, url, method);
+    }
+    /* first_call() answered every request with a body; should one come
+     * all the same, it is dropped. */
+    if (*upload_data_size) {
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    return serve(h, conn, url);
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 
+/* MHD's own messages: kept while starting (for the error), then logged
+ * at a bounded rate, since a flood of bad clients makes one each. */
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     struct http_server *h = cls;
@@ -821,13 +1341,31 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     size_t n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
         msg[--n] = '\0';
+    unsigned long count = 1;
     pthread_mutex_lock(&h->lock);
-    if (h->starting)
-        memcpy(h->start_error, msg, n + 1);
+    bool pass = true;
+    if (h->starting) {
+        size_t used = strlen(h->start_error);
+        snprintf(h->start_error + used, sizeof(h->start_error) - used, "%s%s",
+                 used ? "; " : "", msg);
+    } else
+        pass = ratelimit_pass(&h->mhd_rl, &count);
     pthread_mutex_unlock(&h->lock);
+    if (!pass)
+        return;
     char q[300];
-    log_warn("http", "libmicrohttpd", "detail=%s",
-             log_quote(q, sizeof(q), msg));
+    log_warn("http", "libmicrohttpd", "detail=%s messages=%lu",
+             log_quote(q, sizeof(q), msg), count);
+}
+
+/* Paths are matched byte for byte as sent: no %-escape is decoded, so
+ * that "/metrics%00" cannot pass for "/metrics" and no path has two
+ * spellings. Nothing served here takes arguments. */
+static size_t unescape_nothing(void *cls, struct MHD_Connection *conn, char *s)
+{
+    (void)cls;
+    (void)conn;
+    return strlen(s);
 }
 
 static bool is_v6_any(const struct sockaddr_storage *ss)
@@ -836,6 +1374,132 @@ static bool is_v6_any(const struct sockaddr_storage *ss)
         return false;
     const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
     return memcmp(&s6->sin6_addr, &in6addr_any, sizeof(in6addr_any)) == 0;
+}
+
+/* A PEM file, whole and NUL-terminated, in *out (malloc()ed at its size,
+ * so that a key leaves no copy behind; the caller wipes it). */
+static int read_pem(const char *what, const char *path, char **out, char *err,
+                    size_t errlen)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        set_err(err, errlen, "%s %s: %s", what, path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode) || st.st_size <= 0 ||
+        (uint64_t)st.st_size > PEM_FILE_MAX) {
+        set_err(err, errlen, "%s %s: not a regular file of 1 byte to 1 MiB",
+                what, path);
+        close(fd);
+        return -1;
+    }
+    size_t cap = (size_t)st.st_size + 1;
+    char *data = malloc(cap + 1);
+    if (!data) {
+        close(fd);
+        set_err(err, errlen, "out of memory");
+        return -1;
+    }
+    size_t n = 0;
+    while (n < cap) {
+        ssize_t r = read(fd, data + n, cap - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+    }
+    close(fd);
+    if (n == 0 || n == cap) {
+        explicit_bzero(data, cap + 1);
+        free(data);
+        set_err(err, errlen, "%s %s: cannot read it whole", what, path);
+        return -1;
+    }
+    data[n] = '\0';
+    *out = data;
+    return 0;
+}
+
+static void wipe_free(char *s)
+{
+    if (!s)
+        return;
+    explicit_bzero(s, strlen(s));
+    free(s);
+}
+
+static void server_free(struct http_server *h)
+{
+    if (h->watchdog_running) {
+        pthread_mutex_lock(&h->conn_lock);
+        h->stopping = true;
+        pthread_cond_signal(&h->conn_cond);
+        pthread_mutex_unlock(&h->conn_lock);
+        pthread_join(h->watchdog, NULL);
+    }
+    /* Closes every connection: the CLOSED notifications empty the list. */
+    if (h->daemon)
+        MHD_stop_daemon(h->daemon);
+    pthread_cond_destroy(&h->conn_cond);
+    pthread_mutex_destroy(&h->conn_lock);
+    pthread_mutex_destroy(&h->auth_lock);
+    pthread_mutex_destroy(&h->lock);
+    if (h->users) {
+        explicit_bzero(h->users, h->n_users * sizeof(*h->users));
+        free(h->users);
+    }
+    explicit_bzero(h->hmac_key, sizeof(h->hmac_key));
+    free(h->targets);
+    free(h);
+}
+
+static int server_init(struct http_server *h, const struct http_options *opt,
+                       char *err, size_t errlen)
+{
+    h->metrics = opt->metrics;
+    atomic_init(&h->ready, false);
+    atomic_init(&h->bcrypt_runs, 0);
+    h->timeout_s = opt->timeout_s ? opt->timeout_s : HTTP_DEFAULT_TIMEOUT_S;
+    h->burst_ms = opt->auth_burst_ms ? opt->auth_burst_ms : AUTH_BURST_MS;
+    h->tokens_ms = h->burst_ms;
+    h->tokens_at_ms = now_ms();
+    pthread_condattr_t ca;
+    bool ok = pthread_mutex_init(&h->lock, NULL) == 0;
+    ok = pthread_mutex_init(&h->auth_lock, NULL) == 0 && ok;
+    ok = pthread_mutex_init(&h->conn_lock, NULL) == 0 && ok;
+    ok = pthread_condattr_init(&ca) == 0 && ok;
+    ok = ok && pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0;
+    ok = ok && pthread_cond_init(&h->conn_cond, &ca) == 0;
+    pthread_condattr_destroy(&ca);
+    if (!ok) {
+        set_err(err, errlen, "cannot create a mutex");
+        return -1;
+    }
+    if (RAND_bytes(h->hmac_key, sizeof(h->hmac_key)) != 1) {
+        set_err(err, errlen, "no random bytes for the credential cache");
+        return -1;
+    }
+    if (copy_users(opt->users, opt->n_users, &h->users) < 0) {
+        set_err(err, errlen, "out of memory");
+        return -1;
+    }
+    h->n_users = opt->n_users;
+    bool tls = opt->tls_cert_file && opt->tls_cert_file[0];
+    if (tls != (opt->tls_key_file && opt->tls_key_file[0])) {
+        set_err(err, errlen, "HTTPS needs both a certificate and a key");
+        return -1;
+    }
+    if (tls) {
+        snprintf(h->tls_cert_file, sizeof(h->tls_cert_file), "%s",
+                 opt->tls_cert_file);
+        snprintf(h->tls_key_file, sizeof(h->tls_key_file), "%s",
+                 opt->tls_key_file);
+    }
+    return 0;
 }
 
 struct http_server *http_start(const struct http_options *opt, char *err,
@@ -849,27 +1513,50 @@ struct http_server *http_start(const struct http_options *opt, char *err,
     if (parse_listen(opt->listen, opt->allow_port_zero, &ss, err, errlen) < 0)
         return NULL;
 
+    /* calloc: server_free() copes with a half-made one. */
     struct http_server *h = calloc(1, sizeof(*h));
     if (!h) {
         set_err(err, errlen, "out of memory");
         return NULL;
     }
-    h->metrics = opt->metrics;
-    atomic_init(&h->ready, false);
-    if (pthread_mutex_init(&h->lock, NULL) != 0) {
-        free(h);
-        set_err(err, errlen, "cannot create a mutex");
+    if (server_init(h, opt, err, errlen) < 0) {
+        server_free(h);
         return NULL;
     }
 
+    bool tls = h->tls_cert_file[0] != '\0';
+    char *cert = NULL, *key = NULL;
+    if (tls && !MHD_is_feature_supported(MHD_FEATURE_TLS)) {
+        set_err(err, errlen, "this libmicrohttpd has no TLS support");
+        server_free(h);
+        return NULL;
+    }
+    if (tls && (read_pem("web_tls_cert_file", h->tls_cert_file, &cert, err,
+                         errlen) < 0 ||
+                read_pem("web_tls_key_file", h->tls_key_file, &key, err,
+                         errlen) < 0)) {
+        free(cert);
+        wipe_free(key);
+        server_free(h);
+        return NULL;
+    }
+    /* Only given to MHD for HTTPS: it complains about TLS options on a
+     * plain server. */
+    struct MHD_OptionItem tls_opts[] = {
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, cert},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, key},
+        {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)(uintptr_t)TLS_PRIORITIES},
+        {MHD_OPTION_END, 0, NULL},
+    };
+
     unsigned limit = opt->connection_limit ? opt->connection_limit
                                            : HTTP_DEFAULT_CONNECTIONS;
-    unsigned timeout =
-        opt->timeout_s ? opt->timeout_s : HTTP_DEFAULT_TIMEOUT_S;
     unsigned flags =
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6)
         flags |= is_v6_any(&ss) ? MHD_USE_DUAL_STACK : MHD_USE_IPv6;
+    if (tls)
+        flags |= MHD_USE_TLS;
 
     h->starting = true;
     /* The logger first: MHD would print earlier messages itself. */
@@ -881,22 +1568,36 @@ struct http_server *http_start(const struct http_options *opt, char *err,
         flags, port, NULL, NULL, handle, h, MHD_OPTION_EXTERNAL_LOGGER,
         mhd_log, h, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&ss,
         MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_CONNECTION_TIMEOUT,
-        timeout,
+        h->timeout_s,
         /* Scrapers share an address with others behind NAT: no lower
          * per-address limit than the whole one. */
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, limit,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
-        MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_CONNECTION, notify_connection, h,
+        MHD_OPTION_NOTIFY_COMPLETED, request_completed, h,
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape_nothing, NULL, MHD_OPTION_ARRAY,
+        tls ? tls_opts : &tls_opts[3], MHD_OPTION_END);
+    /* GnuTLS has its own copy of the key now. */
+    free(cert);
+    wipe_free(key);
     pthread_mutex_lock(&h->lock);
     h->starting = false;
     pthread_mutex_unlock(&h->lock);
     if (!h->daemon) {
-        set_err(err, errlen, "cannot listen on %s: %s", opt->listen,
+        /* The caller says "cannot listen on ADDR:"; MHD says why. */
+        set_err(err, errlen, "%s",
                 h->start_error[0] ? h->start_error : "libmicrohttpd failed");
-        pthread_mutex_destroy(&h->lock);
-        free(h);
+        server_free(h);
         return NULL;
     }
+    if (pthread_create(&h->watchdog, NULL, watchdog_main, h) != 0) {
+        set_err(err, errlen, "cannot start the connection watchdog");
+        server_free(h);
+        return NULL;
+    }
+    h->watchdog_running = true;
+    log_info("http", "serving", "scheme=%s basic_auth_users=%zu",
+             tls ? "https" : "http", h->n_users);
     return h;
 }
 
@@ -904,10 +1605,7 @@ void http_stop(struct http_server *h)
 {
     if (!h)
         return;
-    MHD_stop_daemon(h->daemon);
-    pthread_mutex_destroy(&h->lock);
-    free(h->targets);
-    free(h);
+    server_free(h);
 }
 
 void http_set_ready(struct http_server *h, bool ready)

@@ -12,8 +12,21 @@ struct http_server;
 struct http_options {
     const char *listen;        /* "127.0.0.1:9925", "[::1]:9925", ":9925" */
     struct metrics *metrics;   /* read only, through metrics_render() */
-    unsigned connection_limit; /* 0: 64 */
-    unsigned timeout_s;        /* idle connection timeout; 0: 10 */
+    unsigned connection_limit; /* 0: 256; more clients wait to be accepted */
+    /* Idle timeout, and the deadline of each request: from the accept (or
+     * the previous response) to the end of its response. 0: 10. */
+    unsigned timeout_s;
+    /* HTTPS: PEM certificate (chain) and unencrypted key files, read at
+     * start; both, or neither (NULL or "") for plain HTTP. */
+    const char *tls_cert_file;
+    const char *tls_key_file;
+    /* Basic auth: every request needs one of these users (bcrypt
+     * hashes); none: no auth. Copied. */
+    const struct web_user *users;
+    size_t n_users;
+    /* Tests: the burst of CPU milliseconds that password checks missing
+     * the cache may spend before the 25%-of-a-core rate applies; 0: 2000. */
+    unsigned auth_burst_ms;
     /* Tests: let port 0 through, to bind a free port (see http_port()).
      * http_parse_listen() refuses port 0: it is no address to scrape. */
     bool allow_port_zero;
@@ -36,6 +49,22 @@ unsigned http_port(const struct http_server *h);
  * when out of memory (the old copy stays).
  */
 int http_set_targets(struct http_server *h, const struct agent_config *cfg);
+
+/*
+ * After a reload: the basic auth users become cfg's (none: no auth). The
+ * cache of verified credentials keeps the users whose name and hash did
+ * not change. The HTTPS files are only read at start: a change of
+ * web_tls_* is logged as needing a restart. 0, or -1 when out of memory
+ * (the old users stay).
+ */
+int http_set_auth(struct http_server *h, const struct agent_config *cfg);
+
+/* Whether password matches a bcrypt hash ($2a$, $2b$, $2y$), through
+ * libcrypt's crypt_r() and a constant-time compare. Public for tests. */
+bool http_bcrypt_verify(const char *hash, const char *password);
+
+/* Tests: how many bcrypt checks ran (requests the cache did not answer). */
+unsigned long http_auth_bcrypt_runs(const struct http_server *h);
 
 /*
  * Splits "host:port", "[v6]:port" or ":port" (every address) into a

@@ -262,6 +262,9 @@ static void reload(const char *path, struct runner *runner,
     if (http_set_targets(http, runner_config(runner)) < 0)
         log_warn("main", "status page keeps the old targets: out of memory",
                  NULL);
+    if (http_set_auth(http, runner_config(runner)) < 0)
+        log_warn("main", "basic auth keeps the old users: out of memory",
+                 NULL);
     log_info("main", "config reloaded", "path=%s targets=%zu", path, n);
 }
 
@@ -323,7 +326,13 @@ static int run_daemon(struct agent_config *cfg, const struct options *o)
     metrics_config_loaded(metrics, true, (double)time(NULL));
 
     char err[256] = "";
-    struct http_options hopt = {.listen = listen, .metrics = metrics};
+    const struct agent_config *run_cfg = runner_config(runner);
+    struct http_options hopt = {.listen = listen,
+                                .metrics = metrics,
+                                .tls_cert_file = run_cfg->web_tls_cert_file,
+                                .tls_key_file = run_cfg->web_tls_key_file,
+                                .users = run_cfg->web_users,
+                                .n_users = run_cfg->n_web_users};
     struct http_server *http = http_start(&hopt, err, sizeof(err));
     if (!http) {
         fprintf(stderr, "smtp-health-agent: cannot listen on %s: %s\n", listen,

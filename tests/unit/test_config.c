@@ -220,6 +220,11 @@ static void test_sample_documents_every_key(void **state)
         "password_env",
         "password",
         "allow_plaintext_auth",
+        "web_tls_cert_file",
+        "web_tls_key_file",
+        "web_basic_auth_user",
+        "web_basic_auth_password_hash",
+        "web_basic_auth_users_file",
     };
     char *raw = read_whole(TEST_SOURCE_DIR "/config/agent.ini");
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
@@ -368,7 +373,95 @@ struct error_case {
     const char *lines[4];
 };
 
+/* bcrypt of "pw" (Python's crypt, METHOD_BLOWFISH, cost 4). */
+#define HASH_PW "$2b$04$ZFrQ2lKo.3bGZr1tXQu6aePhcT6w7MsksFq8qjVjbAEHxph4/Rmpq"
+#define BCRYPT_MSG                                                            \
+    "must be a bcrypt hash like $2y$10$ and 53 more characters (make one "    \
+    "with htpasswd -nBC 10 USER); other hash types are not supported"
+
 static const struct error_case error_cases[] = {
+    /* [agent] web_* keys */
+    {"[agent]\nweb_tls_cert_file = /nonexistent/c.pem\n",
+     true,
+     1,
+     {"t.ini:2: web_tls_key_file: required with web_tls_cert_file: HTTPS "
+      "needs the certificate and its key"}},
+    {"[agent]\nlog_level = info\nweb_tls_key_file = /nonexistent/k.pem\n",
+     true,
+     1,
+     {"t.ini:3: web_tls_cert_file: required with web_tls_key_file: HTTPS "
+      "needs the certificate and its key"}},
+    {"[agent]\nweb_tls_cert_file = /nonexistent/c.pem\n"
+     "web_tls_key_file = /nonexistent/k.pem\n",
+     true,
+     2,
+     {"t.ini:2: web_tls_cert_file: cannot read /nonexistent/c.pem: No such "
+      "file or directory",
+      "t.ini:3: web_tls_key_file: cannot read /nonexistent/k.pem: No such "
+      "file or directory"}},
+    {"[agent]\nweb_tls_cert_file = /\nweb_tls_key_file = /\n",
+     true,
+     2,
+     {"t.ini:2: web_tls_cert_file: / is not a regular file",
+      "t.ini:3: web_tls_key_file: / is not a regular file"}},
+    {"[agent]\nweb_basic_auth_user = prometheus\n",
+     true,
+     1,
+     {"t.ini:2: web_basic_auth_password_hash: required with "
+      "web_basic_auth_user"}},
+    {"[agent]\nweb_basic_auth_password_hash = " HASH_PW "\n",
+     true,
+     1,
+     {"t.ini:2: web_basic_auth_user: required with "
+      "web_basic_auth_password_hash"}},
+    /* A password where the hash belongs is refused and never echoed. */
+    {"[agent]\nweb_basic_auth_user = u\n"
+     "web_basic_auth_password_hash = Plain-Pass-123\n",
+     true,
+     1,
+     {"t.ini:3: web_basic_auth_password_hash: " BCRYPT_MSG}},
+    {"[agent]\nweb_basic_auth_user = u\n"
+     "web_basic_auth_password_hash = $apr1$abc$def\n",
+     true,
+     1,
+     {"t.ini:3: web_basic_auth_password_hash: " BCRYPT_MSG}},
+    {"[agent]\nweb_basic_auth_user = u\nweb_basic_auth_password_hash = "
+     "$2b$03$ZFrQ2lKo.3bGZr1tXQu6aePhcT6w7MsksFq8qjVjbAEHxph4/Rmpq\n",
+     true,
+     1,
+     {"t.ini:3: web_basic_auth_password_hash: " BCRYPT_MSG}},
+    {"[agent]\nweb_basic_auth_user = u\nweb_basic_auth_password_hash = "
+     "$2x$04$ZFrQ2lKo.3bGZr1tXQu6aePhcT6w7MsksFq8qjVjbAEHxph4/Rmpq\n",
+     true,
+     1,
+     {"t.ini:3: web_basic_auth_password_hash: " BCRYPT_MSG}},
+    {"[agent]\nweb_basic_auth_user = u\nweb_basic_auth_password_hash = "
+     "$2b$04$ZFrQ2lKo.3bGZr1tXQu6aePhcT6w7MsksFq8qjVjbAEHxph4/Rmp\n",
+     true,
+     1,
+     {"t.ini:3: web_basic_auth_password_hash: " BCRYPT_MSG}},
+    {"[agent]\nweb_basic_auth_user = a:b\n"
+     "web_basic_auth_password_hash = " HASH_PW "\n",
+     true,
+     1,
+     {"t.ini:2: web_basic_auth_user: must be 1 to 64 printable ASCII "
+      "characters without spaces or ':'"}},
+    {"[agent]\nweb_basic_auth_user = u\n"
+     "web_basic_auth_password_hash = " HASH_PW "\n"
+     "web_basic_auth_users_file = /nonexistent/users\n",
+     true,
+     1,
+     {"t.ini:2: web_basic_auth_user: set either web_basic_auth_users_file "
+      "or web_basic_auth_user with web_basic_auth_password_hash, not both"}},
+    {"[agent]\nweb_basic_auth_users_file = /nonexistent/users\n",
+     true,
+     1,
+     {"t.ini:2: web_basic_auth_users_file: cannot read /nonexistent/users: "
+      "No such file or directory"}},
+    {"[target \"a\"]\nhost = a\nweb_basic_auth_user = u\n",
+     false,
+     1,
+     {"t.ini:3: web_basic_auth_user: only allowed in [agent]"}},
     /* [agent] values */
     {"[agent]\ninterval = 0\n",
      true,
@@ -1534,6 +1627,222 @@ static void test_ca_file_unreadable(void **state)
     config_diag_free(&d);
 }
 
+/* ---- the HTTP endpoint's protection ---- */
+
+static void test_web_basic_auth_user(void **state)
+{
+    (void)state;
+    struct config_diag d;
+    struct agent_config *c = load("[agent]\n"
+                                  "web_basic_auth_user = prometheus\n"
+                                  "web_basic_auth_password_hash = "
+                                  "$2y$04$ZFrQ2lKo.3bGZr1tXQu6aePhcT6w7MsksFq8"
+                                  "qjVjbAEHxph4/Rmpq\n" OK_TARGET,
+                                  &d);
+    if (!c)
+        fail_msg("%s", buf_str(&d.errors));
+    assert_int_equal(c->n_web_users, 1);
+    assert_string_equal(c->web_users[0].name, "prometheus");
+    assert_string_equal(c->web_users[0].hash,
+                        "$2y$04$ZFrQ2lKo.3bGZr1tXQu6aePhcT6w7MsksFq8qjVjbAEH"
+                        "xph4/Rmpq");
+    assert_string_equal(c->web_tls_cert_file, "");
+    config_free(c);
+    config_diag_free(&d);
+
+    /* Nothing set: no auth, plain HTTP. */
+    c = load(OK_TARGET, &d);
+    assert_non_null(c);
+    assert_int_equal(c->n_web_users, 0);
+    assert_null(c->web_users);
+    config_free(c);
+    config_diag_free(&d);
+
+    /* The refused value is never part of the message. */
+    c = load(
+        "[agent]\nweb_basic_auth_user = u\n"
+        "web_basic_auth_password_hash = Zq9-SECRET-typed-here\n" OK_TARGET,
+        &d);
+    assert_null(c);
+    assert_null(strstr(buf_str(&d.errors), "SECRET"));
+    config_diag_free(&d);
+}
+
+static char *web_config(const char *lines)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    assert_int_equal(buf_printf(&b, "[agent]\n%s" OK_TARGET, lines), 0);
+    return buf_take(&b);
+}
+
+#define PEM_CERT                                                              \
+    "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+#define PEM_KEY                                                               \
+    "-----BEGIN PRIVATE KEY-----\nMIGH\n-----END PRIVATE KEY-----\n"
+
+static void test_web_tls_files(void **state)
+{
+    struct scratch *s = *state;
+    static const struct {
+        const char *cert, *key;
+        mode_t key_mode;
+        const char *error, *warning; /* parts of the message */
+    } cases[] = {
+        {PEM_CERT, PEM_KEY, 0600, NULL, NULL},
+        {PEM_CERT, PEM_KEY, 0640, NULL, NULL},
+        {PEM_CERT,
+         "-----BEGIN EC PRIVATE KEY-----\nMHcC\n-----END EC PRIVATE "
+         "KEY-----\n",
+         0600, NULL, NULL},
+        {PEM_CERT, PEM_KEY, 0644, NULL, "is readable by others (mode 0644)"},
+        {PEM_KEY, PEM_KEY, 0600, "holds no PEM certificate", NULL},
+        {PEM_CERT, PEM_CERT, 0600, "holds no PEM private key", NULL},
+        {PEM_CERT,
+         "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIF\n-----END ENCRYPTED "
+         "PRIVATE KEY-----\n",
+         0600, "is encrypted", NULL},
+        {"", PEM_KEY, 0600, "is empty", NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *cert = scratch_file(s, "cert.pem", cases[i].cert,
+                                        strlen(cases[i].cert), 0644);
+        const char *key =
+            scratch_file(s, "key.pem", cases[i].key, strlen(cases[i].key),
+                         cases[i].key_mode);
+        char lines[1200];
+        snprintf(lines, sizeof(lines),
+                 "web_tls_cert_file = %s\nweb_tls_key_file = %s\n", cert, key);
+        char *text = web_config(lines);
+        struct config_diag d;
+        struct agent_config *c = load(text, &d);
+        if (cases[i].error) {
+            if (c || !strstr(buf_str(&d.errors), cases[i].error))
+                fail_msg("case %zu: %s", i, buf_str(&d.errors));
+            /* file:line: key: */
+            bool on_cert =
+                strstr(cases[i].error, "certificate") || !cases[i].cert[0];
+            const char *want = on_cert ? "t.ini:2: web_tls_cert_file: "
+                                       : "t.ini:3: web_tls_key_file: ";
+            if (strncmp(buf_str(&d.errors), want, strlen(want)) != 0)
+                fail_msg("case %zu: %s", i, buf_str(&d.errors));
+        } else {
+            if (!c)
+                fail_msg("case %zu: %s", i, buf_str(&d.errors));
+            assert_string_equal(c->web_tls_cert_file, cert);
+            assert_string_equal(c->web_tls_key_file, key);
+        }
+        if (cases[i].warning) {
+            assert_non_null(strstr(buf_str(&d.warnings), cases[i].warning));
+            assert_true(strncmp(buf_str(&d.warnings),
+                                "t.ini:3: web_tls_key_file: ", 27) == 0);
+        } else {
+            assert_int_equal(d.n_warnings, 0);
+        }
+        config_free(c);
+        config_diag_free(&d);
+        free(text);
+        unlink(cert);
+        unlink(key);
+        s->n -= 2;
+    }
+}
+
+static void test_web_users_file(void **state)
+{
+    struct scratch *s = *state;
+    const char *good = "# users of /metrics\n"
+                       "prometheus:" HASH_PW "\r\n"
+                       "\n"
+                       "grafana:$2a$04$ZFrQ2lKo.3bGZr1tXQu6aePhcT6w7MsksFq8qjV"
+                       "jbAEHxph4/Rmpq";
+    const char *path = scratch_file(s, "users", good, strlen(good), 0644);
+    char lines[700];
+    snprintf(lines, sizeof(lines), "web_basic_auth_users_file = %s\n", path);
+    char *text = web_config(lines);
+    struct config_diag d;
+    struct agent_config *c = load(text, &d);
+    if (!c)
+        fail_msg("%s", buf_str(&d.errors));
+    assert_int_equal(c->n_web_users, 2);
+    assert_string_equal(c->web_users[0].name, "prometheus");
+    assert_string_equal(c->web_users[0].hash, HASH_PW);
+    assert_string_equal(c->web_users[1].name, "grafana");
+    assert_int_equal(d.n_warnings, 0);
+    config_free(c);
+    config_diag_free(&d);
+    free(text);
+    unlink(path);
+    s->n--;
+
+    static const struct {
+        const char *content;
+        int line;        /* of the users file; 0: about the whole file */
+        const char *msg; /* after "t.ini:2: web_basic_auth_users_file: " */
+    } cases[] = {
+        {"u:" HASH_PW "\nZq9-SECRET-typed-here\n", 2, "expected USER:HASH"},
+        {"u:Zq9-SECRET-typed-here\n", 1, "the hash " BCRYPT_MSG},
+        {"u:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n", 1, "the hash " BCRYPT_MSG},
+        {"u:" HASH_PW " \n", 1, "the hash " BCRYPT_MSG},
+        {":" HASH_PW "\n", 1,
+         "the user must be 1 to 64 printable ASCII "
+         "characters without spaces or ':'"},
+        {"a b:" HASH_PW "\n", 1,
+         "the user must be 1 to 64 printable "
+         "ASCII characters without spaces or ':'"},
+        {"u:" HASH_PW "\nv:" HASH_PW "\nu:" HASH_PW "\n", 3,
+         "the user is listed twice"},
+        {"# nobody yet\n\n", 0, "holds no users"},
+        {"", 0, "is empty"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        path = scratch_file(s, "users", cases[i].content,
+                            strlen(cases[i].content), 0600);
+        snprintf(lines, sizeof(lines), "web_basic_auth_users_file = %s\n",
+                 path);
+        text = web_config(lines);
+        c = load(text, &d);
+        char want[900], msg[800];
+        if (cases[i].line)
+            snprintf(msg, sizeof(msg), "%s:%d: %s", path, cases[i].line,
+                     cases[i].msg);
+        else
+            snprintf(msg, sizeof(msg), "%s %s", path, cases[i].msg);
+        snprintf(want, sizeof(want), "t.ini:2: web_basic_auth_users_file: %s",
+                 msg);
+        if (c || d.n_errors != 1)
+            fail_msg("case %zu: %s", i, buf_str(&d.errors));
+        assert_line(buf_str(&d.errors), want);
+        assert_null(strstr(buf_str(&d.errors), "SECRET"));
+        config_free(c);
+        config_diag_free(&d);
+        free(text);
+        unlink(path);
+        s->n--;
+    }
+
+    /* At most 256 users. */
+    struct buf many;
+    buf_init(&many, 0);
+    for (int i = 0; i < CONFIG_WEB_USERS_MAX + 1; i++)
+        assert_int_equal(buf_printf(&many, "user%d:%s\n", i, HASH_PW), 0);
+    path = scratch_file(s, "users", many.data, many.len, 0600);
+    snprintf(lines, sizeof(lines), "web_basic_auth_users_file = %s\n", path);
+    text = web_config(lines);
+    c = load(text, &d);
+    assert_null(c);
+    char want[800];
+    snprintf(want, sizeof(want),
+             "t.ini:2: web_basic_auth_users_file: %s:257: more than 256 users",
+             path);
+    assert_line(buf_str(&d.errors), want);
+    config_diag_free(&d);
+    free(text);
+    buf_free(&many);
+    unlink(path);
+    s->n--;
+}
+
 static void test_misc(void **state)
 {
     (void)state;
@@ -1595,6 +1904,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fuzz, scratch_setup,
                                         scratch_teardown),
         cmocka_unit_test(test_ca_file_unreadable),
+        cmocka_unit_test(test_web_basic_auth_user),
+        cmocka_unit_test_setup_teardown(test_web_tls_files, scratch_setup,
+                                        scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_web_users_file, scratch_setup,
+                                        scratch_teardown),
         cmocka_unit_test(test_misc),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,6 +16,12 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <zlib.h>
 
 #include "buf.h"
@@ -249,6 +255,9 @@ static void reply_free(struct reply *r)
     buf_free(&r->body);
 }
 
+/* For HTTPS: the CA file that verifies the server, or NULL. */
+static const char *request_ca;
+
 /* One request; extra is a list of header lines, NULL-terminated. */
 static void request(const char *url, const char *method,
                     const char *const *extra, struct reply *r)
@@ -271,6 +280,8 @@ static void request(const char *url, const char *method,
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &r->headers);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &r->body);
+    if (request_ca)
+        curl_easy_setopt(c, CURLOPT_CAINFO, request_ca);
     if (strcmp(method, "HEAD") == 0)
         curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
     else if (strcmp(method, "GET") != 0)
@@ -746,7 +757,7 @@ static void test_start_errors(void **state)
     opt.listen = listen;
     err[0] = '\0';
     assert_null(http_start(&opt, err, sizeof(err)));
-    assert_non_null(strstr(err, "cannot listen on 127.0.0.1:"));
+    assert_non_null(strstr(err, "Address already in use"));
 
     opt.metrics = NULL;
     assert_null(http_start(&opt, err, sizeof(err)));
@@ -783,6 +794,535 @@ static void test_dual_stack(void **state)
     http_stop(h);
 }
 
+/* ---- basic auth, HTTPS, deadlines ----------------------------------------
+ */
+
+/* bcrypt of "pw" and of "other" at cost 4 (fast), and of "pw" at cost 10,
+ * made with Python's crypt.crypt(pw, crypt.mksalt(METHOD_BLOWFISH)). */
+#define HASH_PW_4                                                             \
+    "$2b$04$ZFrQ2lKo.3bGZr1tXQu6aePhcT6w7MsksFq8qjVjbAEHxph4/Rmpq"
+#define HASH_OTHER_4                                                          \
+    "$2b$04$OV/C7t31Q/45k5LsMdp.iOXTjWrxfSek5rl.YXXmG41DfDlAAZGSy"
+#define HASH_PW_10                                                            \
+    "$2b$10$AyVx9KWL0OHdTF1tgl3IfuE3SKQ.ANWL0FVRTO1QUh0cAJvPY2rpu"
+/* Base64 of "u1:pw", "u2:other", "u1:other", "nobody:pw", "u1:pw\0x",
+ * "u1pw" (no colon). */
+#define B64_U1_PW    "dTE6cHc="
+#define B64_U2_OTHER "dTI6b3RoZXI="
+#define B64_U1_OTHER "dTE6b3RoZXI="
+#define B64_NOBODY   "bm9ib2R5OnB3"
+#define B64_U1_NUL   "dTE6cHcAeA=="
+#define B64_NOCOLON  "dTFwdw=="
+
+static void test_bcrypt_verify(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *hash, *pw;
+        bool want;
+    } cases[] = {
+        {HASH_PW_4, "pw", true},
+        {HASH_PW_4, "pW", false},
+        {HASH_PW_4, "", false},
+        {HASH_PW_4, "pw ", false},
+        {HASH_PW_4, "other", false},
+        {HASH_OTHER_4, "other", true},
+        {HASH_PW_10, "pw", true},
+        {HASH_PW_10, "px", false},
+        /* htpasswd writes $2y$, older tools $2a$: the same algorithm. */
+        {"$2y$04$ZFrQ2lKo.3bGZr1tXQu6aePhcT6w7MsksFq8qjVjbAEHxph4/Rmpq", "pw",
+         true},
+        {"$2a$04$ZFrQ2lKo.3bGZr1tXQu6aePhcT6w7MsksFq8qjVjbAEHxph4/Rmpq", "pw",
+         true},
+        /* Damaged or foreign hashes never match. */
+        {"$2b$04$ZFrQ2lKo.3bGZr1tXQu6aePhcT6w7MsksFq8qjVjbAEHxph4/Rmp", "pw",
+         false},
+        {"$2b$04$ZFrQ2lKo.3bGZr1tXQu6aePhcT6w7MsksFq8qjVjbAEHxph4/Rmpr", "pw",
+         false},
+        {"$2b$04$short", "pw", false},
+        {"$1$hUFrPKbr$wj7WCC5SxvfCdGan.D4FJ.", "pw", false}, /* MD5-crypt */
+        {"", "", false},
+        {"*0", "pw", false},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        if (http_bcrypt_verify(cases[i].hash, cases[i].pw) != cases[i].want)
+            fail_msg("case %zu: want %d", i, cases[i].want);
+    assert_false(http_bcrypt_verify(NULL, "pw"));
+    assert_false(http_bcrypt_verify(HASH_PW_4, NULL));
+}
+
+struct auth_fixture {
+    struct metrics *metrics;
+    struct web_user users[2];
+    struct http_server *http;
+    unsigned port;
+    char dir[64];
+    char cert[128], key[128], other_key[128];
+};
+
+static void set_user(struct web_user *u, const char *name, const char *hash)
+{
+    memset(u, 0, sizeof(*u));
+    snprintf(u->name, sizeof(u->name), "%s", name);
+    snprintf(u->hash, sizeof(u->hash), "%s", hash);
+}
+
+/* A self-signed certificate for "localhost" and its key, as PEM files,
+ * and a second key that does not belong to it. */
+static void make_tls_files(struct auth_fixture *f)
+{
+    EVP_PKEY *pk = EVP_EC_gen("P-256");
+    EVP_PKEY *other = EVP_EC_gen("P-256");
+    X509 *x = X509_new();
+    assert_non_null(pk);
+    assert_non_null(other);
+    assert_non_null(x);
+    assert_int_equal(X509_set_version(x, 2), 1);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+    X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+    X509_gmtime_adj(X509_getm_notAfter(x), 24 * 3600);
+    assert_int_equal(X509_set_pubkey(x, pk), 1);
+    X509_NAME *name = X509_get_subject_name(x);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                               (const unsigned char *)"localhost", -1, -1, 0);
+    assert_int_equal(X509_set_issuer_name(x, name), 1);
+    assert_true(X509_sign(x, pk, EVP_sha256()) > 0);
+
+    snprintf(f->cert, sizeof(f->cert), "%s/cert.pem", f->dir);
+    snprintf(f->key, sizeof(f->key), "%s/key.pem", f->dir);
+    snprintf(f->other_key, sizeof(f->other_key), "%s/other.pem", f->dir);
+    FILE *fp = fopen(f->cert, "w");
+    assert_non_null(fp);
+    assert_int_equal(PEM_write_X509(fp, x), 1);
+    fclose(fp);
+    fp = fopen(f->key, "w");
+    assert_non_null(fp);
+    assert_int_equal(PEM_write_PrivateKey(fp, pk, NULL, NULL, 0, NULL, NULL),
+                     1);
+    fclose(fp);
+    fp = fopen(f->other_key, "w");
+    assert_non_null(fp);
+    assert_int_equal(
+        PEM_write_PrivateKey(fp, other, NULL, NULL, 0, NULL, NULL), 1);
+    fclose(fp);
+    X509_free(x);
+    EVP_PKEY_free(pk);
+    EVP_PKEY_free(other);
+}
+
+static struct http_server *start_auth(struct auth_fixture *f,
+                                      struct http_options *opt, char *err,
+                                      size_t errlen)
+{
+    opt->listen = "127.0.0.1:0";
+    opt->metrics = f->metrics;
+    opt->allow_port_zero = true;
+    return http_start(opt, err, errlen);
+}
+
+static int auth_setup(void **state)
+{
+    struct auth_fixture *f = calloc(1, sizeof(*f));
+    if (!f)
+        return -1;
+    struct metrics_build_info info = {"0.1.0", "7.88.1", "3.0", "0.9.75"};
+    f->metrics = metrics_new(&info);
+    if (!f->metrics)
+        return -1;
+    set_user(&f->users[0], "u1", HASH_PW_4);
+    set_user(&f->users[1], "u2", HASH_OTHER_4);
+    snprintf(f->dir, sizeof(f->dir), "/tmp/test_http.XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    struct http_options opt = {.users = f->users, .n_users = 2};
+    char err[256] = "";
+    f->http = start_auth(f, &opt, err, sizeof(err));
+    if (!f->http) {
+        print_error("http_start: %s\n", err);
+        return -1;
+    }
+    f->port = http_port(f->http);
+    http_set_ready(f->http, true);
+    *state = f;
+    return 0;
+}
+
+static int auth_teardown(void **state)
+{
+    struct auth_fixture *f = *state;
+    http_stop(f->http);
+    metrics_free(f->metrics);
+    unlink(f->cert);
+    unlink(f->key);
+    unlink(f->other_key);
+    rmdir(f->dir);
+    free(f);
+    request_ca = NULL;
+    return 0;
+}
+
+static long auth_get(unsigned port, const char *path, const char *authz,
+                     struct reply *r)
+{
+    char url[256], line[256];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", port, path);
+    snprintf(line, sizeof(line), "Authorization: %s", authz ? authz : "");
+    const char *const extra[] = {authz ? line : NULL, NULL};
+    request(url, "GET", extra, r);
+    return r->status;
+}
+
+/* The status only. */
+static long auth_status(unsigned port, const char *path, const char *authz)
+{
+    struct reply r;
+    long status = auth_get(port, path, authz, &r);
+    reply_free(&r);
+    return status;
+}
+
+static void test_auth_required(void **state)
+{
+    struct auth_fixture *f = *state;
+    static const char *const paths[] = {"/metrics", "/", "/-/healthy",
+                                        "/-/ready", "/nope"};
+    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+        struct reply r;
+        assert_int_equal(auth_get(f->port, paths[i], NULL, &r), 401);
+        assert_string_equal(header(&r, "WWW-Authenticate"),
+                            "Basic realm=\"smtp-health-agent\"");
+        assert_string_equal(buf_str(&r.body), "Unauthorized\n");
+        reply_free(&r);
+    }
+    assert_int_equal(auth_status(f->port, "/metrics", "Basic " B64_U1_PW),
+                     200);
+    assert_int_equal(auth_status(f->port, "/", "Basic " B64_U1_PW), 200);
+    assert_int_equal(auth_status(f->port, "/nope", "Basic " B64_U1_PW), 404);
+    assert_int_equal(auth_status(f->port, "/metrics", "basic  " B64_U1_PW),
+                     200); /* the scheme is case-insensitive */
+    assert_int_equal(auth_status(f->port, "/metrics", "Basic " B64_U2_OTHER),
+                     200);
+
+    static const char *const bad[] = {
+        "Basic " B64_U1_OTHER, /* u2's password for u1 */
+        "Basic " B64_NOBODY,
+        "Basic " B64_U1_NUL,
+        "Basic " B64_NOCOLON,
+        "Basic",
+        "Basic ",
+        "Basic !!!!",
+        "Basic dTE6cHc",
+        "Bearer " B64_U1_PW,
+        "Digest " B64_U1_PW,
+        "Basic" B64_U1_PW,
+        "Basic " B64_U1_PW "=",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (auth_status(f->port, "/metrics", bad[i]) != 401)
+            fail_msg("case %zu was let through", i);
+
+    /* A header too long to be credentials is refused before decoding. */
+    struct buf big;
+    buf_init(&big, 0);
+    assert_int_equal(buf_puts(&big, "Basic "), 0);
+    for (int i = 0; i < 2000; i++)
+        assert_int_equal(buf_puts(&big, "QUFB"), 0);
+    assert_int_equal(auth_status(f->port, "/metrics", buf_str(&big)), 401);
+    buf_free(&big);
+}
+
+static void test_auth_cache(void **state)
+{
+    struct auth_fixture *f = *state;
+    /* No users, then the two again: nothing cached. */
+    struct agent_config cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    assert_int_equal(http_set_auth(f->http, &cfg), 0);
+    cfg.web_users = f->users;
+    cfg.n_web_users = 2;
+    assert_int_equal(http_set_auth(f->http, &cfg), 0);
+
+    unsigned long runs = http_auth_bcrypt_runs(f->http);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(
+            auth_status(f->port, "/metrics", "Basic " B64_U2_OTHER), 200);
+    /* One bcrypt, then the cache. */
+    assert_int_equal(http_auth_bcrypt_runs(f->http) - runs, 1);
+    /* Wrong passwords are never cached: one bcrypt each, also for a user
+     * that does not exist (the time must not tell). */
+    assert_int_equal(auth_status(f->port, "/metrics", "Basic " B64_U1_OTHER),
+                     401);
+    assert_int_equal(auth_status(f->port, "/metrics", "Basic " B64_NOBODY),
+                     401);
+    assert_int_equal(http_auth_bcrypt_runs(f->http) - runs, 3);
+    /* Malformed headers cost nothing. */
+    assert_int_equal(auth_status(f->port, "/metrics", "Basic !!"), 401);
+    assert_int_equal(auth_status(f->port, "/metrics", NULL), 401);
+    assert_int_equal(http_auth_bcrypt_runs(f->http) - runs, 3);
+    /* The cached user still passes without a bcrypt; the other user
+     * costs one, once. */
+    assert_int_equal(auth_status(f->port, "/metrics", "Basic " B64_U2_OTHER),
+                     200);
+    assert_int_equal(auth_status(f->port, "/metrics", "Basic " B64_U1_PW),
+                     200);
+    assert_int_equal(auth_status(f->port, "/metrics", "Basic " B64_U1_PW),
+                     200);
+    assert_int_equal(http_auth_bcrypt_runs(f->http) - runs, 4);
+
+    /* A reload with the same users keeps what was verified. */
+    assert_int_equal(http_set_auth(f->http, &cfg), 0);
+    assert_int_equal(auth_status(f->port, "/metrics", "Basic " B64_U1_PW),
+                     200);
+    assert_int_equal(auth_status(f->port, "/metrics", "Basic " B64_U2_OTHER),
+                     200);
+    assert_int_equal(http_auth_bcrypt_runs(f->http) - runs, 4);
+}
+
+static void test_auth_reload(void **state)
+{
+    struct auth_fixture *f = *state;
+    assert_int_equal(auth_status(f->port, "/metrics", "Basic " B64_U1_PW),
+                     200);
+    /* u1's password changes to "other". */
+    struct web_user changed[1];
+    set_user(&changed[0], "u1", HASH_OTHER_4);
+    struct agent_config cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.web_users = changed;
+    cfg.n_web_users = 1;
+    assert_int_equal(http_set_auth(f->http, &cfg), 0);
+    unsigned long runs = http_auth_bcrypt_runs(f->http);
+    assert_int_equal(auth_status(f->port, "/metrics", "Basic " B64_U1_PW),
+                     401);
+    assert_int_equal(auth_status(f->port, "/metrics", "Basic " B64_U1_OTHER),
+                     200);
+    assert_int_equal(auth_status(f->port, "/metrics", "Basic " B64_U2_OTHER),
+                     401);
+    assert_int_equal(http_auth_bcrypt_runs(f->http) - runs, 3);
+
+    /* No users: open again. */
+    cfg.n_web_users = 0;
+    cfg.web_users = NULL;
+    assert_int_equal(http_set_auth(f->http, &cfg), 0);
+    assert_int_equal(auth_status(f->port, "/metrics", NULL), 200);
+
+    cfg.web_users = f->users;
+    cfg.n_web_users = 2;
+    assert_int_equal(http_set_auth(f->http, &cfg), 0);
+    assert_int_equal(auth_status(f->port, "/metrics", NULL), 401);
+    assert_int_equal(auth_status(f->port, "/metrics", "Basic " B64_U1_PW),
+                     200);
+}
+
+/* Failed checks cannot burn CPU without bound: past the budget the
+ * answer is 429, without a bcrypt. */
+static void test_auth_budget(void **state)
+{
+    struct auth_fixture *f = *state;
+    struct web_user slow[1];
+    set_user(&slow[0], "u1", HASH_PW_10);
+    /* 1 ms of burst: after one check (tens of ms at cost 10), the next
+     * waits until 25% of a core has paid it back. */
+    struct http_options opt = {
+        .users = slow, .n_users = 1, .auth_burst_ms = 1};
+    char err[256] = "";
+    struct http_server *h = start_auth(f, &opt, err, sizeof(err));
+    if (!h)
+        fail_msg("http_start: %s", err);
+    unsigned port = http_port(h);
+    int busy = 0;
+    for (int i = 0; i < 10; i++) {
+        struct reply r;
+        long status = auth_get(port, "/metrics", "Basic " B64_U1_OTHER, &r);
+        assert_true(status == 401 || status == 429);
+        if (status == 429) {
+            busy++;
+            assert_string_equal(header(&r, "Retry-After"), "1");
+        }
+        reply_free(&r);
+    }
+    assert_true(busy > 0);
+    assert_int_equal(http_auth_bcrypt_runs(h), 10 - busy);
+    /* The right password gets through once the budget has recovered. */
+    long status = 0;
+    for (int i = 0; i < 50 && status != 200; i++) {
+        status = auth_status(port, "/metrics", "Basic " B64_U1_PW);
+        if (status != 200)
+            usleep(100 * 1000);
+    }
+    assert_int_equal(status, 200);
+    http_stop(h);
+}
+
+static void test_https(void **state)
+{
+    struct auth_fixture *f = *state;
+    make_tls_files(f);
+    assert_int_equal(chmod(f->key, 0600), 0);
+    struct http_options opt = {.tls_cert_file = f->cert,
+                               .tls_key_file = f->key,
+                               .users = f->users,
+                               .n_users = 2};
+    char err[256] = "";
+    struct http_server *h = start_auth(f, &opt, err, sizeof(err));
+    if (!h)
+        fail_msg("http_start: %s", err);
+    unsigned port = http_port(h);
+    char url[128];
+    snprintf(url, sizeof(url), "https://localhost:%u/metrics", port);
+    request_ca = f->cert;
+    static const char *const authz[] = {"Authorization: Basic " B64_U1_PW,
+                                        NULL};
+    struct reply r;
+    request(url, "GET", authz, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(buf_str(&r.body), "smtp_agent_build_info"));
+    reply_free(&r);
+    request(url, "GET", NULL, &r);
+    assert_int_equal(r.status, 401);
+    reply_free(&r);
+    request_ca = NULL;
+
+    /* Plain HTTP on the HTTPS port gets no answer. */
+    struct buf out;
+    buf_init(&out, 0);
+    raw_request(port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", &out);
+    assert_null(strstr(buf_str(&out), "200 OK"));
+    buf_free(&out);
+    http_stop(h);
+}
+
+static void test_https_start_errors(void **state)
+{
+    struct auth_fixture *f = *state;
+    make_tls_files(f);
+    static const struct {
+        int cert, key; /* 0: none, 1: the right one, 2: the other key */
+        const char *msg;
+    } cases[] = {
+        {1, 0, "needs both a certificate and a key"},
+        {0, 1, "needs both a certificate and a key"},
+        {1, 2, "The certificate and the given key do not match"},
+        {2, 1, "GnuTLS failed to setup x509 certificate/key"},
+        {3, 1, "web_tls_cert_file /nonexistent/cert.pem: No such file"},
+        {1, 3, "web_tls_key_file /nonexistent/cert.pem: No such file"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *files[] = {NULL, NULL, f->other_key,
+                               "/nonexistent/cert.pem"};
+        files[1] = f->cert;
+        const char *cert = files[cases[i].cert];
+        files[1] = f->key;
+        const char *key = files[cases[i].key];
+        struct http_options opt = {.tls_cert_file = cert, .tls_key_file = key};
+        char err[256] = "";
+        struct http_server *h = start_auth(f, &opt, err, sizeof(err));
+        if (h || !strstr(err, cases[i].msg))
+            fail_msg("case %zu: %s", i, h ? "started" : err);
+    }
+}
+
+/* Connects to port on 127.0.0.1; the fd. */
+static int connect_local(unsigned port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    return fd;
+}
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* MHD's timeout only counts idle time: a client sending a header byte
+ * now and then is cut at the request deadline all the same. */
+static void test_deadline_slowloris(void **state)
+{
+    struct auth_fixture *f = *state;
+    struct http_options opt = {.timeout_s = 1};
+    char err[256] = "";
+    struct http_server *h = start_auth(f, &opt, err, sizeof(err));
+    if (!h)
+        fail_msg("http_start: %s", err);
+    unsigned port = http_port(h);
+    int fd = connect_local(port);
+    const char *req = "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+    double t0 = mono_s(), closed = 0;
+    for (size_t i = 0; closed == 0 && mono_s() - t0 < 8; i++) {
+        char c = i < strlen(req) ? req[i] : 'a';
+        if (send(fd, &c, 1, MSG_NOSIGNAL) != 1) {
+            closed = mono_s() - t0;
+            break;
+        }
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (poll(&pfd, 1, 100) == 1) {
+            char buf[256];
+            if (recv(fd, buf, sizeof(buf), 0) <= 0)
+                closed = mono_s() - t0;
+        }
+    }
+    close(fd);
+    /* At the 1 s deadline, give or take the watchdog's tick. */
+    if (closed < 0.8 || closed > 4)
+        fail_msg("slow connection closed after %.2f s", closed);
+    http_stop(h);
+}
+
+/* Reads one response (headers and Content-Length bytes) from fd. */
+static bool read_response(int fd, struct buf *out)
+{
+    for (;;) {
+        const char *s = buf_str(out);
+        const char *end = strstr(s, "\r\n\r\n");
+        const char *cl = strcasestr(s, "\r\nContent-Length: ");
+        if (end && cl &&
+            out->len >= (size_t)(end + 4 - s) + strtoul(cl + 18, NULL, 10))
+            return true;
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (poll(&pfd, 1, 3000) != 1)
+            return false;
+        char chunk[4096];
+        ssize_t n = recv(fd, chunk, sizeof(chunk), 0);
+        if (n <= 0)
+            return false;
+        assert_int_equal(buf_append(out, chunk, (size_t)n), 0);
+    }
+}
+
+/* On a kept-alive connection every request gets a new deadline. */
+static void test_deadline_keepalive(void **state)
+{
+    struct auth_fixture *f = *state;
+    struct http_options opt = {.timeout_s = 1};
+    char err[256] = "";
+    struct http_server *h = start_auth(f, &opt, err, sizeof(err));
+    if (!h)
+        fail_msg("http_start: %s", err);
+    int fd = connect_local(http_port(h));
+    const char *req = "GET /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n";
+    for (int i = 0; i < 4; i++) {
+        if (i)
+            usleep(600 * 1000); /* 2.4 s in all, 0.6 s idle each time */
+        assert_int_equal(send(fd, req, strlen(req), MSG_NOSIGNAL),
+                         (ssize_t)strlen(req));
+        struct buf out;
+        buf_init(&out, 0);
+        if (!read_response(fd, &out))
+            fail_msg("request %d: no answer", i);
+        assert_true(strncmp(buf_str(&out), "HTTP/1.1 200", 12) == 0);
+        buf_free(&out);
+    }
+    close(fd);
+    http_stop(h);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -791,6 +1331,7 @@ int main(void)
         cmocka_unit_test(test_parse_listen_errors),
         cmocka_unit_test(test_accepts_gzip),
         cmocka_unit_test(test_html_escape),
+        cmocka_unit_test(test_bcrypt_verify),
     };
     /* Tests share one server: the ready test leaves it not ready, and
      * only the status page test sets the targets (it checks both). */
@@ -806,8 +1347,21 @@ int main(void)
         cmocka_unit_test(test_start_errors),
         cmocka_unit_test(test_dual_stack),
     };
+    /* One server with two users; some tests start their own. */
+    const struct CMUnitTest auth[] = {
+        cmocka_unit_test(test_auth_required),
+        cmocka_unit_test(test_auth_cache),
+        cmocka_unit_test(test_auth_reload),
+        cmocka_unit_test(test_auth_budget),
+        cmocka_unit_test(test_https),
+        cmocka_unit_test(test_https_start_errors),
+        cmocka_unit_test(test_deadline_slowloris),
+        cmocka_unit_test(test_deadline_keepalive),
+    };
     int failed = cmocka_run_group_tests_name("pure", pure, NULL, NULL);
     failed += cmocka_run_group_tests_name("live", live, setup, teardown);
+    failed +=
+        cmocka_run_group_tests_name("auth", auth, auth_setup, auth_teardown);
     curl_global_cleanup();
     return failed;
 }
