@@ -69,10 +69,12 @@ static void on_probe_done(void *user, const struct probe_result *res)
     long i = target_index(r, res->id);
 
     log_outcome(res);
-    if (r->metrics)
-        metrics_record(r->metrics, res);
+    /* A target removed while its probe ran is gone from the metrics; if
+     * a reload brought it back, it has a new id and starts from 0. */
     if (i < 0)
         return;
+    if (r->metrics)
+        metrics_record(r->metrics, res);
     sched_done(r->sched, res->id, now_ms());
     if (r->once) {
         r->results[i] = *res;
