@@ -49,6 +49,32 @@ enum connect_step {
 /* Bytes a session may read after the connect phase: with the parser's
  * own limits this bounds what a hostile server can make us do. */
 #define SESSION_MAX_RECV (1024 * 1024)
+/*
+ * Bytes libcurl may read in the connect phase, as CURLINFO_HEADER_SIZE
+ * counts them. Debian's libcurl 7.88.1 (its CVE-2023-38039 fix) keeps
+ * that count for SMTP and gives up at 300 KiB, with the error a reset
+ * connection gets; our lower limit names it: the server sent too much, a
+ * malformed reply, not a closed connection. The count takes the unread
+ * rest of a reply again at each line curl hands over one by one (every
+ * EHLO line): an EHLO of N lines of L bytes counts about N * N * L / 2,
+ * 128 KiB at 80 lines of 40 bytes; real servers send 10 to 20.
+ */
+#define CONNECT_MAX_RECV (128 * 1024)
+/*
+ * libcurl's reply reader cuts a line that arrives in a piece larger than
+ * half its buffer down to the line's first 40 bytes and its tail, and the
+ * cut line may parse as a short valid one (a 17 KiB greeting passes as
+ * "220 AAA..."). With half the buffer at CONNECT_MAX_RECV, a line can
+ * only be cut after more than CONNECT_MAX_RECV bytes were counted, and
+ * the probe fails before the cut line is parsed. The buffer also keeps
+ * every read below curl's 300 KiB cap, which leaves a larger read out of
+ * the count. It exists for the connect phase only, and its pages are
+ * touched only as replies arrive.
+ */
+#define CONNECT_BUFFER_SIZE (2 * CONNECT_MAX_RECV)
+/* How long curl's connect phase may overrun the deadline that it was
+ * given as its own timeout before we stop it: see deadlines_check(). */
+#define CURL_GRACE_NS 1000000000u
 
 struct probe;
 
@@ -60,8 +86,9 @@ struct session {
     int mech; /* index into the target's mechanisms, -1 for none */
     struct smtp_parser parser;
     enum connect_step step;
-    bool tls_up;   /* a reply line came over TLS */
-    bool tls_read; /* tls holds this connection's certificate facts */
+    bool tls_up;      /* a reply line came over TLS */
+    bool tls_read;    /* tls holds this connection's certificate facts */
+    bool tls_started; /* OpenSSL began a handshake: TCP is connected */
     struct tls_facts tls;
     bool failed;    /* a failure was recorded; curl is being stopped */
     bool connected; /* the connect phase went through cleanly */
@@ -317,10 +344,14 @@ static void tls_inspect(struct session *s, SSL *ssl)
 static void on_tls_info(const SSL *ssl, int where, int ret)
 {
     (void)ret;
-    if (!(where & SSL_CB_HANDSHAKE_DONE))
-        return;
     struct session *s = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
-    if (s)
+    if (!s)
+        return;
+    /* curl reports the connect time only once TLS is up too: this is how
+     * a stalled implicit-TLS handshake is told from a stalled connect. */
+    if (where & SSL_CB_HANDSHAKE_START)
+        s->tls_started = true;
+    if (where & SSL_CB_HANDSHAKE_DONE)
         tls_inspect(s, (SSL *)ssl);
 }
 
@@ -427,6 +458,30 @@ static bool connect_reply(struct session *s, const struct smtp_reply *r,
     return true;
 }
 
+/* The stage whose reply the connect phase is reading. */
+static enum probe_stage step_stage(const struct session *s)
+{
+    return s->step == STEP_GREETING   ? PROBE_STAGE_GREETING
+           : s->step == STEP_STARTTLS ? PROBE_STAGE_STARTTLS
+                                      : PROBE_STAGE_EHLO;
+}
+
+/* More than CONNECT_MAX_RECV read in the connect phase: recorded as
+ * malformed at the stage being read. */
+static bool connect_overrun(struct session *s)
+{
+    long counted = 0;
+    if (curl_easy_getinfo(s->easy, CURLINFO_HEADER_SIZE, &counted) !=
+            CURLE_OK ||
+        counted <= CONNECT_MAX_RECV)
+        return false;
+    enum probe_stage stage = step_stage(s);
+    probe_fail(s->probe, stage, PROBE_ERROR_MALFORMED,
+               "%s: malformed reply: the server sent more than %d KiB",
+               probe_stage_name(stage), CONNECT_MAX_RECV / 1024);
+    return true;
+}
+
 /* libcurl hands over every reply line of the connect phase here. */
 static size_t on_header_line(char *data, size_t size, size_t nitems,
                              void *userp)
@@ -438,6 +493,11 @@ static size_t on_header_line(char *data, size_t size, size_t nitems,
 
     if (s->failed)
         return 0;
+    /* Before parsing: the line may be one that curl cut short. */
+    if (connect_overrun(s)) {
+        s->failed = true;
+        return 0;
+    }
     /* The first line over TLS: implicit TLS greets over it, STARTTLS
      * answers the second EHLO over it. */
     if (!s->tls_up &&
@@ -453,10 +513,7 @@ static size_t on_header_line(char *data, size_t size, size_t nitems,
     if (st == SMTP_PARSE_MORE)
         return n;
     if (st == SMTP_PARSE_ERROR) {
-        enum probe_stage stage =
-            s->step == STEP_GREETING   ? PROBE_STAGE_GREETING
-            : s->step == STEP_STARTTLS ? PROBE_STAGE_STARTTLS
-                                       : PROBE_STAGE_EHLO;
+        enum probe_stage stage = step_stage(s);
         probe_fail(p, stage, PROBE_ERROR_MALFORMED, "%s: malformed reply: %s",
                    probe_stage_name(stage), smtp_parser_error(&s->parser));
         s->failed = true;
@@ -480,11 +537,11 @@ static enum probe_stage connect_stage(struct session *s)
 
     switch (s->step) {
     case STEP_GREETING:
-        if (connected == 0)
-            return PROBE_STAGE_CONNECT;
-        if (s->probe->target.tls == TLS_MODE_IMPLICIT && handshaken == 0)
-            return PROBE_STAGE_TLS;
-        return PROBE_STAGE_GREETING;
+        /* With implicit TLS curl stamps both times when TLS is up. */
+        if (s->probe->target.tls == TLS_MODE_IMPLICIT && handshaken == 0 &&
+            !s->tls_read)
+            return s->tls_started ? PROBE_STAGE_TLS : PROBE_STAGE_CONNECT;
+        return connected == 0 ? PROBE_STAGE_CONNECT : PROBE_STAGE_GREETING;
     case STEP_EHLO:
         return PROBE_STAGE_EHLO;
     case STEP_STARTTLS:
@@ -505,6 +562,10 @@ static void connect_failed(struct session *s, CURLcode rc)
     enum probe_stage stage = connect_stage(s);
     enum probe_error error;
 
+    /* Past our cap, whatever curl made of it (its own cap ends it like a
+     * reset would), the server sent too much. */
+    if (connect_overrun(s))
+        return;
     switch (rc) {
     case CURLE_COULDNT_RESOLVE_HOST:
         error = PROBE_ERROR_DNS;
@@ -897,6 +958,7 @@ static CURL *easy_new(struct session *s, uint64_t remaining_ms)
     curl_easy_setopt(e, CURLOPT_MAXAGE_CONN, 86400L);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, (long)CONNECT_BUFFER_SIZE);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, s->errbuf);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header_line);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, s);
@@ -1172,12 +1234,24 @@ static int fds_build(struct prober *pr, int wake_fd, size_t *n)
     return 0;
 }
 
+/* When deadlines_check() has something to do for p. */
+static uint64_t probe_due(const struct probe *p)
+{
+    /* curl wakes the poll for its own timeout; ours comes after the
+     * grace. Waking at the bare deadline would spin until curl's timer,
+     * which started a moment after ours, fires too. */
+    if (p->sess && p->sess->state == SESSION_CONNECTING)
+        return p->deadline + CURL_GRACE_NS;
+    return p->deadline;
+}
+
 /* The time until the nearest deadline, capped at timeout_ms. */
 static int wait_ms(const struct prober *pr, int timeout_ms)
 {
     uint64_t now = now_ns();
     for (const struct probe *p = pr->probes; p; p = p->next) {
-        uint64_t left = p->deadline > now ? p->deadline - now : 0;
+        uint64_t due = probe_due(p);
+        uint64_t left = due > now ? due - now : 0;
         int ms = (int)((left + 999999u) / 1000000u);
         if (ms < timeout_ms)
             timeout_ms = ms;
@@ -1204,7 +1278,7 @@ static void deadlines_check(struct prober *pr)
                 if (s->state != SESSION_DONE)
                     session_broke(s, PROBE_ERROR_TIMEOUT,
                                   "no reply before the deadline");
-            } else if (now >= p->deadline + 1000000000u) {
+            } else if (now >= p->deadline + CURL_GRACE_NS) {
                 enum probe_stage stage = connect_stage(s);
                 probe_fail(p, stage, PROBE_ERROR_TIMEOUT,
                            "%s: no reply before the deadline",
