@@ -29,7 +29,8 @@ void once_print_table(FILE *out, const struct probe_result *results, size_t n,
         const struct probe_result *r = &results[i];
         const struct probe_reply *rep = row_reply(r);
         char code[8] = "-", days[16] = "-";
-        if (rep->code)
+        /* A failure without a reply shows no code, not an earlier one. */
+        if (rep->code && (r->success || r->error == PROBE_ERROR_NONE))
             snprintf(code, sizeof(code), "%d", rep->code);
         if (r->tls.present && r->tls.not_after > 0)
             snprintf(days, sizeof(days), "%.1f",
