@@ -168,19 +168,6 @@ static bool ratelimit_pass(struct ratelimit *rl, unsigned long *count)
     return true;
 }
 
-/* Repeated from config.c so that this module links without it. */
-static const char *tls_name(enum tls_mode mode)
-{
-    switch (mode) {
-    case TLS_MODE_STARTTLS:
-        return "starttls";
-    case TLS_MODE_IMPLICIT:
-        return "implicit";
-    case TLS_MODE_NONE:
-        return "none";
-    }
-    return "unknown";
-}
 
 /* ---- listen address ---------------------------------------------------- */
 
@@ -776,7 +763,7 @@ static void pg_server(struct page *pg, struct http_server *h, const char *name)
         bool v6 = strchr(t->host, ':') != NULL;
         pg_puts(pg, v6 ? "[" : "");
         pg_esc(pg, t->host);
-        pg_printf(pg, "%s:%u (%s)", v6 ? "]" : "", t->port, tls_name(t->tls));
+        pg_printf(pg, "%s:%u (%s)", v6 ? "]" : "", t->port, tls_mode_name(t->tls));
     } else {
         pg_puts(pg, "-");
     }

@@ -148,24 +148,14 @@ class RealServers(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls._cleanups_cls = []
-        try:
-            cls._start()
-        except BaseException:
-            cls._stop()
-            raise
-
-    @classmethod
-    def _enter(cls, cm):
-        value = cm.__enter__()
-        cls._cleanups_cls.append(cm)
-        return value
+        # Class cleanups stop every server, also when this fails halfway.
+        cls._start()
 
     @classmethod
     def _start(cls):
-        cls.pf = cls._enter(harness.postfix_server())
-        cls.aio = cls._enter(harness.aiosmtpd(tls="starttls"))
-        cls.aio_clear = cls._enter(harness.aiosmtpd(tls="none"))
+        cls.pf = cls.enterClassContext(harness.postfix_server())
+        cls.aio = cls.enterClassContext(harness.aiosmtpd(tls="starttls"))
+        cls.aio_clear = cls.enterClassContext(harness.aiosmtpd(tls="none"))
         cls.refused_port = harness.free_port()
         cfg = CONFIG % dict(interval=INTERVAL_S,
                             pf_starttls=cls.pf.ports.starttls,
@@ -176,7 +166,7 @@ class RealServers(unittest.TestCase):
                             refused=cls.refused_port)
         env = dict(os.environ, WRONG_PASSWORD=WRONG_PASSWORD,
                    AIO_PASSWORD=cls.aio.password)
-        cls.agent = cls._enter(harness.run_agent(
+        cls.agent = cls.enterClassContext(harness.run_agent(
             harness.agent_binary(), cfg, password=cls.pf.password, env=env))
         # Every target probed at least once (the first probes are spread
         # over the interval).
@@ -185,15 +175,6 @@ class RealServers(unittest.TestCase):
              or 0) >= 1 for t in TARGETS), 4 * INTERVAL_S,
             message="every target probed once")
         cls.text, cls.samples = harness.scrape(cls.agent.port)
-
-    @classmethod
-    def _stop(cls):
-        while cls._cleanups_cls:
-            cls._cleanups_cls.pop().__exit__(None, None, None)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls._stop()
 
     @classmethod
     def scrape(cls):
@@ -502,12 +483,7 @@ class OnceAndCheck(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.pf_cm = harness.postfix_server()
-        cls.pf = cls.pf_cm.__enter__()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.pf_cm.__exit__(None, None, None)
+        cls.pf = cls.enterClassContext(harness.postfix_server())
 
     def write_config(self, text, password):
         ag = harness.AgentProcess(harness.agent_binary(), text,

@@ -202,30 +202,20 @@ class Hostile(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls._cms = []
-        try:
-            cls._start()
-        except BaseException:
-            cls._stop()
-            raise
-
-    @classmethod
-    def _enter(cls, cm):
-        value = cm.__enter__()
-        cls._cms.append(cm)
-        return value
+        # Class cleanups stop every server, also when this fails halfway.
+        cls._start()
 
     @classmethod
     def _start(cls):
         binary = harness.agent_binary()
         cls.asan = sanitized(binary)
         pki = harness.shared_pki()
-        cls.aio = cls._enter(harness.aiosmtpd(tls="starttls"))
+        cls.aio = cls.enterClassContext(harness.aiosmtpd(tls="starttls"))
         # One port per target, named after it in the server's log.
         plays = ["%s=%s" % (name, c[0]) for name, c in CASES.items()]
-        cls.srv = cls._enter(hostile_smtpd.HostileServer(plays, pki.dir))
+        cls.srv = cls.enterClassContext(hostile_smtpd.HostileServer(plays, pki.dir))
         env = dict(os.environ, AIO_PASSWORD=cls.aio.password)
-        cls.agent = cls._enter(harness.run_agent(
+        cls.agent = cls.enterClassContext(harness.run_agent(
             binary, config(cls.srv.ports, cls.aio), password=PASSWORD,
             env=env))
         cls.t0 = time.monotonic()
@@ -259,16 +249,8 @@ class Hostile(unittest.TestCase):
                 float(m.group(3)))
 
     @classmethod
-    def _stop(cls):
-        while cls._cms:
-            cls._cms.pop().__exit__(None, None, None)
-
-    @classmethod
     def tearDownClass(cls):
-        try:
-            cls._print_table()
-        finally:
-            cls._stop()
+        cls._print_table()  # the servers stop in the class cleanups
 
     @classmethod
     def _print_table(cls):

@@ -273,18 +273,10 @@ class LiveDashboardsAndAlerts(unittest.TestCase):
     def setUpClass(cls):
         cls.t0 = time.monotonic()
         cls.timings = {}
-        cls._cms = []
-        try:
-            cls._start()
-        except BaseException:
-            cls._stop()
-            raise
-
-    @classmethod
-    def _enter(cls, cm):
-        value = cm.__enter__()
-        cls._cms.append(cm)
-        return value
+        # Class cleanups run last to first: this check runs after every
+        # server below has been stopped, also when setup fails halfway.
+        cls.addClassCleanup(cls._check_stopped)
+        cls._start()
 
     @classmethod
     def _mark(cls, what):
@@ -301,8 +293,8 @@ class LiveDashboardsAndAlerts(unittest.TestCase):
         cls.alert_count = len(_ALERT_RE.findall(cls.rules_text))
         cls.job = job_name()
 
-        cls.pf = cls._enter(harness.postfix_server())
-        cls.aio = cls._enter(harness.aiosmtpd(tls="starttls"))
+        cls.pf = cls.enterClassContext(harness.postfix_server())
+        cls.aio = cls.enterClassContext(harness.aiosmtpd(tls="starttls"))
         cls._mark("servers up")
         cls.secrets = cls._secret_forms()
         cfg = CONFIG % dict(interval=INTERVAL_S, pf=cls.pf.ports.starttls,
@@ -311,11 +303,11 @@ class LiveDashboardsAndAlerts(unittest.TestCase):
                             refused=harness.free_port())
         env = dict(os.environ, WRONG_PASSWORD=WRONG_PASSWORD,
                    AIO_PASSWORD=cls.aio.password)
-        cls.agent = cls._enter(harness.run_agent(
+        cls.agent = cls.enterClassContext(harness.run_agent(
             harness.agent_binary(), cfg, password=cls.pf.password, env=env))
         cls.instance = cls.agent.listen
         cls._mark("agent ready")
-        cls.prom = cls._enter(prom.PrometheusServer(
+        cls.prom = cls.enterClassContext(prom.PrometheusServer(
             PROMETHEUS_CONFIG % dict(scrape=SCRAPE_INTERVAL, job=cls.job,
                                      agent=cls.instance),
             {"alerts.yml": cls.rules_copy}))
@@ -339,16 +331,9 @@ class LiveDashboardsAndAlerts(unittest.TestCase):
         return forms
 
     @classmethod
-    def _stop(cls):
-        while cls._cms:
-            cls._cms.pop().__exit__(None, None, None)
-
-    @classmethod
-    def tearDownClass(cls):
-        pattern = cls.prom.process_pattern() if hasattr(cls, "prom") else None
-        cls._stop()
-        if pattern:
-            left = harness.live_processes(pattern)
+    def _check_stopped(cls):
+        if hasattr(cls, "prom"):
+            left = harness.live_processes(cls.prom.process_pattern())
             if left:
                 raise AssertionError("prometheus left running: %s" % left)
         cls.report("timings: %s; total %.1f s" % (
