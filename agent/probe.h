@@ -70,6 +70,11 @@ struct probe_result {
     struct tls_facts tls;
     size_t n_auth;
     struct probe_auth auth[CONFIG_MAX_MECHS];
+    /* Set by the runner, for the catalogue's notes: when a reload last
+     * changed this target's secret (unix time, 0: not since start), and
+     * whether an AUTH has succeeded since. */
+    double secret_changed_at;
+    bool auth_ok_since_secret_change;
     /* Every final reply of every session, in order: what
      * smtp_replies_total counts. At most six a session (greeting, EHLO,
      * STARTTLS, EHLO after TLS, AUTH, QUIT). */

@@ -11,9 +11,16 @@
 
 #define EVENTS_PER_POLL 64
 
+/* What the runner remembers of a target across reloads. */
+struct target_state {
+    uint64_t id;              /* the scheduler's id */
+    double secret_changed_at; /* unix time of the reload, 0: never */
+    bool auth_ok_since_change;
+};
+
 struct runner {
     struct agent_config *cfg;
-    uint64_t *ids; /* ids[i] is the scheduler id of cfg->targets[i] */
+    struct target_state *state; /* parallel to cfg->targets */
     uint64_t next_id;
     struct sched *sched;
     struct prober *prober;
@@ -35,7 +42,7 @@ static uint64_t now_ms(void)
 static long target_index(const struct runner *r, uint64_t id)
 {
     for (size_t i = 0; r->cfg && i < r->cfg->n_targets; i++)
-        if (r->ids[i] == id)
+        if (r->state[i].id == id)
             return (long)i;
     return -1;
 }
@@ -63,23 +70,37 @@ static void log_outcome(const struct probe_result *res)
                  smtp_class_name(rep->cls), res->duration_seconds, detail);
 }
 
-static void on_probe_done(void *user, const struct probe_result *res)
+static bool auth_succeeded(const struct probe_result *res)
+{
+    for (size_t k = 0; k < res->n_auth; k++)
+        if (res->auth[k].reply.code == 235)
+            return true;
+    return false;
+}
+
+static void on_probe_done(void *user, const struct probe_result *done)
 {
     struct runner *r = user;
-    long i = target_index(r, res->id);
+    long i = target_index(r, done->id);
 
-    log_outcome(res);
+    log_outcome(done);
     /* A target removed while its probe ran is gone from the metrics; if
      * a reload brought it back, it has a new id and starts from 0. */
     if (i < 0)
         return;
+    struct target_state *st = &r->state[i];
+    if (auth_succeeded(done))
+        st->auth_ok_since_change = true;
+    struct probe_result res = *done;
+    res.secret_changed_at = st->secret_changed_at;
+    res.auth_ok_since_secret_change = st->auth_ok_since_change;
     if (r->metrics)
-        metrics_record(r->metrics, res);
-    sched_done(r->sched, res->id, now_ms());
+        metrics_record(r->metrics, &res);
+    sched_done(r->sched, res.id, now_ms());
     if (r->once) {
-        r->results[i] = *res;
+        r->results[i] = res;
         r->n_done++;
-        sched_remove(r->sched, res->id);
+        sched_remove(r->sched, res.id);
     }
 }
 
@@ -108,20 +129,31 @@ void runner_free(struct runner *r)
     prober_free(r->prober);
     sched_free(r->sched);
     config_free(r->cfg);
-    free(r->ids);
+    free(r->state);
     free(r->results);
     free(r);
+}
+
+/* A reload gave the target another secret (or another user). */
+static bool secret_changed(const struct target_config *old,
+                           const struct target_config *now)
+{
+    if (strcmp(old->username, now->username) != 0 ||
+        old->secret_len != now->secret_len)
+        return true;
+    return old->secret_len &&
+           memcmp(old->secret, now->secret, old->secret_len) != 0;
 }
 
 int runner_set_config(struct runner *r, struct agent_config *cfg)
 {
     size_t n = cfg->n_targets;
-    uint64_t *ids = calloc(n ? n : 1, sizeof(*ids));
+    struct target_state *state = calloc(n ? n : 1, sizeof(*state));
     struct probe_result *results = NULL;
     if (r->once)
         results = calloc(n ? n : 1, sizeof(*results));
-    if (!ids || (r->once && !results)) {
-        free(ids);
+    if (!state || (r->once && !results)) {
+        free(state);
         free(results);
         config_free(cfg);
         return -1;
@@ -135,25 +167,30 @@ int runner_set_config(struct runner *r, struct agent_config *cfg)
         const struct target_config *old =
             r->cfg ? config_find_target(r->cfg, t->name) : NULL;
         if (old) {
-            ids[i] = r->ids[old - r->cfg->targets];
-            sched_update(r->sched, ids[i], t->host, t->interval_ms);
+            state[i] = r->state[old - r->cfg->targets];
+            sched_update(r->sched, state[i].id, t->host, t->interval_ms);
+            if (secret_changed(old, t)) {
+                state[i].secret_changed_at = (double)time(NULL);
+                state[i].auth_ok_since_change = false;
+            }
         } else {
-            ids[i] = r->next_id++;
+            state[i].id = r->next_id++;
             n_new++;
         }
     }
     for (size_t i = 0; r->cfg && i < r->cfg->n_targets; i++)
         if (!config_find_target(cfg, r->cfg->targets[i].name))
-            sched_remove(r->sched, r->ids[i]);
+            sched_remove(r->sched, r->state[i].id);
 
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         const struct target_config *t = &cfg->targets[i];
-        if (sched_has(r->sched, ids[i]))
+        if (sched_has(r->sched, state[i].id))
             continue;
         uint64_t first =
             r->once ? now : sched_spread(now, t->interval_ms, k++, n_new);
-        if (sched_add(r->sched, ids[i], t->host, t->interval_ms, first) < 0)
+        if (sched_add(r->sched, state[i].id, t->host, t->interval_ms, first) <
+            0)
             log_error("runner", "cannot schedule target", "target=%s",
                       t->name);
     }
@@ -164,10 +201,10 @@ int runner_set_config(struct runner *r, struct agent_config *cfg)
         log_error("runner", "metrics not updated: out of memory", NULL);
 
     config_free(r->cfg);
-    free(r->ids);
+    free(r->state);
     free(r->results);
     r->cfg = cfg;
-    r->ids = ids;
+    r->state = state;
     r->results = results;
     r->n_done = 0;
     if (r->once)
