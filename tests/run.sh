@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite from a fresh clone: installs what it needs, builds,
-# runs unit and integration tests, then builds and runs them all again
-# under AddressSanitizer and UndefinedBehaviorSanitizer.
+# runs unit and integration tests, builds and runs them all again under
+# AddressSanitizer and UndefinedBehaviorSanitizer, then runs each libFuzzer
+# harness briefly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,3 +19,6 @@ for variant in default asan; do
   echo "=== $variant tests"
   ctest --test-dir "$dir" --output-on-failure --timeout 600
 done
+
+echo "=== fuzz (libFuzzer, ASan/UBSan, ${FUZZ_SECONDS:-20}s per harness)"
+FUZZ_BUILD_DIR=build-test-fuzz bash tests/fuzz/run.sh

@@ -13,6 +13,8 @@ PKGS=(
   postfix sasl2-bin libsasl2-modules libsasl2-modules-db
   python3 python3-aiosmtpd swaks
   prometheus
+  chromium
+  clang libclang-rt-14-dev valgrind
 )
 
 missing=()
