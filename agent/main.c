@@ -1,4 +1,5 @@
 /* main: flags, signals, wiring of the modules; the only exit(). */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -14,6 +15,7 @@
 #include <microhttpd.h>
 #include <openssl/crypto.h>
 
+#include "catalogue.h"
 #include "classify.h"
 #include "config.h"
 #include "http.h"
@@ -32,8 +34,10 @@ struct options {
     const char *listen;
     const char *log_level;
     const char *explain;
+    const char *format; /* --format: "text" or "json" */
     bool check_config;
     bool once;
+    bool json;
 };
 
 static volatile sig_atomic_t got_stop, got_reload;
@@ -88,28 +92,52 @@ static void usage(FILE *out)
             "  -c, --config FILE     config file (default %s)\n"
             "      --check-config    validate the config, print problems,\n"
             "                        exit 0 when valid, 1 when not\n"
-            "      --once            probe every target once, print a "
-            "table,\n"
-            "                        exit 0 if all succeeded, 1 if any\n"
-            "                        failed, 2 for a bad config\n"
-            "      --explain WHAT    what a reply code, class or error "
-            "means\n"
+            "      --once            probe every target once and print a "
+            "table\n"
+            "      --explain WHAT    what a reply means, when it is seen "
+            "and how to\n"
+            "                        fix it: a code (504), a code at a "
+            "stage\n"
+            "                        (535@auth), a class (auth_failed), an "
+            "error\n"
+            "                        (timeout) or an enhanced code "
+            "(5.7.8)\n"
+            "      --format FMT      text (default) or json, for --once "
+            "and --explain\n"
             "      --listen ADDR     override [agent] listen "
             "(host:port)\n"
             "      --log-level LVL   override [agent] log_level\n"
             "  -V, --version         print versions and exit\n"
-            "  -h, --help            this text\n",
+            "  -h, --help            this text\n"
+            "\n"
+            "Exit status:\n"
+            "  --once          0 every target succeeded, 1 some failed, 2 "
+            "bad config\n"
+            "                  or usage\n"
+            "  --explain       0 known, 1 unknown, 2 usage\n"
+            "  --check-config  0 valid, 1 not valid\n"
+            "  otherwise       0 stopped by a signal, 1 bad config or "
+            "failure to\n"
+            "                  start, 2 usage\n",
             CONFIG_DEFAULT_PATH);
 }
 
 static int parse_args(int argc, char **argv, struct options *o)
 {
-    enum { OPT_CHECK = 256, OPT_ONCE, OPT_EXPLAIN, OPT_LISTEN, OPT_LEVEL };
+    enum {
+        OPT_CHECK = 256,
+        OPT_ONCE,
+        OPT_EXPLAIN,
+        OPT_FORMAT,
+        OPT_LISTEN,
+        OPT_LEVEL
+    };
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
         {"check-config", no_argument, NULL, OPT_CHECK},
         {"once", no_argument, NULL, OPT_ONCE},
         {"explain", required_argument, NULL, OPT_EXPLAIN},
+        {"format", required_argument, NULL, OPT_FORMAT},
         {"listen", required_argument, NULL, OPT_LISTEN},
         {"log-level", required_argument, NULL, OPT_LEVEL},
         {"version", no_argument, NULL, 'V'},
@@ -131,6 +159,9 @@ static int parse_args(int argc, char **argv, struct options *o)
             break;
         case OPT_EXPLAIN:
             o->explain = optarg;
+            break;
+        case OPT_FORMAT:
+            o->format = optarg;
             break;
         case OPT_LISTEN:
             o->listen = optarg;
@@ -159,40 +190,282 @@ static int parse_args(int argc, char **argv, struct options *o)
                 argv[optind]);
         return -1;
     }
+    if (o->format) {
+        if (strcmp(o->format, "json") != 0 && strcmp(o->format, "text") != 0) {
+            fprintf(stderr,
+                    "smtp-health-agent: --format: must be text or json, "
+                    "not '%s'\n",
+                    o->format);
+            return -1;
+        }
+        if (!o->once && !o->explain) {
+            fprintf(stderr, "smtp-health-agent: --format goes with --once "
+                            "or --explain\n");
+            return -1;
+        }
+        o->json = strcmp(o->format, "json") == 0;
+    }
     return 0;
 }
 
-/* A short reading of a code, class or error; the full catalogue with
- * meaning, cause and fix is the status page's job. */
-static int explain(const char *what)
+/* ---- --explain ------------------------------------------------------- */
+
+/* What the operator asked about decides how entries are headed. */
+enum explain_kind {
+    EXPLAIN_CODE,     /* "504": every stage; "535@auth": one */
+    EXPLAIN_CLASS,    /* "auth_failed" */
+    EXPLAIN_ERROR,    /* "timeout" */
+    EXPLAIN_ENHANCED, /* "5.7.8" */
+    EXPLAIN_OTHER     /* "probe_failed" */
+};
+
+static const char *const explain_kind_names[] = {
+    [EXPLAIN_CODE] = "code",   [EXPLAIN_CLASS] = "class",
+    [EXPLAIN_ERROR] = "error", [EXPLAIN_ENHANCED] = "enhanced",
+    [EXPLAIN_OTHER] = "other",
+};
+
+/* How a stage reads in a sentence: "504 at AUTH", "at the greeting". */
+static const char *const stage_words[PROBE_STAGE_COUNT] = {
+    [PROBE_STAGE_CONNECT] = "connect", [PROBE_STAGE_GREETING] = "the greeting",
+    [PROBE_STAGE_EHLO] = "EHLO",       [PROBE_STAGE_STARTTLS] = "STARTTLS",
+    [PROBE_STAGE_TLS] = "TLS",         [PROBE_STAGE_AUTH] = "AUTH",
+    [PROBE_STAGE_QUIT] = "QUIT",
+};
+
+struct explain_query {
+    enum explain_kind kind;
+    int code;            /* EXPLAIN_CODE */
+    int stage;           /* EXPLAIN_CODE: the stage asked for, or -1 */
+    enum smtp_class cls; /* EXPLAIN_CLASS */
+};
+
+static void explain_parse(const char *what, struct explain_query *q)
 {
+    enum probe_stage st;
+    enum probe_error err;
     char *end;
     long code = strtol(what, &end, 10);
-    if (*what && *end == '\0' && code >= 200 && code <= 599) {
-        printf("%ld:\n", code);
-        for (int s = 0; s < PROBE_STAGE_COUNT; s++) {
-            if (classify_expected_code((enum probe_stage)s) == 0)
-                continue;
-            printf("  in reply to %-9s -> class %s\n",
-                   probe_stage_name((enum probe_stage)s),
-                   smtp_class_name(
-                       classify_reply((enum probe_stage)s, (int)code)));
+
+    memset(q, 0, sizeof(*q));
+    q->stage = -1;
+    if (isdigit((unsigned char)what[0]) && end == what + 3 &&
+        (*end == '\0' || *end == '@')) {
+        q->kind = EXPLAIN_CODE;
+        q->code = (int)code;
+        if (*end == '@' && probe_stage_parse(end + 1, &st) == 0)
+            q->stage = (int)st;
+    } else if (isdigit((unsigned char)what[0])) {
+        q->kind = EXPLAIN_ENHANCED;
+    } else if (smtp_class_parse(what, &q->cls) == 0) {
+        q->kind = EXPLAIN_CLASS;
+    } else if (probe_error_parse(what, &err) == 0) {
+        q->kind = EXPLAIN_ERROR;
+    } else {
+        q->kind = EXPLAIN_OTHER;
+    }
+}
+
+/* The stages at which the code asked about is explained by e, as a
+ * bit set over enum probe_stage. */
+static unsigned explain_stages(const struct explain_query *q,
+                               const struct catalogue_entry *e)
+{
+    if (q->stage >= 0)
+        return 1u << q->stage;
+    unsigned set = 0;
+    for (int s = 0; s < PROBE_STAGE_COUNT; s++)
+        if (classify_expected_code((enum probe_stage)s) != 0 &&
+            catalogue_code((enum probe_stage)s, q->code) == e)
+            set |= 1u << s;
+    return set;
+}
+
+static int first_stage(unsigned set)
+{
+    for (int s = 0; s < PROBE_STAGE_COUNT; s++)
+        if (set & (1u << s))
+            return s;
+    return PROBE_STAGE_AUTH;
+}
+
+/* "the greeting, STARTTLS or QUIT" */
+static void stage_list(unsigned set, char *dst, size_t n)
+{
+    int count = 0, total = 0;
+    for (int s = 0; s < PROBE_STAGE_COUNT; s++)
+        total += (set >> s) & 1u;
+    size_t len = 0;
+    dst[0] = '\0';
+    for (int s = 0; s < PROBE_STAGE_COUNT && len < n; s++) {
+        if (!(set & (1u << s)))
+            continue;
+        const char *sep = count == 0 ? "" : count == total - 1 ? " or " : ", ";
+        int w = snprintf(dst + len, n - len, "%s%s", sep, stage_words[s]);
+        if (w < 0)
+            break;
+        len += (size_t)w;
+        count++;
+    }
+}
+
+/* One labelled paragraph, wrapped at 78 columns under its label. */
+static void explain_para(const char *label, const char *text)
+{
+    enum { WIDTH = 78, INDENT = 16 };
+    printf("  %-*s", INDENT - 2, label);
+    int col = INDENT;
+    const char *p = text;
+    while (*p) {
+        size_t word = strcspn(p, " ");
+        if (col > INDENT && col + 1 + (int)word > WIDTH) {
+            printf("\n%*s", INDENT, "");
+            col = INDENT;
+        } else if (col > INDENT) {
+            putchar(' ');
+            col++;
         }
-        return EXIT_OK;
+        printf("%.*s", (int)word, p);
+        col += (int)word;
+        p += word;
+        while (*p == ' ')
+            p++;
     }
-    enum smtp_class cls;
-    enum probe_error err;
-    if (smtp_class_parse(what, &cls) == 0) {
-        printf("%s: a class of final replies (see DESIGN's class table)\n",
-               smtp_class_name(cls));
-        return EXIT_OK;
+    putchar('\n');
+}
+
+static void explain_text(const struct explain_query *q,
+                         const struct catalogue_entry *const *found, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct catalogue_entry *e = found[i];
+        if (i)
+            putchar('\n');
+        switch (q->kind) {
+        case EXPLAIN_CODE: {
+            char stages[128];
+            unsigned set = explain_stages(q, e);
+            stage_list(set, stages, sizeof(stages));
+            printf("%d at %s: %s\n", q->code, stages, e->title);
+            explain_para("Class:",
+                         smtp_class_name(classify_reply(
+                             (enum probe_stage)first_stage(set), q->code)));
+            break;
+        }
+        case EXPLAIN_CLASS:
+            printf("%s: %s\n", e->key, e->title);
+            explain_para("Kind:", "a class of final replies (the class "
+                                  "label)");
+            break;
+        case EXPLAIN_ERROR:
+            printf("%s: %s\n", e->key, e->title);
+            explain_para("Kind:", "a failure without a reply (the error "
+                                  "label)");
+            break;
+        case EXPLAIN_ENHANCED:
+            printf("%s: %s\n", e->key, e->title);
+            explain_para("Kind:", "an enhanced status code (RFC 3463)");
+            break;
+        case EXPLAIN_OTHER:
+            printf("%s: %s\n", e->key, e->title);
+            break;
+        }
+        explain_para("Meaning:", e->meaning);
+        explain_para("When:", e->when);
+        explain_para("Fix:", e->fix);
+        if (e->neighbours)
+            explain_para("Differences:", e->neighbours);
     }
-    if (probe_error_parse(what, &err) == 0 && err != PROBE_ERROR_NONE) {
-        printf("%s: a probe failure without a reply\n", probe_error_name(err));
-        return EXIT_OK;
+}
+
+/* A JSON string; catalogue texts are ASCII, the query may be anything. */
+static void json_string(const char *s)
+{
+    putchar('"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            printf("\\%c", *p);
+        else if (*p < 0x20 || *p >= 0x7f)
+            printf("\\u%04x", *p);
+        else
+            putchar(*p);
     }
-    fprintf(stderr, "smtp-health-agent: nothing known as '%s'\n", what);
-    return EXIT_FAILED;
+    putchar('"');
+}
+
+static void json_field(const char *name, const char *value, bool last)
+{
+    printf("      ");
+    json_string(name);
+    printf(": ");
+    if (value)
+        json_string(value);
+    else
+        printf("null");
+    printf(last ? "\n" : ",\n");
+}
+
+static void explain_json(const struct explain_query *q, const char *what,
+                         const struct catalogue_entry *const *found, size_t n)
+{
+    printf("{\n  \"query\": ");
+    json_string(what);
+    printf(",\n  \"entries\": [\n");
+    for (size_t i = 0; i < n; i++) {
+        const struct catalogue_entry *e = found[i];
+        printf("    {\n");
+        json_field("key", e->key, false);
+        json_field("kind", explain_kind_names[q->kind], false);
+        if (q->kind == EXPLAIN_CODE) {
+            unsigned set = explain_stages(q, e);
+            printf("      \"code\": %d,\n      \"stages\": [", q->code);
+            for (int s = 0, k = 0; s < PROBE_STAGE_COUNT; s++)
+                if (set & (1u << s)) {
+                    printf(k++ ? ", " : "");
+                    json_string(probe_stage_name((enum probe_stage)s));
+                }
+            printf("],\n");
+            json_field("class",
+                       smtp_class_name(classify_reply(
+                           (enum probe_stage)first_stage(set), q->code)),
+                       false);
+        } else if (q->kind == EXPLAIN_CLASS) {
+            json_field("class", e->key, false);
+        } else if (q->kind == EXPLAIN_ERROR) {
+            json_field("error", e->key, false);
+        }
+        json_field("title", e->title, false);
+        json_field("meaning", e->meaning, false);
+        json_field("when", e->when, false);
+        json_field("fix", e->fix, false);
+        json_field("neighbours", e->neighbours, true);
+        printf(i + 1 < n ? "    },\n" : "    }\n");
+    }
+    printf("  ]\n}\n");
+}
+
+/* The catalogue's entries for what the operator typed: 0 when known, 1
+ * (with a message) when not. */
+static int explain(const char *what, bool json)
+{
+    const struct catalogue_entry *found[PROBE_STAGE_COUNT];
+    size_t n = catalogue_lookup(what, found, PROBE_STAGE_COUNT);
+    if (n == 0) {
+        fprintf(stderr,
+                "smtp-health-agent: --explain: nothing known as '%s'; try "
+                "a reply code (504), a code at a stage (535@auth), a class "
+                "(auth_failed), an error (timeout) or an enhanced code "
+                "(5.7.8)\n",
+                what);
+        return EXIT_FAILED;
+    }
+    struct explain_query q;
+    explain_parse(what, &q);
+    if (json)
+        explain_json(&q, what, found, n);
+    else
+        explain_text(&q, found, n);
+    return fflush(stdout) == 0 ? EXIT_OK : EXIT_FAILED;
 }
 
 /* Loads the config, printing every problem to stderr. */
@@ -268,7 +541,7 @@ static void reload(const char *path, struct runner *runner,
     log_info("main", "config reloaded", "path=%s targets=%zu", path, n);
 }
 
-static int run_once(struct agent_config *cfg)
+static int run_once(struct agent_config *cfg, bool json)
 {
     struct runner *runner = runner_new(NULL, true, (unsigned long)getpid());
     if (!runner || runner_set_config(runner, cfg) < 0) {
@@ -287,7 +560,10 @@ static int run_once(struct agent_config *cfg)
     }
     size_t n;
     const struct probe_result *res = runner_results(runner, &n);
-    once_print_table(stdout, res, n, (double)time(NULL));
+    if (json)
+        once_print_json(stdout, res, n, (double)time(NULL));
+    else
+        once_print_table(stdout, res, n, (double)time(NULL));
     int rc = runner_finished(runner) ? once_exit_status(res, n) : EXIT_FAILED;
     runner_free(runner);
     return rc;
@@ -376,7 +652,7 @@ int main(int argc, char **argv)
     if (parse_args(argc, argv, &o) < 0)
         exit(EXIT_USAGE);
     if (o.explain)
-        exit(explain(o.explain));
+        exit(explain(o.explain, o.json));
 
     enum log_level forced = LOG_LEVEL_INFO;
     if (o.log_level && log_level_parse(o.log_level, &forced) < 0) {
@@ -403,7 +679,7 @@ int main(int argc, char **argv)
         config_free(cfg);
         exit(EXIT_FAILED);
     }
-    int rc = o.once ? run_once(cfg) : run_daemon(cfg, &o);
+    int rc = o.once ? run_once(cfg, o.json) : run_daemon(cfg, &o);
     curl_global_cleanup();
     exit(rc);
 }

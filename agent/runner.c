@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "catalogue.h"
 #include "log.h"
 #include "scheduler.h"
 
@@ -47,27 +48,34 @@ static long target_index(const struct runner *r, uint64_t id)
     return -1;
 }
 
+/* A failure's line names its class or error, its code and the
+ * catalogue's one-line meaning, so that a log alone says what broke. */
 static void log_outcome(const struct probe_result *res)
 {
-    char detail[256];
+    char detail[256], meaning[128];
     log_quote(detail, sizeof(detail), res->detail);
     if (res->success) {
         log_debug("runner", "probe succeeded", "target=%s duration=%.3f",
                   res->target, res->duration_seconds);
         return;
     }
+    const struct catalogue_entry *e = catalogue_for_result(res);
+    log_quote(meaning, sizeof(meaning), e ? e->title : "");
     const struct probe_reply *rep = &res->replies[res->stage];
     if (res->error != PROBE_ERROR_NONE)
         log_info("runner", "probe failed",
-                 "target=%s stage=%s error=%s duration=%.3f detail=%s",
+                 "target=%s stage=%s error=%s duration=%.3f detail=%s "
+                 "meaning=%s",
                  res->target, probe_stage_name(res->stage),
-                 probe_error_name(res->error), res->duration_seconds, detail);
+                 probe_error_name(res->error), res->duration_seconds, detail,
+                 meaning);
     else
         log_info("runner", "probe failed",
                  "target=%s stage=%s code=%d class=%s duration=%.3f "
-                 "detail=%s",
+                 "detail=%s meaning=%s",
                  res->target, probe_stage_name(res->stage), rep->code,
-                 smtp_class_name(rep->cls), res->duration_seconds, detail);
+                 smtp_class_name(rep->cls), res->duration_seconds, detail,
+                 meaning);
 }
 
 static bool auth_succeeded(const struct probe_result *res)

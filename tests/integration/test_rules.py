@@ -2,9 +2,17 @@
 is documented and tested both ways, and ALERTS.md's thresholds table says
 exactly what config/alerts.yml does.
 
-Needs promtool (Debian package prometheus, installed by tests/setup.sh) and
-PyYAML (python3-yaml); no agent, no network.
+The alerts about one class or error quote the agent's catalogue: their
+descriptions contain, word for word, the meaning and fix that
+`smtp-health-agent --explain KEY --format json` prints for the key that
+ALERTS.md's "Words from the catalogue" table gives them.
+
+Needs promtool (Debian package prometheus, installed by tests/setup.sh),
+PyYAML (python3-yaml) and the agent binary ($SMTP_HEALTH_AGENT); no
+network.
 """
+
+import json
 
 import os
 import re
@@ -114,6 +122,48 @@ def cell_items(cell):
             raise AssertionError("table cell item not in backticks: %r"
                                  % item)
     return [i.strip("`").strip() for i in items]
+
+
+def catalogue_table():
+    """ALERTS.md's "Words from the catalogue" table: {alert: key}."""
+    with open(ALERTS_MD) as f:
+        text = f.read()
+    m = re.search(r"^## Words from the catalogue$(.*?)^## ", text,
+                  re.M | re.S)
+    if not m:
+        raise AssertionError("ALERTS.md has no 'Words from the catalogue'")
+    lines = [ln for ln in m.group(1).split("\n") if ln.startswith("|")]
+    header = md_cells(lines[0])
+    rows = {}
+    for line in lines[2:]:
+        row = dict(zip(header, md_cells(line)))
+        key = row["Catalogue key"]
+        if not (key.startswith("`") and key.endswith("`")):
+            raise AssertionError("key not in backticks: %r" % line)
+        rows[row["Alert"]] = key.strip("`")
+    return rows
+
+
+def explain(key):
+    """The one catalogue entry the agent prints for key, as JSON."""
+    proc = subprocess.run([harness.agent_binary(), "--explain", key,
+                           "--format", "json"], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, timeout=30)
+    if proc.returncode != 0:
+        raise AssertionError("--explain %s: rc %d: %s"
+                             % (key, proc.returncode, proc.stderr))
+    entries = json.loads(proc.stdout)["entries"]
+    if len(entries) != 1:
+        raise AssertionError("--explain %s gives %d entries, not one"
+                             % (key, len(entries)))
+    return entries[0]
+
+
+def unquoted(description, entry):
+    """The fields of a catalogue entry that the description does not
+    contain word for word. Folded YAML joins lines with one space and the
+    catalogue never has two in a row, so plain containment is exact."""
+    return [f for f in ("meaning", "fix") if entry[f] not in description]
 
 
 def run(argv):
@@ -253,6 +303,64 @@ class RuleContents(unittest.TestCase):
             text = f.read()
         sections = re.findall(r"^### (\S+)$", text, re.M)
         self.assertEqual(sorted(sections), sorted(self.names))
+
+
+class CatalogueWords(unittest.TestCase):
+    """The rules quote the catalogue: one source for the words."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.rules = {r["alert"]: r for r in load_rules()}
+        cls.table = catalogue_table()
+
+    def test_table_names_real_alerts(self):
+        self.assertEqual(sorted(set(self.table) - set(self.rules)), [])
+        self.assertEqual(
+            sorted(self.table),
+            sorted(["SMTPAuthFailing", "SMTPAuthMechanismUnsupported",
+                    "SMTPAuthTemporaryFailure", "SMTPStartTLSUnavailable",
+                    "SMTPCertificateInvalid", "SMTPProbeFailing"]))
+
+    def test_every_class_or_error_alert_has_a_key(self):
+        """An alert that selects a class or an error quotes its entry,
+        and the entry is about what the alert selects."""
+        for name, rule in self.rules.items():
+            selected = re.findall(r'\b(class|error)="([a-z_]+)"',
+                                  rule["expr"])
+            selected = [(k, v) for k, v in selected if v != "success"]
+            if not selected:
+                continue
+            with self.subTest(alert=name):
+                self.assertIn(name, self.table,
+                              "%s selects %s but quotes no catalogue entry"
+                              % (name, selected))
+                entry = explain(self.table[name])
+                for kind, value in selected:
+                    self.assertEqual(entry.get(kind), value,
+                                     "%s selects %s=%s, its key %s is %r"
+                                     % (name, kind, value, self.table[name],
+                                        entry.get(kind)))
+
+    def test_descriptions_quote_meaning_and_fix(self):
+        for name, key in self.table.items():
+            with self.subTest(alert=name, key=key):
+                entry = explain(key)
+                desc = self.rules[name]["annotations"]["description"]
+                self.assertGreater(len(entry["meaning"]), 20)
+                self.assertGreater(len(entry["fix"]), 20)
+                self.assertEqual(unquoted(desc, entry), [],
+                                 "%s's description lacks these of %s"
+                                 % (name, key))
+
+    def test_the_check_can_fail(self):
+        """A description that paraphrases the catalogue is caught."""
+        entry = explain("535@auth")
+        desc = self.rules["SMTPAuthFailing"]["annotations"]["description"]
+        self.assertEqual(unquoted(desc, entry), [])
+        self.assertEqual(unquoted(desc.replace("try a login", "test a login"),
+                                  entry), ["fix"])
+        self.assertEqual(unquoted(desc.replace("token (RFC", "token  (RFC"),
+                                  entry), ["meaning"])
 
 
 class ThresholdsTable(unittest.TestCase):
