@@ -85,4 +85,10 @@ bool http_accepts_gzip(const char *accept_encoding);
  * control characters become '?'. 0, or -1. Public for tests. */
 int http_html_escape(struct buf *out, const char *s);
 
+/* Appends how long before now the unix time t was, as the status page
+ * shows a probe's age: "12 s ago", "5 min 3 s ago", "3 h 2 min ago",
+ * "4 d 1 h ago"; "never" for t <= 0; a t after now counts as now. 0, or
+ * -1. Public for tests. */
+int http_format_age(struct buf *out, double t, double now);
+
 #endif

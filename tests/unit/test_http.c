@@ -25,6 +25,7 @@
 #include <zlib.h>
 
 #include "buf.h"
+#include "catalogue.h"
 #include "expo.h"
 #include "http.h"
 #include "metrics.h"
@@ -223,6 +224,36 @@ static void test_html_escape(void **state)
     buf_init(&b, 8);
     assert_int_equal(http_html_escape(&b, "<<<"), -1);
     buf_free(&b);
+}
+
+static void test_format_age(void **state)
+{
+    (void)state;
+    static const struct {
+        double t, now;
+        const char *want;
+    } cases[] = {
+        {0, 1000, "never"},
+        {-5, 1000, "never"},
+        {1000, 1000, "0 s ago"},
+        {1000, 1012.9, "12 s ago"},
+        {1000, 1059.99, "59 s ago"},
+        {1000, 1060, "1 min 0 s ago"},
+        {1000, 1000 + 3599, "59 min 59 s ago"},
+        {1000, 1000 + 3600 + 120, "1 h 2 min ago"},
+        {1000, 1000 + 86400 * 4 + 3600 + 59, "4 d 1 h ago"},
+        {2000, 1000, "0 s ago"},          /* the clock stepped back */
+        {1, 1e300, "11574074 d 1 h ago"}, /* bounded, no overflow */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct buf b;
+        buf_init(&b, 0);
+        assert_int_equal(http_format_age(&b, cases[i].t, cases[i].now), 0);
+        if (strcmp(buf_str(&b), cases[i].want) != 0)
+            fail_msg("case %zu: got '%s', want '%s'", i, buf_str(&b),
+                     cases[i].want);
+        buf_free(&b);
+    }
 }
 
 /* ---- a live server --------------------------------------------------------
@@ -672,6 +703,76 @@ static void test_head(void **state)
     }
 }
 
+/* The part of page that starts at the card of target `name` and ends
+ * before the next card: NULL when there is no such card. */
+static char *card_of(const char *page, const char *name)
+{
+    char id[128];
+    snprintf(id, sizeof(id), "id=\"t-%s\"", name);
+    const char *at = strstr(page, id), *start = NULL;
+    if (!at)
+        return NULL;
+    /* From the <article that carries the id. */
+    for (const char *p = strstr(page, "<article"); p && p < at;
+         p = strstr(p + 1, "<article"))
+        start = p;
+    assert_non_null(start);
+    const char *end = strstr(start, "</article>");
+    assert_non_null(end);
+    return strndup(start, (size_t)(end - start));
+}
+
+/* s escaped for HTML, as the page must show it; the caller frees. */
+static char *escaped(const char *s)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    assert_int_equal(http_html_escape(&b, s), 0);
+    char *out = strdup(buf_str(&b));
+    assert_non_null(out);
+    buf_free(&b);
+    return out;
+}
+
+static size_t count_of(const char *hay, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
+/* A successful probe of v6 a little while ago, with markup where a
+ * server could put it: EHLO keywords, mechanisms, the TLS subject. */
+static struct probe_result v6_result(double now)
+{
+    struct probe_result r = evil_result();
+    snprintf(r.target, sizeof(r.target), "v6");
+    r.success = true;
+    r.stage = PROBE_STAGE_QUIT;
+    r.detail[0] = '\0';
+    r.replies[PROBE_STAGE_AUTH].code = 235;
+    r.replies[PROBE_STAGE_AUTH].cls = SMTP_CLASS_SUCCESS;
+    snprintf(r.replies[PROBE_STAGE_AUTH].text, PROBE_TEXT_MAX, "2.7.0 ok");
+    r.replies[PROBE_STAGE_QUIT].code = 221;
+    snprintf(r.replies[PROBE_STAGE_QUIT].text, PROBE_TEXT_MAX,
+             "2.0.0 Bye " EVIL);
+    r.auth[0].reply = r.replies[PROBE_STAGE_AUTH];
+    r.ehlo_seen = true;
+    snprintf(r.ehlo.keywords[0], sizeof(r.ehlo.keywords[0]), "PIPELINING");
+    snprintf(r.ehlo.keywords[1], sizeof(r.ehlo.keywords[1]), "<B>X</B>");
+    r.ehlo.n_keywords = 2;
+    r.ehlo.n_dropped = 7;
+    snprintf(r.ehlo.mechs[0], sizeof(r.ehlo.mechs[0]), "PLAIN");
+    snprintf(r.ehlo.mechs[1], sizeof(r.ehlo.mechs[1]), "<I>M</I>");
+    r.ehlo.n_mechs = 2;
+    r.tls.valid = true;
+    r.tls.problem[0] = '\0';
+    r.tls.not_after = (int64_t)now + 10 * 86400 + 3600;
+    r.start_time = now - 125;
+    return r;
+}
+
 static void test_status_page(void **state)
 {
     struct fixture *f = *state;
@@ -681,33 +782,159 @@ static void test_status_page(void **state)
     assert_string_equal(header(&r, "Content-Type"),
                         "text/html; charset=utf-8");
     assert_string_equal(header(&r, "Cache-Control"), "no-store");
+    /* Nothing may run, load or frame: no script-src at all. */
+    const char *csp = header(&r, "Content-Security-Policy");
+    assert_non_null(csp);
+    assert_non_null(strstr(csp, "default-src 'none'"));
+    assert_non_null(strstr(csp, "frame-ancestors 'none'"));
+    assert_null(strstr(csp, "script"));
     const char *page = buf_str(&r.body);
-    /* Before http_set_targets the server column is empty. */
-    assert_non_null(strstr(page, "<td>mx1</td><td>-</td>"));
+    /* Before http_set_targets the server line is empty. */
+    char *card = card_of(page, "mx1");
+    assert_non_null(card);
+    assert_non_null(strstr(card, "<p class=\"server\">-</p>"));
+    free(card);
+    assert_non_null(strstr(page, "<span class=\"pill ok zero\">0 ok</span>"));
     reply_free(&r);
 
     assert_int_equal(http_set_targets(f->http, &f->cfg), 0);
+    double now = (double)time(NULL);
+    struct probe_result ok = v6_result(now);
+    metrics_record(f->metrics, &ok);
     get(f, "GET", "/", NULL, &r);
     assert_int_equal(r.status, 200);
     page = buf_str(&r.body);
+
+    /* The frame: self-refreshing, phone-sized, no script, three cards. */
+    assert_true(strncmp(page, "<!DOCTYPE html>", 15) == 0);
+    assert_non_null(strstr(page, "<meta http-equiv=\"refresh\" "
+                                 "content=\"15\">"));
+    assert_non_null(strstr(page, "<meta name=\"viewport\" "
+                                 "content=\"width=device-width, "
+                                 "initial-scale=1\">"));
+    assert_non_null(strstr(page, "@media (max-width:"));
     assert_non_null(strstr(page, "<a href=\"/metrics\">"));
-    assert_non_null(strstr(page, "<td>mx1</td>"));
-    assert_non_null(strstr(page, "mx1.example.com:587 (starttls)"));
-    assert_non_null(strstr(page, "&lt;b&gt;mx2&lt;/b&gt;.example.com:465"));
-    assert_non_null(strstr(page, "[2001:db8::25]:25 (none)"));
-    assert_non_null(strstr(page, "failed at auth: auth_failed"));
-    assert_non_null(strstr(page,
-                           "535 5.7.8 &lt;script&gt;alert(1)&lt;/script&gt; "
-                           "&#39;x&#39;"));
-    assert_non_null(strstr(page, "AUTH PLAIN: 535"));
-    assert_non_null(strstr(page, "said &quot;no&quot; &amp; &lt;b&gt;"));
-    assert_non_null(strstr(page, "self-signed &lt;cert&gt;"));
-    assert_non_null(strstr(page, "2025-11-28 17:03:34 UTC"));
-    assert_non_null(strstr(page, "not probed yet"));
+    assert_int_equal(count_of(page, "<article "), 3);
+    assert_non_null(strstr(page, "<span class=\"pill ok\">1 ok</span>"));
+    assert_non_null(
+        strstr(page, "<span class=\"pill failing\">1 failing</span>"));
+    assert_non_null(
+        strstr(page, "<span class=\"pill pending\">1 not probed yet</span>"));
+    assert_non_null(strstr(page, "Failing: <a href=\"#t-mx1\">mx1</a></p>"));
+    /* Failing first, then not probed yet, then ok. */
+    const char *c1 = strstr(page, "id=\"t-mx1\""),
+               *c2 = strstr(page, "id=\"t-mx2\""),
+               *c3 = strstr(page, "id=\"t-v6\"");
+    assert_true(c1 && c2 && c3 && c1 < c2 && c2 < c3);
     /* Nothing from a server gets through as markup. */
     assert_null(strstr(page, "<script"));
     assert_null(strstr(page, "<b>"));
+    assert_null(strstr(page, "<B>"));
+    assert_null(strstr(page, "<I>"));
     assert_null(strstr(page, "<cert>"));
+
+    /* mx1: failing at AUTH, with the catalogue's words and the note. */
+    card = card_of(page, "mx1");
+    assert_non_null(card);
+    assert_non_null(strstr(card, "class=\"card failing\""));
+    assert_non_null(strstr(card, "<span class=\"state\">failing</span>"));
+    assert_non_null(strstr(card, "mx1.example.com:587 (starttls)"));
+    assert_non_null(strstr(card, "<dt>Stage</dt><dd>auth "));
+    assert_non_null(strstr(card, "<dt>Reply</dt><dd><code>535 5.7.8 "
+                                 "&lt;script&gt;alert(1)&lt;/script&gt; "
+                                 "&#39;x&#39;</code>"));
+    /* The detail only repeats the reply: not shown. */
+    assert_null(strstr(card, "said &quot;no&quot;"));
+    assert_non_null(strstr(card, "<dt>Class</dt><dd>auth_failed</dd>"));
+    const struct probe_result evil = evil_result();
+    const struct catalogue_entry *e = catalogue_for_result(&evil);
+    assert_non_null(e);
+    char *title = escaped(e->title), *meaning = escaped(e->meaning),
+         *fix = escaped(e->fix);
+    assert_non_null(strstr(card, "<dt>Explanation</dt>"));
+    assert_non_null(strstr(card, title));
+    assert_non_null(strstr(card, meaning));
+    assert_non_null(strstr(card, fix));
+    free(title);
+    free(meaning);
+    free(fix);
+    char note[2048];
+    catalogue_note(&evil, note, sizeof(note));
+    if (note[0]) {
+        char *n = escaped(note);
+        assert_non_null(strstr(card, "<dt>Note</dt><dd class=\"note\">"));
+        assert_non_null(strstr(card, n));
+        free(n);
+    }
+    assert_non_null(strstr(card, "PLAIN: <code>535"));
+    assert_non_null(strstr(card, "<li>greeting: <code>220 mx1 ESMTP "
+                                 "&lt;script&gt;"));
+    assert_non_null(strstr(card, "<dt>TLS</dt><dd>TLSv1.3 "));
+    assert_non_null(strstr(card, "invalid: self-signed &lt;cert&gt;"));
+    assert_non_null(strstr(card, "CN=&lt;script&gt;"));
+    assert_non_null(strstr(card, "2030-01-01 00:00:00 UTC"));
+    assert_non_null(strstr(card, "2025-11-28 17:03:34 UTC"));
+    assert_non_null(strstr(card, " ago "));
+    free(card);
+
+    /* mx2: never probed; its server line escaped. */
+    card = card_of(page, "mx2");
+    assert_non_null(card);
+    assert_non_null(strstr(card, "class=\"card pending\""));
+    assert_non_null(
+        strstr(card, "<span class=\"state\">not probed yet</span>"));
+    assert_non_null(strstr(card, "&lt;b&gt;mx2&lt;/b&gt;.example.com:465"));
+    assert_null(strstr(card, "<dl>"));
+    free(card);
+
+    /* v6: ok, no explanation; EHLO facts escaped; the age is computed
+     * when the page is rendered (125 s, one more if a second ticked). */
+    card = card_of(page, "v6");
+    assert_non_null(card);
+    assert_non_null(strstr(card, "class=\"card ok\""));
+    assert_non_null(strstr(card, "<span class=\"state\">ok</span>"));
+    assert_non_null(strstr(card, "[2001:db8::25]:25 (none)"));
+    assert_null(strstr(card, "Explanation"));
+    assert_null(strstr(card, "<dt>Note</dt>"));
+    assert_non_null(strstr(card, "<dt>Reply</dt><dd><code>221 2.0.0 Bye "
+                                 "&lt;script&gt;"));
+    assert_non_null(strstr(card, "<span class=\"kw\">PIPELINING</span>"
+                                 "<span class=\"kw\">&lt;B&gt;X&lt;/B&gt;"
+                                 "</span>"));
+    assert_non_null(strstr(card, "(7 more not kept)"));
+    assert_non_null(strstr(card, "<span class=\"kw\">&lt;I&gt;M&lt;/I&gt;"));
+    assert_non_null(strstr(card, "10 days left"));
+    assert_non_null(strstr(card, "<div class=\"good\">valid</div>"));
+    assert_true(strstr(card, "<dt>Last probe</dt><dd>2 min 5 s ago") ||
+                strstr(card, "<dt>Last probe</dt><dd>2 min 6 s ago") ||
+                strstr(card, "<dt>Last probe</dt><dd>2 min 7 s ago"));
+    free(card);
+    reply_free(&r);
+
+    /* A failure without a reply: no code (an earlier stage's would
+     * mislead), the error, and the detail, escaped. */
+    struct probe_result tls = evil_result();
+    tls.stage = PROBE_STAGE_TLS;
+    tls.error = PROBE_ERROR_CERTIFICATE;
+    tls.replies[PROBE_STAGE_AUTH].code = 0;
+    tls.n_auth = 0;
+    snprintf(tls.detail, sizeof(tls.detail), "tls: \"no\" & <b>%s", EVIL);
+    metrics_record(f->metrics, &tls);
+    get(f, "GET", "/", NULL, &r);
+    page = buf_str(&r.body);
+    assert_null(strstr(page, "<script"));
+    card = card_of(page, "mx1");
+    assert_non_null(card);
+    assert_non_null(strstr(card, "<dt>Reply</dt><dd>none<div class=\"muted\">"
+                                 "tls: &quot;no&quot; &amp; &lt;b&gt;"
+                                 "&lt;script&gt;"));
+    assert_non_null(strstr(card, "<dt>Class</dt><dd>error: certificate</dd>"));
+    e = catalogue_for_result(&tls);
+    assert_non_null(e);
+    title = escaped(e->title);
+    assert_non_null(strstr(card, title));
+    free(title);
+    free(card);
     reply_free(&r);
 }
 
@@ -1331,6 +1558,7 @@ int main(void)
         cmocka_unit_test(test_parse_listen_errors),
         cmocka_unit_test(test_accepts_gzip),
         cmocka_unit_test(test_html_escape),
+        cmocka_unit_test(test_format_age),
         cmocka_unit_test(test_bcrypt_verify),
     };
     /* Tests share one server: the ready test leaves it not ready, and

@@ -1,0 +1,283 @@
+/* test_once: the --once table's explanation lines and the JSON output. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "catalogue.h"
+#include "once.h"
+
+#define NOW 1764349414.0 /* 2025-11-28 17:03:34 UTC */
+
+/* What a print function wrote, as a string the caller frees. */
+struct capture {
+    char *data;
+    size_t len;
+    FILE *f;
+};
+
+static void capture_open(struct capture *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->f = open_memstream(&c->data, &c->len);
+    assert_non_null(c->f);
+}
+
+static const char *capture_close(struct capture *c)
+{
+    assert_int_equal(fclose(c->f), 0);
+    return c->data;
+}
+
+static struct probe_result good_result(void)
+{
+    struct probe_result r;
+    memset(&r, 0, sizeof(r));
+    snprintf(r.target, sizeof(r.target), "good");
+    r.success = true;
+    r.stage = PROBE_STAGE_QUIT;
+    r.replies[PROBE_STAGE_GREETING].code = 220;
+    r.replies[PROBE_STAGE_AUTH].code = 235;
+    r.replies[PROBE_STAGE_QUIT].code = 221;
+    snprintf(r.replies[PROBE_STAGE_QUIT].enhanced, 16, "2.0.0");
+    snprintf(r.replies[PROBE_STAGE_QUIT].text, PROBE_TEXT_MAX, "2.0.0 Bye");
+    r.n_auth = 1;
+    r.auth[0].mech = SASL_MECH_PLAIN;
+    r.auth[0].advertised = true;
+    r.auth[0].attempted = true;
+    r.auth[0].reply.code = 235;
+    snprintf(r.auth[0].reply.text, PROBE_TEXT_MAX, "2.7.0 ok");
+    r.auth[0].seconds = 0.004;
+    r.tls.present = true;
+    snprintf(r.tls.version, sizeof(r.tls.version), "TLSv1.3");
+    snprintf(r.tls.cipher, sizeof(r.tls.cipher), "TLS_AES_256_GCM_SHA384");
+    r.tls.valid = true;
+    r.tls.not_after = (int64_t)NOW + 10 * 86400;
+    r.ehlo_seen = true;
+    snprintf(r.ehlo.keywords[0], sizeof(r.ehlo.keywords[0]), "AUTH");
+    r.ehlo.n_keywords = 1;
+    snprintf(r.ehlo.mechs[0], sizeof(r.ehlo.mechs[0]), "PLAIN");
+    r.ehlo.n_mechs = 1;
+    r.duration_seconds = 0.025;
+    r.start_time = NOW - 1;
+    return r;
+}
+
+/* A 504 to CRAM-MD5, which EHLO did not advertise; text with every
+ * character JSON must escape (a probe keeps printable ASCII, but once.c
+ * must not rely on it), and numbers JSON cannot carry. */
+static struct probe_result bad_result(void)
+{
+    struct probe_result r = good_result();
+    snprintf(r.target, sizeof(r.target), "bad");
+    r.success = false;
+    r.stage = PROBE_STAGE_AUTH;
+    r.replies[PROBE_STAGE_QUIT].code = 0;
+    r.replies[PROBE_STAGE_AUTH].code = 504;
+    r.replies[PROBE_STAGE_AUTH].cls = SMTP_CLASS_UNSUPPORTED_PARAMETER;
+    snprintf(r.replies[PROBE_STAGE_AUTH].enhanced, 16, "5.5.4");
+    snprintf(r.replies[PROBE_STAGE_AUTH].text, PROBE_TEXT_MAX,
+             "5.5.4 \"q\" \\b\\ \x01\t\n caf\xc3\xa9 \x7f </script>");
+    snprintf(r.detail, sizeof(r.detail), "AUTH CRAM-MD5: 504");
+    r.auth[0].mech = SASL_MECH_CRAM_MD5;
+    r.auth[0].advertised = false;
+    r.auth[0].reply = r.replies[PROBE_STAGE_AUTH];
+    r.auth[0].seconds = NAN;
+    r.duration_seconds = INFINITY;
+    r.tls.valid = false;
+    snprintf(r.tls.problem, sizeof(r.tls.problem), "self signed");
+    return r;
+}
+
+static struct probe_result refused_result(void)
+{
+    struct probe_result r;
+    memset(&r, 0, sizeof(r));
+    snprintf(r.target, sizeof(r.target), "refused");
+    r.stage = PROBE_STAGE_CONNECT;
+    r.error = PROBE_ERROR_CONNECT;
+    snprintf(r.detail, sizeof(r.detail), "Connection refused");
+    r.duration_seconds = 0.001;
+    r.start_time = NOW;
+    return r;
+}
+
+/* The lines of text that follow the row of `target`, up to the next
+ * row (a line that does not start with a space). */
+static char *block_of(const char *text, const char *target)
+{
+    size_t tl = strlen(target);
+    const char *p = text;
+    while (p && *p) {
+        if (strncmp(p, target, tl) == 0 && p[tl] == ' ') {
+            const char *start = strchr(p, '\n') + 1, *end = start;
+            while (*end == ' ')
+                end = strchr(end, '\n') + 1;
+            return strndup(start, (size_t)(end - start));
+        }
+        p = strchr(p, '\n');
+        if (p)
+            p++;
+    }
+    return NULL;
+}
+
+static void test_table_explains_failures(void **state)
+{
+    (void)state;
+    struct probe_result res[3] = {bad_result(), good_result(),
+                                  refused_result()};
+    struct capture c;
+    capture_open(&c);
+    once_print_table(c.f, res, 3, NOW);
+    const char *text = capture_close(&c);
+
+    for (size_t i = 0; i < 3; i++) {
+        char *block = block_of(text, res[i].target);
+        assert_non_null(block);
+        const struct catalogue_entry *e = catalogue_for_result(&res[i]);
+        char note[2048];
+        catalogue_note(&res[i], note, sizeof(note));
+        if (res[i].success) {
+            assert_null(e);
+            assert_null(strstr(block, "explanation:"));
+            assert_null(strstr(block, "note:"));
+        } else {
+            assert_non_null(e);
+            char want[2600];
+            snprintf(want, sizeof(want), "  explanation: %s: %s\n", e->title,
+                     e->meaning);
+            assert_non_null(strstr(block, want));
+            if (note[0]) {
+                snprintf(want, sizeof(want), "  note: %s\n", note);
+                assert_non_null(strstr(block, want));
+            } else {
+                assert_null(strstr(block, "note:"));
+            }
+        }
+        free(block);
+    }
+    free(c.data);
+    assert_int_equal(once_exit_status(res, 3), 1);
+    assert_int_equal(once_exit_status(res + 1, 1), 0);
+}
+
+/* Outside strings, brackets balance; inside, no raw control character
+ * and nothing past ASCII: a cheap check that the output is one JSON
+ * value (the integration test parses real output with Python's json). */
+static void assert_json_shape(const char *s)
+{
+    int depth = 0;
+    bool in_str = false;
+    for (const char *p = s; *p; p++) {
+        unsigned char ch = (unsigned char)*p;
+        assert_true(ch < 0x7f);
+        if (in_str) {
+            assert_true(ch >= 0x20);
+            if (ch == '\\')
+                p++;
+            else if (ch == '"')
+                in_str = false;
+            continue;
+        }
+        if (ch == '"')
+            in_str = true;
+        else if (ch == '{' || ch == '[')
+            depth++;
+        else if (ch == '}' || ch == ']')
+            assert_true(--depth >= 0);
+    }
+    assert_false(in_str);
+    assert_int_equal(depth, 0);
+}
+
+static void test_json(void **state)
+{
+    (void)state;
+    struct probe_result res[3] = {bad_result(), good_result(),
+                                  refused_result()};
+    struct capture c;
+    capture_open(&c);
+    once_print_json(c.f, res, 3, NOW);
+    const char *js = capture_close(&c);
+    assert_json_shape(js);
+    assert_true(strncmp(js, "{\n  \"targets\": [\n    {\n", 22) == 0);
+
+    /* Escapes: quote, backslash, control characters, bytes past ASCII. */
+    assert_non_null(strstr(js, "\"text\": \"5.5.4 \\\"q\\\" \\\\b\\\\ "
+                               "\\u0001\\t\\n caf\\u00c3\\u00a9 \\u007f "
+                               "</script>\""));
+    /* NaN and infinity are null, not invalid JSON. */
+    assert_non_null(strstr(js, "\"duration_seconds\": null"));
+    assert_non_null(strstr(js, "\"seconds\": null"));
+    assert_null(strstr(js, "nan"));
+    assert_null(strstr(js, "inf"));
+
+    assert_non_null(strstr(js, "\"name\": \"bad\",\n      \"success\": "
+                               "false,\n      \"stage\": \"auth\",\n      "
+                               "\"error\": null,\n      \"code\": 504,\n"
+                               "      \"enhanced\": \"5.5.4\""));
+    assert_non_null(strstr(js, "\"class\": \"unsupported_parameter\""));
+    assert_non_null(strstr(js, "\"mechanism\": \"CRAM-MD5\",\n"
+                               "          \"advertised\": false,\n"
+                               "          \"attempted\": true,\n"
+                               "          \"code\": 504"));
+    assert_non_null(strstr(js, "\"cert_not_after\": 1765213414,\n"
+                               "        \"cert_days_left\": 10,\n"
+                               "        \"cert_valid\": false,\n"
+                               "        \"problem\": \"self signed\""));
+    const struct catalogue_entry *e = catalogue_for_result(&res[0]);
+    assert_non_null(e);
+    char want[512];
+    snprintf(want, sizeof(want),
+             "\"explanation\": {\n        \"key\": \"%s\",\n"
+             "        \"title\": \"%s\",\n",
+             e->key, e->title);
+    assert_non_null(strstr(js, want));
+
+    /* The good one: no explanation, no note, valid certificate. */
+    assert_non_null(strstr(js, "\"name\": \"good\",\n      \"success\": "
+                               "true,\n      \"stage\": \"quit\",\n      "
+                               "\"error\": null,\n      \"code\": 221,"));
+    assert_non_null(strstr(js, "\"cert_valid\": true,\n"
+                               "        \"problem\": null"));
+    assert_non_null(strstr(js, "\"explanation\": null,\n"
+                               "      \"note\": null\n"));
+    assert_non_null(strstr(js, "\"duration_seconds\": 0.025"));
+    assert_non_null(strstr(js, "\"keywords\": [\n          \"AUTH\"\n"));
+
+    /* A failure without a reply: no code, no class, the error. */
+    assert_non_null(strstr(js, "\"name\": \"refused\",\n      \"success\": "
+                               "false,\n      \"stage\": \"connect\",\n      "
+                               "\"error\": \"connect\",\n      \"code\": "
+                               "null,\n      \"enhanced\": null,\n      "
+                               "\"text\": null,\n      \"class\": null,\n"
+                               "      \"detail\": \"Connection refused\""));
+    assert_non_null(strstr(js, "\"tls\": null"));
+    assert_non_null(strstr(js, "\"ehlo\": null"));
+    assert_non_null(strstr(js, "\"auth\": []"));
+    free(c.data);
+
+    /* No targets: still one object. */
+    capture_open(&c);
+    once_print_json(c.f, NULL, 0, NOW);
+    js = capture_close(&c);
+    assert_string_equal(js, "{\n  \"targets\": []\n}\n");
+    free(c.data);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_table_explains_failures),
+        cmocka_unit_test(test_json),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
