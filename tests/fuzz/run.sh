@@ -26,6 +26,8 @@ REPO=$(cd "$HERE/../.." && pwd)
 HARNESSES=(fuzz_reply fuzz_ehlo fuzz_config fuzz_expo)
 SECONDS_EACH=${FUZZ_SECONDS:-20}
 BUILD=${FUZZ_BUILD_DIR:-$REPO/build-fuzz}
+# Runs happen in a work directory: a relative build dir means the caller's.
+case "$BUILD" in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
 EXTRA=${FUZZ_ARGS:-}
 
 # Largest input per harness: long enough for the limits each parser
