@@ -18,8 +18,9 @@
  *   "NNN"        a 4xx or 5xx code at any stage without its own entry
  *                (2xx and 3xx have none: they are only right at one
  *                stage and "unexpected" anywhere else);
- *   a class name, an error name, an RFC 3463 enhanced code, and
- *   "probe_failed" (a failure at any stage, quoted by SMTPProbeFailing).
+ *   a class name, an error name, an RFC 3463 enhanced code,
+ *   "probe_failed" (a failure at any stage, quoted by SMTPProbeFailing)
+ *   and "no_mechanism" (Postfix's 535 to a mechanism it does not offer).
  * Texts are plain ASCII sentences ending in a period; titles are short
  * lines without one. The alert rules in config/alerts.yml quote some of
  * these sentences word for word (tests/integration/test_rules.py checks
@@ -640,6 +641,23 @@ static const struct catalogue_entry entries[] = {
      "the probe.",
      NULL},
 
+    /* ---- a 535 that is not about the password -------------------------- */
+    {"no_mechanism", "Mechanism not offered (535 no mechanism available)",
+     "The server refused the SASL mechanism itself, before looking at any "
+     "credentials: Postfix answers 535 5.7.8 no mechanism available to a "
+     "mechanism it does not offer on this connection, where other servers "
+     "answer 504.",
+     "Seen when the target's mechanisms name one that EHLO did not "
+     "advertise (XOAUTH2 or CRAM-MD5 against a Postfix whose SASL has no "
+     "such plugin or does not list it), or when the server's SASL backend "
+     "offers no mechanism at all.",
+     "Use a mechanism from the EHLO capability list, or enable this one in "
+     "the server's SASL settings (Cyrus mech_list, Dovecot "
+     "auth_mechanisms); changing the password will not help.",
+     "Counted as class auth_failed because the code is 535, but unlike a "
+     "refused login the password was never checked; 504 is the same "
+     "problem from servers that say so with the code."},
+
     /* ---- enhanced status codes (RFC 3463, RFC 4954, RFC 5248) ---------- */
     {"2.0.0", "Success",
      "Enhanced status 2.0.0: the command succeeded, with nothing more "
@@ -922,6 +940,13 @@ size_t catalogue_lookup(const char *what, const struct catalogue_entry **out,
     return 1;
 }
 
+/* Postfix's "535 5.7.8 Error: authentication failed: no mechanism
+ * available": a mechanism it does not offer, not a refused password. */
+static bool no_mechanism_text(const struct probe_reply *rep)
+{
+    return rep->code == 535 && strcasestr(rep->text, "no mechanism");
+}
+
 const struct catalogue_entry *
 catalogue_for_result(const struct probe_result *r)
 {
@@ -933,8 +958,14 @@ catalogue_for_result(const struct probe_result *r)
             return e;
     }
     if ((int)r->stage >= 0 && r->stage < PROBE_STAGE_COUNT &&
-        r->replies[r->stage].code)
+        r->replies[r->stage].code) {
+        /* The code says password, the text says mechanism: the text is
+         * what the operator has to act on. */
+        if (r->stage == PROBE_STAGE_AUTH &&
+            no_mechanism_text(&r->replies[r->stage]))
+            return find("no_mechanism");
         return catalogue_code(r->stage, r->replies[r->stage].code);
+    }
     /* Failed without an error or a reply: nothing more precise to say. */
     return find("probe_failed");
 }
@@ -983,11 +1014,6 @@ static void list_mechs(const struct smtp_ehlo *e, char *dst, size_t n)
         note_add(&l, "%s%s", i ? " " : "", e->mechs[i]);
     if (l.len == 0)
         note_add(&l, "none");
-}
-
-static bool no_mechanism_text(const struct probe_reply *rep)
-{
-    return rep->code == 535 && strcasestr(rep->text, "no mechanism");
 }
 
 /* The session was in clear text all the way to AUTH: tls = none. */

@@ -166,7 +166,7 @@ class ExplainText(unittest.TestCase):
                      "not_implemented", "rejected", "unexpected", "dns",
                      "connect", "timeout", "tls_handshake", "certificate",
                      "starttls_unavailable", "closed", "malformed",
-                     "probe_failed"):
+                     "probe_failed", "no_mechanism"):
             with self.subTest(what=what):
                 self.check_matches_json(what)
 

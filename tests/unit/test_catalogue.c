@@ -367,6 +367,20 @@ static void test_for_result(void **state)
     auth_reply(&r, SASL_MECH_PLAIN, true, 535, "5.7.8", "bad");
     assert_string_equal(catalogue_for_result(&r)->key, "535@auth");
 
+    /* Postfix's 535 to a mechanism it does not offer: the mechanism's
+     * entry, not the password's, whatever the case of the text. */
+    r = base_result();
+    with_starttls(&r, (const char *const[]){"PLAIN"}, 1);
+    auth_reply(&r, SASL_MECH_XOAUTH2, false, 535, "5.7.8",
+               "5.7.8 Error: authentication failed: No Mechanism available");
+    assert_string_equal(catalogue_for_result(&r)->key, "no_mechanism");
+    /* The same words with another code are that code's. */
+    r = base_result();
+    with_starttls(&r, (const char *const[]){"PLAIN"}, 1);
+    auth_reply(&r, SASL_MECH_XOAUTH2, false, 504, "5.5.4",
+               "no mechanism available");
+    assert_string_equal(catalogue_for_result(&r)->key, "504@auth");
+
     r = base_result();
     r.stage = PROBE_STAGE_GREETING;
     r.replies[PROBE_STAGE_GREETING] =
