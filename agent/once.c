@@ -38,6 +38,23 @@ static double cert_days_left(const struct tls_facts *t, double now)
     return ((double)t->not_after - now) / 86400.0;
 }
 
+/* A failing AUTH's detail is "AUTH MECH: CODE TEXT", which the AUTH rows
+ * already show: print it once. */
+static bool detail_is_an_auth_row(const struct probe_result *r)
+{
+    char line[sizeof(r->detail)];
+    for (size_t k = 0; k < r->n_auth; k++) {
+        const struct probe_auth *a = &r->auth[k];
+        if (!a->reply.code)
+            continue;
+        snprintf(line, sizeof(line), "AUTH %s: %d %s",
+                 sasl_mech_name(a->mech), a->reply.code, a->reply.text);
+        if (strcmp(line, r->detail) == 0)
+            return true;
+    }
+    return false;
+}
+
 void once_print_table(FILE *out, const struct probe_result *results, size_t n,
                       double now)
 {
@@ -71,7 +88,7 @@ void once_print_table(FILE *out, const struct probe_result *results, size_t n,
         }
         if (r->success)
             continue;
-        if (r->detail[0])
+        if (r->detail[0] && !detail_is_an_auth_row(r))
             fprintf(out, "  %s\n", r->detail);
         /* The words an operator needs at night: what the failure means
          * (--explain has the rest), and what this probe showed about it. */

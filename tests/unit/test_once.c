@@ -169,6 +169,46 @@ static void test_table_explains_failures(void **state)
     assert_int_equal(once_exit_status(res + 1, 1), 0);
 }
 
+/* The failing AUTH reply shows on its AUTH row; the detail that repeats
+ * it word for word is not printed again, any other detail is. */
+static size_t count_of(const char *hay, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
+static void test_table_prints_the_failing_auth_reply_once(void **state)
+{
+    (void)state;
+    struct probe_result r = good_result();
+    r.success = false;
+    r.stage = PROBE_STAGE_AUTH;
+    r.replies[PROBE_STAGE_QUIT].code = 0;
+    r.auth[0].reply.code = 535;
+    r.auth[0].reply.cls = SMTP_CLASS_AUTH_FAILED;
+    snprintf(r.auth[0].reply.text, PROBE_TEXT_MAX, "5.7.8 wrong-pw-text");
+    r.replies[PROBE_STAGE_AUTH] = r.auth[0].reply;
+    snprintf(r.detail, sizeof(r.detail), "AUTH PLAIN: 535 5.7.8 wrong-pw-text");
+    struct capture c;
+    capture_open(&c);
+    once_print_table(c.f, &r, 1, NOW);
+    const char *text = capture_close(&c);
+    assert_int_equal(count_of(text, "wrong-pw-text"), 1);
+    assert_non_null(strstr(text, "  AUTH PLAIN     535 5.7.8 wrong-pw-text "
+                                 "(auth_failed)\n"));
+    free(c.data);
+
+    /* A detail that says something else stays. */
+    snprintf(r.detail, sizeof(r.detail), "AUTH PLAIN: 535 other words");
+    capture_open(&c);
+    once_print_table(c.f, &r, 1, NOW);
+    text = capture_close(&c);
+    assert_non_null(strstr(text, "  AUTH PLAIN: 535 other words\n"));
+    free(c.data);
+}
+
 /* Outside strings, brackets balance; inside, no raw control character
  * and nothing past ASCII: a cheap check that the output is one JSON
  * value (the integration test parses real output with Python's json). */
@@ -277,6 +317,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table_explains_failures),
+        cmocka_unit_test(test_table_prints_the_failing_auth_reply_once),
         cmocka_unit_test(test_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
