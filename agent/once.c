@@ -47,8 +47,8 @@ static bool detail_is_an_auth_row(const struct probe_result *r)
         const struct probe_auth *a = &r->auth[k];
         if (!a->reply.code)
             continue;
-        snprintf(line, sizeof(line), "AUTH %s: %d %s",
-                 sasl_mech_name(a->mech), a->reply.code, a->reply.text);
+        snprintf(line, sizeof(line), "AUTH %s: %d %s", sasl_mech_name(a->mech),
+                 a->reply.code, a->reply.text);
         if (strcmp(line, r->detail) == 0)
             return true;
     }

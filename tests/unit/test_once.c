@@ -190,7 +190,8 @@ static void test_table_prints_the_failing_auth_reply_once(void **state)
     r.auth[0].reply.cls = SMTP_CLASS_AUTH_FAILED;
     snprintf(r.auth[0].reply.text, PROBE_TEXT_MAX, "5.7.8 wrong-pw-text");
     r.replies[PROBE_STAGE_AUTH] = r.auth[0].reply;
-    snprintf(r.detail, sizeof(r.detail), "AUTH PLAIN: 535 5.7.8 wrong-pw-text");
+    snprintf(r.detail, sizeof(r.detail),
+             "AUTH PLAIN: 535 5.7.8 wrong-pw-text");
     struct capture c;
     capture_open(&c);
     once_print_table(c.f, &r, 1, NOW);
