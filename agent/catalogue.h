@@ -30,8 +30,7 @@ struct catalogue_entry {
  * else the code's general entry, else its class's. Never NULL for a code
  * in 200..599.
  */
-const struct catalogue_entry *catalogue_code(enum probe_stage stage,
-                                             int code);
+const struct catalogue_entry *catalogue_code(enum probe_stage stage, int code);
 /* Never NULL for a valid value. */
 const struct catalogue_entry *catalogue_class(enum smtp_class cls);
 const struct catalogue_entry *catalogue_error(enum probe_error error);
@@ -44,8 +43,8 @@ const struct catalogue_entry *catalogue_enhanced(const char *enhanced);
  * an error ("timeout") or an enhanced code ("5.7.8"). Writes up to cap
  * entries into out and returns how many matched (0: unknown).
  */
-size_t catalogue_lookup(const char *what,
-                        const struct catalogue_entry **out, size_t cap);
+size_t catalogue_lookup(const char *what, const struct catalogue_entry **out,
+                        size_t cap);
 
 /* The entry that explains a failed probe: its no-reply error, or the
  * failing reply at its stage. NULL for a successful probe. */

@@ -21,8 +21,8 @@ void once_print_table(FILE *out, const struct probe_result *results, size_t n,
  * TLS facts, each AUTH attempt, and the catalogue's explanation and note
  * of a failure. Strings are JSON-escaped. now as above.
  */
-void once_print_json(FILE *out, const struct probe_result *results,
-                     size_t n, double now);
+void once_print_json(FILE *out, const struct probe_result *results, size_t n,
+                     double now);
 
 /* 0 when every result succeeded, else 1. */
 int once_exit_status(const struct probe_result *results, size_t n);
