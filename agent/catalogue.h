@@ -47,7 +47,8 @@ size_t catalogue_lookup(const char *what, const struct catalogue_entry **out,
                         size_t cap);
 
 /* The entry that explains a failed probe: its no-reply error, or the
- * failing reply at its stage. NULL for a successful probe. */
+ * failing reply at its stage ("no_mechanism" for Postfix's 535 "no
+ * mechanism available" to AUTH). NULL for a successful probe. */
 const struct catalogue_entry *
 catalogue_for_result(const struct probe_result *r);
 
