@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ini.h>
@@ -1332,6 +1333,52 @@ static void read_users_file(struct parser *p)
         err_at(p, line, key, "%s holds no users", path);
 }
 
+/* Whether the listen address keeps the endpoint on this machine:
+ * localhost, 127.0.0.0/8 or [::1]. Anything else (":9925", "0.0.0.0",
+ * "[::]", another name) is reachable from the network. */
+static bool listen_is_loopback(const char *listen)
+{
+    char host[CONFIG_HOST_MAX + 1];
+    const char *start = listen, *end;
+    if (listen[0] == '[') {
+        start = listen + 1;
+        end = strchr(start, ']');
+    } else {
+        end = strrchr(listen, ':');
+    }
+    if (!end || (size_t)(end - start) >= sizeof(host))
+        return false;
+    memcpy(host, start, (size_t)(end - start));
+    host[end - start] = '\0';
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, host, &a6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&a6);
+    return strcasecmp(host, "localhost") == 0;
+}
+
+/* Basic auth without HTTPS on an address others can reach sends the
+ * password in clear text with every scrape: allowed (a proxy may add
+ * TLS in front), but said. */
+static void warn_web_auth_in_clear(struct parser *p)
+{
+    const struct agent_config *c = p->cfg;
+    if (c->n_web_users == 0 || p->agent_set[AK_WEB_TLS_CERT_FILE] ||
+        listen_is_loopback(c->listen))
+        return;
+    enum agent_key k = p->agent_set[AK_WEB_BASIC_AUTH_USERS_FILE]
+                           ? AK_WEB_BASIC_AUTH_USERS_FILE
+                           : AK_WEB_BASIC_AUTH_USER;
+    warn_at(p, p->agent_key_line[k], agent_key_names[k],
+            "listen = %s is reachable from the network and HTTPS is off: "
+            "scrapers will send their passwords in clear text; set "
+            "web_tls_cert_file and web_tls_key_file, or listen on loopback "
+            "behind a TLS proxy",
+            c->listen);
+}
+
 static void check_web_auth(struct parser *p)
 {
     const enum agent_key uk = AK_WEB_BASIC_AUTH_USER,
@@ -1359,6 +1406,7 @@ static void check_web_auth(struct parser *p)
                      p->web_user.hash);
     else if (p->agent_set[fk])
         read_users_file(p);
+    warn_web_auth_in_clear(p);
 }
 
 /* The machine's name for EHLO; "localhost" when it has none usable. */

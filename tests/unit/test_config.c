@@ -1748,6 +1748,108 @@ static void test_web_tls_files(void **state)
     }
 }
 
+/* Basic auth on an address the network reaches, without HTTPS: a
+ * warning at the auth key's line naming the address; loopback or HTTPS:
+ * none. */
+static void test_web_auth_in_clear_is_warned(void **state)
+{
+    struct scratch *s = *state;
+    static const struct {
+        const char *listen; /* NULL: the default, 127.0.0.1:9925 */
+        bool warned;
+    } cases[] = {
+        {NULL, false},
+        {"127.0.0.1:9925", false},
+        {"127.3.4.5:80", false},
+        {"[::1]:9925", false},
+        {"localhost:9925", false},
+        {"LOCALHOST:1", false},
+        {":9925", true},
+        {"0.0.0.0:9925", true},
+        {"[::]:9925", true},
+        {"192.0.2.7:9925", true},
+        {"[2001:db8::1]:9925", true},
+        {"monitor.example.com:9925", true},
+        {"128.0.0.1:9925", true},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char lines[300] = "";
+        if (cases[i].listen)
+            snprintf(lines, sizeof(lines), "listen = %s\n", cases[i].listen);
+        strcat(lines, "web_basic_auth_user = prometheus\n"
+                      "web_basic_auth_password_hash = " HASH_PW "\n");
+        char *text = web_config(lines);
+        struct config_diag d;
+        struct agent_config *c = load(text, &d);
+        if (!c)
+            fail_msg("case %zu: %s", i, buf_str(&d.errors));
+        if (cases[i].warned) {
+            char want[200];
+            snprintf(want, sizeof(want),
+                     "t.ini:3: web_basic_auth_user: listen = %s is reachable "
+                     "from the network and HTTPS is off",
+                     cases[i].listen);
+            if (d.n_warnings != 1 ||
+                strncmp(buf_str(&d.warnings), want, strlen(want)) != 0)
+                fail_msg("case %zu: %s", i, buf_str(&d.warnings));
+            assert_non_null(strstr(buf_str(&d.warnings), "web_tls_cert_file"));
+        } else if (d.n_warnings != 0) {
+            fail_msg("case %zu: %s", i, buf_str(&d.warnings));
+        }
+        config_free(c);
+        config_diag_free(&d);
+        free(text);
+    }
+
+    /* With HTTPS, or without users, nothing to say. */
+    const char *cert =
+        scratch_file(s, "cert.pem", PEM_CERT, strlen(PEM_CERT), 0644);
+    const char *key =
+        scratch_file(s, "key.pem", PEM_KEY, strlen(PEM_KEY), 0600);
+    char lines[1200];
+    snprintf(lines, sizeof(lines),
+             "listen = 0.0.0.0:9925\nweb_tls_cert_file = %s\n"
+             "web_tls_key_file = %s\nweb_basic_auth_user = prometheus\n"
+             "web_basic_auth_password_hash = " HASH_PW "\n",
+             cert, key);
+    char *text = web_config(lines);
+    struct config_diag d;
+    struct agent_config *c = load(text, &d);
+    if (!c || d.n_warnings)
+        fail_msg("%s%s", buf_str(&d.errors), buf_str(&d.warnings));
+    config_free(c);
+    config_diag_free(&d);
+    free(text);
+    text = web_config("listen = 0.0.0.0:9925\n");
+    c = load(text, &d);
+    assert_non_null(c);
+    assert_int_equal(d.n_warnings, 0);
+    config_free(c);
+    config_diag_free(&d);
+    free(text);
+    unlink(cert);
+    unlink(key);
+    s->n -= 2;
+
+    /* A users file is named at its own line. */
+    const char *users = "prometheus:" HASH_PW "\n";
+    const char *path = scratch_file(s, "users", users, strlen(users), 0644);
+    snprintf(lines, sizeof(lines),
+             "listen = [::]:9925\nweb_basic_auth_users_file = %s\n", path);
+    text = web_config(lines);
+    c = load(text, &d);
+    assert_non_null(c);
+    assert_int_equal(d.n_warnings, 1);
+    assert_true(strncmp(buf_str(&d.warnings),
+                        "t.ini:3: web_basic_auth_users_file: listen = [::]",
+                        49) == 0);
+    config_free(c);
+    config_diag_free(&d);
+    free(text);
+    unlink(path);
+    s->n--;
+}
+
 static void test_web_users_file(void **state)
 {
     struct scratch *s = *state;
@@ -1909,6 +2011,8 @@ int main(void)
                                         scratch_teardown),
         cmocka_unit_test_setup_teardown(test_web_users_file, scratch_setup,
                                         scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_web_auth_in_clear_is_warned,
+                                        scratch_setup, scratch_teardown),
         cmocka_unit_test(test_misc),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
