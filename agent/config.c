@@ -1333,10 +1333,7 @@ static void read_users_file(struct parser *p)
         err_at(p, line, key, "%s holds no users", path);
 }
 
-/* Whether the listen address keeps the endpoint on this machine:
- * localhost, 127.0.0.0/8 or [::1]. Anything else (":9925", "0.0.0.0",
- * "[::]", another name) is reachable from the network. */
-static bool listen_is_loopback(const char *listen)
+bool config_listen_is_loopback(const char *listen)
 {
     char host[CONFIG_HOST_MAX + 1];
     const char *start = listen, *end;
@@ -1366,7 +1363,7 @@ static void warn_web_auth_in_clear(struct parser *p)
 {
     const struct agent_config *c = p->cfg;
     if (c->n_web_users == 0 || p->agent_set[AK_WEB_TLS_CERT_FILE] ||
-        listen_is_loopback(c->listen))
+        config_listen_is_loopback(c->listen))
         return;
     enum agent_key k = p->agent_set[AK_WEB_BASIC_AUTH_USERS_FILE]
                            ? AK_WEB_BASIC_AUTH_USERS_FILE

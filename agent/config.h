@@ -116,4 +116,9 @@ int config_parse_duration(const char *s, uint64_t *ms);
 const struct target_config *config_find_target(const struct agent_config *c,
                                                const char *name);
 
+/* Whether a listen address keeps the endpoint on this machine:
+ * localhost, 127.0.0.0/8 or [::1]. Anything else (":9925", "0.0.0.0",
+ * "[::]", another name) is reachable from the network. */
+bool config_listen_is_loopback(const char *listen);
+
 #endif

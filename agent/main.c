@@ -581,6 +581,16 @@ static int run_daemon(struct agent_config *cfg, const struct options *o)
     char listen[CONFIG_HOST_MAX + 1];
     snprintf(listen, sizeof(listen), "%s",
              o->listen ? o->listen : cfg->listen);
+    /* The config check warned about the file's address; --listen may
+     * move the endpoint onto the network. */
+    if (o->listen && cfg->n_web_users && !cfg->web_tls_cert_file[0] &&
+        config_listen_is_loopback(cfg->listen) &&
+        !config_listen_is_loopback(listen))
+        log_warn("main",
+                 "basic auth over plain HTTP on a network address: scrapers "
+                 "send passwords in clear text; set web_tls_cert_file and "
+                 "web_tls_key_file",
+                 "listen=%s", listen);
 
     struct metrics *metrics = metrics_new(&info);
     struct runner *runner =
