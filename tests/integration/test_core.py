@@ -15,7 +15,6 @@ import smtplib
 import socketserver
 import ssl
 import sys
-import threading
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -444,18 +443,13 @@ class EchoingHandler(socketserver.StreamRequestHandler):
 class EchoedCredentials(unittest.TestCase):
 
     def test_echoed_credentials_are_redacted(self):
-        server = socketserver.ThreadingTCPServer(("127.0.0.1", 0),
-                                                 EchoingHandler)
-        server.daemon_threads = True
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        self.addCleanup(server.server_close)
-        self.addCleanup(server.shutdown)
+        port = self.enterContext(harness.tcp_server(EchoingHandler))
         password = "fixture-echo-pw-3"
         cfg = ("[agent]\ninterval = 30s\nlog_level = debug\n"
                "[target \"echo\"]\nhost = 127.0.0.1\nport = %d\n"
                "tls = none\nallow_plaintext_auth = true\n"
                "mechanisms = PLAIN LOGIN\nusername = probe\n"
-               "password_file = @PASSWORD_FILE@\n" % server.server_address[1])
+               "password_file = @PASSWORD_FILE@\n" % port)
         ag = self.enterContext(harness.run_agent(harness.agent_binary(), cfg,
                                                  password=password))
         harness.wait_for(lambda: harness.metric(
@@ -523,10 +517,8 @@ class OnceAndCheck(unittest.TestCase):
         path = self.write_config(self.config([("good", "PLAIN", None),
                                               ("bad", "LOGIN", "WRONG")]),
                                  self.pf.password)
-        r = harness.subprocess.run(
-            [harness.agent_binary(), "-c", path, "--once"], env=env,
-            stdin=harness.subprocess.DEVNULL, capture_output=True, text=True,
-            timeout=60)
+        r = harness.run_agent_once(harness.agent_binary(),
+                                   ["-c", path, "--once"], env=env)
         self.assertEqual(r.returncode, 1)
         bad = [ln for ln in r.stdout.splitlines() if ln.startswith("bad ")]
         self.assertEqual(len(bad), 1)

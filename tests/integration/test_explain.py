@@ -10,10 +10,8 @@ server on 127.0.0.1 only.
 import json
 import os
 import re
-import socketserver
 import sys
 import tempfile
-import threading
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -211,27 +209,19 @@ class ExplainText(unittest.TestCase):
         self.assertRegex(proc.stdout, r"--explain +0 known, 1 unknown")
 
 
-class GreetWith421(socketserver.StreamRequestHandler):
-    def handle(self):
-        self.wfile.write(b"421 4.3.2 Service shutting down\r\n")
-
-
 class FailureLog(unittest.TestCase):
     """A failed probe's log line: class or error, code, and meaning."""
 
     def test_failure_lines_carry_the_meaning(self):
-        srv = socketserver.ThreadingTCPServer(("127.0.0.1", 0), GreetWith421)
-        srv.daemon_threads = True
-        threading.Thread(target=srv.serve_forever, daemon=True).start()
-        self.addCleanup(srv.server_close)
-        self.addCleanup(srv.shutdown)
+        busy_port = self.enterContext(
+            harness.greeting_server("421 4.3.2 Service shutting down"))
         refused = harness.free_port()
         conf = ("[agent]\nlisten = 127.0.0.1:%d\ntimeout = 5s\n"
                 "[target \"busy\"]\nhost = 127.0.0.1\nport = %d\n"
                 "tls = none\n"
                 "[target \"gone\"]\nhost = 127.0.0.1\nport = %d\n"
                 "tls = none\n") % (harness.free_port(),
-                                   srv.server_address[1], refused)
+                                   busy_port, refused)
         with tempfile.TemporaryDirectory(prefix="explain-test-") as tmp:
             path = os.path.join(tmp, "agent.ini")
             with open(path, "w") as f:

@@ -12,9 +12,7 @@ produced once per class and checked by several tests.
 import json
 import math
 import os
-import socketserver
 import sys
-import threading
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -23,39 +21,10 @@ import harness  # noqa: E402
 
 WRONG_PASSWORD = "fixture-wrong-pw-5"
 
-TARGET = """
-[target "%(name)s"]
-host = 127.0.0.1
-port = %(port)d
-server_name = localhost
-ca_file = @CA_FILE@
-tls = %(tls)s
-"""
-AUTH = """mechanisms = %(mechs)s
-username = %(user)s
-%(secret)s
-"""
-
 # What a server may put in a reply that JSON must escape: quotes,
 # backslashes, braces, markup. (The probe keeps printable ASCII; control
 # characters and bytes past ASCII are covered by tests/unit/test_once.c.)
 ODD_TEXT = '5.7.1 "quoted" back\\slash {"json": [1]} <b>&amp;</b> \\u0041'
-
-
-class OddHandler(socketserver.StreamRequestHandler):
-    """Greets with a 554 whose text needs escaping, then 503s all."""
-
-    def handle(self):
-        self.wfile.write(b"554 " + ODD_TEXT.encode() + b"\r\n")
-        for _ in self.rfile:
-            self.wfile.write(b"503 5.5.1 No service\r\n")
-
-
-def target(name, port, tls="starttls", mechs=None, user=None, secret=None):
-    text = TARGET % dict(name=name, port=port, tls=tls)
-    if mechs:
-        text += AUTH % dict(mechs=mechs, user=user, secret=secret)
-    return text
 
 
 def strict_json(text):
@@ -72,25 +41,24 @@ class Once(unittest.TestCase):
     def setUpClass(cls):
         cls.pf = cls.enterClassContext(harness.postfix_server())
         cls.aio = cls.enterClassContext(harness.aiosmtpd(tls="starttls"))
-        odd = socketserver.ThreadingTCPServer(("127.0.0.1", 0), OddHandler)
-        odd.daemon_threads = True
-        threading.Thread(target=odd.serve_forever, daemon=True).start()
-        cls.addClassCleanup(odd.server_close)
-        cls.addClassCleanup(odd.shutdown)
+        # Greets with a 554 whose text needs escaping.
+        odd_port = cls.enterClassContext(
+            harness.greeting_server("554 " + ODD_TEXT))
         cls.refused_port = harness.free_port()
-        pf_file = "password_file = @PASSWORD_FILE@"
         st = cls.pf.ports.starttls
+        pf_auth = dict(username=cls.pf.username)
+        target = harness.target_ini
         cls.config_text = "[agent]\ntimeout = 5s\n" + "".join([
-            target("pf-good", st, mechs="PLAIN LOGIN", user=cls.pf.username,
-                   secret=pf_file),
-            target("pf-wrong", st, mechs="PLAIN", user=cls.pf.username,
-                   secret="password_env = WRONG_PASSWORD"),
-            target("pf-unoffered", st, mechs="XOAUTH2", user=cls.pf.username,
-                   secret=pf_file),
-            target("aio-cram", cls.aio.port, mechs="CRAM-MD5",
-                   user=cls.aio.user, secret="password_env = AIO_PASSWORD"),
+            target("pf-good", st, mechanisms="PLAIN LOGIN", **pf_auth,
+                   password_file="@PASSWORD_FILE@"),
+            target("pf-wrong", st, mechanisms="PLAIN", **pf_auth,
+                   password_env="WRONG_PASSWORD"),
+            target("pf-unoffered", st, mechanisms="XOAUTH2", **pf_auth,
+                   password_file="@PASSWORD_FILE@"),
+            target("aio-cram", cls.aio.port, mechanisms="CRAM-MD5",
+                   username=cls.aio.user, password_env="AIO_PASSWORD"),
             target("refused", cls.refused_port, tls="none"),
-            target("odd", odd.server_address[1], tls="none"),
+            target("odd", odd_port, tls="none"),
         ])
         cls.env = dict(os.environ, WRONG_PASSWORD=WRONG_PASSWORD,
                        AIO_PASSWORD=cls.aio.password)
@@ -111,10 +79,9 @@ class Once(unittest.TestCase):
 
     @classmethod
     def run_once(cls, path, extra):
-        return harness.subprocess.run(
-            [harness.agent_binary(), "-c", path, "--once"] + extra,
-            env=cls.env, stdin=harness.subprocess.DEVNULL,
-            capture_output=True, text=True, timeout=60)
+        return harness.run_agent_once(harness.agent_binary(),
+                                      ["-c", path, "--once"] + extra,
+                                      env=cls.env)
 
     def block(self, name):
         """The table row of `name` and the indented lines under it."""
@@ -291,10 +258,10 @@ class Once(unittest.TestCase):
 
     def test_all_good_exits_0(self):
         path = self.write_config(
-            "[agent]\ntimeout = 5s\n" + target(
-                "pf-good", self.pf.ports.starttls, mechs="PLAIN",
-                user=self.pf.username,
-                secret="password_file = @PASSWORD_FILE@"),
+            "[agent]\ntimeout = 5s\n" + harness.target_ini(
+                "pf-good", self.pf.ports.starttls, mechanisms="PLAIN",
+                username=self.pf.username,
+                password_file="@PASSWORD_FILE@"),
             self.pf.password)
         for extra in ([], ["--format", "json"]):
             with self.subTest(args=extra):

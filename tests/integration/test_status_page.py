@@ -22,12 +22,10 @@ import json
 import os
 import shutil
 import signal
-import socketserver
 import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import unittest
 import zlib
 
@@ -51,15 +49,6 @@ TITLE_SCRIPT = ("<script>document.title='pwned'</script>"
                 "<img src=x onerror=\"document.title='pwned'\">")
 MARKUP_SCRIPT = '<script>alert("x")</script>'
 
-TARGET = """
-[target "%(name)s"]
-host = 127.0.0.1
-port = %(port)d
-server_name = localhost
-ca_file = @CA_FILE@
-tls = %(tls)s
-"""
-
 # name -> (state, class shown, what the Reply shows)
 EXPECTED = {
     "pf-good": ("ok", "success", "221"),
@@ -76,13 +65,6 @@ STATE_LABEL = {"ok": "ok", "failing": "failing", "pending": "not probed yet"}
 BACKGROUND = (0xf3, 0xf4, 0xf6)
 CARD_BORDER = (0xd0, 0xd7, 0xde)
 STATE_COLOURS = {"ok": (0x1a, 0x7f, 0x37), "failing": (0xc6, 0x28, 0x28)}
-
-
-class RetitleHandler(socketserver.StreamRequestHandler):
-    def handle(self):
-        self.wfile.write(b"554 5.7.1 " + TITLE_SCRIPT.encode() + b"\r\n")
-        for _ in self.rfile:
-            self.wfile.write(b"503 5.5.1 No service\r\n")
 
 
 # --- the DOM chromium dumped -----------------------------------------------
@@ -297,39 +279,31 @@ class StatusPage(unittest.TestCase):
         cls.aio = cls.enterClassContext(harness.aiosmtpd(tls="starttls"))
         cls.hostile = cls.enterClassContext(
             hostile_smtpd.HostileServer(["markup=greeting_markup"], pki.dir))
-        retitle = socketserver.ThreadingTCPServer(("127.0.0.1", 0),
-                                                  RetitleHandler)
-        retitle.daemon_threads = True
-        threading.Thread(target=retitle.serve_forever, daemon=True).start()
-        cls.addClassCleanup(retitle.server_close)
-        cls.addClassCleanup(retitle.shutdown)
+        retitle_port = cls.enterClassContext(
+            harness.greeting_server("554 5.7.1 " + TITLE_SCRIPT))
 
         st = cls.pf.ports.starttls
-        pf_auth = "username = %s\n" % cls.pf.username
+        pf_auth = dict(username=cls.pf.username)
+        target = harness.target_ini
         cfg = ("[agent]\ninterval = %ds\ntimeout = 2500ms\n"
-               "max_per_host = 16\n" % INTERVAL_S)
-        for name, port, tls, extra in (
-                ("pf-good", st, "starttls",
-                 "mechanisms = PLAIN LOGIN\n" + pf_auth +
-                 "password_file = @PASSWORD_FILE@\n"),
-                ("pf-wrong", st, "starttls",
-                 "mechanisms = PLAIN\n" + pf_auth +
-                 "password_env = WRONG_PASSWORD\n"),
-                ("pf-unoffered", st, "starttls",
-                 "mechanisms = XOAUTH2\n" + pf_auth +
-                 "password_file = @PASSWORD_FILE@\n"),
-                ("aio-cram", cls.aio.port, "starttls",
-                 "mechanisms = CRAM-MD5\nusername = %s\n"
-                 "password_env = AIO_PASSWORD\n" % cls.aio.user),
-                ("refused", harness.free_port(), "none", ""),
-                ("markup", cls.hostile.ports["markup"], "none", ""),
-                ("retitle", retitle.server_address[1], "none", ""),
-                # Last of the list and due an hour apart: its first probe
-                # comes ~50 min after the start (the scheduler spreads
-                # first probes over the interval), so it stays unprobed.
-                ("zz-pending", harness.free_port(), "none",
-                 "interval = 1h\n")):
-            cfg += TARGET % dict(name=name, port=port, tls=tls) + extra
+               "max_per_host = 16\n" % INTERVAL_S) + "".join([
+            target("pf-good", st, mechanisms="PLAIN LOGIN", **pf_auth,
+                   password_file="@PASSWORD_FILE@"),
+            target("pf-wrong", st, mechanisms="PLAIN", **pf_auth,
+                   password_env="WRONG_PASSWORD"),
+            target("pf-unoffered", st, mechanisms="XOAUTH2", **pf_auth,
+                   password_file="@PASSWORD_FILE@"),
+            target("aio-cram", cls.aio.port, mechanisms="CRAM-MD5",
+                   username=cls.aio.user, password_env="AIO_PASSWORD"),
+            target("refused", harness.free_port(), tls="none"),
+            target("markup", cls.hostile.ports["markup"], tls="none"),
+            target("retitle", retitle_port, tls="none"),
+            # Last of the list and due an hour apart: its first probe
+            # comes ~50 min after the start (the scheduler spreads first
+            # probes over the interval), so it stays unprobed.
+            target("zz-pending", harness.free_port(), tls="none",
+                   interval="1h"),
+        ])
         cls.env = dict(os.environ, WRONG_PASSWORD=WRONG_PASSWORD,
                        AIO_PASSWORD=cls.aio.password)
         cls.agent = cls.enterClassContext(harness.run_agent(
@@ -344,10 +318,10 @@ class StatusPage(unittest.TestCase):
 
         # The same catalogue words, from --once for scripts: what each
         # card must explain.
-        once = subprocess.run(
-            [harness.agent_binary(), "-c", cls.agent.config_path, "--once",
-             "--format", "json"], env=cls.env, stdin=subprocess.DEVNULL,
-            capture_output=True, text=True, timeout=60)
+        once = harness.run_agent_once(
+            harness.agent_binary(),
+            ["-c", cls.agent.config_path, "--once", "--format", "json"],
+            env=cls.env)
         cls.once = {t["name"]: t for t in json.loads(once.stdout)["targets"]}
 
         cls.artifacts = artifacts_dir()

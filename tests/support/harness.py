@@ -28,9 +28,11 @@ import re
 import shutil
 import signal
 import socket
+import socketserver
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -514,6 +516,17 @@ class AgentProcess:
         return False
 
 
+def target_ini(name, port, tls="starttls", **keys):
+    """The config text of a [target] on 127.0.0.1:`port` that verifies the
+    test CA's certificate for localhost; `keys` become "key = value"
+    lines, in their order (mechanisms=..., password_env=...)."""
+    lines = ['[target "%s"]' % name, "host = 127.0.0.1", "port = %d" % port,
+             "server_name = localhost", "ca_file = @CA_FILE@",
+             "tls = %s" % tls]
+    lines += ["%s = %s" % kv for kv in keys.items()]
+    return "\n" + "\n".join(lines) + "\n"
+
+
 def run_agent(binary, config_text, **kwargs):
     """An AgentProcess (a context manager: start on enter, SIGTERM on exit).
 
@@ -523,12 +536,43 @@ def run_agent(binary, config_text, **kwargs):
     return AgentProcess(binary, config_text, **kwargs)
 
 
-def run_agent_once(binary, args, timeout=60):
+def run_agent_once(binary, args, timeout=60, env=None):
     """Run the agent to completion (--check-config, --once, --explain):
-    a CompletedProcess with text stdout/stderr, bounded by `timeout`."""
+    a CompletedProcess with text stdout/stderr, bounded by `timeout`;
+    `env` replaces the environment (for password_env targets)."""
     return subprocess.run([binary] + list(args), stdin=subprocess.DEVNULL,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True, timeout=timeout)
+                          text=True, timeout=timeout, env=env)
+
+
+# --- small in-process servers ------------------------------------------------
+
+@contextlib.contextmanager
+def tcp_server(handler):
+    """A threaded TCP server on 127.0.0.1 running `handler` (a
+    socketserver.StreamRequestHandler class) per connection; yields its
+    port and shuts it down on exit."""
+    srv = socketserver.ThreadingTCPServer((LOOPBACK, 0), handler)
+    srv.daemon_threads = True
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        yield srv.server_address[1]
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def greeting_server(greeting):
+    """tcp_server() of a server that greets with the one line `greeting`
+    (without CRLF) and answers every command after it with 503."""
+    line = greeting.encode() + b"\r\n"
+
+    class Handler(socketserver.StreamRequestHandler):
+        def handle(self):
+            self.wfile.write(line)
+            for _ in self.rfile:
+                self.wfile.write(b"503 5.5.1 No service\r\n")
+    return tcp_server(Handler)
 
 
 # --- leftovers -------------------------------------------------------------
