@@ -834,6 +834,20 @@ class Secrets(unittest.TestCase):
                           pf_user=cls.pf.username, aio=cls.aio.port,
                           aio_user=cls.aio.user, inline=INLINE_PASSWORD)
 
+    # assertIn and the like print the whole text they searched when they
+    # fail: these print it redacted.
+    def assert_in(self, needle, text):
+        if needle not in text:
+            self.fail("%r not found in:\n%s" % (needle, redact(text)))
+
+    def assert_not_in(self, needle, text):
+        if needle in text:
+            self.fail("%r found in:\n%s" % (needle, redact(text)))
+
+    def assert_regex(self, text, pattern):
+        if not re.search(pattern, text):
+            self.fail("%r does not match:\n%s" % (pattern, redact(text)))
+
     def assert_no_secret(self, outputs):
         for where, text in outputs.items():
             hits = found_forms(text)
@@ -880,8 +894,8 @@ class Secrets(unittest.TestCase):
             stdin=subprocess.DEVNULL, capture_output=True, text=True,
             timeout=60)
         self.assertEqual(once.returncode, 1, redact(once.stderr[-2000:]))
-        self.assertIn("pf-good", once.stdout)
-        self.assertIn("535", once.stdout)
+        self.assert_in("pf-good", once.stdout)
+        self.assert_in("535", once.stdout)
         outputs["--once stdout"] = once.stdout
         outputs["--once stderr"] = once.stderr
 
@@ -891,8 +905,8 @@ class Secrets(unittest.TestCase):
             text=True, timeout=60)
         self.assertEqual(check.returncode, 0, redact(check.stderr))
         # The inline password is warned about, not printed.
-        self.assertIn("password: password in the config file",
-                      check.stderr)
+        self.assert_in("password: password in the config file",
+                       check.stderr)
         outputs["--check-config"] = check.stdout + check.stderr
 
         # A failed reload logs its errors: broken around the passwords.
@@ -907,7 +921,7 @@ class Secrets(unittest.TestCase):
         write_atomic(agent.config_path, broken)
         agent.signal(signal.SIGHUP)
         harness.wait_for(lambda: "reload failed" in agent.stderr(), 10)
-        self.assertIn("duplicate key", agent.stderr())
+        self.assert_in("duplicate key", agent.stderr())
         write_atomic(agent.config_path, good)
         agent.signal(signal.SIGHUP)
         harness.wait_for(lambda: agent.stderr().count("config reloaded") >= 1,
@@ -916,8 +930,8 @@ class Secrets(unittest.TestCase):
         rc = agent.stop()
         self.assertEqual(rc, 0, "SIGTERM: exit %s" % rc)
         log = agent.stderr()
-        self.assertIn("level=debug", log)  # the loudest level ran
-        self.assertIn("AUTH", log)
+        self.assert_in("level=debug", log)  # the loudest level ran
+        self.assert_in("AUTH", log)
         outputs["daemon log"] = log
         self.assert_no_secret(outputs)
 
@@ -957,7 +971,7 @@ class Secrets(unittest.TestCase):
                     self.assertEqual(r.returncode,
                                      2 if args == ["--once"] else 1,
                                      redact(r.stderr))
-                    self.assertRegex(r.stderr, r"agent\.ini:\d+: ")
+                    self.assert_regex(r.stderr, r"agent\.ini:\d+: ")
                     self.assert_no_secret({"%s %s" % (name, args):
                                            r.stdout + r.stderr})
 
@@ -979,7 +993,7 @@ class Secrets(unittest.TestCase):
                                     cfg.count("\n", 0, cfg.index(
                                         "password_file")) + 1,
                                     ag.password_file))
-        self.assertIn(warning, r.stderr)
+        self.assert_in(warning, r.stderr)
         self.assert_no_secret({"--check-config": r.stdout + r.stderr})
 
         # The daemon says it at start, and the probe still runs.
@@ -993,18 +1007,18 @@ class Secrets(unittest.TestCase):
             rc = ag.stop()
         self.assertEqual(rc, 0)
         log = ag.stderr()
-        self.assertIn("readable by others (mode 0644)", log)
+        self.assert_in("readable by others (mode 0644)", log)
         self.assert_no_secret({"daemon log": log})
 
         # 0640 is readable by the group: warned about too; 0600 is not.
         os.chmod(ag.password_file, 0o640)
         r = harness.run_agent_once(self.binary, ["-c", ag.config_path,
                                                  "--check-config"])
-        self.assertIn("(mode 0640)", r.stderr)
+        self.assert_in("(mode 0640)", r.stderr)
         os.chmod(ag.password_file, 0o600)
         r = harness.run_agent_once(self.binary, ["-c", ag.config_path,
                                                  "--check-config"])
-        self.assertNotIn("readable", r.stderr)
+        self.assert_not_in("readable", r.stderr)
 
     def test_forms_are_what_the_wire_carries(self):
         """The forms really cover what a probe sends: the password's base64
