@@ -378,28 +378,13 @@ static void explain_text(const struct explain_query *q,
     }
 }
 
-/* A JSON string; catalogue texts are ASCII, the query may be anything. */
-static void json_string(const char *s)
-{
-    putchar('"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            printf("\\%c", *p);
-        else if (*p < 0x20 || *p >= 0x7f)
-            printf("\\u%04x", *p);
-        else
-            putchar(*p);
-    }
-    putchar('"');
-}
-
 static void json_field(const char *name, const char *value, bool last)
 {
     printf("      ");
-    json_string(name);
+    once_json_string(stdout, name);
     printf(": ");
     if (value)
-        json_string(value);
+        once_json_string(stdout, value);
     else
         printf("null");
     printf(last ? "\n" : ",\n");
@@ -409,7 +394,7 @@ static void explain_json(const struct explain_query *q, const char *what,
                          const struct catalogue_entry *const *found, size_t n)
 {
     printf("{\n  \"query\": ");
-    json_string(what);
+    once_json_string(stdout, what);
     printf(",\n  \"entries\": [\n");
     for (size_t i = 0; i < n; i++) {
         const struct catalogue_entry *e = found[i];
@@ -422,7 +407,8 @@ static void explain_json(const struct explain_query *q, const char *what,
             for (int s = 0, k = 0; s < PROBE_STAGE_COUNT; s++)
                 if (set & (1u << s)) {
                     printf(k++ ? ", " : "");
-                    json_string(probe_stage_name((enum probe_stage)s));
+                    once_json_string(stdout,
+                                     probe_stage_name((enum probe_stage)s));
                 }
             printf("],\n");
             json_field("class",

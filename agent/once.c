@@ -121,37 +121,20 @@ struct json {
  * bytes past ASCII too, as \u00XX, so the output is plain ASCII whatever
  * a server sent (the probe keeps printable ASCII, but a name or a
  * future field might not). */
-static void json_string(FILE *out, const char *s)
+void once_json_string(FILE *out, const char *s)
 {
+    /* The characters with a short escape, and their letters. */
+    static const char plain[] = "\"\\\b\f\n\r\t", esc[] = "\"\\bfnrt";
     fputc('"', out);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        switch (*p) {
-        case '"':
-            fputs("\\\"", out);
-            break;
-        case '\\':
-            fputs("\\\\", out);
-            break;
-        case '\b':
-            fputs("\\b", out);
-            break;
-        case '\f':
-            fputs("\\f", out);
-            break;
-        case '\n':
-            fputs("\\n", out);
-            break;
-        case '\r':
-            fputs("\\r", out);
-            break;
-        case '\t':
-            fputs("\\t", out);
-            break;
-        default:
-            if (*p < 0x20 || *p >= 0x7f)
-                fprintf(out, "\\u%04x", (unsigned)*p);
-            else
-                fputc(*p, out);
+        const char *hit = strchr(plain, *p);
+        if (hit) {
+            fputc('\\', out);
+            fputc(esc[hit - plain], out);
+        } else if (*p < 0x20 || *p >= 0x7f) {
+            fprintf(out, "\\u%04x", (unsigned)*p);
+        } else {
+            fputc(*p, out);
         }
     }
     fputc('"', out);
@@ -165,7 +148,7 @@ static void json_key(struct json *j, const char *key)
     j->first[j->depth] = false;
     fprintf(j->out, "\n%*s", 2 * j->depth, "");
     if (key) {
-        json_string(j->out, key);
+        once_json_string(j->out, key);
         fputs(": ", j->out);
     }
 }
@@ -193,7 +176,7 @@ static void json_str(struct json *j, const char *key, const char *s)
 {
     json_key(j, key);
     if (s)
-        json_string(j->out, s);
+        once_json_string(j->out, s);
     else
         fputs("null", j->out);
 }

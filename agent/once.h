@@ -24,6 +24,10 @@ void once_print_table(FILE *out, const struct probe_result *results, size_t n,
 void once_print_json(FILE *out, const struct probe_result *results, size_t n,
                      double now);
 
+/* s as a JSON string, quotes included, in plain ASCII: the one escaper
+ * for every JSON the agent prints (--once and --explain). */
+void once_json_string(FILE *out, const char *s);
+
 /* 0 when every result succeeded, else 1. */
 int once_exit_status(const struct probe_result *results, size_t n);
 

@@ -306,6 +306,15 @@ static void test_json(void **state)
     assert_non_null(strstr(js, "\"auth\": []"));
     free(c.data);
 
+    /* The escaper --explain shares: every short escape, the rest as
+     * \u00XX. */
+    capture_open(&c);
+    once_json_string(c.f, "a\"\\\b\f\n\r\t\x1f\x7f\xff/");
+    js = capture_close(&c);
+    assert_string_equal(js, "\"a\\\"\\\\\\b\\f\\n\\r\\t\\u001f\\u007f"
+                            "\\u00ff/\"");
+    free(c.data);
+
     /* No targets: still one object. */
     capture_open(&c);
     once_print_json(c.f, NULL, 0, NOW);
