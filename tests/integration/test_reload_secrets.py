@@ -888,21 +888,18 @@ class Secrets(unittest.TestCase):
             outputs["GET " + path] = harness.http_get(
                 agent.port, path)[2].decode(errors="replace")
 
-        once = harness.subprocess.run(
-            [self.binary, "-c", agent.config_path, "--once",
-             "--log-level", "debug"], env=self.env,
-            stdin=subprocess.DEVNULL, capture_output=True, text=True,
-            timeout=60)
+        once = harness.run_agent_once(
+            self.binary, ["-c", agent.config_path, "--once", "--log-level",
+                          "debug"], env=self.env)
         self.assertEqual(once.returncode, 1, redact(once.stderr[-2000:]))
         self.assert_in("pf-good", once.stdout)
         self.assert_in("535", once.stdout)
         outputs["--once stdout"] = once.stdout
         outputs["--once stderr"] = once.stderr
 
-        check = harness.subprocess.run(
-            [self.binary, "-c", agent.config_path, "--check-config"],
-            env=self.env, stdin=subprocess.DEVNULL, capture_output=True,
-            text=True, timeout=60)
+        check = harness.run_agent_once(
+            self.binary, ["-c", agent.config_path, "--check-config"],
+            env=self.env)
         self.assertEqual(check.returncode, 0, redact(check.stderr))
         # The inline password is warned about, not printed.
         self.assert_in("password: password in the config file",
@@ -963,10 +960,9 @@ class Secrets(unittest.TestCase):
                 with open(path, "w") as f:
                     f.write(self.broken_config(lines, tmpdir))
                 for args in (["--check-config"], ["--once"], []):
-                    r = harness.subprocess.run(
-                        [self.binary, "-c", path] + args, env=self.env,
-                        stdin=subprocess.DEVNULL, capture_output=True,
-                        text=True, timeout=30)
+                    r = harness.run_agent_once(
+                        self.binary, ["-c", path] + args, timeout=30,
+                        env=self.env)
                     # A bad config: 1, or 2 for --once.
                     self.assertEqual(r.returncode,
                                      2 if args == ["--once"] else 1,

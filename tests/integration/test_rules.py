@@ -146,9 +146,9 @@ def catalogue_table():
 
 def explain(key):
     """The one catalogue entry the agent prints for key, as JSON."""
-    proc = subprocess.run([harness.agent_binary(), "--explain", key,
-                           "--format", "json"], stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True, timeout=30)
+    proc = harness.run_agent_once(harness.agent_binary(),
+                                  ["--explain", key, "--format", "json"],
+                                  timeout=30)
     if proc.returncode != 0:
         raise AssertionError("--explain %s: rc %d: %s"
                              % (key, proc.returncode, proc.stderr))
