@@ -858,6 +858,9 @@ static void test_status_page(void **state)
     free(title);
     free(meaning);
     free(fix);
+    /* This result has no note (its mechanism was advertised, the reply
+     * is no Postfix "no mechanism"): the card must not show one. The
+     * certificate failure below has one. */
     char note[2048];
     catalogue_note(&evil, note, sizeof(note));
     if (note[0]) {
@@ -865,6 +868,8 @@ static void test_status_page(void **state)
         assert_non_null(strstr(card, "<dt>Note</dt><dd class=\"note\">"));
         assert_non_null(strstr(card, n));
         free(n);
+    } else {
+        assert_null(strstr(card, "<dt>Note</dt>"));
     }
     assert_non_null(strstr(card, "PLAIN: <code>535"));
     assert_non_null(strstr(card, "<li>greeting: <code>220 mx1 ESMTP "
@@ -934,6 +939,15 @@ static void test_status_page(void **state)
     title = escaped(e->title);
     assert_non_null(strstr(card, title));
     free(title);
+    /* The note quotes the certificate problem, which comes from the
+     * server's certificate: escaped like the rest. */
+    assert_null(strstr(page, "<cert>"));
+    const char *nt = strstr(card, "<dt>Note</dt><dd class=\"note\">");
+    assert_non_null(nt);
+    const char *nt_end = strstr(nt, "</dd>");
+    assert_non_null(nt_end);
+    const char *quoted = strstr(nt, "self-signed &lt;cert&gt;");
+    assert_true(quoted && quoted < nt_end);
     free(card);
     reply_free(&r);
 }
