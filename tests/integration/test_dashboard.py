@@ -13,8 +13,7 @@
    knows appear.
 
 No agent, no network. Run: /usr/bin/python3 tests/integration/test_dashboard.py
-The module-level helpers (dashboard_files, all_panels, queries, substitute)
-are meant for the live test that runs these queries on a real Prometheus.
+(test_prometheus.py runs the queries on a real Prometheus.)
 """
 
 import copy
@@ -88,15 +87,6 @@ def queries(dash):
         for t in p.get("targets", []) or []:
             yield (p.get("title"), t.get("refId"), t.get("expr"),
                    bool(t.get("instant")) and not t.get("range"))
-
-
-def substitute(expr, rate_interval="1m", range_="1h", interval="15s",
-               job=".*", instance=".*", target=".*"):
-    """expr as Grafana sends it with every variable on All (allValue .*)."""
-    values = {"__rate_interval": rate_interval, "__range": range_,
-              "__interval": interval, "job": job, "instance": instance,
-              "target": target}
-    return re.sub(r"\$\{?(\w+)\}?", lambda m: values[m.group(1)], expr)
 
 
 def variable_query(var):
