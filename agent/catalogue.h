@@ -62,6 +62,9 @@ catalogue_for_result(const struct probe_result *r);
  * ASCII): escape it for HTML.
  */
 void catalogue_note(const struct probe_result *r, char *buf, size_t n);
+/* A buffer for catalogue_note() with room for every note at once, 16
+ * mechanism names included; what does not fit is cut. */
+#define CATALOGUE_NOTE_MAX 2048
 
 /* Every entry, for tests and listings. */
 size_t catalogue_count(void);

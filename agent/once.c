@@ -7,10 +7,6 @@
 
 #include "catalogue.h"
 
-/* Room for every catalogue note at once, 16 mechanism names included:
- * catalogue_note() cuts what does not fit. */
-#define ONCE_NOTE_MAX 2048
-
 /* The reply a row shows: the failing stage's, or QUIT's on success. */
 static const struct probe_reply *row_reply(const struct probe_result *r)
 {
@@ -95,7 +91,7 @@ void once_print_table(FILE *out, const struct probe_result *results, size_t n,
         const struct catalogue_entry *e = catalogue_for_result(r);
         if (e)
             fprintf(out, "  explanation: %s: %s\n", e->title, e->meaning);
-        char note[ONCE_NOTE_MAX];
+        char note[CATALOGUE_NOTE_MAX];
         catalogue_note(r, note, sizeof(note));
         if (note[0])
             fprintf(out, "  note: %s\n", note);
@@ -299,7 +295,7 @@ static void json_explanation(struct json *j, const struct probe_result *r)
         json_str(j, "fix", e->fix);
         json_close(j, '}');
     }
-    char note[ONCE_NOTE_MAX] = "";
+    char note[CATALOGUE_NOTE_MAX] = "";
     if (!r->success)
         catalogue_note(r, note, sizeof(note));
     json_str_or_null(j, "note", note);

@@ -143,7 +143,7 @@ static void test_table_explains_failures(void **state)
         char *block = block_of(text, res[i].target);
         assert_non_null(block);
         const struct catalogue_entry *e = catalogue_for_result(&res[i]);
-        char note[2048];
+        char note[CATALOGUE_NOTE_MAX];
         catalogue_note(&res[i], note, sizeof(note));
         if (res[i].success) {
             assert_null(e);
