@@ -1437,8 +1437,12 @@ static void test_https_start_errors(void **state)
 {
     struct auth_fixture *f = *state;
     make_tls_files(f);
+    /* 0: none, 1: the right file, 2: the other key, 3: a missing file. */
+    const char *certs[] = {NULL, f->cert, f->other_key,
+                           "/nonexistent/cert.pem"};
+    const char *keys[] = {NULL, f->key, f->other_key, "/nonexistent/cert.pem"};
     static const struct {
-        int cert, key; /* 0: none, 1: the right one, 2: the other key */
+        int cert, key;
         const char *msg;
     } cases[] = {
         {1, 0, "needs both a certificate and a key"},
@@ -1449,13 +1453,8 @@ static void test_https_start_errors(void **state)
         {1, 3, "web_tls_key_file /nonexistent/cert.pem: No such file"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        const char *files[] = {NULL, NULL, f->other_key,
-                               "/nonexistent/cert.pem"};
-        files[1] = f->cert;
-        const char *cert = files[cases[i].cert];
-        files[1] = f->key;
-        const char *key = files[cases[i].key];
-        struct http_options opt = {.tls_cert_file = cert, .tls_key_file = key};
+        struct http_options opt = {.tls_cert_file = certs[cases[i].cert],
+                                   .tls_key_file = keys[cases[i].key]};
         char err[256] = "";
         struct http_server *h = start_auth(f, &opt, err, sizeof(err));
         if (h || !strstr(err, cases[i].msg))
