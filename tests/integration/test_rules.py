@@ -12,8 +12,8 @@ PyYAML (python3-yaml) and the agent binary ($SMTP_HEALTH_AGENT); no
 network.
 """
 
+import functools
 import json
-
 import os
 import re
 import shutil
@@ -144,8 +144,10 @@ def catalogue_table():
     return rows
 
 
+@functools.lru_cache(maxsize=None)
 def explain(key):
-    """The one catalogue entry the agent prints for key, as JSON."""
+    """The one catalogue entry the agent prints for key, as JSON. Cached:
+    two tests ask for the same keys (callers must not change it)."""
     proc = harness.run_agent_once(harness.agent_binary(),
                                   ["--explain", key, "--format", "json"],
                                   timeout=30)
