@@ -109,9 +109,10 @@ def found_forms(text):
 # --- a slow SMTP server ----------------------------------------------------
 
 class _SlowHandler(socketserver.StreamRequestHandler):
+    owner = None  # the SlowSmtpServer, set on a subclass per server
 
     def reply(self, data):
-        srv = self.server.owner
+        srv = self.owner
         # An interruptible sleep: stop() ends every connection at once.
         if srv.stopping.wait(srv.delay):
             return False
@@ -123,7 +124,7 @@ class _SlowHandler(socketserver.StreamRequestHandler):
         return True
 
     def handle(self):
-        srv = self.server.owner
+        srv = self.owner
         self.request.settimeout(30)
         with srv.lock:
             srv.connections += 1
@@ -146,11 +147,6 @@ class _SlowHandler(socketserver.StreamRequestHandler):
             return
 
 
-class _ThreadingServer(socketserver.ThreadingTCPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-
 class SlowSmtpServer:
     """Plain SMTP on 127.0.0.1 that waits `delay` seconds before each reply
     (greeting, EHLO, QUIT): a probe of it is in flight for 3 * delay."""
@@ -160,22 +156,18 @@ class SlowSmtpServer:
         self.stopping = threading.Event()
         self.lock = threading.Lock()
         self.connections = 0
-        self.server = _ThreadingServer(("127.0.0.1", 0), _SlowHandler)
-        self.server.owner = self
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever,
-                                       daemon=True)
+        self.port = None
+        self._server = None
 
     def __enter__(self):
-        self.thread.start()
+        handler = type("Handler", (_SlowHandler,), {"owner": self})
+        self._server = harness.tcp_server(handler)
+        self.port = self._server.__enter__()
         return self
 
     def __exit__(self, *exc):
-        self.stopping.set()
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
-        return False
+        self.stopping.set()  # the replies waiting in their sleep end now
+        return self._server.__exit__(*exc)
 
 
 # --- config robustness -----------------------------------------------------
