@@ -21,7 +21,6 @@ import http.client
 import os
 import resource
 import select
-import shutil
 import signal
 import socket
 import ssl
@@ -676,7 +675,8 @@ class WebConfigErrors(unittest.TestCase):
     """Bad web_* settings: caught by --check-config, or at start."""
 
     def run_agent_with(self, extra, args=("--check-config",)):
-        d = self.enterContext(_TempDir())
+        d = self.enterContext(tempfile.TemporaryDirectory(
+            prefix="web-config-", ignore_cleanup_errors=True))
         path = os.path.join(d, "agent.ini")
         with open(path, "w") as f:
             f.write("[agent]\n%s\n[target \"t\"]\nhost = 127.0.0.1\n"
@@ -713,16 +713,6 @@ class WebConfigErrors(unittest.TestCase):
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertIn("certificate", r.stderr.lower())
         self.assertIn("key", r.stderr.lower())
-
-
-class _TempDir:
-    def __enter__(self):
-        self.path = tempfile.mkdtemp(prefix="web-config-")
-        return self.path
-
-    def __exit__(self, *exc):
-        shutil.rmtree(self.path, ignore_errors=True)
-        return False
 
 
 if __name__ == "__main__":
