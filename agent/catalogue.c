@@ -978,17 +978,14 @@ struct note {
     size_t cap, len;
 };
 
-static void note_add(struct note *nb, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+static void note_vadd(struct note *nb, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 
-static void note_add(struct note *nb, const char *fmt, ...)
+static void note_vadd(struct note *nb, const char *fmt, va_list ap)
 {
     if (nb->cap == 0 || nb->len + 1 >= nb->cap)
         return;
-    va_list ap;
-    va_start(ap, fmt);
     int w = vsnprintf(nb->buf + nb->len, nb->cap - nb->len, fmt, ap);
-    va_end(ap);
     if (w < 0)
         nb->buf[nb->len] = '\0';
     else if ((size_t)w >= nb->cap - nb->len)
@@ -997,11 +994,29 @@ static void note_add(struct note *nb, const char *fmt, ...)
         nb->len += (size_t)w;
 }
 
-/* Separates one sentence from the next. */
-static void note_sep(struct note *nb)
+static void note_add(struct note *nb, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void note_add(struct note *nb, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    note_vadd(nb, fmt, ap);
+    va_end(ap);
+}
+
+/* One more sentence of a note, after a space when one came before. */
+static void note_sentence(struct note *nb, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void note_sentence(struct note *nb, const char *fmt, ...)
 {
     if (nb->len)
         note_add(nb, " ");
+    va_list ap;
+    va_start(ap, fmt);
+    note_vadd(nb, fmt, ap);
+    va_end(ap);
 }
 
 /* The mechanisms EHLO advertised, space-separated, or "none". */
@@ -1044,29 +1059,29 @@ static void note_mechanisms(const struct probe_result *r, struct note *nb)
     }
     if (m.len) {
         list_mechs(&r->ehlo, advertised, sizeof(advertised));
-        note_sep(nb);
         if (r->ehlo.auth || r->ehlo.n_mechs)
-            note_add(nb,
-                     "EHLO did not advertise %s; it advertised AUTH %s, so "
-                     "configure one of those or enable this mechanism on "
-                     "the server.",
-                     missing, advertised);
+            note_sentence(
+                nb,
+                "EHLO did not advertise %s; it advertised AUTH %s, so "
+                "configure one of those or enable this mechanism on "
+                "the server.",
+                missing, advertised);
         else
-            note_add(nb,
-                     "EHLO did not advertise %s; it advertised no AUTH at "
-                     "all on this connection.",
-                     missing);
+            note_sentence(
+                nb,
+                "EHLO did not advertise %s; it advertised no AUTH at "
+                "all on this connection.",
+                missing);
     }
     for (size_t i = 0; i < r->n_auth && i < CONFIG_MAX_MECHS; i++) {
         const struct probe_auth *a = &r->auth[i];
         if (!no_mechanism_text(&a->reply))
             continue;
-        note_sep(nb);
-        note_add(nb,
-                 "The 535 to %s says no mechanism available: that is how "
-                 "Postfix refuses a mechanism it does not offer here, so "
-                 "this is a mechanism problem, not a password problem.",
-                 sasl_mech_name(a->mech));
+        note_sentence(nb,
+                      "The 535 to %s says no mechanism available: that is how "
+                      "Postfix refuses a mechanism it does not offer here, so "
+                      "this is a mechanism problem, not a password problem.",
+                      sasl_mech_name(a->mech));
     }
 }
 
@@ -1082,33 +1097,34 @@ static void note_auth_and_tls(const struct probe_result *r, struct note *nb)
     if (r->stage != PROBE_STAGE_AUTH || !(needs_tls || unoffered))
         return;
     if (auth_in_clear(r) && r->ehlo_seen) {
-        if ((!r->ehlo.auth && r->ehlo.starttls) || needs_tls)
-            note_sep(nb);
         if (!r->ehlo.auth && r->ehlo.starttls)
-            note_add(nb, "The EHLO in clear text offered STARTTLS but no "
-                         "AUTH: the server offers AUTH only after "
-                         "STARTTLS, so set tls = starttls for this target.");
+            note_sentence(nb,
+                          "The EHLO in clear text offered STARTTLS but no "
+                          "AUTH: the server offers AUTH only after "
+                          "STARTTLS, so set tls = starttls for this target.");
         else if (needs_tls && r->ehlo.starttls)
-            note_add(nb, "AUTH went in clear text and the server wants TLS "
-                         "first; it offers STARTTLS, so set tls = starttls "
-                         "for this target.");
+            note_sentence(nb,
+                          "AUTH went in clear text and the server wants TLS "
+                          "first; it offers STARTTLS, so set tls = starttls "
+                          "for this target.");
         else if (needs_tls)
-            note_add(nb, "AUTH went in clear text and the server offers "
-                         "no STARTTLS; use its implicit TLS port with tls = "
-                         "implicit.");
+            note_sentence(nb,
+                          "AUTH went in clear text and the server offers "
+                          "no STARTTLS; use its implicit TLS port with tls = "
+                          "implicit.");
     } else if (went_through_starttls(r)) {
         /* The mechanism list after TLS is what counts; the change across
          * STARTTLS only explains a refusal of AUTH itself. */
         if (needs_tls && !r->ehlo_pre_tls_auth && r->ehlo.auth) {
-            note_sep(nb);
-            note_add(nb, "EHLO advertised AUTH only after STARTTLS, and "
-                         "AUTH after STARTTLS was still refused: check the "
-                         "server's TLS and SASL settings together.");
+            note_sentence(nb,
+                          "EHLO advertised AUTH only after STARTTLS, and "
+                          "AUTH after STARTTLS was still refused: check the "
+                          "server's TLS and SASL settings together.");
         } else if (r->ehlo_pre_tls_auth && !r->ehlo.auth) {
-            note_sep(nb);
-            note_add(nb, "The server advertised AUTH before STARTTLS but "
-                         "not after it: its SASL setup differs with TLS, so "
-                         "check its TLS-specific settings.");
+            note_sentence(nb,
+                          "The server advertised AUTH before STARTTLS but "
+                          "not after it: its SASL setup differs with TLS, so "
+                          "check its TLS-specific settings.");
         }
     }
 }
@@ -1130,12 +1146,12 @@ static void note_secret_change(const struct probe_result *r, struct note *nb)
     struct tm tm;
     if (gmtime_r(&t, &tm))
         strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
-    note_sep(nb);
-    note_add(nb,
-             "The password of this target changed at the reload of %s and "
-             "no AUTH has succeeded since: check the new password file or "
-             "variable first.",
-             when);
+    note_sentence(
+        nb,
+        "The password of this target changed at the reload of %s and "
+        "no AUTH has succeeded since: check the new password file or "
+        "variable first.",
+        when);
 }
 
 /* What EHLO offered when STARTTLS was missing; the certificate's fault. */
@@ -1148,15 +1164,13 @@ static void note_tls(const struct probe_result *r, struct note *nb)
         kw[0] = '\0';
         for (size_t i = 0; i < r->ehlo.n_keywords; i++)
             note_add(&l, "%s%s", i ? " " : "", r->ehlo.keywords[i]);
-        note_sep(nb);
-        note_add(nb, "EHLO did not list STARTTLS; it listed: %s.",
-                 l.len ? kw : "no extensions");
+        note_sentence(nb, "EHLO did not list STARTTLS; it listed: %s.",
+                      l.len ? kw : "no extensions");
     }
     if (r->error == PROBE_ERROR_CERTIFICATE && r->tls.problem[0]) {
-        note_sep(nb);
-        note_add(nb, "Certificate check: %.*s.",
-                 (int)strnlen(r->tls.problem, sizeof(r->tls.problem)),
-                 r->tls.problem);
+        note_sentence(nb, "Certificate check: %.*s.",
+                      (int)strnlen(r->tls.problem, sizeof(r->tls.problem)),
+                      r->tls.problem);
     }
 }
 

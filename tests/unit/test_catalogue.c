@@ -446,6 +446,8 @@ static void test_note_postfix_no_mechanism(void **state)
     assert_non_null(strstr(buf, "mechanism problem, not a password problem"));
     assert_non_null(strstr(buf, "CRAM-MD5"));
     assert_non_null(strstr(buf, "advertised AUTH PLAIN LOGIN"));
+    /* Two sentences, one space between them. */
+    assert_non_null(strstr(buf, "on the server. The 535 to CRAM-MD5 says"));
     assert_null(strstr(buf, "reload"));
     /* Postfix's wrong password is a password problem. */
     r = base_result();
