@@ -164,6 +164,12 @@ static void test_table_explains_failures(void **state)
         }
         free(block);
     }
+    /* The words themselves, not only what the catalogue returns. */
+    assert_non_null(
+        strstr(text, "\n  explanation: Mechanism not supported: "));
+    assert_non_null(strstr(text, "\n  note: EHLO did not advertise CRAM-MD5 "
+                                 "(504); it advertised AUTH PLAIN"));
+    assert_non_null(strstr(text, "\n  explanation: Connection failed: "));
     free(c.data);
     assert_int_equal(once_exit_status(res, 3), 1);
     assert_int_equal(once_exit_status(res + 1, 1), 0);
@@ -276,6 +282,7 @@ static void test_json(void **state)
                                "        \"problem\": \"self signed\""));
     const struct catalogue_entry *e = catalogue_for_result(&res[0]);
     assert_non_null(e);
+    assert_string_equal(e->key, "504@auth");
     char want[512];
     snprintf(want, sizeof(want),
              "\"explanation\": {\n        \"key\": \"%s\",\n"
