@@ -1001,7 +1001,9 @@ static void test_start_errors(void **state)
     assert_non_null(strstr(err, "Address already in use"));
 
     opt.metrics = NULL;
+    err[0] = '\0';
     assert_null(http_start(&opt, err, sizeof(err)));
+    assert_string_equal(err, "no metrics store");
     http_stop(NULL);
 }
 
