@@ -157,13 +157,6 @@ _DONE_RE = re.compile(r'msg="probe done" target=(\S+) success=(\d) '
                       r'duration=([0-9.]+)')
 
 
-def sanitized(binary):
-    """True for an AddressSanitizer build (as test_valgrind.py tells)."""
-    with open(binary, "rb") as f:
-        data = f.read()
-    return b"__asan_init" in data or b"libasan.so" in data
-
-
 def config(ports, aio):
     out = ["[agent]", "interval = %ds" % INTERVAL_S,
            "timeout = %dms" % (TIMEOUT_S * 1000),
@@ -187,17 +180,6 @@ def config(ports, aio):
     return "\n".join(out) + "\n"
 
 
-def vm_status(pid):
-    """{"VmHWM": bytes, "VmRSS": bytes} from /proc."""
-    found = {}
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            key, _, value = line.partition(":")
-            if key in ("VmHWM", "VmRSS"):
-                found[key] = int(value.split()[0]) * 1024
-    return found
-
-
 class Hostile(unittest.TestCase):
 
     @classmethod
@@ -208,7 +190,7 @@ class Hostile(unittest.TestCase):
     @classmethod
     def _start(cls):
         binary = harness.agent_binary()
-        cls.asan = sanitized(binary)
+        cls.asan = harness.sanitized(binary)
         pki = harness.shared_pki()
         cls.aio = cls.enterClassContext(harness.aiosmtpd(tls="starttls"))
         # One port per target, named after it in the server's log.
@@ -237,7 +219,7 @@ class Hostile(unittest.TestCase):
         harness.wait_for(enough, (ROUNDS + 3) * INTERVAL_S, interval=0.5,
                          message="%d probes of every target" % ROUNDS)
         cls.elapsed = time.monotonic() - cls.t0
-        cls.vm = vm_status(cls.agent.proc.pid)
+        cls.vm = harness.vm_status(cls.agent.proc.pid)
         cls.text, cls.samples = harness.scrape(cls.agent.port)
         cls.page = harness.http_get(cls.agent.port, "/")[2].decode(
             "utf-8", "replace")

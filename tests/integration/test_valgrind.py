@@ -36,14 +36,6 @@ READY_TIMEOUT = 30.0
 STOP_TIMEOUT = 60.0
 
 
-def sanitized(binary):
-    """True when the binary was built with AddressSanitizer: its runtime
-    symbols are in it, statically or as a dependency."""
-    with open(binary, "rb") as f:
-        data = f.read()
-    return b"__asan_init" in data or b"libasan.so" in data
-
-
 def valgrind_argv(log_path):
     argv = [VALGRIND, "--tool=memcheck", "--leak-check=full",
             "--errors-for-leak-kinds=definite,indirect",
@@ -113,7 +105,7 @@ class Valgrind(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.binary = harness.agent_binary()
-        if sanitized(cls.binary):
+        if harness.sanitized(cls.binary):
             raise unittest.SkipTest("%s is an ASan build; valgrind runs "
                                     "the default build only" % cls.binary)
 

@@ -377,6 +377,26 @@ def agent_binary():
     return path
 
 
+def sanitized(binary):
+    """True when the binary was built with AddressSanitizer: its runtime
+    symbols are in it, statically or as a dependency."""
+    with open(binary, "rb") as f:
+        data = f.read()
+    return b"__asan_init" in data or b"libasan.so" in data
+
+
+def vm_status(pid):
+    """{"VmHWM": bytes, "VmRSS": bytes} of a process, from /proc: its peak
+    and current resident memory."""
+    found = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key in ("VmHWM", "VmRSS"):
+                found[key] = int(value.split()[0]) * 1024
+    return found
+
+
 class AgentProcess:
     """The agent running as a subprocess with its own temp dir.
 
