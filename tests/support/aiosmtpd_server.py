@@ -33,13 +33,14 @@ import os
 import shutil
 import signal
 import ssl
-import subprocess
 import sys
 import tempfile
 import time
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+
+import script_server
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PYTHON = "/usr/bin/python3"
@@ -300,13 +301,15 @@ def main(argv):
     return 0
 
 
-class AiosmtpdProcess:
+class AiosmtpdProcess(script_server.ScriptServer):
     """Run this script as a subprocess; a context manager for tests.
 
     A separate process, like any real server: the test can kill it, and
     its asyncio loop never competes with the test's own threads.
     `password_file` must exist; the password never appears in argv.
     """
+
+    name = "aiosmtpd"
 
     def __init__(self, port, password_file, tls="none", cert=None,
                  key=None, user="probe@example.test",
@@ -316,75 +319,23 @@ class AiosmtpdProcess:
         self.tls = tls
         self.user = user
         self.mechanisms = tuple(mechanisms)
-        self._owns_workdir = workdir is None
-        self.workdir = workdir or tempfile.mkdtemp(prefix="aiosmtpd-run-")
-        self.ready_file = os.path.join(self.workdir, "ready-%d" % port)
-        self.log_path = os.path.join(self.workdir, "aiosmtpd-%d.log" % port)
-        self.start_timeout = start_timeout
-        self.proc = None
-        self.argv = [PYTHON, os.path.join(HERE, "aiosmtpd_server.py"),
-                     "--port", str(port), "--tls", tls, "--user", user,
-                     "--password-file", password_file,
-                     "--mechanisms", " ".join(self.mechanisms),
-                     "--auth-require-tls",
-                     "yes" if auth_require_tls else "no",
-                     "--ready-file", self.ready_file]
+        owns_workdir = workdir is None
+        workdir = workdir or tempfile.mkdtemp(prefix="aiosmtpd-run-")
+        ready_file = os.path.join(workdir, "ready-%d" % port)
+        argv = [PYTHON, os.path.join(HERE, "aiosmtpd_server.py"),
+                "--port", str(port), "--tls", tls, "--user", user,
+                "--password-file", password_file,
+                "--mechanisms", " ".join(self.mechanisms),
+                "--auth-require-tls", "yes" if auth_require_tls else "no",
+                "--ready-file", ready_file]
         if tls != "none":
-            self.argv += ["--cert", cert, "--key", key]
+            argv += ["--cert", cert, "--key", key]
+        super().__init__(argv, workdir, ready_file,
+                         os.path.join(workdir, "aiosmtpd-%d.log" % port),
+                         start_timeout, owns_workdir)
 
-    def start(self):
-        if os.path.exists(self.ready_file):
-            os.unlink(self.ready_file)
-        with open(self.log_path, "ab") as logf:
-            self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
-                                         stdout=logf, stderr=logf)
-        deadline = time.monotonic() + self.start_timeout
-        while not os.path.exists(self.ready_file):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("aiosmtpd did not start:\n" + self.log())
-            time.sleep(0.02)
-        with open(self.ready_file) as f:
-            self.port = int(f.read())
-        return self
-
-    def stop(self, timeout=5.0):
-        """SIGTERM, wait (bounded), SIGKILL if it would not go."""
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout)
-        rc = self.proc.returncode
-        self.proc = None
-        return rc
-
-    def log(self):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
-
-    def cleanup(self):
-        if self._owns_workdir:
-            shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def __enter__(self):
-        try:
-            return self.start()
-        except BaseException:
-            self.cleanup()  # __exit__ will not run
-            raise
-
-    def __exit__(self, *exc):
-        self.stop()
-        self.cleanup()
-        return False
+    def read_ready(self, text):
+        self.port = int(text)
 
 
 if __name__ == "__main__":

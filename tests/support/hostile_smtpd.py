@@ -40,15 +40,15 @@ import functools
 import json
 import os
 import select
-import shutil
 import signal
 import socket
 import ssl
-import subprocess
 import sys
 import tempfile
 import threading
 import time
+
+import script_server
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PYTHON = "/usr/bin/python3"
@@ -733,74 +733,28 @@ def main(argv):
     return 0
 
 
-class HostileServer:
+class HostileServer(script_server.ScriptServer):
     """This script as a subprocess; a context manager for tests.
 
     .ports maps each scenario to its port once started; .log() is the
     server's log so far.
     """
 
+    name = "hostile_smtpd"
+
     def __init__(self, scenarios, pki_dir, start_timeout=10.0):
         self.scenarios = list(scenarios)
-        self.workdir = tempfile.mkdtemp(prefix="hostile-smtpd-")
-        self.ready_file = os.path.join(self.workdir, "ready.json")
-        self.log_path = os.path.join(self.workdir, "hostile.log")
-        self.start_timeout = start_timeout
-        self.argv = [PYTHON, os.path.abspath(__file__), "--pki", pki_dir,
-                     "--ready-file", self.ready_file, "--log",
-                     self.log_path] + self.scenarios
-        self.proc = None
         self.ports = {}
+        workdir = tempfile.mkdtemp(prefix="hostile-smtpd-")
+        ready_file = os.path.join(workdir, "ready.json")
+        log_path = os.path.join(workdir, "hostile.log")
+        super().__init__([PYTHON, os.path.abspath(__file__), "--pki",
+                          pki_dir, "--ready-file", ready_file, "--log",
+                          log_path] + self.scenarios,
+                         workdir, ready_file, log_path, start_timeout)
 
-    def start(self):
-        with open(self.log_path, "ab") as logf:
-            self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
-                                         stdout=subprocess.DEVNULL,
-                                         stderr=logf)
-        deadline = time.monotonic() + self.start_timeout
-        while not os.path.exists(self.ready_file):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("hostile_smtpd did not start:\n" +
-                                   self.log())
-            time.sleep(0.02)
-        with open(self.ready_file) as f:
-            self.ports = json.load(f)
-        return self
-
-    def stop(self, timeout=5.0):
-        """SIGTERM, wait (bounded), SIGKILL if it would not go."""
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout)
-        rc = self.proc.returncode
-        self.proc = None
-        return rc
-
-    def log(self):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
-
-    def __enter__(self):
-        try:
-            return self.start()
-        except BaseException:
-            shutil.rmtree(self.workdir, ignore_errors=True)
-            raise
-
-    def __exit__(self, *exc):
-        self.stop()
-        shutil.rmtree(self.workdir, ignore_errors=True)
-        return False
+    def read_ready(self, text):
+        self.ports = json.loads(text)
 
 
 if __name__ == "__main__":
