@@ -88,13 +88,16 @@ def md_cells(line):
     return [c.strip() for c in line.strip().strip("|").split("|")]
 
 
-def thresholds_table():
-    """ALERTS.md's thresholds table: {alert: {column: cell}}."""
+def md_table(heading):
+    """The table of ALERTS.md's "## heading" section: {alert: {column:
+    cell}}. Checked: a separator under the header, every row as wide as
+    the header, no alert twice."""
     with open(ALERTS_MD) as f:
         text = f.read()
-    m = re.search(r"^## Thresholds$(.*?)^## ", text, re.M | re.S)
+    m = re.search(r"^## %s$(.*?)^## " % re.escape(heading), text,
+                  re.M | re.S)
     if not m:
-        raise AssertionError("ALERTS.md has no '## Thresholds' section")
+        raise AssertionError("ALERTS.md has no '## %s' section" % heading)
     lines = [ln for ln in m.group(1).split("\n") if ln.startswith("|")]
     header = md_cells(lines[0])
     if not re.fullmatch(r"[-|: ]+", lines[1]):
@@ -112,6 +115,11 @@ def thresholds_table():
     return rows
 
 
+def thresholds_table():
+    """ALERTS.md's thresholds table: {alert: {column: cell}}."""
+    return md_table("Thresholds")
+
+
 def cell_items(cell):
     """`> 0`, `== 235` -> ["> 0", "== 235"]; an em dash or "-" -> []."""
     if cell in ("—", "-", ""):
@@ -126,21 +134,12 @@ def cell_items(cell):
 
 def catalogue_table():
     """ALERTS.md's "Words from the catalogue" table: {alert: key}."""
-    with open(ALERTS_MD) as f:
-        text = f.read()
-    m = re.search(r"^## Words from the catalogue$(.*?)^## ", text,
-                  re.M | re.S)
-    if not m:
-        raise AssertionError("ALERTS.md has no 'Words from the catalogue'")
-    lines = [ln for ln in m.group(1).split("\n") if ln.startswith("|")]
-    header = md_cells(lines[0])
     rows = {}
-    for line in lines[2:]:
-        row = dict(zip(header, md_cells(line)))
+    for alert, row in md_table("Words from the catalogue").items():
         key = row["Catalogue key"]
         if not (key.startswith("`") and key.endswith("`")):
-            raise AssertionError("key not in backticks: %r" % line)
-        rows[row["Alert"]] = key.strip("`")
+            raise AssertionError("key not in backticks: %r" % key)
+        rows[alert] = key.strip("`")
     return rows
 
 
