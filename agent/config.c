@@ -26,6 +26,8 @@
 #define WEB_FILE_MAX ((size_t)1 << 20)
 
 #define FMT(a, b) __attribute__((format(printf, a, b)))
+#define STR_(x)   #x
+#define STR(x)    STR_(x)
 
 const char *tls_mode_name(enum tls_mode mode)
 {
@@ -955,6 +957,82 @@ static int config_handler(void *user, const char *section, const char *name,
 
 /* ---- after parsing ---- */
 
+/*
+ * The one reader of the files a config names (password, PEM, users): a
+ * whole regular file of 1 to max bytes in *data, malloc()ed once at its
+ * size and NUL-terminated, so that a secret leaves no copies behind (the
+ * caller wipes it). limit is max in words for the message ("1 MiB").
+ * Messages name the path, never the content. 0, or -1 after reporting;
+ * *mode gets the file's mode as soon as it is known to be a regular
+ * file, so that a caller can warn about it even when the read fails.
+ */
+static int read_small_file(struct parser *p, int line, const char *key,
+                           const char *path, size_t max, const char *limit,
+                           char **data, size_t *len, mode_t *mode)
+{
+    /* O_NONBLOCK: a FIFO must not hang the load; it fails S_ISREG below. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        err_at(p, line, key, "cannot read %s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    bool fits = false;
+    if (!S_ISREG(st.st_mode)) {
+        err_at(p, line, key, "%s is not a regular file", path);
+    } else {
+        *mode = st.st_mode;
+        if (st.st_size == 0)
+            err_at(p, line, key, "%s is empty", path);
+        else if ((uint64_t)st.st_size > max)
+            err_at(p, line, key, "%s is larger than %s", path, limit);
+        else
+            fits = true;
+    }
+    if (!fits) {
+        close(fd);
+        return -1;
+    }
+    /* One byte more than the size: a file that grew is noticed. */
+    size_t cap = (size_t)st.st_size + 1;
+    char *buf = malloc(cap + 1);
+    if (!buf) {
+        p->oom = true;
+        close(fd);
+        return -1;
+    }
+    size_t n = 0;
+    int rerr = 0;
+    while (n < cap) {
+        ssize_t r = read(fd, buf + n, cap - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            rerr = errno;
+            break;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    close(fd);
+    if (rerr || n == 0 || n == cap) {
+        if (rerr)
+            err_at(p, line, key, "cannot read %s: %s", path, strerror(rerr));
+        else
+            err_at(p, line, key, "%s changed while being read", path);
+        explicit_bzero(buf, cap + 1);
+        free(buf);
+        return -1;
+    }
+    buf[n] = '\0';
+    *data = buf;
+    *len = n;
+    return 0;
+}
+
 static int store_secret(struct target_config *t, const char *s, size_t n)
 {
     t->secret = malloc(n + 1);
@@ -971,65 +1049,31 @@ static void read_password_file(struct parser *p, struct target_config *t,
                                const char *path, int line)
 {
     const char *key = target_key_names[TK_PASSWORD_FILE];
-    /* O_NONBLOCK: a FIFO must not hang the load; it fails S_ISREG below. */
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd < 0) {
-        err_at(p, line, key, "cannot read %s: %s", path, strerror(errno));
-        return;
-    }
-    struct stat st;
-    if (fstat(fd, &st) < 0) {
-        err_at(p, line, key, "cannot read %s: %s", path, strerror(errno));
-        close(fd);
-        return;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        err_at(p, line, key, "%s is not a regular file", path);
-        close(fd);
-        return;
-    }
-    if (st.st_mode & 077)
+    const char *limit = STR(CONFIG_SECRET_MAX) " bytes";
+    char *data = NULL;
+    size_t n = 0;
+    mode_t mode = 0;
+    /* Room for the largest secret plus "\r\n". */
+    int rc = read_small_file(p, line, key, path, CONFIG_SECRET_MAX + 2, limit,
+                             &data, &n, &mode);
+    if (mode & 077)
         warn_at(p, line, key,
                 "%s is readable by others (mode %04o); chmod 600 it", path,
-                (unsigned)(st.st_mode & 07777));
-    /* Room for the largest secret plus "\r\n": a file that fills it is
-     * too large, whatever its last bytes are. */
-    const size_t cap = CONFIG_SECRET_MAX + 3;
-    char *data = malloc(cap);
-    if (!data) {
-        p->oom = true;
-        close(fd);
+                (unsigned)(mode & 07777));
+    if (rc < 0)
         return;
-    }
-    size_t n = 0;
-    int rerr = 0;
-    while (n < cap) {
-        ssize_t r = read(fd, data + n, cap - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            rerr = errno;
-            break;
-        }
-        if (r == 0)
-            break;
-        n += (size_t)r;
-    }
-    close(fd);
-    if (n < cap && n >= 1 && data[n - 1] == '\n')
+    size_t len = n;
+    if (n >= 1 && data[n - 1] == '\n')
         n -= (n >= 2 && data[n - 2] == '\r') ? 2 : 1;
-    if (rerr)
-        err_at(p, line, key, "cannot read %s: %s", path, strerror(rerr));
-    else if (n > CONFIG_SECRET_MAX)
-        err_at(p, line, key, "%s is larger than %d bytes", path,
-               CONFIG_SECRET_MAX);
+    if (n > CONFIG_SECRET_MAX)
+        err_at(p, line, key, "%s is larger than %s", path, limit);
     else if (n == 0)
         err_at(p, line, key, "%s is empty", path);
     else if (memchr(data, '\0', n))
         err_at(p, line, key, "%s holds a NUL byte", path);
     else if (store_secret(t, data, n))
         p->oom = true;
-    explicit_bzero(data, cap);
+    explicit_bzero(data, len);
     free(data);
 }
 
@@ -1127,75 +1171,6 @@ static void check_auth(struct parser *p, struct target_config *t,
 
 /* ---- the HTTP endpoint's protection ---- */
 
-/*
- * A whole web_* file in *data (malloc()ed, NUL-terminated, sized once so
- * that a key leaves no copies behind; the caller wipes it). Regular, 1
- * byte to 1 MiB. 0, or -1 after reporting; *mode gets the file's mode.
- */
-static int read_web_file(struct parser *p, int line, const char *key,
-                         const char *path, char **data, size_t *len,
-                         mode_t *mode)
-{
-    /* O_NONBLOCK: a FIFO must not hang the load; it fails S_ISREG below. */
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) < 0) {
-        err_at(p, line, key, "cannot read %s: %s", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    const char *problem = NULL;
-    if (!S_ISREG(st.st_mode))
-        problem = "is not a regular file";
-    else if (st.st_size == 0)
-        problem = "is empty";
-    else if ((uint64_t)st.st_size > WEB_FILE_MAX)
-        problem = "is larger than 1 MiB";
-    if (problem) {
-        err_at(p, line, key, "%s %s", path, problem);
-        close(fd);
-        return -1;
-    }
-    /* One byte more than the size: a file that grew is noticed. */
-    size_t cap = (size_t)st.st_size + 1;
-    char *buf = malloc(cap + 1);
-    if (!buf) {
-        p->oom = true;
-        close(fd);
-        return -1;
-    }
-    size_t n = 0;
-    int rerr = 0;
-    while (n < cap) {
-        ssize_t r = read(fd, buf + n, cap - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            rerr = errno;
-            break;
-        }
-        if (r == 0)
-            break;
-        n += (size_t)r;
-    }
-    close(fd);
-    if (rerr || n == 0 || n == cap) {
-        if (rerr)
-            err_at(p, line, key, "cannot read %s: %s", path, strerror(rerr));
-        else
-            err_at(p, line, key, "%s changed while being read", path);
-        explicit_bzero(buf, cap + 1);
-        free(buf);
-        return -1;
-    }
-    buf[n] = '\0';
-    *data = buf;
-    *len = n;
-    *mode = st.st_mode;
-    return 0;
-}
-
 static void check_web_tls(struct parser *p)
 {
     struct agent_config *c = p->cfg;
@@ -1218,8 +1193,8 @@ static void check_web_tls(struct parser *p)
     mode_t mode = 0;
     int line = p->agent_key_line[ck];
     const char *path = c->web_tls_cert_file;
-    if (read_web_file(p, line, agent_key_names[ck], path, &data, &len,
-                      &mode) == 0) {
+    if (read_small_file(p, line, agent_key_names[ck], path, WEB_FILE_MAX,
+                        "1 MiB", &data, &len, &mode) == 0) {
         if (!strstr(data, "-----BEGIN CERTIFICATE-----"))
             err_at(p, line, agent_key_names[ck],
                    "%s holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
@@ -1229,8 +1204,8 @@ static void check_web_tls(struct parser *p)
 
     line = p->agent_key_line[kk];
     path = c->web_tls_key_file;
-    if (read_web_file(p, line, agent_key_names[kk], path, &data, &len,
-                      &mode) == 0) {
+    if (read_small_file(p, line, agent_key_names[kk], path, WEB_FILE_MAX,
+                        "1 MiB", &data, &len, &mode) == 0) {
         /* Group-readable is the usual ssl-cert group setup; others are
          * not meant to read a private key. */
         if (mode & 007)
@@ -1287,7 +1262,8 @@ static void read_users_file(struct parser *p)
     char *data = NULL;
     size_t len = 0;
     mode_t mode = 0;
-    if (read_web_file(p, line, key, path, &data, &len, &mode) < 0)
+    if (read_small_file(p, line, key, path, WEB_FILE_MAX, "1 MiB", &data, &len,
+                        &mode) < 0)
         return;
     size_t errors = p->diag->n_errors;
     size_t lineno = 0;

@@ -1363,6 +1363,28 @@ static void test_password_file_mode(void **state)
         s->n--;
         unlink(path);
     }
+
+    /* A file that fails to load is still warned about: both get fixed. */
+    const char *path = scratch_file(s, "mode", "", 0, 0644);
+    char lines[700];
+    snprintf(lines, sizeof(lines), "password_file = %s\n", path);
+    char *text = auth_config(lines);
+    struct config_diag d;
+    assert_null(load(text, &d));
+    char want[700];
+    snprintf(want, sizeof(want), "t.ini:5: password_file: %s is empty", path);
+    assert_int_equal(d.n_errors, 1);
+    assert_line(buf_str(&d.errors), want);
+    snprintf(want, sizeof(want),
+             "t.ini:5: password_file: %s is readable by others (mode 0644); "
+             "chmod 600 it",
+             path);
+    assert_int_equal(d.n_warnings, 1);
+    assert_line(buf_str(&d.warnings), want);
+    config_diag_free(&d);
+    free(text);
+    s->n--;
+    unlink(path);
 }
 
 /* Every kind of problem around a secret; the secret never shows. */
