@@ -1847,9 +1847,8 @@ struct http_server *http_start(const struct http_options *opt, char *err,
         mhd_log, h, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&ss,
         MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_CONNECTION_TIMEOUT,
         h->timeout_s,
-        /* Scrapers share an address with others behind NAT: no lower
-         * per-address limit than the whole one. */
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, limit,
+        /* No MHD_OPTION_PER_IP_CONNECTION_LIMIT (MHD's default is none):
+         * scrapers share an address with others behind NAT. */
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
         MHD_OPTION_NOTIFY_CONNECTION, notify_connection, h,
         MHD_OPTION_NOTIFY_COMPLETED, request_completed, h,
