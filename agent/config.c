@@ -1303,6 +1303,8 @@ static void read_users_file(struct parser *p)
         }
         s = nl ? nl + 1 : end;
     }
+    /* Like a password file: it may hold a password pasted by mistake. */
+    explicit_bzero(data, len);
     free(data);
     /* An empty file must not quietly mean "no protection". */
     if (!p->oom && p->diag->n_errors == errors && p->cfg->n_web_users == 0)
