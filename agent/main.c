@@ -487,6 +487,22 @@ static void log_problems(enum log_level level, const char *msg,
     }
 }
 
+/* The config check warns, at the auth key's line, about basic auth over
+ * plain HTTP on the file's listen address; --listen replaces that address,
+ * so at start and at every reload this says the same of the one in use. */
+static void warn_listen_override(const struct options *o,
+                                 const struct agent_config *cfg)
+{
+    if (o->listen && cfg->n_web_users && !cfg->web_tls_cert_file[0] &&
+        config_listen_is_loopback(cfg->listen) &&
+        !config_listen_is_loopback(o->listen))
+        log_warn("main",
+                 "basic auth over plain HTTP on a network address: scrapers "
+                 "send passwords in clear text; set web_tls_cert_file and "
+                 "web_tls_key_file",
+                 "listen=%s", o->listen);
+}
+
 /* SIGHUP: a config that fails to load leaves the running one alone. */
 static void reload(const char *path, struct runner *runner,
                    struct metrics *metrics, struct http_server *http,
@@ -511,6 +527,7 @@ static void reload(const char *path, struct runner *runner,
                  cfg->listen);
     if (!o->log_level)
         log_set_level(cfg->log_level);
+    warn_listen_override(o, cfg);
     size_t n = cfg->n_targets;
     if (runner_set_config(runner, cfg) < 0) {
         log_error("main", "reload failed: out of memory", "path=%s", path);
@@ -567,16 +584,7 @@ static int run_daemon(struct agent_config *cfg, const struct options *o)
     char listen[CONFIG_HOST_MAX + 1];
     snprintf(listen, sizeof(listen), "%s",
              o->listen ? o->listen : cfg->listen);
-    /* The config check warned about the file's address; --listen may
-     * move the endpoint onto the network. */
-    if (o->listen && cfg->n_web_users && !cfg->web_tls_cert_file[0] &&
-        config_listen_is_loopback(cfg->listen) &&
-        !config_listen_is_loopback(listen))
-        log_warn("main",
-                 "basic auth over plain HTTP on a network address: scrapers "
-                 "send passwords in clear text; set web_tls_cert_file and "
-                 "web_tls_key_file",
-                 "listen=%s", listen);
+    warn_listen_override(o, cfg);
 
     struct metrics *metrics = metrics_new(&info);
     struct runner *runner =
