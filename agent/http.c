@@ -616,9 +616,6 @@ static MHD_RESULT serve_metrics(struct http_server *h,
  * probes that run every 30-60 s.
  */
 #define PAGE_REFRESH_S 15
-/* Room for every catalogue note at once, 16 mechanism names included:
- * catalogue_note() cuts what does not fit. */
-#define PAGE_NOTE_MAX 2048
 
 /* A writer that remembers its first failure, so that the page reads as a
  * sequence of writes checked once at the end. */
@@ -789,7 +786,7 @@ static void pg_explanation(struct page *pg, const struct probe_result *r)
         pg_esc(pg, e->fix);
         pg_puts(pg, "</div></dd>\n");
     }
-    char note[PAGE_NOTE_MAX];
+    char note[CATALOGUE_NOTE_MAX];
     catalogue_note(r, note, sizeof(note));
     if (note[0]) {
         pg_dt(pg, "Note", "note");
