@@ -593,6 +593,47 @@ class Reload(unittest.TestCase):
         self.assertIn("reload failed", ag.stderr())
         self.assertIn("agent.ini:2: interval:", ag.stderr())
 
+    def test_535_after_a_reload_changed_the_password(self):
+        """The runner tracks a reload that changed a target's password: a
+        535 after it carries the note on the status page, a 535 to a
+        password that no reload changed does not."""
+        pf = self.enterContext(harness.postfix_server())
+        st = pf.ports.starttls
+        cfg = ("[agent]\ninterval = 1s\ntimeout = 900ms\n" +
+               harness.target_ini("rotated", st, mechanisms="PLAIN",
+                                  username=pf.username,
+                                  password_file="@PASSWORD_FILE@") +
+               harness.target_ini("always-wrong", st, mechanisms="PLAIN",
+                                  username=pf.username,
+                                  password_env="WRONG_PASSWORD"))
+        ag = self.enterContext(harness.run_agent(
+            harness.agent_binary(), cfg, password=pf.password,
+            env=dict(os.environ, WRONG_PASSWORD=WRONG_PASSWORD)))
+        note = b"changed at the reload of"
+
+        def auth(target, cls_):
+            return harness.metric(harness.scrape(ag.port)[1],
+                                  "smtp_auth_results_total", target=target,
+                                  mechanism="PLAIN", **{"class": cls_}) or 0
+
+        def card(target):
+            """The status page's card of `target` (its <article>)."""
+            page = harness.http_get(ag.port, "/")[2]
+            start = page.index(b'id="t-%s"' % target.encode())
+            return page[start:page.index(b"</article>", start)]
+
+        harness.wait_for(lambda: auth("rotated", "success") >= 1 and
+                         auth("always-wrong", "auth_failed") >= 1, 10)
+        self.assertNotIn(note, card("always-wrong"))
+
+        harness.write_secret(ag.password_file, WRONG_PASSWORD)
+        ag.signal(signal.SIGHUP)
+        failed = auth("rotated", "auth_failed")
+        harness.wait_for(lambda: auth("rotated", "auth_failed") > failed + 1,
+                         10, message="535 with the new password")
+        self.assertIn(note, card("rotated"))
+        self.assertNotIn(note, card("always-wrong"))
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
