@@ -38,6 +38,14 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* Unix time to the nanosecond, the clock of probe_result.start_time. */
+static double wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 /* The index in the current config of the target with scheduler id id;
  * -1 when it was removed meanwhile. */
 static long target_index(const struct runner *r, uint64_t id)
@@ -97,7 +105,9 @@ static void on_probe_done(void *user, const struct probe_result *done)
     if (i < 0)
         return;
     struct target_state *st = &r->state[i];
-    if (auth_succeeded(done))
+    /* A probe already running when the reload changed the secret still
+     * used the old one: its 235 says nothing of the new password. */
+    if (auth_succeeded(done) && done->start_time >= st->secret_changed_at)
         st->auth_ok_since_change = true;
     struct probe_result res = *done;
     res.secret_changed_at = st->secret_changed_at;
@@ -178,7 +188,7 @@ int runner_set_config(struct runner *r, struct agent_config *cfg)
             state[i] = r->state[old - r->cfg->targets];
             sched_update(r->sched, state[i].id, t->host, t->interval_ms);
             if (secret_changed(old, t)) {
-                state[i].secret_changed_at = (double)time(NULL);
+                state[i].secret_changed_at = wall_now();
                 state[i].auth_ok_since_change = false;
             }
         } else {
