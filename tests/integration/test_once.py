@@ -248,11 +248,12 @@ class Once(unittest.TestCase):
         self.assertIn("  greeting: 554 " + ODD_TEXT, self.block("odd"))
 
     def test_no_secret_in_any_output(self):
-        for run in (self.text, self.json_run):
-            out = run.stdout + run.stderr
-            for secret in (self.pf.password, WRONG_PASSWORD,
-                           self.aio.password):
-                self.assertNotIn(secret, out)
+        forms = (harness.secret_forms(self.pf.username, self.pf.password) +
+                 harness.secret_forms(self.pf.username, WRONG_PASSWORD) +
+                 harness.secret_forms(self.aio.user, self.aio.password))
+        harness.assert_no_secret(self, forms, {
+            "table": self.text.stdout + self.text.stderr,
+            "json": self.json_run.stdout + self.json_run.stderr})
 
     # --- exit codes --------------------------------------------------------
 

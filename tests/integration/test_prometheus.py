@@ -19,7 +19,6 @@ Then:
 Each query with its series count and the alerts seen are printed to stderr.
 """
 
-import base64
 import glob
 import json
 import os
@@ -321,14 +320,9 @@ class LiveDashboardsAndAlerts(unittest.TestCase):
 
     @classmethod
     def _secret_forms(cls):
-        forms = []
-        for pw in (cls.pf.password, WRONG_PASSWORD, cls.aio.password):
-            forms += [pw, base64.b64encode(pw.encode()).decode()]
-        for user, pw in ((cls.pf.username, cls.pf.password),
-                         (cls.pf.username, WRONG_PASSWORD)):
-            forms.append(base64.b64encode(
-                b"\0" + user.encode() + b"\0" + pw.encode()).decode())
-        return forms
+        return (harness.secret_forms(cls.pf.username, cls.pf.password) +
+                harness.secret_forms(cls.pf.username, WRONG_PASSWORD) +
+                harness.secret_forms(cls.aio.user, cls.aio.password))
 
     @classmethod
     def _check_stopped(cls):

@@ -56,33 +56,7 @@ def b64(data):
     return base64.b64encode(data).decode()
 
 
-def aligned_b64_middles(secret):
-    """The base64 characters that depend only on the secret's bytes, for
-    each of the 3 positions it can take inside a longer base64 string
-    (preceded by 0, 1 or 2 bytes mod 3). Character i covers bits 6i..6i+5;
-    the secret's bits run from 8k to 8(k+n)."""
-    out = []
-    n = len(secret)
-    for k in range(3):
-        enc = b64(b"\0" * k + secret + b"\0\0")
-        first = -(-8 * k // 6)  # ceil
-        last = 8 * (k + n) // 6  # exclusive
-        out.append(enc[first:last])
-    return out
-
-
-def secret_forms(user, password):
-    """Every string that would betray the password: itself, base64 of it
-    and of the PLAIN and XOAUTH2 messages, and its base64 at any offset."""
-    p = password.encode()
-    u = user.encode()
-    forms = {password, b64(p), b64(b"\0" + u + b"\0" + p),
-             b64(u + b"\0" + u + b"\0" + p),
-             b64(b"user=" + u + b"\x01auth=Bearer " + p + b"\x01\x01")}
-    forms.update(aligned_b64_middles(p))
-    # Never a short form: it could match by chance.
-    assert all(len(f) >= 12 for f in forms), "password too short"
-    return sorted(forms)
+secret_forms = harness.secret_forms
 
 
 # Grown by Secrets.setUpClass with the forms for the servers' user names;

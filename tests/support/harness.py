@@ -19,6 +19,7 @@ Config text given to run_agent may use @PASSWORD_FILE@, @DIR@, @CA_FILE@
 (the test CA) and @LISTEN@; they are replaced before the file is written.
 """
 
+import base64
 import contextlib
 import gzip
 import http.client
@@ -563,6 +564,53 @@ def run_agent_once(binary, args, timeout=60, env=None):
     return subprocess.run([binary] + list(args), stdin=subprocess.DEVNULL,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           text=True, timeout=timeout, env=env)
+
+
+# --- secrets ---------------------------------------------------------------
+
+def _b64(data):
+    return base64.b64encode(data).decode()
+
+
+def _aligned_b64_middles(secret):
+    """The base64 characters that depend only on the secret's bytes, for
+    each of the 3 positions it can take inside a longer base64 string
+    (preceded by 0, 1 or 2 bytes mod 3). Character i covers bits 6i..6i+5;
+    the secret's bits run from 8k to 8(k+n)."""
+    out = []
+    for k in range(3):
+        enc = _b64(b"\0" * k + secret + b"\0\0")
+        first = -(-8 * k // 6)  # ceil
+        last = 8 * (k + len(secret)) // 6  # exclusive
+        out.append(enc[first:last])
+    return out
+
+
+def secret_forms(user, password):
+    """Every string that would betray the password: itself, base64 of it
+    and of the PLAIN and XOAUTH2 messages, and its base64 at any offset
+    (so inside any longer base64 text, "user:password" included)."""
+    p = password.encode()
+    u = user.encode()
+    forms = {password, _b64(p), _b64(b"\0" + u + b"\0" + p),
+             _b64(u + b"\0" + u + b"\0" + p),
+             _b64(b"user=" + u + b"\x01auth=Bearer " + p + b"\x01\x01")}
+    forms.update(_aligned_b64_middles(p))
+    # Never a short form: it could match by chance.
+    assert all(len(f) >= 12 for f in forms), "password too short"
+    return sorted(forms)
+
+
+def assert_no_secret(test, forms, outputs):
+    """Fails `test` when any of `forms` is in any value of `outputs` (a
+    dict: where -> text); the message names the form's index and where,
+    never the form or the text."""
+    for where, text in outputs.items():
+        if isinstance(text, bytes):
+            text = text.decode(errors="replace")
+        for i, form in enumerate(forms):
+            test.assertFalse(form in text,
+                             "secret form %d found in %s" % (i, where))
 
 
 # --- small in-process servers ------------------------------------------------
