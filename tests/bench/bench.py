@@ -152,15 +152,7 @@ def proc_cpu(pid):
     return proc_stat(pid)[0]
 
 
-def proc_mem(pid):
-    """{"VmRSS": bytes, "VmHWM": bytes} from /proc/PID/status."""
-    out = {}
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                out[key] = int(value.split()[0]) * 1024
-    return out
+proc_mem = harness.vm_status  # {"VmRSS": bytes, "VmHWM": bytes}
 
 
 def postfix_cpu(master):
