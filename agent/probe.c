@@ -145,6 +145,16 @@ const char *probe_phase_name(enum probe_phase phase)
     return phase_names[phase];
 }
 
+static const char *const fault_names[PROBE_FAULT_COUNT] = {
+    "none", "file_descriptors", "memory"};
+
+const char *probe_fault_name(enum probe_fault fault)
+{
+    if ((unsigned)fault >= PROBE_FAULT_COUNT)
+        return "unknown";
+    return fault_names[fault];
+}
+
 static uint64_t now_ns(void)
 {
     struct timespec ts;

@@ -25,6 +25,21 @@ enum probe_phase {
 
 const char *probe_phase_name(enum probe_phase phase);
 
+/*
+ * A probe the agent itself could not carry out, because one of its own
+ * resources ran out: such a result says nothing about the target and
+ * must never be counted as the target's failure.
+ */
+enum probe_fault {
+    PROBE_FAULT_NONE,
+    PROBE_FAULT_FILE_DESCRIPTORS, /* EMFILE, ENFILE */
+    PROBE_FAULT_MEMORY,           /* ENOMEM, ENOBUFS, an allocation */
+    PROBE_FAULT_COUNT
+};
+
+/* "file_descriptors", "memory": the `resource` label. */
+const char *probe_fault_name(enum probe_fault fault);
+
 #define PROBE_TEXT_MAX 256
 
 /* A final reply as kept in a result: code 0 means none at that stage. */
@@ -55,7 +70,10 @@ struct probe_auth {
  */
 struct probe_result {
     char target[CONFIG_NAME_MAX + 1];
-    uint64_t id;            /* as given to prober_start */
+    uint64_t id; /* as given to prober_start */
+    /* Not NONE: the agent failed, not the target; detail says how, and
+     * nothing else in the result is to be shown or counted. */
+    enum probe_fault fault;
     bool success;           /* every expected reply came */
     enum probe_stage stage; /* the stage where it failed, or QUIT */
     enum probe_error error; /* PROBE_ERROR_NONE or the no-reply failure */
