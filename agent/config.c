@@ -14,6 +14,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "file.h"
+#include "tls.h"
+
 /* Bounds on what we read at all: a config is small, a huge file is a
  * mistake, and reading it whole lets the reader check every line. */
 #define CONFIG_FILE_MAX     ((size_t)8 << 20)
@@ -148,6 +151,7 @@ struct parser {
     struct target_draft *drafts; /* parallel to cfg->targets */
     size_t cap;
     struct config_diag *diag;
+    mode_t file_mode; /* of the config file; 0 for a string */
     bool oom;
 };
 
@@ -881,6 +885,12 @@ static void target_key(struct parser *p, int k, const char *v)
         warn_at(p, line, key,
                 "password in the config file; prefer "
                 "password_file");
+        /* Group-readable is the usual root:service-group setup. */
+        if (p->file_mode & S_IROTH)
+            warn_at(p, line, key,
+                    "%s is readable by others (mode %04o) and holds this "
+                    "password; chmod 640 it, or use password_file",
+                    p->name, (unsigned)(p->file_mode & 07777));
         return;
     }
     case TK_INTERVAL:
@@ -958,79 +968,74 @@ static int config_handler(void *user, const char *section, const char *name,
 /* ---- after parsing ---- */
 
 /*
- * The one reader of the files a config names (password, PEM, users): a
- * whole regular file of 1 to max bytes in *data, malloc()ed once at its
- * size and NUL-terminated, so that a secret leaves no copies behind (the
- * caller wipes it). limit is max in words for the message ("1 MiB").
- * Messages name the path, never the content. 0, or -1 after reporting;
- * *mode gets the file's mode as soon as it is known to be a regular
- * file, so that a caller can warn about it even when the read fails.
+ * The one reader of the files a config names (password, PEM, users),
+ * through file.c: opened without blocking, a whole regular file of 1 to
+ * max bytes in *data, malloc()ed once at its size and NUL-terminated, so
+ * that a secret leaves no copies behind (the caller wipes it). limit is
+ * max in words for the message ("1 MiB"). Messages name the path, never
+ * the content. 0, or -1 after reporting; *info is filled as soon as the
+ * file is open, so that a caller can warn about its mode even when the
+ * read fails (info->mode stays 0 when it could not be opened).
  */
 static int read_small_file(struct parser *p, int line, const char *key,
                            const char *path, size_t max, const char *limit,
-                           char **data, size_t *len, mode_t *mode)
+                           char **data, size_t *len, struct file_info *info)
 {
-    /* O_NONBLOCK: a FIFO must not hang the load; it fails S_ISREG below. */
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) < 0) {
-        err_at(p, line, key, "cannot read %s: %s", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    bool fits = false;
-    if (!S_ISREG(st.st_mode)) {
-        err_at(p, line, key, "%s is not a regular file", path);
-    } else {
-        *mode = st.st_mode;
-        if (st.st_size == 0)
-            err_at(p, line, key, "%s is empty", path);
-        else if ((uint64_t)st.st_size > max)
-            err_at(p, line, key, "%s is larger than %s", path, limit);
-        else
-            fits = true;
-    }
-    if (!fits) {
-        close(fd);
-        return -1;
-    }
-    /* One byte more than the size: a file that grew is noticed. */
-    size_t cap = (size_t)st.st_size + 1;
-    char *buf = malloc(cap + 1);
-    if (!buf) {
+    int err = 0;
+    memset(info, 0, sizeof(*info));
+    enum file_status st = file_read(path, max, data, len, info, &err);
+    if (st == FILE_OK)
+        return 0;
+    if (st == FILE_NO_MEMORY) {
         p->oom = true;
-        close(fd);
         return -1;
     }
-    size_t n = 0;
-    int rerr = 0;
-    while (n < cap) {
-        ssize_t r = read(fd, buf + n, cap - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            rerr = errno;
-            break;
-        }
-        if (r == 0)
-            break;
-        n += (size_t)r;
-    }
-    close(fd);
-    if (rerr || n == 0 || n == cap) {
-        if (rerr)
-            err_at(p, line, key, "cannot read %s: %s", path, strerror(rerr));
-        else
-            err_at(p, line, key, "%s changed while being read", path);
-        explicit_bzero(buf, cap + 1);
-        free(buf);
-        return -1;
-    }
-    buf[n] = '\0';
-    *data = buf;
-    *len = n;
-    return 0;
+    char why[CONFIG_PATH_MAX + 128];
+    err_at(p, line, key, "%s",
+           file_problem(why, sizeof(why), path, st, err, limit));
+    /* Only a regular file's mode is worth a warning. */
+    if (!S_ISREG(info->mode))
+        info->mode = 0;
+    return -1;
+}
+
+/* Who besides the owner may read or write a file: "readable by its
+ * group", "readable and writable by others", "readable by others and
+ * writable by its group"; "" when nobody. Execute bits do not matter. */
+static const char *exposure_words(mode_t mode, char *dst, size_t n)
+{
+    const char *reader = mode & S_IROTH   ? "others"
+                         : mode & S_IRGRP ? "its group"
+                                          : NULL;
+    const char *writer = mode & S_IWOTH   ? "others"
+                         : mode & S_IWGRP ? "its group"
+                                          : NULL;
+    if (reader && writer && strcmp(reader, writer) == 0)
+        snprintf(dst, n, "readable and writable by %s", reader);
+    else if (reader && writer)
+        snprintf(dst, n, "readable by %s and writable by %s", reader, writer);
+    else if (reader || writer)
+        snprintf(dst, n, "%s by %s", reader ? "readable" : "writable",
+                 reader ? reader : writer);
+    else
+        dst[0] = '\0';
+    return dst;
+}
+
+/* A secret file must belong to the agent's user or root: anyone else
+ * could change what is sent as the password (or have us read a file of
+ * theirs). false after reporting. */
+static bool secret_owner_ok(struct parser *p, int line, const char *key,
+                            const char *path, const struct file_info *info)
+{
+    uid_t me = geteuid();
+    if (info->uid == me || info->uid == 0)
+        return true;
+    err_at(p, line, key,
+           "%s is owned by uid %u; a secret file must belong to the agent's "
+           "user (uid %u) or root",
+           path, (unsigned)info->uid, (unsigned)me);
+    return false;
 }
 
 static int store_secret(struct target_config *t, const char *s, size_t n)
@@ -1044,7 +1049,13 @@ static int store_secret(struct target_config *t, const char *s, size_t n)
     return 0;
 }
 
-/* Reads the secret; messages name the path, never the content. */
+/*
+ * Reads the secret; messages name the path, never the content. The file
+ * is followed through symlinks (Kubernetes mounts secrets that way), and
+ * what it leads to must be the secret alone: a regular file of one line
+ * (one line end at most), owned by the agent's user or root. A link to
+ * /etc/shadow, say, is refused whole.
+ */
 static void read_password_file(struct parser *p, struct target_config *t,
                                const char *path, int line)
 {
@@ -1052,20 +1063,28 @@ static void read_password_file(struct parser *p, struct target_config *t,
     const char *limit = STR(CONFIG_SECRET_MAX) " bytes";
     char *data = NULL;
     size_t n = 0;
-    mode_t mode = 0;
+    struct file_info info;
     /* Room for the largest secret plus "\r\n". */
     int rc = read_small_file(p, line, key, path, CONFIG_SECRET_MAX + 2, limit,
-                             &data, &n, &mode);
-    if (mode & 077)
-        warn_at(p, line, key,
-                "%s is readable by others (mode %04o); chmod 600 it", path,
-                (unsigned)(mode & 07777));
+                             &data, &n, &info);
+    char words[80];
+    if (info.mode & 066)
+        warn_at(p, line, key, "%s is %s (mode %04o); chmod 600 it", path,
+                exposure_words(info.mode, words, sizeof(words)),
+                (unsigned)(info.mode & 07777));
     if (rc < 0)
         return;
     size_t len = n;
     if (n >= 1 && data[n - 1] == '\n')
         n -= (n >= 2 && data[n - 2] == '\r') ? 2 : 1;
-    if (n > CONFIG_SECRET_MAX)
+    if (!secret_owner_ok(p, line, key, path, &info))
+        ;
+    else if (memchr(data, '\n', n) || memchr(data, '\r', n))
+        err_at(p, line, key,
+               "%s holds more than one line; put the secret alone on one "
+               "line",
+               path);
+    else if (n > CONFIG_SECRET_MAX)
         err_at(p, line, key, "%s is larger than %s", path, limit);
     else if (n == 0)
         err_at(p, line, key, "%s is empty", path);
@@ -1100,25 +1119,35 @@ static void read_password_env(struct parser *p, struct target_config *t,
  * A CA file that cannot be read makes every certificate of the target
  * look invalid: say so at load, once per file. A warning, not an error:
  * the file may be provisioned after the config, and tls_verify = false
- * targets still probe.
+ * targets still probe. What can never work is an error: a FIFO, a device
+ * or a directory (the probe would refuse it too: tls.c reads it the same
+ * way), an empty or huge file.
  */
 static void check_ca_file(struct parser *p, const struct target_config *t,
-                          const struct target_draft *d, bool *agent_warned)
+                          const struct target_draft *d, bool *agent_warned,
+                          bool *agent_failed)
 {
-    if (t->tls == TLS_MODE_NONE || access(t->ca_file, R_OK) == 0)
+    if (t->tls == TLS_MODE_NONE)
         return;
-    int err = errno;
-    if (d->set[TK_CA_FILE]) {
-        warn_at(p, d->key_line[TK_CA_FILE], "ca_file", "cannot read %s: %s",
-                t->ca_file, strerror(err));
-    } else if (!*agent_warned) {
-        *agent_warned = true;
-        int line = p->agent_key_line[AK_CA_FILE]
-                       ? p->agent_key_line[AK_CA_FILE]
-                       : p->agent_line;
-        warn_at(p, line, "ca_file", "cannot read %s: %s", t->ca_file,
-                strerror(err));
-    }
+    int err = 0;
+    enum file_status st = file_check(t->ca_file, TLS_CA_FILE_MAX, NULL, &err);
+    if (st == FILE_OK)
+        return;
+    bool own = d->set[TK_CA_FILE];
+    bool *said = st == FILE_ERRNO ? agent_warned : agent_failed;
+    if (!own && *said)
+        return;
+    if (!own)
+        *said = true;
+    int line = own                             ? d->key_line[TK_CA_FILE]
+               : p->agent_key_line[AK_CA_FILE] ? p->agent_key_line[AK_CA_FILE]
+                                               : p->agent_line;
+    char why[CONFIG_PATH_MAX + 128];
+    file_problem(why, sizeof(why), t->ca_file, st, err, TLS_CA_FILE_WORDS);
+    if (st == FILE_ERRNO)
+        warn_at(p, line, "ca_file", "%s", why);
+    else
+        err_at(p, line, "ca_file", "%s", why);
 }
 
 static void check_auth(struct parser *p, struct target_config *t,
@@ -1190,11 +1219,11 @@ static void check_web_tls(struct parser *p)
 
     char *data = NULL;
     size_t len = 0;
-    mode_t mode = 0;
+    struct file_info info;
     int line = p->agent_key_line[ck];
     const char *path = c->web_tls_cert_file;
     if (read_small_file(p, line, agent_key_names[ck], path, WEB_FILE_MAX,
-                        "1 MiB", &data, &len, &mode) == 0) {
+                        "1 MiB", &data, &len, &info) == 0) {
         if (!strstr(data, "-----BEGIN CERTIFICATE-----"))
             err_at(p, line, agent_key_names[ck],
                    "%s holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
@@ -1205,17 +1234,20 @@ static void check_web_tls(struct parser *p)
     line = p->agent_key_line[kk];
     path = c->web_tls_key_file;
     if (read_small_file(p, line, agent_key_names[kk], path, WEB_FILE_MAX,
-                        "1 MiB", &data, &len, &mode) == 0) {
+                        "1 MiB", &data, &len, &info) == 0) {
         /* Group-readable is the usual ssl-cert group setup; others are
-         * not meant to read a private key. */
-        if (mode & 007)
+         * not meant to read a private key, nor anyone else to change it. */
+        char words[80];
+        if (info.mode & (S_IROTH | S_IWOTH | S_IWGRP))
             warn_at(p, line, agent_key_names[kk],
-                    "%s is readable by others (mode %04o); chmod 640 or 600 "
-                    "it",
-                    path, (unsigned)(mode & 07777));
+                    "%s is %s (mode %04o); chmod 640 or 600 it", path,
+                    exposure_words(info.mode, words, sizeof(words)),
+                    (unsigned)(info.mode & 07777));
         const char *begin = strstr(data, "-----BEGIN ");
         const char *end = begin ? strstr(begin, "PRIVATE KEY-----") : NULL;
-        if (!end)
+        if (!secret_owner_ok(p, line, agent_key_names[kk], path, &info))
+            ;
+        else if (!end)
             err_at(p, line, agent_key_names[kk],
                    "%s holds no PEM private key (-----BEGIN ... PRIVATE "
                    "KEY-----)",
@@ -1261,9 +1293,9 @@ static void read_users_file(struct parser *p)
     int line = p->agent_key_line[k];
     char *data = NULL;
     size_t len = 0;
-    mode_t mode = 0;
+    struct file_info info;
     if (read_small_file(p, line, key, path, WEB_FILE_MAX, "1 MiB", &data, &len,
-                        &mode) < 0)
+                        &info) < 0)
         return;
     size_t errors = p->diag->n_errors;
     size_t lineno = 0;
@@ -1407,7 +1439,7 @@ static void resolve(struct parser *p)
                format_duration(c->interval_ms, b, sizeof(b)));
     char ehlo[CONFIG_HOST_MAX + 1];
     default_ehlo_name(ehlo, sizeof(ehlo));
-    bool agent_ca_warned = false;
+    bool agent_ca_warned = false, agent_ca_failed = false;
 
     for (size_t i = 0; i < c->n_targets; i++) {
         struct target_config *t = &c->targets[i];
@@ -1438,7 +1470,7 @@ static void resolve(struct parser *p)
                    format_duration(t->timeout_ms, a, sizeof(a)),
                    format_duration(t->interval_ms, b, sizeof(b)));
         check_auth(p, t, d);
-        check_ca_file(p, t, d, &agent_ca_warned);
+        check_ca_file(p, t, d, &agent_ca_warned, &agent_ca_failed);
     }
     check_web_tls(p);
     check_web_auth(p);
@@ -1472,9 +1504,10 @@ static void report_hidden(struct config_diag *d, const char *name,
                    d->n_warnings - shown_w);
 }
 
+/* mode: the file's (0 for a string), for the inline password check. */
 static struct agent_config *load_text(const char *name, const char *base_dir,
                                       const char *text, size_t len,
-                                      struct config_diag *diag)
+                                      mode_t mode, struct config_diag *diag)
 {
     size_t errors_before = diag->n_errors;
     size_t warnings_before = diag->n_warnings;
@@ -1485,6 +1518,7 @@ static struct agent_config *load_text(const char *name, const char *base_dir,
     p.text = text;
     p.len = len;
     p.diag = diag;
+    p.file_mode = mode;
     p.cfg = calloc(1, sizeof(*p.cfg));
     if (!p.cfg) {
         err_at(&p, 0, NULL, "out of memory");
@@ -1522,38 +1556,6 @@ static struct agent_config *load_text(const char *name, const char *base_dir,
     return c;
 }
 
-/* The whole file, bounded; the caller wipes it (it may hold a password). */
-static int read_file(const char *path, struct buf *out, int *err)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) {
-        *err = errno;
-        return -1;
-    }
-    char chunk[4096];
-    for (;;) {
-        ssize_t r = read(fd, chunk, sizeof(chunk));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            *err = errno;
-            break;
-        }
-        if (r == 0) {
-            close(fd);
-            explicit_bzero(chunk, sizeof(chunk));
-            return 0;
-        }
-        if (buf_append(out, chunk, (size_t)r)) {
-            *err = EFBIG;
-            break;
-        }
-    }
-    close(fd);
-    explicit_bzero(chunk, sizeof(chunk));
-    return -1;
-}
-
 struct agent_config *config_load(const char *path, struct config_diag *diag)
 {
     struct config_diag local;
@@ -1563,13 +1565,27 @@ struct agent_config *config_load(const char *path, struct config_diag *diag)
         d = &local;
     }
     struct agent_config *cfg = NULL;
-    struct buf text;
-    buf_init(&text, CONFIG_FILE_MAX);
+    char *text = NULL;
+    size_t len = 0;
     int err = 0;
-    if (read_file(path, &text, &err)) {
+    struct file_info info;
+    memset(&info, 0, sizeof(info));
+    /* At start and at every SIGHUP, on the probe loop: file.c opens it
+     * without blocking, so a FIFO here fails at once. */
+    enum file_status st =
+        file_read(path, CONFIG_FILE_MAX, &text, &len, &info, &err);
+    if (st != FILE_OK && st != FILE_EMPTY) {
         struct parser p = {.name = path, .diag = d};
-        if (err == EFBIG)
+        if (st == FILE_TOO_LARGE)
             err_at(&p, 0, NULL, "larger than %zu bytes", CONFIG_FILE_MAX);
+        else if (st == FILE_NOT_REGULAR && S_ISDIR(info.mode))
+            err_at(&p, 0, NULL, "cannot open: %s", strerror(EISDIR));
+        else if (st == FILE_NOT_REGULAR)
+            err_at(&p, 0, NULL, "cannot open: not a regular file");
+        else if (st == FILE_NO_MEMORY)
+            err_at(&p, 0, NULL, "out of memory");
+        else if (st == FILE_CHANGED)
+            err_at(&p, 0, NULL, "changed while being read; try again");
         else
             err_at(&p, 0, NULL, "cannot open: %s", strerror(err));
     } else {
@@ -1582,9 +1598,13 @@ struct agent_config *config_load(const char *path, struct config_diag *diag)
                 dir[n] = '\0';
             }
         }
-        cfg = load_text(path, dir, buf_str(&text), text.len, d);
+        cfg = load_text(path, dir, text ? text : "", len, info.mode, d);
     }
-    buf_wipe(&text);
+    if (text) {
+        /* It may hold an inline password. */
+        explicit_bzero(text, len);
+        free(text);
+    }
     if (d == &local)
         config_diag_free(&local);
     return cfg;
@@ -1599,7 +1619,7 @@ struct agent_config *config_load_string(const char *name, const char *text,
         config_diag_init(&local);
         d = &local;
     }
-    struct agent_config *cfg = load_text(name, "", text, strlen(text), d);
+    struct agent_config *cfg = load_text(name, "", text, strlen(text), 0, d);
     if (d == &local)
         config_diag_free(&local);
     return cfg;

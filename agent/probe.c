@@ -311,9 +311,12 @@ static struct ca_entry *ca_lookup(struct prober *pr, const char *path)
     if (!e->path)
         return NULL;
     e->store = tls_store_load(path, e->error, sizeof(e->error));
-    if (!e->store)
-        log_warn("probe", "cannot load CA file", "path=%s",
-                 path); /* e->error has OpenSSL's reason */
+    if (!e->store) {
+        char q[CONFIG_PATH_MAX + 16], why[sizeof(e->error) + 16];
+        log_warn("probe", "cannot load CA file", "path=%s problem=%s",
+                 log_quote(q, sizeof(q), path),
+                 log_quote(why, sizeof(why), e->error));
+    }
     pr->n_cas++;
     return e;
 }

@@ -3,32 +3,94 @@
 
 #include <arpa/inet.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/asn1.h>
+#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
+#include <openssl/pem.h>
 #include <openssl/x509v3.h>
+
+#include "file.h"
+
+/* Room for a path of CONFIG_PATH_MAX and the words around it. */
+#define TLS_PROBLEM_MAX 1200
+
+/* The first error on OpenSSL's queue, in words; the queue is emptied. */
+static void openssl_reason(char *why, size_t n)
+{
+    unsigned long e = ERR_get_error();
+    snprintf(why, n, "unknown error");
+    if (e)
+        ERR_error_string_n(e, why, n);
+    ERR_clear_error();
+}
+
+/* Certificates and CRLs of a PEM bundle into store; how many certificates,
+ * or -1. */
+static int store_add_pem(X509_STORE *store, const char *pem, size_t len)
+{
+    BIO *bio = BIO_new_mem_buf(pem, (int)len);
+    if (!bio)
+        return -1;
+    STACK_OF(X509_INFO) *infos = PEM_X509_INFO_read_bio(bio, NULL, NULL, NULL);
+    BIO_free(bio);
+    if (!infos)
+        return -1;
+    int certs = 0, rc = 0;
+    for (int i = 0; i < sk_X509_INFO_num(infos) && rc == 0; i++) {
+        X509_INFO *info = sk_X509_INFO_value(infos, i);
+        if (info->x509) {
+            if (X509_STORE_add_cert(store, info->x509) != 1)
+                rc = -1;
+            certs++;
+        }
+        if (info->crl && X509_STORE_add_crl(store, info->crl) != 1)
+            rc = -1;
+    }
+    sk_X509_INFO_pop_free(infos, X509_INFO_free);
+    return rc < 0 ? -1 : certs;
+}
 
 X509_STORE *tls_store_load(const char *ca_file, char *err, size_t errlen)
 {
+    char *pem = NULL;
+    size_t len = 0;
+    int e = 0;
+    /* Read through file.c, never by OpenSSL's own open(): a FIFO there
+     * would block the probe loop (and signals) until a writer came. */
+    enum file_status st =
+        file_read(ca_file, TLS_CA_FILE_MAX, &pem, &len, NULL, &e);
+    if (st != FILE_OK) {
+        char why[TLS_PROBLEM_MAX];
+        file_problem(why, sizeof(why), ca_file, st, e, TLS_CA_FILE_WORDS);
+        snprintf(err, errlen, "CA file: %s", why);
+        return NULL;
+    }
     X509_STORE *store = X509_STORE_new();
     if (!store) {
+        free(pem);
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    if (X509_STORE_load_file(store, ca_file) != 1) {
-        unsigned long e = ERR_get_error();
-        char why[128] = "unknown error";
-        if (e)
-            ERR_error_string_n(e, why, sizeof(why));
-        snprintf(err, errlen, "cannot load CA file %s: %s", ca_file, why);
+    int certs = store_add_pem(store, pem, len);
+    free(pem);
+    if (certs <= 0) {
+        char why[128];
+        if (certs == 0)
+            snprintf(why, sizeof(why), "no PEM certificate in it");
+        else
+            openssl_reason(why, sizeof(why));
+        snprintf(err, errlen, "CA file: cannot load %s: %s", ca_file, why);
         ERR_clear_error();
         X509_STORE_free(store);
         return NULL;
     }
+    err[0] = '\0';
     return store;
 }
 

@@ -23,9 +23,16 @@ struct tls_facts {
     char subject[128]; /* leaf subject, one line, for the status page */
 };
 
+/* A CA bundle is far smaller (Debian's: about 200 KiB); config checks it
+ * with the same bound. */
+#define TLS_CA_FILE_MAX   ((size_t)16 << 20)
+#define TLS_CA_FILE_WORDS "16 MiB"
+
 /*
  * Loads a CA file into a new store: the caller keeps one per file and
- * frees it with tls_store_free(). NULL on error, with a message in err.
+ * frees it with tls_store_free(). The file is read without blocking (a
+ * FIFO fails at once) and must hold at least one PEM certificate. NULL on
+ * error, with a message in err ("CA file: /x is not a regular file").
  */
 struct x509_store_st *tls_store_load(const char *ca_file, char *err,
                                      size_t errlen);

@@ -1249,6 +1249,37 @@ static void test_inline_password(void **state)
     free(text);
 }
 
+/* An inline password in a config file that others can read is said
+ * (group-readable is the usual root:agent 0640 setup). */
+static void test_inline_password_file_mode(void **state)
+{
+    struct scratch *s = *state;
+    static const char text[] = "[target \"a\"]\nhost = a\nmechanisms = "
+                               "PLAIN\nusername = u\npassword = " SECRET "\n";
+    static const mode_t modes[] = {0644, 0640, 0600};
+    for (size_t i = 0; i < 3; i++) {
+        const char *path =
+            scratch_file(s, "agent.ini", text, strlen(text), modes[i]);
+        struct config_diag d;
+        config_diag_init(&d);
+        struct agent_config *c = config_load(path, &d);
+        assert_non_null(c);
+        char want[800];
+        snprintf(want, sizeof(want),
+                 "%s:5: password: %s is readable by others (mode 0644) and "
+                 "holds this password; chmod 640 it, or use password_file",
+                 path, path);
+        assert_int_equal(d.n_warnings, i == 0 ? 2 : 1);
+        if (i == 0)
+            assert_line(buf_str(&d.warnings), want);
+        assert_null(strstr(buf_str(&d.warnings), SECRET));
+        config_free(c);
+        config_diag_free(&d);
+        s->n--;
+        unlink(path);
+    }
+}
+
 static void test_password_file(void **state)
 {
     struct scratch *s = *state;
@@ -1257,10 +1288,22 @@ static void test_password_file(void **state)
         size_t len;
         const char *secret; /* NULL: an error */
     } cases[] = {
-        {"pw\n", 3, "pw"},     {"pw\r\n", 4, "pw"},
-        {"pw", 2, "pw"},       {"pw\n\n", 4, "pw\n"}, /* one newline only */
-        {"p w \n", 5, "p w "}, {"\n", 1, NULL},
-        {"", 0, NULL},         {"a\0b\n", 4, NULL},
+        {"pw\n", 3, "pw"},
+        {"pw\r\n", 4, "pw"},
+        {"pw", 2, "pw"},
+        {"p w \n", 5, "p w "},
+        {"\n", 1, NULL},
+        {"", 0, NULL},
+        {"a\0b\n", 4, NULL},
+        /* One line end only: a second line is refused (it used to become
+         * part of the secret). */
+        {"pw\n\n", 4, NULL},
+    };
+    static const char *const errors[] = {
+        [4] = "is empty",
+        [5] = "is empty",
+        [6] = "holds a NUL byte",
+        [7] = "holds more than one line; put the secret alone on one line",
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         const char *path =
@@ -1282,7 +1325,7 @@ static void test_password_file(void **state)
             assert_int_equal(d.n_errors, 1);
             char want[700];
             snprintf(want, sizeof(want), "t.ini:5: password_file: %s %s", path,
-                     i == 7 ? "holds a NUL byte" : "is empty");
+                     errors[i]);
             assert_line(buf_str(&d.errors), want);
         }
         config_free(c);
@@ -1328,12 +1371,23 @@ static void test_password_file(void **state)
 static void test_password_file_mode(void **state)
 {
     struct scratch *s = *state;
+    /* The words name the bits that are set: 0640 is readable by the
+     * group, not by others (as it said before). */
     static const struct {
         mode_t mode;
         bool warn;
+        const char *words;
     } cases[] = {
-        {0600, false}, {0400, false}, {0644, true},
-        {0640, true},  {0604, true},  {0660, true},
+        {0600, false, NULL},
+        {0400, false, NULL},
+        {0700, false, NULL},
+        {0644, true, "readable by others"},
+        {0640, true, "readable by its group"},
+        {0604, true, "readable by others"},
+        {0660, true, "readable and writable by its group"},
+        {0602, true, "writable by others"},
+        {0646, true, "readable and writable by others"},
+        {0624, true, "readable by others and writable by its group"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         const char *path = scratch_file(s, "mode", SECRET "\n",
@@ -1349,9 +1403,9 @@ static void test_password_file_mode(void **state)
         if (cases[i].warn) {
             char want[700];
             snprintf(want, sizeof(want),
-                     "t.ini:5: password_file: %s is readable by others "
-                     "(mode %04o); chmod 600 it",
-                     path, (unsigned)cases[i].mode);
+                     "t.ini:5: password_file: %s is %s (mode %04o); chmod "
+                     "600 it",
+                     path, cases[i].words, (unsigned)cases[i].mode);
             assert_int_equal(d.n_warnings, 1);
             assert_line(buf_str(&d.warnings), want);
         } else {
@@ -1649,6 +1703,149 @@ static void test_ca_file_unreadable(void **state)
     config_diag_free(&d);
 }
 
+/* A FIFO, a device or a directory where a file is expected: an error at
+ * load (so --check-config says it), found at once, never a hang. Before,
+ * a FIFO ca_file passed (access() only) and froze the first handshake;
+ * a FIFO config file froze the load. The alarm turns a hang into a
+ * failure. */
+static void test_files_not_regular(void **state)
+{
+    struct scratch *s = *state;
+    char fifo[600];
+    snprintf(fifo, sizeof(fifo), "%s/fifo", s->dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    alarm(10);
+
+    char text[2000];
+    snprintf(text, sizeof(text),
+             "[agent]\nca_file = %s\n"
+             "[target \"a\"]\nhost = a\n"
+             "[target \"b\"]\nhost = b\nca_file = /dev/null\n"
+             "[target \"c\"]\nhost = c\nca_file = /\n"
+             "[target \"d\"]\nhost = d\ntls = none\n",
+             fifo);
+    struct config_diag d;
+    assert_null(load(text, &d));
+    char want[700];
+    snprintf(want, sizeof(want), "t.ini:2: ca_file: %s is not a regular file",
+             fifo);
+    assert_line(buf_str(&d.errors), want);
+    assert_line(buf_str(&d.errors),
+                "t.ini:7: ca_file: /dev/null is not a regular file");
+    assert_line(buf_str(&d.errors),
+                "t.ini:10: ca_file: / is not a regular file");
+    assert_int_equal(d.n_errors, 3);
+    config_diag_free(&d);
+
+    /* Every other file a config names. */
+    snprintf(text, sizeof(text),
+             "[agent]\nweb_basic_auth_users_file = %s\n"
+             "[target \"a\"]\nhost = a\nmechanisms = PLAIN\nusername = u\n"
+             "password_file = %s\n",
+             fifo, fifo);
+    assert_null(load(text, &d));
+    snprintf(want, sizeof(want),
+             "t.ini:2: web_basic_auth_users_file: %s is not a regular file",
+             fifo);
+    assert_line(buf_str(&d.errors), want);
+    snprintf(want, sizeof(want),
+             "t.ini:7: password_file: %s is not a regular file", fifo);
+    assert_line(buf_str(&d.errors), want);
+    config_diag_free(&d);
+
+    /* The config file itself, at start and at every SIGHUP. */
+    config_diag_init(&d);
+    assert_null(config_load(fifo, &d));
+    snprintf(want, sizeof(want), "%s: cannot open: not a regular file", fifo);
+    assert_line(buf_str(&d.errors), want);
+    assert_null(config_load("/dev/zero", &d));
+    assert_line(buf_str(&d.errors),
+                "/dev/zero: cannot open: not a regular file");
+    assert_int_equal(d.n_errors, 2);
+    config_diag_free(&d);
+    alarm(0);
+    unlink(fifo);
+}
+
+/*
+ * A password file must be the secret alone: a regular file of one line,
+ * owned by the agent's user or root. Symlinks are followed (Kubernetes
+ * mounts secrets that way), and what they lead to is checked: a link to
+ * /etc/shadow or any multi-line file is refused, and nothing of it shows.
+ */
+static void test_password_file_refused(void **state)
+{
+    struct scratch *s = *state;
+    static const char two_lines[] = "root:" SECRET ":19000:0:99999:7:::\n"
+                                    "daemon:*:19000:0:99999:7:::\n";
+    const char *multi =
+        scratch_file(s, "shadow", two_lines, strlen(two_lines), 0600);
+    char link[600], lines[1300], want[1300];
+    snprintf(link, sizeof(link), "%s/link", s->dir);
+    assert_int_equal(symlink(multi, link), 0);
+
+    const char *paths[] = {multi, link};
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(lines, sizeof(lines), "password_file = %s\n", paths[i]);
+        char *text = auth_config(lines);
+        struct config_diag d;
+        assert_null(load(text, &d));
+        snprintf(want, sizeof(want),
+                 "t.ini:5: password_file: %s holds more than one line; put "
+                 "the secret alone on one line",
+                 paths[i]);
+        assert_line(buf_str(&d.errors), want);
+        assert_int_equal(d.n_errors, 1);
+        assert_null(strstr(buf_str(&d.errors), SECRET));
+        assert_null(strstr(buf_str(&d.errors), "daemon"));
+        config_diag_free(&d);
+        free(text);
+    }
+    /* A line end inside: "\r" alone too. */
+    const char *cr = scratch_file(s, "cr", SECRET "\rmore\n",
+                                  strlen(SECRET "\rmore\n"), 0600);
+    snprintf(lines, sizeof(lines), "password_file = %s\n", cr);
+    char *text = auth_config(lines);
+    struct config_diag d;
+    assert_null(load(text, &d));
+    assert_non_null(strstr(buf_str(&d.errors), "holds more than one line"));
+    config_diag_free(&d);
+    free(text);
+
+    /* A link to a good file is followed. */
+    const char *good =
+        scratch_file(s, "good", SECRET "\r\n", strlen(SECRET "\r\n"), 0600);
+    assert_int_equal(unlink(link), 0);
+    assert_int_equal(symlink(good, link), 0);
+    snprintf(lines, sizeof(lines), "password_file = %s\n", link);
+    text = auth_config(lines);
+    struct agent_config *c = load(text, &d);
+    if (!c)
+        fail_msg("%s", buf_str(&d.errors));
+    assert_string_equal(c->targets[0].secret, SECRET);
+    config_free(c);
+    config_diag_free(&d);
+    free(text);
+
+    /* Owned by someone else: only root can make such a file here. */
+    if (geteuid() == 0) {
+        assert_int_equal(chown(good, 65534, 65534), 0);
+        text = auth_config(lines);
+        assert_null(load(text, &d));
+        snprintf(want, sizeof(want),
+                 "t.ini:5: password_file: %s is owned by uid 65534; a "
+                 "secret file must belong to the agent's user (uid 0) or "
+                 "root",
+                 link);
+        assert_line(buf_str(&d.errors), want);
+        config_diag_free(&d);
+        free(text);
+    } else {
+        print_message("not root: the owner check is tested as root only\n");
+    }
+    unlink(link);
+}
+
 /* ---- the HTTP endpoint's protection ---- */
 
 static void test_web_basic_auth_user(void **state)
@@ -1718,6 +1915,8 @@ static void test_web_tls_files(void **state)
          "KEY-----\n",
          0600, NULL, NULL},
         {PEM_CERT, PEM_KEY, 0644, NULL, "is readable by others (mode 0644)"},
+        {PEM_CERT, PEM_KEY, 0660, NULL,
+         "is readable and writable by its group (mode 0660)"},
         {PEM_KEY, PEM_KEY, 0600, "holds no PEM certificate", NULL},
         {PEM_CERT, PEM_CERT, 0600, "holds no PEM private key", NULL},
         {PEM_CERT,
@@ -2019,6 +2218,8 @@ int main(void)
         cmocka_unit_test(test_mechanisms),
         cmocka_unit_test(test_env_secret),
         cmocka_unit_test(test_inline_password),
+        cmocka_unit_test_setup_teardown(test_inline_password_file_mode,
+                                        scratch_setup, scratch_teardown),
         cmocka_unit_test_setup_teardown(test_password_file, scratch_setup,
                                         scratch_teardown),
         cmocka_unit_test_setup_teardown(test_password_file_mode, scratch_setup,
@@ -2028,6 +2229,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fuzz, scratch_setup,
                                         scratch_teardown),
         cmocka_unit_test(test_ca_file_unreadable),
+        cmocka_unit_test_setup_teardown(test_files_not_regular, scratch_setup,
+                                        scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_password_file_refused,
+                                        scratch_setup, scratch_teardown),
         cmocka_unit_test(test_web_basic_auth_user),
         cmocka_unit_test_setup_teardown(test_web_tls_files, scratch_setup,
                                         scratch_teardown),
