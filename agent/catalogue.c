@@ -1154,6 +1154,28 @@ static void note_secret_change(const struct probe_result *r, struct note *nb)
         when);
 }
 
+/* A later session met another certificate than the first: each
+ * mechanism has its own connection, and a load balancer may send them to
+ * backends that differ. Only what the agent computed is said, never the
+ * server's text (the subject). */
+static void note_tls_sessions(const struct probe_result *r, struct note *nb)
+{
+    const struct tls_facts *f = &r->tls_odd_facts;
+    if (!r->tls_odd || !f->present)
+        return;
+    char when[40] = "an unreadable date";
+    time_t t = (time_t)f->not_after;
+    struct tm tm;
+    if (f->not_after > 0 && gmtime_r(&t, &tm))
+        strftime(when, sizeof(when), "%Y-%m-%d", &tm);
+    note_sentence(nb,
+                  "Session %u (of %u with TLS) met another certificate than "
+                  "the first, valid until %s, which %s; behind a load "
+                  "balancer one backend differs from the others.",
+                  r->tls_odd, r->tls_sessions, when,
+                  f->valid ? "verifies" : "does not verify");
+}
+
 /* What EHLO offered when STARTTLS was missing; the certificate's fault. */
 static void note_tls(const struct probe_result *r, struct note *nb)
 {
@@ -1172,6 +1194,7 @@ static void note_tls(const struct probe_result *r, struct note *nb)
                       (int)strnlen(r->tls.problem, sizeof(r->tls.problem)),
                       r->tls.problem);
     }
+    note_tls_sessions(r, nb);
 }
 
 void catalogue_note(const struct probe_result *r, char *buf, size_t n)

@@ -111,6 +111,7 @@ struct probe {
     struct buf secret_forms;     /* see redact(); wiped with the probe */
     uint64_t t0, deadline;       /* CLOCK_MONOTONIC ns */
     struct probe_result res;
+    struct tls_facts first_tls; /* the first TLS session's own facts */
     bool failed;
     size_t next_mech;
     struct session *sess;
@@ -332,8 +333,65 @@ void prober_flush_ca(struct prober *pr)
     pr->n_cas = 0;
 }
 
-/* Reads the certificate facts of the session's connection, once; the
- * first session's facts are the probe's. */
+/* Which session s is, 1-based (one per mechanism), of how many. */
+static unsigned session_number(const struct session *s, unsigned *of)
+{
+    size_t n = s->probe->target.n_mechs;
+    *of = n ? (unsigned)n : 1;
+    return s->mech >= 0 ? (unsigned)s->mech + 1 : 1;
+}
+
+/* "session 2 of 3 (LOGIN)", or "" for a probe of one session. */
+static const char *session_words(const struct session *s, char *dst, size_t n)
+{
+    unsigned of, k = session_number(s, &of);
+    if (of < 2)
+        snprintf(dst, n, "%s", "");
+    else
+        snprintf(dst, n, "session %u of %u (%s)", k, of,
+                 sasl_mech_name(s->probe->target.mechs[s->mech]));
+    return dst;
+}
+
+/*
+ * A session's certificate facts into the probe's: each mechanism has its
+ * own connection, and behind a load balancer each may meet another
+ * backend. Valid only if every session was, the earliest expiry, and the
+ * first session that differed is named.
+ */
+static void tls_merge(struct probe *p, const struct session *s)
+{
+    struct probe_result *r = &p->res;
+    const struct tls_facts *f = &s->tls;
+    unsigned of, k = session_number(s, &of);
+
+    r->tls_sessions++;
+    if (!r->tls.present) {
+        r->tls = *f;
+        p->first_tls = *f;
+        return;
+    }
+    const struct tls_facts *first = &p->first_tls;
+    if (!r->tls_odd &&
+        (f->valid != first->valid ||
+         memcmp(f->leaf_sha256, first->leaf_sha256, sizeof(f->leaf_sha256)))) {
+        r->tls_odd = k;
+        r->tls_odd_facts = *f;
+    }
+    if (f->not_after && (!r->tls.not_after || f->not_after < r->tls.not_after))
+        r->tls.not_after = f->not_after;
+    r->tls.chain_ok = r->tls.chain_ok && f->chain_ok;
+    r->tls.host_ok = r->tls.host_ok && f->host_ok;
+    if (r->tls.valid && !f->valid) {
+        char who[64];
+        r->tls.valid = false;
+        snprintf(r->tls.problem, sizeof(r->tls.problem), "%s: %.90s",
+                 session_words(s, who, sizeof(who)), f->problem);
+    }
+}
+
+/* Reads the certificate facts of the session's connection, once, and
+ * adds them to the probe's. */
 static void tls_inspect(struct session *s, SSL *ssl)
 {
     struct probe *p = s->probe;
@@ -348,8 +406,7 @@ static void tls_inspect(struct session *s, SSL *ssl)
         return; /* no certificate: s->tls.present stays false */
     if (!s->tls.chain_ok && ca && !ca->store)
         snprintf(s->tls.problem, sizeof(s->tls.problem), "%.120s", ca->error);
-    if (!p->res.tls.present)
-        p->res.tls = s->tls;
+    tls_merge(p, s);
 }
 
 /* OpenSSL's word that a handshake is done: the facts are read here, so
@@ -405,8 +462,11 @@ static bool session_tls_up(struct session *s)
         return false;
     }
     if (p->target.tls_verify && !s->tls.valid) {
+        char who[64];
+        session_words(s, who, sizeof(who));
         probe_fail(p, PROBE_STAGE_TLS, PROBE_ERROR_CERTIFICATE,
-                   "certificate: %s", s->tls.problem);
+                   "certificate: %s%s%s", who, who[0] ? ": " : "",
+                   s->tls.problem);
         return false;
     }
     return true;

@@ -64,9 +64,10 @@ struct probe_auth {
  * Everything one probe of a target observed. A probe runs one session
  * (EHLO only) or one session per configured mechanism, one after the
  * other within the target's timeout; a session that fails before AUTH
- * ends the probe. Phases and TLS facts come from the first session;
- * replies[s] is the first non-success final reply at stage s over all
- * sessions, else the last one.
+ * ends the probe. Phases come from the first session; the TLS facts
+ * cover every session that made TLS (see tls_sessions); replies[s] is
+ * the first non-success final reply at stage s over all sessions, else
+ * the last one.
  */
 struct probe_result {
     char target[CONFIG_NAME_MAX + 1];
@@ -85,7 +86,20 @@ struct probe_result {
     bool ehlo_seen;
     struct smtp_ehlo ehlo;  /* the last EHLO (after TLS when STARTTLS) */
     bool ehlo_pre_tls_auth; /* the first EHLO advertised AUTH */
+    /*
+     * TLS over every session (behind a load balancer each may reach
+     * another backend): tls.valid only if every session's certificate
+     * was, tls.not_after the earliest, version, cipher and subject the
+     * first session's; tls.problem, when a later session made it
+     * invalid, starts "session 2 of 3 (LOGIN): ". tls_odd is the first
+     * session (1-based, by mechanism) whose certificate or validity
+     * differed from the first's, 0 when none did, and tls_odd_facts that
+     * session's own facts.
+     */
     struct tls_facts tls;
+    unsigned tls_sessions;
+    unsigned tls_odd;
+    struct tls_facts tls_odd_facts;
     size_t n_auth;
     struct probe_auth auth[CONFIG_MAX_MECHS];
     /* Set by the runner, for the catalogue's notes: when a reload last

@@ -9,6 +9,7 @@
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
@@ -186,6 +187,10 @@ int tls_facts_read(SSL *ssl, X509_STORE *store, const char *name,
     f->not_after = chain_not_after(chain, leaf);
     X509_NAME_oneline(X509_get_subject_name(leaf), f->subject,
                       (int)sizeof(f->subject));
+    unsigned int dlen = 0;
+    if (X509_digest(leaf, EVP_sha256(), f->leaf_sha256, &dlen) != 1 ||
+        dlen != sizeof(f->leaf_sha256))
+        memset(f->leaf_sha256, 0, sizeof(f->leaf_sha256));
 
     verify_chain(store, leaf, chain, f);
     verify_name(leaf, name, f);

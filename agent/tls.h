@@ -21,6 +21,7 @@ struct tls_facts {
     char problem[128]; /* why not valid: OpenSSL's verify error, or
                           "certificate does not match NAME" */
     char subject[128]; /* leaf subject, one line, for the status page */
+    unsigned char leaf_sha256[32]; /* tells one certificate from another */
 };
 
 /* A CA bundle is far smaller (Debian's: about 200 KiB); config checks it

@@ -6,11 +6,16 @@ main before the fix:
   SIGHUP, a ca_file) froze the agent; now it is refused at once, by
   --check-config too, and a running agent keeps probing;
 - a password_file that leads (through a symlink) to a multi-line file,
-  /etc/shadow say, became the secret sent to the server.
+  /etc/shadow say, became the secret sent to the server;
+- behind a load balancer whose second backend serves an expired
+  certificate, the TLS facts (valid, expiry) were the first session's
+  only: valid, 300 days left, while the probe failed on "certificate has
+  expired" (and with tls_verify = false the bad backend never showed).
 
 Takes about 10 s.
 """
 
+import json
 import os
 import signal
 import sys
@@ -21,6 +26,7 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "support"))
 import harness  # noqa: E402
+import hostile_smtpd  # noqa: E402
 
 # A hang is what these tests catch: every run is bounded by this.
 RUN_TIMEOUT_S = 20
@@ -123,6 +129,89 @@ class PasswordFileTest(unittest.TestCase):
     @staticmethod
     def binary():
         return harness.agent_binary()
+
+
+# notAfter of certs.py's expired certificate (2021-01-01T00:00:00Z).
+EXPIRED_NOT_AFTER = 1609459200
+PASSWORD = "fixture-hardening-pw-9"
+USER = "probe@hardening.test"
+
+
+def lb_config(ports):
+    out = ["[agent]", "interval = 2s", "timeout = 1500ms",
+           "max_per_host = 16"]
+    for name, verify in (("lb_verify", "true"), ("lb_noverify", "false")):
+        out.append(harness.target_ini(
+            name, ports[name], tls_verify=verify, mechanisms="PLAIN LOGIN",
+            username=USER, password_file="@PASSWORD_FILE@"))
+    return "\n".join(out) + "\n"
+
+
+class LoadBalancerTest(unittest.TestCase):
+    """Each mechanism gets its own connection; behind a load balancer they
+    reach different backends. The TLS facts cover every session: valid
+    only if all are, the earliest expiry, and which session differed."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.binary = harness.agent_binary()
+        pki = harness.shared_pki()
+        cls.srv = cls.enterClassContext(hostile_smtpd.HostileServer(
+            ["lb_verify=lb_second_backend_expired",
+             "lb_noverify=lb_second_backend_expired"], pki.dir))
+        cls.agent = cls.enterClassContext(harness.run_agent(
+            cls.binary, lb_config(cls.srv.ports), password=PASSWORD))
+
+        def probed():
+            s = harness.scrape(cls.agent.port)[1]
+            return all((harness.metric(s, "smtp_probes_total", target=t)
+                        or 0) >= 2 for t in ("lb_verify", "lb_noverify"))
+        harness.wait_for(probed, 30)
+        cls.samples = harness.scrape(cls.agent.port)[1]
+        cls.page = harness.http_get(cls.agent.port, "/")[2].decode()
+
+    def m(self, name, **labels):
+        return harness.metric(self.samples, name, **labels)
+
+    def test_verified_target_reports_the_expired_backend(self):
+        t = "lb_verify"
+        probes = self.m("smtp_probes_total", target=t)
+        # Session 1 (PLAIN) got through; session 2 (LOGIN) was refused at
+        # TLS, before anything secret was sent.
+        self.assertEqual(self.m("smtp_probe_failures_total", target=t,
+                                stage="tls"), probes)
+        self.assertEqual(self.m("smtp_auth_results_total", target=t,
+                                mechanism="PLAIN", **{"class": "success"}),
+                         probes)
+        self.assertEqual(self.m("smtp_tls_cert_valid", target=t), 0)
+        self.assertEqual(self.m(
+            "smtp_tls_cert_expiry_timestamp_seconds", target=t),
+            EXPIRED_NOT_AFTER)
+
+    def test_unverified_target_still_shows_the_expired_backend(self):
+        t = "lb_noverify"
+        self.assertEqual(self.m("smtp_probe_success", target=t), 1)
+        self.assertEqual(self.m("smtp_tls_cert_valid", target=t), 0)
+        self.assertEqual(self.m(
+            "smtp_tls_cert_expiry_timestamp_seconds", target=t),
+            EXPIRED_NOT_AFTER)
+
+    def test_page_and_once_say_which_session_differed(self):
+        self.assertTrue("session 2 of 2 (LOGIN)" in self.page,
+                        "the status page does not name the session")
+        r = harness.run_agent_once(
+            self.binary, ["-c", self.agent.config_path, "--once",
+                          "--format", "json"], timeout=30)
+        rows = {t["name"]: t for t in json.loads(r.stdout)["targets"]}
+        for t in ("lb_verify", "lb_noverify"):
+            tls = rows[t]["tls"]
+            self.assertFalse(tls["cert_valid"], t)
+            self.assertEqual(tls["cert_not_after"], EXPIRED_NOT_AFTER, t)
+            self.assertLess(tls["cert_days_left"], 0, t)
+            self.assertIn("session 2 of 2 (LOGIN): certificate has "
+                          "expired", tls["problem"] or "", t)
+        self.assertIn("Session 2 (of 2 with TLS) met another certificate",
+                      rows["lb_verify"]["note"] or "")
 
 
 if __name__ == "__main__":

@@ -89,11 +89,12 @@ class Conn:
     connection's CONN_MAX_SECONDS are over; the scenario then just ends.
     """
 
-    def __init__(self, sock, scenario, number, server):
+    def __init__(self, sock, scenario, number, server, nth=1):
         self.sock = sock
         self.raw = sock
         self.scenario = scenario
         self.number = number
+        self.nth = nth  # the how-manyth connection to this port, from 1
         self.server = server
         self.tls = False
         self.buf = b""
@@ -536,6 +537,14 @@ def _auth_endless_334(c, line):
         log_command(c, c.readline(), in_auth=True)
 
 
+@scenario("lb_second_backend_expired")
+def lb_second_backend_expired(c):
+    """A load balancer over two backends, taken in turn: odd connections
+    to this port get the CA-signed localhost certificate, even ones a
+    certificate that expired in 2021; AUTH PLAIN/LOGIN accepted."""
+    smtp(c, tls_pair="server" if c.nth % 2 else "expired")
+
+
 @scenario("auth_endless_334")
 def auth_endless_334(c):
     """After STARTTLS, AUTH is answered with 334 challenges forever."""
@@ -618,6 +627,7 @@ class Server:
         self.active = {name: 0 for name in self.plays}
         self.lock = threading.Lock()
         self.count = 0
+        self.counts = {name: 0 for name in self.plays}
         self.stopping = threading.Event()
         for name in self.plays:
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -665,6 +675,8 @@ class Server:
             with self.lock:
                 self.count += 1
                 number = self.count
+                self.counts[name] += 1
+                nth = self.counts[name]
                 busy = self.active[name] >= CONN_MAX_PER_SCENARIO
                 if not busy:
                     self.active[name] += 1
@@ -673,11 +685,11 @@ class Server:
                     name, number)
                 sock.close()
                 continue
-            threading.Thread(target=self._run, args=(name, sock, number),
+            threading.Thread(target=self._run, args=(name, sock, number, nth),
                              daemon=True).start()
 
-    def _run(self, name, sock, number):
-        c = Conn(sock, name, number, self)
+    def _run(self, name, sock, number, nth):
+        c = Conn(sock, name, number, self, nth)
         c.note("open")
         try:
             SCENARIOS[self.plays[name]](c)

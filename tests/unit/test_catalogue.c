@@ -568,6 +568,27 @@ static void test_note_tls(void **state)
     snprintf(r.tls.problem, sizeof(r.tls.problem), "certificate has expired");
     note_of(&r, buf, sizeof(buf));
     assert_string_equal(buf, "Certificate check: certificate has expired.");
+
+    /* Behind a load balancer, the second session met another backend. */
+    r = base_result();
+    r.stage = PROBE_STAGE_TLS;
+    r.error = PROBE_ERROR_CERTIFICATE;
+    snprintf(r.tls.problem, sizeof(r.tls.problem),
+             "session 2 of 2 (LOGIN): certificate has expired");
+    r.tls.present = true;
+    r.tls_sessions = 2;
+    r.tls_odd = 2;
+    r.tls_odd_facts.present = true;
+    r.tls_odd_facts.not_after = 1609459200; /* 2021-01-01 */
+    snprintf(r.tls_odd_facts.subject, sizeof(r.tls_odd_facts.subject),
+             "/CN=not-in-a-note");
+    note_of(&r, buf, sizeof(buf));
+    assert_string_equal(
+        buf, "Certificate check: session 2 of 2 (LOGIN): certificate has "
+             "expired. Session 2 (of 2 with TLS) met another certificate "
+             "than the first, valid until 2021-01-01, which does not "
+             "verify; behind a load balancer one backend differs from the "
+             "others.");
 }
 
 /* Server text never reaches a note: it could repeat what we sent. */
