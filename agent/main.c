@@ -18,6 +18,7 @@
 #include "catalogue.h"
 #include "classify.h"
 #include "config.h"
+#include "fdbudget.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -41,6 +42,8 @@ struct options {
 };
 
 static volatile sig_atomic_t got_stop, got_reload;
+/* What the descriptor limit leaves room for, read once at start. */
+static struct fd_budget fds;
 static int wake_pipe[2] = {-1, -1};
 
 static void on_signal(int sig)
@@ -503,6 +506,25 @@ static void warn_listen_override(const struct options *o,
                  "listen=%s", o->listen);
 }
 
+/*
+ * Probes beyond what the descriptor limit leaves room for would fail for
+ * want of a socket, and be blamed on their targets: the limit wins over
+ * max_concurrent_probes, said at start and at every reload that asks for
+ * more.
+ */
+static void apply_fd_budget(struct agent_config *cfg)
+{
+    if (cfg->max_concurrent_probes <= fds.probes)
+        return;
+    log_warn("main",
+             "max_concurrent_probes lowered to what the file descriptor "
+             "limit leaves room for; raise the limit (LimitNOFILE=) to "
+             "probe more at once",
+             "configured=%u effective=%u fd_limit=%lu",
+             cfg->max_concurrent_probes, fds.probes, fds.limit);
+    cfg->max_concurrent_probes = fds.probes;
+}
+
 /* SIGHUP: a config that fails to load leaves the running one alone. */
 static void reload(const char *path, struct runner *runner,
                    struct metrics *metrics, struct http_server *http,
@@ -528,6 +550,7 @@ static void reload(const char *path, struct runner *runner,
     if (!o->log_level)
         log_set_level(cfg->log_level);
     warn_listen_override(o, cfg);
+    apply_fd_budget(cfg);
     size_t n = cfg->n_targets;
     if (runner_set_config(runner, cfg) < 0) {
         log_error("main", "reload failed: out of memory", "path=%s", path);
@@ -547,6 +570,7 @@ static void reload(const char *path, struct runner *runner,
 static int run_once(struct agent_config *cfg, bool json)
 {
     struct runner *runner = runner_new(NULL, true, (unsigned long)getpid());
+    apply_fd_budget(cfg);
     if (!runner || runner_set_config(runner, cfg) < 0) {
         fprintf(stderr, "smtp-health-agent: out of memory\n");
         runner_free(runner);
@@ -585,6 +609,10 @@ static int run_daemon(struct agent_config *cfg, const struct options *o)
     snprintf(listen, sizeof(listen), "%s",
              o->listen ? o->listen : cfg->listen);
     warn_listen_override(o, cfg);
+    log_info("main", "file descriptor limit",
+             "fd_limit=%lu raised_from=%lu open=%lu max_probes=%u "
+             "max_http_connections=%u",
+             fds.limit, fds.before, fds.open, fds.probes, fds.http);
 
     struct metrics *metrics = metrics_new(&info);
     struct runner *runner =
@@ -597,6 +625,7 @@ static int run_daemon(struct agent_config *cfg, const struct options *o)
         return EXIT_FAILED;
     }
     size_t n_targets = cfg->n_targets;
+    apply_fd_budget(cfg);
     if (runner_set_config(runner, cfg) < 0) {
         fprintf(stderr, "smtp-health-agent: out of memory\n");
         runner_free(runner);
@@ -609,6 +638,7 @@ static int run_daemon(struct agent_config *cfg, const struct options *o)
     const struct agent_config *run_cfg = runner_config(runner);
     struct http_options hopt = {.listen = listen,
                                 .metrics = metrics,
+                                .connection_limit = fds.http,
                                 .tls_cert_file = run_cfg->web_tls_cert_file,
                                 .tls_key_file = run_cfg->web_tls_key_file,
                                 .users = run_cfg->web_users,
@@ -677,6 +707,9 @@ int main(int argc, char **argv)
         exit(o.once ? EXIT_USAGE : EXIT_FAILED);
     log_set_level(o.log_level ? forced : cfg->log_level);
 
+    /* Before any thread or connection: raise the soft limit, then see
+     * what it leaves room for. */
+    fd_budget_read(&fds);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
         signals_setup() < 0) {
         fprintf(stderr, "smtp-health-agent: cannot initialise\n");

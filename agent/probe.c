@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -83,7 +85,8 @@ struct session {
     CURL *easy;
     curl_socket_t sock;
     enum session_state state;
-    int mech; /* index into the target's mechanisms, -1 for none */
+    int mech;         /* index into the target's mechanisms, -1 for none */
+    int socket_errno; /* why socket() failed in on_open_socket(), or 0 */
     struct smtp_parser parser;
     enum connect_step step;
     bool tls_up;      /* a reply line came over TLS */
@@ -195,6 +198,52 @@ static void probe_fail(struct probe *p, enum probe_stage stage,
     va_start(ap, fmt);
     vsnprintf(p->res.detail, sizeof(p->res.detail), fmt, ap);
     va_end(ap);
+}
+
+/* Which of the agent's own resources an errno says ran out. */
+static enum probe_fault fault_of_errno(int e)
+{
+    switch (e) {
+    case EMFILE:
+    case ENFILE:
+        return PROBE_FAULT_FILE_DESCRIPTORS;
+    case ENOMEM:
+    case ENOBUFS:
+        return PROBE_FAULT_MEMORY;
+    default:
+        return PROBE_FAULT_NONE;
+    }
+}
+
+/*
+ * The agent itself could not go on: it ran out of file descriptors or
+ * memory. That is never the target's failure: the result carries the
+ * fault (the runner counts it as the agent's), and the first failure of
+ * the probe is this one. what says where, e.g. "socket()".
+ */
+static void probe_fault(struct probe *p, enum probe_fault fault,
+                        const char *what, int err)
+{
+    if (p->failed)
+        return;
+    p->failed = true;
+    p->res.success = false;
+    p->res.fault = fault;
+    if (fault == PROBE_FAULT_FILE_DESCRIPTORS) {
+        struct rlimit rl;
+        char limit[32] = "unknown";
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+            snprintf(limit, sizeof(limit), "%llu",
+                     (unsigned long long)rl.rlim_cur);
+        snprintf(p->res.detail, sizeof(p->res.detail),
+                 "the agent ran out of file descriptors: %s: %s (its limit, "
+                 "RLIMIT_NOFILE, is %s)",
+                 what, strerror(err ? err : EMFILE), limit);
+    } else {
+        snprintf(p->res.detail, sizeof(p->res.detail),
+                 "the agent ran out of memory: %s: %s", what,
+                 strerror(err ? err : ENOMEM));
+    }
 }
 
 /*
@@ -425,6 +474,20 @@ static void on_tls_info(const SSL *ssl, int where, int ret)
         tls_inspect(s, (SSL *)ssl);
 }
 
+/* Our own socket(), so that a failure is known for what it is: out of
+ * descriptors is the agent's fault, not a refused connection. */
+static curl_socket_t on_open_socket(void *userp, curlsocktype purpose,
+                                    struct curl_sockaddr *a)
+{
+    struct session *s = userp;
+    (void)purpose;
+    curl_socket_t fd =
+        socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+    if (fd == CURL_SOCKET_BAD)
+        s->socket_errno = errno;
+    return fd;
+}
+
 /* curl 7.88 makes one SSL_CTX per connection: it can carry the session. */
 static CURLcode on_ssl_ctx(CURL *easy, void *ctx, void *userp)
 {
@@ -629,6 +692,36 @@ static enum probe_stage connect_stage(struct session *s)
     return PROBE_STAGE_EHLO;
 }
 
+/*
+ * Whether the connect phase failed for want of the agent's own resources:
+ * our socket() (see on_open_socket()), curl's allocations, or its
+ * resolver, whose thread and socket pair could not be made. true after
+ * recording the fault.
+ */
+static bool connect_fault(struct session *s, CURLcode rc)
+{
+    struct probe *p = s->probe;
+    enum probe_fault f = fault_of_errno(s->socket_errno);
+    if (f != PROBE_FAULT_NONE) {
+        probe_fault(p, f, "socket()", s->socket_errno);
+        return true;
+    }
+    if (rc == CURLE_OUT_OF_MEMORY) {
+        probe_fault(p, PROBE_FAULT_MEMORY, "libcurl", ENOMEM);
+        return true;
+    }
+    /* libcurl 7.88's threaded resolver says only this when it cannot
+     * make its thread or socket pair; errno still holds why. */
+    if (rc == CURLE_COULDNT_RESOLVE_HOST &&
+        strstr(s->errbuf, "thread failed to start")) {
+        int e = errno;
+        f = fault_of_errno(e);
+        probe_fault(p, f ? f : PROBE_FAULT_MEMORY, "the resolver thread", e);
+        return true;
+    }
+    return false;
+}
+
 /* A connect phase that curl ended with rc, when we did not stop it. */
 static void connect_failed(struct session *s, CURLcode rc)
 {
@@ -638,6 +731,8 @@ static void connect_failed(struct session *s, CURLcode rc)
     /* Past our cap, whatever curl made of it (its own cap ends it like a
      * reset would), the server sent too much. */
     if (connect_overrun(s))
+        return;
+    if (connect_fault(s, rc))
         return;
     switch (rc) {
     case CURLE_COULDNT_RESOLVE_HOST:
@@ -771,10 +866,14 @@ static void quit_begin(struct session *s)
 {
     struct buf line;
     buf_init(&line, 16);
-    buf_puts(&line, "QUIT\r\n");
     session_set_state(s, SESSION_QUIT);
-    if (session_queue(s, &line, false) < 0 || !session_flush(s))
+    if (buf_puts(&line, "QUIT\r\n") < 0 ||
+        session_queue(s, &line, false) < 0) {
+        probe_fault(s->probe, PROBE_FAULT_MEMORY, "sending QUIT", ENOMEM);
         session_close(s);
+    } else if (!session_flush(s)) {
+        session_close(s);
+    }
     buf_free(&line);
 }
 
@@ -804,9 +903,7 @@ static void auth_begin(struct session *s)
         session_queue(s, &line, true) < 0) {
         buf_wipe(&line);
         buf_wipe(&s->out); /* nothing half-queued goes out before QUIT */
-        a->error = PROBE_ERROR_CLOSED;
-        probe_fail(p, PROBE_STAGE_AUTH, PROBE_ERROR_CLOSED,
-                   "auth: out of memory");
+        probe_fault(p, PROBE_FAULT_MEMORY, "starting AUTH", ENOMEM);
         quit_begin(s);
         return;
     }
@@ -840,7 +937,13 @@ static void auth_continue(struct session *s, const struct smtp_reply *r)
         buf_puts(&line, "*\r\n");
         s->cancelled = true;
     }
-    if (session_queue(s, &line, ok) < 0 || !session_flush(s)) {
+    if (session_queue(s, &line, ok) < 0) {
+        buf_wipe(&line);
+        probe_fault(s->probe, PROBE_FAULT_MEMORY, "answering AUTH", ENOMEM);
+        session_close(s);
+        return;
+    }
+    if (!session_flush(s)) {
         buf_wipe(&line);
         s->probe->res.auth[s->mech].error = PROBE_ERROR_CLOSED;
         session_close(s);
@@ -1036,6 +1139,8 @@ static CURL *easy_new(struct session *s, uint64_t remaining_ms)
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header_line);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, s);
     curl_easy_setopt(e, CURLOPT_PRIVATE, s);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, s);
     curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
     curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, s);
     /* Without it, ending a handle mid-DNS joins the resolver thread and
@@ -1112,9 +1217,7 @@ static void session_advance(struct session *s)
         int mech = (int)p->next_mech++;
         if (session_start(p, mech) == 0)
             return;
-        p->res.auth[mech].error = PROBE_ERROR_CLOSED;
-        probe_fail(p, PROBE_STAGE_CONNECT, PROBE_ERROR_CLOSED,
-                   "connect: out of memory");
+        probe_fault(p, PROBE_FAULT_MEMORY, "starting a session", ENOMEM);
     } else if (go_on) {
         probe_fail(p, PROBE_STAGE_AUTH, PROBE_ERROR_TIMEOUT,
                    "auth: no time left for %s",

@@ -10,15 +10,23 @@ main before the fix:
 - behind a load balancer whose second backend serves an expired
   certificate, the TLS facts (valid, expiry) were the first session's
   only: valid, 300 days left, while the probe failed on "certificate has
-  expired" (and with tls_verify = false the bad backend never showed).
+  expired" (and with tls_verify = false the bad backend never showed);
+- with a descriptor limit of 64 and 200 targets on a slow but healthy
+  server, hundreds of probes failed with "connect" (the agent's own
+  EMFILE blamed on the targets); now the agent caps its concurrency from
+  the limit, says so at start, and counts a probe it cannot run as its
+  own failure.
 
 Takes about 10 s.
 """
 
 import json
 import os
+import re
 import signal
+import socketserver
 import sys
+import threading
 import tempfile
 import time
 import unittest
@@ -212,6 +220,86 @@ class LoadBalancerTest(unittest.TestCase):
                           "expired", tls["problem"] or "", t)
         self.assertIn("Session 2 (of 2 with TLS) met another certificate",
                       rows["lb_verify"]["note"] or "")
+
+
+class SlowSmtpHandler(socketserver.StreamRequestHandler):
+    """A slow but healthy server: greets after GREETING_DELAY_S, then
+    answers EHLO and QUIT."""
+
+    def handle(self):
+        time.sleep(FdLimitTest.GREETING_DELAY_S)
+        self.wfile.write(b"220 slow.test ESMTP\r\n")
+        for line in self.rfile:
+            verb = line.split(b" ", 1)[0].strip().upper()
+            if verb == b"EHLO":
+                self.wfile.write(b"250-slow.test\r\n250 PIPELINING\r\n")
+            elif verb == b"QUIT":
+                self.wfile.write(b"221 2.0.0 Bye\r\n")
+                return
+            else:
+                self.wfile.write(b"502 5.5.1 No\r\n")
+
+
+class SlowSmtpServer(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 256
+
+
+class LimitedAgent(harness.AgentProcess):
+    """The agent under `prlimit --nofile=N:N`: it cannot raise it."""
+
+    nofile = 64
+
+    def argv(self):
+        return (["prlimit", "--nofile=%d:%d" % (self.nofile, self.nofile),
+                 "--"] + super().argv())
+
+
+class FdLimitTest(unittest.TestCase):
+    GREETING_DELAY_S = 2.0
+    TARGETS = 200
+
+    def test_descriptor_limit_is_the_agents_not_the_targets(self):
+        srv = SlowSmtpServer((harness.LOOPBACK, 0), SlowSmtpHandler)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        self.addCleanup(srv.server_close)
+        self.addCleanup(srv.shutdown)
+        port = srv.server_address[1]
+        cfg = ["[agent]", "interval = 4s", "timeout = 3s",
+               "max_concurrent_probes = 256", "max_per_host = 256"]
+        for i in range(self.TARGETS):
+            cfg.append(harness.target_ini("t%03d" % i, port, tls="none"))
+        ag = self.enterContext(LimitedAgent(harness.agent_binary(),
+                                            "\n".join(cfg) + "\n"))
+        targets = ["t%03d" % i for i in range(self.TARGETS)]
+
+        def some_probed():
+            s = harness.scrape(ag.port)[1]
+            done = sum(harness.metric(s, "smtp_probes_total", target=t) or 0
+                       for t in targets)
+            return s if done >= 20 else None
+        harness.wait_for(some_probed, 30, interval=0.5)
+        time.sleep(4)  # one more interval of the slow server
+        s = harness.scrape(ag.port)[1]
+        log = ag.stderr()
+        self.assertTrue(re.search(
+            r'msg="file descriptor limit" fd_limit=64 ', log),
+            "no start line names the descriptor limit")
+        self.assertTrue(re.search(
+            r'msg="max_concurrent_probes lowered[^"]*" configured=256 '
+            r'effective=\d+ fd_limit=64', log),
+            "no line says max_concurrent_probes was lowered")
+        blamed = {t: (harness.metric(s, "smtp_probe_errors_total",
+                                     target=t, error="connect"),
+                      harness.metric(s, "smtp_probe_success", target=t))
+                  for t in targets}
+        bad = {t: v for t, v in blamed.items() if v[0] or v[1] == 0}
+        self.assertEqual(bad, {}, "targets blamed for the agent's limit")
+        # What the agent could not run is its own failure, counted apart.
+        self.assertIsNotNone(harness.metric(
+            s, "smtp_agent_resource_failures_total",
+            resource="file_descriptors"))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,74 @@
+/* fdbudget: how many probes and HTTP connections the descriptor limit
+ * leaves room for. */
+#include "fdbudget.h"
+
+#include <dirent.h>
+#include <string.h>
+#include <sys/resource.h>
+
+/* Past this, a hard limit is as good as none (and a soft limit of
+ * millions costs memory in some libraries' per-descriptor tables). */
+#define LIMIT_CAP (1UL << 20)
+
+void fd_budget_compute(unsigned long limit, unsigned long open,
+                       struct fd_budget *b)
+{
+    unsigned long used = open + FDBUDGET_RESERVED;
+    unsigned long room = limit > used ? limit - used : 0;
+    unsigned long http = room / 4;
+    if (http > FDBUDGET_HTTP_MAX)
+        http = FDBUDGET_HTTP_MAX;
+    if (http < FDBUDGET_HTTP_MIN)
+        http = FDBUDGET_HTTP_MIN;
+    unsigned long rest = room > http ? room - http : 0;
+    unsigned long probes = rest / FDBUDGET_PER_PROBE;
+    if (probes < 1)
+        probes = 1;
+    if (probes > 65535)
+        probes = 65535;
+    b->limit = limit;
+    b->open = open;
+    b->http = (unsigned)http;
+    b->probes = (unsigned)probes;
+}
+
+static unsigned long count_open(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return 0;
+    unsigned long n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    /* The directory's own descriptor was counted. */
+    return n ? n - 1 : 0;
+}
+
+int fd_budget_read(struct fd_budget *b)
+{
+    struct rlimit rl;
+    memset(b, 0, sizeof(*b));
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+        b->http = FDBUDGET_HTTP_MAX;
+        b->probes = 65535;
+        return -1;
+    }
+    b->before = rl.rlim_cur == RLIM_INFINITY ? LIMIT_CAP : rl.rlim_cur;
+    rlim_t want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > LIMIT_CAP
+                      ? LIMIT_CAP
+                      : rl.rlim_max;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+        struct rlimit raised = {want, rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+            rl.rlim_cur = want;
+    }
+    unsigned long limit =
+        rl.rlim_cur == RLIM_INFINITY ? LIMIT_CAP : (unsigned long)rl.rlim_cur;
+    unsigned long before = b->before;
+    fd_budget_compute(limit, count_open(), b);
+    b->before = before;
+    return 0;
+}

@@ -1,0 +1,161 @@
+/* test_probe: the prober against a real socket on loopback, for what only
+ * the agent's own process can cause: running out of file descriptors. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "probe.h"
+
+struct outcome {
+    bool done;
+    struct probe_result res;
+};
+
+static void on_done(void *user, const struct probe_result *r)
+{
+    struct outcome *o = user;
+    o->done = true;
+    o->res = *r;
+}
+
+/* A listening socket on 127.0.0.1 that nobody accepts from: a probe gets
+ * as far as connect() and then waits; the port. */
+static int listener(int *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(fd, 16), 0);
+    socklen_t len = sizeof(a);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+static struct target_config target_at(int port)
+{
+    struct target_config t;
+    memset(&t, 0, sizeof(t));
+    snprintf(t.name, sizeof(t.name), "fd-test");
+    snprintf(t.host, sizeof(t.host), "127.0.0.1");
+    snprintf(t.server_name, sizeof(t.server_name), "127.0.0.1");
+    snprintf(t.ehlo_name, sizeof(t.ehlo_name), "probe.test");
+    t.port = (unsigned)port;
+    t.tls = TLS_MODE_NONE;
+    t.interval_ms = 60000;
+    t.timeout_ms = 2000;
+    return t;
+}
+
+static void run_until_done(struct prober *pr, struct outcome *o)
+{
+    for (int i = 0; i < 100 && !o->done; i++)
+        assert_true(prober_run(pr, 50, -1) >= 0);
+    assert_true(o->done);
+}
+
+/*
+ * Runs one probe of host:port with every descriptor in use (a limit of
+ * 64, filled with dup()), and returns its result.
+ */
+static struct probe_result probe_without_descriptors(const char *host,
+                                                     int port, int spare)
+{
+    struct outcome o = {0};
+    struct prober *pr = prober_new(on_done, &o);
+    assert_non_null(pr);
+    struct target_config t = target_at(port);
+    snprintf(t.host, sizeof(t.host), "%s", host);
+    snprintf(t.server_name, sizeof(t.server_name), "%s", host);
+
+    struct rlimit old;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+    struct rlimit low = old;
+    low.rlim_cur = 64;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    int fds[64], n = 0;
+    while (n < 64) {
+        int fd = dup(spare);
+        if (fd < 0) {
+            assert_int_equal(errno, EMFILE);
+            break;
+        }
+        fds[n++] = fd;
+    }
+    int started = prober_start(pr, &t, 7);
+    if (started == 0)
+        run_until_done(pr, &o);
+    while (n > 0)
+        close(fds[--n]);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+    prober_free(pr);
+    /* Starting needs no descriptor of its own: it must not fail. */
+    assert_int_equal(started, 0);
+    return o.res;
+}
+
+/*
+ * With every descriptor in use, the probe cannot make its socket (or,
+ * for a host name, the resolver its thread's socket pair): that is the
+ * agent's failure (fault file_descriptors), never the target's. Before,
+ * it was counted as stage=connect error=connect, "Couldn't connect ...
+ * after 0 ms" (or error=dns).
+ */
+static void test_out_of_descriptors_is_the_agents_fault(void **state)
+{
+    (void)state;
+    int port;
+    int lfd = listener(&port);
+    static const char *const hosts[] = {"127.0.0.1", "localhost"};
+    for (size_t i = 0; i < 2; i++) {
+        struct probe_result r = probe_without_descriptors(hosts[i], port, lfd);
+        if (r.fault != PROBE_FAULT_FILE_DESCRIPTORS)
+            fail_msg("%s: fault %d, error %s, detail: %s", hosts[i], r.fault,
+                     probe_error_name(r.error), r.detail);
+        assert_false(r.success);
+        assert_non_null(strstr(r.detail, "ran out of file descriptors"));
+        assert_non_null(strstr(r.detail, "RLIMIT_NOFILE, is 64"));
+    }
+
+    /* With descriptors back, the same probe reaches the server: the
+     * listener never greets, so the deadline ends it (the target's). */
+    struct outcome o = {0};
+    struct prober *pr = prober_new(on_done, &o);
+    assert_non_null(pr);
+    struct target_config t = target_at(port);
+    t.timeout_ms = 300;
+    assert_int_equal(prober_start(pr, &t, 8), 0);
+    run_until_done(pr, &o);
+    assert_int_equal(o.res.fault, PROBE_FAULT_NONE);
+    assert_int_equal(o.res.error, PROBE_ERROR_TIMEOUT);
+    assert_int_equal(o.res.stage, PROBE_STAGE_GREETING);
+    prober_free(pr);
+    close(lfd);
+}
+
+int main(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_out_of_descriptors_is_the_agents_fault),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    curl_global_cleanup();
+    return rc;
+}
