@@ -32,6 +32,7 @@
 #include "catalogue.h"
 #include "classify.h"
 #include "expo.h"
+#include "http_strict.h"
 #include "log.h"
 #include "procstat.h"
 #include "sasl.h"
@@ -95,6 +96,14 @@ struct http_conn {
     bool cut;             /* shut down by the watchdog */
 };
 
+/* One request, from its request line to its end (*req_cls). Made by the
+ * URI log callback, which sees the target before libmicrohttpd cuts it
+ * up; freed when the request completes. */
+struct http_req {
+    struct http_strict_target target;
+    bool first_done; /* the first call of the access handler ran */
+};
+
 /* A basic auth user and the credentials last verified for it. */
 struct http_user {
     struct web_user u;
@@ -119,6 +128,7 @@ struct http_server {
     bool starting;         /* MHD's messages also go to start_error */
     char start_error[512]; /* MHD's messages while starting, joined */
     struct ratelimit mhd_rl;
+    struct ratelimit strict_rl; /* malformed requests refused */
     unsigned timeout_s;
 
     /* Basic auth, under auth_lock. gen changes with every new user table,
@@ -1433,9 +1443,10 @@ static void request_completed(void *cls, struct MHD_Connection *conn,
                               void **req_cls,
                               enum MHD_RequestTerminationCode toe)
 {
-    (void)req_cls;
     (void)toe;
     struct http_server *h = cls;
+    free(*req_cls);
+    *req_cls = NULL;
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     struct http_conn *c = ci ? ci->socket_context : NULL;
@@ -1527,18 +1538,48 @@ static bool has_body(struct MHD_Connection *conn)
                                        MHD_HTTP_HEADER_TRANSFER_ENCODING);
 }
 
+static void log_malformed(struct http_server *h, struct MHD_Connection *conn,
+                          const char *why)
+{
+    unsigned long count = 0;
+    pthread_mutex_lock(&h->lock);
+    bool pass = ratelimit_pass(&h->strict_rl, &count);
+    pthread_mutex_unlock(&h->lock);
+    if (!pass)
+        return;
+    char addr[NI_MAXHOST], q[256];
+    remote_addr(conn, addr, sizeof(addr));
+    log_info("http", "malformed request refused with 400",
+             "remote=%s reason=%s count=%lu", addr,
+             log_quote(q, sizeof(q), why), count);
+}
+
 /*
  * The first call for a request, with its headers in: queues the refusal
- * (401, 429, 404, 405) when there is one, before any body is read: a
+ * (400, 401, 429, 404, 405) when there is one, before any body is read: a
  * refused client must not make us read its body, and MHD closes the
  * connection after such an early answer. An accepted request is answered
  * once it is complete (an answer now would close a connection that the
  * scraper wants to keep for its next scrape). MHD_NO when out of memory.
  */
 static MHD_RESULT first_call(struct http_server *h,
-                             struct MHD_Connection *conn, const char *url,
-                             const char *method)
+                             struct MHD_Connection *conn, struct http_req *req,
+                             const char *url, const char *method,
+                             const char *version)
 {
+    /* Before anything else, auth included: a request that two parsers
+     * could read two ways is not answered as if it were one. The
+     * connection closes, so that nothing after it is read as a next
+     * request (RFC 9112 6.3). */
+    const char *why =
+        http_strict_check(conn, method, url, version, &req->target);
+    if (why) {
+        log_malformed(h, conn, why);
+        static const struct header close[] = {
+            {MHD_HTTP_HEADER_CONNECTION, "close"}};
+        return respond_text(conn, MHD_HTTP_BAD_REQUEST, "Bad request\n", close,
+                            1);
+    }
     /* Like Prometheus: with auth on, every path needs it, so that an
      * unauthenticated client learns nothing, not even which paths exist. */
     pthread_mutex_lock(&h->auth_lock);
@@ -1585,14 +1626,16 @@ static MHD_RESULT handle(void *cls, struct MHD_Connection *conn,
                          const char *version, const char *upload_data,
                          size_t *upload_data_size, void **req_cls)
 {
-    (void)version;
     (void)upload_data;
-    static int seen;
     struct http_server *h = cls;
+    struct http_req *req = *req_cls;
 
-    if (*req_cls == NULL) {
-        *req_cls = &seen;
-        return first_call(h, conn, url, method);
+    /* No context: the URI log callback ran out of memory. */
+    if (!req)
+        return MHD_NO;
+    if (!req->first_done) {
+        req->first_done = true;
+        return first_call(h, conn, req, url, method, version);
     }
     /* first_call() answered every request with a body; should one come
      * all the same, it is dropped. */
@@ -1641,6 +1684,20 @@ static size_t unescape_nothing(void *cls, struct MHD_Connection *conn, char *s)
     (void)cls;
     (void)conn;
     return strlen(s);
+}
+
+/* Called with the request-target as sent, before libmicrohttpd cuts it
+ * at '?' (see http_strict.h); its return value is the request's
+ * *req_cls. */
+static void *request_started(void *cls, const char *uri,
+                             struct MHD_Connection *conn)
+{
+    (void)cls;
+    (void)conn;
+    struct http_req *req = calloc(1, sizeof(*req));
+    if (req)
+        http_strict_target_seen(&req->target, uri);
+    return req;
 }
 
 static bool is_v6_any(const struct sockaddr_storage *ss)
@@ -1849,7 +1906,11 @@ struct http_server *http_start(const struct http_options *opt, char *err,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
         MHD_OPTION_NOTIFY_CONNECTION, notify_connection, h,
         MHD_OPTION_NOTIFY_COMPLETED, request_completed, h,
-        MHD_OPTION_UNESCAPE_CALLBACK, unescape_nothing, NULL, MHD_OPTION_ARRAY,
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape_nothing, NULL,
+        /* No MHD_OPTION_STRICT_FOR_CLIENT: 0.9.75 answers a missing Host
+         * with its 400's headers sent twice and closes on a space in the
+         * target without an answer; http_strict refuses both cleanly. */
+        MHD_OPTION_URI_LOG_CALLBACK, request_started, h, MHD_OPTION_ARRAY,
         tls ? tls_opts : &tls_opts[3], MHD_OPTION_END);
     /* GnuTLS has its own copy of the key now. */
     free(cert);
@@ -1872,6 +1933,11 @@ struct http_server *http_start(const struct http_options *opt, char *err,
     h->watchdog_running = true;
     log_info("http", "serving", "scheme=%s basic_auth_users=%zu",
              tls ? "https" : "http", h->n_users);
+    if (!http_strict_raw_known())
+        log_warn("http",
+                 "not libmicrohttpd 0.9.75: NUL bytes, bare LFs and folded "
+                 "lines in requests are not refused",
+                 "libmicrohttpd=%s", MHD_get_version());
     return h;
 }
 
