@@ -1197,6 +1197,22 @@ static void note_tls(const struct probe_result *r, struct note *nb)
     note_tls_sessions(r, nb);
 }
 
+/* Server text that held a form of the secret was withheld whole. */
+static void note_withheld(const struct probe_result *r, struct note *nb)
+{
+    bool withheld = r->ehlo_withheld || r->tls_subject_withheld;
+    for (int i = 0; i < PROBE_STAGE_COUNT; i++)
+        withheld = withheld || r->replies[i].withheld;
+    for (size_t i = 0; i < r->n_auth && i < CONFIG_MAX_MECHS; i++)
+        withheld = withheld || r->auth[i].reply.withheld;
+    if (withheld)
+        note_sentence(nb, "The server sent back a form of the probe's "
+                          "secret (the password, its base64 or what AUTH "
+                          "sent); that text is withheld whole, so that "
+                          "nothing of the secret shows: find out why the "
+                          "server repeats what clients send.");
+}
+
 void catalogue_note(const struct probe_result *r, char *buf, size_t n)
 {
     struct note nb = {buf, n, 0};
@@ -1211,4 +1227,5 @@ void catalogue_note(const struct probe_result *r, char *buf, size_t n)
     note_auth_and_tls(r, &nb);
     note_secret_change(r, &nb);
     note_tls(r, &nb);
+    note_withheld(r, &nb);
 }

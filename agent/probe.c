@@ -17,6 +17,7 @@
 #include <openssl/x509.h>
 
 #include "log.h"
+#include "redact.h"
 
 /*
  * A probe is one or more sessions, one after the other. In a session
@@ -101,7 +102,6 @@ struct session {
     size_t received;
     struct buf out; /* bytes still to send; may hold the secret */
     size_t out_off;
-    struct buf sent; /* secret-bearing lines sent, to scrub echoes */
     struct curl_slist *connect_to;
     uint64_t t_start, t_greeting, t_ehlo, t_ehlo_tls, t_auth_sent, t_auth_done;
     char errbuf[CURL_ERROR_SIZE];
@@ -111,8 +111,10 @@ struct probe {
     struct prober *owner;
     struct probe *next;
     struct target_config target; /* a copy: its secret is ours to wipe */
-    struct buf secret_forms;     /* see redact(); wiped with the probe */
-    uint64_t t0, deadline;       /* CLOCK_MONOTONIC ns */
+    /* Every form of the secret and every token any session of the probe
+     * sent: server text that holds one is withheld (redact.h). */
+    struct redactor redact;
+    uint64_t t0, deadline; /* CLOCK_MONOTONIC ns */
     struct probe_result res;
     struct tls_facts first_tls; /* the first TLS session's own facts */
     bool failed;
@@ -246,56 +248,18 @@ static void probe_fault(struct probe *p, enum probe_fault fault,
     }
 }
 
-/*
- * A reply that repeats what we sent must not carry the secret into logs,
- * pages or --once: every form of it is replaced by "[secret]". The forms
- * are the secret itself (made printable the way the parser makes reply
- * text printable), its base64, and each base64 token this session sent.
- * Each list holds one form a line.
- */
-static void redact(char *dst, size_t cap, const char *src, size_t len,
-                   const struct buf *const *lists, size_t n_lists)
-{
-    static const char mark[] = "[secret]";
-    size_t j = 0, i = 0;
-    while (i < len && j + 1 < cap) {
-        size_t hit = 0;
-        for (size_t l = 0; l < n_lists && !hit; l++) {
-            const char *form = buf_str(lists[l]);
-            while (*form && !hit) {
-                size_t flen = strcspn(form, "\n");
-                if (flen && flen <= len - i &&
-                    memcmp(src + i, form, flen) == 0)
-                    hit = flen;
-                form += flen + (form[flen] == '\n');
-            }
-        }
-        if (hit) {
-            size_t m = sizeof(mark) - 1;
-            if (j + m >= cap)
-                break;
-            memcpy(dst + j, mark, m);
-            j += m;
-            i += hit;
-        } else {
-            dst[j++] = src[i++];
-        }
-    }
-    dst[j] = '\0';
-}
-
-/* Copies a reply's first line into a probe_reply, without any form of the
- * secret in its text. */
+/* Copies a reply's first line into a probe_reply; a text that holds any
+ * form of the secret, from any session of the probe, is withheld whole. */
 static void reply_copy(struct session *s, enum probe_stage stage,
                        const struct smtp_reply *r, struct probe_reply *out)
 {
     const char *text = buf_str(&r->text);
-    const struct buf *const forms[] = {&s->probe->secret_forms, &s->sent};
 
     out->code = r->code;
     out->cls = classify_reply(stage, r->code);
     memcpy(out->enhanced, r->enhanced, sizeof(out->enhanced));
-    redact(out->text, sizeof(out->text), text, strcspn(text, "\n"), forms, 2);
+    out->withheld = redact_copy(&s->probe->redact, out->text,
+                                sizeof(out->text), text, strcspn(text, "\n"));
 }
 
 /*
@@ -455,6 +419,13 @@ static void tls_inspect(struct session *s, SSL *ssl)
         return; /* no certificate: s->tls.present stays false */
     if (!s->tls.chain_ok && ca && !ca->store)
         snprintf(s->tls.problem, sizeof(s->tls.problem), "%.120s", ca->error);
+    /* The subject is the server's text too. */
+    char subject[sizeof(s->tls.subject)];
+    if (redact_copy(&p->redact, subject, sizeof(subject), s->tls.subject,
+                    strlen(s->tls.subject))) {
+        memcpy(s->tls.subject, subject, sizeof(subject));
+        p->res.tls_subject_withheld = true;
+    }
     tls_merge(p, s);
 }
 
@@ -537,10 +508,36 @@ static bool session_tls_up(struct session *s)
 
 /* ---- the connect phase: replies as curl reads them -------------------- */
 
+/* EHLO keywords and mechanisms become label values: one that holds a
+ * form of the secret is dropped (and counted as dropped). */
+static void ehlo_redact(const struct redactor *rd, struct smtp_ehlo *e,
+                        bool *withheld)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < e->n_keywords; i++) {
+        if (redact_found(rd, e->keywords[i], strlen(e->keywords[i]))) {
+            e->n_dropped++;
+            *withheld = true;
+        } else if (k++ != i) {
+            memcpy(e->keywords[k - 1], e->keywords[i], sizeof(e->keywords[i]));
+        }
+    }
+    e->n_keywords = k;
+    k = 0;
+    for (size_t i = 0; i < e->n_mechs; i++) {
+        if (redact_found(rd, e->mechs[i], strlen(e->mechs[i])))
+            *withheld = true;
+        else if (k++ != i)
+            memcpy(e->mechs[k - 1], e->mechs[i], sizeof(e->mechs[i]));
+    }
+    e->n_mechs = k;
+}
+
 static void ehlo_keep(struct session *s, const struct smtp_reply *r)
 {
     struct probe *p = s->probe;
     smtp_ehlo_parse(r, &s->ehlo);
+    ehlo_redact(&p->redact, &s->ehlo, &p->res.ehlo_withheld);
     p->res.ehlo = s->ehlo;
     p->res.ehlo_seen = true;
 }
@@ -837,7 +834,8 @@ static bool session_flush(struct session *s)
 }
 
 /* Queues one command line; secret = it carries a form of the secret,
- * whose base64 token is then remembered for redact(). */
+ * whose base64 token is then remembered for the redaction of every later
+ * reply of the probe, whatever its session. */
 static int session_queue(struct session *s, const struct buf *line,
                          bool secret)
 {
@@ -855,11 +853,7 @@ static int session_queue(struct session *s, const struct buf *line,
         len -= (size_t)(sp + 1 - token);
         token = sp + 1;
     }
-    if (len == 0)
-        return 0;
-    if (buf_append(&s->sent, token, len) < 0 || buf_putc(&s->sent, '\n') < 0)
-        return -1;
-    return 0;
+    return redact_add_token(&s->probe->redact, token, len);
 }
 
 static void quit_begin(struct session *s)
@@ -1161,7 +1155,6 @@ static void session_free(struct session *s)
     sasl_client_free(s->sasl);
     smtp_parser_free(&s->parser);
     buf_wipe(&s->out);
-    buf_wipe(&s->sent);
     free(s);
 }
 
@@ -1181,7 +1174,6 @@ static int session_start(struct probe *p, int mech)
     s->step = STEP_GREETING;
     smtp_parser_init(&s->parser);
     buf_init(&s->out, 64 * 1024);
-    buf_init(&s->sent, 64 * 1024);
     s->easy = easy_new(s, remaining_ms);
     if (!s->easy) {
         session_free(s);
@@ -1233,7 +1225,7 @@ static void probe_free(struct probe *p)
     if (!p)
         return;
     session_free(p->sess);
-    buf_wipe(&p->secret_forms);
+    redact_free(&p->redact);
     if (p->target.secret) {
         explicit_bzero(p->target.secret, p->target.secret_len);
         free(p->target.secret);
@@ -1307,25 +1299,6 @@ size_t prober_in_flight(const struct prober *pr)
     return pr->n_probes;
 }
 
-/* The secret as reply text would show it, and its base64: see redact(). */
-static int secret_forms_build(struct probe *p)
-{
-    const struct target_config *t = &p->target;
-    if (!t->secret || t->secret_len == 0)
-        return 0;
-    for (size_t i = 0; i < t->secret_len; i++) {
-        unsigned char c = (unsigned char)t->secret[i];
-        if (buf_putc(&p->secret_forms, c >= 0x20 && c < 0x7f ? (char)c : '?') <
-            0)
-            return -1;
-    }
-    if (buf_putc(&p->secret_forms, '\n') < 0 ||
-        sasl_base64_encode(t->secret, t->secret_len, &p->secret_forms) < 0 ||
-        buf_putc(&p->secret_forms, '\n') < 0)
-        return -1;
-    return 0;
-}
-
 int prober_start(struct prober *pr, const struct target_config *target,
                  uint64_t id)
 {
@@ -1344,8 +1317,9 @@ int prober_start(struct prober *pr, const struct target_config *target,
         memcpy(p->target.secret, target->secret, target->secret_len);
         p->target.secret[target->secret_len] = '\0';
     }
-    buf_init(&p->secret_forms, 4 * CONFIG_SECRET_MAX);
-    if (secret_forms_build(p) < 0) {
+    redact_init(&p->redact);
+    if (redact_add_secret(&p->redact, p->target.secret, p->target.secret_len) <
+        0) {
         probe_free(p);
         return -1;
     }

@@ -48,6 +48,7 @@ struct probe_reply {
     enum smtp_class cls;
     char enhanced[16];
     char text[PROBE_TEXT_MAX]; /* first line's text, printable ASCII */
+    bool withheld; /* text held a form of the secret: REDACT_WITHHELD */
 };
 
 /* One AUTH session of a probe: one per configured mechanism. */
@@ -84,8 +85,10 @@ struct probe_result {
     double duration_seconds;
     double start_time; /* unix time, seconds */
     bool ehlo_seen;
-    struct smtp_ehlo ehlo;  /* the last EHLO (after TLS when STARTTLS) */
-    bool ehlo_pre_tls_auth; /* the first EHLO advertised AUTH */
+    struct smtp_ehlo ehlo;     /* the last EHLO (after TLS when STARTTLS) */
+    bool ehlo_withheld;        /* an EHLO keyword held a form of the secret */
+    bool tls_subject_withheld; /* so did a certificate's subject */
+    bool ehlo_pre_tls_auth;    /* the first EHLO advertised AUTH */
     /*
      * TLS over every session (behind a load balancer each may reach
      * another backend): tls.valid only if every session's certificate

@@ -445,9 +445,14 @@ class EchoedCredentials(unittest.TestCase):
                    "once": once.stdout + once.stderr,
                    "metrics": harness.scrape(ag.port)[0]}
         self.assertEqual(once.returncode, 1)
-        self.assertIn("[secret]", page)
-        self.assertIn("[secret]", once.stdout)
-        self.assertIn("cannot decode", once.stdout)
+        # A reply that held the secret is withheld whole: a "[secret]" in
+        # place of a part of it would tell the password (issue 9).
+        withheld = "[withheld: the text contained a form of the secret]"
+        self.assertIn(withheld, page)
+        self.assertIn(withheld, once.stdout)
+        self.assertNotIn("cannot decode", once.stdout)
+        self.assertIn("note: The server sent back a form of the probe's "
+                      "secret", once.stdout)
         harness.assert_no_secret(
             self, harness.secret_forms("probe", password), outputs)
 

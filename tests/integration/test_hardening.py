@@ -15,7 +15,11 @@ main before the fix:
   server, hundreds of probes failed with "connect" (the agent's own
   EMFILE blamed on the targets); now the agent caps its concurrency from
   the limit, says so at start, and counts a probe it cannot run as its
-  own failure.
+  own failure;
+- redaction was an oracle: with the password "Authentication" a reply
+  showed as "535 5.7.8 [secret] credentials invalid"; and a token sent
+  in one session, echoed in the next session's greeting, reached the
+  status page. Such text is now withheld whole, whatever the session.
 
 Takes about 10 s.
 """
@@ -220,6 +224,68 @@ class LoadBalancerTest(unittest.TestCase):
                           "expired", tls["problem"] or "", t)
         self.assertIn("Session 2 (of 2 with TLS) met another certificate",
                       rows["lb_verify"]["note"] or "")
+
+
+WORD_PASSWORD = "Authentication"
+WITHHELD = "[withheld: the text contained a form of the secret]"
+
+
+class RedactionTest(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.binary = harness.agent_binary()
+        pki = harness.shared_pki()
+        cls.srv = cls.enterClassContext(hostile_smtpd.HostileServer(
+            ["echo_word=auth_535", "echo_token=echo_token_in_greeting"],
+            pki.dir))
+        cfg = ("[agent]\ninterval = 2s\ntimeout = 1500ms\nlog_level = debug\n"
+               + harness.target_ini("echo_word", cls.srv.ports["echo_word"],
+                                    mechanisms="PLAIN", username=USER,
+                                    password_env="WORD_PW")
+               + harness.target_ini("echo_token",
+                                    cls.srv.ports["echo_token"],
+                                    mechanisms="PLAIN LOGIN", username=USER,
+                                    password_file="@PASSWORD_FILE@"))
+        cls.env = dict(os.environ, WORD_PW=WORD_PASSWORD)
+        cls.agent = cls.enterClassContext(harness.run_agent(
+            cls.binary, cfg, password=PASSWORD, env=cls.env))
+
+        def probed():
+            s = harness.scrape(cls.agent.port)[1]
+            return all((harness.metric(s, "smtp_probes_total", target=t)
+                        or 0) >= 2 for t in ("echo_word", "echo_token"))
+        harness.wait_for(probed, 30)
+        cls.metrics = harness.scrape(cls.agent.port)[0]
+        cls.page = harness.http_get(cls.agent.port, "/")[2].decode()
+        cls.once = harness.run_agent_once(
+            cls.binary, ["-c", cls.agent.config_path, "--once"], timeout=30,
+            env=cls.env)
+        cls.log = cls.agent.stderr()
+
+    def test_a_word_of_the_reply_is_no_oracle(self):
+        outputs = {"page": self.page, "once": self.once.stdout,
+                   "log": self.log}
+        for where, text in outputs.items():
+            self.assertNotIn("[secret]", text, where)
+            # The server's words, not the catalogue's title of 535.
+            self.assertNotIn("8 Authentication credentials invalid", text,
+                             where)
+        self.assertIn("<code>535 %s</code>" % WITHHELD, self.page)
+        self.assertIn(WITHHELD, self.once.stdout)
+        self.assertIn("note: The server sent back a form of the probe's "
+                      "secret", self.once.stdout)
+        # The class still follows the code.
+        self.assertRegex(self.metrics, r'smtp_auth_results_total\{target='
+                         r'"echo_word",mechanism="PLAIN",class="auth_failed"'
+                         r'\} [1-9]')
+
+    def test_a_token_echoed_by_another_session_is_withheld(self):
+        self.assertIn(WITHHELD, self.page)
+        harness.assert_no_secret(
+            self, harness.secret_forms(USER, PASSWORD),
+            {"page": self.page, "once": self.once.stdout + self.once.stderr,
+             "log": self.log, "metrics": self.metrics})
 
 
 class SlowSmtpHandler(socketserver.StreamRequestHandler):

@@ -545,6 +545,38 @@ def lb_second_backend_expired(c):
     smtp(c, tls_pair="server" if c.nth % 2 else "expired")
 
 
+# The last AUTH PLAIN token each port was sent: see echo_token_in_greeting.
+_last_plain = {}
+
+
+def _auth_remember(c, line):
+    words = line.rstrip(b"\r\n").split(b" ")
+    if len(words) > 2 and words[1].upper() == b"PLAIN":
+        _last_plain[c.scenario] = words[2].decode("ascii", "replace")
+    auth_accept(c, line)
+
+
+@scenario("echo_token_in_greeting")
+def echo_token_in_greeting(c):
+    """Greets with the AUTH PLAIN token the last client sent to this port
+    (a server that leaks what it was sent); otherwise healthy, STARTTLS
+    and AUTH PLAIN/LOGIN accepted."""
+    smtp(c, banner="220 %s ESMTP last=%s" % (
+        HOSTNAME, _last_plain.get(c.scenario, "none")),
+        tls_pair="server", auth=_auth_remember)
+
+
+def _auth_535(c, line):
+    c.reply("535 5.7.8 Authentication credentials invalid")
+
+
+@scenario("auth_535")
+def auth_535(c):
+    """After STARTTLS, every AUTH gets aiosmtpd's "535 5.7.8
+    Authentication credentials invalid"."""
+    smtp(c, tls_pair="server", auth=_auth_535)
+
+
 @scenario("auth_endless_334")
 def auth_endless_334(c):
     """After STARTTLS, AUTH is answered with 334 challenges forever."""

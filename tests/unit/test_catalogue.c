@@ -300,9 +300,9 @@ static struct probe_result base_result(void)
     memset(&r, 0, sizeof(r));
     snprintf(r.target, sizeof(r.target), "mx");
     r.replies[PROBE_STAGE_GREETING] =
-        (struct probe_reply){220, SMTP_CLASS_SUCCESS, "", "mx ESMTP"};
+        (struct probe_reply){220, SMTP_CLASS_SUCCESS, "", "mx ESMTP", false};
     r.replies[PROBE_STAGE_EHLO] =
-        (struct probe_reply){250, SMTP_CLASS_SUCCESS, "", "mx"};
+        (struct probe_reply){250, SMTP_CLASS_SUCCESS, "", "mx", false};
     r.ehlo_seen = true;
     return r;
 }
@@ -311,8 +311,8 @@ static struct probe_result base_result(void)
 static void with_starttls(struct probe_result *r, const char *const *mechs,
                           size_t n)
 {
-    r->replies[PROBE_STAGE_STARTTLS] =
-        (struct probe_reply){220, SMTP_CLASS_SUCCESS, "2.0.0", "go ahead"};
+    r->replies[PROBE_STAGE_STARTTLS] = (struct probe_reply){
+        220, SMTP_CLASS_SUCCESS, "2.0.0", "go ahead", false};
     r->tls.present = true;
     r->ehlo.starttls = true;
     r->ehlo.auth = n > 0;
@@ -383,8 +383,8 @@ static void test_for_result(void **state)
 
     r = base_result();
     r.stage = PROBE_STAGE_GREETING;
-    r.replies[PROBE_STAGE_GREETING] =
-        (struct probe_reply){421, SMTP_CLASS_TEMPORARY_FAILURE, "4.3.2", ""};
+    r.replies[PROBE_STAGE_GREETING] = (struct probe_reply){
+        421, SMTP_CLASS_TEMPORARY_FAILURE, "4.3.2", "", false};
     assert_string_equal(catalogue_for_result(&r)->key, "421@greeting");
 
     /* A failure with neither an error nor a reply still gets words. */
@@ -591,6 +591,35 @@ static void test_note_tls(void **state)
              "others.");
 }
 
+/* A reply that held the secret was withheld: the note says why the text
+ * is missing. */
+static void test_note_withheld(void **state)
+{
+    (void)state;
+    char buf[512];
+    static const char want[] =
+        "The server sent back a form of the probe's secret (the password, "
+        "its base64 or what AUTH sent); that text is withheld whole, so "
+        "that nothing of the secret shows: find out why the server repeats "
+        "what clients send.";
+    struct probe_result r = base_result();
+    with_starttls(&r, (const char *const[]){"PLAIN"}, 1);
+    auth_reply(&r, SASL_MECH_PLAIN, true, 535, "5.7.8", "x");
+    note_of(&r, buf, sizeof(buf));
+    assert_string_equal(buf, "");
+    r.auth[0].reply.withheld = true;
+    note_of(&r, buf, sizeof(buf));
+    assert_string_equal(buf, want);
+    r.auth[0].reply.withheld = false;
+    r.ehlo_withheld = true;
+    note_of(&r, buf, sizeof(buf));
+    assert_string_equal(buf, want);
+    r.ehlo_withheld = false;
+    r.replies[PROBE_STAGE_GREETING].withheld = true;
+    note_of(&r, buf, sizeof(buf));
+    assert_string_equal(buf, want);
+}
+
 /* Server text never reaches a note: it could repeat what we sent. */
 static void test_note_copies_no_server_text(void **state)
 {
@@ -647,6 +676,7 @@ int main(void)
         cmocka_unit_test(test_note_auth_and_tls),
         cmocka_unit_test(test_note_password_changed),
         cmocka_unit_test(test_note_tls),
+        cmocka_unit_test(test_note_withheld),
         cmocka_unit_test(test_note_copies_no_server_text),
         cmocka_unit_test(test_note_small_buffers),
     };
