@@ -1197,6 +1197,31 @@ static void note_tls(const struct probe_result *r, struct note *nb)
     note_tls_sessions(r, nb);
 }
 
+/* The agent cancelled an exchange itself: what the server answered was
+ * its answer to "*", not a verdict on the credentials. */
+static void note_cancelled(const struct probe_result *r, struct note *nb)
+{
+    for (size_t i = 0; i < r->n_auth && i < CONFIG_MAX_MECHS; i++) {
+        const struct probe_auth *a = &r->auth[i];
+        if (a->cancelled == SASL_STEP_OK)
+            continue;
+        if (a->reply.code)
+            note_sentence(nb,
+                          "The agent cancelled AUTH %s itself (it sent \"*\") "
+                          "because %s; the %d that followed answers that "
+                          "cancellation and says nothing of the "
+                          "credentials.",
+                          sasl_mech_name(a->mech),
+                          sasl_step_error_words(a->cancelled), a->reply.code);
+        else
+            note_sentence(nb,
+                          "The agent cancelled AUTH %s itself (it sent \"*\") "
+                          "because %s.",
+                          sasl_mech_name(a->mech),
+                          sasl_step_error_words(a->cancelled));
+    }
+}
+
 /* Server text that held a form of the secret was withheld whole. */
 static void note_withheld(const struct probe_result *r, struct note *nb)
 {
@@ -1227,5 +1252,6 @@ void catalogue_note(const struct probe_result *r, char *buf, size_t n)
     note_auth_and_tls(r, &nb);
     note_secret_change(r, &nb);
     note_tls(r, &nb);
+    note_cancelled(r, &nb);
     note_withheld(r, &nb);
 }

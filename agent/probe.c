@@ -284,7 +284,16 @@ static enum smtp_class record_reply(struct session *s, enum probe_stage stage,
         p->res.auth[s->mech].reply = pr;
 
     if (pr.cls != SMTP_CLASS_SUCCESS) {
-        if (stage == PROBE_STAGE_AUTH && s->mech >= 0)
+        enum sasl_step_error why = stage == PROBE_STAGE_AUTH && s->mech >= 0
+                                       ? p->res.auth[s->mech].cancelled
+                                       : SASL_STEP_OK;
+        if (why != SASL_STEP_OK)
+            probe_fail(p, stage, PROBE_ERROR_NONE,
+                       "AUTH %s: cancelled by the agent (%s); the server "
+                       "answered %d %s",
+                       sasl_mech_name(p->target.mechs[s->mech]),
+                       sasl_step_error_words(why), pr.code, pr.text);
+        else if (stage == PROBE_STAGE_AUTH && s->mech >= 0)
             probe_fail(p, stage, PROBE_ERROR_NONE, "AUTH %s: %d %s",
                        sasl_mech_name(p->target.mechs[s->mech]), pr.code,
                        pr.text);
@@ -926,10 +935,23 @@ static void auth_continue(struct session *s, const struct smtp_reply *r)
 
     bool ok = sasl_client_step(s->sasl, challenge, &line) == 0;
     if (!ok) {
+        enum sasl_step_error why = sasl_client_step_error(s->sasl);
         buf_wipe(&line);
         buf_init(&line, 0);
-        buf_puts(&line, "*\r\n");
+        if (why == SASL_STEP_NO_MEMORY || buf_puts(&line, "*\r\n") < 0) {
+            probe_fault(s->probe, PROBE_FAULT_MEMORY, "answering AUTH",
+                        ENOMEM);
+            session_close(s);
+            return;
+        }
+        /* What follows answers our "*", not the credentials: say so. */
+        s->probe->res.auth[s->mech].cancelled = why;
         s->cancelled = true;
+        log_debug("probe", "AUTH cancelled by the agent",
+                  "target=%s mechanism=%s reason=\"%s\"",
+                  s->probe->target.name,
+                  sasl_mech_name(s->probe->target.mechs[s->mech]),
+                  sasl_step_error_words(why));
     }
     if (session_queue(s, &line, ok) < 0) {
         buf_wipe(&line);

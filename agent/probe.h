@@ -59,6 +59,10 @@ struct probe_auth {
     struct probe_reply reply; /* final reply to AUTH; code 0 = none */
     enum probe_error error;   /* no-reply failure in this session */
     double seconds;           /* AUTH sent -> final reply */
+    /* Not SASL_STEP_OK: the agent could not answer a challenge and
+     * cancelled the exchange itself ("*"), for this reason; the reply
+     * then answers the cancellation (RFC 4954: 501). */
+    enum sasl_step_error cancelled;
 };
 
 /*

@@ -44,7 +44,28 @@ struct sasl_client {
     char *secret;
     size_t secret_len;
     unsigned steps; /* 334 continuations answered so far */
+    enum sasl_step_error error;
 };
+
+static const char *const step_error_words[SASL_STEP_ERROR_COUNT] = {
+    [SASL_STEP_OK] = "",
+    [SASL_STEP_NO_STEP_LEFT] = "the server asked for more than the "
+                               "mechanism sends (another 334 challenge)",
+    [SASL_STEP_BAD_CHALLENGE] = "the server's challenge is not valid base64",
+    [SASL_STEP_NO_MEMORY] = "out of memory",
+};
+
+const char *sasl_step_error_words(enum sasl_step_error e)
+{
+    if ((unsigned)e >= SASL_STEP_ERROR_COUNT)
+        return "";
+    return step_error_words[e];
+}
+
+enum sasl_step_error sasl_client_step_error(const struct sasl_client *c)
+{
+    return c->error;
+}
 
 /*
  * Cuts out back to len after a failed composition, zeroing what is cut:
@@ -298,20 +319,37 @@ static int b64_line(const void *data, size_t n, struct buf *out)
     return buf_puts(out, "\r\n");
 }
 
-static int cram_md5_step(const struct sasl_client *c, const char *challenge,
+static int cram_md5_step(struct sasl_client *c, const char *challenge,
                          struct buf *out)
 {
     struct buf decoded, answer;
     buf_init(&decoded, 0);
     buf_init(&answer, 0);
     int rc = -1;
-    if (sasl_base64_decode(challenge, strlen(challenge), &decoded) == 0 &&
-        sasl_cram_md5(c->user, c->secret, c->secret_len, decoded.data,
-                      decoded.len, &answer) == 0)
+    if (sasl_base64_decode(challenge, strlen(challenge), &decoded) < 0)
+        c->error = SASL_STEP_BAD_CHALLENGE;
+    else if (sasl_cram_md5(c->user, c->secret, c->secret_len, decoded.data,
+                           decoded.len, &answer) == 0)
         rc = b64_line(answer.data, answer.len, out);
     buf_wipe(&decoded);
     buf_wipe(&answer);
     return rc;
+}
+
+/* How many 334 challenges a mechanism answers. */
+static unsigned steps_of(enum sasl_mech mech)
+{
+    switch (mech) {
+    case SASL_MECH_LOGIN:
+        return 2;
+    case SASL_MECH_CRAM_MD5:
+    case SASL_MECH_XOAUTH2:
+        return 1;
+    case SASL_MECH_PLAIN:
+    case SASL_MECH_COUNT:
+        break;
+    }
+    return 0;
 }
 
 int sasl_client_step(struct sasl_client *c, const char *challenge,
@@ -321,6 +359,7 @@ int sasl_client_step(struct sasl_client *c, const char *challenge,
     unsigned step = c->steps++;
     int rc = -1;
 
+    c->error = SASL_STEP_OK;
     if (!challenge)
         challenge = "";
     switch (c->mech) {
@@ -348,7 +387,12 @@ int sasl_client_step(struct sasl_client *c, const char *challenge,
     case SASL_MECH_COUNT:
         break;
     }
-    if (rc < 0)
+    if (rc < 0) {
         buf_cut(out, orig);
+        /* Not a step of the mechanism's, or a composition that failed. */
+        if (c->error == SASL_STEP_OK)
+            c->error = step >= steps_of(c->mech) ? SASL_STEP_NO_STEP_LEFT
+                                                 : SASL_STEP_NO_MEMORY;
+    }
     return rc;
 }

@@ -39,6 +39,22 @@ void sasl_client_free(struct sasl_client *c);
  */
 int sasl_client_start(struct sasl_client *c, struct buf *out);
 
+/* Why the last sasl_client_step() could not answer. */
+enum sasl_step_error {
+    SASL_STEP_OK,
+    SASL_STEP_NO_STEP_LEFT,  /* a 334 after the mechanism said all */
+    SASL_STEP_BAD_CHALLENGE, /* not valid base64 */
+    SASL_STEP_NO_MEMORY,
+    SASL_STEP_ERROR_COUNT
+};
+
+/* SASL_STEP_OK before any step and after a step that answered. */
+enum sasl_step_error sasl_client_step_error(const struct sasl_client *c);
+
+/* In words, for notes and logs: "the server's challenge is not valid
+ * base64", ... ("" for SASL_STEP_OK). */
+const char *sasl_step_error_words(enum sasl_step_error e);
+
 /*
  * The answer to a 334 continuation whose text (after "334 ") is
  * `challenge`, with its CRLF. LOGIN answers the first 334 with the user

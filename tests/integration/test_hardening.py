@@ -19,7 +19,10 @@ main before the fix:
 - redaction was an oracle: with the password "Authentication" a reply
   showed as "535 5.7.8 [secret] credentials invalid"; and a token sent
   in one session, echoed in the next session's greeting, reached the
-  status page. Such text is now withheld whole, whatever the session.
+  status page. Such text is now withheld whole, whatever the session;
+- when the agent cancelled AUTH itself ("*" to a challenge it could not
+  answer), the server's 501 looked like a refusal, with no word of the
+  cancellation; the detail, the log and a note now say it.
 
 Takes about 10 s.
 """
@@ -286,6 +289,46 @@ class RedactionTest(unittest.TestCase):
             self, harness.secret_forms(USER, PASSWORD),
             {"page": self.page, "once": self.once.stdout + self.once.stderr,
              "log": self.log, "metrics": self.metrics})
+
+
+class CancelTest(unittest.TestCase):
+
+    def test_agent_cancel_is_said(self):
+        pki = harness.shared_pki()
+        srv = self.enterContext(hostile_smtpd.HostileServer(
+            ["cram=cram_bad_challenge"], pki.dir))
+        cfg = ("[agent]\ninterval = 2s\ntimeout = 1500ms\n"
+               + harness.target_ini("cram", srv.ports["cram"],
+                                    mechanisms="CRAM-MD5", username=USER,
+                                    password_file="@PASSWORD_FILE@"))
+        ag = self.enterContext(harness.run_agent(
+            harness.agent_binary(), cfg, password=PASSWORD))
+        harness.wait_for(lambda: (harness.metric(
+            harness.scrape(ag.port)[1], "smtp_probes_total", target="cram")
+            or 0) >= 1, 20)
+        text, samples = harness.scrape(ag.port)
+        # The reply is counted as it came: the class follows the code.
+        self.assertEqual(harness.metric(
+            samples, "smtp_replies_total", target="cram", stage="auth",
+            code="501", **{"class": "syntax_error"}) or 0,
+            harness.metric(samples, "smtp_probes_total", target="cram"))
+        once = harness.run_agent_once(
+            harness.agent_binary(), ["-c", ag.config_path, "--once"],
+            timeout=30)
+        want = ("AUTH CRAM-MD5: cancelled by the agent (the server's "
+                "challenge is not valid base64); the server answered 501 "
+                "5.7.0 Authentication cancelled")
+        self.assertIn(want, once.stdout)
+        self.assertIn('note: The agent cancelled AUTH CRAM-MD5 itself (it '
+                      'sent "*") because the server\'s challenge is not '
+                      'valid base64; the 501 that followed answers that '
+                      'cancellation', once.stdout)
+        self.assertIn("cancelled by the agent", ag.stderr())
+        page = harness.http_get(ag.port, "/")[2].decode()
+        self.assertTrue("The agent cancelled AUTH CRAM-MD5 itself" in page,
+                        "the status page does not say who cancelled")
+        # The server saw the cancel, and nothing secret after it.
+        self.assertIn("command *", srv.log())
 
 
 class SlowSmtpHandler(socketserver.StreamRequestHandler):

@@ -577,6 +577,25 @@ def auth_535(c):
     smtp(c, tls_pair="server", auth=_auth_535)
 
 
+def _auth_bad_challenge(c, line):
+    c.reply("334 !!not*base64!!")
+    answer = c.readline()
+    log_command(c, answer, in_auth=True)
+    if answer.strip() == b"*":
+        c.reply("501 5.7.0 Authentication cancelled")
+    else:
+        c.reply("535 5.7.8 Authentication credentials invalid")
+
+
+@scenario("cram_bad_challenge")
+def cram_bad_challenge(c):
+    """After STARTTLS, AUTH CRAM-MD5 gets a challenge that is not base64;
+    a client's "*" (RFC 4954 cancel) gets 501, anything else 535."""
+    smtp(c, ehlo=lambda c: (EHLO_AFTER_TLS[:-1] + ["AUTH CRAM-MD5"]
+                            if c.tls else EHLO_STARTTLS),
+         tls_pair="server", auth=_auth_bad_challenge)
+
+
 @scenario("auth_endless_334")
 def auth_endless_334(c):
     """After STARTTLS, AUTH is answered with 334 challenges forever."""

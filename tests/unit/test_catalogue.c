@@ -620,6 +620,25 @@ static void test_note_withheld(void **state)
     assert_string_equal(buf, want);
 }
 
+/* The agent's own "*": the 501 after it is no verdict on the password. */
+static void test_note_cancelled(void **state)
+{
+    (void)state;
+    char buf[512];
+    struct probe_result r = base_result();
+    with_starttls(&r, (const char *const[]){"CRAM-MD5"}, 1);
+    auth_reply(&r, SASL_MECH_CRAM_MD5, true, 501, "5.7.0", "cancelled");
+    note_of(&r, buf, sizeof(buf));
+    assert_string_equal(buf, "");
+    r.auth[0].cancelled = SASL_STEP_BAD_CHALLENGE;
+    note_of(&r, buf, sizeof(buf));
+    assert_string_equal(buf, "The agent cancelled AUTH CRAM-MD5 itself (it "
+                             "sent \"*\") because the server's challenge is "
+                             "not valid base64; the 501 that followed "
+                             "answers that cancellation and says nothing "
+                             "of the credentials.");
+}
+
 /* Server text never reaches a note: it could repeat what we sent. */
 static void test_note_copies_no_server_text(void **state)
 {
@@ -677,6 +696,7 @@ int main(void)
         cmocka_unit_test(test_note_password_changed),
         cmocka_unit_test(test_note_tls),
         cmocka_unit_test(test_note_withheld),
+        cmocka_unit_test(test_note_cancelled),
         cmocka_unit_test(test_note_copies_no_server_text),
         cmocka_unit_test(test_note_small_buffers),
     };

@@ -272,7 +272,9 @@ static void test_plain(void **state)
     assert_string_equal(buf_str(&out),
                         "AUTH PLAIN AHRpbQB0YW5zdGFhZnRhbnN0YWFm\r\n");
     /* PLAIN has no further step: a 334 cannot be answered. */
+    assert_int_equal(sasl_client_step_error(c), SASL_STEP_OK);
     assert_int_equal(sasl_client_step(c, "", &out), -1);
+    assert_int_equal(sasl_client_step_error(c), SASL_STEP_NO_STEP_LEFT);
     assert_string_equal(buf_str(&out),
                         "AUTH PLAIN AHRpbQB0YW5zdGFhZnRhbnN0YWFm\r\n");
     buf_wipe(&out);
@@ -294,8 +296,10 @@ static void test_login(void **state)
     assert_int_equal(sasl_client_step(c, "UGFzc3dvcmQ6", &out), 0);
     assert_string_equal(buf_str(&out), TEST_PASSWORD_B64 "\r\n");
     buf_reset(&out);
+    assert_int_equal(sasl_client_step_error(c), SASL_STEP_OK);
     /* A third prompt is more than LOGIN has. */
     assert_int_equal(sasl_client_step(c, "UGFzc3dvcmQ6", &out), -1);
+    assert_int_equal(sasl_client_step_error(c), SASL_STEP_NO_STEP_LEFT);
     assert_int_equal(out.len, 0);
     assert_int_equal(sasl_client_step(c, "", &out), -1);
 
@@ -340,6 +344,9 @@ static void test_cram_md5_client(void **state)
         buf_reset(&out);
         assert_int_equal(buf_puts(&out, "keep"), 0);
         assert_int_equal(sasl_client_step(c, bad[i], &out), -1);
+        assert_int_equal(sasl_client_step_error(c), SASL_STEP_BAD_CHALLENGE);
+        assert_string_equal(sasl_step_error_words(sasl_client_step_error(c)),
+                            "the server's challenge is not valid base64");
         assert_string_equal(buf_str(&out), "keep");
         buf_reset(&out);
         sasl_client_free(c);
