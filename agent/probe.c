@@ -202,6 +202,29 @@ static void probe_fail(struct probe *p, enum probe_stage stage,
     va_end(ap);
 }
 
+/* What a stage was waiting for when the deadline came, in words. */
+static const char *const waited_for[PROBE_STAGE_COUNT] = {
+    [PROBE_STAGE_CONNECT] = "no connection",
+    [PROBE_STAGE_GREETING] = "no greeting",
+    [PROBE_STAGE_EHLO] = "no reply to EHLO",
+    [PROBE_STAGE_STARTTLS] = "no reply to STARTTLS",
+    [PROBE_STAGE_TLS] = "the TLS handshake did not finish",
+    [PROBE_STAGE_AUTH] = "no reply to AUTH",
+    [PROBE_STAGE_QUIT] = "no reply to QUIT",
+};
+
+/* A timeout at stage: "ehlo: no reply to EHLO before the deadline (2 s)",
+ * never curl's "... with 0 bytes received", which counts what curl read
+ * for a transfer, not the replies that came. */
+static void probe_timeout(struct probe *p, enum probe_stage stage)
+{
+    probe_fail(p, stage, PROBE_ERROR_TIMEOUT,
+               "%s: %s before the deadline (%g s)", probe_stage_name(stage),
+               (unsigned)stage < PROBE_STAGE_COUNT ? waited_for[stage]
+                                                   : "no reply",
+               (double)p->target.timeout_ms / 1000.0);
+}
+
 /* Which of the agent's own resources an errno says ran out. */
 static enum probe_fault fault_of_errno(int e)
 {
@@ -750,8 +773,8 @@ static void connect_failed(struct session *s, CURLcode rc)
         stage = PROBE_STAGE_CONNECT;
         break;
     case CURLE_OPERATION_TIMEDOUT:
-        error = PROBE_ERROR_TIMEOUT;
-        break;
+        probe_timeout(s->probe, stage);
+        return;
     case CURLE_SSL_CONNECT_ERROR:
         error = PROBE_ERROR_TLS_HANDSHAKE;
         stage = PROBE_STAGE_TLS;
@@ -1447,14 +1470,12 @@ static void deadlines_check(struct prober *pr)
             if (s->state != SESSION_CONNECTING) {
                 /* A reply that came in time but was not read yet counts. */
                 session_read(s);
-                if (s->state != SESSION_DONE)
-                    session_broke(s, PROBE_ERROR_TIMEOUT,
-                                  "no reply before the deadline");
+                if (s->state != SESSION_DONE) {
+                    probe_timeout(p, session_stage(s));
+                    session_broke(s, PROBE_ERROR_TIMEOUT, "");
+                }
             } else if (now >= p->deadline + CURL_GRACE_NS) {
-                enum probe_stage stage = connect_stage(s);
-                probe_fail(p, stage, PROBE_ERROR_TIMEOUT,
-                           "%s: no reply before the deadline",
-                           probe_stage_name(stage));
+                probe_timeout(p, connect_stage(s));
                 phases_note(s);
                 session_close(s);
             }

@@ -22,7 +22,9 @@ main before the fix:
   status page. Such text is now withheld whole, whatever the session;
 - when the agent cancelled AUTH itself ("*" to a challenge it could not
   answer), the server's 501 looked like a refusal, with no word of the
-  cancellation; the detail, the log and a note now say it.
+  cancellation; the detail, the log and a note now say it;
+- a timeout after the greeting read "Operation timed out after 2000
+  milliseconds with 0 bytes received"; it now says which stage waited.
 
 Takes about 10 s.
 """
@@ -329,6 +331,40 @@ class CancelTest(unittest.TestCase):
                         "the status page does not say who cancelled")
         # The server saw the cancel, and nothing secret after it.
         self.assertIn("command *", srv.log())
+
+
+class TimeoutWordsTest(unittest.TestCase):
+    """A timeout names the stage that waited, not curl's byte count."""
+
+    def test_timeouts_say_where(self):
+        pki = harness.shared_pki()
+        srv = self.enterContext(hostile_smtpd.HostileServer(
+            ["ehlo=never_reads", "greeting=no_banner",
+             "tls=tls_handshake_stall", "starttls=starttls_stall"], pki.dir))
+        cfg = ["[agent]", "timeout = 1s"]
+        for name, tls in (("ehlo", "none"), ("greeting", "none"),
+                          ("tls", "implicit"), ("starttls", "starttls")):
+            cfg.append(harness.target_ini(name, srv.ports[name], tls=tls))
+        path = os.path.join(self.enterContext(tempfile.TemporaryDirectory()),
+                            "agent.ini")
+        with open(path, "w") as f:
+            f.write("\n".join(cfg).replace("@CA_FILE@", pki.ca.cert))
+        r = harness.run_agent_once(harness.agent_binary(),
+                                   ["-c", path, "--once", "--format", "json"],
+                                   timeout=30)
+        rows = {t["name"]: t for t in json.loads(r.stdout)["targets"]}
+        want = {
+            "ehlo": "ehlo: no reply to EHLO before the deadline (1 s)",
+            "greeting": "greeting: no greeting before the deadline (1 s)",
+            "tls": "tls: the TLS handshake did not finish before the "
+                   "deadline (1 s)",
+            "starttls": "tls: the TLS handshake did not finish before the "
+                        "deadline (1 s)",
+        }
+        for name, detail in want.items():
+            self.assertEqual(rows[name]["error"], "timeout", name)
+            self.assertEqual(rows[name]["detail"], detail, name)
+        self.assertNotIn("bytes received", r.stdout)
 
 
 class SlowSmtpHandler(socketserver.StreamRequestHandler):
