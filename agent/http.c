@@ -26,12 +26,13 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
-#include <zlib.h>
 
 #include "buf.h"
 #include "catalogue.h"
 #include "classify.h"
 #include "expo.h"
+#include "http_park.h"
+#include "http_render.h"
 #include "http_strict.h"
 #include "log.h"
 #include "procstat.h"
@@ -102,6 +103,9 @@ struct http_conn {
 struct http_req {
     struct http_strict_target target;
     bool first_done; /* the first call of the access handler ran */
+    bool parked;     /* waits, or waited, in the park (see wait) */
+    bool gzip;       /* the client accepts gzip */
+    struct http_waiter wait;
 };
 
 /* A basic auth user and the credentials last verified for it. */
@@ -128,8 +132,14 @@ struct http_server {
     bool starting;         /* MHD's messages also go to start_error */
     char start_error[512]; /* MHD's messages while starting, joined */
     struct ratelimit mhd_rl;
-    struct ratelimit strict_rl; /* malformed requests refused */
+    struct ratelimit strict_rl;      /* malformed requests refused */
+    struct ratelimit busy_render_rl; /* 503s at the memory cap */
     unsigned timeout_s;
+
+    /* /metrics and / are rendered off MHD's thread, once for every
+     * request that waits meanwhile; requests wait in the park. */
+    struct http_park *park;
+    struct http_render *render;
 
     /* Basic auth, under auth_lock. gen changes with every new user table,
      * so that a check that ran across a reload caches nothing. */
@@ -473,15 +483,10 @@ int http_html_escape(struct buf *out, const char *s)
 /* ---- responses -----------------------------------------------------------
  */
 
-struct header {
-    const char *name;
-    const char *value;
-};
-
 /* Takes body (malloc()ed, len bytes) whatever happens. */
 static MHD_RESULT respond(struct MHD_Connection *conn, unsigned status,
                           const char *content_type, char *body, size_t len,
-                          const struct header *extra, size_t n_extra)
+                          const struct http_header *extra, size_t n_extra)
 {
     struct MHD_Response *r =
         MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
@@ -489,24 +494,15 @@ static MHD_RESULT respond(struct MHD_Connection *conn, unsigned status,
         free(body);
         return MHD_NO;
     }
-    bool ok = MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-                                      content_type) == MHD_YES;
-    /* Every answer is about now: no cache may keep it. */
-    ok = ok && MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
-                                       "no-store") == MHD_YES;
-    ok = ok && MHD_add_response_header(r, "X-Content-Type-Options",
-                                       "nosniff") == MHD_YES;
-    for (size_t i = 0; ok && i < n_extra; i++)
-        ok = MHD_add_response_header(r, extra[i].name, extra[i].value) ==
-             MHD_YES;
+    bool ok = http_response_headers(r, content_type, extra, n_extra);
     MHD_RESULT ret = ok ? MHD_queue_response(conn, status, r) : MHD_NO;
     MHD_destroy_response(r);
     return ret;
 }
 
 static MHD_RESULT respond_text(struct MHD_Connection *conn, unsigned status,
-                               const char *text, const struct header *extra,
-                               size_t n_extra)
+                               const char *text,
+                               const struct http_header *extra, size_t n_extra)
 {
     char *body = strdup(text);
     if (!body)
@@ -542,79 +538,17 @@ static bool request_accepts_gzip(struct MHD_Connection *conn)
     return yes;
 }
 
-/* in as a gzip member (RFC 1952) in *out, malloc()ed. 0, or -1. */
-static int gzip_body(const char *in, size_t len, char **out, size_t *outlen)
+/* The body of /metrics, in the render thread. */
+static int render_metrics(void *cls, struct buf *b)
 {
-    if (len > UINT32_MAX)
+    struct http_server *h = cls;
+    if (metrics_render(h->metrics, b) < 0)
         return -1;
-    z_stream zs;
-    memset(&zs, 0, sizeof(zs));
-    /* 15 + 16: a gzip header and trailer instead of zlib's. */
-    if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
-                     Z_DEFAULT_STRATEGY) != Z_OK)
-        return -1;
-    uLong bound = deflateBound(&zs, (uLong)len);
-    char *dst = malloc(bound ? bound : 1);
-    if (!dst) {
-        deflateEnd(&zs);
-        return -1;
-    }
-    zs.next_in = (Bytef *)(uintptr_t)in;
-    zs.avail_in = (uInt)len;
-    zs.next_out = (Bytef *)dst;
-    zs.avail_out = (uInt)bound;
-    int rc = deflate(&zs, Z_FINISH);
-    size_t n = zs.total_out;
-    deflateEnd(&zs);
-    if (rc != Z_STREAM_END) {
-        free(dst);
-        return -1;
-    }
-    *out = dst;
-    *outlen = n;
+    struct procstat ps;
+    if (procstat_read(&ps) == 0)
+        return procstat_render(&ps, b);
+    log_debug("http", "cannot read /proc/self", "path=/metrics");
     return 0;
-}
-
-static MHD_RESULT serve_metrics(struct http_server *h,
-                                struct MHD_Connection *conn)
-{
-    struct buf b;
-    buf_init(&b, 0);
-    int rc = metrics_render(h->metrics, &b);
-    if (rc == 0) {
-        struct procstat ps;
-        if (procstat_read(&ps) == 0)
-            rc = procstat_render(&ps, &b);
-        else
-            log_debug("http", "cannot read /proc/self", "path=/metrics");
-    }
-    if (rc < 0) {
-        buf_free(&b);
-        log_error("http", "rendering the metrics failed", "path=/metrics");
-        return respond_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
-                            "Rendering the metrics failed.\n", NULL, 0);
-    }
-
-    struct header extra[2] = {{MHD_HTTP_HEADER_VARY, "Accept-Encoding"}};
-    size_t n_extra = 1;
-    size_t len = b.len;
-    char *body = buf_take(&b);
-    if (!body)
-        return MHD_NO;
-    if (request_accepts_gzip(conn)) {
-        char *z;
-        size_t zlen;
-        /* Out of memory for the copy: the plain text is still right. */
-        if (gzip_body(body, len, &z, &zlen) == 0) {
-            free(body);
-            body = z;
-            len = zlen;
-            extra[n_extra++] =
-                (struct header){MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip"};
-        }
-    }
-    return respond(conn, MHD_HTTP_OK, EXPO_CONTENT_TYPE, body, len, extra,
-                   n_extra);
 }
 
 /* ---- the status page ------------------------------------------------------
@@ -938,13 +872,21 @@ static void pg_age(struct page *pg, const struct probe_result *r)
     pg_printf(pg, ", took %.3f s)</span></dd>\n", r->duration_seconds);
 }
 
+static int target_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct http_target *)a)->name,
+                  ((const struct http_target *)b)->name);
+}
+
+/* h->targets is sorted by name (http_set_targets): a page of n cards
+ * costs n log n here, not n * n. Under h->lock. */
 static const struct http_target *find_target(const struct http_server *h,
                                              const char *name)
 {
-    for (size_t i = 0; i < h->n_targets; i++)
-        if (strcmp(h->targets[i].name, name) == 0)
-            return &h->targets[i];
-    return NULL;
+    struct http_target key;
+    snprintf(key.name, sizeof(key.name), "%s", name);
+    return bsearch(&key, h->targets, h->n_targets, sizeof(*h->targets),
+                   target_cmp);
 }
 
 static void pg_server(struct page *pg, struct http_server *h, const char *name)
@@ -1115,30 +1057,19 @@ static int render_page(struct http_server *h, struct buf *b)
     return pg.rc;
 }
 
-static MHD_RESULT serve_page(struct http_server *h,
-                             struct MHD_Connection *conn)
+/* The body of /, in the render thread. */
+static int render_page_cb(void *cls, struct buf *b)
 {
-    struct buf b;
-    buf_init(&b, 0);
-    if (render_page(h, &b) < 0) {
-        buf_free(&b);
-        log_error("http", "rendering the status page failed", "path=/");
-        return respond_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
-                            "Rendering the page failed.\n", NULL, 0);
-    }
-    static const struct header extra[] = {
-        /* Nothing on the page runs, loads or embeds anything, and no
-         * other site may frame it. */
-        {"Content-Security-Policy",
-         "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; "
-         "form-action 'none'; frame-ancestors 'none'"},
-    };
-    size_t len = b.len;
-    char *body = buf_take(&b);
-    if (!body)
-        return MHD_NO;
-    return respond(conn, MHD_HTTP_OK, TEXT_HTML, body, len, extra, 1);
+    return render_page(cls, b);
 }
+
+/* Nothing on the page runs, loads or embeds anything, and no other site
+ * may frame it. */
+static const struct http_header page_headers[] = {
+    {"Content-Security-Policy",
+     "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; "
+     "form-action 'none'; frame-ancestors 'none'"},
+};
 
 /* ---- basic auth ------------------------------------------------------------
  */
@@ -1445,7 +1376,11 @@ static void request_completed(void *cls, struct MHD_Connection *conn,
 {
     (void)toe;
     struct http_server *h = cls;
-    free(*req_cls);
+    struct http_req *req = *req_cls;
+    /* Woken with a body but closed before the handler ran again. */
+    if (req && req->wait.reason == HTTP_WAKE_DONE)
+        http_body_put(req->wait.result);
+    free(req);
     *req_cls = NULL;
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
@@ -1476,6 +1411,13 @@ static void *watchdog_main(void *arg)
         if (cut)
             log_debug("http", "closed connections past their deadline",
                       "count=%lu timeout_s=%u", cut, h->timeout_s);
+        /* A suspended connection is MHD's no longer: neither its idle
+         * timeout nor the shutdown above reaches it. */
+        pthread_mutex_unlock(&h->conn_lock);
+        http_park_expire(h->park, now);
+        pthread_mutex_lock(&h->conn_lock);
+        if (h->stopping)
+            break;
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         ts.tv_nsec += HTTP_WATCHDOG_TICK_MS * 1000000L;
@@ -1494,6 +1436,9 @@ static void *watchdog_main(void *arg)
 
 enum route { R_NONE, R_METRICS, R_PAGE, R_HEALTHY, R_READY };
 
+/* The render sources, by index (see server_init). */
+enum { SOURCE_METRICS, SOURCE_PAGE, SOURCE_COUNT };
+
 static enum route route_of(const char *url)
 {
     if (strcmp(url, "/metrics") == 0)
@@ -1507,15 +1452,101 @@ static enum route route_of(const char *url)
     return R_NONE;
 }
 
+/* This request's deadline (see the watchdog). */
+static uint64_t deadline_of(struct http_server *h, struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    struct http_conn *c = ci ? ci->socket_context : NULL;
+    if (!c)
+        return now_ms() + (uint64_t)h->timeout_s * 1000;
+    pthread_mutex_lock(&h->conn_lock);
+    uint64_t d = c->deadline_ms;
+    pthread_mutex_unlock(&h->conn_lock);
+    return d;
+}
+
+static void log_render_busy(struct http_server *h, struct MHD_Connection *conn)
+{
+    unsigned long count = 0;
+    pthread_mutex_lock(&h->lock);
+    bool pass = ratelimit_pass(&h->busy_render_rl, &count);
+    pthread_mutex_unlock(&h->lock);
+    if (!pass)
+        return;
+    struct http_render_stats st;
+    http_render_stats(h->render, &st);
+    char addr[NI_MAXHOST];
+    remote_addr(conn, addr, sizeof(addr));
+    log_warn("http",
+             "answers held for slow clients are at the memory cap; "
+             "answered 503",
+             "remote=%s held_bytes=%zu cap_bytes=%zu count=%lu", addr, st.held,
+             st.memory_max, count);
+}
+
+/*
+ * /metrics and /: the first time, the request waits (suspended) for the
+ * render under way or a new one; MHD calls again once it is woken, and
+ * the shared answer is queued. A render that would hold too many bytes
+ * is not started: 503.
+ */
+static MHD_RESULT serve_rendered(struct http_server *h,
+                                 struct MHD_Connection *conn,
+                                 struct http_req *req, size_t source,
+                                 const char *failed)
+{
+    if (!req->parked) {
+        req->gzip = source == SOURCE_METRICS && request_accepts_gzip(conn);
+        switch (http_render_wait(h->render, source, req->gzip, &req->wait,
+                                 conn, deadline_of(h, conn))) {
+        case HTTP_RENDER_PARKED:
+            req->parked = true;
+            return MHD_YES;
+        case HTTP_RENDER_BUSY: {
+            log_render_busy(h, conn);
+            static const struct http_header retry[] = {
+                {MHD_HTTP_HEADER_RETRY_AFTER, "1"}};
+            return respond_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+                                "Too many answers held for slow clients; "
+                                "retry later\n",
+                                retry, 1);
+        }
+        case HTTP_RENDER_STOPPED:
+            break;
+        }
+        return respond_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+                            "Shutting down\n", NULL, 0);
+    }
+    /* Past the deadline or stopping: the connection goes. */
+    if (req->wait.reason != HTTP_WAKE_DONE)
+        return MHD_NO;
+    struct http_body *b = req->wait.result;
+    req->wait.reason = HTTP_WAKE_NONE;
+    req->wait.result = NULL;
+    bool gzipped;
+    struct MHD_Response *resp = http_body_response(b, req->gzip, &gzipped);
+    MHD_RESULT ret;
+    if (resp)
+        ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+    else
+        ret = respond_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, failed, NULL,
+                           0);
+    http_body_put(b);
+    return ret;
+}
+
 /* HEAD: MHD sends the headers (Content-Length included) and no body. */
 static MHD_RESULT serve(struct http_server *h, struct MHD_Connection *conn,
-                        const char *url)
+                        struct http_req *req, const char *url)
 {
     switch (route_of(url)) {
     case R_METRICS:
-        return serve_metrics(h, conn);
+        return serve_rendered(h, conn, req, SOURCE_METRICS,
+                              "Rendering the metrics failed.\n");
     case R_PAGE:
-        return serve_page(h, conn);
+        return serve_rendered(h, conn, req, SOURCE_PAGE,
+                              "Rendering the page failed.\n");
     case R_HEALTHY:
         return respond_text(conn, MHD_HTTP_OK, "OK\n", NULL, 0);
     case R_READY:
@@ -1575,7 +1606,7 @@ static MHD_RESULT first_call(struct http_server *h,
         http_strict_check(conn, method, url, version, &req->target);
     if (why) {
         log_malformed(h, conn, why);
-        static const struct header close[] = {
+        static const struct http_header close[] = {
             {MHD_HTTP_HEADER_CONNECTION, "close"}};
         return respond_text(conn, MHD_HTTP_BAD_REQUEST, "Bad request\n", close,
                             1);
@@ -1590,13 +1621,13 @@ static MHD_RESULT first_call(struct http_server *h,
         if (ar != AUTH_OK)
             log_auth(h, conn, ar);
         if (ar == AUTH_DENIED) {
-            static const struct header www[] = {
+            static const struct http_header www[] = {
                 {MHD_HTTP_HEADER_WWW_AUTHENTICATE, AUTH_REALM_HEADER}};
             return respond_text(conn, MHD_HTTP_UNAUTHORIZED, "Unauthorized\n",
                                 www, 1);
         }
         if (ar == AUTH_BUSY) {
-            static const struct header retry[] = {
+            static const struct http_header retry[] = {
                 {MHD_HTTP_HEADER_RETRY_AFTER, "1"}};
             return respond_text(conn, MHD_HTTP_TOO_MANY_REQUESTS,
                                 "Too many password checks; retry later\n",
@@ -1609,7 +1640,7 @@ static MHD_RESULT first_call(struct http_server *h,
         return respond_text(conn, MHD_HTTP_NOT_FOUND, "Not found\n", NULL, 0);
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
         strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
-        static const struct header allow[] = {
+        static const struct http_header allow[] = {
             {MHD_HTTP_HEADER_ALLOW, "GET, HEAD"}};
         return respond_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
                             "Method not allowed\n", allow, 1);
@@ -1617,7 +1648,7 @@ static MHD_RESULT first_call(struct http_server *h,
     /* A body on a GET or HEAD means nothing: answer now, and MHD skips
      * the body (and closes) instead of reading it. */
     if (has_body(conn))
-        return serve(h, conn, url);
+        return serve(h, conn, req, url);
     return MHD_YES;
 }
 
@@ -1643,7 +1674,7 @@ static MHD_RESULT handle(void *cls, struct MHD_Connection *conn,
         *upload_data_size = 0;
         return MHD_YES;
     }
-    return serve(h, conn, url);
+    return serve(h, conn, req, url);
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -1773,9 +1804,19 @@ static void server_free(struct http_server *h)
         pthread_mutex_unlock(&h->conn_lock);
         pthread_join(h->watchdog, NULL);
     }
+    /* MHD must find no suspended connection when it stops: the render
+     * thread stops (handing out a render under way), and whatever still
+     * waits is woken. */
+    if (h->render)
+        http_render_stop(h->render);
+    if (h->park)
+        http_park_close(h->park);
     /* Closes every connection: the CLOSED notifications empty the list. */
     if (h->daemon)
         MHD_stop_daemon(h->daemon);
+    /* After MHD: its responses count their bytes there until freed. */
+    http_render_free(h->render);
+    http_park_free(h->park);
     pthread_cond_destroy(&h->conn_cond);
     pthread_mutex_destroy(&h->conn_lock);
     pthread_mutex_destroy(&h->auth_lock);
@@ -1811,6 +1852,29 @@ static int server_init(struct http_server *h, const struct http_options *opt,
         set_err(err, errlen, "cannot create a mutex");
         return -1;
     }
+    h->park = http_park_new();
+    if (!h->park) {
+        set_err(err, errlen, "out of memory");
+        return -1;
+    }
+    const struct http_render_source sources[SOURCE_COUNT] = {
+        [SOURCE_METRICS] = {.name = "metrics",
+                            .render = render_metrics,
+                            .cls = h,
+                            .content_type = EXPO_CONTENT_TYPE,
+                            .gzip = true},
+        [SOURCE_PAGE] = {.name = "page",
+                         .render = render_page_cb,
+                         .cls = h,
+                         .content_type = TEXT_HTML,
+                         .headers = page_headers,
+                         .n_headers =
+                             sizeof(page_headers) / sizeof(page_headers[0])},
+    };
+    h->render = http_render_new(sources, SOURCE_COUNT, opt->render_memory_max,
+                                h->park, err, errlen);
+    if (!h->render)
+        return -1;
     if (RAND_bytes(h->hmac_key, sizeof(h->hmac_key)) != 1) {
         set_err(err, errlen, "no random bytes for the credential cache");
         return -1;
@@ -1883,8 +1947,8 @@ struct http_server *http_start(const struct http_options *opt, char *err,
 
     unsigned limit = opt->connection_limit ? opt->connection_limit
                                            : HTTP_DEFAULT_CONNECTIONS;
-    unsigned flags =
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+                     MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     if (ss.ss_family == AF_INET6)
         flags |= is_v6_any(&ss) ? MHD_USE_DUAL_STACK : MHD_USE_IPv6;
     if (tls)
@@ -1953,6 +2017,11 @@ void http_set_ready(struct http_server *h, bool ready)
     atomic_store(&h->ready, ready);
 }
 
+void http_render_counts(struct http_server *h, struct http_render_stats *out)
+{
+    http_render_stats(h->render, out);
+}
+
 unsigned http_port(const struct http_server *h)
 {
     const union MHD_DaemonInfo *info =
@@ -1976,6 +2045,8 @@ int http_set_targets(struct http_server *h, const struct agent_config *cfg)
         arr[i].port = t->port;
         arr[i].tls = t->tls;
     }
+    if (n)
+        qsort(arr, n, sizeof(*arr), target_cmp);
     pthread_mutex_lock(&h->lock);
     struct http_target *old = h->targets;
     h->targets = arr;

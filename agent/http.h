@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "http_render.h"
 #include "metrics.h"
 
 struct http_server;
@@ -27,6 +28,10 @@ struct http_options {
     /* Tests: the burst of CPU milliseconds that password checks missing
      * the cache may spend before the 25%-of-a-core rate applies; 0: 2000. */
     unsigned auth_burst_ms;
+    /* Bytes that answers of /metrics and / may hold at once (bodies
+     * that slow clients have not read yet); past it a new render is
+     * refused with 503. 0: automatic (see http_render.h). */
+    size_t render_memory_max;
     /* Tests: let port 0 through, to bind a free port (see http_port()).
      * http_parse_listen() refuses port 0: it is no address to scrape. */
     bool allow_port_zero;
@@ -65,6 +70,9 @@ bool http_bcrypt_verify(const char *hash, const char *password);
 
 /* Tests: how many bcrypt checks ran (requests the cache did not answer). */
 unsigned long http_auth_bcrypt_runs(const struct http_server *h);
+
+/* Tests and figures: renders made, bytes held by answers, 503s. */
+void http_render_counts(struct http_server *h, struct http_render_stats *out);
 
 /*
  * Splits "host:port", "[v6]:port" or ":port" (every address) into a

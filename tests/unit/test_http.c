@@ -573,6 +573,39 @@ static void test_metrics_encodings(void **state)
     }
 }
 
+/* Every scrape is a render of its own (none is served from an earlier
+ * one), gzip is made only when asked for, and no byte stays held once
+ * the answers are out. */
+static void test_render_counts(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const gz[] = {"Accept-Encoding: gzip", NULL};
+    struct http_render_stats a, b;
+    http_render_counts(f->http, &a);
+    struct reply r;
+    get(f, "GET", "/metrics", NULL, &r);
+    reply_free(&r);
+    get(f, "GET", "/metrics", gz, &r);
+    reply_free(&r);
+    get(f, "GET", "/", NULL, &r);
+    reply_free(&r);
+    get(f, "HEAD", "/metrics", NULL, &r);
+    reply_free(&r);
+    get(f, "GET", "/-/healthy", NULL, &r);
+    reply_free(&r);
+    http_render_counts(f->http, &b);
+    assert_int_equal(b.renders - a.renders, 4);
+    assert_int_equal(b.gzips - a.gzips, 1);
+    assert_int_equal(b.busy, a.busy);
+    /* MHD lets go of a response when the connection is done with it. */
+    for (int i = 0; i < 100 && b.held; i++) {
+        usleep(10000);
+        http_render_counts(f->http, &b);
+    }
+    assert_int_equal(b.held, 0);
+    assert_true(b.held_peak > 0);
+}
+
 static void test_health_ready(void **state)
 {
     struct fixture *f = *state;
@@ -1121,6 +1154,37 @@ static void test_status_page(void **state)
     assert_true(quoted && quoted < nt_end);
     free(card);
     reply_free(&r);
+}
+
+/* Targets come in config order, the page looks them up by name: each
+ * card shows its own server whatever the order. */
+static void test_status_page_lookup(void **state)
+{
+    struct fixture *f = *state;
+    struct target_config rev[3] = {f->targets[2], f->targets[1],
+                                   f->targets[0]};
+    struct agent_config cfg = f->cfg;
+    cfg.targets = rev;
+    assert_int_equal(http_set_targets(f->http, &cfg), 0);
+    struct reply r;
+    get(f, "GET", "/", NULL, &r);
+    assert_int_equal(r.status, 200);
+    static const struct {
+        const char *name, *server;
+    } want[] = {
+        {"mx1", "mx1.example.com:587 (starttls)"},
+        {"mx2", "&lt;b&gt;mx2&lt;/b&gt;.example.com:465 (implicit)"},
+        {"v6", "[2001:db8::25]:25 (none)"},
+    };
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        char *card = card_of(buf_str(&r.body), want[i].name);
+        assert_non_null(card);
+        if (!strstr(card, want[i].server))
+            fail_msg("%s: no \"%s\"", want[i].name, want[i].server);
+        free(card);
+    }
+    reply_free(&r);
+    assert_int_equal(http_set_targets(f->http, &f->cfg), 0);
 }
 
 /* Headers past the connection's memory are refused, not stored. */
@@ -1753,10 +1817,12 @@ int main(void)
         cmocka_unit_test(test_metrics_plain),
         cmocka_unit_test(test_metrics_gzip),
         cmocka_unit_test(test_metrics_encodings),
+        cmocka_unit_test(test_render_counts),
         cmocka_unit_test(test_health_ready),
         cmocka_unit_test(test_not_found_and_methods),
         cmocka_unit_test(test_head),
         cmocka_unit_test(test_status_page),
+        cmocka_unit_test(test_status_page_lookup),
         cmocka_unit_test(test_header_limit),
         cmocka_unit_test(test_strict_parsing),
         cmocka_unit_test(test_start_errors),
