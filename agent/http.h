@@ -89,14 +89,4 @@ int http_parse_listen(const char *listen, struct sockaddr_storage *ss,
  * with q > 0, or "*" with q > 0 when gzip is not named. Public for tests. */
 bool http_accepts_gzip(const char *accept_encoding);
 
-/* Appends s with & < > " ' escaped for HTML text and attribute values;
- * control characters become '?'. 0, or -1. Public for tests. */
-int http_html_escape(struct buf *out, const char *s);
-
-/* Appends how long before now the unix time t was, as the status page
- * shows a probe's age: "12 s ago", "5 min 3 s ago", "3 h 2 min ago",
- * "4 d 1 h ago"; "never" for t <= 0; a t after now counts as now. 0, or
- * -1. Public for tests. */
-int http_format_age(struct buf *out, double t, double now);
-
 #endif

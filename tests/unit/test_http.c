@@ -28,6 +28,7 @@
 #include "catalogue.h"
 #include "expo.h"
 #include "http.h"
+#include "http_page.h"
 #include "metrics.h"
 
 /* ---- pure helpers ---------------------------------------------------------
@@ -195,65 +196,6 @@ static void test_accepts_gzip(void **state)
         if (http_accepts_gzip(cases[i].in) != cases[i].want)
             fail_msg("\"%s\": want %d", cases[i].in, cases[i].want);
     assert_false(http_accepts_gzip(NULL));
-}
-
-static void test_html_escape(void **state)
-{
-    (void)state;
-    static const struct {
-        const char *in, *want;
-    } cases[] = {
-        {"", ""},
-        {"plain text 123", "plain text 123"},
-        {"<script>alert(1)</script>", "&lt;script&gt;alert(1)&lt;/script&gt;"},
-        {"a & b", "a &amp; b"},
-        {"&amp;", "&amp;amp;"},
-        {"\"quoted\" 'single'", "&quot;quoted&quot; &#39;single&#39;"},
-        {"tab\there\nnew\x7f", "tab?here?new?"},
-        {"caf\xc3\xa9", "caf\xc3\xa9"}, /* UTF-8 passes */
-    };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        struct buf b;
-        buf_init(&b, 0);
-        assert_int_equal(http_html_escape(&b, cases[i].in), 0);
-        assert_string_equal(buf_str(&b), cases[i].want);
-        buf_free(&b);
-    }
-    /* A full buffer fails instead of cutting. */
-    struct buf b;
-    buf_init(&b, 8);
-    assert_int_equal(http_html_escape(&b, "<<<"), -1);
-    buf_free(&b);
-}
-
-static void test_format_age(void **state)
-{
-    (void)state;
-    static const struct {
-        double t, now;
-        const char *want;
-    } cases[] = {
-        {0, 1000, "never"},
-        {-5, 1000, "never"},
-        {1000, 1000, "0 s ago"},
-        {1000, 1012.9, "12 s ago"},
-        {1000, 1059.99, "59 s ago"},
-        {1000, 1060, "1 min 0 s ago"},
-        {1000, 1000 + 3599, "59 min 59 s ago"},
-        {1000, 1000 + 3600 + 120, "1 h 2 min ago"},
-        {1000, 1000 + 86400 * 4 + 3600 + 59, "4 d 1 h ago"},
-        {2000, 1000, "0 s ago"},          /* the clock stepped back */
-        {1, 1e300, "11574074 d 1 h ago"}, /* bounded, no overflow */
-    };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        struct buf b;
-        buf_init(&b, 0);
-        assert_int_equal(http_format_age(&b, cases[i].t, cases[i].now), 0);
-        if (strcmp(buf_str(&b), cases[i].want) != 0)
-            fail_msg("case %zu: got '%s', want '%s'", i, buf_str(&b),
-                     cases[i].want);
-        buf_free(&b);
-    }
 }
 
 /* ---- a live server --------------------------------------------------------
@@ -1807,8 +1749,6 @@ int main(void)
         cmocka_unit_test(test_parse_listen_ok),
         cmocka_unit_test(test_parse_listen_errors),
         cmocka_unit_test(test_accepts_gzip),
-        cmocka_unit_test(test_html_escape),
-        cmocka_unit_test(test_format_age),
         cmocka_unit_test(test_bcrypt_verify),
     };
     /* Tests share one server: the ready test leaves it not ready, and

@@ -1,0 +1,533 @@
+/* http_page: the status page, HTML from each target's last result. */
+#include "http_page.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "catalogue.h"
+#include "classify.h"
+#include "sasl.h"
+
+int http_html_escape(struct buf *out, const char *s)
+{
+    if (!s)
+        return 0;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        const char *rep = NULL;
+        switch (c) {
+        case '&':
+            rep = "&amp;";
+            break;
+        case '<':
+            rep = "&lt;";
+            break;
+        case '>':
+            rep = "&gt;";
+            break;
+        case '"':
+            rep = "&quot;";
+            break;
+        case '\'':
+            rep = "&#39;";
+            break;
+        default:
+            break;
+        }
+        int rc;
+        if (rep)
+            rc = buf_puts(out, rep);
+        else if (c < 0x20 || c == 0x7f)
+            rc = buf_putc(out, '?');
+        else
+            rc = buf_putc(out, (char)c);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/*
+ * How often the page reloads itself: often enough to follow an outage as
+ * it happens, seldom enough that a tab left open costs nothing next to
+ * probes that run every 30-60 s.
+ */
+#define PAGE_REFRESH_S 15
+
+/* A writer that remembers its first failure, so that the page reads as a
+ * sequence of writes checked once at the end. */
+struct page {
+    struct buf *b;
+    int rc;
+    double now; /* unix time the page is rendered at: ages count from it */
+    bool (*server)(void *cls, const char *name, struct http_page_server *out);
+    void *cls;
+};
+
+static void pg_puts(struct page *pg, const char *s)
+{
+    if (pg->rc == 0)
+        pg->rc = buf_puts(pg->b, s);
+}
+
+/* Everything that did not come from this file goes through here. */
+static void pg_esc(struct page *pg, const char *s)
+{
+    if (pg->rc == 0)
+        pg->rc = http_html_escape(pg->b, s);
+}
+
+static void pg_printf(struct page *pg, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void pg_printf(struct page *pg, const char *fmt, ...)
+{
+    if (pg->rc != 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    pg->rc = buf_vprintf(pg->b, fmt, ap);
+    va_end(ap);
+}
+
+static void pg_time(struct page *pg, double t)
+{
+    if (t <= 0) {
+        pg_puts(pg, "never");
+        return;
+    }
+    time_t secs = (time_t)t;
+    struct tm tm;
+    char s[64];
+    if (!gmtime_r(&secs, &tm) ||
+        strftime(s, sizeof(s), "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+        pg_puts(pg, "?");
+    else
+        pg_puts(pg, s);
+}
+
+int http_format_age(struct buf *out, double t, double now)
+{
+    if (!(t > 0))
+        return buf_puts(out, "never");
+    /* A clock stepped back makes a probe look younger than now. */
+    double d = now > t ? now - t : 0;
+    if (!(d < 1e12))
+        d = 1e12;
+    long long s = (long long)d;
+    if (s < 60)
+        return buf_printf(out, "%lld s ago", s);
+    if (s < 3600)
+        return buf_printf(out, "%lld min %lld s ago", s / 60, s % 60);
+    if (s < 86400)
+        return buf_printf(out, "%lld h %lld min ago", s / 3600, s % 3600 / 60);
+    return buf_printf(out, "%lld d %lld h ago", s / 86400, s % 86400 / 3600);
+}
+
+/* A card's state: its CSS class and the word shown. */
+enum page_state { PAGE_OK, PAGE_FAILING, PAGE_PENDING, PAGE_STATE_COUNT };
+
+static const struct {
+    const char *css;
+    const char *label;
+} page_states[PAGE_STATE_COUNT] = {
+    [PAGE_OK] = {"ok", "ok"},
+    [PAGE_FAILING] = {"failing", "failing"},
+    [PAGE_PENDING] = {"pending", "not probed yet"},
+};
+
+static const enum page_state page_order[PAGE_STATE_COUNT] = {
+    PAGE_FAILING, PAGE_PENDING, PAGE_OK};
+
+static enum page_state state_of(const struct probe_result *r)
+{
+    if (r->start_time <= 0)
+        return PAGE_PENDING;
+    return r->success ? PAGE_OK : PAGE_FAILING;
+}
+
+/* The reply that decided the outcome: the failing stage's, QUIT's on
+ * success; none for a failure without a reply (an earlier stage's reply
+ * would mislead). */
+static const struct probe_reply *last_reply(const struct probe_result *r)
+{
+    if (!r->success && r->error != PROBE_ERROR_NONE)
+        return NULL;
+    enum probe_stage s = r->success ? PROBE_STAGE_QUIT : r->stage;
+    if (s >= PROBE_STAGE_COUNT || r->replies[s].code == 0)
+        return NULL;
+    return &r->replies[s];
+}
+
+static void pg_dt(struct page *pg, const char *term, const char *dd_class)
+{
+    pg_printf(pg, "<dt>%s</dt><dd%s%s%s>", term, dd_class ? " class=\"" : "",
+              dd_class ? dd_class : "", dd_class ? "\"" : "");
+}
+
+static void pg_reply_text(struct page *pg, const struct probe_reply *rep)
+{
+    pg_printf(pg, "<code>%d ", rep->code);
+    pg_esc(pg, rep->text);
+    pg_puts(pg, "</code>");
+}
+
+static void pg_outcome(struct page *pg, const struct probe_result *r)
+{
+    pg_dt(pg, "Stage", NULL);
+    pg_esc(pg, probe_stage_name(r->stage));
+    pg_puts(pg, r->success ? " <span class=\"muted\">(every stage "
+                             "passed)</span>"
+                           : " <span class=\"muted\">(failed here)</span>");
+    pg_puts(pg, "</dd>\n");
+
+    const struct probe_reply *rep = last_reply(r);
+    pg_dt(pg, "Reply", NULL);
+    if (rep)
+        pg_reply_text(pg, rep);
+    else if (r->error != PROBE_ERROR_NONE)
+        pg_puts(pg, "none");
+    else
+        pg_puts(pg, "-");
+    /* A failing reply's detail only repeats it; without a reply, the
+     * detail is what there is (curl's words, the TLS error). */
+    if (!rep && !r->success && r->detail[0]) {
+        pg_puts(pg, "<div class=\"muted\">");
+        pg_esc(pg, r->detail);
+        pg_puts(pg, "</div>");
+    }
+    pg_puts(pg, "</dd>\n");
+
+    pg_dt(pg, "Class", NULL);
+    if (rep) {
+        pg_esc(pg, smtp_class_name(rep->cls));
+    } else if (r->error != PROBE_ERROR_NONE) {
+        pg_puts(pg, "error: ");
+        pg_esc(pg, probe_error_name(r->error));
+    } else {
+        pg_puts(pg, "-");
+    }
+    pg_puts(pg, "</dd>\n");
+}
+
+/* What the failure means and what to do, from the catalogue; the note is
+ * what this probe showed about it (it quotes the server: escaped). */
+static void pg_explanation(struct page *pg, const struct probe_result *r)
+{
+    const struct catalogue_entry *e = catalogue_for_result(r);
+    if (e) {
+        pg_dt(pg, "Explanation", "explain");
+        pg_puts(pg, "<strong>");
+        pg_esc(pg, e->title);
+        pg_puts(pg, ".</strong> ");
+        pg_esc(pg, e->meaning);
+        pg_puts(pg, "<div class=\"fix\"><strong>Fix:</strong> ");
+        pg_esc(pg, e->fix);
+        pg_puts(pg, "</div></dd>\n");
+    }
+    char note[CATALOGUE_NOTE_MAX];
+    catalogue_note(r, note, sizeof(note));
+    if (note[0]) {
+        pg_dt(pg, "Note", "note");
+        pg_esc(pg, note);
+        pg_puts(pg, "</dd>\n");
+    }
+}
+
+static void pg_auth(struct page *pg, const struct probe_result *r)
+{
+    if (r->n_auth == 0)
+        return;
+    pg_dt(pg, "AUTH", NULL);
+    pg_puts(pg, "<ul>");
+    for (size_t i = 0; i < r->n_auth && i < CONFIG_MAX_MECHS; i++) {
+        const struct probe_auth *a = &r->auth[i];
+        pg_puts(pg, "<li>");
+        pg_esc(pg, sasl_mech_name(a->mech));
+        pg_puts(pg, ": ");
+        if (a->reply.code) {
+            pg_reply_text(pg, &a->reply);
+            pg_puts(pg, " <i>");
+            pg_esc(pg, smtp_class_name(a->reply.cls));
+            pg_puts(pg, "</i>");
+        } else if (a->error != PROBE_ERROR_NONE) {
+            pg_puts(pg, "error: ");
+            pg_esc(pg, probe_error_name(a->error));
+        } else {
+            pg_puts(pg, "not attempted");
+        }
+        if (a->attempted && !a->advertised)
+            pg_puts(pg, " <span class=\"warn\">(not advertised)</span>");
+        pg_puts(pg, "</li>");
+    }
+    pg_puts(pg, "</ul></dd>\n");
+}
+
+/* Every stage's reply, folded (<details> needs no script): the one that
+ * matters is already under Reply, the rest is for a closer look. */
+static void pg_replies(struct page *pg, const struct probe_result *r)
+{
+    size_t n = 0;
+    for (int s = 0; s < PROBE_STAGE_COUNT; s++)
+        n += r->replies[s].code != 0;
+    pg_dt(pg, "Replies", NULL);
+    if (n == 0) {
+        pg_puts(pg, "none</dd>\n");
+        return;
+    }
+    pg_printf(pg, "<details><summary>%zu repl%s</summary><ul>", n,
+              n == 1 ? "y" : "ies");
+    for (int s = 0; s < PROBE_STAGE_COUNT; s++) {
+        const struct probe_reply *rep = &r->replies[s];
+        if (!rep->code)
+            continue;
+        pg_puts(pg, "<li>");
+        pg_esc(pg, probe_stage_name((enum probe_stage)s));
+        pg_puts(pg, ": ");
+        pg_reply_text(pg, rep);
+        pg_puts(pg, " <i>");
+        pg_esc(pg, smtp_class_name(rep->cls));
+        pg_puts(pg, "</i></li>");
+    }
+    pg_puts(pg, "</ul></details></dd>\n");
+}
+
+static void pg_ehlo(struct page *pg, const struct probe_result *r)
+{
+    if (!r->ehlo_seen)
+        return;
+    pg_dt(pg, "Mechanisms", NULL);
+    for (size_t i = 0; i < r->ehlo.n_mechs; i++) {
+        pg_puts(pg, "<span class=\"kw\">");
+        pg_esc(pg, r->ehlo.mechs[i]);
+        pg_puts(pg, "</span>");
+    }
+    if (r->ehlo.n_mechs == 0)
+        pg_puts(pg, "none advertised");
+    pg_puts(pg, "</dd>\n");
+    pg_dt(pg, "EHLO", NULL);
+    for (size_t i = 0; i < r->ehlo.n_keywords; i++) {
+        pg_puts(pg, "<span class=\"kw\">");
+        pg_esc(pg, r->ehlo.keywords[i]);
+        pg_puts(pg, "</span>");
+    }
+    if (r->ehlo.n_keywords == 0)
+        pg_puts(pg, "no keywords");
+    if (r->ehlo.n_dropped)
+        pg_printf(pg, " <span class=\"muted\">(%zu more not kept)</span>",
+                  r->ehlo.n_dropped);
+    pg_puts(pg, "</dd>\n");
+}
+
+static void pg_tls(struct page *pg, const struct tls_facts *t)
+{
+    pg_dt(pg, "TLS", NULL);
+    if (!t->present) {
+        pg_puts(pg, "none</dd>\n");
+        return;
+    }
+    pg_esc(pg, t->version);
+    pg_puts(pg, " <span class=\"muted\">");
+    pg_esc(pg, t->cipher);
+    pg_puts(pg, "</span></dd>\n");
+    pg_dt(pg, "Certificate", NULL);
+    if (t->not_after > 0) {
+        double days = ((double)t->not_after - pg->now) / 86400.0;
+        if (days >= 0)
+            pg_printf(pg, "%.0f days left", floor(days));
+        else
+            pg_printf(pg, "<span class=\"bad\">expired %.0f days ago</span>",
+                      ceil(-days));
+        pg_puts(pg, " <span class=\"muted\">(");
+        pg_time(pg, (double)t->not_after);
+        pg_puts(pg, ")</span>");
+    }
+    if (t->valid) {
+        pg_puts(pg, "<div class=\"good\">valid</div>");
+    } else {
+        pg_puts(pg, "<div class=\"bad\">invalid: ");
+        pg_esc(pg, t->problem[0] ? t->problem : "not verified");
+        pg_puts(pg, "</div>");
+    }
+    if (t->subject[0]) {
+        pg_puts(pg, "<div class=\"muted\">");
+        pg_esc(pg, t->subject);
+        pg_puts(pg, "</div>");
+    }
+    pg_puts(pg, "</dd>\n");
+}
+
+static void pg_age(struct page *pg, const struct probe_result *r)
+{
+    pg_dt(pg, "Last probe", NULL);
+    if (pg->rc == 0)
+        pg->rc = http_format_age(pg->b, r->start_time, pg->now);
+    pg_puts(pg, " <span class=\"muted\">(");
+    pg_time(pg, r->start_time);
+    pg_printf(pg, ", took %.3f s)</span></dd>\n", r->duration_seconds);
+}
+
+static void pg_server(struct page *pg, const char *name)
+{
+    pg_puts(pg, "<p class=\"server\">");
+    struct http_page_server t;
+    if (pg->server && pg->server(pg->cls, name, &t)) {
+        bool v6 = strchr(t.host, ':') != NULL;
+        pg_puts(pg, v6 ? "[" : "");
+        pg_esc(pg, t.host);
+        pg_printf(pg, "%s:%u (%s)", v6 ? "]" : "", t.port,
+                  tls_mode_name(t.tls));
+    } else {
+        pg_puts(pg, "-");
+    }
+    pg_puts(pg, "</p>\n");
+}
+
+static void pg_card(struct page *pg, const struct probe_result *r)
+{
+    enum page_state st = state_of(r);
+    /* Target names are [A-Za-z0-9_.:-]: safe in an id, escaped anyway. */
+    pg_printf(pg, "<article class=\"card %s\" id=\"t-", page_states[st].css);
+    pg_esc(pg, r->target);
+    pg_puts(pg, "\">\n<header><h2>");
+    pg_esc(pg, r->target);
+    pg_printf(pg, "</h2><span class=\"state\">%s</span></header>\n",
+              page_states[st].label);
+    pg_server(pg, r->target);
+    if (st == PAGE_PENDING) {
+        pg_puts(pg, "<p class=\"muted\">Waiting for the first probe.</p>\n"
+                    "</article>\n");
+        return;
+    }
+    pg_puts(pg, "<dl>\n");
+    pg_outcome(pg, r);
+    if (st == PAGE_FAILING)
+        pg_explanation(pg, r);
+    pg_auth(pg, r);
+    pg_replies(pg, r);
+    pg_ehlo(pg, r);
+    pg_tls(pg, &r->tls);
+    pg_age(pg, r);
+    pg_puts(pg, "</dl>\n</article>\n");
+}
+
+/* The counts, and links to the failing cards: what to look at first. */
+static void pg_summary(struct page *pg, const struct probe_result *res,
+                       size_t n)
+{
+    size_t count[PAGE_STATE_COUNT] = {0};
+    for (size_t i = 0; i < n; i++)
+        count[state_of(&res[i])]++;
+    pg_puts(pg, "<p class=\"summary\">");
+    for (int s = 0; s < PAGE_STATE_COUNT; s++)
+        pg_printf(pg, "<span class=\"pill %s%s\">%zu %s</span> ",
+                  page_states[s].css, count[s] ? "" : " zero", count[s],
+                  page_states[s].label);
+    pg_puts(pg, "</p>\n");
+    if (count[PAGE_FAILING] == 0)
+        return;
+    pg_puts(pg, "<p class=\"failing-list\">Failing:");
+    const char *sep = " ";
+    for (size_t i = 0; i < n; i++) {
+        if (state_of(&res[i]) != PAGE_FAILING)
+            continue;
+        pg_printf(pg, "%s<a href=\"#t-", sep);
+        pg_esc(pg, res[i].target);
+        pg_puts(pg, "\">");
+        pg_esc(pg, res[i].target);
+        pg_puts(pg, "</a>");
+        sep = ", ";
+    }
+    pg_puts(pg, "</p>\n");
+}
+
+/*
+ * No script at all (the Content-Security-Policy forbids it too); the
+ * cards stack in one column on a phone and the text wraps anywhere, so
+ * that a long reply or EHLO line never scrolls sideways.
+ */
+static const char page_css[] =
+    "*{box-sizing:border-box}\n"
+    "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;"
+    "margin:0;padding:1rem;background:#f3f4f6;color:#1f2328;"
+    "line-height:1.4}\n"
+    "h1{font-size:1.4rem;margin:0 0 .4rem}\n"
+    "a{color:#0b57d0}\n"
+    "main{display:grid;gap:1rem;align-items:start;"
+    "grid-template-columns:repeat(auto-fill,minmax(min(100%,32rem),1fr))}\n"
+    ".card{background:#fff;border:1px solid #d0d7de;"
+    "border-left:.5rem solid #6b7280;border-radius:.4rem;"
+    "padding:.75rem 1rem;min-width:0}\n"
+    ".card.ok{border-left-color:#1a7f37}\n"
+    ".card.failing{border-left-color:#c62828}\n"
+    ".card header{display:flex;flex-wrap:wrap;align-items:center;"
+    "justify-content:space-between;gap:.5rem}\n"
+    "h2{font-size:1.15rem;margin:0;overflow-wrap:anywhere}\n"
+    ".state,.pill{display:inline-block;padding:.05rem .6rem;"
+    "border-radius:1rem;color:#fff;background:#6b7280;font-weight:600;"
+    "font-size:.9rem;white-space:nowrap}\n"
+    ".ok .state,.pill.ok{background:#1a7f37}\n"
+    ".failing .state,.pill.failing{background:#c62828}\n"
+    ".pill.zero{background:#e5e7eb;color:#57606a}\n"
+    ".server{margin:.2rem 0 0;color:#57606a;overflow-wrap:anywhere}\n"
+    "dl{display:grid;grid-template-columns:max-content minmax(0,1fr);"
+    "gap:.3rem .8rem;margin:.6rem 0 0}\n"
+    "dt{font-weight:600;color:#444c56}\n"
+    "dd{margin:0;min-width:0;overflow-wrap:anywhere}\n"
+    "ul{margin:0;padding-left:1.1rem}\n"
+    "code,.kw{font-family:ui-monospace,'DejaVu Sans Mono',monospace;"
+    "font-size:.88em}\n"
+    ".kw{display:inline-block;background:#eef1f4;border-radius:.25rem;"
+    "padding:0 .3rem;margin:0 .25rem .2rem 0}\n"
+    ".explain{background:#fdecec;border-radius:.3rem;padding:.3rem .5rem}\n"
+    ".note{background:#fff6d6;border-radius:.3rem;padding:.3rem .5rem}\n"
+    ".fix{margin-top:.25rem}\n"
+    ".bad{color:#b3261e}.good{color:#1a7f37}.warn{color:#9a6700}\n"
+    ".muted{color:#57606a;font-size:.92em}\n"
+    "summary{cursor:pointer;color:#0b57d0}\n"
+    "footer{margin-top:1rem}\n"
+    "@media (max-width:36rem){body{padding:.5rem}"
+    "dl{grid-template-columns:minmax(0,1fr);gap:.1rem}"
+    "dt{margin-top:.35rem;font-size:.9rem}}\n";
+
+int http_page_render(struct buf *b, const struct probe_result *res, size_t n,
+                     double now,
+                     bool (*server)(void *cls, const char *name,
+                                    struct http_page_server *out),
+                     void *cls)
+{
+    struct page pg = {
+        .b = b, .rc = 0, .now = now, .server = server, .cls = cls};
+    pg_printf(&pg,
+              "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n"
+              "<meta charset=\"utf-8\">\n"
+              "<meta name=\"viewport\" content=\"width=device-width, "
+              "initial-scale=1\">\n"
+              "<meta http-equiv=\"refresh\" content=\"%d\">\n"
+              "<title>smtp-health-agent</title>\n<style>\n",
+              PAGE_REFRESH_S);
+    pg_puts(&pg, page_css);
+    pg_puts(&pg, "</style>\n</head>\n<body>\n<h1>smtp-health-agent</h1>\n");
+    if (n == 0)
+        pg_puts(&pg, "<p>No targets configured.</p>\n");
+    else
+        pg_summary(&pg, res, n);
+    pg_puts(&pg, "<main>\n");
+    /* What needs looking at comes first: failing, then not yet probed,
+     * then ok; by name within each (the store's order). */
+    for (int s = 0; s < PAGE_STATE_COUNT; s++)
+        for (size_t i = 0; i < n && pg.rc == 0; i++)
+            if (state_of(&res[i]) == page_order[s])
+                pg_card(&pg, &res[i]);
+    pg_puts(&pg, "</main>\n<footer class=\"muted\">Rendered ");
+    pg_time(&pg, pg.now);
+    pg_printf(&pg,
+              "; reloads every %d s. <a href=\"/metrics\">Metrics</a>. "
+              "<code>smtp-health-agent --explain CODE</code> explains any "
+              "reply.</footer>\n</body>\n</html>\n",
+              PAGE_REFRESH_S);
+    return pg.rc;
+}

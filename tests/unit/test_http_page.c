@@ -1,0 +1,148 @@
+/* test_http_page: the status page's HTML without a server (the page over
+ * HTTP, headers and all, is in test_http). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "http_page.h"
+
+static void test_html_escape(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *want;
+    } cases[] = {
+        {"", ""},
+        {"plain text 123", "plain text 123"},
+        {"<script>alert(1)</script>", "&lt;script&gt;alert(1)&lt;/script&gt;"},
+        {"a & b", "a &amp; b"},
+        {"&amp;", "&amp;amp;"},
+        {"\"quoted\" 'single'", "&quot;quoted&quot; &#39;single&#39;"},
+        {"tab\there\nnew\x7f", "tab?here?new?"},
+        {"caf\xc3\xa9", "caf\xc3\xa9"}, /* UTF-8 passes */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct buf b;
+        buf_init(&b, 0);
+        assert_int_equal(http_html_escape(&b, cases[i].in), 0);
+        assert_string_equal(buf_str(&b), cases[i].want);
+        buf_free(&b);
+    }
+    /* A full buffer fails instead of cutting. */
+    struct buf b;
+    buf_init(&b, 8);
+    assert_int_equal(http_html_escape(&b, "<<<"), -1);
+    buf_free(&b);
+}
+
+static void test_format_age(void **state)
+{
+    (void)state;
+    static const struct {
+        double t, now;
+        const char *want;
+    } cases[] = {
+        {0, 1000, "never"},
+        {-5, 1000, "never"},
+        {1000, 1000, "0 s ago"},
+        {1000, 1012.9, "12 s ago"},
+        {1000, 1059.99, "59 s ago"},
+        {1000, 1060, "1 min 0 s ago"},
+        {1000, 1000 + 3599, "59 min 59 s ago"},
+        {1000, 1000 + 3600 + 120, "1 h 2 min ago"},
+        {1000, 1000 + 86400 * 4 + 3600 + 59, "4 d 1 h ago"},
+        {2000, 1000, "0 s ago"},          /* the clock stepped back */
+        {1, 1e300, "11574074 d 1 h ago"}, /* bounded, no overflow */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct buf b;
+        buf_init(&b, 0);
+        assert_int_equal(http_format_age(&b, cases[i].t, cases[i].now), 0);
+        if (strcmp(buf_str(&b), cases[i].want) != 0)
+            fail_msg("case %zu: got '%s', want '%s'", i, buf_str(&b),
+                     cases[i].want);
+        buf_free(&b);
+    }
+}
+
+/* Knows one target, "known", with markup in its host. */
+static bool one_server(void *cls, const char *name,
+                       struct http_page_server *out)
+{
+    unsigned *calls = cls;
+    (*calls)++;
+    if (strcmp(name, "known") != 0)
+        return false;
+    snprintf(out->host, sizeof(out->host), "<i>mx</i>.example.com");
+    out->port = 587;
+    out->tls = TLS_MODE_STARTTLS;
+    return true;
+}
+
+static struct probe_result result(const char *name, double start, bool ok)
+{
+    struct probe_result r;
+    memset(&r, 0, sizeof(r));
+    snprintf(r.target, sizeof(r.target), "%s", name);
+    r.start_time = start;
+    r.success = ok;
+    r.stage = ok ? PROBE_STAGE_QUIT : PROBE_STAGE_CONNECT;
+    r.error = ok ? PROBE_ERROR_NONE : PROBE_ERROR_CONNECT;
+    return r;
+}
+
+static void test_render(void **state)
+{
+    (void)state;
+    struct probe_result res[3] = {result("a-ok", 1000, true),
+                                  result("known", 1000, false),
+                                  result("pending", 0, false)};
+    unsigned calls = 0;
+    struct buf b;
+    buf_init(&b, 0);
+    assert_int_equal(http_page_render(&b, res, 3, 1100, one_server, &calls),
+                     0);
+    const char *page = buf_str(&b);
+    /* One lookup per card; the unknown ones show "-". */
+    assert_int_equal(calls, 3);
+    assert_non_null(strstr(page, "&lt;i&gt;mx&lt;/i&gt;.example.com:587 "
+                                 "(starttls)"));
+    assert_null(strstr(page, "<i>"));
+    const char *failing = strstr(page, "id=\"t-known\"");
+    const char *pending = strstr(page, "id=\"t-pending\"");
+    const char *ok = strstr(page, "id=\"t-a-ok\"");
+    assert_true(failing && pending && ok && failing < pending && pending < ok);
+    assert_non_null(strstr(ok, "<p class=\"server\">-</p>"));
+    assert_non_null(strstr(ok, "1 min 40 s ago"));
+    buf_free(&b);
+
+    /* No lookup at all, no targets. */
+    buf_init(&b, 0);
+    assert_int_equal(http_page_render(&b, NULL, 0, 1100, NULL, NULL), 0);
+    assert_non_null(strstr(buf_str(&b), "No targets configured."));
+    buf_free(&b);
+
+    /* Out of room: -1, never a page cut short that looks whole. */
+    buf_init(&b, 4096);
+    assert_int_equal(http_page_render(&b, res, 3, 1100, one_server, &calls),
+                     -1);
+    buf_free(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_html_escape),
+        cmocka_unit_test(test_format_age),
+        cmocka_unit_test(test_render),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
