@@ -186,7 +186,7 @@ int runner_set_config(struct runner *r, struct agent_config *cfg)
             r->cfg ? config_find_target(r->cfg, t->name) : NULL;
         if (old) {
             state[i] = r->state[old - r->cfg->targets];
-            sched_update(r->sched, state[i].id, t->host, t->interval_ms);
+            sched_update(r->sched, state[i].id, t->host, t->interval_ms, now);
             if (secret_changed(old, t)) {
                 state[i].secret_changed_at = wall_now();
                 state[i].auth_ok_since_change = false;

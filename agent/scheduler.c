@@ -15,6 +15,13 @@
  * waits are skipped: base and k move on, never now, so the grid does not
  * drift however late a probe starts or ends.
  *
+ * The start order is not the due time of round k: an entry that waited
+ * for a slot through several rounds would then rank behind every entry
+ * that came due after it in its last round, and with more entries on a
+ * host than its slots can serve, the same few would always lose. A
+ * waiting entry keeps the due time at which its wait began (since) until
+ * it starts: first come, first served.
+ *
  * Skips after a stall: poll writes one SKIP event per entry and call, with
  * `rounds` saying how many rounds it covers. A loop that polls at least
  * once per interval sees one SKIP per missed round (rounds == 1); after a
@@ -37,11 +44,17 @@ struct sched_entry {
     uint64_t base; /* grid point of round k, without jitter */
     uint64_t k;
     uint64_t pending_skips; /* rounds that passed while running (done) */
+    uint64_t since;         /* waiting: the due time its wait began at */
+    /* Waiting: the limit that held it at the last poll that tried to
+     * start it; SCHED_SKIP_STALLED when none has tried yet. */
+    enum sched_skip_reason held;
+    bool waiting; /* due, not running, not started since */
     bool running;
 };
 
 /* An entry due and not running, in poll's start order. */
 struct sched_candidate {
+    uint64_t since;
     uint64_t due;
     uint64_t seq;
     size_t index;
@@ -66,6 +79,29 @@ struct sched {
 
 /* Jitter never exceeds this, nor 1 % of the interval. */
 #define SCHED_JITTER_MAX_MS 1000
+/* How long after its next round came due a running entry may still end
+ * and start that round late rather than skip it: at most this, or a
+ * quarter of the interval. It covers the jitter (up to 1 s) and the
+ * loop's latency for a probe that runs to a deadline equal to the
+ * interval. */
+#define SCHED_LATE_END_MAX_MS 2000
+
+static const char *const skip_reason_names[] = {
+    [SCHED_SKIP_RUNNING] = "running",
+    [SCHED_SKIP_HOST_LIMIT] = "host_limit",
+    [SCHED_SKIP_GLOBAL_LIMIT] = "global_limit",
+    [SCHED_SKIP_STALLED] = "stalled",
+};
+_Static_assert(sizeof skip_reason_names / sizeof skip_reason_names[0] ==
+                   SCHED_SKIP_REASON_COUNT,
+               "a name for every skip reason");
+
+const char *sched_skip_reason_name(enum sched_skip_reason reason)
+{
+    if ((unsigned)reason >= SCHED_SKIP_REASON_COUNT)
+        return "unknown";
+    return skip_reason_names[reason];
+}
 
 static uint64_t splitmix64(uint64_t x)
 {
@@ -116,6 +152,24 @@ static void advance(struct sched_entry *e, uint64_t rounds)
 {
     e->base += rounds * e->interval;
     e->k += rounds;
+}
+
+static uint64_t tolerance(const struct sched_entry *e)
+{
+    uint64_t t = e->interval / 4;
+    return t < SCHED_LATE_END_MAX_MS ? t : SCHED_LATE_END_MAX_MS;
+}
+
+/* Rounds after k whose skip is due by now: for a waiting entry those that
+ * came due; for a running one those that came due over a tolerance ago
+ * (it may still end in time to start the last one late). */
+static uint64_t rounds_to_skip(const struct sched *s,
+                               const struct sched_entry *e, uint64_t now)
+{
+    if (!e->running)
+        return rounds_passed(s, e, now);
+    uint64_t tol = tolerance(e);
+    return now < tol ? 0 : rounds_passed(s, e, now - tol);
 }
 
 struct sched *sched_new(unsigned max_concurrent, unsigned max_per_host,
@@ -244,6 +298,7 @@ int sched_add(struct sched *s, uint64_t id, const char *host,
     e->host = h;
     e->interval = interval_ms;
     e->base = first_due_ms;
+    e->held = SCHED_SKIP_STALLED;
     return 0;
 }
 
@@ -283,8 +338,30 @@ void sched_remove(struct sched *s, uint64_t id)
     *e = s->entries[--s->n_entries];
 }
 
+/*
+ * A shorter interval, from now on. An entry waiting for a later round
+ * keeps its share of the interval: the time left shrinks in proportion,
+ * so entries spread over 1 h stay spread over 2 s. (Moving base back by
+ * whole new intervals would keep base mod the new interval, and spreads
+ * of whole seconds alias: 40 entries 90 s apart all fall on one phase of
+ * 2 s.) A running or waiting entry's base moves to the last grid point of
+ * the new interval not after now: rounds of the new interval before the
+ * reload were never due, so none counts as skipped.
+ */
+static void shorten(struct sched_entry *e, uint64_t interval, uint64_t now)
+{
+    if (e->base > now) {
+        unsigned __int128 left =
+            (unsigned __int128)(e->base - now) * interval / e->interval;
+        e->base = now + (left < interval ? (uint64_t)left : interval);
+    } else {
+        e->base += (now - e->base) / interval * interval;
+    }
+    e->interval = interval;
+}
+
 int sched_update(struct sched *s, uint64_t id, const char *host,
-                 uint64_t interval_ms)
+                 uint64_t interval_ms, uint64_t now_ms)
 {
     struct sched_entry *e = find(s, id);
     if (!e || !host || interval_ms == 0)
@@ -300,27 +377,49 @@ int sched_update(struct sched *s, uint64_t id, const char *host,
         host_put(s, e->host);
         e->host = h;
     }
-    /* base stays: the round being waited for keeps its time; only the
+    if (interval_ms < e->interval)
+        shorten(e, interval_ms, now_ms);
+    /* Longer: base stays, the round already due keeps its time; only the
      * rounds after it follow the new interval. */
     e->interval = interval_ms;
     return 0;
 }
 
-static bool slot_free(const struct sched *s, const struct sched_entry *e)
+/* The limit that holds e back now, or SCHED_SKIP_STALLED when none
+ * does. The global one first: it is the one a slot must free first. */
+static enum sched_skip_reason limit_held(const struct sched *s,
+                                         const struct sched_entry *e)
 {
     if (s->max_concurrent && s->running >= s->max_concurrent)
-        return false;
+        return SCHED_SKIP_GLOBAL_LIMIT;
     if (s->max_per_host && e->host->running >= s->max_per_host)
-        return false;
-    return true;
+        return SCHED_SKIP_HOST_LIMIT;
+    return SCHED_SKIP_STALLED;
+}
+
+static bool slot_free(const struct sched *s, const struct sched_entry *e)
+{
+    return limit_held(s, e) == SCHED_SKIP_STALLED;
 }
 
 static int cmp_candidate(const void *a, const void *b)
 {
     const struct sched_candidate *x = a, *y = b;
+    if (x->since != y->since)
+        return x->since < y->since ? -1 : 1;
     if (x->due != y->due)
         return x->due < y->due ? -1 : 1;
     return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* e waits from its current due time on, unless it already did. */
+static void start_waiting(const struct sched *s, struct sched_entry *e)
+{
+    if (e->waiting)
+        return;
+    e->waiting = true;
+    e->since = due_at(s, e, 0);
+    e->held = SCHED_SKIP_STALLED;
 }
 
 size_t sched_poll(struct sched *s, uint64_t now_ms, struct sched_event *ev,
@@ -330,33 +429,49 @@ size_t sched_poll(struct sched *s, uint64_t now_ms, struct sched_event *ev,
 
     for (size_t i = 0; i < s->n_entries; i++) {
         struct sched_entry *e = &s->entries[i];
-        uint64_t missed = rounds_passed(s, e, now_ms);
-        uint64_t rounds = e->pending_skips + missed;
-        if (rounds == 0)
+        if (e->pending_skips) {
+            if (n == cap)
+                return n;
+            ev[n++] = (struct sched_event){.kind = SCHED_SKIP,
+                                           .id = e->id,
+                                           .rounds = e->pending_skips,
+                                           .reason = SCHED_SKIP_RUNNING};
+            e->pending_skips = 0;
+        }
+        uint64_t missed = rounds_to_skip(s, e, now_ms);
+        if (missed == 0)
             continue;
         if (n == cap)
             return n;
+        enum sched_skip_reason why = SCHED_SKIP_RUNNING;
+        if (!e->running) {
+            start_waiting(s, e);
+            why = e->held;
+        }
         advance(e, missed);
-        e->pending_skips = 0;
         ev[n++] = (struct sched_event){
-            .kind = SCHED_SKIP, .id = e->id, .rounds = rounds};
+            .kind = SCHED_SKIP, .id = e->id, .rounds = missed, .reason = why};
     }
 
     size_t nc = 0;
     for (size_t i = 0; i < s->n_entries; i++) {
-        const struct sched_entry *e = &s->entries[i];
+        struct sched_entry *e = &s->entries[i];
         uint64_t due = due_at(s, e, 0);
-        if (!e->running && due <= now_ms)
-            s->scratch[nc++] = (struct sched_candidate){
-                .due = due, .seq = e->seq, .index = i};
+        if (e->running || due > now_ms)
+            continue;
+        start_waiting(s, e);
+        s->scratch[nc++] = (struct sched_candidate){
+            .since = e->since, .due = due, .seq = e->seq, .index = i};
     }
     qsort(s->scratch, nc, sizeof(*s->scratch), cmp_candidate);
 
     for (size_t j = 0; j < nc && n < cap; j++) {
         struct sched_entry *e = &s->entries[s->scratch[j].index];
-        if (!slot_free(s, e))
+        e->held = limit_held(s, e);
+        if (e->held != SCHED_SKIP_STALLED)
             continue;
         e->running = true;
+        e->waiting = false;
         e->host->running++;
         s->running++;
         ev[n++] = (struct sched_event){.kind = SCHED_START,
@@ -372,12 +487,15 @@ void sched_done(struct sched *s, uint64_t id, uint64_t now_ms)
     struct sched_entry *e = find(s, id);
     if (!e || !e->running)
         return;
-    stop_running(s, e);
     /* Rounds that came while it ran were skipped, even if no poll saw
-     * them; the next start is the first grid point still ahead. */
-    uint64_t missed = rounds_passed(s, e, now_ms);
-    e->pending_skips += missed;
-    advance(e, missed + 1);
+     * them, unless the last one came due within the tolerance: that one
+     * starts now, late. Otherwise the next start is the first grid point
+     * still ahead, never at once. */
+    uint64_t skipped = rounds_to_skip(s, e, now_ms);
+    uint64_t passed = rounds_passed(s, e, now_ms);
+    stop_running(s, e);
+    e->pending_skips += skipped;
+    advance(e, passed > skipped ? passed : passed + 1);
 }
 
 uint64_t sched_next_ms(const struct sched *s, uint64_t now_ms)
@@ -388,8 +506,11 @@ uint64_t sched_next_ms(const struct sched *s, uint64_t now_ms)
         if (e->pending_skips)
             return 0;
         uint64_t t = due_at(s, e, 0);
-        if (e->running || (t <= now_ms && !slot_free(s, e)))
-            t = due_at(s, e, 1); /* when poll has a SKIP to write */
+        /* When poll has a SKIP to write. */
+        if (e->running)
+            t = due_at(s, e, 1) + tolerance(e);
+        else if (t <= now_ms && !slot_free(s, e))
+            t = due_at(s, e, 1);
         else if (t <= now_ms)
             return 0;
         if (t <= now_ms)

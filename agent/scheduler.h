@@ -19,17 +19,48 @@
  * [0, min(interval / 100, 1000 ms)] drawn from the seed.
  *
  * A due entry starts when fewer than max_concurrent entries are running
- * and fewer than max_per_host entries with the same host. An entry that
- * is still running (or still waiting for a free slot) when its next due
- * time comes is skipped for that round: one SCHED_SKIP event, and its
- * next due time moves on by one interval. Rounds that pass while an entry
- * runs are skipped even when no poll came in between (sched_done reports
- * them to the next poll): after sched_done the entry starts again at the
- * first grid point still ahead, never at once. A limit of 0 means none.
+ * and fewer than max_per_host entries with the same host. Due entries
+ * start first come, first served: in the order they became due, and an
+ * entry that waits for a slot keeps its place across the rounds it
+ * misses, so that no entry starves while others on its host run.
+ *
+ * Skips. An entry still waiting for a slot when its next due time comes
+ * is skipped for that round (reason: the limit that held it). An entry
+ * still running at its next due time plus a tolerance of
+ * min(interval / 4, 2000 ms) is skipped for that round (reason: running).
+ * A probe that ends within the tolerance after its next round came due
+ * (timeout = interval and a server that never answers: the probe runs to
+ * its deadline, a jitter's width and the loop's latency past the next due
+ * time) does not cost that round: the round starts at once, late. Such a
+ * late start does not move the grid, but a probe that keeps running to
+ * its deadline ends a few ms later every round; when that passes the
+ * tolerance, one round is skipped and the entry is back on its grid.
+ * Rounds that pass while an entry runs are skipped even when no poll
+ * came in between (sched_done reports them to the next poll). Rounds
+ * that pass without any poll (the caller stalled: a stopped process, a
+ * paused VM, a blocking call) are skipped with reason stalled. A limit
+ * of 0 means none.
+ *
+ * Reload (sched_update): a longer interval keeps the round already due;
+ * a shorter one applies at once, each entry keeping its place in the
+ * spread: the time left to its next round shrinks with the interval.
  */
 struct sched;
 
 enum sched_event_kind { SCHED_START, SCHED_SKIP };
+
+/* Why a round was skipped. */
+enum sched_skip_reason {
+    SCHED_SKIP_RUNNING,      /* the entry's previous run still ran */
+    SCHED_SKIP_HOST_LIMIT,   /* it waited for a slot: max_per_host */
+    SCHED_SKIP_GLOBAL_LIMIT, /* it waited for a slot: max_concurrent */
+    SCHED_SKIP_STALLED,      /* no limit held it: nobody polled in time */
+    SCHED_SKIP_REASON_COUNT
+};
+
+/* "running", "host_limit", "global_limit", "stalled": the `reason`
+ * label. */
+const char *sched_skip_reason_name(enum sched_skip_reason reason);
 
 struct sched_event {
     enum sched_event_kind kind;
@@ -37,8 +68,10 @@ struct sched_event {
     uint64_t late_ms; /* START: now - due time */
     /* SKIP: how many rounds this event stands for. A caller that polls at
      * least once per interval gets 1; after a stall one event per entry
-     * covers every round it missed (count them all). 0 for START. */
+     * and reason covers every round it missed (count them all). 0 for
+     * START. */
     uint64_t rounds;
+    enum sched_skip_reason reason; /* SKIP only */
 };
 
 struct sched *sched_new(unsigned max_concurrent, unsigned max_per_host,
@@ -61,15 +94,23 @@ uint64_t sched_spread(uint64_t now_ms, uint64_t interval_ms, size_t index,
 /* Removes an entry; if running, its slot is free at once and its later
  * sched_done is ignored (as long as the id is not added again). */
 void sched_remove(struct sched *s, uint64_t id);
-/* Changes an entry's interval or host, keeping its grid position. */
+/*
+ * Changes an entry's interval or host at time now (reload). A longer
+ * interval keeps the round already due; a shorter one scales the time
+ * left to the next round down with it (the spread is kept), and a
+ * running or waiting entry's rounds of the new interval start at now, so
+ * none counts as skipped before the reload. A running entry that changes
+ * host takes its slot along; a waiting one keeps its place in the queue.
+ */
 int sched_update(struct sched *s, uint64_t id, const char *host,
-                 uint64_t interval_ms);
+                 uint64_t interval_ms, uint64_t now_ms);
 bool sched_has(const struct sched *s, uint64_t id);
 
 /*
- * Writes up to cap events for time now: skips first, then starts (the
- * longest-waiting first), marking started entries running. Returns how
- * many were written; call again while it returns cap.
+ * Writes up to cap events for time now: skips first (at most one per
+ * entry and reason), then starts (first come, first served), marking
+ * started entries running. Returns how many were written; call again
+ * while it returns cap.
  */
 size_t sched_poll(struct sched *s, uint64_t now_ms, struct sched_event *ev,
                   size_t cap);
@@ -79,10 +120,11 @@ void sched_done(struct sched *s, uint64_t id, uint64_t now_ms);
 
 /*
  * Milliseconds from now until the next due time of an entry that is not
- * running (0 if one is due and a slot is free), or until the next due time
- * of a running or slot-blocked entry passes (poll then has its SKIP to
- * write), whichever is first; UINT64_MAX if none. An entry blocked by the
- * limits waits for a sched_done: poll again after each one.
+ * running (0 if one is due and a slot is free), or until poll has a SKIP
+ * to write (the next due time of a slot-blocked entry; that of a running
+ * one plus the tolerance), whichever is first; UINT64_MAX if none. An
+ * entry blocked by the limits waits for a sched_done: poll again after
+ * each one.
  */
 uint64_t sched_next_ms(const struct sched *s, uint64_t now_ms);
 

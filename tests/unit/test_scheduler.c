@@ -247,14 +247,17 @@ static void test_max_per_host(void **state)
     /* Raising the limit lets two run on one host. */
     sched_set_limits(s, 0, 2);
     sched_done(s, 3, 20);
-    assert_int_equal(poll16(s, EXACT_MS, ev), 3);
-    assert_int_equal(ev[0].kind, SCHED_SKIP); /* 2 ran over round 1 */
-    assert_int_equal(ev[0].id, 2);
+    assert_int_equal(poll16(s, EXACT_MS, ev), 2);
+    assert_int_equal(ev[0].kind, SCHED_START);
+    assert_int_equal(ev[0].id, 1);
     assert_int_equal(ev[1].kind, SCHED_START);
-    assert_int_equal(ev[1].id, 1);
-    assert_int_equal(ev[2].kind, SCHED_START);
-    assert_int_equal(ev[2].id, 3);
+    assert_int_equal(ev[1].id, 3);
     assert_int_equal(sched_running(s), 3);
+    /* 2 ran over round 1 past the tolerance (99 / 4). */
+    assert_int_equal(poll16(s, EXACT_MS + EXACT_MS / 4, ev), 1);
+    assert_int_equal(ev[0].kind, SCHED_SKIP);
+    assert_int_equal(ev[0].id, 2);
+    assert_int_equal(ev[0].reason, SCHED_SKIP_RUNNING);
     sched_free(s);
 }
 
@@ -263,20 +266,23 @@ static void test_max_per_host(void **state)
 static void test_skip_while_running(void **state)
 {
     (void)state;
-    const uint64_t iv = 10000, j = jitter_bound(iv);
+    const uint64_t iv = 10000, j = jitter_bound(iv), tol = 2000;
     struct sched *s = sched_new(0, 0, 3);
     assert_non_null(s);
     assert_int_equal(sched_add(s, 4, "mx", iv, 0), 0);
     struct sched_event ev[16];
     assert_int_equal(poll16(s, j, ev), 1);
     assert_int_equal(ev[0].kind, SCHED_START);
-    /* Polls at each round past its jitter: one SKIP each time. */
+    /* Polls at each round past its jitter: nothing while the probe may
+     * still end in time to start it late; past the tolerance one SKIP. */
     for (uint64_t k = 1; k <= 3; k++) {
-        assert_int_equal(poll16(s, k * iv + j, ev), 1);
+        assert_int_equal(poll16(s, k * iv + j, ev), 0);
+        assert_int_equal(poll16(s, k * iv + j + tol, ev), 1);
         assert_int_equal(ev[0].kind, SCHED_SKIP);
         assert_int_equal(ev[0].id, 4);
         assert_int_equal(ev[0].rounds, 1);
-        assert_int_equal(poll16(s, k * iv + j + 1, ev), 0);
+        assert_int_equal(ev[0].reason, SCHED_SKIP_RUNNING);
+        assert_int_equal(poll16(s, k * iv + j + tol + 1, ev), 0);
     }
     sched_done(s, 4, 3 * iv + 5000);
     /* Not at once, even though it started late: at round 4. */
@@ -298,12 +304,15 @@ static void test_skip_reported_by_done(void **state)
     assert_int_equal(sched_add(s, 4, "mx", EXACT_MS, 0), 0);
     struct sched_event ev[16];
     assert_int_equal(poll16(s, 0, ev), 1);
-    sched_done(s, 4, 2 * EXACT_MS + 10); /* rounds 1 and 2 passed */
-    assert_int_equal(sched_next_ms(s, 2 * EXACT_MS + 10), 0);
-    assert_int_equal(poll16(s, 2 * EXACT_MS + 10, ev), 1);
+    /* Rounds 1 and 2 passed, round 2 more than the tolerance (99 / 4)
+     * ago. */
+    sched_done(s, 4, 2 * EXACT_MS + 30);
+    assert_int_equal(sched_next_ms(s, 2 * EXACT_MS + 30), 0);
+    assert_int_equal(poll16(s, 2 * EXACT_MS + 30, ev), 1);
     assert_int_equal(ev[0].kind, SCHED_SKIP);
     assert_int_equal(ev[0].rounds, 2);
-    assert_int_equal(sched_next_ms(s, 2 * EXACT_MS + 10), EXACT_MS - 10);
+    assert_int_equal(ev[0].reason, SCHED_SKIP_RUNNING);
+    assert_int_equal(sched_next_ms(s, 2 * EXACT_MS + 30), EXACT_MS - 30);
     assert_int_equal(poll16(s, 3 * EXACT_MS, ev), 1);
     assert_int_equal(ev[0].kind, SCHED_START);
     assert_int_equal(ev[0].late_ms, 0);
@@ -321,18 +330,21 @@ static void test_skip_after_stall(void **state)
     struct sched_event ev[16];
     assert_int_equal(poll16(s, 0, ev), 2); /* both run */
     sched_done(s, 2, 5);
-    /* 1000 intervals later: 1 ran through rounds 1..1000; 2 waited
-     * through rounds 1..999 and starts for round 1000. */
-    assert_int_equal(poll16(s, 1000 * EXACT_MS + 7, ev), 3);
+    /* 1000 intervals and 30 ms later (past the tolerance of 99 / 4): 1
+     * ran through rounds 1..1000; 2 waited through rounds 1..999,
+     * unseen by any poll, and starts for round 1000. */
+    assert_int_equal(poll16(s, 1000 * EXACT_MS + 30, ev), 3);
     assert_int_equal(ev[0].kind, SCHED_SKIP);
     assert_int_equal(ev[0].id, 1);
     assert_int_equal(ev[0].rounds, 1000);
+    assert_int_equal(ev[0].reason, SCHED_SKIP_RUNNING);
     assert_int_equal(ev[1].kind, SCHED_SKIP);
     assert_int_equal(ev[1].id, 2);
     assert_int_equal(ev[1].rounds, 999);
+    assert_int_equal(ev[1].reason, SCHED_SKIP_STALLED);
     assert_int_equal(ev[2].kind, SCHED_START);
     assert_int_equal(ev[2].id, 2);
-    assert_int_equal(ev[2].late_ms, 7);
+    assert_int_equal(ev[2].late_ms, 30);
     sched_free(s);
 }
 
@@ -353,6 +365,7 @@ static void test_skip_while_waiting(void **state)
     assert_int_equal(ev[0].kind, SCHED_SKIP);
     assert_int_equal(ev[0].id, 2);
     assert_int_equal(ev[0].rounds, 1);
+    assert_int_equal(ev[0].reason, SCHED_SKIP_GLOBAL_LIMIT);
     sched_done(s, 1, EXACT_MS + 20);
     assert_int_equal(poll16(s, EXACT_MS + 20, ev), 1);
     assert_int_equal(ev[0].kind, SCHED_START);
@@ -426,20 +439,24 @@ static void test_update(void **state)
     assert_int_equal(poll16(s, 0, ev), 2);
     sched_done(s, 1, 10);
     /* Round 1 of entry 1 stays at 40; later rounds are 80 apart. */
-    assert_int_equal(sched_update(s, 1, "a", 80), 0);
+    assert_int_equal(sched_update(s, 1, "a", 80, 10), 0);
     assert_int_equal(sched_next_ms(s, 10), 30);
     /* Entry 1 moves to entry 2's host, which is busy. */
-    assert_int_equal(sched_update(s, 1, "B", 80), 0);
-    assert_int_equal(poll16(s, 40, ev), 1);
-    assert_int_equal(ev[0].kind, SCHED_SKIP); /* 2 ran over round 1 */
+    assert_int_equal(sched_update(s, 1, "B", 80, 10), 0);
+    assert_int_equal(poll16(s, 40, ev), 0); /* 2 may still end in time */
+    /* 2 ran over round 1 past the tolerance (40 / 4). */
+    assert_int_equal(poll16(s, 50, ev), 1);
+    assert_int_equal(ev[0].kind, SCHED_SKIP);
     assert_int_equal(ev[0].id, 2);
-    sched_done(s, 2, 40);
-    assert_int_equal(poll16(s, 40, ev), 1);
+    assert_int_equal(ev[0].reason, SCHED_SKIP_RUNNING);
+    sched_done(s, 2, 50);
+    assert_int_equal(poll16(s, 50, ev), 1);
     assert_int_equal(ev[0].kind, SCHED_START);
     assert_int_equal(ev[0].id, 1);
-    sched_done(s, 1, 41);
+    assert_int_equal(ev[0].late_ms, 10);
+    sched_done(s, 1, 51);
     /* Entry 2 at 80; entry 1 at 40 + 80. */
-    assert_int_equal(sched_next_ms(s, 41), 39);
+    assert_int_equal(sched_next_ms(s, 51), 29);
     assert_int_equal(poll16(s, 80, ev), 1);
     assert_int_equal(ev[0].id, 2);
     sched_done(s, 2, 100);
@@ -449,15 +466,351 @@ static void test_update(void **state)
     assert_int_equal(ev[0].kind, SCHED_START);
     assert_int_equal(ev[0].id, 1);
     /* A running entry that changes host takes its slot along. */
-    assert_int_equal(sched_update(s, 1, "c", 80), 0);
+    assert_int_equal(sched_update(s, 1, "c", 80, 120), 0);
     assert_int_equal(poll16(s, 120, ev), 1);
     assert_int_equal(ev[0].id, 2);
     assert_int_equal(sched_running(s), 2);
-    assert_int_equal(sched_update(s, 1, "b", 80), 0);
+    assert_int_equal(sched_update(s, 1, "b", 80, 120), 0);
     assert_int_equal(poll16(s, 121, ev), 0);
-    assert_int_equal(sched_update(s, 7, "c", 40), -1);
-    assert_int_equal(sched_update(s, 1, "c", 0), -1);
-    assert_int_equal(sched_update(s, 1, NULL, 40), -1);
+    assert_int_equal(sched_update(s, 7, "c", 40, 121), -1);
+    assert_int_equal(sched_update(s, 1, "c", 0, 121), -1);
+    assert_int_equal(sched_update(s, 1, NULL, 40, 121), -1);
+    sched_free(s);
+}
+
+/*
+ * A reload lowers the interval from 1 h to 2 s (issue 9, item 5): the new
+ * interval applies at once, not after the round due under the old one,
+ * and the entries stay spread over the new interval as they were over
+ * the old one.
+ */
+static void test_update_shorter_interval(void **state)
+{
+    (void)state;
+    enum { N = 8 };
+    const uint64_t hour = 3600000, iv = 2000, now = 1000;
+    struct sched *s = sched_new(0, 0, 5);
+    assert_non_null(s);
+    for (uint64_t id = 0; id < N; id++)
+        assert_int_equal(
+            sched_add(s, id, "h", hour, sched_spread(0, hour, (size_t)id, N)),
+            0);
+    struct sched_event ev[16];
+    uint64_t first = sched_next_ms(s, 0); /* entry 0, at its jitter */
+    assert_int_equal(poll16(s, first, ev), 1);
+    assert_int_equal(ev[0].id, 0);
+    sched_done(s, 0, first + 1);
+    for (uint64_t id = 0; id < N; id++)
+        assert_int_equal(sched_update(s, id, "h", iv, now), 0);
+
+    uint64_t start[N], t = now;
+    bool started[N] = {false};
+    for (size_t n = 0; n < N;) {
+        uint64_t wait = sched_next_ms(s, t);
+        if (wait > 10 * iv)
+            fail_msg("%zu entries started; the next in %llu ms", n,
+                     (unsigned long long)wait);
+        t += wait;
+        size_t got = poll16(s, t, ev);
+        for (size_t i = 0; i < got; i++) {
+            assert_int_equal(ev[i].kind, SCHED_START);
+            assert_false(started[ev[i].id]);
+            started[ev[i].id] = true;
+            start[ev[i].id] = t;
+            sched_done(s, ev[i].id, t);
+            n++;
+        }
+    }
+    /* Each within one new interval (and its jitter) of the reload, in the
+     * order they had, a share of the new interval apart. */
+    for (uint64_t id = 0; id < N; id++) {
+        if (start[id] > now + iv + jitter_bound(iv))
+            fail_msg("entry %llu starts at %llu, past %llu",
+                     (unsigned long long)id, (unsigned long long)start[id],
+                     (unsigned long long)(now + iv + jitter_bound(iv)));
+        if (id > 1 &&
+            start[id] < start[id - 1] + iv / N - 2 * jitter_bound(iv))
+            fail_msg("entry %llu at %llu, entry %llu at %llu: not spread",
+                     (unsigned long long)id - 1,
+                     (unsigned long long)start[id - 1], (unsigned long long)id,
+                     (unsigned long long)start[id]);
+    }
+    sched_free(s);
+}
+
+/*
+ * A probe running when the interval drops from 1 h to 1 s: the rounds of
+ * the new interval before the reload were never due, so none is skipped;
+ * those that pass after it while it still runs are.
+ */
+static void test_update_while_running(void **state)
+{
+    (void)state;
+    const uint64_t hour = 3600000, iv = EXACT_MS;
+    struct sched *s = sched_new(0, 0, 5);
+    assert_non_null(s);
+    assert_int_equal(sched_add(s, 1, "h", hour, 0), 0);
+    struct sched_event ev[16];
+    assert_int_equal(poll16(s, sched_next_ms(s, 0), ev), 1);
+    const uint64_t now = 600000; /* 10 minutes into the probe */
+    assert_int_equal(sched_update(s, 1, "h", iv, now), 0);
+    assert_int_equal(poll16(s, now, ev), 0);
+    assert_true(sched_next_ms(s, now) > 0);
+    /* Still running 3 new intervals later: 2 or 3 rounds skipped (by
+     * where the reload fell in the new grid), never 6000. */
+    uint64_t skipped = 0;
+    for (uint64_t t = now; t <= now + 3 * iv; t++) {
+        size_t n = poll16(s, t, ev);
+        for (size_t i = 0; i < n; i++) {
+            assert_int_equal(ev[i].kind, SCHED_SKIP);
+            skipped += ev[i].rounds;
+        }
+    }
+    assert_true(skipped >= 2 && skipped <= 3);
+    sched_done(s, 1, now + 3 * iv + 1);
+    uint64_t wait = sched_next_ms(s, now + 3 * iv + 1);
+    assert_true(wait <= iv);
+    sched_free(s);
+}
+
+/*
+ * Item 11: timeout = interval. A probe that runs to its deadline ends a
+ * little after its next round came due: that round starts late instead
+ * of being skipped, as long as it came due at most the tolerance
+ * (min(interval / 4, 2 s)) before.
+ */
+static void test_late_end_within_tolerance(void **state)
+{
+    (void)state;
+    const uint64_t iv = EXACT_MS, tol = EXACT_MS / 4;
+    struct sched *s = sched_new(0, 0, 3);
+    assert_non_null(s);
+    assert_int_equal(sched_add(s, 4, "mx", iv, 0), 0);
+    struct sched_event ev[16];
+    assert_int_equal(poll16(s, 0, ev), 1);
+    /* Round 1 is due at 99; while it might still start, no SKIP. */
+    assert_int_equal(poll16(s, iv, ev), 0);
+    assert_int_equal(poll16(s, iv + tol - 1, ev), 0);
+    /* The loop wakes when the SKIP would be due, not before. */
+    assert_int_equal(sched_next_ms(s, iv), tol);
+    sched_done(s, 4, iv + 3);
+    assert_int_equal(sched_next_ms(s, iv + 3), 0);
+    assert_int_equal(poll16(s, iv + 3, ev), 1);
+    assert_int_equal(ev[0].kind, SCHED_START);
+    assert_int_equal(ev[0].late_ms, 3);
+    /* Round 2 at 198: this probe too runs to its deadline, 3 ms late
+     * again, and round 3 starts 6 ms late. */
+    sched_done(s, 4, 2 * iv + 6);
+    assert_int_equal(poll16(s, 2 * iv + 6, ev), 1);
+    assert_int_equal(ev[0].kind, SCHED_START);
+    assert_int_equal(ev[0].late_ms, 6);
+    /* Past the tolerance, the round is skipped: by poll while it runs
+     * (round 3 at 297)... */
+    assert_int_equal(poll16(s, 3 * iv + tol - 1, ev), 0);
+    assert_int_equal(poll16(s, 3 * iv + tol, ev), 1);
+    assert_int_equal(ev[0].kind, SCHED_SKIP);
+    assert_int_equal(ev[0].rounds, 1);
+    assert_int_equal(ev[0].reason, SCHED_SKIP_RUNNING);
+    /* ... and by done when no poll came: round 4 (396) came 30 ms before
+     * the end, round 5 is next. */
+    sched_done(s, 4, 4 * iv + tol + 6);
+    assert_int_equal(poll16(s, 4 * iv + tol + 6, ev), 1);
+    assert_int_equal(ev[0].kind, SCHED_SKIP);
+    assert_int_equal(ev[0].rounds, 1);
+    assert_int_equal(ev[0].reason, SCHED_SKIP_RUNNING);
+    assert_int_equal(sched_next_ms(s, 4 * iv + tol + 6), iv - tol - 6);
+    sched_free(s);
+}
+
+/* Starts of each id by a loop that runs every probe for `run` ms, until
+ * `until`. */
+static void simulate(struct sched *s, uint64_t run, uint64_t until,
+                     uint64_t *starts, size_t n_ids)
+{
+    uint64_t end[64] = {0};
+    bool running[64] = {false};
+    assert_true(n_ids <= 64);
+    struct sched_event ev[16];
+    uint64_t now = 0;
+    while (now < until) {
+        uint64_t next = sched_next_ms(s, now);
+        for (size_t i = 0; i < n_ids; i++)
+            if (running[i] && end[i] - now < next)
+                next = end[i] - now;
+        now += next;
+        for (size_t i = 0; i < n_ids; i++) {
+            if (running[i] && end[i] == now) {
+                running[i] = false;
+                sched_done(s, i, now);
+            }
+        }
+        size_t n;
+        do {
+            n = sched_poll(s, now, ev, 16);
+            for (size_t i = 0; i < n; i++) {
+                if (ev[i].kind != SCHED_START)
+                    continue;
+                assert_false(running[ev[i].id]);
+                running[ev[i].id] = true;
+                end[ev[i].id] = now + run;
+                starts[ev[i].id]++;
+            }
+        } while (n == 16);
+    }
+}
+
+/*
+ * Item 6: more entries on one host than its slots can serve. A waiting
+ * entry keeps its place in the queue across the rounds it misses, so the
+ * slots go round: every entry starts, and none falls behind the others.
+ */
+static void test_waiting_keeps_its_place(void **state)
+{
+    (void)state;
+    enum { N = 10 };
+    /* 10 entries, 2 slots, probes of 60 ms every 99 ms: 3 times what the
+     * slots can do. */
+    struct sched *s = sched_new(0, 2, 9);
+    assert_non_null(s);
+    for (uint64_t id = 0; id < N; id++)
+        assert_int_equal(sched_add(s, id, "h", EXACT_MS,
+                                   sched_spread(0, EXACT_MS, (size_t)id, N)),
+                         0);
+    uint64_t starts[N] = {0};
+    simulate(s, 60, 100 * EXACT_MS, starts, N);
+    uint64_t min = UINT64_MAX, max = 0;
+    for (size_t i = 0; i < N; i++) {
+        if (starts[i] < min)
+            min = starts[i];
+        if (starts[i] > max)
+            max = starts[i];
+    }
+    /* 100 rounds of 2 slots x 99 / 60 starts: ~330 over 10 entries. */
+    if (min == 0 || max - min > 1)
+        fail_msg("starts per entry from %llu to %llu", (unsigned long long)min,
+                 (unsigned long long)max);
+    sched_free(s);
+}
+
+/*
+ * Item 6: one slot on host h, three entries. An entry skipped while it
+ * waits keeps its place: it goes before one that came due after it
+ * began to wait, even when that one's current round is due earlier.
+ */
+static void test_first_come_first_served(void **state)
+{
+    (void)state;
+    struct sched *s = sched_new(0, 1, 3);
+    assert_non_null(s);
+    assert_int_equal(sched_add(s, 1, "h", EXACT_MS, 0), 0);
+    assert_int_equal(sched_add(s, 2, "h", EXACT_MS, 40), 0);
+    assert_int_equal(sched_add(s, 3, "h", EXACT_MS, 60), 0);
+    struct sched_event ev[16];
+    assert_int_equal(poll16(s, 0, ev), 1);
+    assert_int_equal(ev[0].id, 1);
+    assert_int_equal(poll16(s, 40, ev), 0); /* 2 waits from 40 */
+    assert_int_equal(poll16(s, 60, ev), 0); /* 3 waits from 60 */
+    sched_done(s, 1, 70);
+    assert_int_equal(poll16(s, 70, ev), 1);
+    assert_int_equal(ev[0].kind, SCHED_START);
+    assert_int_equal(ev[0].id, 2);
+    assert_int_equal(ev[0].late_ms, 30);
+    assert_int_equal(poll16(s, 99, ev), 0); /* 1 waits from 99 */
+    /* 3 misses round 0 waiting for the host's slot. */
+    assert_int_equal(poll16(s, 159, ev), 1);
+    assert_int_equal(ev[0].kind, SCHED_SKIP);
+    assert_int_equal(ev[0].id, 3);
+    assert_int_equal(ev[0].rounds, 1);
+    assert_int_equal(ev[0].reason, SCHED_SKIP_HOST_LIMIT);
+    /* 2 ends 21 ms after its round 1 came due (139): it waits from 139.
+     * 3 (waiting since 60, its round 1 due at 159) goes before 1
+     * (waiting since 99, due at 99) and 2. */
+    sched_done(s, 2, 160);
+    assert_int_equal(poll16(s, 160, ev), 1);
+    assert_int_equal(ev[0].kind, SCHED_START);
+    assert_int_equal(ev[0].id, 3);
+    assert_int_equal(ev[0].late_ms, 1);
+    sched_done(s, 3, 170);
+    assert_int_equal(poll16(s, 170, ev), 1);
+    assert_int_equal(ev[0].id, 1);
+    assert_int_equal(ev[0].late_ms, 71);
+    sched_done(s, 1, 180);
+    assert_int_equal(poll16(s, 180, ev), 1);
+    assert_int_equal(ev[0].id, 2);
+    assert_int_equal(ev[0].late_ms, 41);
+    sched_free(s);
+}
+
+/* The SKIP names the limit that held the entry at the last poll. */
+static void test_skip_reasons(void **state)
+{
+    (void)state;
+    static const struct {
+        unsigned max_concurrent, max_per_host;
+        const char *host2; /* entry 2's host; entry 1 runs on "a" */
+        enum sched_skip_reason want;
+    } cases[] = {
+        {1, 0, "b", SCHED_SKIP_GLOBAL_LIMIT},
+        {0, 1, "A", SCHED_SKIP_HOST_LIMIT},
+        /* Both full: the global one, the first that must free a slot. */
+        {1, 1, "a", SCHED_SKIP_GLOBAL_LIMIT},
+        {2, 1, "a", SCHED_SKIP_HOST_LIMIT},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct sched *s =
+            sched_new(cases[i].max_concurrent, cases[i].max_per_host, 3);
+        assert_non_null(s);
+        assert_int_equal(sched_add(s, 1, "a", 10 * EXACT_MS, 0), 0);
+        assert_int_equal(sched_add(s, 2, cases[i].host2, EXACT_MS, 1), 0);
+        struct sched_event ev[16];
+        assert_int_equal(poll16(s, 1, ev), 1);
+        assert_int_equal(ev[0].id, 1);
+        assert_int_equal(poll16(s, EXACT_MS + 1, ev), 1);
+        assert_int_equal(ev[0].kind, SCHED_SKIP);
+        assert_int_equal(ev[0].id, 2);
+        if (ev[0].reason != cases[i].want)
+            fail_msg("case %zu: reason %s, want %s", i,
+                     sched_skip_reason_name(ev[0].reason),
+                     sched_skip_reason_name(cases[i].want));
+        sched_free(s);
+    }
+    static const char *const names[] = {"running", "host_limit",
+                                        "global_limit", "stalled"};
+    for (int r = 0; r < SCHED_SKIP_REASON_COUNT; r++)
+        assert_string_equal(sched_skip_reason_name((enum sched_skip_reason)r),
+                            names[r]);
+    assert_string_equal(sched_skip_reason_name(SCHED_SKIP_REASON_COUNT),
+                        "unknown");
+}
+
+/* A longer interval keeps the round already due, also for a running
+ * entry, and the next one follows the new interval. */
+static void test_update_longer_interval(void **state)
+{
+    (void)state;
+    struct sched *s = sched_new(0, 0, 3);
+    assert_non_null(s);
+    assert_int_equal(sched_add(s, 1, "h", 40, 0), 0);
+    assert_int_equal(sched_add(s, 2, "h", 40, 20), 0);
+    struct sched_event ev[16];
+    assert_int_equal(poll16(s, 0, ev), 1);
+    assert_int_equal(sched_update(s, 1, "h", 90, 5), 0);
+    assert_int_equal(sched_update(s, 2, "h", 90, 5), 0);
+    assert_int_equal(sched_next_ms(s, 5), 15); /* 2 keeps 20 */
+    assert_int_equal(poll16(s, 20, ev), 1);
+    assert_int_equal(ev[0].id, 2);
+    sched_done(s, 1, 30);
+    sched_done(s, 2, 30);
+    assert_int_equal(sched_next_ms(s, 30), 60); /* 1 at 0 + 90 */
+    assert_int_equal(poll16(s, 90, ev), 1);
+    assert_int_equal(ev[0].id, 1);
+    assert_int_equal(poll16(s, 109, ev), 0);
+    assert_int_equal(poll16(s, 110, ev), 1); /* 2 at 20 + 90 */
+    assert_int_equal(ev[0].id, 2);
+    /* The same interval again changes nothing. */
+    assert_int_equal(sched_update(s, 1, "h", 90, 150), 0);
+    sched_done(s, 1, 150);
+    assert_int_equal(sched_next_ms(s, 150), 30); /* 1 at 180 */
     sched_free(s);
 }
 
@@ -499,8 +852,9 @@ static void test_next_ms(void **state)
     /* 1 runs: 2 comes next at 130. */
     assert_int_equal(sched_next_ms(s, 110), 20);
     /* 2 is due but the one slot is taken: wake when 1's next round
-     * (199) would be skipped, before 2's (229). */
-    assert_int_equal(sched_next_ms(s, 140), 59);
+     * (199) would be skipped, past the tolerance (223), before 2's
+     * (229). */
+    assert_int_equal(sched_next_ms(s, 140), 83);
     sched_done(s, 1, 150);
     assert_int_equal(sched_next_ms(s, 150), 0);
     assert_int_equal(poll16(s, 150, ev), 1);
@@ -528,6 +882,13 @@ int main(void)
         cmocka_unit_test(test_poll_cap),
         cmocka_unit_test(test_remove),
         cmocka_unit_test(test_update),
+        cmocka_unit_test(test_update_shorter_interval),
+        cmocka_unit_test(test_update_while_running),
+        cmocka_unit_test(test_late_end_within_tolerance),
+        cmocka_unit_test(test_waiting_keeps_its_place),
+        cmocka_unit_test(test_first_come_first_served),
+        cmocka_unit_test(test_skip_reasons),
+        cmocka_unit_test(test_update_longer_interval),
         cmocka_unit_test(test_add_errors),
         cmocka_unit_test(test_next_ms),
     };
