@@ -48,7 +48,7 @@ struct mtarget {
     uint64_t probes;
     uint64_t failures[PROBE_STAGE_COUNT];
     uint64_t errors[PROBE_ERROR_COUNT];
-    uint64_t skipped;
+    uint64_t skipped[SCHED_SKIP_REASON_COUNT];
     uint64_t auth_results[SASL_MECH_COUNT][SMTP_CLASS_COUNT];
     bool auth_present[SASL_MECH_COUNT][SMTP_CLASS_COUNT];
     /* Sorted by (stage, code); at most 7 x 500 entries. */
@@ -76,6 +76,7 @@ struct metrics {
 
     char *build[4]; /* version, libcurl, openssl, libmicrohttpd */
     size_t in_flight;
+    uint64_t resource_failures[PROBE_FAULT_COUNT];
     struct histo delay;
     bool reload_ok;
     double reload_success_time;
@@ -296,6 +297,9 @@ void metrics_record(struct metrics *m, const struct probe_result *r)
     char name[CONFIG_NAME_MAX + 1];
     snprintf(name, sizeof name, "%.*s", CONFIG_NAME_MAX, r->target);
 
+    /* Says nothing of the target: not a probe of it at all. */
+    if (r->fault != PROBE_FAULT_NONE)
+        return;
     pthread_mutex_lock(&m->lock);
     struct mtarget *t = find_target(m->targets, m->n_targets, name);
     if (!t) {
@@ -357,12 +361,24 @@ void metrics_record(struct metrics *m, const struct probe_result *r)
     pthread_mutex_unlock(&m->lock);
 }
 
-void metrics_skipped(struct metrics *m, const char *target)
+void metrics_skipped(struct metrics *m, const char *target,
+                     enum sched_skip_reason reason, uint64_t rounds)
 {
+    if ((unsigned)reason >= SCHED_SKIP_REASON_COUNT)
+        return;
     pthread_mutex_lock(&m->lock);
     struct mtarget *t = find_target(m->targets, m->n_targets, target);
     if (t)
-        t->skipped++;
+        t->skipped[reason] += rounds;
+    pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_resource_failure(struct metrics *m, enum probe_fault fault)
+{
+    if (fault == PROBE_FAULT_NONE || (unsigned)fault >= PROBE_FAULT_COUNT)
+        return;
+    pthread_mutex_lock(&m->lock);
+    m->resource_failures[fault]++;
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -648,10 +664,36 @@ static int emit_target_info(struct fam *f, const struct mtarget *t)
     return fam_sample(f, l, 4, 1);
 }
 
+/*
+ * Only "running" exists from the start: it says the target itself is
+ * slow (or timeout too close to interval), and the dashboard rate()s it
+ * per target. A limit or a stall is the agent's, seen in its log: its
+ * series appear when it first happens, which keeps an idle target at one
+ * skip series (DESIGN: 32 series per target).
+ */
 static int emit_skipped(struct fam *f, const struct mtarget *t)
 {
-    struct expo_label l[] = {L("target", t->name)};
-    return fam_sample(f, l, 1, (double)t->skipped);
+    for (int r = 0; r < SCHED_SKIP_REASON_COUNT; r++) {
+        if (r != SCHED_SKIP_RUNNING && t->skipped[r] == 0)
+            continue;
+        struct expo_label l[] = {
+            L("target", t->name),
+            L("reason", sched_skip_reason_name((enum sched_skip_reason)r))};
+        if (fam_sample(f, l, 2, (double)t->skipped[r]) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int emit_resource_failures(struct fam *f, const struct metrics *m)
+{
+    for (int r = PROBE_FAULT_NONE + 1; r < PROBE_FAULT_COUNT; r++) {
+        struct expo_label l[] = {
+            L("resource", probe_fault_name((enum probe_fault)r))};
+        if (fam_sample(f, l, 1, (double)m->resource_failures[r]) < 0)
+            return -1;
+    }
+    return 0;
 }
 
 static int emit_build_info(struct fam *f, const struct metrics *m)
@@ -744,8 +786,15 @@ static const struct family {
     {"smtp_agent_probes_in_flight", "Probes running now.", EXPO_GAUGE, NULL,
      emit_in_flight},
     {"smtp_agent_probes_skipped_total",
-     "Probes skipped because the previous one was still running.",
+     "Rounds not probed, by reason: running (the target's previous probe "
+     "still ran), host_limit or global_limit (it waited for a slot under "
+     "max_per_host or max_concurrent_probes), stalled (the agent's loop did "
+     "not run in time).",
      EXPO_COUNTER, emit_skipped, NULL},
+    {"smtp_agent_resource_failures_total",
+     "Probes the agent abandoned because it ran out of its own resources "
+     "(file descriptors, memory), not the target's failure.",
+     EXPO_COUNTER, NULL, emit_resource_failures},
     {"smtp_agent_probe_start_delay_seconds",
      "How late probes start against their schedule.", EXPO_HISTOGRAM, NULL,
      emit_delay},

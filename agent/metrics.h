@@ -9,6 +9,7 @@
 #include "buf.h"
 #include "config.h"
 #include "probe.h"
+#include "scheduler.h"
 
 /* Buckets of smtp_probe_duration_seconds and of
  * smtp_agent_probe_start_delay_seconds. */
@@ -45,10 +46,18 @@ void metrics_free(struct metrics *m);
 int metrics_set_targets(struct metrics *m, const struct agent_config *cfg);
 
 /* A probe finished: counts and last values of target r->target (ignored
- * when the target is no longer known). */
+ * when the target is no longer known). A result with a fault is the
+ * agent's failure, not the target's: ignored too (count it with
+ * metrics_resource_failure). */
 void metrics_record(struct metrics *m, const struct probe_result *r);
 
-void metrics_skipped(struct metrics *m, const char *target);
+/* rounds of target were skipped, for reason. The series of reason
+ * "running" exists from the start; the others from their first count. */
+void metrics_skipped(struct metrics *m, const char *target,
+                     enum sched_skip_reason reason, uint64_t rounds);
+/* A probe the agent abandoned for want of its own resource (fault); both
+ * resources' series exist from the start. PROBE_FAULT_NONE: nothing. */
+void metrics_resource_failure(struct metrics *m, enum probe_fault fault);
 void metrics_start_delay(struct metrics *m, double seconds);
 void metrics_set_in_flight(struct metrics *m, size_t n);
 /* A config (re)load finished: ok, at unix time `when`. */

@@ -232,6 +232,41 @@ int runner_set_config(struct runner *r, struct agent_config *cfg)
     return 0;
 }
 
+/* One line per SKIP event, saying what held the target. */
+static void log_skip(const struct runner *r, const struct target_config *t,
+                     const struct sched_event *ev)
+{
+    unsigned long long rounds = (unsigned long long)ev->rounds;
+    switch (ev->reason) {
+    case SCHED_SKIP_RUNNING:
+        log_info("runner", "probe skipped: the last one still runs",
+                 "target=%s reason=running rounds=%llu timeout_ms=%llu "
+                 "interval_ms=%llu",
+                 t->name, rounds, (unsigned long long)t->timeout_ms,
+                 (unsigned long long)t->interval_ms);
+        break;
+    case SCHED_SKIP_HOST_LIMIT:
+        log_info("runner", "probe skipped: waiting for a slot on its host",
+                 "target=%s reason=host_limit rounds=%llu host=%s "
+                 "max_per_host=%u",
+                 t->name, rounds, t->host, r->cfg->max_per_host);
+        break;
+    case SCHED_SKIP_GLOBAL_LIMIT:
+        log_info("runner", "probe skipped: waiting for a free probe slot",
+                 "target=%s reason=global_limit rounds=%llu "
+                 "max_concurrent_probes=%u",
+                 t->name, rounds, r->cfg->max_concurrent_probes);
+        break;
+    default:
+        /* Nothing held it but the loop itself: worth a warning. */
+        log_warn("runner",
+                 "probe skipped: the agent's loop did not run in time",
+                 "target=%s reason=%s rounds=%llu", t->name,
+                 sched_skip_reason_name(ev->reason), rounds);
+        break;
+    }
+}
+
 static void start_due(struct runner *r)
 {
     struct sched_event ev[EVENTS_PER_POLL];
@@ -244,11 +279,10 @@ static void start_due(struct runner *r)
                 continue;
             const struct target_config *t = &r->cfg->targets[i];
             if (ev[k].kind == SCHED_SKIP) {
-                log_info("runner", "probe skipped: the last one still runs",
-                         "target=%s rounds=%llu", t->name,
-                         (unsigned long long)ev[k].rounds);
-                for (uint64_t k2 = 0; r->metrics && k2 < ev[k].rounds; k2++)
-                    metrics_skipped(r->metrics, t->name);
+                log_skip(r, t, &ev[k]);
+                if (r->metrics)
+                    metrics_skipped(r->metrics, t->name, ev[k].reason,
+                                    ev[k].rounds);
                 continue;
             }
             if (r->metrics)

@@ -224,8 +224,13 @@ static void test_preinitialised(void **state)
                      name, errors[e]);
             assert_line(text, line);
         }
+        /* Only the reason a dashboard rate()s per target and that
+         * says the target itself is slow: the others appear when they
+         * happen. */
         snprintf(line, sizeof line,
-                 "smtp_agent_probes_skipped_total{target=\"%s\"} 0", name);
+                 "smtp_agent_probes_skipped_total{target=\"%s\","
+                 "reason=\"running\"} 0",
+                 name);
         assert_line(text, line);
         snprintf(line, sizeof line,
                  "smtp_probe_duration_seconds_bucket{target=\"%s\","
@@ -247,6 +252,15 @@ static void test_preinitialised(void **state)
     assert_absent(text, "mechanism=\"CRAM-MD5\"");
     assert_absent(text, "smtp_auth_results_total{target=\"mx2\"");
     assert_absent(text, "class=\"mechanism_too_weak\"");
+    assert_absent(text, "reason=\"host_limit\"");
+    assert_absent(text, "reason=\"global_limit\"");
+    assert_absent(text, "reason=\"stalled\"");
+    assert_absent(text, "smtp_agent_probes_skipped_total{target=\"mx1\"}");
+    /* Both resources at 0, for increase() alerts. */
+    assert_line(text, "smtp_agent_resource_failures_total"
+                      "{resource=\"file_descriptors\"} 0");
+    assert_line(text, "smtp_agent_resource_failures_total"
+                      "{resource=\"memory\"} 0");
 
     assert_line(text, "smtp_target_info{target=\"mx1\","
                       "host=\"mx1.example.com\",port=\"587\","
@@ -523,9 +537,10 @@ static void test_reload(void **state)
     record(m, &r);
     result_connect_error(&r, "mx2");
     record(m, &r);
-    metrics_skipped(m, "mx1");
-    metrics_skipped(m, "mx1");
-    metrics_skipped(m, "nosuch");
+    metrics_skipped(m, "mx1", SCHED_SKIP_RUNNING, 1);
+    metrics_skipped(m, "mx1", SCHED_SKIP_RUNNING, 1);
+    metrics_skipped(m, "mx1", SCHED_SKIP_HOST_LIMIT, 3);
+    metrics_skipped(m, "nosuch", SCHED_SKIP_RUNNING, 1);
 
     /* mx1 stays with LOGIN swapped for CRAM-MD5; mx2 leaves; mx3 comes. */
     static const enum sasl_mech mechs[] = {SASL_MECH_CRAM_MD5,
@@ -548,8 +563,10 @@ static void test_reload(void **state)
         "class=\"success\"} 0",
         "smtp_auth_results_total{target=\"mx1\",mechanism=\"CRAM-MD5\","
         "class=\"temporary_failure\"} 0",
-        "smtp_agent_probes_skipped_total{target=\"mx1\"} 2",
-        "smtp_agent_probes_skipped_total{target=\"mx3\"} 0",
+        "smtp_agent_probes_skipped_total{target=\"mx1\",reason=\"running\"} 2",
+        "smtp_agent_probes_skipped_total{target=\"mx1\","
+        "reason=\"host_limit\"} 3",
+        "smtp_agent_probes_skipped_total{target=\"mx3\",reason=\"running\"} 0",
         "smtp_probe_errors_total{target=\"mx3\",error=\"malformed\"} 0",
         "smtp_tls_cert_valid{target=\"mx1\"} 1",
         "smtp_target_info{target=\"mx1\",host=\"mail.example.com\","
@@ -628,6 +645,107 @@ static void test_agent_values(void **state)
     metrics_free(NULL);
 }
 
+/*
+ * Skips by reason: running always there, the others from their first
+ * count on, in a fixed order; every round a SKIP stands for counts.
+ * Resource failures by resource, no target label.
+ */
+static void test_skips_and_resource_failures(void **state)
+{
+    (void)state;
+    struct agent_config cfg;
+    struct target_config t[2];
+    config_two(&cfg, t);
+    struct metrics *m = metrics_new(&build);
+    assert_non_null(m);
+    assert_int_equal(metrics_set_targets(m, &cfg), 0);
+    metrics_skipped(m, "mx2", SCHED_SKIP_STALLED, 999);
+    metrics_skipped(m, "mx2", SCHED_SKIP_HOST_LIMIT, 1);
+    metrics_skipped(m, "mx2", SCHED_SKIP_GLOBAL_LIMIT, 2);
+    metrics_skipped(m, "mx2", SCHED_SKIP_HOST_LIMIT, 4);
+    metrics_skipped(m, "mx2", SCHED_SKIP_REASON_COUNT, 1); /* a bug: no */
+    metrics_resource_failure(m, PROBE_FAULT_FILE_DESCRIPTORS);
+    metrics_resource_failure(m, PROBE_FAULT_FILE_DESCRIPTORS);
+    metrics_resource_failure(m, PROBE_FAULT_NONE);  /* not a fault */
+    metrics_resource_failure(m, PROBE_FAULT_COUNT); /* a bug: no */
+    char *text = render(m);
+    static const char *const want =
+        "smtp_agent_probes_skipped_total{target=\"mx1\",reason=\"running\"} "
+        "0\n"
+        "smtp_agent_probes_skipped_total{target=\"mx2\",reason=\"running\"} "
+        "0\n"
+        "smtp_agent_probes_skipped_total{target=\"mx2\","
+        "reason=\"host_limit\"} 5\n"
+        "smtp_agent_probes_skipped_total{target=\"mx2\","
+        "reason=\"global_limit\"} 2\n"
+        "smtp_agent_probes_skipped_total{target=\"mx2\",reason=\"stalled\"} "
+        "999\n"
+        "# HELP smtp_agent_resource_failures_total ";
+    if (!strstr(text, want))
+        fail_msg("skip series not as expected:\n%s", text);
+    assert_line(text, "smtp_agent_resource_failures_total"
+                      "{resource=\"file_descriptors\"} 2");
+    assert_line(text, "smtp_agent_resource_failures_total"
+                      "{resource=\"memory\"} 0");
+    assert_absent(text, "reason=\"unknown\"");
+    assert_absent(text, "resource=\"none\"");
+    assert_absent(text, "resource=\"unknown\"");
+    assert_non_null(strstr(text, "# HELP smtp_agent_resource_failures_total "
+                                 "Probes the agent abandoned because it ran "
+                                 "out of its own resources"));
+    free(text);
+    metrics_free(m);
+}
+
+/* A result the agent itself could not carry out is not the target's:
+ * the store ignores it (the runner counts it as a resource failure). */
+static void test_fault_is_not_the_targets(void **state)
+{
+    (void)state;
+    struct agent_config cfg;
+    struct target_config t[2];
+    struct probe_result r;
+    config_two(&cfg, t);
+    struct metrics *m = metrics_new(&build);
+    assert_non_null(m);
+    assert_int_equal(metrics_set_targets(m, &cfg), 0);
+    static const enum probe_fault faults[] = {PROBE_FAULT_FILE_DESCRIPTORS,
+                                              PROBE_FAULT_MEMORY};
+    for (size_t i = 0; i < 2; i++) {
+        result_connect_error(&r, "mx2");
+        r.fault = faults[i];
+        record(m, &r);
+    }
+    char *text = render(m);
+    assert_line(text, "smtp_probes_total{target=\"mx2\"} 0");
+    assert_line(text, "smtp_probe_failures_total{target=\"mx2\","
+                      "stage=\"connect\"} 0");
+    assert_line(text, "smtp_probe_errors_total{target=\"mx2\","
+                      "error=\"connect\"} 0");
+    assert_absent(text, "smtp_probe_success{target=\"mx2\"}");
+    assert_absent(text, "smtp_probe_last_run_timestamp_seconds");
+    free(text);
+    /* The page's last result is still "not probed yet". */
+    struct probe_result *last;
+    size_t n;
+    assert_int_equal(metrics_last_results(m, &last, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(last[1].target, "mx2");
+    assert_true(last[1].start_time == 0);
+    assert_int_equal(last[1].fault, PROBE_FAULT_NONE);
+    free(last);
+
+    /* The same result without the fault counts. */
+    result_connect_error(&r, "mx2");
+    record(m, &r);
+    text = render(m);
+    assert_line(text, "smtp_probes_total{target=\"mx2\"} 1");
+    assert_line(text, "smtp_probe_errors_total{target=\"mx2\","
+                      "error=\"connect\"} 1");
+    free(text);
+    metrics_free(m);
+}
+
 /* Every family, in DESIGN.md's order, once each. */
 static void test_family_order_and_promtool(void **state)
 {
@@ -669,6 +787,7 @@ static void test_family_order_and_promtool(void **state)
         "smtp_agent_targets gauge",
         "smtp_agent_probes_in_flight gauge",
         "smtp_agent_probes_skipped_total counter",
+        "smtp_agent_resource_failures_total counter",
         "smtp_agent_probe_start_delay_seconds histogram",
         "smtp_agent_config_last_reload_successful gauge",
         "smtp_agent_config_last_reload_success_timestamp_seconds gauge",
@@ -828,7 +947,7 @@ static void test_concurrency(void **state)
     for (int i = 0; i < N_RECORDS; i++) {
         record(race.m, i % 2 ? &fail : &ok);
         if (i % 100 == 0)
-            metrics_skipped(race.m, "mx2");
+            metrics_skipped(race.m, "mx2", SCHED_SKIP_HOST_LIMIT, 1);
     }
     /* Let the renderer run over the final state too. */
     int seen = atomic_load(&race.renders);
@@ -850,7 +969,8 @@ static void test_concurrency(void **state)
         "smtp_auth_results_total{target=\"mx1\",mechanism=\"PLAIN\","
         "class=\"success\"} 5000",
         "smtp_probe_duration_seconds_count{target=\"mx1\"} 5000",
-        "smtp_agent_probes_skipped_total{target=\"mx2\"} 100",
+        "smtp_agent_probes_skipped_total{target=\"mx2\","
+        "reason=\"host_limit\"} 100",
         "smtp_agent_probes_in_flight 3",
     };
     for (size_t i = 0; i < sizeof want / sizeof *want; i++)
@@ -943,6 +1063,8 @@ int main(void)
         cmocka_unit_test(test_every_reply_counts),
         cmocka_unit_test(test_reload),
         cmocka_unit_test(test_agent_values),
+        cmocka_unit_test(test_skips_and_resource_failures),
+        cmocka_unit_test(test_fault_is_not_the_targets),
         cmocka_unit_test(test_family_order_and_promtool),
         cmocka_unit_test(test_last_results),
         cmocka_unit_test(test_concurrency),
