@@ -29,6 +29,50 @@ static const char *row_outcome(const struct probe_result *r)
     return rep->code ? smtp_class_name(rep->cls) : "-";
 }
 
+/* The agent, not the target, failed: nothing else in r is shown. */
+static bool agent_failed(const struct probe_result *r)
+{
+    return r->fault != PROBE_FAULT_NONE;
+}
+
+/* What the operator can do about the agent's own failure. */
+static const char *fault_note(enum probe_fault fault)
+{
+    switch (fault) {
+    case PROBE_FAULT_FILE_DESCRIPTORS:
+        return "the agent ran out of its own file descriptors; this says "
+               "nothing about the target. Raise the agent's open-files "
+               "limit (ulimit -n, systemd LimitNOFILE=) or lower "
+               "max_concurrent_probes.";
+    case PROBE_FAULT_MEMORY:
+        return "the agent ran out of memory; this says nothing about the "
+               "target. Give the agent more memory (its cgroup, ulimit -v) "
+               "or lower max_concurrent_probes.";
+    default:
+        return "the agent ran out of one of its own resources; this says "
+               "nothing about the target.";
+    }
+}
+
+/* Outcome column of an agent failure: "agent:file_descriptors". */
+static const char *fault_outcome(const struct probe_result *r, char *buf,
+                                 size_t n)
+{
+    snprintf(buf, n, "agent:%s", probe_fault_name(r->fault));
+    return buf;
+}
+
+static void table_fault_row(FILE *out, const struct probe_result *r)
+{
+    char outcome[40];
+    fprintf(out, "%-24s %-9s %-4s %-22s %8.3fs %-8s %9s\n", r->target, "-",
+            "-", fault_outcome(r, outcome, sizeof(outcome)),
+            r->duration_seconds, "-", "-");
+    if (r->detail[0])
+        fprintf(out, "  the agent failed, not the target: %s\n", r->detail);
+    fprintf(out, "  note: %s\n", fault_note(r->fault));
+}
+
 static double cert_days_left(const struct tls_facts *t, double now)
 {
     return ((double)t->not_after - now) / 86400.0;
@@ -58,6 +102,10 @@ void once_print_table(FILE *out, const struct probe_result *results, size_t n,
             "CODE", "CLASS", "DURATION", "TLS", "CERT_DAYS");
     for (size_t i = 0; i < n; i++) {
         const struct probe_result *r = &results[i];
+        if (agent_failed(r)) {
+            table_fault_row(out, r);
+            continue;
+        }
         const struct probe_reply *rep = row_reply(r);
         char code[8] = "-", days[16] = "-";
         if (row_has_reply(r))
@@ -301,9 +349,42 @@ static void json_explanation(struct json *j, const struct probe_result *r)
     json_str_or_null(j, "note", note);
 }
 
+/* The keys of any target, every one about the target null, and one
+ * more: the agent failed, and says so in agent_fault, detail and note.
+ * Only such a target has agent_fault, so that scripts reading the keys
+ * every other target has are not broken by a new one. */
+static void json_fault_target(struct json *j, const struct probe_result *r)
+{
+    json_open(j, NULL, '{');
+    json_str(j, "name", r->target);
+    json_bool(j, "success", false);
+    static const char *const none[] = {"stage",    "error", "code",
+                                       "enhanced", "text",  "class"};
+    for (size_t k = 0; k < sizeof(none) / sizeof(none[0]); k++)
+        json_str(j, none[k], NULL);
+    json_str_or_null(j, "detail", r->detail);
+    json_str(j, "agent_fault", probe_fault_name(r->fault));
+    if (r->start_time > 0)
+        json_num(j, "start_time", r->start_time);
+    else
+        json_str(j, "start_time", NULL);
+    json_num(j, "duration_seconds", r->duration_seconds);
+    json_str(j, "tls", NULL);
+    json_str(j, "ehlo", NULL);
+    json_open(j, "auth", '[');
+    json_close(j, ']');
+    json_str(j, "explanation", NULL);
+    json_str(j, "note", fault_note(r->fault));
+    json_close(j, '}');
+}
+
 static void json_target(struct json *j, const struct probe_result *r,
                         double now)
 {
+    if (agent_failed(r)) {
+        json_fault_target(j, r);
+        return;
+    }
     const struct probe_reply *rep = row_reply(r);
     bool has = row_has_reply(r);
     json_open(j, NULL, '{');
@@ -346,8 +427,12 @@ void once_print_json(FILE *out, const struct probe_result *results, size_t n,
 
 int once_exit_status(const struct probe_result *results, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        if (!results[i].success)
-            return 1;
-    return 0;
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (agent_failed(&results[i]))
+            rc = 3;
+        else if (!results[i].success)
+            return 1; /* a target's own failure is a finding: it decides */
+    }
+    return rc;
 }

@@ -2,6 +2,7 @@
 #include "runner.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -11,12 +12,25 @@
 #include "scheduler.h"
 
 #define EVENTS_PER_POLL 64
+/* A fault of the agent's own (descriptors, memory) tends to come in
+ * floods, one per probe: at most one line per kind in this time. */
+#define FAULT_LOG_MS 10000
 
 /* What the runner remembers of a target across reloads. */
 struct target_state {
     uint64_t id;              /* the scheduler's id */
     double secret_changed_at; /* unix time of the reload, 0: never */
     bool auth_ok_since_change;
+};
+
+/* The warn lines of one fault kind, rate-limited. */
+struct fault_log {
+    bool logged; /* a line was written, at last_ms */
+    uint64_t last_ms;
+    uint64_t unlogged; /* faults since that line */
+    /* The latest unlogged one, for the line that reports them. */
+    char target[CONFIG_NAME_MAX + 1];
+    char detail[sizeof(((struct probe_result *)0)->detail)];
 };
 
 struct runner {
@@ -29,13 +43,20 @@ struct runner {
     bool once;
     struct probe_result *results; /* once mode, one per target */
     size_t n_done;
+    uint64_t (*clock)(void);
+    struct fault_log faults[PROBE_FAULT_COUNT];
 };
 
-static uint64_t now_ms(void)
+static uint64_t monotonic_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static uint64_t now_ms(const struct runner *r)
+{
+    return r->clock();
 }
 
 /* Unix time to the nanosecond, the clock of probe_result.start_time. */
@@ -94,12 +115,74 @@ static bool auth_succeeded(const struct probe_result *res)
     return false;
 }
 
-static void on_probe_done(void *user, const struct probe_result *done)
+static const char *fault_message(enum probe_fault fault)
 {
-    struct runner *r = user;
-    long i = target_index(r, done->id);
+    switch (fault) {
+    case PROBE_FAULT_FILE_DESCRIPTORS:
+        return "probe abandoned: the agent is out of file descriptors";
+    case PROBE_FAULT_MEMORY:
+        return "probe abandoned: the agent is out of memory";
+    default:
+        return "probe abandoned: the agent is out of a resource";
+    }
+}
 
-    log_outcome(done);
+static void fault_log_write(struct fault_log *fl, enum probe_fault fault,
+                            uint64_t now)
+{
+    char detail[256];
+    log_quote(detail, sizeof(detail), fl->detail);
+    /* count: abandoned for this resource since the last such line. */
+    log_warn("runner", fault_message(fault),
+             "resource=%s count=%llu target=%s detail=%s",
+             probe_fault_name(fault), (unsigned long long)fl->unlogged,
+             fl->target, detail);
+    fl->logged = true;
+    fl->last_ms = now;
+    fl->unlogged = 0;
+}
+
+/* One line at the first fault of a kind, then at most one per
+ * FAULT_LOG_MS with the count since: 200 a second must not flood. */
+static void fault_seen(struct runner *r, const struct probe_result *res)
+{
+    if ((unsigned)res->fault >= PROBE_FAULT_COUNT)
+        return;
+    struct fault_log *fl = &r->faults[res->fault];
+    uint64_t now = now_ms(r);
+    fl->unlogged++;
+    snprintf(fl->target, sizeof(fl->target), "%s", res->target);
+    snprintf(fl->detail, sizeof(fl->detail), "%s", res->detail);
+    if (!fl->logged || now - fl->last_ms >= FAULT_LOG_MS)
+        fault_log_write(fl, res->fault, now);
+}
+
+/* Faults held back by the rate limit get their line once it allows,
+ * even when no fault follows. */
+static void fault_logs_flush(struct runner *r)
+{
+    uint64_t now = now_ms(r);
+    for (int f = PROBE_FAULT_NONE + 1; f < PROBE_FAULT_COUNT; f++) {
+        struct fault_log *fl = &r->faults[f];
+        if (fl->unlogged && now - fl->last_ms >= FAULT_LOG_MS)
+            fault_log_write(fl, (enum probe_fault)f, now);
+    }
+}
+
+void runner_probe_done(struct runner *r, const struct probe_result *done)
+{
+    long i = target_index(r, done->id);
+    bool fault = done->fault != PROBE_FAULT_NONE;
+
+    /* The agent's own failure says nothing of the target: not logged,
+     * counted or shown as the target's. */
+    if (fault) {
+        fault_seen(r, done);
+        if (r->metrics)
+            metrics_resource_failure(r->metrics, done->fault);
+    } else {
+        log_outcome(done);
+    }
     /* A target removed while its probe ran is gone from the metrics; if
      * a reload brought it back, it has a new id and starts from 0. */
     if (i < 0)
@@ -107,19 +190,25 @@ static void on_probe_done(void *user, const struct probe_result *done)
     struct target_state *st = &r->state[i];
     /* A probe already running when the reload changed the secret still
      * used the old one: its 235 says nothing of the new password. */
-    if (auth_succeeded(done) && done->start_time >= st->secret_changed_at)
+    if (!fault && auth_succeeded(done) &&
+        done->start_time >= st->secret_changed_at)
         st->auth_ok_since_change = true;
     struct probe_result res = *done;
     res.secret_changed_at = st->secret_changed_at;
     res.auth_ok_since_secret_change = st->auth_ok_since_change;
-    if (r->metrics)
+    if (r->metrics && !fault)
         metrics_record(r->metrics, &res);
-    sched_done(r->sched, res.id, now_ms());
+    sched_done(r->sched, res.id, now_ms(r));
     if (r->once) {
         r->results[i] = res;
         r->n_done++;
         sched_remove(r->sched, res.id);
     }
+}
+
+static void on_probe_done(void *user, const struct probe_result *done)
+{
+    runner_probe_done(user, done);
 }
 
 struct runner *runner_new(struct metrics *metrics, bool once,
@@ -128,6 +217,7 @@ struct runner *runner_new(struct metrics *metrics, bool once,
     struct runner *r = calloc(1, sizeof(*r));
     if (!r)
         return NULL;
+    r->clock = monotonic_ms;
     r->metrics = metrics;
     r->once = once;
     r->next_id = 1;
@@ -177,7 +267,7 @@ int runner_set_config(struct runner *r, struct agent_config *cfg)
         return -1;
     }
 
-    uint64_t now = now_ms();
+    uint64_t now = now_ms(r);
     size_t n_new = 0;
     /* Survivors keep their id, hence their place on the schedule. */
     for (size_t i = 0; i < n; i++) {
@@ -272,7 +362,7 @@ static void start_due(struct runner *r)
     struct sched_event ev[EVENTS_PER_POLL];
     size_t n;
     do {
-        n = sched_poll(r->sched, now_ms(), ev, EVENTS_PER_POLL);
+        n = sched_poll(r->sched, now_ms(r), ev, EVENTS_PER_POLL);
         for (size_t k = 0; k < n; k++) {
             long i = target_index(r, ev[k].id);
             if (i < 0)
@@ -291,7 +381,7 @@ static void start_due(struct runner *r)
             if (prober_start(r->prober, t, ev[k].id) < 0) {
                 log_error("runner", "cannot start probe: out of memory",
                           "target=%s", t->name);
-                sched_done(r->sched, ev[k].id, now_ms());
+                sched_done(r->sched, ev[k].id, now_ms(r));
             }
         }
     } while (n == EVENTS_PER_POLL);
@@ -300,10 +390,11 @@ static void start_due(struct runner *r)
 int runner_step(struct runner *r, int wake_fd, int max_wait_ms)
 {
     start_due(r);
+    fault_logs_flush(r);
     if (r->metrics)
         metrics_set_in_flight(r->metrics, prober_in_flight(r->prober));
 
-    uint64_t next = sched_next_ms(r->sched, now_ms());
+    uint64_t next = sched_next_ms(r->sched, now_ms(r));
     int wait = max_wait_ms;
     if (next < (uint64_t)wait)
         wait = (int)next;
@@ -328,4 +419,9 @@ const struct probe_result *runner_results(const struct runner *r, size_t *n)
 const struct agent_config *runner_config(const struct runner *r)
 {
     return r->cfg;
+}
+
+void runner_set_clock(struct runner *r, uint64_t (*now)(void))
+{
+    r->clock = now ? now : monotonic_ms;
 }

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config.h"
 #include "metrics.h"
@@ -25,7 +26,9 @@ void runner_free(struct runner *r);
  * Takes cfg (the runner owns it from now on and frees the one it
  * replaces). Targets that keep their name keep their place in the
  * schedule; new ones are spread over their interval; removed ones stop.
- * 0, or -1 when out of memory (cfg is then freed, the old one stays).
+ * The targets of the first config get the ids 1..n (probe_result.id) in
+ * config order. 0, or -1 when out of memory (cfg is then freed, the old
+ * one stays).
  */
 int runner_set_config(struct runner *r, struct agent_config *cfg);
 
@@ -36,6 +39,21 @@ int runner_set_config(struct runner *r, struct agent_config *cfg);
  * failed.
  */
 int runner_step(struct runner *r, int wake_fd, int max_wait_ms);
+
+/*
+ * What the prober reports for every finished probe: the result goes to
+ * the metrics (once mode: to runner_results) and the scheduler hears the
+ * probe is done. A result with a fault (the agent ran out of its own
+ * descriptors or memory) is not the target's: it is counted in
+ * smtp_agent_resource_failures_total, not in the target's series, and
+ * logged at warn, at most one line per resource per 10 s with the count
+ * since the last one. Tests call it with results built by hand.
+ */
+void runner_probe_done(struct runner *r, const struct probe_result *res);
+
+/* Tests: the monotonic clock in ms the runner reads; NULL is
+ * CLOCK_MONOTONIC, the default. */
+void runner_set_clock(struct runner *r, uint64_t (*now_ms)(void));
 
 /* Once mode: every target has been probed. */
 bool runner_finished(const struct runner *r);

@@ -330,12 +330,91 @@ static void test_json(void **state)
     free(c.data);
 }
 
+/* The agent ran out of descriptors while probing "starved": the probe
+ * says nothing of the target, whatever else the result holds. */
+static struct probe_result fault_result(enum probe_fault fault)
+{
+    struct probe_result r = refused_result();
+    snprintf(r.target, sizeof(r.target), "starved");
+    r.fault = fault;
+    snprintf(r.detail, sizeof(r.detail),
+             "socket: Too many open files (RLIMIT_NOFILE 64)");
+    return r;
+}
+
+/* Item 3: a row the agent failed shows so, never the target's outcome
+ * (no connect error, no catalogue entry for it), and the exit status
+ * says the agent failed. */
+static void test_agent_fault_is_not_the_targets(void **state)
+{
+    (void)state;
+    struct probe_result res[2] = {good_result(),
+                                  fault_result(PROBE_FAULT_FILE_DESCRIPTORS)};
+    struct capture c;
+    capture_open(&c);
+    once_print_table(c.f, res, 2, NOW);
+    const char *text = capture_close(&c);
+    const char *row = strstr(text, "\nstarved ");
+    assert_non_null(row);
+    char line[256];
+    snprintf(line, sizeof(line), "%-24s %-9s %-4s %-22s %8.3fs %-8s %9s\n",
+             "starved", "-", "-", "agent:file_descriptors", 0.001, "-", "-");
+    assert_non_null(strstr(text, line));
+    char *block = block_of(text, "starved");
+    assert_non_null(block);
+    assert_non_null(strstr(block, "  the agent failed, not the target: "
+                                  "socket: Too many open files "
+                                  "(RLIMIT_NOFILE 64)\n"));
+    assert_non_null(strstr(block, "  note: the agent ran out of its own file "
+                                  "descriptors"));
+    assert_null(strstr(block, "explanation:"));
+    assert_null(strstr(block, "Connection failed"));
+    assert_null(strstr(row, " connect "));
+    free(block);
+    free(c.data);
+
+    /* Only the agent failed: 3, not the 1 of a failed target. */
+    assert_int_equal(once_exit_status(res, 2), 3);
+    assert_int_equal(once_exit_status(res + 1, 1), 3);
+    /* A target that really failed decides: 1. */
+    struct probe_result mixed[3] = {fault_result(PROBE_FAULT_MEMORY),
+                                    refused_result(), good_result()};
+    assert_int_equal(once_exit_status(mixed, 3), 1);
+
+    capture_open(&c);
+    once_print_table(c.f, mixed, 1, NOW);
+    text = capture_close(&c);
+    assert_non_null(strstr(text, " agent:memory "));
+    assert_non_null(strstr(text, "  note: the agent ran out of memory"));
+    free(c.data);
+
+    capture_open(&c);
+    once_print_json(c.f, res, 2, NOW);
+    const char *js = capture_close(&c);
+    assert_json_shape(js);
+    assert_non_null(
+        strstr(js, "\"name\": \"starved\",\n      \"success\": false,\n"
+                   "      \"stage\": null,\n      \"error\": null,\n"
+                   "      \"code\": null,\n      \"enhanced\": null,\n"
+                   "      \"text\": null,\n      \"class\": null,\n"
+                   "      \"detail\": \"socket: Too many open files "
+                   "(RLIMIT_NOFILE 64)\",\n"
+                   "      \"agent_fault\": \"file_descriptors\",\n"));
+    assert_non_null(strstr(js, "\"explanation\": null,\n      \"note\": "
+                               "\"the agent ran out of its own file "
+                               "descriptors"));
+    /* Only the target the agent failed has the key. */
+    assert_int_equal(count_of(js, "\"agent_fault\""), 1);
+    free(c.data);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table_explains_failures),
         cmocka_unit_test(test_table_prints_the_failing_auth_reply_once),
         cmocka_unit_test(test_json),
+        cmocka_unit_test(test_agent_fault_is_not_the_targets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,284 @@
+/* test_runner: what the runner does with results built by hand: faults of
+ * the agent itself are never the target's, and their log is rate-limited.
+ * No probe runs: results go in through runner_probe_done. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "config.h"
+#include "log.h"
+#include "metrics.h"
+#include "runner.h"
+
+static uint64_t fake_now;
+
+static uint64_t fake_clock(void)
+{
+    return fake_now;
+}
+
+/* Two EHLO-only targets that are never probed here (no runner_step while
+ * they are due). The runner numbers the targets of its first config 1..n
+ * in config order. */
+static const char two_targets[] = "[agent]\n"
+                                  "interval = 1h\n"
+                                  "[target \"mx1\"]\n"
+                                  "host = 127.0.0.1\n"
+                                  "port = 1\n"
+                                  "tls = none\n"
+                                  "[target \"mx2\"]\n"
+                                  "host = 127.0.0.1\n"
+                                  "port = 1\n"
+                                  "tls = none\n";
+
+static struct agent_config *load(const char *text)
+{
+    struct config_diag d;
+    config_diag_init(&d);
+    struct agent_config *cfg = config_load_string("test.ini", text, &d);
+    if (!cfg)
+        fail_msg("config: %.*s", (int)d.errors.len, d.errors.data);
+    config_diag_free(&d);
+    return cfg;
+}
+
+static struct probe_result result(uint64_t id, const char *target,
+                                  enum probe_fault fault)
+{
+    struct probe_result r;
+    memset(&r, 0, sizeof(r));
+    snprintf(r.target, sizeof(r.target), "%s", target);
+    r.id = id;
+    r.fault = fault;
+    r.stage = PROBE_STAGE_CONNECT;
+    r.error = PROBE_ERROR_CONNECT;
+    for (int p = 0; p < PROBE_PHASE_COUNT; p++)
+        r.phase_seconds[p] = -1;
+    snprintf(r.detail, sizeof(r.detail), "%s",
+             fault == PROBE_FAULT_MEMORY
+                 ? "curl_easy_init: out of memory"
+                 : "socket: Too many open files (RLIMIT_NOFILE 64)");
+    return r;
+}
+
+static char *render(struct metrics *m)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    assert_int_equal(metrics_render(m, &b), 0);
+    return buf_take(&b);
+}
+
+static bool has_line(const char *text, const char *line)
+{
+    size_t n = strlen(line);
+    for (const char *p = strstr(text, line); p; p = strstr(p + 1, line))
+        if ((p == text || p[-1] == '\n') && (p[n] == '\n' || !p[n]))
+            return true;
+    return false;
+}
+
+/* The log so far, as a string the caller frees. */
+static char *log_text(FILE *f)
+{
+    fflush(f);
+    long len = ftell(f);
+    assert_true(len >= 0);
+    char *s = calloc(1, (size_t)len + 1);
+    assert_non_null(s);
+    rewind(f);
+    assert_int_equal(fread(s, 1, (size_t)len, f), (size_t)len);
+    return s;
+}
+
+static size_t count_of(const char *hay, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
+static void test_fault_is_the_agents(void **state)
+{
+    (void)state;
+    FILE *logf = tmpfile();
+    assert_non_null(logf);
+    log_set_stream(logf);
+    struct metrics *m = metrics_new(NULL);
+    assert_non_null(m);
+    struct runner *r = runner_new(m, false, 1);
+    assert_non_null(r);
+    runner_set_clock(r, fake_clock);
+    fake_now = 1000;
+    assert_int_equal(runner_set_config(r, load(two_targets)), 0);
+
+    /* 200 in one burst: each counted, one line. */
+    for (int i = 0; i < 200; i++) {
+        struct probe_result res =
+            result(1, "mx1", PROBE_FAULT_FILE_DESCRIPTORS);
+        runner_probe_done(r, &res);
+    }
+    char *text = render(m);
+    assert_true(has_line(text, "smtp_agent_resource_failures_total"
+                               "{resource=\"file_descriptors\"} 200"));
+    assert_true(has_line(text, "smtp_agent_resource_failures_total"
+                               "{resource=\"memory\"} 0"));
+    /* Nothing of it is the target's. */
+    assert_true(has_line(text, "smtp_probes_total{target=\"mx1\"} 0"));
+    assert_true(has_line(text, "smtp_probe_failures_total{target=\"mx1\","
+                               "stage=\"connect\"} 0"));
+    assert_true(has_line(text, "smtp_probe_errors_total{target=\"mx1\","
+                               "error=\"connect\"} 0"));
+    assert_null(strstr(text, "smtp_probe_success{"));
+    free(text);
+    char *lg = log_text(logf);
+    assert_int_equal(
+        count_of(lg, "probe abandoned: the agent is out of file descriptors"),
+        1);
+    assert_non_null(strstr(lg, "level=warn module=runner"));
+    assert_non_null(strstr(lg, "resource=file_descriptors count=1 "
+                               "target=mx1 detail=\"socket: Too many open "
+                               "files (RLIMIT_NOFILE 64)\""));
+    assert_null(strstr(lg, "probe failed"));
+    free(lg);
+
+    /* Within 10 s: still one line. After: one, with the count since. */
+    fake_now = 5000;
+    struct probe_result res = result(2, "mx2", PROBE_FAULT_FILE_DESCRIPTORS);
+    runner_probe_done(r, &res);
+    lg = log_text(logf);
+    assert_int_equal(count_of(lg, "out of file descriptors"), 1);
+    free(lg);
+    fake_now = 11000;
+    runner_probe_done(r, &res);
+    lg = log_text(logf);
+    assert_int_equal(count_of(lg, "out of file descriptors"), 2);
+    assert_non_null(strstr(lg, "resource=file_descriptors count=201 "
+                               "target=mx2 "));
+    free(lg);
+
+    /* Each resource has its own limit: memory is logged at once. */
+    res = result(1, "mx1", PROBE_FAULT_MEMORY);
+    runner_probe_done(r, &res);
+    lg = log_text(logf);
+    assert_int_equal(count_of(lg, "probe abandoned: the agent is out of "
+                                  "memory"),
+                     1);
+    assert_non_null(strstr(lg, "resource=memory count=1 target=mx1 "));
+    free(lg);
+
+    /* A fault of a target removed meanwhile still counts: the agent's. */
+    res = result(99, "gone", PROBE_FAULT_MEMORY);
+    runner_probe_done(r, &res);
+
+    /* The target's own failure counts as before. */
+    res = result(2, "mx2", PROBE_FAULT_NONE);
+    runner_probe_done(r, &res);
+    text = render(m);
+    assert_true(has_line(text, "smtp_agent_resource_failures_total"
+                               "{resource=\"file_descriptors\"} 202"));
+    assert_true(has_line(text, "smtp_agent_resource_failures_total"
+                               "{resource=\"memory\"} 2"));
+    assert_true(has_line(text, "smtp_probes_total{target=\"mx1\"} 0"));
+    assert_true(has_line(text, "smtp_probes_total{target=\"mx2\"} 1"));
+    assert_true(has_line(text, "smtp_probe_errors_total{target=\"mx2\","
+                               "error=\"connect\"} 1"));
+    free(text);
+    lg = log_text(logf);
+    assert_int_equal(count_of(lg, "msg=\"probe failed\" target=mx2"), 1);
+    free(lg);
+
+    runner_free(r);
+    metrics_free(m);
+    log_set_stream(NULL);
+    fclose(logf);
+}
+
+/* Faults held back by the limit get their line when it allows, from the
+ * loop, even when no other fault comes. */
+static void test_fault_log_flushed_by_the_loop(void **state)
+{
+    (void)state;
+    FILE *logf = tmpfile();
+    assert_non_null(logf);
+    log_set_stream(logf);
+    struct runner *r = runner_new(NULL, false, 1);
+    assert_non_null(r);
+    runner_set_clock(r, fake_clock);
+    /* Loaded "later" than the steps below run: no target is due in this
+     * test, so runner_step starts no probe. */
+    fake_now = 1000000000;
+    assert_int_equal(runner_set_config(r, load(two_targets)), 0);
+    fake_now = 1000;
+    for (int i = 0; i < 5; i++) {
+        struct probe_result res =
+            result(7, "old", PROBE_FAULT_FILE_DESCRIPTORS);
+        runner_probe_done(r, &res);
+    }
+    assert_int_equal(runner_step(r, -1, 0), 0);
+    char *lg = log_text(logf);
+    assert_int_equal(count_of(lg, "out of file descriptors"), 1);
+    free(lg);
+    fake_now = 10999;
+    assert_int_equal(runner_step(r, -1, 0), 0);
+    lg = log_text(logf);
+    assert_int_equal(count_of(lg, "out of file descriptors"), 1);
+    free(lg);
+    fake_now = 11000;
+    assert_int_equal(runner_step(r, -1, 0), 0);
+    assert_int_equal(runner_step(r, -1, 0), 0);
+    lg = log_text(logf);
+    assert_int_equal(count_of(lg, "out of file descriptors"), 2);
+    assert_non_null(strstr(lg, "resource=file_descriptors count=4 "));
+    free(lg);
+    runner_free(r);
+    log_set_stream(NULL);
+    fclose(logf);
+}
+
+/* --once: the row of a target the agent failed keeps the fault, and it
+ * counts as done. */
+static void test_once_keeps_the_fault(void **state)
+{
+    (void)state;
+    FILE *logf = tmpfile();
+    assert_non_null(logf);
+    log_set_stream(logf);
+    struct runner *r = runner_new(NULL, true, 1);
+    assert_non_null(r);
+    assert_int_equal(runner_set_config(r, load(two_targets)), 0);
+    struct probe_result res = result(1, "mx1", PROBE_FAULT_FILE_DESCRIPTORS);
+    runner_probe_done(r, &res);
+    assert_false(runner_finished(r));
+    res = result(2, "mx2", PROBE_FAULT_NONE);
+    runner_probe_done(r, &res);
+    assert_true(runner_finished(r));
+    size_t n;
+    const struct probe_result *out = runner_results(r, &n);
+    assert_int_equal(n, 2);
+    assert_string_equal(out[0].target, "mx1");
+    assert_int_equal(out[0].fault, PROBE_FAULT_FILE_DESCRIPTORS);
+    assert_int_equal(out[1].fault, PROBE_FAULT_NONE);
+    assert_int_equal(out[1].error, PROBE_ERROR_CONNECT);
+    runner_free(r);
+    log_set_stream(NULL);
+    fclose(logf);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fault_is_the_agents),
+        cmocka_unit_test(test_fault_log_flushed_by_the_loop),
+        cmocka_unit_test(test_once_keeps_the_fault),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
