@@ -22,11 +22,13 @@
  * waiting entry keeps the due time at which its wait began (since) until
  * it starts: first come, first served.
  *
- * Skips after a stall: poll writes one SKIP event per entry and call, with
- * `rounds` saying how many rounds it covers. A loop that polls at least
- * once per interval sees one SKIP per missed round (rounds == 1); after a
- * long stall (SIGSTOP, a paused VM) an entry gets one event for all the
- * rounds it missed instead of a flood, and the count stays exact.
+ * Skips after a stall: poll writes at most one SKIP event per entry,
+ * reason and call, with `rounds` saying how many rounds it covers. A loop
+ * that polls at least once per interval sees one SKIP per missed round
+ * (rounds == 1); after a long stall (SIGSTOP, a paused VM) an entry gets
+ * one event for all the rounds it missed instead of a flood, and the
+ * count stays exact. The reason is what held the entry when a poll last
+ * tried to start it; rounds no poll saw at all are "stalled".
  */
 
 /* Entries that share a host, case-insensitively: the per-host limit. */

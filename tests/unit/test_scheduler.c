@@ -401,6 +401,36 @@ static void test_poll_cap(void **state)
     sched_free(s);
 }
 
+/*
+ * One entry, two reasons in one poll: a round skipped while it ran
+ * (reported by done) and one no poll saw after it. With room for one
+ * event a call, each comes once, then the start.
+ */
+static void test_two_reasons_one_entry(void **state)
+{
+    (void)state;
+    struct sched *s = sched_new(0, 0, 3);
+    assert_non_null(s);
+    assert_int_equal(sched_add(s, 1, "h", EXACT_MS, 0), 0);
+    struct sched_event ev[1];
+    assert_int_equal(sched_poll(s, 0, ev, 1), 1);
+    sched_done(s, 1, EXACT_MS + 30); /* round 1 missed; round 2 at 198 */
+    /* Nobody polls until 300: round 2 passed unseen, round 3 is due. */
+    assert_int_equal(sched_poll(s, 300, ev, 1), 1);
+    assert_int_equal(ev[0].kind, SCHED_SKIP);
+    assert_int_equal(ev[0].rounds, 1);
+    assert_int_equal(ev[0].reason, SCHED_SKIP_RUNNING);
+    assert_int_equal(sched_poll(s, 300, ev, 1), 1);
+    assert_int_equal(ev[0].kind, SCHED_SKIP);
+    assert_int_equal(ev[0].rounds, 1);
+    assert_int_equal(ev[0].reason, SCHED_SKIP_STALLED);
+    assert_int_equal(sched_poll(s, 300, ev, 1), 1);
+    assert_int_equal(ev[0].kind, SCHED_START);
+    assert_int_equal(ev[0].late_ms, 300 - 3 * EXACT_MS);
+    assert_int_equal(sched_poll(s, 300, ev, 1), 0);
+    sched_free(s);
+}
+
 static void test_remove(void **state)
 {
     (void)state;
@@ -880,6 +910,7 @@ int main(void)
         cmocka_unit_test(test_skip_after_stall),
         cmocka_unit_test(test_skip_while_waiting),
         cmocka_unit_test(test_poll_cap),
+        cmocka_unit_test(test_two_reasons_one_entry),
         cmocka_unit_test(test_remove),
         cmocka_unit_test(test_update),
         cmocka_unit_test(test_update_shorter_interval),
