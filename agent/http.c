@@ -524,6 +524,8 @@ static int target_cmp(const void *a, const void *b)
 static const struct http_target *find_target(const struct http_server *h,
                                              const char *name)
 {
+    if (h->n_targets == 0)
+        return NULL; /* bsearch() wants an array, even an empty one */
     struct http_target key;
     snprintf(key.name, sizeof(key.name), "%s", name);
     return bsearch(&key, h->targets, h->n_targets, sizeof(*h->targets),
