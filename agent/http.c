@@ -2,7 +2,6 @@
 #include "http.h"
 
 #include <arpa/inet.h>
-#include <crypt.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -21,20 +20,16 @@
 #include <unistd.h>
 
 #include <microhttpd.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/rand.h>
 
 #include "buf.h"
 #include "expo.h"
+#include "http_auth.h"
 #include "http_page.h"
 #include "http_park.h"
 #include "http_render.h"
 #include "http_strict.h"
 #include "log.h"
 #include "procstat.h"
-#include "sasl.h"
 
 #if MHD_VERSION >= 0x00097002
 #define MHD_RESULT enum MHD_Result
@@ -59,15 +54,7 @@
 /* How often the watchdog looks for connections past their deadline. */
 #define HTTP_WATCHDOG_TICK_MS 250
 
-/* Basic auth. Decoded "user:password" longer than this is refused. */
-#define AUTH_CRED_MAX 1024
-/* Uncached bcrypt checks may use this share of one core over time, plus
- * a burst (a restart with many scrapers). bcrypt is slow on purpose; a
- * client guessing passwords must not make the agent a CPU heater. */
-#define AUTH_CPU_SHARE    0.25
-#define AUTH_BURST_MS     2000.0
 #define AUTH_REALM_HEADER "Basic realm=\"smtp-health-agent\""
-#define AUTH_DIGEST_LEN   32
 /* Lines about failed logins, over-budget checks and MHD's complaints are
  * at most one per this long each; the next one counts what was left out. */
 #define LOG_INTERVAL_MS 10000
@@ -100,17 +87,12 @@ struct http_conn {
  * up; freed when the request completes. */
 struct http_req {
     struct http_strict_target target;
-    bool first_done; /* the first call of the access handler ran */
-    bool parked;     /* waits, or waited, in the park (see wait) */
-    bool gzip;       /* the client accepts gzip */
+    bool first_done;  /* the first call of the access handler ran */
+    bool auth_parked; /* waited in the park for its password check */
+    bool authed;      /* past auth, or none needed */
+    bool parked;      /* waits, or waited, in the park for a render */
+    bool gzip;        /* the client accepts gzip */
     struct http_waiter wait;
-};
-
-/* A basic auth user and the credentials last verified for it. */
-struct http_user {
-    struct web_user u;
-    unsigned char ok[AUTH_DIGEST_LEN]; /* HMAC-SHA256(key, user:password) */
-    bool ok_set;
 };
 
 /* "At most one line per LOG_INTERVAL_MS"; count is what happened since
@@ -139,18 +121,9 @@ struct http_server {
     struct http_park *park;
     struct http_render *render;
 
-    /* Basic auth, under auth_lock. gen changes with every new user table,
-     * so that a check that ran across a reload caches nothing. */
-    pthread_mutex_t auth_lock;
-    struct http_user *users;
-    size_t n_users;
-    unsigned long gen;
-    unsigned char hmac_key[32];
-    double tokens_ms; /* CPU budget for uncached checks; may go negative */
-    double burst_ms;
-    uint64_t tokens_at_ms;
-    struct ratelimit fail_rl, busy_rl;
-    atomic_ulong bcrypt_runs;
+    /* Basic auth; password checks run in its thread. */
+    struct http_auth *auth;
+    struct ratelimit fail_rl, busy_rl; /* under lock */
 
     /* What HTTPS started with: a reload can only warn about changes. */
     char tls_cert_file[CONFIG_PATH_MAX + 1];
@@ -575,30 +548,9 @@ static const struct http_header page_headers[] = {
 /* ---- basic auth ------------------------------------------------------------
  */
 
-bool http_bcrypt_verify(const char *hash, const char *password)
-{
-    /* bcrypt only: libcrypt would also verify weaker schemes. */
-    if (!hash || !password ||
-        (strncmp(hash, "$2a$", 4) != 0 && strncmp(hash, "$2b$", 4) != 0 &&
-         strncmp(hash, "$2y$", 4) != 0))
-        return false;
-    /* 32 KiB of state derived from the password: on the heap, wiped. */
-    struct crypt_data *cd = calloc(1, sizeof(*cd));
-    if (!cd)
-        return false;
-    const char *out = crypt_r(password, hash, cd);
-    size_t n = strlen(hash);
-    /* libcrypt fails with NULL or a "*0"/"*1" token, never a hash. */
-    bool ok = out && out[0] == '$' && strlen(out) == n &&
-              CRYPTO_memcmp(out, hash, n) == 0;
-    explicit_bzero(cd, sizeof(*cd));
-    free(cd);
-    return ok;
-}
-
 unsigned long http_auth_bcrypt_runs(const struct http_server *h)
 {
-    return atomic_load(&h->bcrypt_runs);
+    return http_auth_runs(h->auth);
 }
 
 /* The client's address, numeric, for log lines. */
@@ -618,81 +570,20 @@ static const char *remote_addr(struct MHD_Connection *conn, char *dst,
     return dst;
 }
 
-/*
- * The decoded "user:password" of an "Authorization: Basic ..." header in
- * cred (NUL-terminated, *n bytes). -1 when there is none, it is malformed,
- * too long, has no ':' or holds a NUL byte (crypt_r would stop there, so
- * "pw\0junk" would pass as "pw").
- */
-static int basic_credentials(const char *header, char *cred, size_t cap,
-                             size_t *n)
-{
-    if (!header)
-        return -1;
-    const char *p = header;
-    while (*p == ' ' || *p == '\t')
-        p++;
-    if (strncasecmp(p, "Basic", 5) != 0 || (p[5] != ' ' && p[5] != '\t'))
-        return -1;
-    p += 5;
-    while (*p == ' ' || *p == '\t')
-        p++;
-    size_t len = strlen(p);
-    while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
-        len--;
-    /* Bound the work before decoding: 4 characters per 3 bytes. */
-    if (len == 0 || len > (cap - 1 + 2) / 3 * 4)
-        return -1;
-    struct buf b;
-    buf_init(&b, cap - 1);
-    int rc = -1;
-    if (sasl_base64_decode(p, len, &b) == 0 && b.len > 0 &&
-        !memchr(b.data, '\0', b.len) && memchr(b.data, ':', b.len)) {
-        memcpy(cred, b.data, b.len);
-        cred[b.len] = '\0';
-        *n = b.len;
-        rc = 0;
-    }
-    buf_wipe(&b);
-    return rc;
-}
-
-/* CPU seconds of this thread: what a bcrypt check really cost. */
-static double thread_cpu_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
-/* Refills the budget; true when an uncached check may run. Under
- * auth_lock. */
-static bool budget_allows(struct http_server *h)
-{
-    uint64_t now = now_ms();
-    h->tokens_ms += (double)(now - h->tokens_at_ms) * AUTH_CPU_SHARE;
-    h->tokens_at_ms = now;
-    if (h->tokens_ms > h->burst_ms)
-        h->tokens_ms = h->burst_ms;
-    return h->tokens_ms > 0;
-}
-
-enum auth_result { AUTH_OK, AUTH_DENIED, AUTH_BUSY };
-
 static void log_auth(struct http_server *h, struct MHD_Connection *conn,
-                     enum auth_result r)
+                     enum http_auth_result r)
 {
     unsigned long count = 0;
-    pthread_mutex_lock(&h->auth_lock);
-    bool pass =
-        ratelimit_pass(r == AUTH_BUSY ? &h->busy_rl : &h->fail_rl, &count);
-    pthread_mutex_unlock(&h->auth_lock);
+    pthread_mutex_lock(&h->lock);
+    bool pass = ratelimit_pass(r == HTTP_AUTH_BUSY ? &h->busy_rl : &h->fail_rl,
+                               &count);
+    pthread_mutex_unlock(&h->lock);
     if (!pass)
         return;
     char addr[NI_MAXHOST];
     remote_addr(conn, addr, sizeof(addr));
     /* The remote address only: never the header, a user or a password. */
-    if (r == AUTH_BUSY)
+    if (r == HTTP_AUTH_BUSY)
         log_info("http", "password checks over their CPU budget; answered 429",
                  "remote=%s count=%lu", addr, count);
     else
@@ -700,115 +591,11 @@ static void log_auth(struct http_server *h, struct MHD_Connection *conn,
                  count);
 }
 
-/*
- * Checks the request's basic auth. A verified (user, password) is cached
- * as an HMAC under a random key, compared in constant time, so that a
- * scrape every 15 s costs no bcrypt; anything else costs one bcrypt,
- * within the CPU budget (AUTH_BUSY past it). An unknown user is checked
- * against the first user's hash so that the time does not tell whether
- * the user exists.
- */
-static enum auth_result check_auth(struct http_server *h,
-                                   struct MHD_Connection *conn)
-{
-    const char *header = MHD_lookup_connection_value(
-        conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-    char cred[AUTH_CRED_MAX + 1];
-    size_t n = 0;
-    if (basic_credentials(header, cred, sizeof(cred), &n) < 0)
-        return AUTH_DENIED;
-
-    unsigned char digest[AUTH_DIGEST_LEN];
-    unsigned int dlen = 0;
-    bool have_digest =
-        HMAC(EVP_sha256(), h->hmac_key, sizeof(h->hmac_key),
-             (const unsigned char *)cred, n, digest, &dlen) != NULL &&
-        dlen == sizeof(digest);
-    char *colon = strchr(cred, ':');
-    *colon = '\0';
-    const char *password = colon + 1;
-
-    enum auth_result r = AUTH_DENIED;
-    char hash[CONFIG_BCRYPT_LEN + 1] = "";
-    pthread_mutex_lock(&h->auth_lock);
-    unsigned long gen = h->gen;
-    size_t idx = h->n_users;
-    for (size_t i = 0; i < h->n_users; i++)
-        if (strcmp(h->users[i].u.name, cred) == 0)
-            idx = i;
-    bool known = idx < h->n_users;
-    if (known && have_digest && h->users[idx].ok_set &&
-        CRYPTO_memcmp(h->users[idx].ok, digest, sizeof(digest)) == 0)
-        r = AUTH_OK;
-    else if (h->n_users && !budget_allows(h))
-        r = AUTH_BUSY;
-    else if (h->n_users)
-        memcpy(hash, h->users[known ? idx : 0].u.hash, sizeof(hash));
-    pthread_mutex_unlock(&h->auth_lock);
-
-    if (hash[0]) {
-        double t0 = thread_cpu_ms();
-        bool ok = http_bcrypt_verify(hash, password) && known;
-        double spent = thread_cpu_ms() - t0;
-        atomic_fetch_add(&h->bcrypt_runs, 1);
-        pthread_mutex_lock(&h->auth_lock);
-        h->tokens_ms -= spent;
-        if (ok && have_digest && h->gen == gen) {
-            memcpy(h->users[idx].ok, digest, sizeof(digest));
-            h->users[idx].ok_set = true;
-        }
-        pthread_mutex_unlock(&h->auth_lock);
-        r = ok ? AUTH_OK : AUTH_DENIED;
-    }
-    explicit_bzero(cred, sizeof(cred));
-    explicit_bzero(digest, sizeof(digest));
-    return r;
-}
-
-/* Copies users into a fresh table; NULL with *out_n 0 for none. -1 when
- * out of memory. */
-static int copy_users(const struct web_user *users, size_t n,
-                      struct http_user **out)
-{
-    *out = NULL;
-    if (n == 0)
-        return 0;
-    struct http_user *t = calloc(n, sizeof(*t));
-    if (!t)
-        return -1;
-    for (size_t i = 0; i < n; i++)
-        t[i].u = users[i];
-    *out = t;
-    return 0;
-}
-
 int http_set_auth(struct http_server *h, const struct agent_config *cfg)
 {
-    const struct web_user *users = cfg ? cfg->web_users : NULL;
-    size_t n = cfg ? cfg->n_web_users : 0;
-    struct http_user *t;
-    if (copy_users(users, n, &t) < 0)
+    if (http_auth_set_users(h->auth, cfg ? cfg->web_users : NULL,
+                            cfg ? cfg->n_web_users : 0) < 0)
         return -1;
-    pthread_mutex_lock(&h->auth_lock);
-    struct http_user *old = h->users;
-    size_t old_n = h->n_users;
-    /* A SIGHUP that changes nothing must not cost a bcrypt per user: what
-     * was verified against an unchanged name and hash stays verified. */
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < old_n; j++)
-            if (old[j].ok_set && strcmp(old[j].u.name, t[i].u.name) == 0 &&
-                strcmp(old[j].u.hash, t[i].u.hash) == 0) {
-                memcpy(t[i].ok, old[j].ok, sizeof(t[i].ok));
-                t[i].ok_set = true;
-            }
-    h->users = t;
-    h->n_users = n;
-    h->gen++;
-    pthread_mutex_unlock(&h->auth_lock);
-    if (old) {
-        explicit_bzero(old, old_n * sizeof(*old));
-        free(old);
-    }
     if (cfg && (strcmp(cfg->web_tls_cert_file, h->tls_cert_file) != 0 ||
                 strcmp(cfg->web_tls_key_file, h->tls_key_file) != 0))
         log_warn("http",
@@ -879,7 +666,7 @@ static void request_completed(void *cls, struct MHD_Connection *conn,
     struct http_server *h = cls;
     struct http_req *req = *req_cls;
     /* Woken with a body but closed before the handler ran again. */
-    if (req && req->wait.reason == HTTP_WAKE_DONE)
+    if (req && req->parked && req->wait.reason == HTTP_WAKE_DONE)
         http_body_put(req->wait.result);
     free(req);
     *req_cls = NULL;
@@ -1086,6 +873,60 @@ static void log_malformed(struct http_server *h, struct MHD_Connection *conn,
              log_quote(q, sizeof(q), why), count);
 }
 
+/* What the first call decides once auth let the request through. */
+static MHD_RESULT after_auth(struct http_server *h,
+                             struct MHD_Connection *conn, struct http_req *req,
+                             const char *url, const char *method)
+{
+    /* A path we do not serve is 404 whatever the method; 405 says that
+     * the path exists. */
+    if (route_of(url) == R_NONE)
+        return respond_text(conn, MHD_HTTP_NOT_FOUND, "Not found\n", NULL, 0);
+    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
+        strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
+        static const struct http_header allow[] = {
+            {MHD_HTTP_HEADER_ALLOW, "GET, HEAD"}};
+        return respond_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+                            "Method not allowed\n", allow, 1);
+    }
+    /* A body on a GET or HEAD means nothing: answer now, and MHD skips
+     * the body (and closes) instead of reading it. */
+    if (has_body(conn))
+        return serve(h, conn, req, url);
+    return MHD_YES;
+}
+
+/* The answer to a request whose password check is decided. */
+static MHD_RESULT auth_decided(struct http_server *h,
+                               struct MHD_Connection *conn,
+                               struct http_req *req, const char *url,
+                               const char *method, enum http_auth_result ar)
+{
+    if (ar != HTTP_AUTH_OK)
+        log_auth(h, conn, ar);
+    switch (ar) {
+    case HTTP_AUTH_OK:
+        req->authed = true;
+        return after_auth(h, conn, req, url, method);
+    case HTTP_AUTH_BUSY: {
+        static const struct http_header retry[] = {
+            {MHD_HTTP_HEADER_RETRY_AFTER, "1"}};
+        return respond_text(conn, MHD_HTTP_TOO_MANY_REQUESTS,
+                            "Too many password checks; retry later\n", retry,
+                            1);
+    }
+    case HTTP_AUTH_STOPPED:
+        return respond_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+                            "Shutting down\n", NULL, 0);
+    case HTTP_AUTH_DENIED:
+    case HTTP_AUTH_PARKED:
+        break;
+    }
+    static const struct http_header www[] = {
+        {MHD_HTTP_HEADER_WWW_AUTHENTICATE, AUTH_REALM_HEADER}};
+    return respond_text(conn, MHD_HTTP_UNAUTHORIZED, "Unauthorized\n", www, 1);
+}
+
 /*
  * The first call for a request, with its headers in: queues the refusal
  * (400, 401, 429, 404, 405) when there is one, before any body is read: a
@@ -1114,43 +955,20 @@ static MHD_RESULT first_call(struct http_server *h,
     }
     /* Like Prometheus: with auth on, every path needs it, so that an
      * unauthenticated client learns nothing, not even which paths exist. */
-    pthread_mutex_lock(&h->auth_lock);
-    bool need_auth = h->n_users > 0;
-    pthread_mutex_unlock(&h->auth_lock);
-    if (need_auth) {
-        enum auth_result ar = check_auth(h, conn);
-        if (ar != AUTH_OK)
-            log_auth(h, conn, ar);
-        if (ar == AUTH_DENIED) {
-            static const struct http_header www[] = {
-                {MHD_HTTP_HEADER_WWW_AUTHENTICATE, AUTH_REALM_HEADER}};
-            return respond_text(conn, MHD_HTTP_UNAUTHORIZED, "Unauthorized\n",
-                                www, 1);
-        }
-        if (ar == AUTH_BUSY) {
-            static const struct http_header retry[] = {
-                {MHD_HTTP_HEADER_RETRY_AFTER, "1"}};
-            return respond_text(conn, MHD_HTTP_TOO_MANY_REQUESTS,
-                                "Too many password checks; retry later\n",
-                                retry, 1);
-        }
+    if (!http_auth_required(h->auth)) {
+        req->authed = true;
+        return after_auth(h, conn, req, url, method);
     }
-    /* A path we do not serve is 404 whatever the method; 405 says that
-     * the path exists. */
-    if (route_of(url) == R_NONE)
-        return respond_text(conn, MHD_HTTP_NOT_FOUND, "Not found\n", NULL, 0);
-    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
-        strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
-        static const struct http_header allow[] = {
-            {MHD_HTTP_HEADER_ALLOW, "GET, HEAD"}};
-        return respond_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
-                            "Method not allowed\n", allow, 1);
+    const char *header = MHD_lookup_connection_value(
+        conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    enum http_auth_result ar = http_auth_check(h->auth, header, &req->wait,
+                                               conn, deadline_of(h, conn));
+    if (ar == HTTP_AUTH_PARKED) {
+        /* MHD calls again, as a first call, once the check is done. */
+        req->auth_parked = true;
+        return MHD_YES;
     }
-    /* A body on a GET or HEAD means nothing: answer now, and MHD skips
-     * the body (and closes) instead of reading it. */
-    if (has_body(conn))
-        return serve(h, conn, req, url);
-    return MHD_YES;
+    return auth_decided(h, conn, req, url, method, ar);
 }
 
 static MHD_RESULT handle(void *cls, struct MHD_Connection *conn,
@@ -1168,6 +986,15 @@ static MHD_RESULT handle(void *cls, struct MHD_Connection *conn,
     if (!req->first_done) {
         req->first_done = true;
         return first_call(h, conn, req, url, method, version);
+    }
+    /* Woken from the password check: the rest of the first call. */
+    if (req->auth_parked && !req->authed) {
+        if (req->wait.reason != HTTP_WAKE_DONE)
+            return MHD_NO; /* past its deadline, or stopping */
+        enum http_auth_result ar = http_auth_outcome(&req->wait);
+        req->wait.reason = HTTP_WAKE_NONE;
+        req->wait.result = NULL;
+        return auth_decided(h, conn, req, url, method, ar);
     }
     /* first_call() answered every request with a body; should one come
      * all the same, it is dropped. */
@@ -1310,6 +1137,8 @@ static void server_free(struct http_server *h)
      * waits is woken. */
     if (h->render)
         http_render_stop(h->render);
+    if (h->auth)
+        http_auth_stop(h->auth);
     if (h->park)
         http_park_close(h->park);
     /* Closes every connection: the CLOSED notifications empty the list. */
@@ -1317,16 +1146,10 @@ static void server_free(struct http_server *h)
         MHD_stop_daemon(h->daemon);
     /* After MHD: its responses count their bytes there until freed. */
     http_render_free(h->render);
+    http_auth_free(h->auth);
     http_park_free(h->park);
     pthread_cond_destroy(&h->conn_cond);
     pthread_mutex_destroy(&h->conn_lock);
-    pthread_mutex_destroy(&h->auth_lock);
-    pthread_mutex_destroy(&h->lock);
-    if (h->users) {
-        explicit_bzero(h->users, h->n_users * sizeof(*h->users));
-        free(h->users);
-    }
-    explicit_bzero(h->hmac_key, sizeof(h->hmac_key));
     free(h->targets);
     free(h);
 }
@@ -1336,14 +1159,9 @@ static int server_init(struct http_server *h, const struct http_options *opt,
 {
     h->metrics = opt->metrics;
     atomic_init(&h->ready, false);
-    atomic_init(&h->bcrypt_runs, 0);
     h->timeout_s = opt->timeout_s ? opt->timeout_s : HTTP_DEFAULT_TIMEOUT_S;
-    h->burst_ms = opt->auth_burst_ms ? opt->auth_burst_ms : AUTH_BURST_MS;
-    h->tokens_ms = h->burst_ms;
-    h->tokens_at_ms = now_ms();
     pthread_condattr_t ca;
     bool ok = pthread_mutex_init(&h->lock, NULL) == 0;
-    ok = pthread_mutex_init(&h->auth_lock, NULL) == 0 && ok;
     ok = pthread_mutex_init(&h->conn_lock, NULL) == 0 && ok;
     ok = pthread_condattr_init(&ca) == 0 && ok;
     ok = ok && pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0;
@@ -1376,15 +1194,10 @@ static int server_init(struct http_server *h, const struct http_options *opt,
                                 h->park, err, errlen);
     if (!h->render)
         return -1;
-    if (RAND_bytes(h->hmac_key, sizeof(h->hmac_key)) != 1) {
-        set_err(err, errlen, "no random bytes for the credential cache");
+    h->auth = http_auth_new(opt->users, opt->n_users, opt->auth_burst_ms,
+                            h->park, err, errlen);
+    if (!h->auth)
         return -1;
-    }
-    if (copy_users(opt->users, opt->n_users, &h->users) < 0) {
-        set_err(err, errlen, "out of memory");
-        return -1;
-    }
-    h->n_users = opt->n_users;
     bool tls = opt->tls_cert_file && opt->tls_cert_file[0];
     if (tls != (opt->tls_key_file && opt->tls_key_file[0])) {
         set_err(err, errlen, "HTTPS needs both a certificate and a key");
@@ -1497,7 +1310,7 @@ struct http_server *http_start(const struct http_options *opt, char *err,
     }
     h->watchdog_running = true;
     log_info("http", "serving", "scheme=%s basic_auth_users=%zu",
-             tls ? "https" : "http", h->n_users);
+             tls ? "https" : "http", opt->n_users);
     if (!http_strict_raw_known())
         log_warn("http",
                  "not libmicrohttpd 0.9.75: NUL bytes, bare LFs and folded "

@@ -64,10 +64,6 @@ int http_set_targets(struct http_server *h, const struct agent_config *cfg);
  */
 int http_set_auth(struct http_server *h, const struct agent_config *cfg);
 
-/* Whether password matches a bcrypt hash ($2a$, $2b$, $2y$), through
- * libcrypt's crypt_r() and a constant-time compare. Public for tests. */
-bool http_bcrypt_verify(const char *hash, const char *password);
-
 /* Tests: how many bcrypt checks ran (requests the cache did not answer). */
 unsigned long http_auth_bcrypt_runs(const struct http_server *h);
 
