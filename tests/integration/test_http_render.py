@@ -13,7 +13,7 @@ at once.
 
 Figures (RSS, latencies) are printed to stderr; memory bounds are wide
 and not checked under ASan (its allocator keeps freed memory). Runs in
-about 60 s.
+about 15 s.
 """
 
 import os
