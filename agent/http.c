@@ -106,7 +106,8 @@ struct http_server {
     struct MHD_Daemon *daemon;
     struct metrics *metrics;
     atomic_bool ready;
-    pthread_mutex_t lock; /* targets, start_error, mhd_rl */
+    atomic_uint_fast64_t loop_ms; /* the probe loop's last turn; 0: none */
+    pthread_mutex_t lock;         /* targets, start_error, mhd_rl */
     struct http_target *targets;
     size_t n_targets;
     bool starting;         /* MHD's messages also go to start_error */
@@ -824,6 +825,17 @@ static MHD_RESULT serve_rendered(struct http_server *h,
     return ret;
 }
 
+/* Whether the probe loop has stopped turning; the answer's text then. */
+static bool loop_stalled(struct http_server *h, char *text, size_t n)
+{
+    uint64_t last = atomic_load(&h->loop_ms), now = now_ms();
+    if (last == 0 || now < last || now - last < HTTP_LOOP_STALL_MS)
+        return false;
+    snprintf(text, n, "The probe loop has not turned for %llu s\n",
+             (unsigned long long)((now - last) / 1000));
+    return true;
+}
+
 /* HEAD: MHD sends the headers (Content-Length included) and no body. */
 static MHD_RESULT serve(struct http_server *h, struct MHD_Connection *conn,
                         struct http_req *req, const char *url)
@@ -836,12 +848,16 @@ static MHD_RESULT serve(struct http_server *h, struct MHD_Connection *conn,
         return serve_rendered(h, conn, req, SOURCE_PAGE,
                               "Rendering the page failed.\n");
     case R_HEALTHY:
-        return respond_text(conn, MHD_HTTP_OK, "OK\n", NULL, 0);
-    case R_READY:
-        if (atomic_load(&h->ready))
+    case R_READY: {
+        char stalled[96];
+        if (loop_stalled(h, stalled, sizeof(stalled)))
+            return respond_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, stalled,
+                                NULL, 0);
+        if (route_of(url) == R_HEALTHY || atomic_load(&h->ready))
             return respond_text(conn, MHD_HTTP_OK, "OK\n", NULL, 0);
         return respond_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "Not ready\n",
                             NULL, 0);
+    }
     case R_NONE:
         break;
     }
@@ -1159,6 +1175,7 @@ static int server_init(struct http_server *h, const struct http_options *opt,
 {
     h->metrics = opt->metrics;
     atomic_init(&h->ready, false);
+    atomic_init(&h->loop_ms, 0);
     h->timeout_s = opt->timeout_s ? opt->timeout_s : HTTP_DEFAULT_TIMEOUT_S;
     pthread_condattr_t ca;
     bool ok = pthread_mutex_init(&h->lock, NULL) == 0;
@@ -1329,6 +1346,11 @@ void http_stop(struct http_server *h)
 void http_set_ready(struct http_server *h, bool ready)
 {
     atomic_store(&h->ready, ready);
+}
+
+void http_loop_turned(struct http_server *h, uint64_t mono_ms)
+{
+    atomic_store(&h->loop_ms, mono_ms);
 }
 
 void http_render_counts(struct http_server *h, struct http_render_stats *out)

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "http_render.h"
 #include "metrics.h"
@@ -44,6 +45,15 @@ struct http_server *http_start(const struct http_options *opt, char *err,
 void http_stop(struct http_server *h);
 /* /-/ready answers 200 only once this was set. */
 void http_set_ready(struct http_server *h, bool ready);
+
+/*
+ * The probe loop turned at mono_ms (CLOCK_MONOTONIC, ms). Once called,
+ * /-/healthy and /-/ready answer 503 when the loop has not turned for
+ * HTTP_LOOP_STALL_MS: a loop stuck in a read or a deadlock is not
+ * healthy, whatever the HTTP thread can still say. Lock-free.
+ */
+#define HTTP_LOOP_STALL_MS 30000
+void http_loop_turned(struct http_server *h, uint64_t mono_ms);
 /* The port the server listens on (the bound one when started on 0). */
 unsigned http_port(const struct http_server *h);
 

@@ -574,6 +574,48 @@ static void test_health_ready(void **state)
     reply_free(&r);
 }
 
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * A probe loop that has stopped turning (a read that blocked, a
+ * deadlock) must not look healthy: before, a FIFO where a file was
+ * expected froze every probe while /-/healthy and /-/ready said OK.
+ */
+static void test_health_follows_the_probe_loop(void **state)
+{
+    struct fixture *f = *state;
+    struct reply r;
+    http_set_ready(f->http, true);
+    http_loop_turned(f->http, mono_ms());
+    get(f, "GET", "/-/healthy", NULL, &r);
+    assert_int_equal(r.status, 200);
+    reply_free(&r);
+
+    http_loop_turned(f->http, mono_ms() - 61000);
+    static const char *const paths[] = {"/-/healthy", "/-/ready"};
+    for (size_t i = 0; i < 2; i++) {
+        get(f, "GET", paths[i], NULL, &r);
+        assert_int_equal(r.status, 503);
+        if (!strstr(buf_str(&r.body), "The probe loop has not turned for "
+                                      "61 s"))
+            fail_msg("%s: %s", paths[i], buf_str(&r.body));
+        reply_free(&r);
+    }
+
+    http_loop_turned(f->http, mono_ms());
+    for (size_t i = 0; i < 2; i++) {
+        get(f, "GET", paths[i], NULL, &r);
+        assert_int_equal(r.status, 200);
+        reply_free(&r);
+    }
+    http_set_ready(f->http, false);
+}
+
 static void test_not_found_and_methods(void **state)
 {
     struct fixture *f = *state;
@@ -1781,6 +1823,7 @@ int main(void)
         cmocka_unit_test(test_metrics_encodings),
         cmocka_unit_test(test_render_counts),
         cmocka_unit_test(test_health_ready),
+        cmocka_unit_test(test_health_follows_the_probe_loop),
         cmocka_unit_test(test_not_found_and_methods),
         cmocka_unit_test(test_head),
         cmocka_unit_test(test_status_page),
