@@ -23,6 +23,7 @@
 
 #include "buf.h"
 #include "expo.h"
+#include "file.h"
 #include "http_auth.h"
 #include "http_page.h"
 #include "http_park.h"
@@ -1083,51 +1084,25 @@ static bool is_v6_any(const struct sockaddr_storage *ss)
     return memcmp(&s6->sin6_addr, &in6addr_any, sizeof(in6addr_any)) == 0;
 }
 
-/* A PEM file, whole and NUL-terminated, in *out (malloc()ed at its size,
- * so that a key leaves no copy behind; the caller wipes it). */
+/* A PEM file, whole and NUL-terminated, in *out, read through file.c
+ * like every file of the agent's (malloc()ed at its size, so that a key
+ * leaves no copy behind; the caller wipes it). */
 static int read_pem(const char *what, const char *path, char **out, char *err,
                     size_t errlen)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) < 0) {
-        set_err(err, errlen, "%s %s: %s", what, path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
+    size_t len = 0;
+    int e = 0;
+    enum file_status st = file_read(path, PEM_FILE_MAX, out, &len, NULL, &e);
+    if (st == FILE_ERRNO) {
+        set_err(err, errlen, "%s %s: %s", what, path, strerror(e));
         return -1;
     }
-    if (!S_ISREG(st.st_mode) || st.st_size <= 0 ||
-        (uint64_t)st.st_size > PEM_FILE_MAX) {
-        set_err(err, errlen, "%s %s: not a regular file of 1 byte to 1 MiB",
-                what, path);
-        close(fd);
+    if (st != FILE_OK) {
+        char why[CONFIG_PATH_MAX + 64];
+        file_problem(why, sizeof(why), path, st, e, "1 MiB");
+        set_err(err, errlen, "%s: %s", what, why);
         return -1;
     }
-    size_t cap = (size_t)st.st_size + 1;
-    char *data = malloc(cap + 1);
-    if (!data) {
-        close(fd);
-        set_err(err, errlen, "out of memory");
-        return -1;
-    }
-    size_t n = 0;
-    while (n < cap) {
-        ssize_t r = read(fd, data + n, cap - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        n += (size_t)r;
-    }
-    close(fd);
-    if (n == 0 || n == cap) {
-        explicit_bzero(data, cap + 1);
-        free(data);
-        set_err(err, errlen, "%s %s: cannot read it whole", what, path);
-        return -1;
-    }
-    data[n] = '\0';
-    *out = data;
     return 0;
 }
 
