@@ -1344,6 +1344,21 @@ size_t prober_in_flight(const struct prober *pr)
     return pr->n_probes;
 }
 
+int prober_shorten_timeout(struct prober *pr, uint64_t id, uint64_t timeout_ms)
+{
+    for (struct probe *p = pr->probes; p; p = p->next) {
+        if (p->res.id != id)
+            continue;
+        uint64_t deadline = p->t0 + timeout_ms * 1000000u;
+        if (deadline < p->deadline) {
+            p->deadline = deadline;
+            p->target.timeout_ms = timeout_ms;
+        }
+        return 1;
+    }
+    return 0;
+}
+
 int prober_start(struct prober *pr, const struct target_config *target,
                  uint64_t id)
 {

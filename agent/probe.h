@@ -153,6 +153,15 @@ int prober_run(struct prober *p, int timeout_ms, int wake_fd);
 
 size_t prober_in_flight(const struct prober *p);
 
+/*
+ * A reload shortened the timeout of the target whose probe has this id:
+ * a probe of it in flight ends at t0 + timeout_ms when that comes sooner
+ * than its deadline (curl's connect phase gets its second of grace as
+ * ever). A longer timeout applies from the next probe. 1 when such a
+ * probe was in flight, else 0.
+ */
+int prober_shorten_timeout(struct prober *p, uint64_t id, uint64_t timeout_ms);
+
 /* Drops the cached CA stores (after a reload, files may have changed). */
 void prober_flush_ca(struct prober *p);
 

@@ -277,6 +277,10 @@ int runner_set_config(struct runner *r, struct agent_config *cfg)
         if (old) {
             state[i] = r->state[old - r->cfg->targets];
             sched_update(r->sched, state[i].id, t->host, t->interval_ms, now);
+            /* A probe started with the old timeout ends at the new one,
+             * or a reload from 1h to 1s would wait out the hour. */
+            if (t->timeout_ms < old->timeout_ms)
+                prober_shorten_timeout(r->prober, state[i].id, t->timeout_ms);
             if (secret_changed(old, t)) {
                 state[i].secret_changed_at = wall_now();
                 state[i].auth_ok_since_change = false;

@@ -11,6 +11,9 @@ starves), the skipped rounds are counted with reason host_limit (none as
 running) and logged as waiting for a slot on the host; the server never
 sees more than 4 connections at once (issue 9, item 6).
 
+RescheduleTimeout: a shorter `timeout` at reload ends a probe already
+running at its new deadline.
+
 TimeoutEqualsInterval: with timeout = interval, a probe that runs to its
 deadline does not cost the next round: the next probe starts late instead
 and no skip is counted (issue 9, item 11).
@@ -192,6 +195,35 @@ class Reschedule(unittest.TestCase):
         # Nothing was skipped: the reload did not count the rounds of
         # the new interval that "passed" under the old one.
         self.assertEqual(sum(skipped(s).values()), 0, skipped(s))
+
+
+class RescheduleTimeout(unittest.TestCase):
+    """Item 5's sibling: a shorter timeout applies at reload to a probe
+    already running, not only to the next one. Before, a probe that
+    started with timeout = 1h against a silent server kept its deadline
+    after a reload to 2s/1s: the target stayed unprobed for the hour."""
+
+    def test_timeout_lowered_by_sighup_ends_the_running_probe(self):
+        srv = self.enterContext(SlowServer(silent=True))
+        ag = self.enterContext(harness.run_agent(
+            harness.agent_binary(), "[agent]\ninterval = 1h\ntimeout = 1h\n"
+            + plain_target("hang", srv.port)))
+        scrape = lambda: harness.scrape(ag.port)[1]  # noqa: E731
+        harness.wait_for(lambda: srv.connections >= 1, 10,
+                         message="the first probe to connect")
+        with open(ag.config_path, "w") as f:
+            f.write("[agent]\ninterval = 2s\ntimeout = 1s\n"
+                    + plain_target("hang", srv.port))
+        ag.signal(signal.SIGHUP)
+        # The running probe ends at its new deadline (plus curl's grace),
+        # and the next ones follow every 2 s.
+        s = harness.wait_for(
+            lambda: (lambda s2: s2 if (harness.metric(
+                s2, "smtp_probes_total", target="hang") or 0) >= 2
+                else None)(scrape()), 15,
+            message="2 probes within 15 s of the reload")
+        self.assertGreaterEqual(harness.metric(
+            s, "smtp_probe_errors_total", target="hang", error="timeout"), 2)
 
 
 class HostLimit(unittest.TestCase):
