@@ -205,7 +205,9 @@ class ExplainText(unittest.TestCase):
         self.assertEqual(proc.returncode, 0)
         self.assertIn("--format FMT", proc.stdout)
         self.assertRegex(proc.stdout, r"--once +0 every target succeeded, "
-                                      r"1 some failed, 2 bad config")
+                                      r"1 some failed, 3 the agent\n +could "
+                                      r"not probe some \(out of descriptors "
+                                      r"or memory\),\n +2 bad config")
         self.assertRegex(proc.stdout, r"--explain +0 known, 1 unknown")
 
 
