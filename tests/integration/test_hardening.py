@@ -33,9 +33,7 @@ import json
 import os
 import re
 import signal
-import socketserver
 import sys
-import threading
 import tempfile
 import time
 import unittest
@@ -43,6 +41,7 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "support"))
 import harness  # noqa: E402
+from slow_smtp import SlowSmtpServer  # noqa: E402
 import hostile_smtpd  # noqa: E402
 
 # A hang is what these tests catch: every run is bounded by this.
@@ -367,30 +366,6 @@ class TimeoutWordsTest(unittest.TestCase):
         self.assertNotIn("bytes received", r.stdout)
 
 
-class SlowSmtpHandler(socketserver.StreamRequestHandler):
-    """A slow but healthy server: greets after GREETING_DELAY_S, then
-    answers EHLO and QUIT."""
-
-    def handle(self):
-        time.sleep(FdLimitTest.GREETING_DELAY_S)
-        self.wfile.write(b"220 slow.test ESMTP\r\n")
-        for line in self.rfile:
-            verb = line.split(b" ", 1)[0].strip().upper()
-            if verb == b"EHLO":
-                self.wfile.write(b"250-slow.test\r\n250 PIPELINING\r\n")
-            elif verb == b"QUIT":
-                self.wfile.write(b"221 2.0.0 Bye\r\n")
-                return
-            else:
-                self.wfile.write(b"502 5.5.1 No\r\n")
-
-
-class SlowSmtpServer(socketserver.ThreadingTCPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 256
-
-
 class LimitedAgent(harness.AgentProcess):
     """The agent under `prlimit --nofile=N:N`: it cannot raise it."""
 
@@ -402,15 +377,13 @@ class LimitedAgent(harness.AgentProcess):
 
 
 class FdLimitTest(unittest.TestCase):
-    GREETING_DELAY_S = 2.0
     TARGETS = 200
 
     def test_descriptor_limit_is_the_agents_not_the_targets(self):
-        srv = SlowSmtpServer((harness.LOOPBACK, 0), SlowSmtpHandler)
-        threading.Thread(target=srv.serve_forever, daemon=True).start()
-        self.addCleanup(srv.server_close)
-        self.addCleanup(srv.shutdown)
-        port = srv.server_address[1]
+        # A probe of it takes ~3 x 0.7 s: 200 at once would need far
+        # more descriptors than 64.
+        srv = self.enterContext(SlowSmtpServer(delay=0.7))
+        port = srv.port
         cfg = ["[agent]", "interval = 4s", "timeout = 3s",
                "max_concurrent_probes = 256", "max_per_host = 256"]
         for i in range(self.TARGETS):

@@ -27,7 +27,6 @@ import os
 import random
 import re
 import signal
-import socketserver
 import subprocess
 import sys
 import tempfile
@@ -38,6 +37,7 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "support"))
 import harness  # noqa: E402
+from slow_smtp import SlowSmtpServer  # noqa: E402
 
 REPO = harness.REPO
 SAMPLE_CONFIG = os.path.join(REPO, "config", "agent.ini")
@@ -78,70 +78,6 @@ def redact(text):
 def found_forms(text):
     """Indexes (never the forms themselves) of the forms found in text."""
     return [i for i, f in enumerate(ALL_FORMS) if f in text]
-
-
-# --- a slow SMTP server ----------------------------------------------------
-
-class _SlowHandler(socketserver.StreamRequestHandler):
-    owner = None  # the SlowSmtpServer, set on a subclass per server
-
-    def reply(self, data):
-        srv = self.owner
-        # An interruptible sleep: stop() ends every connection at once.
-        if srv.stopping.wait(srv.delay):
-            return False
-        try:
-            self.wfile.write(data)
-            self.wfile.flush()
-        except OSError:
-            return False
-        return True
-
-    def handle(self):
-        srv = self.owner
-        self.request.settimeout(30)
-        with srv.lock:
-            srv.connections += 1
-        if not self.reply(b"220 slow.localhost ESMTP\r\n"):
-            return
-        try:
-            for raw in self.rfile:
-                cmd = raw.strip().upper()
-                if cmd.startswith(b"EHLO") or cmd.startswith(b"HELO"):
-                    ok = self.reply(b"250-slow.localhost\r\n"
-                                    b"250 PIPELINING\r\n")
-                elif cmd == b"QUIT":
-                    self.reply(b"221 2.0.0 bye\r\n")
-                    return
-                else:
-                    ok = self.reply(b"502 5.5.2 no\r\n")
-                if not ok:
-                    return
-        except OSError:
-            return
-
-
-class SlowSmtpServer:
-    """Plain SMTP on 127.0.0.1 that waits `delay` seconds before each reply
-    (greeting, EHLO, QUIT): a probe of it is in flight for 3 * delay."""
-
-    def __init__(self, delay):
-        self.delay = delay
-        self.stopping = threading.Event()
-        self.lock = threading.Lock()
-        self.connections = 0
-        self.port = None
-        self._server = None
-
-    def __enter__(self):
-        handler = type("Handler", (_SlowHandler,), {"owner": self})
-        self._server = harness.tcp_server(handler)
-        self.port = self._server.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        self.stopping.set()  # the replies waiting in their sleep end now
-        return self._server.__exit__(*exc)
 
 
 # --- config robustness -----------------------------------------------------

@@ -22,111 +22,14 @@ Every server here listens on 127.0.0.1 only; every wait has a deadline.
 """
 
 import os
-import re
 import signal
-import socketserver
 import sys
-import threading
-import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "support"))
 import harness  # noqa: E402
-
-
-class _Handler(socketserver.StreamRequestHandler):
-    owner = None  # the SlowServer, set on a subclass per server
-
-    def reply(self, data):
-        srv = self.owner
-        # An interruptible sleep: stop() ends every connection at once.
-        if srv.stopping.wait(srv.delay):
-            return False
-        try:
-            self.wfile.write(data)
-            self.wfile.flush()
-        except OSError:
-            return False
-        return True
-
-    def handle(self):
-        srv = self.owner
-        self.request.settimeout(60)
-        with srv.lock:
-            srv.connections += 1
-            srv.open += 1
-            srv.max_open = max(srv.max_open, srv.open)
-        try:
-            self.converse()
-        finally:
-            self.close_count()
-
-    def close_count(self):
-        """This connection no longer counts as open. Called before the
-        last reply too: the agent may connect again as soon as it has
-        read it, before this thread gets to run on."""
-        srv = self.owner
-        with srv.lock:
-            if not getattr(self, "closed_count", False):
-                self.closed_count = True
-                srv.open -= 1
-
-    def converse(self):
-        srv = self.owner
-        if srv.silent:
-            # Never greets: every probe runs to its deadline.
-            srv.stopping.wait(60)
-            return
-        if not self.reply(b"220 slow.localhost ESMTP\r\n"):
-            return
-        try:
-            for raw in self.rfile:
-                cmd = raw.strip().upper()
-                if cmd.startswith(b"EHLO") or cmd.startswith(b"HELO"):
-                    ok = self.reply(b"250-slow.localhost\r\n"
-                                    b"250 PIPELINING\r\n")
-                elif cmd == b"QUIT":
-                    if srv.stopping.wait(srv.delay):
-                        return
-                    self.close_count()
-                    self.wfile.write(b"221 2.0.0 bye\r\n")
-                    self.wfile.flush()
-                    return
-                else:
-                    ok = self.reply(b"502 5.5.2 no\r\n")
-                if not ok:
-                    return
-        except OSError:
-            return
-
-
-class SlowServer:
-    """Plain SMTP on 127.0.0.1 that waits `delay` seconds before each reply
-    (greeting, EHLO, QUIT), so a probe of it takes about 3 * delay; with
-    silent=True it accepts and never says anything. Counts connections
-    and the most it held open at once."""
-
-    def __init__(self, delay=0.0, silent=False):
-        self.delay = delay
-        self.silent = silent
-        self.stopping = threading.Event()
-        self.lock = threading.Lock()
-        self.connections = 0
-        self.open = 0
-        self.max_open = 0
-        self.port = None
-        self._server = None
-
-    def __enter__(self):
-        handler = type("Handler", (_Handler,), {"owner": self})
-        self._server = harness.tcp_server(handler)
-        self.port = self._server.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        self.stopping.set()
-        return self._server.__exit__(*exc)
+from slow_smtp import SlowSmtpServer  # noqa: E402
 
 
 def plain_target(name, port, **keys):
@@ -157,7 +60,7 @@ class Reschedule(unittest.TestCase):
     schedule's next round."""
 
     def test_interval_lowered_by_sighup_applies_at_once(self):
-        srv = self.enterContext(SlowServer())
+        srv = self.enterContext(SlowSmtpServer())
         names = ["r%d" % i for i in range(4)]
         # Spread over 1 h in config order: "own" is probed at start, r0..r3
         # only after 12 to 48 minutes. "own" keeps its 1 h through the
@@ -204,7 +107,7 @@ class RescheduleTimeout(unittest.TestCase):
     after a reload to 2s/1s: the target stayed unprobed for the hour."""
 
     def test_timeout_lowered_by_sighup_ends_the_running_probe(self):
-        srv = self.enterContext(SlowServer(silent=True))
+        srv = self.enterContext(SlowSmtpServer(silent=True))
         ag = self.enterContext(harness.run_agent(
             harness.agent_binary(), "[agent]\ninterval = 1h\ntimeout = 1h\n"
             + plain_target("hang", srv.port)))
@@ -239,7 +142,7 @@ class HostLimit(unittest.TestCase):
     INTERVAL = 8
 
     def test_every_target_probed_and_skips_say_host_limit(self):
-        srv = self.enterContext(SlowServer(self.DELAY))
+        srv = self.enterContext(SlowSmtpServer(self.DELAY))
         names = ["h%02d" % i for i in range(self.N)]
         cfg = ("[agent]\ninterval = %ds\ntimeout = 5s\nmax_per_host = 4\n"
                % self.INTERVAL +
@@ -297,7 +200,7 @@ class HostLimitFairness(unittest.TestCase):
     round: first come, first served, so no target falls behind."""
 
     def test_no_target_falls_behind(self):
-        srv = self.enterContext(SlowServer(0.2))
+        srv = self.enterContext(SlowSmtpServer(0.2))
         names = ["f%02d" % i for i in range(40)]
         cfg = ("[agent]\ninterval = 1500ms\ntimeout = 1500ms\n"
                "max_per_host = 4\n" +
@@ -327,7 +230,7 @@ class TimeoutEqualsInterval(unittest.TestCase):
     a probe that times out starts the next round late, not skipped."""
 
     def test_timed_out_probes_do_not_count_skips(self):
-        srv = self.enterContext(SlowServer(silent=True))
+        srv = self.enterContext(SlowSmtpServer(silent=True))
         cfg = ("[agent]\ninterval = 1s\ntimeout = 1s\n" +
                plain_target("hang", srv.port))
         ag = self.enterContext(harness.run_agent(harness.agent_binary(),
