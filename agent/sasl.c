@@ -49,8 +49,7 @@ struct sasl_client {
 
 static const char *const step_error_words[SASL_STEP_ERROR_COUNT] = {
     [SASL_STEP_OK] = "",
-    [SASL_STEP_NO_STEP_LEFT] = "the server asked for more than the "
-                               "mechanism sends (another 334 challenge)",
+    [SASL_STEP_NO_STEP_LEFT] = "the server asked for a step too many",
     [SASL_STEP_BAD_CHALLENGE] = "the server's challenge is not valid base64",
     [SASL_STEP_NO_MEMORY] = "out of memory",
 };
