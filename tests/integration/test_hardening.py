@@ -153,6 +153,16 @@ PASSWORD = "fixture-hardening-pw-9"
 USER = "probe@hardening.test"
 
 
+def wait_probed(agent, targets, n, timeout=30):
+    """Until every one of targets has been probed n times."""
+    def probed():
+        s = harness.scrape(agent.port)[1]
+        return all((harness.metric(s, "smtp_probes_total", target=t) or 0)
+                   >= n for t in targets)
+    harness.wait_for(probed, timeout, message="%d probes of %s"
+                     % (n, ", ".join(targets)))
+
+
 def lb_config(ports):
     out = ["[agent]", "interval = 2s", "timeout = 1500ms",
            "max_per_host = 16"]
@@ -178,11 +188,7 @@ class LoadBalancerTest(unittest.TestCase):
         cls.agent = cls.enterClassContext(harness.run_agent(
             cls.binary, lb_config(cls.srv.ports), password=PASSWORD))
 
-        def probed():
-            s = harness.scrape(cls.agent.port)[1]
-            return all((harness.metric(s, "smtp_probes_total", target=t)
-                        or 0) >= 2 for t in ("lb_verify", "lb_noverify"))
-        harness.wait_for(probed, 30)
+        wait_probed(cls.agent, ("lb_verify", "lb_noverify"), 2)
         cls.samples = harness.scrape(cls.agent.port)[1]
         cls.page = harness.http_get(cls.agent.port, "/")[2].decode()
 
@@ -255,11 +261,7 @@ class RedactionTest(unittest.TestCase):
         cls.agent = cls.enterClassContext(harness.run_agent(
             cls.binary, cfg, password=PASSWORD, env=cls.env))
 
-        def probed():
-            s = harness.scrape(cls.agent.port)[1]
-            return all((harness.metric(s, "smtp_probes_total", target=t)
-                        or 0) >= 2 for t in ("echo_word", "echo_token"))
-        harness.wait_for(probed, 30)
+        wait_probed(cls.agent, ("echo_word", "echo_token"), 2)
         cls.metrics = harness.scrape(cls.agent.port)[0]
         cls.page = harness.http_get(cls.agent.port, "/")[2].decode()
         cls.once = harness.run_agent_once(
@@ -304,9 +306,7 @@ class CancelTest(unittest.TestCase):
                                     password_file="@PASSWORD_FILE@"))
         ag = self.enterContext(harness.run_agent(
             harness.agent_binary(), cfg, password=PASSWORD))
-        harness.wait_for(lambda: (harness.metric(
-            harness.scrape(ag.port)[1], "smtp_probes_total", target="cram")
-            or 0) >= 1, 20)
+        wait_probed(ag, ("cram",), 1, 20)
         text, samples = harness.scrape(ag.port)
         # The reply is counted as it came: the class follows the code.
         self.assertEqual(harness.metric(
