@@ -30,6 +30,7 @@
 #include "http_render.h"
 #include "http_strict.h"
 #include "log.h"
+#include "now.h"
 #include "procstat.h"
 
 #if MHD_VERSION >= 0x00097002
@@ -142,18 +143,11 @@ struct http_server {
     pthread_t watchdog;
 };
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* True when a line may be written now; *count gets the events since the
  * last line (this one included). Call under the lock guarding rl. */
 static bool ratelimit_pass(struct ratelimit *rl, unsigned long *count)
 {
-    uint64_t now = now_ms();
+    uint64_t now = now_mono_ms();
     rl->count++;
     if (now < rl->next_ms)
         return false;
@@ -531,10 +525,7 @@ static int render_page(void *cls, struct buf *b)
     size_t n = 0;
     if (metrics_last_results(h->metrics, &res, &n) < 0)
         return -1;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int rc = http_page_render(b, res, n, (double)ts.tv_sec + ts.tv_nsec / 1e9,
-                              page_server, h);
+    int rc = http_page_render(b, res, n, now_unix(), page_server, h);
     free(res);
     return rc;
 }
@@ -633,7 +624,7 @@ static void notify_connection(void *cls, struct MHD_Connection *conn,
         if (!c)
             return;
         c->fd = ci->connect_fd;
-        c->deadline_ms = now_ms() + (uint64_t)h->timeout_s * 1000;
+        c->deadline_ms = now_mono_ms() + (uint64_t)h->timeout_s * 1000;
         pthread_mutex_lock(&h->conn_lock);
         c->next = h->conns;
         if (h->conns)
@@ -678,7 +669,7 @@ static void request_completed(void *cls, struct MHD_Connection *conn,
     if (!c)
         return;
     pthread_mutex_lock(&h->conn_lock);
-    c->deadline_ms = now_ms() + (uint64_t)h->timeout_s * 1000;
+    c->deadline_ms = now_mono_ms() + (uint64_t)h->timeout_s * 1000;
     pthread_mutex_unlock(&h->conn_lock);
 }
 
@@ -687,7 +678,7 @@ static void *watchdog_main(void *arg)
     struct http_server *h = arg;
     pthread_mutex_lock(&h->conn_lock);
     while (!h->stopping) {
-        uint64_t now = now_ms();
+        uint64_t now = now_mono_ms();
         unsigned long cut = 0;
         for (struct http_conn *c = h->conns; c; c = c->next) {
             if (!c->cut && now >= c->deadline_ms) {
@@ -749,7 +740,7 @@ static uint64_t deadline_of(struct http_server *h, struct MHD_Connection *conn)
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     struct http_conn *c = ci ? ci->socket_context : NULL;
     if (!c)
-        return now_ms() + (uint64_t)h->timeout_s * 1000;
+        return now_mono_ms() + (uint64_t)h->timeout_s * 1000;
     pthread_mutex_lock(&h->conn_lock);
     uint64_t d = c->deadline_ms;
     pthread_mutex_unlock(&h->conn_lock);
@@ -829,7 +820,7 @@ static MHD_RESULT serve_rendered(struct http_server *h,
 /* Whether the probe loop has stopped turning; the answer's text then. */
 static bool loop_stalled(struct http_server *h, char *text, size_t n)
 {
-    uint64_t last = atomic_load(&h->loop_ms), now = now_ms();
+    uint64_t last = atomic_load(&h->loop_ms), now = now_mono_ms();
     if (last == 0 || now < last || now - last < HTTP_LOOP_STALL_MS)
         return false;
     snprintf(text, n, "The probe loop has not turned for %llu s\n",

@@ -17,6 +17,7 @@
 #include <openssl/rand.h>
 
 #include "buf.h"
+#include "now.h"
 #include "sasl.h"
 
 /* Decoded "user:password" longer than this is refused. */
@@ -67,13 +68,6 @@ struct http_auth {
     uint64_t last_key;
     atomic_ulong runs;
 };
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 bool http_bcrypt_verify(const char *hash, const char *password)
 {
@@ -147,7 +141,7 @@ static double thread_cpu_ms(void)
  * lock. */
 static bool budget_allows(struct http_auth *a)
 {
-    uint64_t now = now_ms();
+    uint64_t now = now_mono_ms();
     a->tokens_ms += (double)(now - a->tokens_at_ms) * HTTP_AUTH_CPU_SHARE;
     a->tokens_at_ms = now;
     if (a->tokens_ms > a->burst_ms)
@@ -364,7 +358,7 @@ struct http_auth *http_auth_new(const struct web_user *users, size_t n,
     a->park = park;
     a->burst_ms = burst_ms ? burst_ms : HTTP_AUTH_BURST_MS;
     a->tokens_ms = a->burst_ms;
-    a->tokens_at_ms = now_ms();
+    a->tokens_at_ms = now_mono_ms();
     a->cost_ms = AUTH_FIRST_COST_MS;
     atomic_init(&a->runs, 0);
     if (pthread_mutex_init(&a->lock, NULL) != 0) {

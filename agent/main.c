@@ -23,6 +23,7 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "now.h"
 #include "once.h"
 #include "runner.h"
 #include "version.h"
@@ -59,13 +60,6 @@ static void on_signal(int sig)
         (void)rc; /* a full pipe already wakes the loop */
     }
     errno = saved;
-}
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 static int signals_setup(void)
@@ -670,7 +664,7 @@ static int run_daemon(struct agent_config *cfg, const struct options *o)
     int rc = EXIT_OK;
     while (!got_stop) {
         /* The loop turns at least once a second: health checks see it. */
-        http_loop_turned(http, mono_ms());
+        http_loop_turned(http, now_mono_ms());
         int woken = runner_step(runner, wake_pipe[0], 1000);
         if (woken < 0) {
             log_error("main", "curl multi interface failed", NULL);

@@ -17,6 +17,7 @@
 #include <openssl/x509.h>
 
 #include "log.h"
+#include "now.h"
 #include "redact.h"
 
 /*
@@ -161,23 +162,9 @@ const char *probe_fault_name(enum probe_fault fault)
     return fault_names[fault];
 }
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static double ns_to_s(uint64_t ns)
 {
     return (double)ns / 1e9;
-}
-
-static double wall_time(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* ---- recording what was seen ------------------------------------------ */
@@ -654,7 +641,7 @@ static size_t on_header_line(char *data, size_t size, size_t nitems,
     struct session *s = userp;
     struct probe *p = s->probe;
     size_t n = size * nitems;
-    uint64_t at = now_ns();
+    uint64_t at = now_mono_ns();
 
     if (s->failed)
         return 0;
@@ -935,7 +922,7 @@ static void auth_begin(struct session *s)
     }
     buf_wipe(&line);
     a->attempted = true;
-    s->t_auth_sent = now_ns();
+    s->t_auth_sent = now_mono_ns();
     session_set_state(s, SESSION_AUTH);
     if (!session_flush(s)) {
         a->error = PROBE_ERROR_CLOSED;
@@ -999,7 +986,7 @@ static void session_reply(struct session *s, const struct smtp_reply *r)
             auth_continue(s, r);
             return;
         }
-        s->t_auth_done = now_ns();
+        s->t_auth_done = now_mono_ns();
         struct probe_auth *a = &s->probe->res.auth[s->mech];
         a->seconds = ns_to_s(s->t_auth_done - s->t_auth_sent);
         if (s->probe->sess == s && s->probe->next_mech == 1)
@@ -1206,7 +1193,7 @@ static void session_free(struct session *s)
 /* Starts the session for mechanism index mech (-1: EHLO only). */
 static int session_start(struct probe *p, int mech)
 {
-    uint64_t now = now_ns();
+    uint64_t now = now_mono_ns();
     uint64_t remaining_ms =
         p->deadline > now ? (p->deadline - now) / 1000000u : 0;
     struct session *s = calloc(1, sizeof(*s));
@@ -1224,7 +1211,7 @@ static int session_start(struct probe *p, int mech)
         session_free(s);
         return -1;
     }
-    s->t_start = now_ns();
+    s->t_start = now_mono_ns();
     if (curl_multi_add_handle(p->owner->multi, s->easy) != CURLM_OK) {
         curl_easy_cleanup(s->easy);
         s->easy = NULL;
@@ -1250,7 +1237,7 @@ static void session_advance(struct session *s)
 
     p->sess = NULL;
     session_free(s);
-    if (go_on && now_ns() < p->deadline) {
+    if (go_on && now_mono_ns() < p->deadline) {
         int mech = (int)p->next_mech++;
         if (session_start(p, mech) == 0)
             return;
@@ -1293,7 +1280,7 @@ static void probe_unlink(struct probe *p)
 static void probe_finish(struct probe *p)
 {
     struct prober *pr = p->owner;
-    p->res.duration_seconds = ns_to_s(now_ns() - p->t0);
+    p->res.duration_seconds = ns_to_s(now_mono_ns() - p->t0);
     if (!p->failed) {
         p->res.success = true;
         p->res.stage = PROBE_STAGE_QUIT;
@@ -1383,13 +1370,13 @@ int prober_start(struct prober *pr, const struct target_config *target,
         probe_free(p);
         return -1;
     }
-    p->t0 = now_ns();
+    p->t0 = now_mono_ns();
     p->deadline = p->t0 + target->timeout_ms * 1000000u;
 
     struct probe_result *r = &p->res;
     snprintf(r->target, sizeof(r->target), "%s", target->name);
     r->id = id;
-    r->start_time = wall_time();
+    r->start_time = now_unix();
     r->stage = PROBE_STAGE_CONNECT;
     for (int i = 0; i < PROBE_PHASE_COUNT; i++)
         r->phase_seconds[i] = -1;
@@ -1458,7 +1445,7 @@ static uint64_t probe_due(const struct probe *p)
 /* The time until the nearest deadline, capped at timeout_ms. */
 static int wait_ms(const struct prober *pr, int timeout_ms)
 {
-    uint64_t now = now_ns();
+    uint64_t now = now_mono_ns();
     for (const struct probe *p = pr->probes; p; p = p->next) {
         uint64_t due = probe_due(p);
         uint64_t left = due > now ? due - now : 0;
@@ -1476,7 +1463,7 @@ static int wait_ms(const struct prober *pr, int timeout_ms)
  */
 static void deadlines_check(struct prober *pr)
 {
-    uint64_t now = now_ns();
+    uint64_t now = now_mono_ns();
     struct probe *p = pr->probes;
     while (p) {
         struct probe *next = p->next;

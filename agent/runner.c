@@ -9,6 +9,7 @@
 
 #include "catalogue.h"
 #include "log.h"
+#include "now.h"
 #include "scheduler.h"
 
 #define EVENTS_PER_POLL 64
@@ -47,24 +48,9 @@ struct runner {
     struct fault_log faults[PROBE_FAULT_COUNT];
 };
 
-static uint64_t monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static uint64_t now_ms(const struct runner *r)
 {
     return r->clock();
-}
-
-/* Unix time to the nanosecond, the clock of probe_result.start_time. */
-static double wall_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* The index in the current config of the target with scheduler id id;
@@ -217,7 +203,7 @@ struct runner *runner_new(struct metrics *metrics, bool once,
     struct runner *r = calloc(1, sizeof(*r));
     if (!r)
         return NULL;
-    r->clock = monotonic_ms;
+    r->clock = now_mono_ms;
     r->metrics = metrics;
     r->once = once;
     r->next_id = 1;
@@ -282,7 +268,7 @@ int runner_set_config(struct runner *r, struct agent_config *cfg)
             if (t->timeout_ms < old->timeout_ms)
                 prober_shorten_timeout(r->prober, state[i].id, t->timeout_ms);
             if (secret_changed(old, t)) {
-                state[i].secret_changed_at = wall_now();
+                state[i].secret_changed_at = now_unix();
                 state[i].auth_ok_since_change = false;
             }
         } else {
@@ -427,5 +413,5 @@ const struct agent_config *runner_config(const struct runner *r)
 
 void runner_set_clock(struct runner *r, uint64_t (*now)(void))
 {
-    r->clock = now ? now : monotonic_ms;
+    r->clock = now ? now : now_mono_ms;
 }

@@ -30,6 +30,7 @@
 #include "http.h"
 #include "http_page.h"
 #include "metrics.h"
+#include "now.h"
 
 /* ---- pure helpers ---------------------------------------------------------
  */
@@ -574,13 +575,6 @@ static void test_health_ready(void **state)
     reply_free(&r);
 }
 
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /*
  * A probe loop that has stopped turning (a read that blocked, a
  * deadlock) must not look healthy: before, a FIFO where a file was
@@ -591,12 +585,12 @@ static void test_health_follows_the_probe_loop(void **state)
     struct fixture *f = *state;
     struct reply r;
     http_set_ready(f->http, true);
-    http_loop_turned(f->http, mono_ms());
+    http_loop_turned(f->http, now_mono_ms());
     get(f, "GET", "/-/healthy", NULL, &r);
     assert_int_equal(r.status, 200);
     reply_free(&r);
 
-    http_loop_turned(f->http, mono_ms() - 61000);
+    http_loop_turned(f->http, now_mono_ms() - 61000);
     static const char *const paths[] = {"/-/healthy", "/-/ready"};
     for (size_t i = 0; i < 2; i++) {
         get(f, "GET", paths[i], NULL, &r);
@@ -607,7 +601,7 @@ static void test_health_follows_the_probe_loop(void **state)
         reply_free(&r);
     }
 
-    http_loop_turned(f->http, mono_ms());
+    http_loop_turned(f->http, now_mono_ms());
     for (size_t i = 0; i < 2; i++) {
         get(f, "GET", paths[i], NULL, &r);
         assert_int_equal(r.status, 200);
@@ -1720,9 +1714,7 @@ static int connect_local(unsigned port)
 
 static double mono_s(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return (double)now_mono_ns() / 1e9;
 }
 
 /* MHD's timeout only counts idle time: a client sending a header byte

@@ -26,19 +26,13 @@
 #include "buf.h"
 #include "http_park.h"
 #include "http_render.h"
+#include "now.h"
 
 #if MHD_VERSION >= 0x00097002
 #define MHD_RESULT enum MHD_Result
 #else
 #define MHD_RESULT int
 #endif
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* ---- a render the test opens and closes ----------------------------------
  */
@@ -137,7 +131,7 @@ static MHD_RESULT handler(void *cls, struct MHD_Connection *conn,
                                                      "Accept-Encoding");
         t->gzip = ae && strstr(ae, "gzip");
         switch (http_render_wait(s->render, 0, t->gzip, &t->w, conn,
-                                 mono_ms() + s->wait_ms)) {
+                                 now_mono_ms() + s->wait_ms)) {
         case HTTP_RENDER_PARKED:
             t->parked = true;
             return MHD_YES;
@@ -264,8 +258,8 @@ static const char *body_of(const struct buf *r)
 
 static void wait_parked(struct server *s, size_t n)
 {
-    uint64_t until = mono_ms() + 10000;
-    while (http_park_count(s->park) < n && mono_ms() < until)
+    uint64_t until = now_mono_ms() + 10000;
+    while (http_park_count(s->park) < n && now_mono_ms() < until)
         usleep(2000);
     assert_int_equal(http_park_count(s->park), n);
 }
@@ -402,11 +396,11 @@ static void test_memory_cap(void **state)
     assert_true(st.held_peak <= 2 * len);
     /* The slow client leaves: its bytes go, renders run again. */
     close(slow1);
-    uint64_t until = mono_ms() + 10000;
+    uint64_t until = now_mono_ms() + 10000;
     do {
         usleep(10000);
         http_render_stats(s.render, &st);
-    } while (st.held != 0 && mono_ms() < until);
+    } while (st.held != 0 && now_mono_ms() < until);
     assert_int_equal(st.held, 0);
     read_all(client(s.port, "/body", false, 0), &r);
     assert_true(strncmp(buf_str(&r), "HTTP/1.1 200 ", 13) == 0);
@@ -483,8 +477,8 @@ static void test_deadline(void **state)
     gate_set(false);
     int fd = client(s.port, "/body", false, 0);
     wait_parked(&s, 1);
-    assert_int_equal(http_park_expire(s.park, mono_ms() - 60000), 0);
-    assert_int_equal(http_park_expire(s.park, mono_ms()), 1);
+    assert_int_equal(http_park_expire(s.park, now_mono_ms() - 60000), 0);
+    assert_int_equal(http_park_expire(s.park, now_mono_ms()), 1);
     assert_int_equal(http_park_count(s.park), 0);
     struct buf r;
     read_all(fd, &r);
