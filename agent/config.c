@@ -1077,21 +1077,21 @@ static void read_password_file(struct parser *p, struct target_config *t,
     size_t len = n;
     if (n >= 1 && data[n - 1] == '\n')
         n -= (n >= 2 && data[n - 2] == '\r') ? 2 : 1;
-    if (!secret_owner_ok(p, line, key, path, &info))
-        ;
-    else if (memchr(data, '\n', n) || memchr(data, '\r', n))
-        err_at(p, line, key,
-               "%s holds more than one line; put the secret alone on one "
-               "line",
-               path);
-    else if (n > CONFIG_SECRET_MAX)
-        err_at(p, line, key, "%s is larger than %s", path, limit);
-    else if (n == 0)
-        err_at(p, line, key, "%s is empty", path);
-    else if (memchr(data, '\0', n))
-        err_at(p, line, key, "%s holds a NUL byte", path);
-    else if (store_secret(t, data, n))
-        p->oom = true;
+    if (secret_owner_ok(p, line, key, path, &info)) {
+        if (memchr(data, '\n', n) || memchr(data, '\r', n))
+            err_at(p, line, key,
+                   "%s holds more than one line; put the secret alone on "
+                   "one line",
+                   path);
+        else if (n > CONFIG_SECRET_MAX)
+            err_at(p, line, key, "%s is larger than %s", path, limit);
+        else if (n == 0)
+            err_at(p, line, key, "%s is empty", path);
+        else if (memchr(data, '\0', n))
+            err_at(p, line, key, "%s holds a NUL byte", path);
+        else if (store_secret(t, data, n))
+            p->oom = true;
+    }
     explicit_bzero(data, len);
     free(data);
 }
@@ -1245,18 +1245,18 @@ static void check_web_tls(struct parser *p)
                     (unsigned)(info.mode & 07777));
         const char *begin = strstr(data, "-----BEGIN ");
         const char *end = begin ? strstr(begin, "PRIVATE KEY-----") : NULL;
-        if (!secret_owner_ok(p, line, agent_key_names[kk], path, &info))
-            ;
-        else if (!end)
-            err_at(p, line, agent_key_names[kk],
-                   "%s holds no PEM private key (-----BEGIN ... PRIVATE "
-                   "KEY-----)",
-                   path);
-        else if (strstr(data, "ENCRYPTED"))
-            err_at(p, line, agent_key_names[kk],
-                   "%s is encrypted; the agent needs the key without a "
-                   "passphrase",
-                   path);
+        if (secret_owner_ok(p, line, agent_key_names[kk], path, &info)) {
+            if (!end)
+                err_at(p, line, agent_key_names[kk],
+                       "%s holds no PEM private key (-----BEGIN ... PRIVATE "
+                       "KEY-----)",
+                       path);
+            else if (strstr(data, "ENCRYPTED"))
+                err_at(p, line, agent_key_names[kk],
+                       "%s is encrypted; the agent needs the key without a "
+                       "passphrase",
+                       path);
+        }
         explicit_bzero(data, len);
         free(data);
     }
