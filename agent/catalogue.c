@@ -2,14 +2,10 @@
 #include "catalogue.h"
 
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
-
-#include "sasl.h"
 
 /*
  * The single source of the agent's explanations. Keys:
@@ -787,7 +783,7 @@ static const struct catalogue_entry entries[] = {
 
 #define N_ENTRIES (sizeof(entries) / sizeof(entries[0]))
 
-static const struct catalogue_entry *find(const char *key)
+const struct catalogue_entry *catalogue_find(const char *key)
 {
     for (size_t i = 0; i < N_ENTRIES; i++)
         if (strcasecmp(entries[i].key, key) == 0)
@@ -811,7 +807,7 @@ const struct catalogue_entry *catalogue_code(enum probe_stage stage, int code)
     const struct catalogue_entry *e;
     if ((int)stage >= 0 && stage < PROBE_STAGE_COUNT) {
         snprintf(key, sizeof(key), "%d@%s", code, probe_stage_name(stage));
-        e = find(key);
+        e = catalogue_find(key);
         if (e)
             return e;
     }
@@ -819,7 +815,7 @@ const struct catalogue_entry *catalogue_code(enum probe_stage stage, int code)
      * (unexpected) says more than a general entry could. */
     if (code >= 400 && code <= 599) {
         snprintf(key, sizeof(key), "%d", code);
-        e = find(key);
+        e = catalogue_find(key);
         if (e)
             return e;
     }
@@ -830,14 +826,14 @@ const struct catalogue_entry *catalogue_class(enum smtp_class cls)
 {
     if ((int)cls < 0 || cls >= SMTP_CLASS_COUNT)
         return NULL;
-    return find(smtp_class_name(cls));
+    return catalogue_find(smtp_class_name(cls));
 }
 
 const struct catalogue_entry *catalogue_error(enum probe_error error)
 {
     if ((int)error <= PROBE_ERROR_NONE || error >= PROBE_ERROR_COUNT)
         return NULL;
-    return find(probe_error_name(error));
+    return catalogue_find(probe_error_name(error));
 }
 
 /* "d.d{1,3}.d{1,3}" with a class digit of 2, 4 or 5 (RFC 3463). */
@@ -861,7 +857,7 @@ static bool enhanced_valid(const char *s)
 
 const struct catalogue_entry *catalogue_enhanced(const char *enhanced)
 {
-    return enhanced_valid(enhanced) ? find(enhanced) : NULL;
+    return enhanced_valid(enhanced) ? catalogue_find(enhanced) : NULL;
 }
 
 /* A three-digit reply code 200..599, or -1. */
@@ -933,325 +929,9 @@ size_t catalogue_lookup(const char *what, const struct catalogue_entry **out,
     else if (probe_error_parse(what, &err) == 0)
         e = catalogue_error(err);
     else if (!isdigit((unsigned char)what[0]))
-        e = find(what); /* the rest: "probe_failed" */
+        e = catalogue_find(what); /* the rest: "probe_failed" */
     if (!e)
         return 0;
     out[0] = e;
     return 1;
-}
-
-/* Postfix's "535 5.7.8 Error: authentication failed: no mechanism
- * available": a mechanism it does not offer, not a refused password. */
-static bool no_mechanism_text(const struct probe_reply *rep)
-{
-    return rep->code == 535 && strcasestr(rep->text, "no mechanism");
-}
-
-const struct catalogue_entry *
-catalogue_for_result(const struct probe_result *r)
-{
-    if (!r || r->success)
-        return NULL;
-    if (r->error != PROBE_ERROR_NONE) {
-        const struct catalogue_entry *e = catalogue_error(r->error);
-        if (e)
-            return e;
-    }
-    if ((int)r->stage >= 0 && r->stage < PROBE_STAGE_COUNT &&
-        r->replies[r->stage].code) {
-        /* The code says password, the text says mechanism: the text is
-         * what the operator has to act on. */
-        if (r->stage == PROBE_STAGE_AUTH &&
-            no_mechanism_text(&r->replies[r->stage]))
-            return find("no_mechanism");
-        return catalogue_code(r->stage, r->replies[r->stage].code);
-    }
-    /* Failed without an error or a reply: nothing more precise to say. */
-    return find("probe_failed");
-}
-
-/* ---- notes -------------------------------------------------------- */
-
-/* Appends to a NUL-terminated buffer, cutting what does not fit. */
-struct note {
-    char *buf;
-    size_t cap, len;
-};
-
-static void note_vadd(struct note *nb, const char *fmt, va_list ap)
-    __attribute__((format(printf, 2, 0)));
-
-static void note_vadd(struct note *nb, const char *fmt, va_list ap)
-{
-    if (nb->cap == 0 || nb->len + 1 >= nb->cap)
-        return;
-    int w = vsnprintf(nb->buf + nb->len, nb->cap - nb->len, fmt, ap);
-    if (w < 0)
-        nb->buf[nb->len] = '\0';
-    else if ((size_t)w >= nb->cap - nb->len)
-        nb->len = nb->cap - 1;
-    else
-        nb->len += (size_t)w;
-}
-
-static void note_add(struct note *nb, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void note_add(struct note *nb, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    note_vadd(nb, fmt, ap);
-    va_end(ap);
-}
-
-/* One more sentence of a note, after a space when one came before. */
-static void note_sentence(struct note *nb, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void note_sentence(struct note *nb, const char *fmt, ...)
-{
-    if (nb->len)
-        note_add(nb, " ");
-    va_list ap;
-    va_start(ap, fmt);
-    note_vadd(nb, fmt, ap);
-    va_end(ap);
-}
-
-/* The mechanisms EHLO advertised, space-separated, or "none". */
-static void list_mechs(const struct smtp_ehlo *e, char *dst, size_t n)
-{
-    struct note l = {dst, n, 0};
-    if (n)
-        dst[0] = '\0';
-    for (size_t i = 0; i < e->n_mechs && i < SMTP_EHLO_MAX_MECHS; i++)
-        note_add(&l, "%s%s", i ? " " : "", e->mechs[i]);
-    if (l.len == 0)
-        note_add(&l, "none");
-}
-
-/* The session was in clear text all the way to AUTH: tls = none. */
-static bool auth_in_clear(const struct probe_result *r)
-{
-    return !r->tls.present && r->replies[PROBE_STAGE_STARTTLS].code == 0;
-}
-
-/* The session went through STARTTLS (and so had two EHLOs). */
-static bool went_through_starttls(const struct probe_result *r)
-{
-    return r->replies[PROBE_STAGE_STARTTLS].code == 220 && r->tls.present;
-}
-
-/* 504 or 535 to a mechanism EHLO did not advertise, and Postfix's "no
- * mechanism available": the mechanism is at fault, not the password. */
-static void note_mechanisms(const struct probe_result *r, struct note *nb)
-{
-    char missing[160] = "",
-         advertised[SMTP_EHLO_MAX_MECHS * (SMTP_EHLO_MECH_MAX + 1) + 8];
-    struct note m = {missing, sizeof(missing), 0};
-    for (size_t i = 0; i < r->n_auth && i < CONFIG_MAX_MECHS; i++) {
-        const struct probe_auth *a = &r->auth[i];
-        if (a->attempted && !a->advertised &&
-            (a->reply.code == 504 || a->reply.code == 535))
-            note_add(&m, "%s%s (%d)", m.len ? ", " : "",
-                     sasl_mech_name(a->mech), a->reply.code);
-    }
-    if (m.len) {
-        list_mechs(&r->ehlo, advertised, sizeof(advertised));
-        if (r->ehlo.auth || r->ehlo.n_mechs)
-            note_sentence(
-                nb,
-                "EHLO did not advertise %s; it advertised AUTH %s, so "
-                "configure one of those or enable this mechanism on "
-                "the server.",
-                missing, advertised);
-        else
-            note_sentence(
-                nb,
-                "EHLO did not advertise %s; it advertised no AUTH at "
-                "all on this connection.",
-                missing);
-    }
-    for (size_t i = 0; i < r->n_auth && i < CONFIG_MAX_MECHS; i++) {
-        const struct probe_auth *a = &r->auth[i];
-        if (!no_mechanism_text(&a->reply))
-            continue;
-        note_sentence(nb,
-                      "The 535 to %s says no mechanism available: that is how "
-                      "Postfix refuses a mechanism it does not offer here, so "
-                      "this is a mechanism problem, not a password problem.",
-                      sasl_mech_name(a->mech));
-    }
-}
-
-/* AUTH before and after STARTTLS, and AUTH in clear text. */
-static void note_auth_and_tls(const struct probe_result *r, struct note *nb)
-{
-    int code = r->replies[PROBE_STAGE_AUTH].code;
-    bool needs_tls = code == 503 || code == 530 || code == 538;
-    bool unoffered = false;
-    for (size_t i = 0; i < r->n_auth && i < CONFIG_MAX_MECHS; i++)
-        if (r->auth[i].attempted && !r->auth[i].advertised)
-            unoffered = true;
-    if (r->stage != PROBE_STAGE_AUTH || !(needs_tls || unoffered))
-        return;
-    if (auth_in_clear(r) && r->ehlo_seen) {
-        if (!r->ehlo.auth && r->ehlo.starttls)
-            note_sentence(nb,
-                          "The EHLO in clear text offered STARTTLS but no "
-                          "AUTH: the server offers AUTH only after "
-                          "STARTTLS, so set tls = starttls for this target.");
-        else if (needs_tls && r->ehlo.starttls)
-            note_sentence(nb,
-                          "AUTH went in clear text and the server wants TLS "
-                          "first; it offers STARTTLS, so set tls = starttls "
-                          "for this target.");
-        else if (needs_tls)
-            note_sentence(nb,
-                          "AUTH went in clear text and the server offers "
-                          "no STARTTLS; use its implicit TLS port with tls = "
-                          "implicit.");
-    } else if (went_through_starttls(r)) {
-        /* The mechanism list after TLS is what counts; the change across
-         * STARTTLS only explains a refusal of AUTH itself. */
-        if (needs_tls && !r->ehlo_pre_tls_auth && r->ehlo.auth) {
-            note_sentence(nb,
-                          "EHLO advertised AUTH only after STARTTLS, and "
-                          "AUTH after STARTTLS was still refused: check the "
-                          "server's TLS and SASL settings together.");
-        } else if (r->ehlo_pre_tls_auth && !r->ehlo.auth) {
-            note_sentence(nb,
-                          "The server advertised AUTH before STARTTLS but "
-                          "not after it: its SASL setup differs with TLS, so "
-                          "check its TLS-specific settings.");
-        }
-    }
-}
-
-/* A 535 after a reload changed the password, with no AUTH since. */
-static void note_secret_change(const struct probe_result *r, struct note *nb)
-{
-    if (!(r->secret_changed_at > 0) || r->auth_ok_since_secret_change)
-        return;
-    bool refused = false;
-    for (size_t i = 0; i < r->n_auth && i < CONFIG_MAX_MECHS; i++)
-        if (r->auth[i].reply.code == 535 &&
-            !no_mechanism_text(&r->auth[i].reply))
-            refused = true;
-    if (!refused)
-        return;
-    char when[40] = "an earlier reload";
-    time_t t = (time_t)r->secret_changed_at;
-    struct tm tm;
-    if (gmtime_r(&t, &tm))
-        strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
-    note_sentence(
-        nb,
-        "The password of this target changed at the reload of %s and "
-        "no AUTH has succeeded since: check the new password file or "
-        "variable first.",
-        when);
-}
-
-/* A later session met another certificate than the first: each
- * mechanism has its own connection, and a load balancer may send them to
- * backends that differ. Only what the agent computed is said, never the
- * server's text (the subject). */
-static void note_tls_sessions(const struct probe_result *r, struct note *nb)
-{
-    const struct tls_facts *f = &r->tls_odd_facts;
-    if (!r->tls_odd || !f->present)
-        return;
-    char when[40] = "an unreadable date";
-    time_t t = (time_t)f->not_after;
-    struct tm tm;
-    if (f->not_after > 0 && gmtime_r(&t, &tm))
-        strftime(when, sizeof(when), "%Y-%m-%d", &tm);
-    note_sentence(nb,
-                  "Session %u (of %u with TLS) met another certificate than "
-                  "the first, valid until %s, which %s; behind a load "
-                  "balancer one backend differs from the others.",
-                  r->tls_odd, r->tls_sessions, when,
-                  f->valid ? "verifies" : "does not verify");
-}
-
-/* What EHLO offered when STARTTLS was missing; the certificate's fault. */
-static void note_tls(const struct probe_result *r, struct note *nb)
-{
-    if (r->error == PROBE_ERROR_STARTTLS_UNAVAILABLE && r->ehlo_seen &&
-        !r->ehlo.starttls && r->stage != PROBE_STAGE_AUTH) {
-        char kw[SMTP_EHLO_MAX_KEYWORDS * (SMTP_EHLO_KEYWORD_MAX + 1) + 8];
-        struct note l = {kw, sizeof(kw), 0};
-        kw[0] = '\0';
-        for (size_t i = 0; i < r->ehlo.n_keywords; i++)
-            note_add(&l, "%s%s", i ? " " : "", r->ehlo.keywords[i]);
-        note_sentence(nb, "EHLO did not list STARTTLS; it listed: %s.",
-                      l.len ? kw : "no extensions");
-    }
-    if (r->error == PROBE_ERROR_CERTIFICATE && r->tls.problem[0]) {
-        note_sentence(nb, "Certificate check: %.*s.",
-                      (int)strnlen(r->tls.problem, sizeof(r->tls.problem)),
-                      r->tls.problem);
-    }
-    note_tls_sessions(r, nb);
-}
-
-/* The agent cancelled an exchange itself: what the server answered was
- * its answer to "*", not a verdict on the credentials. */
-static void note_cancelled(const struct probe_result *r, struct note *nb)
-{
-    for (size_t i = 0; i < r->n_auth && i < CONFIG_MAX_MECHS; i++) {
-        const struct probe_auth *a = &r->auth[i];
-        if (a->cancelled == SASL_STEP_OK)
-            continue;
-        if (a->reply.code)
-            note_sentence(nb,
-                          "The agent cancelled AUTH %s itself (it sent \"*\") "
-                          "because %s; the %d that followed answers that "
-                          "cancellation and says nothing of the "
-                          "credentials.",
-                          sasl_mech_name(a->mech),
-                          sasl_step_error_words(a->cancelled), a->reply.code);
-        else
-            note_sentence(nb,
-                          "The agent cancelled AUTH %s itself (it sent \"*\") "
-                          "because %s.",
-                          sasl_mech_name(a->mech),
-                          sasl_step_error_words(a->cancelled));
-    }
-}
-
-/* Server text that held a form of the secret was withheld whole. */
-static void note_withheld(const struct probe_result *r, struct note *nb)
-{
-    bool withheld = r->ehlo_withheld || r->tls_subject_withheld;
-    for (int i = 0; i < PROBE_STAGE_COUNT; i++)
-        withheld = withheld || r->replies[i].withheld;
-    for (size_t i = 0; i < r->n_auth && i < CONFIG_MAX_MECHS; i++)
-        withheld = withheld || r->auth[i].reply.withheld;
-    if (withheld)
-        note_sentence(nb, "The server sent back a form of the probe's "
-                          "secret (the password, its base64 or what AUTH "
-                          "sent); that text is withheld whole, so that "
-                          "nothing of the secret shows: find out why the "
-                          "server repeats what clients send.");
-}
-
-void catalogue_note(const struct probe_result *r, char *buf, size_t n)
-{
-    struct note nb = {buf, n, 0};
-    if (n)
-        buf[0] = '\0';
-    /* Notes explain failures; a healthy probe needs none. Server text
-     * is never copied: only mechanism and keyword names from EHLO, which
-     * the parser has reduced to [A-Z0-9_-], so no secret can slip in. */
-    if (!r || r->success || n == 0)
-        return;
-    note_mechanisms(r, &nb);
-    note_auth_and_tls(r, &nb);
-    note_secret_change(r, &nb);
-    note_tls(r, &nb);
-    note_cancelled(r, &nb);
-    note_withheld(r, &nb);
 }

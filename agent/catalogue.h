@@ -1,13 +1,13 @@
 /* catalogue: what each reply, class and error means, when it is seen and
  * how to fix it; the single source for --explain, --once, the status
- * page, the logs and the alert rules' words. Pure. */
+ * page, the logs and the alert rules' words. Pure: it knows codes,
+ * classes and errors, not probe results (report.c reads those). */
 #ifndef CATALOGUE_H
 #define CATALOGUE_H
 
 #include <stddef.h>
 
 #include "classify.h"
-#include "probe.h"
 
 /*
  * One entry. Every text is plain ASCII, one or two sentences, without a
@@ -46,25 +46,9 @@ const struct catalogue_entry *catalogue_enhanced(const char *enhanced);
 size_t catalogue_lookup(const char *what, const struct catalogue_entry **out,
                         size_t cap);
 
-/* The entry that explains a failed probe: its no-reply error, or the
- * failing reply at its stage ("no_mechanism" for Postfix's 535 "no
- * mechanism available" to AUTH). NULL for a successful probe. */
-const struct catalogue_entry *
-catalogue_for_result(const struct probe_result *r);
-
-/*
- * A note computed from the probe itself, or "" when there is none, e.g.:
- * a 504 or 535 to a mechanism that EHLO did not advertise names the ones
- * it did; Postfix's "535 5.7.8 ... no mechanism available" is a
- * mechanism problem, not a password problem; AUTH advertised only after
- * STARTTLS; a 535 after a reload changed the password and no AUTH has
- * succeeded since. Server text is copied as the probe kept it (printable
- * ASCII): escape it for HTML.
- */
-void catalogue_note(const struct probe_result *r, char *buf, size_t n);
-/* A buffer for catalogue_note() with room for every note at once, 16
- * mechanism names included; what does not fit is cut. */
-#define CATALOGUE_NOTE_MAX 2048
+/* The entry under exactly this key ("no_mechanism", "probe_failed",
+ * "535@auth"), or NULL. */
+const struct catalogue_entry *catalogue_find(const char *key);
 
 /* Every entry, for tests and listings. */
 size_t catalogue_count(void);

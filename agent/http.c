@@ -25,7 +25,7 @@
 #include "expo.h"
 #include "file.h"
 #include "http_auth.h"
-#include "http_page.h"
+#include "page.h"
 #include "http_park.h"
 #include "http_render.h"
 #include "http_strict.h"
@@ -68,14 +68,6 @@
 #define TEXT_PLAIN "text/plain; charset=utf-8"
 #define TEXT_HTML  "text/html; charset=utf-8"
 
-/* What the status page shows of a target besides its last result. */
-struct http_target {
-    char name[CONFIG_NAME_MAX + 1];
-    char host[CONFIG_HOST_MAX + 1];
-    unsigned port;
-    enum tls_mode tls;
-};
-
 /* One open connection, for the watchdog. */
 struct http_conn {
     struct http_conn *prev, *next;
@@ -109,11 +101,9 @@ struct http_server {
     struct metrics *metrics;
     atomic_bool ready;
     atomic_uint_fast64_t loop_ms; /* the probe loop's last turn; 0: none */
-    pthread_mutex_t lock;         /* targets, start_error, mhd_rl */
-    struct http_target *targets;
-    size_t n_targets;
-    bool starting;         /* MHD's messages also go to start_error */
-    char start_error[512]; /* MHD's messages while starting, joined */
+    pthread_mutex_t lock;         /* start_error, mhd_rl */
+    bool starting;                /* MHD's messages also go to start_error */
+    char start_error[512];        /* MHD's messages while starting, joined */
     struct ratelimit mhd_rl;
     struct ratelimit strict_rl;      /* malformed requests refused */
     struct ratelimit busy_render_rl; /* 503s at the memory cap */
@@ -482,50 +472,15 @@ static int render_metrics(void *cls, struct buf *b)
 /* ---- the status page ------------------------------------------------------
  */
 
-static int target_cmp(const void *a, const void *b)
-{
-    return strcmp(((const struct http_target *)a)->name,
-                  ((const struct http_target *)b)->name);
-}
-
-/* h->targets is sorted by name (http_set_targets): a page of n cards
- * costs n log n here, not n * n. Under h->lock. */
-static const struct http_target *find_target(const struct http_server *h,
-                                             const char *name)
-{
-    if (h->n_targets == 0)
-        return NULL; /* bsearch() wants an array, even an empty one */
-    struct http_target key;
-    snprintf(key.name, sizeof(key.name), "%s", name);
-    return bsearch(&key, h->targets, h->n_targets, sizeof(*h->targets),
-                   target_cmp);
-}
-
-/* The page's view of a target's server, under h->lock. */
-static bool page_server(void *cls, const char *name,
-                        struct http_page_server *out)
-{
-    struct http_server *h = cls;
-    pthread_mutex_lock(&h->lock);
-    const struct http_target *t = find_target(h, name);
-    if (t) {
-        snprintf(out->host, sizeof(out->host), "%s", t->host);
-        out->port = t->port;
-        out->tls = t->tls;
-    }
-    pthread_mutex_unlock(&h->lock);
-    return t != NULL;
-}
-
 /* The body of /, in the render thread. */
 static int render_page(void *cls, struct buf *b)
 {
     struct http_server *h = cls;
-    struct probe_result *res = NULL;
+    struct metrics_last *res = NULL;
     size_t n = 0;
     if (metrics_last_results(h->metrics, &res, &n) < 0)
         return -1;
-    int rc = http_page_render(b, res, n, now_unix(), page_server, h);
+    int rc = page_render(b, res, n, now_unix());
     free(res);
     return rc;
 }
@@ -1132,7 +1087,6 @@ static void server_free(struct http_server *h)
     http_park_free(h->park);
     pthread_cond_destroy(&h->conn_cond);
     pthread_mutex_destroy(&h->conn_lock);
-    free(h->targets);
     free(h);
 }
 
@@ -1329,31 +1283,4 @@ unsigned http_port(const struct http_server *h)
     const union MHD_DaemonInfo *info =
         MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
     return info ? info->port : 0;
-}
-
-int http_set_targets(struct http_server *h, const struct agent_config *cfg)
-{
-    size_t n = cfg ? cfg->n_targets : 0;
-    struct http_target *arr = NULL;
-    if (n) {
-        arr = calloc(n, sizeof(*arr));
-        if (!arr)
-            return -1;
-    }
-    for (size_t i = 0; i < n; i++) {
-        const struct target_config *t = &cfg->targets[i];
-        snprintf(arr[i].name, sizeof(arr[i].name), "%s", t->name);
-        snprintf(arr[i].host, sizeof(arr[i].host), "%s", t->host);
-        arr[i].port = t->port;
-        arr[i].tls = t->tls;
-    }
-    if (n)
-        qsort(arr, n, sizeof(*arr), target_cmp);
-    pthread_mutex_lock(&h->lock);
-    struct http_target *old = h->targets;
-    h->targets = arr;
-    h->n_targets = n;
-    pthread_mutex_unlock(&h->lock);
-    free(old);
-    return 0;
 }

@@ -58,14 +58,6 @@ void http_loop_turned(struct http_server *h, uint64_t mono_ms);
 unsigned http_port(const struct http_server *h);
 
 /*
- * The host, port and TLS mode the status page shows for each target: the
- * metrics store keeps names only. Copies what it needs (never a secret);
- * call it after every (re)load. Until then the page shows "-". 0, or -1
- * when out of memory (the old copy stays).
- */
-int http_set_targets(struct http_server *h, const struct agent_config *cfg);
-
-/*
  * After a reload: the basic auth users become cfg's (none: no auth). The
  * cache of verified credentials keeps the users whose name and hash did
  * not change. The HTTPS files are only read at start: a change of

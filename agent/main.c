@@ -1,5 +1,4 @@
 /* main: flags, signals, wiring of the modules; the only exit(). */
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -19,6 +18,7 @@
 #include "catalogue.h"
 #include "classify.h"
 #include "config.h"
+#include "explain.h"
 #include "fdbudget.h"
 #include "http.h"
 #include "log.h"
@@ -215,235 +215,11 @@ static int parse_args(int argc, char **argv, struct options *o)
     return 0;
 }
 
-/* ---- --explain ------------------------------------------------------- */
-
-/* What the operator asked about decides how entries are headed. */
-enum explain_kind {
-    EXPLAIN_CODE,     /* "504": every stage; "535@auth": one */
-    EXPLAIN_CLASS,    /* "auth_failed" */
-    EXPLAIN_ERROR,    /* "timeout" */
-    EXPLAIN_ENHANCED, /* "5.7.8" */
-    EXPLAIN_OTHER     /* "probe_failed" */
-};
-
-static const char *const explain_kind_names[] = {
-    [EXPLAIN_CODE] = "code",   [EXPLAIN_CLASS] = "class",
-    [EXPLAIN_ERROR] = "error", [EXPLAIN_ENHANCED] = "enhanced",
-    [EXPLAIN_OTHER] = "other",
-};
-
-/* How a stage reads in a sentence: "504 at AUTH", "at the greeting". */
-static const char *const stage_words[PROBE_STAGE_COUNT] = {
-    [PROBE_STAGE_CONNECT] = "connect", [PROBE_STAGE_GREETING] = "the greeting",
-    [PROBE_STAGE_EHLO] = "EHLO",       [PROBE_STAGE_STARTTLS] = "STARTTLS",
-    [PROBE_STAGE_TLS] = "TLS",         [PROBE_STAGE_AUTH] = "AUTH",
-    [PROBE_STAGE_QUIT] = "QUIT",
-};
-
-struct explain_query {
-    enum explain_kind kind;
-    int code;            /* EXPLAIN_CODE */
-    int stage;           /* EXPLAIN_CODE: the stage asked for, or -1 */
-    enum smtp_class cls; /* EXPLAIN_CLASS */
-};
-
-static void explain_parse(const char *what, struct explain_query *q)
-{
-    enum probe_stage st;
-    enum probe_error err;
-    char *end;
-    long code = strtol(what, &end, 10);
-
-    memset(q, 0, sizeof(*q));
-    q->stage = -1;
-    if (isdigit((unsigned char)what[0]) && end == what + 3 &&
-        (*end == '\0' || *end == '@')) {
-        q->kind = EXPLAIN_CODE;
-        q->code = (int)code;
-        if (*end == '@' && probe_stage_parse(end + 1, &st) == 0)
-            q->stage = (int)st;
-    } else if (isdigit((unsigned char)what[0])) {
-        q->kind = EXPLAIN_ENHANCED;
-    } else if (smtp_class_parse(what, &q->cls) == 0) {
-        q->kind = EXPLAIN_CLASS;
-    } else if (probe_error_parse(what, &err) == 0) {
-        q->kind = EXPLAIN_ERROR;
-    } else {
-        q->kind = EXPLAIN_OTHER;
-    }
-}
-
-/* The stages at which the code asked about is explained by e, as a
- * bit set over enum probe_stage. */
-static unsigned explain_stages(const struct explain_query *q,
-                               const struct catalogue_entry *e)
-{
-    if (q->stage >= 0)
-        return 1u << q->stage;
-    unsigned set = 0;
-    for (int s = 0; s < PROBE_STAGE_COUNT; s++)
-        if (classify_expected_code((enum probe_stage)s) != 0 &&
-            catalogue_code((enum probe_stage)s, q->code) == e)
-            set |= 1u << s;
-    return set;
-}
-
-static int first_stage(unsigned set)
-{
-    for (int s = 0; s < PROBE_STAGE_COUNT; s++)
-        if (set & (1u << s))
-            return s;
-    return PROBE_STAGE_AUTH;
-}
-
-/* "the greeting, STARTTLS or QUIT" */
-static void stage_list(unsigned set, char *dst, size_t n)
-{
-    int count = 0, total = 0;
-    for (int s = 0; s < PROBE_STAGE_COUNT; s++)
-        total += (set >> s) & 1u;
-    size_t len = 0;
-    dst[0] = '\0';
-    for (int s = 0; s < PROBE_STAGE_COUNT && len < n; s++) {
-        if (!(set & (1u << s)))
-            continue;
-        const char *sep = count == 0 ? "" : count == total - 1 ? " or " : ", ";
-        int w = snprintf(dst + len, n - len, "%s%s", sep, stage_words[s]);
-        if (w < 0)
-            break;
-        len += (size_t)w;
-        count++;
-    }
-}
-
-/* One labelled paragraph, wrapped at 78 columns under its label. */
-static void explain_para(const char *label, const char *text)
-{
-    enum { WIDTH = 78, INDENT = 16 };
-    printf("  %-*s", INDENT - 2, label);
-    int col = INDENT;
-    const char *p = text;
-    while (*p) {
-        size_t word = strcspn(p, " ");
-        if (col > INDENT && col + 1 + (int)word > WIDTH) {
-            printf("\n%*s", INDENT, "");
-            col = INDENT;
-        } else if (col > INDENT) {
-            putchar(' ');
-            col++;
-        }
-        printf("%.*s", (int)word, p);
-        col += (int)word;
-        p += word;
-        while (*p == ' ')
-            p++;
-    }
-    putchar('\n');
-}
-
-static void explain_text(const struct explain_query *q,
-                         const struct catalogue_entry *const *found, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        const struct catalogue_entry *e = found[i];
-        if (i)
-            putchar('\n');
-        switch (q->kind) {
-        case EXPLAIN_CODE: {
-            char stages[128];
-            unsigned set = explain_stages(q, e);
-            stage_list(set, stages, sizeof(stages));
-            printf("%d at %s: %s\n", q->code, stages, e->title);
-            explain_para("Class:",
-                         smtp_class_name(classify_reply(
-                             (enum probe_stage)first_stage(set), q->code)));
-            break;
-        }
-        case EXPLAIN_CLASS:
-            printf("%s: %s\n", e->key, e->title);
-            explain_para("Kind:", "a class of final replies (the class "
-                                  "label)");
-            break;
-        case EXPLAIN_ERROR:
-            printf("%s: %s\n", e->key, e->title);
-            explain_para("Kind:", "a failure without a reply (the error "
-                                  "label)");
-            break;
-        case EXPLAIN_ENHANCED:
-            printf("%s: %s\n", e->key, e->title);
-            explain_para("Kind:", "an enhanced status code (RFC 3463)");
-            break;
-        case EXPLAIN_OTHER:
-            printf("%s: %s\n", e->key, e->title);
-            break;
-        }
-        explain_para("Meaning:", e->meaning);
-        explain_para("When:", e->when);
-        explain_para("Fix:", e->fix);
-        if (e->neighbours)
-            explain_para("Differences:", e->neighbours);
-    }
-}
-
-static void json_field(const char *name, const char *value, bool last)
-{
-    printf("      ");
-    once_json_string(stdout, name);
-    printf(": ");
-    if (value)
-        once_json_string(stdout, value);
-    else
-        printf("null");
-    printf(last ? "\n" : ",\n");
-}
-
-static void explain_json(const struct explain_query *q, const char *what,
-                         const struct catalogue_entry *const *found, size_t n)
-{
-    printf("{\n  \"query\": ");
-    once_json_string(stdout, what);
-    printf(",\n  \"entries\": [\n");
-    for (size_t i = 0; i < n; i++) {
-        const struct catalogue_entry *e = found[i];
-        printf("    {\n");
-        json_field("key", e->key, false);
-        json_field("kind", explain_kind_names[q->kind], false);
-        if (q->kind == EXPLAIN_CODE) {
-            unsigned set = explain_stages(q, e);
-            printf("      \"code\": %d,\n      \"stages\": [", q->code);
-            for (int s = 0, k = 0; s < PROBE_STAGE_COUNT; s++)
-                if (set & (1u << s)) {
-                    printf(k++ ? ", " : "");
-                    once_json_string(stdout,
-                                     probe_stage_name((enum probe_stage)s));
-                }
-            printf("],\n");
-            json_field("class",
-                       smtp_class_name(classify_reply(
-                           (enum probe_stage)first_stage(set), q->code)),
-                       false);
-        } else if (q->kind == EXPLAIN_CLASS) {
-            json_field("class", e->key, false);
-        } else if (q->kind == EXPLAIN_ERROR) {
-            json_field("error", e->key, false);
-        }
-        json_field("title", e->title, false);
-        json_field("meaning", e->meaning, false);
-        json_field("when", e->when, false);
-        json_field("fix", e->fix, false);
-        json_field("neighbours", e->neighbours, true);
-        printf(i + 1 < n ? "    },\n" : "    }\n");
-    }
-    printf("  ]\n}\n");
-}
-
 /* The catalogue's entries for what the operator typed: 0 when known, 1
  * (with a message) when not. */
 static int explain(const char *what, bool json)
 {
-    const struct catalogue_entry *found[PROBE_STAGE_COUNT];
-    size_t n = catalogue_lookup(what, found, PROBE_STAGE_COUNT);
-    if (n == 0) {
+    if (explain_print(stdout, what, json) == 0) {
         fprintf(stderr,
                 "smtp-health-agent: --explain: nothing known as '%s'; try "
                 "a reply code (504), a code at a stage (535@auth), a class "
@@ -452,12 +228,6 @@ static int explain(const char *what, bool json)
                 what);
         return EXIT_FAILED;
     }
-    struct explain_query q;
-    explain_parse(what, &q);
-    if (json)
-        explain_json(&q, what, found, n);
-    else
-        explain_text(&q, found, n);
     return fflush(stdout) == 0 ? EXIT_OK : EXIT_FAILED;
 }
 
@@ -562,9 +332,6 @@ static void reload(const char *path, struct runner *runner,
         return;
     }
     metrics_config_loaded(metrics, true, now);
-    if (http_set_targets(http, runner_config(runner)) < 0)
-        log_warn("main", "status page keeps the old targets: out of memory",
-                 NULL);
     if (http_set_auth(http, runner_config(runner)) < 0)
         log_warn("main", "basic auth keeps the old users: out of memory",
                  NULL);
@@ -655,8 +422,6 @@ static int run_daemon(struct agent_config *cfg, const struct options *o)
         metrics_free(metrics);
         return EXIT_FAILED;
     }
-    if (http_set_targets(http, runner_config(runner)) < 0)
-        log_warn("main", "status page without targets: out of memory", NULL);
     http_set_ready(http, true);
     log_info("main", "started", "version=%s listen=%s targets=%zu",
              AGENT_VERSION, listen, n_targets);

@@ -60,6 +60,7 @@ struct mtarget {
     /* Last probe: the copy pages read, and what its gauges show. */
     bool probed;
     struct probe_result last;
+    struct report_history history;
     int last_code[PROBE_STAGE_COUNT]; /* 0: no reply in the last probe */
 
     /* Facts that survive a probe that did not get that far. */
@@ -292,7 +293,8 @@ static void count_reply(struct mtarget *t, enum probe_stage stage, int code)
     t->n_replies++;
 }
 
-void metrics_record(struct metrics *m, const struct probe_result *r)
+void metrics_record(struct metrics *m, const struct probe_result *r,
+                    const struct report_history *h)
 {
     char name[CONFIG_NAME_MAX + 1];
     snprintf(name, sizeof name, "%.*s", CONFIG_NAME_MAX, r->target);
@@ -357,6 +359,10 @@ void metrics_record(struct metrics *m, const struct probe_result *r)
     }
     t->last = *r;
     snprintf(t->last.target, sizeof t->last.target, "%s", t->name);
+    if (h)
+        t->history = *h;
+    else
+        memset(&t->history, 0, sizeof(t->history));
     t->probed = true;
     pthread_mutex_unlock(&m->lock);
 }
@@ -823,26 +829,31 @@ int metrics_render(struct metrics *m, struct buf *out)
     return rc;
 }
 
-int metrics_last_results(struct metrics *m, struct probe_result **out,
+int metrics_last_results(struct metrics *m, struct metrics_last **out,
                          size_t *n)
 {
     pthread_mutex_lock(&m->lock);
     size_t count = m->n_targets;
-    struct probe_result *arr = calloc(count ? count : 1, sizeof *arr);
+    struct metrics_last *arr = calloc(count ? count : 1, sizeof *arr);
     if (!arr) {
         pthread_mutex_unlock(&m->lock);
         return -1;
     }
     for (size_t i = 0; i < count; i++) {
         const struct mtarget *t = m->targets[i];
+        struct metrics_last *l = &arr[i];
+        snprintf(l->host, sizeof l->host, "%s", t->host);
+        l->port = t->port;
+        l->tls = t->tls_mode;
         if (t->probed) {
-            arr[i] = t->last;
+            l->result = t->last;
+            l->history = t->history;
             continue;
         }
-        snprintf(arr[i].target, sizeof arr[i].target, "%s", t->name);
+        snprintf(l->result.target, sizeof l->result.target, "%s", t->name);
         /* Nothing reached yet, not "every phase took 0 s". */
         for (int p = 0; p < PROBE_PHASE_COUNT; p++)
-            arr[i].phase_seconds[p] = -1;
+            l->result.phase_seconds[p] = -1;
     }
     pthread_mutex_unlock(&m->lock);
     *out = arr;

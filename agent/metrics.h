@@ -9,6 +9,7 @@
 #include "buf.h"
 #include "config.h"
 #include "probe.h"
+#include "report.h"
 #include "scheduler.h"
 
 /* Buckets of smtp_probe_duration_seconds and of
@@ -46,10 +47,12 @@ void metrics_free(struct metrics *m);
 int metrics_set_targets(struct metrics *m, const struct agent_config *cfg);
 
 /* A probe finished: counts and last values of target r->target (ignored
- * when the target is no longer known). A result with a fault is the
- * agent's failure, not the target's: ignored too (count it with
- * metrics_resource_failure). */
-void metrics_record(struct metrics *m, const struct probe_result *r);
+ * when the target is no longer known), and h, what the runner knows of
+ * the target beyond the probe, kept beside the result for the pages (NULL:
+ * nothing). A result with a fault is the agent's failure, not the
+ * target's: ignored too (count it with metrics_resource_failure). */
+void metrics_record(struct metrics *m, const struct probe_result *r,
+                    const struct report_history *h);
 
 /* rounds of target were skipped, for reason. The series of reason
  * "running" exists from the start; the others from their first count. */
@@ -70,12 +73,20 @@ void metrics_config_loaded(struct metrics *m, bool ok, double when);
  */
 int metrics_render(struct metrics *m, struct buf *out);
 
+/* A target's last result with what the status page shows beside it. */
+struct metrics_last {
+    struct probe_result result; /* not probed yet: start_time 0, name set */
+    struct report_history history;
+    char host[CONFIG_HOST_MAX + 1];
+    unsigned port;
+    enum tls_mode tls;
+};
+
 /*
- * A copy of each target's last result for pages and --once: *out is an
- * array of n results sorted by target name (a target not yet probed has
- * start_time 0 and its name set); the caller free()s it. 0, or -1.
+ * A copy of each target's last result for the status page: *out is an
+ * array of n sorted by target name; the caller free()s it. 0, or -1.
  */
-int metrics_last_results(struct metrics *m, struct probe_result **out,
+int metrics_last_results(struct metrics *m, struct metrics_last **out,
                          size_t *n);
 
 #endif

@@ -29,10 +29,6 @@ void once_print_table(FILE *out, const struct probe_result *results, size_t n,
 void once_print_json(FILE *out, const struct probe_result *results, size_t n,
                      double now);
 
-/* s as a JSON string, quotes included, in plain ASCII: the one escaper
- * for every JSON the agent prints (--once and --explain). */
-void once_json_string(FILE *out, const char *s);
-
 /*
  * 0 when every result succeeded; 1 when a target failed; else 3 when the
  * agent itself failed to probe some (a fault: out of descriptors or

@@ -303,11 +303,13 @@ static enum smtp_class record_reply(struct session *s, enum probe_stage stage,
                        "answered %d %s",
                        sasl_mech_name(p->target.mechs[s->mech]),
                        sasl_step_error_words(why), pr.code, pr.text);
-        else if (stage == PROBE_STAGE_AUTH && s->mech >= 0)
+        else if (stage == PROBE_STAGE_AUTH && s->mech >= 0) {
+            if (!p->failed)
+                p->res.detail_auth = (unsigned)s->mech + 1;
             probe_fail(p, stage, PROBE_ERROR_NONE, "AUTH %s: %d %s",
                        sasl_mech_name(p->target.mechs[s->mech]), pr.code,
                        pr.text);
-        else
+        } else
             probe_fail(p, stage, PROBE_ERROR_NONE, "%s: %d %s",
                        probe_stage_name(stage), pr.code, pr.text);
     }

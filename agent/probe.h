@@ -84,6 +84,10 @@ struct probe_result {
     enum probe_stage stage; /* the stage where it failed, or QUIT */
     enum probe_error error; /* PROBE_ERROR_NONE or the no-reply failure */
     char detail[192];       /* a one-line note for logs and pages */
+    /* 1-based index into auth[] when detail only quotes that session's
+     * final reply ("AUTH PLAIN: 535 ..."), 0 otherwise: a reader that
+     * shows the AUTH rows need not print it twice. */
+    unsigned detail_auth;
     struct probe_reply replies[PROBE_STAGE_COUNT];
     double phase_seconds[PROBE_PHASE_COUNT]; /* < 0: not reached */
     double duration_seconds;
@@ -109,11 +113,6 @@ struct probe_result {
     struct tls_facts tls_odd_facts;
     size_t n_auth;
     struct probe_auth auth[CONFIG_MAX_MECHS];
-    /* Set by the runner, for the catalogue's notes: when a reload last
-     * changed this target's secret (unix time, 0: not since start), and
-     * whether an AUTH has succeeded since. */
-    double secret_changed_at;
-    bool auth_ok_since_secret_change;
     /* Every final reply of every session, in order: what
      * smtp_replies_total counts. At most six a session (greeting, EHLO,
      * STARTTLS, EHLO after TLS, AUTH, QUIT). */

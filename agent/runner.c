@@ -7,9 +7,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "catalogue.h"
 #include "log.h"
 #include "now.h"
+#include "report.h"
 #include "scheduler.h"
 
 #define EVENTS_PER_POLL 64
@@ -19,9 +19,9 @@
 
 /* What the runner remembers of a target across reloads. */
 struct target_state {
-    uint64_t id;              /* the scheduler's id */
-    double secret_changed_at; /* unix time of the reload, 0: never */
-    bool auth_ok_since_change;
+    uint64_t id; /* the scheduler's id */
+    /* When a reload last changed the secret, and AUTH success since. */
+    struct report_history history;
 };
 
 /* The warn lines of one fault kind, rate-limited. */
@@ -68,29 +68,28 @@ static long target_index(const struct runner *r, uint64_t id)
 static void log_outcome(const struct probe_result *res)
 {
     char detail[256], meaning[128];
-    log_quote(detail, sizeof(detail), res->detail);
     if (res->success) {
         log_debug("runner", "probe succeeded", "target=%s duration=%.3f",
                   res->target, res->duration_seconds);
         return;
     }
-    const struct catalogue_entry *e = catalogue_for_result(res);
-    log_quote(meaning, sizeof(meaning), e ? e->title : "");
-    const struct probe_reply *rep = &res->replies[res->stage];
+    struct report rep;
+    report_make(&rep, res, NULL, now_unix());
+    log_quote(detail, sizeof(detail), res->detail);
+    log_quote(meaning, sizeof(meaning), rep.entry ? rep.entry->title : "");
     if (res->error != PROBE_ERROR_NONE)
         log_info("runner", "probe failed",
                  "target=%s stage=%s error=%s duration=%.3f detail=%s "
                  "meaning=%s",
-                 res->target, probe_stage_name(res->stage),
-                 probe_error_name(res->error), res->duration_seconds, detail,
-                 meaning);
+                 res->target, probe_stage_name(res->stage), rep.outcome,
+                 res->duration_seconds, detail, meaning);
     else
         log_info("runner", "probe failed",
                  "target=%s stage=%s code=%d class=%s duration=%.3f "
                  "detail=%s meaning=%s",
-                 res->target, probe_stage_name(res->stage), rep->code,
-                 smtp_class_name(rep->cls), res->duration_seconds, detail,
-                 meaning);
+                 res->target, probe_stage_name(res->stage),
+                 rep.reply ? rep.reply->code : 0, rep.outcome,
+                 res->duration_seconds, detail, meaning);
 }
 
 static bool auth_succeeded(const struct probe_result *res)
@@ -177,18 +176,15 @@ void runner_probe_done(struct runner *r, const struct probe_result *done)
     /* A probe already running when the reload changed the secret still
      * used the old one: its 235 says nothing of the new password. */
     if (!fault && auth_succeeded(done) &&
-        done->start_time >= st->secret_changed_at)
-        st->auth_ok_since_change = true;
-    struct probe_result res = *done;
-    res.secret_changed_at = st->secret_changed_at;
-    res.auth_ok_since_secret_change = st->auth_ok_since_change;
+        done->start_time >= st->history.secret_changed_at)
+        st->history.auth_ok_since_secret_change = true;
     if (r->metrics && !fault)
-        metrics_record(r->metrics, &res);
-    sched_done(r->sched, res.id, now_ms(r));
+        metrics_record(r->metrics, done, &st->history);
+    sched_done(r->sched, done->id, now_ms(r));
     if (r->once) {
-        r->results[i] = res;
+        r->results[i] = *done;
         r->n_done++;
-        sched_remove(r->sched, res.id);
+        sched_remove(r->sched, done->id);
     }
 }
 
@@ -268,8 +264,8 @@ int runner_set_config(struct runner *r, struct agent_config *cfg)
             if (t->timeout_ms < old->timeout_ms)
                 prober_shorten_timeout(r->prober, state[i].id, t->timeout_ms);
             if (secret_changed(old, t)) {
-                state[i].secret_changed_at = now_unix();
-                state[i].auth_ok_since_change = false;
+                state[i].history.secret_changed_at = now_unix();
+                state[i].history.auth_ok_since_secret_change = false;
             }
         } else {
             state[i].id = r->next_id++;

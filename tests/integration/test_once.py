@@ -144,6 +144,14 @@ class Once(unittest.TestCase):
         # A plain wrong password needs no such note.
         self.assertEqual(self.lines_starting("pf-wrong", "  note: "), [])
 
+    def test_table_prints_the_auth_reply_once(self):
+        # The probe says its detail only quotes the AUTH reply: the row
+        # shows Postfix's 535 text, and no detail line repeats it.
+        text = self.by_name["pf-wrong"]["auth"][0]["text"]
+        self.assertTrue(text)
+        block = "\n".join(self.block("pf-wrong"))
+        self.assertEqual(block.count(text), 1, block)
+
     # --- JSON --------------------------------------------------------------
 
     def test_json_exit_1_ascii_and_every_target(self):

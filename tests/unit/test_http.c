@@ -28,7 +28,8 @@
 #include "catalogue.h"
 #include "expo.h"
 #include "http.h"
-#include "http_page.h"
+#include "page.h"
+#include "report.h"
 #include "metrics.h"
 #include "now.h"
 
@@ -369,7 +370,7 @@ static int setup(void **state)
     if (metrics_set_targets(f->metrics, &f->cfg) != 0)
         return -1;
     struct probe_result r = evil_result();
-    metrics_record(f->metrics, &r);
+    metrics_record(f->metrics, &r, NULL);
 
     struct http_options opt = {.listen = "127.0.0.1:0",
                                .metrics = f->metrics,
@@ -909,7 +910,7 @@ static char *escaped(const char *s)
 {
     struct buf b;
     buf_init(&b, 0);
-    assert_int_equal(http_html_escape(&b, s), 0);
+    assert_int_equal(page_html_escape(&b, s), 0);
     char *out = strdup(buf_str(&b));
     assert_non_null(out);
     buf_free(&b);
@@ -971,18 +972,19 @@ static void test_status_page(void **state)
     assert_non_null(strstr(csp, "frame-ancestors 'none'"));
     assert_null(strstr(csp, "script"));
     const char *page = buf_str(&r.body);
-    /* Before http_set_targets the server line is empty. */
+    /* The server line comes with the target from the store, before
+     * any probe (it used to wait for a second copy of the targets). */
     char *card = card_of(page, "mx1");
     assert_non_null(card);
-    assert_non_null(strstr(card, "<p class=\"server\">-</p>"));
+    assert_non_null(strstr(card, "mx1.example.com:587 (starttls)"));
+    assert_null(strstr(card, "<p class=\"server\">-</p>"));
     free(card);
     assert_non_null(strstr(page, "<span class=\"pill ok zero\">0 ok</span>"));
     reply_free(&r);
 
-    assert_int_equal(http_set_targets(f->http, &f->cfg), 0);
     double now = (double)time(NULL);
     struct probe_result ok = v6_result(now);
-    metrics_record(f->metrics, &ok);
+    metrics_record(f->metrics, &ok, NULL);
     get(f, "GET", "/", NULL, &r);
     assert_int_equal(r.status, 200);
     page = buf_str(&r.body);
@@ -1029,7 +1031,7 @@ static void test_status_page(void **state)
     assert_null(strstr(card, "said &quot;no&quot;"));
     assert_non_null(strstr(card, "<dt>Class</dt><dd>auth_failed</dd>"));
     const struct probe_result evil = evil_result();
-    const struct catalogue_entry *e = catalogue_for_result(&evil);
+    const struct catalogue_entry *e = report_entry(&evil);
     assert_non_null(e);
     char *title = escaped(e->title), *meaning = escaped(e->meaning),
          *fix = escaped(e->fix);
@@ -1044,7 +1046,7 @@ static void test_status_page(void **state)
      * is no Postfix "no mechanism"): the card must not show one. The
      * certificate failure below has one. */
     char note[2048];
-    catalogue_note(&evil, note, sizeof(note));
+    report_note(&evil, NULL, note, sizeof(note));
     if (note[0]) {
         char *n = escaped(note);
         assert_non_null(strstr(card, "<dt>Note</dt><dd class=\"note\">"));
@@ -1106,7 +1108,7 @@ static void test_status_page(void **state)
     tls.replies[PROBE_STAGE_AUTH].code = 0;
     tls.n_auth = 0;
     snprintf(tls.detail, sizeof(tls.detail), "tls: \"no\" & <b>%s", EVIL);
-    metrics_record(f->metrics, &tls);
+    metrics_record(f->metrics, &tls, NULL);
     get(f, "GET", "/", NULL, &r);
     page = buf_str(&r.body);
     assert_null(strstr(page, "<script"));
@@ -1116,7 +1118,7 @@ static void test_status_page(void **state)
                                  "tls: &quot;no&quot; &amp; &lt;b&gt;"
                                  "&lt;script&gt;"));
     assert_non_null(strstr(card, "<dt>Class</dt><dd>error: certificate</dd>"));
-    e = catalogue_for_result(&tls);
+    e = report_entry(&tls);
     assert_non_null(e);
     title = escaped(e->title);
     assert_non_null(strstr(card, title));
@@ -1134,7 +1136,7 @@ static void test_status_page(void **state)
     reply_free(&r);
 }
 
-/* Targets come in config order, the page looks them up by name: each
+/* Targets come in config order, the store keeps them by name: each
  * card shows its own server whatever the order. */
 static void test_status_page_lookup(void **state)
 {
@@ -1143,7 +1145,7 @@ static void test_status_page_lookup(void **state)
                                    f->targets[0]};
     struct agent_config cfg = f->cfg;
     cfg.targets = rev;
-    assert_int_equal(http_set_targets(f->http, &cfg), 0);
+    assert_int_equal(metrics_set_targets(f->metrics, &cfg), 0);
     struct reply r;
     get(f, "GET", "/", NULL, &r);
     assert_int_equal(r.status, 200);
@@ -1162,7 +1164,7 @@ static void test_status_page_lookup(void **state)
         free(card);
     }
     reply_free(&r);
-    assert_int_equal(http_set_targets(f->http, &f->cfg), 0);
+    assert_int_equal(metrics_set_targets(f->metrics, &f->cfg), 0);
 }
 
 /* Headers past the connection's memory are refused, not stored. */

@@ -92,7 +92,7 @@ static void record(struct metrics *m, struct probe_result *r)
         r->seen[r->n_seen++] =
             (struct probe_seen){(enum probe_stage)s, r->replies[s].code};
     }
-    metrics_record(m, r);
+    metrics_record(m, r, NULL);
 }
 
 /* STARTTLS + AUTH: PLAIN gets 235, LOGIN gets 535. */
@@ -511,7 +511,7 @@ static void test_every_reply_counts(void **state)
     };
     memcpy(r.seen, seen, sizeof seen);
     r.n_seen = sizeof seen / sizeof seen[0];
-    metrics_record(m, &r);
+    metrics_record(m, &r, NULL);
     char *text = render(m);
     assert_line(text, "smtp_replies_total{target=\"mx1\",stage=\"greeting\","
                       "code=\"220\",class=\"success\"} 2");
@@ -726,13 +726,13 @@ static void test_fault_is_not_the_targets(void **state)
     assert_absent(text, "smtp_probe_last_run_timestamp_seconds");
     free(text);
     /* The page's last result is still "not probed yet". */
-    struct probe_result *last;
+    struct metrics_last *last;
     size_t n;
     assert_int_equal(metrics_last_results(m, &last, &n), 0);
     assert_int_equal(n, 2);
-    assert_string_equal(last[1].target, "mx2");
-    assert_true(last[1].start_time == 0);
-    assert_int_equal(last[1].fault, PROBE_FAULT_NONE);
+    assert_string_equal(last[1].result.target, "mx2");
+    assert_true(last[1].result.start_time == 0);
+    assert_int_equal(last[1].result.fault, PROBE_FAULT_NONE);
     free(last);
 
     /* The same result without the fault counts. */
@@ -844,7 +844,7 @@ static void test_last_results(void **state)
     struct agent_config cfg;
     struct target_config t[3];
     struct probe_result r;
-    struct probe_result *res = NULL;
+    struct metrics_last *res = NULL;
     size_t n = 0;
     config_two(&cfg, t);
     target_set(&t[2], "a-first", "a.example.com", 25, TLS_MODE_NONE, NULL, 0);
@@ -857,17 +857,36 @@ static void test_last_results(void **state)
 
     assert_int_equal(metrics_last_results(m, &res, &n), 0);
     assert_int_equal(n, 3);
-    assert_string_equal(res[0].target, "a-first");
-    assert_string_equal(res[1].target, "mx1");
-    assert_string_equal(res[2].target, "mx2");
-    assert_true(res[0].start_time == 0);
-    assert_true(res[0].phase_seconds[PROBE_PHASE_CONNECT] < 0);
-    assert_int_equal(res[0].replies[PROBE_STAGE_GREETING].code, 0);
-    assert_true(res[1].start_time == 1700000000.25);
-    assert_int_equal(res[1].replies[PROBE_STAGE_AUTH].code, 535);
-    assert_int_equal(res[1].auth[0].reply.code, 235);
-    assert_string_equal(res[1].tls.version, "TLSv1.3");
-    assert_true(res[2].start_time == 0);
+    assert_string_equal(res[0].result.target, "a-first");
+    assert_string_equal(res[1].result.target, "mx1");
+    assert_string_equal(res[2].result.target, "mx2");
+    assert_true(res[0].result.start_time == 0);
+    assert_true(res[0].result.phase_seconds[PROBE_PHASE_CONNECT] < 0);
+    assert_int_equal(res[0].result.replies[PROBE_STAGE_GREETING].code, 0);
+    assert_true(res[1].result.start_time == 1700000000.25);
+    assert_int_equal(res[1].result.replies[PROBE_STAGE_AUTH].code, 535);
+    assert_int_equal(res[1].result.auth[0].reply.code, 235);
+    assert_string_equal(res[1].result.tls.version, "TLSv1.3");
+    assert_true(res[2].result.start_time == 0);
+    /* The server the page shows comes with the result, not probed yet
+     * or not; and what the runner knew is kept beside it. */
+    assert_string_equal(res[0].host, "a.example.com");
+    assert_int_equal(res[0].port, 25);
+    assert_int_equal(res[0].tls, TLS_MODE_NONE);
+    assert_string_equal(res[1].host, t[1].host); /* mx1 */
+    assert_int_equal(res[1].port, t[1].port);
+    assert_string_equal(res[2].host, t[0].host); /* mx2, markup and all */
+    assert_true(res[1].history.secret_changed_at == 0);
+    free(res);
+
+    /* The runner's history goes in with a result and comes out with it. */
+    struct report_history h = {.secret_changed_at = 1700000100,
+                               .auth_ok_since_secret_change = true};
+    result_auth_mixed(&r);
+    metrics_record(m, &r, &h);
+    assert_int_equal(metrics_last_results(m, &res, &n), 0);
+    assert_true(res[1].history.secret_changed_at == 1700000100);
+    assert_true(res[1].history.auth_ok_since_secret_change);
     free(res);
 
     cfg.n_targets = 0;
@@ -902,7 +921,7 @@ static void *render_loop(void *arg)
             break;
         }
         atomic_fetch_add(&race->renders, 1);
-        struct probe_result *res;
+        struct metrics_last *res;
         size_t n;
         if (metrics_last_results(race->m, &res, &n) == 0)
             free(res);

@@ -11,8 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "catalogue.h"
+#include "json.h"
 #include "once.h"
+#include "report.h"
 
 #define NOW 1764349414.0 /* 2025-11-28 17:03:34 UTC */
 
@@ -142,9 +143,9 @@ static void test_table_explains_failures(void **state)
     for (size_t i = 0; i < 3; i++) {
         char *block = block_of(text, res[i].target);
         assert_non_null(block);
-        const struct catalogue_entry *e = catalogue_for_result(&res[i]);
-        char note[CATALOGUE_NOTE_MAX];
-        catalogue_note(&res[i], note, sizeof(note));
+        const struct catalogue_entry *e = report_entry(&res[i]);
+        char note[REPORT_NOTE_MAX];
+        report_note(&res[i], NULL, note, sizeof(note));
         if (res[i].success) {
             assert_null(e);
             assert_null(strstr(block, "explanation:"));
@@ -175,8 +176,9 @@ static void test_table_explains_failures(void **state)
     assert_int_equal(once_exit_status(res + 1, 1), 0);
 }
 
-/* The failing AUTH reply shows on its AUTH row; the detail that repeats
- * it word for word is not printed again, any other detail is. */
+/* The failing AUTH reply shows on its AUTH row; the detail that only
+ * quotes it (the probe says so in detail_auth, nobody re-parses the
+ * text) is not printed again, any other detail is. */
 static size_t count_of(const char *hay, const char *needle)
 {
     size_t n = 0;
@@ -198,6 +200,7 @@ static void test_table_prints_the_failing_auth_reply_once(void **state)
     r.replies[PROBE_STAGE_AUTH] = r.auth[0].reply;
     snprintf(r.detail, sizeof(r.detail),
              "AUTH PLAIN: 535 5.7.8 wrong-pw-text");
+    r.detail_auth = 1; /* the probe says the detail quotes auth[0] */
     struct capture c;
     capture_open(&c);
     once_print_table(c.f, &r, 1, NOW);
@@ -209,6 +212,7 @@ static void test_table_prints_the_failing_auth_reply_once(void **state)
 
     /* A detail that says something else stays. */
     snprintf(r.detail, sizeof(r.detail), "AUTH PLAIN: 535 other words");
+    r.detail_auth = 0;
     capture_open(&c);
     once_print_table(c.f, &r, 1, NOW);
     text = capture_close(&c);
@@ -280,7 +284,7 @@ static void test_json(void **state)
                                "        \"cert_days_left\": 10,\n"
                                "        \"cert_valid\": false,\n"
                                "        \"problem\": \"self signed\""));
-    const struct catalogue_entry *e = catalogue_for_result(&res[0]);
+    const struct catalogue_entry *e = report_entry(&res[0]);
     assert_non_null(e);
     assert_string_equal(e->key, "504@auth");
     char want[512];
@@ -316,7 +320,7 @@ static void test_json(void **state)
     /* The escaper --explain shares: every short escape, the rest as
      * \u00XX. */
     capture_open(&c);
-    once_json_string(c.f, "a\"\\\b\f\n\r\t\x1f\x7f\xff/");
+    json_string(c.f, "a\"\\\b\f\n\r\t\x1f\x7f\xff/");
     js = capture_close(&c);
     assert_string_equal(js, "\"a\\\"\\\\\\b\\f\\n\\r\\t\\u001f\\u007f"
                             "\\u00ff/\"");

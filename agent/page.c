@@ -1,5 +1,6 @@
-/* http_page: the status page, HTML from each target's last result. */
-#include "http_page.h"
+/* page: the status page, HTML from each target's last result and what
+ * report makes of it. Pure. */
+#include "page.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -8,10 +9,11 @@
 #include <time.h>
 
 #include "catalogue.h"
+#include "report.h"
 #include "classify.h"
 #include "sasl.h"
 
-int http_html_escape(struct buf *out, const char *s)
+int page_html_escape(struct buf *out, const char *s)
 {
     if (!s)
         return 0;
@@ -63,8 +65,6 @@ struct page {
     struct buf *b;
     int rc;
     double now; /* unix time the page is rendered at: ages count from it */
-    bool (*server)(void *cls, const char *name, struct http_page_server *out);
-    void *cls;
 };
 
 static void pg_puts(struct page *pg, const char *s)
@@ -77,7 +77,7 @@ static void pg_puts(struct page *pg, const char *s)
 static void pg_esc(struct page *pg, const char *s)
 {
     if (pg->rc == 0)
-        pg->rc = http_html_escape(pg->b, s);
+        pg->rc = page_html_escape(pg->b, s);
 }
 
 static void pg_printf(struct page *pg, const char *fmt, ...)
@@ -109,7 +109,7 @@ static void pg_time(struct page *pg, double t)
         pg_puts(pg, s);
 }
 
-int http_format_age(struct buf *out, double t, double now)
+int page_format_age(struct buf *out, double t, double now)
 {
     if (!(t > 0))
         return buf_puts(out, "never");
@@ -127,39 +127,36 @@ int http_format_age(struct buf *out, double t, double now)
     return buf_printf(out, "%lld d %lld h ago", s / 86400, s % 86400 / 3600);
 }
 
-/* A card's state: its CSS class and the word shown. */
+/* How a card shows each state of a report: its CSS class and word. A
+ * fault never reaches the store, so the page has no card for one. */
 enum page_state { PAGE_OK, PAGE_FAILING, PAGE_PENDING, PAGE_STATE_COUNT };
 
 static const struct {
     const char *css;
     const char *label;
-} page_states[PAGE_STATE_COUNT] = {
+} page_states[] = {
     [PAGE_OK] = {"ok", "ok"},
     [PAGE_FAILING] = {"failing", "failing"},
     [PAGE_PENDING] = {"pending", "not probed yet"},
 };
+_Static_assert(sizeof page_states / sizeof page_states[0] == PAGE_STATE_COUNT,
+               "a look for every card state");
 
-static const enum page_state page_order[PAGE_STATE_COUNT] = {
-    PAGE_FAILING, PAGE_PENDING, PAGE_OK};
+static const enum page_state page_order[] = {PAGE_FAILING, PAGE_PENDING,
+                                             PAGE_OK};
+_Static_assert(sizeof page_order / sizeof page_order[0] == PAGE_STATE_COUNT,
+               "every card state in the order");
 
 static enum page_state state_of(const struct probe_result *r)
 {
-    if (r->start_time <= 0)
+    switch (report_state_of(r)) {
+    case REPORT_PENDING:
         return PAGE_PENDING;
-    return r->success ? PAGE_OK : PAGE_FAILING;
-}
-
-/* The reply that decided the outcome: the failing stage's, QUIT's on
- * success; none for a failure without a reply (an earlier stage's reply
- * would mislead). */
-static const struct probe_reply *last_reply(const struct probe_result *r)
-{
-    if (!r->success && r->error != PROBE_ERROR_NONE)
-        return NULL;
-    enum probe_stage s = r->success ? PROBE_STAGE_QUIT : r->stage;
-    if (s >= PROBE_STAGE_COUNT || r->replies[s].code == 0)
-        return NULL;
-    return &r->replies[s];
+    case REPORT_OK:
+        return PAGE_OK;
+    default:
+        return PAGE_FAILING;
+    }
 }
 
 static void pg_dt(struct page *pg, const char *term, const char *dd_class)
@@ -175,7 +172,8 @@ static void pg_reply_text(struct page *pg, const struct probe_reply *rep)
     pg_puts(pg, "</code>");
 }
 
-static void pg_outcome(struct page *pg, const struct probe_result *r)
+static void pg_outcome(struct page *pg, const struct probe_result *r,
+                       const struct report *report)
 {
     pg_dt(pg, "Stage", NULL);
     pg_esc(pg, probe_stage_name(r->stage));
@@ -184,7 +182,7 @@ static void pg_outcome(struct page *pg, const struct probe_result *r)
                            : " <span class=\"muted\">(failed here)</span>");
     pg_puts(pg, "</dd>\n");
 
-    const struct probe_reply *rep = last_reply(r);
+    const struct probe_reply *rep = report->reply;
     pg_dt(pg, "Reply", NULL);
     if (rep)
         pg_reply_text(pg, rep);
@@ -215,9 +213,9 @@ static void pg_outcome(struct page *pg, const struct probe_result *r)
 
 /* What the failure means and what to do, from the catalogue; the note is
  * what this probe showed about it (it quotes the server: escaped). */
-static void pg_explanation(struct page *pg, const struct probe_result *r)
+static void pg_explanation(struct page *pg, const struct report *report)
 {
-    const struct catalogue_entry *e = catalogue_for_result(r);
+    const struct catalogue_entry *e = report->entry;
     if (e) {
         pg_dt(pg, "Explanation", "explain");
         pg_puts(pg, "<strong>");
@@ -228,11 +226,9 @@ static void pg_explanation(struct page *pg, const struct probe_result *r)
         pg_esc(pg, e->fix);
         pg_puts(pg, "</div></dd>\n");
     }
-    char note[CATALOGUE_NOTE_MAX];
-    catalogue_note(r, note, sizeof(note));
-    if (note[0]) {
+    if (report->note[0]) {
         pg_dt(pg, "Note", "note");
-        pg_esc(pg, note);
+        pg_esc(pg, report->note);
         pg_puts(pg, "</dd>\n");
     }
 }
@@ -322,7 +318,8 @@ static void pg_ehlo(struct page *pg, const struct probe_result *r)
     pg_puts(pg, "</dd>\n");
 }
 
-static void pg_tls(struct page *pg, const struct tls_facts *t)
+static void pg_tls(struct page *pg, const struct tls_facts *t,
+                   const struct report *report)
 {
     pg_dt(pg, "TLS", NULL);
     if (!t->present) {
@@ -334,8 +331,8 @@ static void pg_tls(struct page *pg, const struct tls_facts *t)
     pg_esc(pg, t->cipher);
     pg_puts(pg, "</span></dd>\n");
     pg_dt(pg, "Certificate", NULL);
-    if (t->not_after > 0) {
-        double days = ((double)t->not_after - pg->now) / 86400.0;
+    if (report->has_cert_days) {
+        double days = report->cert_days_left;
         if (days >= 0)
             pg_printf(pg, "%.0f days left", floor(days));
         else
@@ -364,30 +361,30 @@ static void pg_age(struct page *pg, const struct probe_result *r)
 {
     pg_dt(pg, "Last probe", NULL);
     if (pg->rc == 0)
-        pg->rc = http_format_age(pg->b, r->start_time, pg->now);
+        pg->rc = page_format_age(pg->b, r->start_time, pg->now);
     pg_puts(pg, " <span class=\"muted\">(");
     pg_time(pg, r->start_time);
     pg_printf(pg, ", took %.3f s)</span></dd>\n", r->duration_seconds);
 }
 
-static void pg_server(struct page *pg, const char *name)
+static void pg_server(struct page *pg, const struct metrics_last *l)
 {
     pg_puts(pg, "<p class=\"server\">");
-    struct http_page_server t;
-    if (pg->server && pg->server(pg->cls, name, &t)) {
-        bool v6 = strchr(t.host, ':') != NULL;
+    if (l->host[0]) {
+        bool v6 = strchr(l->host, ':') != NULL;
         pg_puts(pg, v6 ? "[" : "");
-        pg_esc(pg, t.host);
-        pg_printf(pg, "%s:%u (%s)", v6 ? "]" : "", t.port,
-                  tls_mode_name(t.tls));
+        pg_esc(pg, l->host);
+        pg_printf(pg, "%s:%u (%s)", v6 ? "]" : "", l->port,
+                  tls_mode_name(l->tls));
     } else {
         pg_puts(pg, "-");
     }
     pg_puts(pg, "</p>\n");
 }
 
-static void pg_card(struct page *pg, const struct probe_result *r)
+static void pg_card(struct page *pg, const struct metrics_last *l)
 {
+    const struct probe_result *r = &l->result;
     enum page_state st = state_of(r);
     /* Target names are [A-Za-z0-9_.:-]: safe in an id, escaped anyway. */
     pg_printf(pg, "<article class=\"card %s\" id=\"t-", page_states[st].css);
@@ -396,31 +393,34 @@ static void pg_card(struct page *pg, const struct probe_result *r)
     pg_esc(pg, r->target);
     pg_printf(pg, "</h2><span class=\"state\">%s</span></header>\n",
               page_states[st].label);
-    pg_server(pg, r->target);
+    pg_server(pg, l);
     if (st == PAGE_PENDING) {
         pg_puts(pg, "<p class=\"muted\">Waiting for the first probe.</p>\n"
                     "</article>\n");
         return;
     }
+    /* Only a card that shows a result pays for its report. */
+    struct report report;
+    report_make(&report, r, &l->history, pg->now);
     pg_puts(pg, "<dl>\n");
-    pg_outcome(pg, r);
+    pg_outcome(pg, r, &report);
     if (st == PAGE_FAILING)
-        pg_explanation(pg, r);
+        pg_explanation(pg, &report);
     pg_auth(pg, r);
     pg_replies(pg, r);
     pg_ehlo(pg, r);
-    pg_tls(pg, &r->tls);
+    pg_tls(pg, &r->tls, &report);
     pg_age(pg, r);
     pg_puts(pg, "</dl>\n</article>\n");
 }
 
 /* The counts, and links to the failing cards: what to look at first. */
-static void pg_summary(struct page *pg, const struct probe_result *res,
+static void pg_summary(struct page *pg, const struct metrics_last *res,
                        size_t n)
 {
     size_t count[PAGE_STATE_COUNT] = {0};
     for (size_t i = 0; i < n; i++)
-        count[state_of(&res[i])]++;
+        count[state_of(&res[i].result)]++;
     pg_puts(pg, "<p class=\"summary\">");
     for (int s = 0; s < PAGE_STATE_COUNT; s++)
         pg_printf(pg, "<span class=\"pill %s%s\">%zu %s</span> ",
@@ -432,12 +432,12 @@ static void pg_summary(struct page *pg, const struct probe_result *res,
     pg_puts(pg, "<p class=\"failing-list\">Failing:");
     const char *sep = " ";
     for (size_t i = 0; i < n; i++) {
-        if (state_of(&res[i]) != PAGE_FAILING)
+        if (state_of(&res[i].result) != PAGE_FAILING)
             continue;
         pg_printf(pg, "%s<a href=\"#t-", sep);
-        pg_esc(pg, res[i].target);
+        pg_esc(pg, res[i].result.target);
         pg_puts(pg, "\">");
-        pg_esc(pg, res[i].target);
+        pg_esc(pg, res[i].result.target);
         pg_puts(pg, "</a>");
         sep = ", ";
     }
@@ -493,14 +493,10 @@ static const char page_css[] =
     "dl{grid-template-columns:minmax(0,1fr);gap:.1rem}"
     "dt{margin-top:.35rem;font-size:.9rem}}\n";
 
-int http_page_render(struct buf *b, const struct probe_result *res, size_t n,
-                     double now,
-                     bool (*server)(void *cls, const char *name,
-                                    struct http_page_server *out),
-                     void *cls)
+int page_render(struct buf *b, const struct metrics_last *res, size_t n,
+                double now)
 {
-    struct page pg = {
-        .b = b, .rc = 0, .now = now, .server = server, .cls = cls};
+    struct page pg = {.b = b, .rc = 0, .now = now};
     pg_printf(&pg,
               "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n"
               "<meta charset=\"utf-8\">\n"
@@ -520,7 +516,7 @@ int http_page_render(struct buf *b, const struct probe_result *res, size_t n,
      * then ok; by name within each (the store's order). */
     for (int s = 0; s < PAGE_STATE_COUNT; s++)
         for (size_t i = 0; i < n && pg.rc == 0; i++)
-            if (state_of(&res[i]) == page_order[s])
+            if (state_of(&res[i].result) == page_order[s])
                 pg_card(&pg, &res[i]);
     pg_puts(&pg, "</main>\n<footer class=\"muted\">Rendered ");
     pg_time(&pg, pg.now);

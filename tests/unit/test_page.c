@@ -1,4 +1,4 @@
-/* test_http_page: the status page's HTML without a server (the page over
+/* test_page: the status page's HTML without a server (the page over
  * HTTP, headers and all, is in test_http). */
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "buf.h"
-#include "http_page.h"
+#include "page.h"
 
 static void test_html_escape(void **state)
 {
@@ -32,14 +32,14 @@ static void test_html_escape(void **state)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct buf b;
         buf_init(&b, 0);
-        assert_int_equal(http_html_escape(&b, cases[i].in), 0);
+        assert_int_equal(page_html_escape(&b, cases[i].in), 0);
         assert_string_equal(buf_str(&b), cases[i].want);
         buf_free(&b);
     }
     /* A full buffer fails instead of cutting. */
     struct buf b;
     buf_init(&b, 8);
-    assert_int_equal(http_html_escape(&b, "<<<"), -1);
+    assert_int_equal(page_html_escape(&b, "<<<"), -1);
     buf_free(&b);
 }
 
@@ -65,7 +65,7 @@ static void test_format_age(void **state)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct buf b;
         buf_init(&b, 0);
-        assert_int_equal(http_format_age(&b, cases[i].t, cases[i].now), 0);
+        assert_int_equal(page_format_age(&b, cases[i].t, cases[i].now), 0);
         if (strcmp(buf_str(&b), cases[i].want) != 0)
             fail_msg("case %zu: got '%s', want '%s'", i, buf_str(&b),
                      cases[i].want);
@@ -73,46 +73,37 @@ static void test_format_age(void **state)
     }
 }
 
-/* Knows one target, "known", with markup in its host. */
-static bool one_server(void *cls, const char *name,
-                       struct http_page_server *out)
+/* A target as the store gives it: "known" has markup in its host; the
+ * others have no server ("-"). */
+static struct metrics_last result(const char *name, double start, bool ok)
 {
-    unsigned *calls = cls;
-    (*calls)++;
-    if (strcmp(name, "known") != 0)
-        return false;
-    snprintf(out->host, sizeof(out->host), "<i>mx</i>.example.com");
-    out->port = 587;
-    out->tls = TLS_MODE_STARTTLS;
-    return true;
-}
-
-static struct probe_result result(const char *name, double start, bool ok)
-{
-    struct probe_result r;
-    memset(&r, 0, sizeof(r));
-    snprintf(r.target, sizeof(r.target), "%s", name);
-    r.start_time = start;
-    r.success = ok;
-    r.stage = ok ? PROBE_STAGE_QUIT : PROBE_STAGE_CONNECT;
-    r.error = ok ? PROBE_ERROR_NONE : PROBE_ERROR_CONNECT;
-    return r;
+    struct metrics_last l;
+    memset(&l, 0, sizeof(l));
+    struct probe_result *r = &l.result;
+    snprintf(r->target, sizeof(r->target), "%s", name);
+    r->start_time = start;
+    r->success = ok;
+    r->stage = ok ? PROBE_STAGE_QUIT : PROBE_STAGE_CONNECT;
+    r->error = ok ? PROBE_ERROR_NONE : PROBE_ERROR_CONNECT;
+    if (strcmp(name, "known") == 0) {
+        snprintf(l.host, sizeof(l.host), "<i>mx</i>.example.com");
+        l.port = 587;
+        l.tls = TLS_MODE_STARTTLS;
+    }
+    return l;
 }
 
 static void test_render(void **state)
 {
     (void)state;
-    struct probe_result res[3] = {result("a-ok", 1000, true),
+    struct metrics_last res[3] = {result("a-ok", 1000, true),
                                   result("known", 1000, false),
                                   result("pending", 0, false)};
-    unsigned calls = 0;
     struct buf b;
     buf_init(&b, 0);
-    assert_int_equal(http_page_render(&b, res, 3, 1100, one_server, &calls),
-                     0);
+    assert_int_equal(page_render(&b, res, 3, 1100), 0);
     const char *page = buf_str(&b);
-    /* One lookup per card; the unknown ones show "-". */
-    assert_int_equal(calls, 3);
+    /* The known server is shown, escaped; one without a host shows "-". */
     assert_non_null(strstr(page, "&lt;i&gt;mx&lt;/i&gt;.example.com:587 "
                                  "(starttls)"));
     assert_null(strstr(page, "<i>"));
@@ -124,16 +115,15 @@ static void test_render(void **state)
     assert_non_null(strstr(ok, "1 min 40 s ago"));
     buf_free(&b);
 
-    /* No lookup at all, no targets. */
+    /* No targets. */
     buf_init(&b, 0);
-    assert_int_equal(http_page_render(&b, NULL, 0, 1100, NULL, NULL), 0);
+    assert_int_equal(page_render(&b, NULL, 0, 1100), 0);
     assert_non_null(strstr(buf_str(&b), "No targets configured."));
     buf_free(&b);
 
     /* Out of room: -1, never a page cut short that looks whole. */
     buf_init(&b, 4096);
-    assert_int_equal(http_page_render(&b, res, 3, 1100, one_server, &calls),
-                     -1);
+    assert_int_equal(page_render(&b, res, 3, 1100), -1);
     buf_free(&b);
 }
 
