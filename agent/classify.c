@@ -4,14 +4,14 @@
 #include <stddef.h>
 #include <strings.h>
 
-static const char *const stage_names[PROBE_STAGE_COUNT] = {
+static const char *const stage_names[] = {
     [PROBE_STAGE_CONNECT] = "connect", [PROBE_STAGE_GREETING] = "greeting",
     [PROBE_STAGE_EHLO] = "ehlo",       [PROBE_STAGE_STARTTLS] = "starttls",
     [PROBE_STAGE_TLS] = "tls",         [PROBE_STAGE_AUTH] = "auth",
     [PROBE_STAGE_QUIT] = "quit",
 };
 
-static const char *const error_names[PROBE_ERROR_COUNT] = {
+static const char *const error_names[] = {
     [PROBE_ERROR_NONE] = "none",
     [PROBE_ERROR_DNS] = "dns",
     [PROBE_ERROR_CONNECT] = "connect",
@@ -23,7 +23,7 @@ static const char *const error_names[PROBE_ERROR_COUNT] = {
     [PROBE_ERROR_MALFORMED] = "malformed",
 };
 
-static const char *const class_names[SMTP_CLASS_COUNT] = {
+static const char *const class_names[] = {
     [SMTP_CLASS_SUCCESS] = "success",
     [SMTP_CLASS_UNSUPPORTED_PARAMETER] = "unsupported_parameter",
     [SMTP_CLASS_AUTH_FAILED] = "auth_failed",
@@ -36,6 +36,15 @@ static const char *const class_names[SMTP_CLASS_COUNT] = {
     [SMTP_CLASS_REJECTED] = "rejected",
     [SMTP_CLASS_UNEXPECTED] = "unexpected",
 };
+
+/* A value added to an enum without its name here fails to compile,
+ * instead of reading as NULL or as another value's name. */
+_Static_assert(sizeof stage_names / sizeof stage_names[0] == PROBE_STAGE_COUNT,
+               "a name for every stage");
+_Static_assert(sizeof error_names / sizeof error_names[0] == PROBE_ERROR_COUNT,
+               "a name for every error");
+_Static_assert(sizeof class_names / sizeof class_names[0] == SMTP_CLASS_COUNT,
+               "a name for every class");
 
 /* Indexes come from callers' enums, which may hold anything: never index
  * a table with an unchecked value. */

@@ -15,7 +15,8 @@ enum explain_kind {
     EXPLAIN_CLASS,    /* "auth_failed" */
     EXPLAIN_ERROR,    /* "timeout" */
     EXPLAIN_ENHANCED, /* "5.7.8" */
-    EXPLAIN_OTHER     /* "probe_failed" */
+    EXPLAIN_OTHER,    /* "probe_failed" */
+    EXPLAIN_KIND_COUNT
 };
 
 static const char *const explain_kind_names[] = {
@@ -23,14 +24,19 @@ static const char *const explain_kind_names[] = {
     [EXPLAIN_ERROR] = "error", [EXPLAIN_ENHANCED] = "enhanced",
     [EXPLAIN_OTHER] = "other",
 };
+_Static_assert(sizeof explain_kind_names / sizeof explain_kind_names[0] ==
+                   EXPLAIN_KIND_COUNT,
+               "a name for every kind");
 
 /* How a stage reads in a sentence: "504 at AUTH", "at the greeting". */
-static const char *const stage_words[PROBE_STAGE_COUNT] = {
+static const char *const stage_words[] = {
     [PROBE_STAGE_CONNECT] = "connect", [PROBE_STAGE_GREETING] = "the greeting",
     [PROBE_STAGE_EHLO] = "EHLO",       [PROBE_STAGE_STARTTLS] = "STARTTLS",
     [PROBE_STAGE_TLS] = "TLS",         [PROBE_STAGE_AUTH] = "AUTH",
     [PROBE_STAGE_QUIT] = "QUIT",
 };
+_Static_assert(sizeof stage_words / sizeof stage_words[0] == PROBE_STAGE_COUNT,
+               "words for every stage");
 
 struct explain_query {
     enum explain_kind kind;
@@ -168,6 +174,7 @@ static void explain_text(FILE *out, const struct explain_query *q,
             explain_para(out, "Kind:", "an enhanced status code (RFC 3463)");
             break;
         case EXPLAIN_OTHER:
+        case EXPLAIN_KIND_COUNT:
             fprintf(out, "%s: %s\n", e->key, e->title);
             break;
         }

@@ -9,12 +9,14 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *const level_names[LOG_LEVEL_COUNT] = {
+static const char *const level_names[] = {
     [LOG_LEVEL_DEBUG] = "debug",
     [LOG_LEVEL_INFO] = "info",
     [LOG_LEVEL_WARN] = "warn",
     [LOG_LEVEL_ERROR] = "error",
 };
+_Static_assert(sizeof level_names / sizeof level_names[0] == LOG_LEVEL_COUNT,
+               "a name for every level");
 
 static atomic_int current_level = LOG_LEVEL_INFO;
 static FILE *log_stream;

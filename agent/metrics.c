@@ -121,8 +121,29 @@ static void target_free(struct mtarget *t)
     free(t);
 }
 
+static int cmp_mech_name(const void *a, const void *b)
+{
+    return strcmp(sasl_mech_name(*(const enum sasl_mech *)a),
+                  sasl_mech_name(*(const enum sasl_mech *)b));
+}
+
+/* Every mechanism of enum sasl_mech by label value, the order of every
+ * mechanism list: derived from sasl's own table, so that a mechanism
+ * added there is rendered, never a slot left to repeat another. Sorted
+ * once, before any render (metrics_new). */
+static enum sasl_mech mech_order[SASL_MECH_COUNT];
+static pthread_once_t mech_order_once = PTHREAD_ONCE_INIT;
+
+static void mech_order_init(void)
+{
+    for (int i = 0; i < SASL_MECH_COUNT; i++)
+        mech_order[i] = (enum sasl_mech)i;
+    qsort(mech_order, SASL_MECH_COUNT, sizeof mech_order[0], cmp_mech_name);
+}
+
 struct metrics *metrics_new(const struct metrics_build_info *info)
 {
+    pthread_once(&mech_order_once, mech_order_init);
     struct metrics *m = calloc(1, sizeof *m);
     if (!m)
         return NULL;
@@ -453,14 +474,6 @@ static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
-
-/* Mechanisms by label value, the order of every mechanism list. */
-static const enum sasl_mech mech_order[SASL_MECH_COUNT] = {
-    SASL_MECH_CRAM_MD5,
-    SASL_MECH_LOGIN,
-    SASL_MECH_PLAIN,
-    SASL_MECH_XOAUTH2,
-};
 
 #define L(n, v) ((struct expo_label){(n), (v)})
 
