@@ -11,12 +11,15 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-static const char *const mech_names[SASL_MECH_COUNT] = {
+/* The one list of names: sasl_mech_parse() and config's messages read it. */
+static const char *const mech_names[] = {
     [SASL_MECH_PLAIN] = "PLAIN",
     [SASL_MECH_LOGIN] = "LOGIN",
     [SASL_MECH_CRAM_MD5] = "CRAM-MD5",
     [SASL_MECH_XOAUTH2] = "XOAUTH2",
 };
+_Static_assert(sizeof mech_names / sizeof mech_names[0] == SASL_MECH_COUNT,
+               "a name for every mechanism");
 
 const char *sasl_mech_name(enum sasl_mech mech)
 {

@@ -63,11 +63,14 @@ static void test_mech_names(void **state)
     assert_string_equal(sasl_mech_name(SASL_MECH_LOGIN), "LOGIN");
     assert_string_equal(sasl_mech_name(SASL_MECH_CRAM_MD5), "CRAM-MD5");
     assert_string_equal(sasl_mech_name(SASL_MECH_XOAUTH2), "XOAUTH2");
-    /* Every name parses back to its mechanism. */
+    /* Every name parses back to its mechanism, and only to it. */
     for (int i = 0; i < SASL_MECH_COUNT; i++) {
+        assert_true(sasl_mech_name(i)[0] != '\0');
         assert_int_equal(sasl_mech_parse(sasl_mech_name(i), &m), 0);
         assert_int_equal(m, i);
     }
+    assert_string_equal(sasl_mech_name(SASL_MECH_COUNT), "UNKNOWN");
+    assert_int_equal(sasl_mech_parse("UNKNOWN", &m), -1);
 }
 
 /* RFC 4648 section 10. */
