@@ -34,9 +34,11 @@ static char *read_whole(const char *path)
     struct buf b;
     buf_init(&b, 0);
     char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+    size_t n = fread(chunk, 1, sizeof(chunk), f);
+    while (n > 0) {
         assert_int_equal(buf_append(&b, chunk, n), 0);
+        n = fread(chunk, 1, sizeof(chunk), f);
+    }
     fclose(f);
     return buf_take(&b);
 }
@@ -47,8 +49,7 @@ static char *replace_all(const char *s, const char *from, const char *to)
     struct buf b;
     buf_init(&b, 0);
     size_t fl = strlen(from);
-    const char *p;
-    while ((p = strstr(s, from)) != NULL) {
+    for (const char *p = strstr(s, from); p; p = strstr(s, from)) {
         assert_int_equal(buf_append(&b, s, (size_t)(p - s)), 0);
         assert_int_equal(buf_puts(&b, to), 0);
         s = p + fl;
@@ -61,7 +62,7 @@ static char *replace_all(const char *s, const char *from, const char *to)
 static bool has_line(const char *text, const char *line)
 {
     size_t n = strlen(line);
-    for (const char *p = text; (p = strstr(p, line)) != NULL; p++) {
+    for (const char *p = strstr(text, line); p; p = strstr(p + 1, line)) {
         if ((p == text || p[-1] == '\n') && p[n] == '\n')
             return true;
     }
