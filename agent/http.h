@@ -83,8 +83,4 @@ struct sockaddr_storage;
 int http_parse_listen(const char *listen, struct sockaddr_storage *ss,
                       char *err, size_t errlen);
 
-/* Whether an Accept-Encoding value lets us send gzip: "gzip" or "x-gzip"
- * with q > 0, or "*" with q > 0 when gzip is not named. Public for tests. */
-bool http_accepts_gzip(const char *accept_encoding);
-
 #endif
