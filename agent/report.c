@@ -30,7 +30,7 @@ const char *report_state_name(enum report_state state)
 
 double report_days_left(double not_after, double now)
 {
-    return (not_after - now) / 86400.0;
+    return (not_after - now) / (24 * 60 * 60);
 }
 
 /* Postfix's "535 5.7.8 Error: authentication failed: no mechanism
@@ -132,7 +132,9 @@ static bool auth_in_clear(const struct probe_result *r)
 /* The session went through STARTTLS (and so had two EHLOs). */
 static bool went_through_starttls(const struct probe_result *r)
 {
-    return r->replies[PROBE_STAGE_STARTTLS].code == 220 && r->tls.present;
+    return r->replies[PROBE_STAGE_STARTTLS].code ==
+               classify_expected_code(PROBE_STAGE_STARTTLS) &&
+           r->tls.present;
 }
 
 /* 504 or 535 to a mechanism EHLO did not advertise, and Postfix's "no

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# The whole test suite from a fresh clone: installs what it needs, builds,
-# runs unit and integration tests, builds and runs them all again under
-# AddressSanitizer and UndefinedBehaviorSanitizer, then runs each libFuzzer
-# harness briefly.
+# The whole test suite from a fresh clone: installs what it needs, checks
+# the style (clang-format) and that clang builds without a warning too,
+# builds, runs unit and integration tests, builds and runs them all again
+# under AddressSanitizer and UndefinedBehaviorSanitizer, then runs each
+# libFuzzer harness briefly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash tests/setup.sh
+bash tests/style.sh
 
 jobs=$(nproc 2>/dev/null || echo 2)
 for variant in default asan; do

@@ -14,7 +14,7 @@ PKGS=(
   python3 python3-aiosmtpd swaks
   prometheus
   chromium
-  clang libclang-rt-14-dev valgrind
+  clang clang-format libclang-rt-14-dev valgrind
 )
 
 missing=()
