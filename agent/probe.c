@@ -37,8 +37,15 @@ enum session_state {
     SESSION_STATE_COUNT
 };
 
-static const char *const session_state_names[SESSION_STATE_COUNT] = {
-    "connecting", "auth", "quit", "done"};
+static const char *const session_state_names[] = {
+    [SESSION_CONNECTING] = "connecting",
+    [SESSION_AUTH] = "auth",
+    [SESSION_QUIT] = "quit",
+    [SESSION_DONE] = "done",
+};
+_Static_assert(sizeof session_state_names / sizeof session_state_names[0] ==
+                   SESSION_STATE_COUNT,
+               "a name for every session state");
 
 /* Which reply the connect phase waits for next. */
 enum connect_step {
@@ -142,8 +149,13 @@ struct prober {
     size_t fds_cap;
 };
 
-static const char *const phase_names[PROBE_PHASE_COUNT] = {
-    "connect", "banner", "ehlo", "starttls", "auth"};
+static const char *const phase_names[] = {
+    [PROBE_PHASE_CONNECT] = "connect", [PROBE_PHASE_BANNER] = "banner",
+    [PROBE_PHASE_EHLO] = "ehlo",       [PROBE_PHASE_STARTTLS] = "starttls",
+    [PROBE_PHASE_AUTH] = "auth",
+};
+_Static_assert(sizeof phase_names / sizeof phase_names[0] == PROBE_PHASE_COUNT,
+               "a name for every probe phase");
 
 const char *probe_phase_name(enum probe_phase phase)
 {
@@ -152,8 +164,13 @@ const char *probe_phase_name(enum probe_phase phase)
     return phase_names[phase];
 }
 
-static const char *const fault_names[PROBE_FAULT_COUNT] = {
-    "none", "file_descriptors", "memory"};
+static const char *const fault_names[] = {
+    [PROBE_FAULT_NONE] = "none",
+    [PROBE_FAULT_FILE_DESCRIPTORS] = "file_descriptors",
+    [PROBE_FAULT_MEMORY] = "memory",
+};
+_Static_assert(sizeof fault_names / sizeof fault_names[0] == PROBE_FAULT_COUNT,
+               "a name for every probe fault");
 
 const char *probe_fault_name(enum probe_fault fault)
 {
@@ -190,7 +207,7 @@ static void probe_fail(struct probe *p, enum probe_stage stage,
 }
 
 /* What a stage was waiting for when the deadline came, in words. */
-static const char *const waited_for[PROBE_STAGE_COUNT] = {
+static const char *const waited_for[] = {
     [PROBE_STAGE_CONNECT] = "no connection",
     [PROBE_STAGE_GREETING] = "no greeting",
     [PROBE_STAGE_EHLO] = "no reply to EHLO",
@@ -199,6 +216,15 @@ static const char *const waited_for[PROBE_STAGE_COUNT] = {
     [PROBE_STAGE_AUTH] = "no reply to AUTH",
     [PROBE_STAGE_QUIT] = "no reply to QUIT",
 };
+_Static_assert(sizeof waited_for / sizeof waited_for[0] == PROBE_STAGE_COUNT,
+               "words for every stage");
+
+static const char *stage_waited_for(enum probe_stage stage)
+{
+    if ((unsigned)stage >= PROBE_STAGE_COUNT || !waited_for[stage])
+        return "no reply";
+    return waited_for[stage];
+}
 
 /* A timeout at stage: "ehlo: no reply to EHLO before the deadline (2 s)",
  * never curl's "... with 0 bytes received", which counts what curl read
@@ -207,9 +233,7 @@ static void probe_timeout(struct probe *p, enum probe_stage stage)
 {
     probe_fail(p, stage, PROBE_ERROR_TIMEOUT,
                "%s: %s before the deadline (%g s)", probe_stage_name(stage),
-               (unsigned)stage < PROBE_STAGE_COUNT ? waited_for[stage]
-                                                   : "no reply",
-               (double)p->target.timeout_ms / 1000.0);
+               stage_waited_for(stage), (double)p->target.timeout_ms / 1000.0);
 }
 
 /* Which of the agent's own resources an errno says ran out. */
@@ -539,17 +563,22 @@ static void ehlo_redact(const struct redactor *rd, struct smtp_ehlo *e,
         if (redact_found(rd, e->keywords[i], strlen(e->keywords[i]))) {
             e->n_dropped++;
             *withheld = true;
-        } else if (k++ != i) {
-            memcpy(e->keywords[k - 1], e->keywords[i], sizeof(e->keywords[i]));
+            continue;
         }
+        if (k != i)
+            memcpy(e->keywords[k], e->keywords[i], sizeof(e->keywords[i]));
+        k++;
     }
     e->n_keywords = k;
     k = 0;
     for (size_t i = 0; i < e->n_mechs; i++) {
-        if (redact_found(rd, e->mechs[i], strlen(e->mechs[i])))
+        if (redact_found(rd, e->mechs[i], strlen(e->mechs[i]))) {
             *withheld = true;
-        else if (k++ != i)
-            memcpy(e->mechs[k - 1], e->mechs[i], sizeof(e->mechs[i]));
+            continue;
+        }
+        if (k != i)
+            memcpy(e->mechs[k], e->mechs[i], sizeof(e->mechs[i]));
+        k++;
     }
     e->n_mechs = k;
 }
@@ -1542,9 +1571,9 @@ int prober_run(struct prober *pr, int timeout_ms, int wake_fd)
     if (mc != CURLM_OK)
         return -1;
 
-    CURLMsg *msg;
     int left = 0;
-    while ((msg = curl_multi_info_read(pr->multi, &left))) {
+    for (CURLMsg *msg = curl_multi_info_read(pr->multi, &left); msg;
+         msg = curl_multi_info_read(pr->multi, &left)) {
         if (msg->msg != CURLMSG_DONE)
             continue;
         struct session *s = NULL;

@@ -149,10 +149,41 @@ static void test_out_of_descriptors_is_the_agents_fault(void **state)
     close(lfd);
 }
 
+/*
+ * Every phase and fault has a name of its own: the names are label
+ * values, and a value added to an enum without one would merge two
+ * series (or show "unknown").
+ */
+static void test_every_phase_and_fault_is_named(void **state)
+{
+    (void)state;
+    const char *seen[PROBE_PHASE_COUNT + PROBE_FAULT_COUNT];
+    size_t n = 0;
+    for (int i = 0; i < PROBE_PHASE_COUNT; i++)
+        seen[n++] = probe_phase_name((enum probe_phase)i);
+    for (int i = 0; i < PROBE_FAULT_COUNT; i++)
+        seen[n++] = probe_fault_name((enum probe_fault)i);
+    for (size_t i = 0; i < n; i++) {
+        assert_non_null(seen[i]);
+        assert_true(seen[i][0] != '\0');
+        assert_string_not_equal(seen[i], "unknown");
+        /* Distinct: no two phases or faults share a name, nor does a
+         * phase with a fault. */
+        for (size_t j = 0; j < i; j++)
+            assert_string_not_equal(seen[i], seen[j]);
+    }
+    assert_string_equal(probe_phase_name(PROBE_PHASE_COUNT), "unknown");
+    assert_string_equal(probe_fault_name(PROBE_FAULT_COUNT), "unknown");
+    assert_string_equal(probe_phase_name(PROBE_PHASE_STARTTLS), "starttls");
+    assert_string_equal(probe_fault_name(PROBE_FAULT_FILE_DESCRIPTORS),
+                        "file_descriptors");
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_phase_and_fault_is_named),
         cmocka_unit_test(test_out_of_descriptors_is_the_agents_fault),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
