@@ -1,8 +1,6 @@
 /* config: agent.ini -> struct agent_config, validated, with file:line. */
 #include "config.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ini.h>
@@ -14,57 +12,23 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config_internal.h"
+#include "config_value.h"
 #include "file.h"
+#include "netaddr.h"
 #include "tls.h"
 
 /* Bounds on what we read at all: a config is small, a huge file is a
  * mistake, and reading it whole lets the reader check every line. */
-#define CONFIG_FILE_MAX     ((size_t)8 << 20)
-#define CONFIG_ENV_NAME_MAX 255
+#define CONFIG_FILE_MAX ((size_t)8 << 20)
 /* Past this many, problems are counted but not spelled out. */
 #define DIAG_SHOWN_MAX 100
 #define DIAG_LINE_MAX  4096
-#define DAY_MS         (24ULL * 3600 * 1000)
-/* A PEM certificate chain or key, or a users file, is far smaller. */
-#define WEB_FILE_MAX ((size_t)1 << 20)
 
-#define FMT(a, b) __attribute__((format(printf, a, b)))
-#define STR_(x)   #x
-#define STR(x)    STR_(x)
+#define STR_(x) #x
+#define STR(x)  STR_(x)
 
-const char *tls_mode_name(enum tls_mode mode)
-{
-    switch (mode) {
-    case TLS_MODE_STARTTLS:
-        return "starttls";
-    case TLS_MODE_IMPLICIT:
-        return "implicit";
-    case TLS_MODE_NONE:
-        return "none";
-    }
-    return "unknown";
-}
-
-/* Kept here rather than calling sasl_mech_parse() so that config does not
- * depend on the sasl module; the enum is the shared contract. */
-
-enum agent_key {
-    AK_LISTEN,
-    AK_INTERVAL,
-    AK_TIMEOUT,
-    AK_MAX_CONCURRENT_PROBES,
-    AK_MAX_PER_HOST,
-    AK_CA_FILE,
-    AK_LOG_LEVEL,
-    AK_WEB_TLS_CERT_FILE,
-    AK_WEB_TLS_KEY_FILE,
-    AK_WEB_BASIC_AUTH_USER,
-    AK_WEB_BASIC_AUTH_PASSWORD_HASH,
-    AK_WEB_BASIC_AUTH_USERS_FILE,
-    AK_COUNT
-};
-
-static const char *const agent_key_names[AK_COUNT] = {
+const char *const config_agent_key_names[] = {
     [AK_LISTEN] = "listen",
     [AK_INTERVAL] = "interval",
     [AK_TIMEOUT] = "timeout",
@@ -78,27 +42,12 @@ static const char *const agent_key_names[AK_COUNT] = {
     [AK_WEB_BASIC_AUTH_PASSWORD_HASH] = "web_basic_auth_password_hash",
     [AK_WEB_BASIC_AUTH_USERS_FILE] = "web_basic_auth_users_file",
 };
+_Static_assert(sizeof config_agent_key_names /
+                       sizeof config_agent_key_names[0] ==
+                   AK_COUNT,
+               "a name for every [agent] key");
 
-enum target_key {
-    TK_HOST,
-    TK_PORT,
-    TK_TLS,
-    TK_TLS_VERIFY,
-    TK_CA_FILE,
-    TK_SERVER_NAME,
-    TK_EHLO_NAME,
-    TK_MECHANISMS,
-    TK_USERNAME,
-    TK_PASSWORD_FILE,
-    TK_PASSWORD_ENV,
-    TK_PASSWORD,
-    TK_ALLOW_PLAINTEXT_AUTH,
-    TK_INTERVAL,
-    TK_TIMEOUT,
-    TK_COUNT
-};
-
-static const char *const target_key_names[TK_COUNT] = {
+const char *const config_target_key_names[] = {
     [TK_HOST] = "host",
     [TK_PORT] = "port",
     [TK_TLS] = "tls",
@@ -115,45 +64,10 @@ static const char *const target_key_names[TK_COUNT] = {
     [TK_INTERVAL] = "interval",
     [TK_TIMEOUT] = "timeout",
 };
-
-/* What parsing a target needs beyond struct target_config: where each key
- * was given, and the secret's source until it is read after parsing. */
-struct target_draft {
-    int key_line[TK_COUNT]; /* 0 = not given */
-    bool set[TK_COUNT];     /* given with a non-empty value */
-    bool bad[TK_COUNT];     /* ... that was refused */
-    char password_file[CONFIG_PATH_MAX + 1];
-    char password_env[CONFIG_ENV_NAME_MAX + 1];
-    char *password; /* inline; wiped before free */
-    size_t password_len;
-};
-
-enum section { SEC_NONE, SEC_AGENT, SEC_TARGET, SEC_SKIP };
-
-struct parser {
-    const char *name;     /* the file as named in messages */
-    const char *base_dir; /* relative paths start here; "" = cwd */
-    const char *text;
-    size_t len;
-    size_t pos;
-    int lineno;
-    enum section sec;
-    bool key_in_section; /* an indented line after one continues it */
-    bool saw_target;     /* any [target ...] header, valid or not */
-    struct agent_config *cfg;
-    int agent_line;
-    int agent_key_line[AK_COUNT];
-    bool agent_set[AK_COUNT];
-    bool agent_bad[AK_COUNT]; /* given, and refused */
-    /* [agent] basic auth, until resolve() turns it into cfg->web_users. */
-    struct web_user web_user;
-    char web_users_file[CONFIG_PATH_MAX + 1];
-    struct target_draft *drafts; /* parallel to cfg->targets */
-    size_t cap;
-    struct config_diag *diag;
-    mode_t file_mode; /* of the config file; 0 for a string */
-    bool oom;
-};
+_Static_assert(sizeof config_target_key_names /
+                       sizeof config_target_key_names[0] ==
+                   TK_COUNT,
+               "a name for every [target] key");
 
 void config_diag_init(struct config_diag *d)
 {
@@ -197,8 +111,8 @@ static void diag_vadd(struct config_diag *d, bool error, const char *file,
     buf_free(&one);
 }
 
-static void FMT(4, 5)
-    err_at(struct parser *p, int line, const char *key, const char *fmt, ...)
+void config_err_at(struct parser *p, int line, const char *key,
+                   const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -206,254 +120,13 @@ static void FMT(4, 5)
     va_end(ap);
 }
 
-static void FMT(4, 5)
-    warn_at(struct parser *p, int line, const char *key, const char *fmt, ...)
+void config_warn_at(struct parser *p, int line, const char *key,
+                    const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     diag_vadd(p->diag, false, p->name, line, key, fmt, ap);
     va_end(ap);
-}
-
-/* ---- value parsers: 0, or -1 with nothing written ---- */
-
-static bool is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
-
-static bool is_alnum(char c)
-{
-    return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-/* Digits only, no sign, no spaces; lo..hi. */
-static int parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
-{
-    unsigned long v = 0;
-    if (!*s)
-        return -1;
-    for (; *s; s++) {
-        if (!is_digit(*s))
-            return -1;
-        v = v * 10 + (unsigned long)(*s - '0');
-        if (v > hi)
-            return -1;
-    }
-    if (v < lo)
-        return -1;
-    *out = (unsigned)v;
-    return 0;
-}
-
-int config_parse_duration(const char *s, uint64_t *ms)
-{
-    if (!s || !is_digit(*s))
-        return -1;
-    uint64_t v = 0;
-    for (; is_digit(*s); s++) {
-        v = v * 10 + (uint64_t)(*s - '0');
-        /* Anything this large is out of range in every unit; stopping
-         * here also keeps the multiplication below from overflowing. */
-        if (v > DAY_MS)
-            return -1;
-    }
-    uint64_t unit;
-    if (*s == '\0' || strcmp(s, "s") == 0)
-        unit = 1000;
-    else if (strcmp(s, "ms") == 0)
-        unit = 1;
-    else if (strcmp(s, "m") == 0)
-        unit = 60 * 1000;
-    else if (strcmp(s, "h") == 0)
-        unit = 3600 * 1000;
-    else
-        return -1;
-    v *= unit;
-    if (v == 0 || v > DAY_MS)
-        return -1;
-    *ms = v;
-    return 0;
-}
-
-/* The shortest exact spelling: "1h", "90s", "250ms". */
-static const char *format_duration(uint64_t ms, char *dst, size_t n)
-{
-    if (ms % (3600 * 1000) == 0)
-        snprintf(dst, n, "%lluh", (unsigned long long)(ms / (3600 * 1000)));
-    else if (ms % (60 * 1000) == 0)
-        snprintf(dst, n, "%llum", (unsigned long long)(ms / (60 * 1000)));
-    else if (ms % 1000 == 0)
-        snprintf(dst, n, "%llus", (unsigned long long)(ms / 1000));
-    else
-        snprintf(dst, n, "%llums", (unsigned long long)ms);
-    return dst;
-}
-
-static int parse_bool(const char *s, bool *out)
-{
-    static const char *const yes[] = {"true", "yes", "on", "1"};
-    static const char *const no[] = {"false", "no", "off", "0"};
-    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
-        if (strcasecmp(s, yes[i]) == 0) {
-            *out = true;
-            return 0;
-        }
-        if (strcasecmp(s, no[i]) == 0) {
-            *out = false;
-            return 0;
-        }
-    }
-    return -1;
-}
-
-static int parse_tls(const char *s, enum tls_mode *out)
-{
-    static const enum tls_mode modes[] = {TLS_MODE_STARTTLS, TLS_MODE_IMPLICIT,
-                                          TLS_MODE_NONE};
-    for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
-        if (strcmp(s, tls_mode_name(modes[i])) == 0) {
-            *out = modes[i];
-            return 0;
-        }
-    }
-    return -1;
-}
-
-/* A DNS name as curl's URL and SNI need it: no spaces, slashes or '@'. */
-static bool valid_dns_name(const char *s, size_t n)
-{
-    if (n == 0 || n > 253 || s[0] == '-' || s[0] == '.')
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!is_alnum(c) && c != '-' && c != '.' && c != '_')
-            return false;
-    }
-    return true;
-}
-
-static bool valid_ipv6(const char *s, size_t n)
-{
-    char tmp[64];
-    struct in6_addr a;
-    if (n == 0 || n >= sizeof(tmp))
-        return false;
-    memcpy(tmp, s, n);
-    tmp[n] = '\0';
-    return inet_pton(AF_INET6, tmp, &a) == 1;
-}
-
-/* host and server_name: a DNS name, an IPv4 or an IPv6 address (IPv6
- * without brackets: whoever builds a URL adds them). */
-static bool valid_host(const char *s)
-{
-    size_t n = strlen(s);
-    return valid_dns_name(s, n) || valid_ipv6(s, n);
-}
-
-/* ehlo_name: a domain or an address literal (RFC 5321 4.1.3). It also
- * becomes the path of curl's smtp:// URL, so no '/', '%' or spaces. */
-static bool valid_ehlo_name(const char *s)
-{
-    size_t n = strlen(s);
-    if (n >= 3 && s[0] == '[' && s[n - 1] == ']') {
-        struct in_addr a4;
-        char tmp[64];
-        if (n - 2 >= sizeof(tmp))
-            return false;
-        memcpy(tmp, s + 1, n - 2);
-        tmp[n - 2] = '\0';
-        if (inet_pton(AF_INET, tmp, &a4) == 1)
-            return true;
-        return strncasecmp(tmp, "IPv6:", 5) == 0 && valid_ipv6(tmp + 5, n - 7);
-    }
-    return valid_dns_name(s, n);
-}
-
-/* host:port, [v6]:port or :port; a syntax check, nothing is resolved. */
-static bool valid_listen(const char *s)
-{
-    const char *colon;
-    unsigned port;
-    if (s[0] == '[') {
-        const char *close = strchr(s, ']');
-        if (!close || close[1] != ':' || !valid_ipv6(s + 1, close - s - 1))
-            return false;
-        colon = close + 1;
-    } else {
-        colon = strchr(s, ':');
-        if (!colon || strchr(colon + 1, ':'))
-            return false;
-        if (colon > s && !valid_dns_name(s, (size_t)(colon - s)))
-            return false;
-    }
-    return parse_uint(colon + 1, 1, 65535, &port) == 0;
-}
-
-static bool valid_env_name(const char *s)
-{
-    if (!*s || is_digit(*s))
-        return false;
-    for (; *s; s++) {
-        if (!is_alnum(*s) && *s != '_')
-            return false;
-    }
-    return true;
-}
-
-static bool valid_target_name(const char *s, size_t n)
-{
-    if (n < 1 || n > CONFIG_NAME_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!is_alnum(c) && c != '_' && c != '.' && c != ':' && c != '-')
-            return false;
-    }
-    return true;
-}
-
-/* A basic auth user-id (RFC 7617): no ':' and, to keep it one token in
- * files and logs, no spaces or control characters. */
-#define WEB_USER_RULE                                                         \
-    "must be 1 to 64 printable ASCII characters without spaces or ':'"
-
-static bool valid_web_user(const char *s, size_t n)
-{
-    if (n < 1 || n > CONFIG_WEB_USER_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c <= 0x20 || c >= 0x7f || c == ':')
-            return false;
-    }
-    return true;
-}
-
-#define BCRYPT_RULE                                                           \
-    "must be a bcrypt hash like $2y$10$ and 53 more characters (make one "    \
-    "with htpasswd -nBC 10 USER); other hash types are not supported"
-
-/* "$2a$", "$2b$" or "$2y$", a cost of 04 to 31, "$", then 22 characters
- * of salt and 31 of hash in bcrypt's base64: what Prometheus' web config
- * and htpasswd -B write, and what libcrypt's crypt_r() verifies. */
-static bool valid_bcrypt(const char *s, size_t n)
-{
-    static const char alphabet[] =
-        "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    if (n != CONFIG_BCRYPT_LEN || s[0] != '$' || s[1] != '2' ||
-        (s[2] != 'a' && s[2] != 'b' && s[2] != 'y') || s[3] != '$' ||
-        !is_digit(s[4]) || !is_digit(s[5]) || s[6] != '$')
-        return false;
-    int cost = (s[4] - '0') * 10 + (s[5] - '0');
-    if (cost < 4 || cost > 31)
-        return false;
-    for (size_t i = 7; i < n; i++) {
-        if (!strchr(alphabet, s[i]) || s[i] == '\0')
-            return false;
-    }
-    return true;
 }
 
 static int copy_str(char *dst, size_t n, const char *src)
@@ -505,8 +178,8 @@ static struct target_config *add_target(struct parser *p, const char *name,
     cfg->n_targets++;
     memcpy(t->name, name, n);
     t->name[n] = '\0';
-    t->tls = TLS_MODE_STARTTLS;
-    t->tls_verify = true;
+    t->tls = CONFIG_DEFAULT_TLS;
+    t->tls_verify = CONFIG_DEFAULT_TLS_VERIFY;
     t->line = p->lineno;
     return t;
 }
@@ -527,6 +200,50 @@ static bool is_blank(char c)
     return c == ' ' || c == '\t';
 }
 
+/* What a key's name is made of. */
+static bool is_key_char(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+           (c >= 'A' && c <= 'Z') || c == '_' || c == '-';
+}
+
+/* [target "NAME"]: key is the header as given, for messages; q..in_end
+ * what follows the word "target", trimmed at its end. */
+static void target_header(struct parser *p, const char *key, const char *q,
+                          const char *in_end)
+{
+    p->saw_target = true;
+    while (q < in_end && is_blank(*q))
+        q++;
+    size_t qn = (size_t)(in_end - q);
+    if (qn < 2 || q[0] != '"' || q[qn - 1] != '"') {
+        config_err_at(
+            p, p->lineno, key,
+            "expected [target \"NAME\"] with the name in double quotes");
+        return;
+    }
+    const char *name = q + 1;
+    size_t name_len = qn - 2;
+    if (!config_valid_target_name(name, name_len)) {
+        config_err_at(
+            p, p->lineno, key,
+            "target name must be 1 to %d characters of A-Z a-z 0-9 _ . : -",
+            CONFIG_NAME_MAX);
+        return;
+    }
+    const struct target_config *dup = find_target_n(p->cfg, name, name_len);
+    if (dup) {
+        config_err_at(p, p->lineno, key, "duplicate target (first on line %d)",
+                      dup->line);
+        return;
+    }
+    if (!add_target(p, name, name_len)) {
+        p->oom = true;
+        return;
+    }
+    p->sec = SEC_TARGET;
+}
+
 /* s[0] is '['; n bytes, already free of control characters. */
 static void section_line(struct parser *p, const char *s, size_t n)
 {
@@ -534,14 +251,15 @@ static void section_line(struct parser *p, const char *s, size_t n)
     p->sec = SEC_SKIP;
     p->key_in_section = false;
     if (!close) {
-        err_at(p, p->lineno, "-", "section header without a closing ]");
+        config_err_at(p, p->lineno, "-", "section header without a closing ]");
         return;
     }
     const char *after = close + 1, *end = s + n;
     while (after < end && is_blank(*after))
         after++;
     if (after < end && *after != ';' && *after != '#') {
-        err_at(p, p->lineno, "-", "text after the ] of a section header");
+        config_err_at(p, p->lineno, "-",
+                      "text after the ] of a section header");
         return;
     }
     const char *in = s + 1, *in_end = close;
@@ -555,8 +273,9 @@ static void section_line(struct parser *p, const char *s, size_t n)
 
     if (in_len == 5 && memcmp(in, "agent", 5) == 0) {
         if (p->agent_line) {
-            err_at(p, p->lineno, key, "duplicate section (first on line %d)",
-                   p->agent_line);
+            config_err_at(p, p->lineno, key,
+                          "duplicate section (first on line %d)",
+                          p->agent_line);
             return;
         }
         p->agent_line = p->lineno;
@@ -565,39 +284,12 @@ static void section_line(struct parser *p, const char *s, size_t n)
     }
     if (in_len < 6 || memcmp(in, "target", 6) != 0 ||
         (in_len > 6 && !is_blank(in[6]) && in[6] != '"')) {
-        err_at(p, p->lineno, key,
-               "unknown section; expected [agent] or [target \"NAME\"]");
+        config_err_at(
+            p, p->lineno, key,
+            "unknown section; expected [agent] or [target \"NAME\"]");
         return;
     }
-    p->saw_target = true;
-    const char *q = in + 6;
-    while (q < in_end && is_blank(*q))
-        q++;
-    size_t qn = (size_t)(in_end - q);
-    if (qn < 2 || q[0] != '"' || q[qn - 1] != '"') {
-        err_at(p, p->lineno, key,
-               "expected [target \"NAME\"] with the name in double quotes");
-        return;
-    }
-    const char *name = q + 1;
-    size_t name_len = qn - 2;
-    if (!valid_target_name(name, name_len)) {
-        err_at(p, p->lineno, key,
-               "target name must be 1 to %d characters of A-Z a-z 0-9 _ . : -",
-               CONFIG_NAME_MAX);
-        return;
-    }
-    const struct target_config *dup = find_target_n(p->cfg, name, name_len);
-    if (dup) {
-        err_at(p, p->lineno, key, "duplicate target (first on line %d)",
-               dup->line);
-        return;
-    }
-    if (!add_target(p, name, name_len)) {
-        p->oom = true;
-        return;
-    }
-    p->sec = SEC_TARGET;
+    target_header(p, key, in + 6, in_end);
 }
 
 /*
@@ -635,14 +327,15 @@ static char *config_reader(char *str, int num, void *stream)
         n -= 3;
     }
     if (n > (size_t)num - 1) {
-        err_at(p, p->lineno, "-", "line longer than %d characters", num - 1);
+        config_err_at(p, p->lineno, "-", "line longer than %d characters",
+                      num - 1);
         return str;
     }
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if ((c < 0x20 && c != '\t') || c == 0x7f) {
-            err_at(p, p->lineno, "-", "control character 0x%02x in the line",
-                   c);
+            config_err_at(p, p->lineno, "-",
+                          "control character 0x%02x in the line", c);
             return str;
         }
     }
@@ -656,7 +349,7 @@ static char *config_reader(char *str, int num, void *stream)
         return str;
     }
     size_t k = i;
-    while (k < n && (is_alnum(s[k]) || s[k] == '_' || s[k] == '-'))
+    while (k < n && is_key_char(s[k]))
         k++;
     size_t eq = k;
     while (eq < n && is_blank(s[eq]))
@@ -670,12 +363,13 @@ static char *config_reader(char *str, int num, void *stream)
         return str;
     }
     if (i > 0 && p->key_in_section)
-        err_at(p, p->lineno, "-",
-               "continuation lines are not supported; put the whole value "
-               "on one line");
+        config_err_at(
+            p, p->lineno, "-",
+            "continuation lines are not supported; put the whole value "
+            "on one line");
     else
-        err_at(p, p->lineno, "-",
-               "expected \"key = value\", a [section] or a comment");
+        config_err_at(p, p->lineno, "-",
+                      "expected \"key = value\", a [section] or a comment");
     return str;
 }
 
@@ -690,47 +384,62 @@ static int key_index(const char *const *names, int count, const char *name)
     return -1;
 }
 
+static void err_duration(struct parser *p, int line, const char *key,
+                         const char *v)
+{
+    config_err_at(p, line, key,
+                  "must be a duration like 250ms, 30s, 5m or 1h, more than 0 "
+                  "and at most 24h, not \"%s\"",
+                  v);
+}
+
+static void err_whole_number(struct parser *p, int line, const char *key,
+                             unsigned hi, const char *v)
+{
+    config_err_at(p, line, key,
+                  "must be a whole number from 1 to %u, not \"%s\"", hi, v);
+}
+
 static void agent_key(struct parser *p, int k, const char *v)
 {
     struct agent_config *c = p->cfg;
-    const char *key = agent_key_names[k];
+    const char *key = config_agent_key_names[k];
     int line = p->lineno;
     switch ((enum agent_key)k) {
     case AK_LISTEN:
-        if (!valid_listen(v) || copy_str(c->listen, sizeof(c->listen), v))
-            err_at(p, line, key,
-                   "must be HOST:PORT, [IPv6]:PORT or :PORT with a port from "
-                   "1 to 65535, not \"%s\"",
-                   v);
+        if (!config_valid_listen(v) ||
+            copy_str(c->listen, sizeof(c->listen), v))
+            config_err_at(
+                p, line, key,
+                "must be HOST:PORT, [IPv6]:PORT or :PORT with a port from "
+                "1 to 65535, not \"%s\"",
+                v);
         return;
     case AK_INTERVAL:
     case AK_TIMEOUT:
         if (config_parse_duration(v, k == AK_INTERVAL ? &c->interval_ms
                                                       : &c->timeout_ms))
-            err_at(p, line, key,
-                   "must be a duration like 250ms, 30s, 5m or 1h, more than "
-                   "0 and at most 24h, not \"%s\"",
-                   v);
+            err_duration(p, line, key, v);
         return;
     case AK_MAX_CONCURRENT_PROBES:
-        if (parse_uint(v, 1, 65535, &c->max_concurrent_probes))
-            err_at(p, line, key,
-                   "must be a whole number from 1 to 65535, not \"%s\"", v);
+        if (config_parse_uint(v, 1, CONFIG_MAX_CONCURRENT_PROBES_MAX,
+                              &c->max_concurrent_probes))
+            err_whole_number(p, line, key, CONFIG_MAX_CONCURRENT_PROBES_MAX,
+                             v);
         return;
     case AK_MAX_PER_HOST:
-        if (parse_uint(v, 1, 1024, &c->max_per_host))
-            err_at(p, line, key,
-                   "must be a whole number from 1 to 1024, not \"%s\"", v);
+        if (config_parse_uint(v, 1, CONFIG_MAX_PER_HOST_MAX, &c->max_per_host))
+            err_whole_number(p, line, key, CONFIG_MAX_PER_HOST_MAX, v);
         return;
     case AK_CA_FILE:
         if (resolve_path(p, v, c->ca_file, sizeof(c->ca_file)))
-            err_at(p, line, key, "path longer than %d characters",
-                   CONFIG_PATH_MAX);
+            config_err_at(p, line, key, "path longer than %d characters",
+                          CONFIG_PATH_MAX);
         return;
     case AK_LOG_LEVEL:
         if (log_level_parse(v, &c->log_level))
-            err_at(p, line, key,
-                   "must be debug, info, warn or error, not \"%s\"", v);
+            config_err_at(p, line, key,
+                          "must be debug, info, warn or error, not \"%s\"", v);
         return;
     case AK_WEB_TLS_CERT_FILE:
     case AK_WEB_TLS_KEY_FILE:
@@ -739,22 +448,22 @@ static void agent_key(struct parser *p, int k, const char *v)
                     : k == AK_WEB_TLS_KEY_FILE ? c->web_tls_key_file
                                                : p->web_users_file;
         if (resolve_path(p, v, dst, CONFIG_PATH_MAX + 1))
-            err_at(p, line, key, "path longer than %d characters",
-                   CONFIG_PATH_MAX);
+            config_err_at(p, line, key, "path longer than %d characters",
+                          CONFIG_PATH_MAX);
         return;
     }
     case AK_WEB_BASIC_AUTH_USER:
         /* Not quoted either: "user:password" is a likely mistake. */
-        if (!valid_web_user(v, strlen(v)))
-            err_at(p, line, key, WEB_USER_RULE);
+        if (!config_valid_web_user(v, strlen(v)))
+            config_err_at(p, line, key, CONFIG_WEB_USER_RULE);
         else
             copy_str(p->web_user.name, sizeof(p->web_user.name), v);
         return;
     case AK_WEB_BASIC_AUTH_PASSWORD_HASH:
         /* Never quoted: a password pasted here by mistake must not be
          * printed. */
-        if (!valid_bcrypt(v, strlen(v)))
-            err_at(p, line, key, BCRYPT_RULE);
+        if (!config_valid_bcrypt(v, strlen(v)))
+            config_err_at(p, line, key, CONFIG_BCRYPT_RULE);
         else
             copy_str(p->web_user.hash, sizeof(p->web_user.hash), v);
         return;
@@ -763,10 +472,20 @@ static void agent_key(struct parser *p, int k, const char *v)
     }
 }
 
+static bool mech_listed(const struct target_config *t, enum sasl_mech m)
+{
+    for (size_t i = 0; i < t->n_mechs; i++) {
+        if (t->mechs[i] == m)
+            return true;
+    }
+    return false;
+}
+
+/* "PLAIN CRAM-MD5", "plain, login": any case, blanks or commas between. */
 static void parse_mechanisms(struct parser *p, struct target_config *t,
                              const char *v)
 {
-    const char *key = target_key_names[TK_MECHANISMS];
+    const char *key = config_target_key_names[TK_MECHANISMS];
     t->n_mechs = 0;
     while (*v) {
         size_t skip = strspn(v, " \t,");
@@ -774,133 +493,151 @@ static void parse_mechanisms(struct parser *p, struct target_config *t,
         size_t n = strcspn(v, " \t,");
         if (n == 0)
             break;
-        int m = -1;
-        for (int i = 0; i < SASL_MECH_COUNT; i++) {
-            const char *name = sasl_mech_name((enum sasl_mech)i);
-            if (strlen(name) == n && strncasecmp(v, name, n) == 0)
-                m = i;
-        }
-        bool dup = false;
-        for (size_t i = 0; m >= 0 && i < t->n_mechs; i++)
-            dup = dup || t->mechs[i] == (enum sasl_mech)m;
-        if (m < 0)
-            err_at(p, p->lineno, key,
-                   "unknown mechanism \"%.*s\"; supported: PLAIN, LOGIN, "
-                   "CRAM-MD5, XOAUTH2",
-                   (int)n, v);
-        else if (dup)
-            err_at(p, p->lineno, key, "%s is listed twice",
-                   sasl_mech_name((enum sasl_mech)m));
+        enum sasl_mech m;
+        char names[128];
+        if (config_parse_mech(v, n, &m))
+            config_err_at(p, p->lineno, key,
+                          "unknown mechanism \"%.*s\"; supported: %s", (int)n,
+                          v, config_mech_names(names, sizeof(names)));
+        else if (mech_listed(t, m))
+            config_err_at(p, p->lineno, key, "%s is listed twice",
+                          sasl_mech_name(m));
         else if (t->n_mechs == CONFIG_MAX_MECHS)
-            err_at(p, p->lineno, key, "at most %d mechanisms",
-                   CONFIG_MAX_MECHS);
+            config_err_at(p, p->lineno, key, "at most %d mechanisms",
+                          CONFIG_MAX_MECHS);
         else
-            t->mechs[t->n_mechs++] = (enum sasl_mech)m;
+            t->mechs[t->n_mechs++] = m;
         v += n;
+    }
+}
+
+/* password = ...: kept until the secrets are read after parsing. */
+static void inline_password(struct parser *p, struct target_draft *d, int line,
+                            const char *v)
+{
+    const char *key = config_target_key_names[TK_PASSWORD];
+    /* Never quote v here: it is the secret. */
+    size_t n = strlen(v);
+    if (n > CONFIG_SECRET_MAX) {
+        config_err_at(p, line, key, "longer than %d bytes", CONFIG_SECRET_MAX);
+        return;
+    }
+    d->password = malloc(n + 1);
+    if (!d->password) {
+        p->oom = true;
+        return;
+    }
+    memcpy(d->password, v, n + 1);
+    d->password_len = n;
+    config_warn_at(p, line, key,
+                   "password in the config file; prefer password_file");
+    /* Group-readable is the usual root:service-group setup. */
+    if (p->file_mode & S_IROTH)
+        config_warn_at(p, line, key,
+                       "%s is readable by others (mode %04o) and holds this "
+                       "password; chmod 640 it, or use password_file",
+                       p->name, (unsigned)(p->file_mode & 07777));
+}
+
+/* The keys of AUTH: the mechanisms, who, and where the secret is. */
+static void auth_key(struct parser *p, enum target_key k, const char *v)
+{
+    struct target_config *t = &p->cfg->targets[p->cfg->n_targets - 1];
+    struct target_draft *d = &p->drafts[p->cfg->n_targets - 1];
+    const char *key = config_target_key_names[k];
+    int line = p->lineno;
+    switch (k) {
+    case TK_MECHANISMS:
+        parse_mechanisms(p, t, v);
+        return;
+    case TK_USERNAME:
+        if (copy_str(t->username, sizeof(t->username), v))
+            config_err_at(p, line, key, "longer than %d characters",
+                          CONFIG_HOST_MAX);
+        return;
+    case TK_PASSWORD_ENV:
+        if (!config_valid_env_name(v) ||
+            copy_str(d->password_env, sizeof(d->password_env), v))
+            /* Not quoted: a password pasted here must not be printed. */
+            config_err_at(p, line, key,
+                          "must be the name of an environment variable "
+                          "([A-Za-z_][A-Za-z0-9_]*, at most %d characters)",
+                          CONFIG_ENV_NAME_MAX);
+        return;
+    case TK_PASSWORD:
+        inline_password(p, d, line, v);
+        return;
+    case TK_PASSWORD_FILE:
+        if (resolve_path(p, v, d->password_file, sizeof(d->password_file)))
+            config_err_at(p, line, key, "path longer than %d characters",
+                          CONFIG_PATH_MAX);
+        return;
+    default:
+        break;
     }
 }
 
 static void target_key(struct parser *p, int k, const char *v)
 {
     struct target_config *t = &p->cfg->targets[p->cfg->n_targets - 1];
-    struct target_draft *d = &p->drafts[p->cfg->n_targets - 1];
-    const char *key = target_key_names[k];
+    const char *key = config_target_key_names[k];
     int line = p->lineno;
     switch ((enum target_key)k) {
     case TK_HOST:
     case TK_SERVER_NAME: {
         char *dst = k == TK_HOST ? t->host : t->server_name;
-        if (!valid_host(v) || copy_str(dst, CONFIG_HOST_MAX + 1, v))
-            err_at(p, line, key,
-                   "must be a host name or an IP address (IPv6 without "
-                   "brackets), not \"%s\"",
-                   v);
+        if (!config_valid_host(v) || copy_str(dst, CONFIG_HOST_MAX + 1, v))
+            config_err_at(p, line, key,
+                          "must be a host name or an IP address (IPv6 without "
+                          "brackets), not \"%s\"",
+                          v);
         return;
     }
     case TK_PORT:
-        if (parse_uint(v, 1, 65535, &t->port))
-            err_at(p, line, key,
-                   "must be a whole number from 1 to 65535, not \"%s\"", v);
+        if (netaddr_parse_port(v, false, &t->port))
+            err_whole_number(p, line, key, 65535, v);
         return;
     case TK_TLS:
-        if (parse_tls(v, &t->tls))
-            err_at(p, line, key,
-                   "must be starttls, implicit or none, not \"%s\"", v);
+        if (config_parse_tls(v, &t->tls))
+            config_err_at(p, line, key,
+                          "must be starttls, implicit or none, not \"%s\"", v);
         return;
     case TK_TLS_VERIFY:
     case TK_ALLOW_PLAINTEXT_AUTH:
-        if (parse_bool(v, k == TK_TLS_VERIFY ? &t->tls_verify
-                                             : &t->allow_plaintext_auth))
-            err_at(p, line, key,
-                   "must be true or false (or yes/no, on/off, 1/0), not "
-                   "\"%s\"",
-                   v);
+        if (config_parse_bool(v, k == TK_TLS_VERIFY
+                                     ? &t->tls_verify
+                                     : &t->allow_plaintext_auth))
+            config_err_at(
+                p, line, key,
+                "must be true or false (or yes/no, on/off, 1/0), not "
+                "\"%s\"",
+                v);
         return;
     case TK_CA_FILE:
-    case TK_PASSWORD_FILE: {
-        char *dst = k == TK_CA_FILE ? t->ca_file : d->password_file;
-        if (resolve_path(p, v, dst, CONFIG_PATH_MAX + 1))
-            err_at(p, line, key, "path longer than %d characters",
-                   CONFIG_PATH_MAX);
+        if (resolve_path(p, v, t->ca_file, sizeof(t->ca_file)))
+            config_err_at(p, line, key, "path longer than %d characters",
+                          CONFIG_PATH_MAX);
         return;
-    }
     case TK_EHLO_NAME:
-        if (!valid_ehlo_name(v) ||
+        if (!config_valid_ehlo_name(v) ||
             copy_str(t->ehlo_name, sizeof(t->ehlo_name), v))
-            err_at(p, line, key,
-                   "must be a domain name or an address literal like "
-                   "[192.0.2.1], not \"%s\"",
-                   v);
+            config_err_at(p, line, key,
+                          "must be a domain name or an address literal like "
+                          "[192.0.2.1], not \"%s\"",
+                          v);
         return;
     case TK_MECHANISMS:
-        parse_mechanisms(p, t, v);
-        return;
     case TK_USERNAME:
-        if (copy_str(t->username, sizeof(t->username), v))
-            err_at(p, line, key, "longer than %d characters", CONFIG_HOST_MAX);
-        return;
+    case TK_PASSWORD_FILE:
     case TK_PASSWORD_ENV:
-        if (!valid_env_name(v) ||
-            copy_str(d->password_env, sizeof(d->password_env), v))
-            /* Not quoted: a password pasted here must not be printed. */
-            err_at(p, line, key,
-                   "must be the name of an environment variable "
-                   "([A-Za-z_][A-Za-z0-9_]*, at most %d characters)",
-                   CONFIG_ENV_NAME_MAX);
+    case TK_PASSWORD:
+        auth_key(p, (enum target_key)k, v);
         return;
-    case TK_PASSWORD: {
-        /* Never quote v here: it is the secret. */
-        size_t n = strlen(v);
-        if (n > CONFIG_SECRET_MAX) {
-            err_at(p, line, key, "longer than %d bytes", CONFIG_SECRET_MAX);
-            return;
-        }
-        d->password = malloc(n + 1);
-        if (!d->password) {
-            p->oom = true;
-            return;
-        }
-        memcpy(d->password, v, n + 1);
-        d->password_len = n;
-        warn_at(p, line, key,
-                "password in the config file; prefer "
-                "password_file");
-        /* Group-readable is the usual root:service-group setup. */
-        if (p->file_mode & S_IROTH)
-            warn_at(p, line, key,
-                    "%s is readable by others (mode %04o) and holds this "
-                    "password; chmod 640 it, or use password_file",
-                    p->name, (unsigned)(p->file_mode & 07777));
-        return;
-    }
     case TK_INTERVAL:
     case TK_TIMEOUT:
         if (config_parse_duration(v, k == TK_INTERVAL ? &t->interval_ms
                                                       : &t->timeout_ms))
-            err_at(p, line, key,
-                   "must be a duration like 250ms, 30s, 5m or 1h, more than "
-                   "0 and at most 24h, not \"%s\"",
-                   v);
+            err_duration(p, line, key, v);
         return;
     case TK_COUNT:
         break;
@@ -918,28 +655,30 @@ static int config_handler(void *user, const char *section, const char *name,
     if (p->sec == SEC_SKIP)
         return 1;
     if (p->sec == SEC_NONE) {
-        err_at(p, line, name,
-               "key outside any section; put it under [agent] or "
-               "[target \"NAME\"]");
+        config_err_at(p, line, name,
+                      "key outside any section; put it under [agent] or "
+                      "[target \"NAME\"]");
         return 1;
     }
     bool agent = p->sec == SEC_AGENT;
-    int k = agent ? key_index(agent_key_names, AK_COUNT, name)
-                  : key_index(target_key_names, TK_COUNT, name);
+    int k = agent ? key_index(config_agent_key_names, AK_COUNT, name)
+                  : key_index(config_target_key_names, TK_COUNT, name);
     if (k < 0) {
-        if (agent && key_index(target_key_names, TK_COUNT, name) >= 0)
-            err_at(p, line, name,
-                   "only allowed in [target \"NAME\"] sections");
-        else if (!agent && key_index(agent_key_names, AK_COUNT, name) >= 0)
-            err_at(p, line, name, "only allowed in [agent]");
+        if (agent && key_index(config_target_key_names, TK_COUNT, name) >= 0)
+            config_err_at(p, line, name,
+                          "only allowed in [target \"NAME\"] sections");
+        else if (!agent &&
+                 key_index(config_agent_key_names, AK_COUNT, name) >= 0)
+            config_err_at(p, line, name, "only allowed in [agent]");
         else
-            err_at(p, line, name, "unknown key");
+            config_err_at(p, line, name, "unknown key");
         return 1;
     }
     struct target_draft *d = agent ? NULL : &p->drafts[p->cfg->n_targets - 1];
     int *first = agent ? &p->agent_key_line[k] : &d->key_line[k];
     if (*first) {
-        err_at(p, line, name, "duplicate key (first on line %d)", *first);
+        config_err_at(p, line, name, "duplicate key (first on line %d)",
+                      *first);
         return 1;
     }
     *first = line;
@@ -948,9 +687,9 @@ static int config_handler(void *user, const char *section, const char *name,
         return 1;
     size_t n = strlen(value);
     if (n >= 2 && value[0] == '"' && value[n - 1] == '"')
-        warn_at(p, line, name,
-                "the quotes are part of the value; remove them unless "
-                "they belong there");
+        config_warn_at(p, line, name,
+                       "the quotes are part of the value; remove them unless "
+                       "they belong there");
     if (agent) {
         size_t errors = p->diag->n_errors;
         p->agent_set[k] = true;
@@ -967,17 +706,8 @@ static int config_handler(void *user, const char *section, const char *name,
 
 /* ---- after parsing ---- */
 
-/*
- * The one reader of the files a config names (password, PEM, users),
- * through file.c: opened without blocking, a whole regular file of 1 to
- * max bytes in *data, malloc()ed once at its size and NUL-terminated, so
- * that a secret leaves no copies behind (the caller wipes it). limit is
- * max in words for the message ("1 MiB"). Messages name the path, never
- * the content. 0, or -1 after reporting; *info is filled as soon as the
- * file is open, so that a caller can warn about its mode even when the
- * read fails (info->mode stays 0 when it could not be opened).
- */
-static int read_small_file(struct parser *p, int line, const char *key,
+/* The one reader of the files a config names (config_internal.h). */
+int config_read_small_file(struct parser *p, int line, const char *key,
                            const char *path, size_t max, const char *limit,
                            char **data, size_t *len, struct file_info *info)
 {
@@ -991,18 +721,16 @@ static int read_small_file(struct parser *p, int line, const char *key,
         return -1;
     }
     char why[CONFIG_PATH_MAX + 128];
-    err_at(p, line, key, "%s",
-           file_problem(why, sizeof(why), path, st, err, limit));
+    config_err_at(p, line, key, "%s",
+                  file_problem(why, sizeof(why), path, st, err, limit));
     /* Only a regular file's mode is worth a warning. */
     if (!S_ISREG(info->mode))
         info->mode = 0;
     return -1;
 }
 
-/* Who besides the owner may read or write a file: "readable by its
- * group", "readable and writable by others", "readable by others and
- * writable by its group"; "" when nobody. Execute bits do not matter. */
-static const char *exposure_words(mode_t mode, char *dst, size_t n)
+/* Execute bits do not matter. */
+const char *config_exposure_words(mode_t mode, char *dst, size_t n)
 {
     const char *reader = mode & S_IROTH   ? "others"
                          : mode & S_IRGRP ? "its group"
@@ -1022,19 +750,17 @@ static const char *exposure_words(mode_t mode, char *dst, size_t n)
     return dst;
 }
 
-/* A secret file must belong to the agent's user or root: anyone else
- * could change what is sent as the password (or have us read a file of
- * theirs). false after reporting. */
-static bool secret_owner_ok(struct parser *p, int line, const char *key,
+bool config_secret_owner_ok(struct parser *p, int line, const char *key,
                             const char *path, const struct file_info *info)
 {
     uid_t me = geteuid();
     if (info->uid == me || info->uid == 0)
         return true;
-    err_at(p, line, key,
-           "%s is owned by uid %u; a secret file must belong to the agent's "
-           "user (uid %u) or root",
-           path, (unsigned)info->uid, (unsigned)me);
+    config_err_at(
+        p, line, key,
+        "%s is owned by uid %u; a secret file must belong to the agent's "
+        "user (uid %u) or root",
+        path, (unsigned)info->uid, (unsigned)me);
     return false;
 }
 
@@ -1059,36 +785,38 @@ static int store_secret(struct target_config *t, const char *s, size_t n)
 static void read_password_file(struct parser *p, struct target_config *t,
                                const char *path, int line)
 {
-    const char *key = target_key_names[TK_PASSWORD_FILE];
+    const char *key = config_target_key_names[TK_PASSWORD_FILE];
     const char *limit = STR(CONFIG_SECRET_MAX) " bytes";
     char *data = NULL;
     size_t n = 0;
     struct file_info info;
     /* Room for the largest secret plus "\r\n". */
-    int rc = read_small_file(p, line, key, path, CONFIG_SECRET_MAX + 2, limit,
-                             &data, &n, &info);
+    int rc = config_read_small_file(p, line, key, path, CONFIG_SECRET_MAX + 2,
+                                    limit, &data, &n, &info);
     char words[80];
     if (info.mode & 066)
-        warn_at(p, line, key, "%s is %s (mode %04o); chmod 600 it", path,
-                exposure_words(info.mode, words, sizeof(words)),
-                (unsigned)(info.mode & 07777));
+        config_warn_at(p, line, key, "%s is %s (mode %04o); chmod 600 it",
+                       path,
+                       config_exposure_words(info.mode, words, sizeof(words)),
+                       (unsigned)(info.mode & 07777));
     if (rc < 0)
         return;
     size_t len = n;
     if (n >= 1 && data[n - 1] == '\n')
         n -= (n >= 2 && data[n - 2] == '\r') ? 2 : 1;
-    if (secret_owner_ok(p, line, key, path, &info)) {
+    if (config_secret_owner_ok(p, line, key, path, &info)) {
         if (memchr(data, '\n', n) || memchr(data, '\r', n))
-            err_at(p, line, key,
-                   "%s holds more than one line; put the secret alone on "
-                   "one line",
-                   path);
+            config_err_at(
+                p, line, key,
+                "%s holds more than one line; put the secret alone on "
+                "one line",
+                path);
         else if (n > CONFIG_SECRET_MAX)
-            err_at(p, line, key, "%s is larger than %s", path, limit);
+            config_err_at(p, line, key, "%s is larger than %s", path, limit);
         else if (n == 0)
-            err_at(p, line, key, "%s is empty", path);
+            config_err_at(p, line, key, "%s is empty", path);
         else if (memchr(data, '\0', n))
-            err_at(p, line, key, "%s holds a NUL byte", path);
+            config_err_at(p, line, key, "%s holds a NUL byte", path);
         else if (store_secret(t, data, n))
             p->oom = true;
     }
@@ -1099,18 +827,20 @@ static void read_password_file(struct parser *p, struct target_config *t,
 static void read_password_env(struct parser *p, struct target_config *t,
                               const char *name, int line)
 {
-    const char *key = target_key_names[TK_PASSWORD_ENV];
+    const char *key = config_target_key_names[TK_PASSWORD_ENV];
     const char *v = getenv(name);
     if (!v) {
-        err_at(p, line, key, "environment variable %s is not set", name);
+        config_err_at(p, line, key, "environment variable %s is not set",
+                      name);
         return;
     }
     size_t n = strlen(v);
     if (n == 0)
-        err_at(p, line, key, "environment variable %s is empty", name);
+        config_err_at(p, line, key, "environment variable %s is empty", name);
     else if (n > CONFIG_SECRET_MAX)
-        err_at(p, line, key, "environment variable %s is longer than %d bytes",
-               name, CONFIG_SECRET_MAX);
+        config_err_at(p, line, key,
+                      "environment variable %s is longer than %d bytes", name,
+                      CONFIG_SECRET_MAX);
     else if (store_secret(t, v, n))
         p->oom = true;
 }
@@ -1145,9 +875,9 @@ static void check_ca_file(struct parser *p, const struct target_config *t,
     char why[CONFIG_PATH_MAX + 128];
     file_problem(why, sizeof(why), t->ca_file, st, err, TLS_CA_FILE_WORDS);
     if (st == FILE_ERRNO)
-        warn_at(p, line, "ca_file", "%s", why);
+        config_warn_at(p, line, "ca_file", "%s", why);
     else
-        err_at(p, line, "ca_file", "%s", why);
+        config_err_at(p, line, "ca_file", "%s", why);
 }
 
 static void check_auth(struct parser *p, struct target_config *t,
@@ -1161,32 +891,36 @@ static void check_auth(struct parser *p, struct target_config *t,
             return;
         for (size_t i = 0; i < sizeof(auth_keys) / sizeof(auth_keys[0]); i++) {
             if (d->set[auth_keys[i]])
-                warn_at(p, t->line, target_key_names[auth_keys[i]],
-                        "ignored: no mechanisms");
+                config_warn_at(p, t->line,
+                               config_target_key_names[auth_keys[i]],
+                               "ignored: no mechanisms");
         }
         return;
     }
-    const char *mkey = target_key_names[TK_MECHANISMS];
+    const char *mkey = config_target_key_names[TK_MECHANISMS];
     if (t->tls == TLS_MODE_NONE && !t->allow_plaintext_auth)
-        err_at(p, t->line, mkey,
-               "AUTH over tls = none would send the password in clear; set "
-               "allow_plaintext_auth = true to allow it");
+        config_err_at(
+            p, t->line, mkey,
+            "AUTH over tls = none would send the password in clear; set "
+            "allow_plaintext_auth = true to allow it");
     if (!d->set[TK_USERNAME])
-        err_at(p, t->line, target_key_names[TK_USERNAME],
-               "required when mechanisms is set");
+        config_err_at(p, t->line, config_target_key_names[TK_USERNAME],
+                      "required when mechanisms is set");
     int sources = d->set[TK_PASSWORD_FILE] + d->set[TK_PASSWORD_ENV] +
                   d->set[TK_PASSWORD];
     if (sources == 0) {
-        err_at(p, t->line, mkey,
-               "a secret is required: set password_file, password_env or "
-               "password");
+        config_err_at(
+            p, t->line, mkey,
+            "a secret is required: set password_file, password_env or "
+            "password");
         return;
     }
     if (sources > 1) {
-        err_at(p, t->line,
-               target_key_names[d->set[TK_PASSWORD] ? TK_PASSWORD
-                                                    : TK_PASSWORD_ENV],
-               "set only one of password_file, password_env and password");
+        config_err_at(
+            p, t->line,
+            config_target_key_names[d->set[TK_PASSWORD] ? TK_PASSWORD
+                                                        : TK_PASSWORD_ENV],
+            "set only one of password_file, password_env and password");
         return;
     }
     if (d->set[TK_PASSWORD_FILE] && d->password_file[0])
@@ -1198,231 +932,13 @@ static void check_auth(struct parser *p, struct target_config *t,
         p->oom = true;
 }
 
-/* ---- the HTTP endpoint's protection ---- */
-
-static void check_web_tls(struct parser *p)
-{
-    struct agent_config *c = p->cfg;
-    const enum agent_key ck = AK_WEB_TLS_CERT_FILE, kk = AK_WEB_TLS_KEY_FILE;
-    if (p->agent_bad[ck] || p->agent_bad[kk])
-        return;
-    if (p->agent_set[ck] != p->agent_set[kk]) {
-        enum agent_key given = p->agent_set[ck] ? ck : kk;
-        enum agent_key missing = given == ck ? kk : ck;
-        err_at(p, p->agent_key_line[given], agent_key_names[missing],
-               "required with %s: HTTPS needs the certificate and its key",
-               agent_key_names[given]);
-        return;
-    }
-    if (!p->agent_set[ck])
-        return;
-
-    char *data = NULL;
-    size_t len = 0;
-    struct file_info info;
-    int line = p->agent_key_line[ck];
-    const char *path = c->web_tls_cert_file;
-    if (read_small_file(p, line, agent_key_names[ck], path, WEB_FILE_MAX,
-                        "1 MiB", &data, &len, &info) == 0) {
-        if (!strstr(data, "-----BEGIN CERTIFICATE-----"))
-            err_at(p, line, agent_key_names[ck],
-                   "%s holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
-                   path);
-        free(data);
-    }
-
-    line = p->agent_key_line[kk];
-    path = c->web_tls_key_file;
-    if (read_small_file(p, line, agent_key_names[kk], path, WEB_FILE_MAX,
-                        "1 MiB", &data, &len, &info) == 0) {
-        /* Group-readable is the usual ssl-cert group setup; others are
-         * not meant to read a private key, nor anyone else to change it. */
-        char words[80];
-        if (info.mode & (S_IROTH | S_IWOTH | S_IWGRP))
-            warn_at(p, line, agent_key_names[kk],
-                    "%s is %s (mode %04o); chmod 640 or 600 it", path,
-                    exposure_words(info.mode, words, sizeof(words)),
-                    (unsigned)(info.mode & 07777));
-        const char *begin = strstr(data, "-----BEGIN ");
-        const char *end = begin ? strstr(begin, "PRIVATE KEY-----") : NULL;
-        if (secret_owner_ok(p, line, agent_key_names[kk], path, &info)) {
-            if (!end)
-                err_at(p, line, agent_key_names[kk],
-                       "%s holds no PEM private key (-----BEGIN ... PRIVATE "
-                       "KEY-----)",
-                       path);
-            else if (strstr(data, "ENCRYPTED"))
-                err_at(p, line, agent_key_names[kk],
-                       "%s is encrypted; the agent needs the key without a "
-                       "passphrase",
-                       path);
-        }
-        explicit_bzero(data, len);
-        free(data);
-    }
-}
-
-static bool add_web_user(struct parser *p, const char *name, size_t name_len,
-                         const char *hash)
-{
-    struct agent_config *c = p->cfg;
-    if (c->n_web_users % 16 == 0) {
-        struct web_user *u =
-            realloc(c->web_users, (c->n_web_users + 16) * sizeof(*u));
-        if (!u) {
-            p->oom = true;
-            return false;
-        }
-        c->web_users = u;
-    }
-    struct web_user *u = &c->web_users[c->n_web_users++];
-    memset(u, 0, sizeof(*u));
-    memcpy(u->name, name, name_len);
-    memcpy(u->hash, hash, CONFIG_BCRYPT_LEN);
-    return true;
-}
-
-/* "USER:HASH" lines, htpasswd -B's format; blank lines and # comments
- * are skipped. Nothing from the file is quoted in messages: a line may
- * hold a password typed in by mistake. */
-static void read_users_file(struct parser *p)
-{
-    const enum agent_key k = AK_WEB_BASIC_AUTH_USERS_FILE;
-    const char *key = agent_key_names[k];
-    const char *path = p->web_users_file;
-    int line = p->agent_key_line[k];
-    char *data = NULL;
-    size_t len = 0;
-    struct file_info info;
-    if (read_small_file(p, line, key, path, WEB_FILE_MAX, "1 MiB", &data, &len,
-                        &info) < 0)
-        return;
-    size_t errors = p->diag->n_errors;
-    size_t lineno = 0;
-    const char *s = data, *end = data + len;
-    while (s < end && !p->oom) {
-        const char *nl = memchr(s, '\n', (size_t)(end - s));
-        const char *eol = nl ? nl : end;
-        size_t n = (size_t)(eol - s);
-        lineno++;
-        if (n > 0 && s[n - 1] == '\r')
-            n--;
-        const char *colon = memchr(s, ':', n);
-        if (n == 0 || s[0] == '#') {
-            /* nothing */
-        } else if (!colon) {
-            err_at(p, line, key, "%s:%zu: expected USER:HASH", path, lineno);
-        } else if (!valid_web_user(s, (size_t)(colon - s))) {
-            err_at(p, line, key, "%s:%zu: the user " WEB_USER_RULE, path,
-                   lineno);
-        } else if (!valid_bcrypt(colon + 1, (size_t)(s + n - colon - 1))) {
-            err_at(p, line, key, "%s:%zu: the hash " BCRYPT_RULE, path,
-                   lineno);
-        } else {
-            size_t name_len = (size_t)(colon - s);
-            bool dup = false;
-            for (size_t i = 0; i < p->cfg->n_web_users && !dup; i++)
-                dup = strlen(p->cfg->web_users[i].name) == name_len &&
-                      memcmp(p->cfg->web_users[i].name, s, name_len) == 0;
-            if (dup)
-                err_at(p, line, key, "%s:%zu: the user is listed twice", path,
-                       lineno);
-            else if (p->cfg->n_web_users == CONFIG_WEB_USERS_MAX)
-                err_at(p, line, key, "%s:%zu: more than %d users", path,
-                       lineno, CONFIG_WEB_USERS_MAX);
-            else
-                add_web_user(p, s, name_len, colon + 1);
-        }
-        s = nl ? nl + 1 : end;
-    }
-    /* Like a password file: it may hold a password pasted by mistake. */
-    explicit_bzero(data, len);
-    free(data);
-    /* An empty file must not quietly mean "no protection". */
-    if (!p->oom && p->diag->n_errors == errors && p->cfg->n_web_users == 0)
-        err_at(p, line, key, "%s holds no users", path);
-}
-
-bool config_listen_is_loopback(const char *listen)
-{
-    char host[CONFIG_HOST_MAX + 1];
-    const char *start = listen, *end;
-    if (listen[0] == '[') {
-        start = listen + 1;
-        end = strchr(start, ']');
-    } else {
-        end = strrchr(listen, ':');
-    }
-    if (!end || (size_t)(end - start) >= sizeof(host))
-        return false;
-    memcpy(host, start, (size_t)(end - start));
-    host[end - start] = '\0';
-    struct in_addr a4;
-    struct in6_addr a6;
-    if (inet_pton(AF_INET, host, &a4) == 1)
-        return (ntohl(a4.s_addr) >> 24) == 127;
-    if (inet_pton(AF_INET6, host, &a6) == 1)
-        return IN6_IS_ADDR_LOOPBACK(&a6);
-    return strcasecmp(host, "localhost") == 0;
-}
-
-/* Basic auth without HTTPS on an address others can reach sends the
- * password in clear text with every scrape: allowed (a proxy may add
- * TLS in front), but said. */
-static void warn_web_auth_in_clear(struct parser *p)
-{
-    const struct agent_config *c = p->cfg;
-    if (c->n_web_users == 0 || p->agent_set[AK_WEB_TLS_CERT_FILE] ||
-        config_listen_is_loopback(c->listen))
-        return;
-    enum agent_key k = p->agent_set[AK_WEB_BASIC_AUTH_USERS_FILE]
-                           ? AK_WEB_BASIC_AUTH_USERS_FILE
-                           : AK_WEB_BASIC_AUTH_USER;
-    warn_at(p, p->agent_key_line[k], agent_key_names[k],
-            "listen = %s is reachable from the network and HTTPS is off: "
-            "scrapers will send their passwords in clear text; set "
-            "web_tls_cert_file and web_tls_key_file, or listen on loopback "
-            "behind a TLS proxy",
-            c->listen);
-}
-
-static void check_web_auth(struct parser *p)
-{
-    const enum agent_key uk = AK_WEB_BASIC_AUTH_USER,
-                         hk = AK_WEB_BASIC_AUTH_PASSWORD_HASH,
-                         fk = AK_WEB_BASIC_AUTH_USERS_FILE;
-    if (p->agent_bad[uk] || p->agent_bad[hk] || p->agent_bad[fk])
-        return;
-    bool user = p->agent_set[uk], hash = p->agent_set[hk];
-    if (p->agent_set[fk] && (user || hash)) {
-        enum agent_key k = user ? uk : hk;
-        err_at(p, p->agent_key_line[k], agent_key_names[k],
-               "set either web_basic_auth_users_file or web_basic_auth_user "
-               "with web_basic_auth_password_hash, not both");
-        return;
-    }
-    if (user != hash) {
-        enum agent_key given = user ? uk : hk;
-        enum agent_key missing = given == uk ? hk : uk;
-        err_at(p, p->agent_key_line[given], agent_key_names[missing],
-               "required with %s", agent_key_names[given]);
-        return;
-    }
-    if (user)
-        add_web_user(p, p->web_user.name, strlen(p->web_user.name),
-                     p->web_user.hash);
-    else if (p->agent_set[fk])
-        read_users_file(p);
-    warn_web_auth_in_clear(p);
-}
-
 /* The machine's name for EHLO; "localhost" when it has none usable. */
 static void default_ehlo_name(char *dst, size_t n)
 {
     char host[CONFIG_HOST_MAX + 1];
     if (gethostname(host, sizeof(host)) == 0) {
         host[sizeof(host) - 1] = '\0';
-        if (valid_ehlo_name(host) && copy_str(dst, n, host) == 0)
+        if (config_valid_ehlo_name(host) && copy_str(dst, n, host) == 0)
             return;
     }
     copy_str(dst, n, "localhost");
@@ -1433,10 +949,10 @@ static void resolve(struct parser *p)
     struct agent_config *c = p->cfg;
     char a[32], b[32];
     if (c->timeout_ms > c->interval_ms)
-        err_at(p, p->agent_line, "timeout",
-               "timeout must not exceed interval (%s > %s)",
-               format_duration(c->timeout_ms, a, sizeof(a)),
-               format_duration(c->interval_ms, b, sizeof(b)));
+        config_err_at(p, p->agent_line, "timeout",
+                      "timeout must not exceed interval (%s > %s)",
+                      config_format_duration(c->timeout_ms, a, sizeof(a)),
+                      config_format_duration(c->interval_ms, b, sizeof(b)));
     char ehlo[CONFIG_HOST_MAX + 1];
     default_ehlo_name(ehlo, sizeof(ehlo));
     bool agent_ca_warned = false, agent_ca_failed = false;
@@ -1445,11 +961,10 @@ static void resolve(struct parser *p)
         struct target_config *t = &c->targets[i];
         struct target_draft *d = &p->drafts[i];
         if (!d->set[TK_HOST])
-            err_at(p, t->line, "host", "missing; every target needs a host");
+            config_err_at(p, t->line, "host",
+                          "missing; every target needs a host");
         if (!d->set[TK_PORT])
-            t->port = t->tls == TLS_MODE_IMPLICIT ? 465
-                      : t->tls == TLS_MODE_NONE   ? 25
-                                                  : 587;
+            t->port = config_default_port(t->tls);
         if (!d->set[TK_CA_FILE])
             memcpy(t->ca_file, c->ca_file, sizeof(t->ca_file));
         if (!d->set[TK_SERVER_NAME])
@@ -1465,15 +980,16 @@ static void resolve(struct parser *p)
         if ((d->set[TK_INTERVAL] || d->set[TK_TIMEOUT]) &&
             !d->bad[TK_INTERVAL] && !d->bad[TK_TIMEOUT] &&
             t->timeout_ms > t->interval_ms)
-            err_at(p, t->line, "timeout",
-                   "timeout must not exceed interval (%s > %s)",
-                   format_duration(t->timeout_ms, a, sizeof(a)),
-                   format_duration(t->interval_ms, b, sizeof(b)));
+            config_err_at(
+                p, t->line, "timeout",
+                "timeout must not exceed interval (%s > %s)",
+                config_format_duration(t->timeout_ms, a, sizeof(a)),
+                config_format_duration(t->interval_ms, b, sizeof(b)));
         check_auth(p, t, d);
         check_ca_file(p, t, d, &agent_ca_warned, &agent_ca_failed);
     }
-    check_web_tls(p);
-    check_web_auth(p);
+    config_check_web_tls(p);
+    config_check_web_auth(p);
 }
 
 static void free_drafts(struct parser *p)
@@ -1521,33 +1037,34 @@ static struct agent_config *load_text(const char *name, const char *base_dir,
     p.file_mode = mode;
     p.cfg = calloc(1, sizeof(*p.cfg));
     if (!p.cfg) {
-        err_at(&p, 0, NULL, "out of memory");
+        config_err_at(&p, 0, NULL, "out of memory");
         return NULL;
     }
     struct agent_config *c = p.cfg;
     if (copy_str(c->path, sizeof(c->path), name))
-        err_at(&p, 0, NULL, "file name longer than %d characters",
-               CONFIG_PATH_MAX);
+        config_err_at(&p, 0, NULL, "file name longer than %d characters",
+                      CONFIG_PATH_MAX);
     copy_str(c->listen, sizeof(c->listen), CONFIG_DEFAULT_LISTEN);
-    c->interval_ms = 60 * 1000;
-    c->timeout_ms = 10 * 1000;
-    c->max_concurrent_probes = 256;
-    c->max_per_host = 4;
+    c->interval_ms = CONFIG_DEFAULT_INTERVAL_MS;
+    c->timeout_ms = CONFIG_DEFAULT_TIMEOUT_MS;
+    c->max_concurrent_probes = CONFIG_DEFAULT_MAX_CONCURRENT_PROBES;
+    c->max_per_host = CONFIG_DEFAULT_MAX_PER_HOST;
     copy_str(c->ca_file, sizeof(c->ca_file), CONFIG_DEFAULT_CA_FILE);
-    c->log_level = LOG_LEVEL_INFO;
+    c->log_level = CONFIG_DEFAULT_LOG_LEVEL;
 
     int rc = ini_parse_stream(config_reader, &p, config_handler, &p);
     /* The reader hands inih nothing it can reject; should it still, say
      * so rather than pass a bad file. */
     if (rc != 0 && !p.oom)
-        err_at(&p, rc > 0 ? rc : 0, "-", "syntax error");
+        config_err_at(&p, rc > 0 ? rc : 0, "-", "syntax error");
     if (!p.oom)
         resolve(&p);
     if (!p.oom && !p.saw_target)
-        err_at(&p, 0, NULL, "no [target \"NAME\"] sections; nothing to probe");
+        config_err_at(&p, 0, NULL,
+                      "no [target \"NAME\"] sections; nothing to probe");
     free_drafts(&p);
     if (p.oom)
-        err_at(&p, 0, NULL, "out of memory");
+        config_err_at(&p, 0, NULL, "out of memory");
     report_hidden(diag, name, errors_before, warnings_before);
     if (diag->n_errors > errors_before) {
         config_free(c);
@@ -1577,17 +1094,18 @@ struct agent_config *config_load(const char *path, struct config_diag *diag)
     if (st != FILE_OK && st != FILE_EMPTY) {
         struct parser p = {.name = path, .diag = d};
         if (st == FILE_TOO_LARGE)
-            err_at(&p, 0, NULL, "larger than %zu bytes", CONFIG_FILE_MAX);
+            config_err_at(&p, 0, NULL, "larger than %zu bytes",
+                          CONFIG_FILE_MAX);
         else if (st == FILE_NOT_REGULAR && S_ISDIR(info.mode))
-            err_at(&p, 0, NULL, "cannot open: %s", strerror(EISDIR));
+            config_err_at(&p, 0, NULL, "cannot open: %s", strerror(EISDIR));
         else if (st == FILE_NOT_REGULAR)
-            err_at(&p, 0, NULL, "cannot open: not a regular file");
+            config_err_at(&p, 0, NULL, "cannot open: not a regular file");
         else if (st == FILE_NO_MEMORY)
-            err_at(&p, 0, NULL, "out of memory");
+            config_err_at(&p, 0, NULL, "out of memory");
         else if (st == FILE_CHANGED)
-            err_at(&p, 0, NULL, "changed while being read; try again");
+            config_err_at(&p, 0, NULL, "changed while being read; try again");
         else
-            err_at(&p, 0, NULL, "cannot open: %s", strerror(err));
+            config_err_at(&p, 0, NULL, "cannot open: %s", strerror(err));
     } else {
         char dir[CONFIG_PATH_MAX + 1] = "";
         const char *slash = strrchr(path, '/');

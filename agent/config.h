@@ -28,12 +28,33 @@ enum tls_mode { TLS_MODE_STARTTLS, TLS_MODE_IMPLICIT, TLS_MODE_NONE };
 /* "starttls", "implicit", "none" (the `tls` label of smtp_target_info). */
 const char *tls_mode_name(enum tls_mode mode);
 
+/* What a key left out (or left empty) means: the one place of each
+ * default, for the loader and for whoever needs to say it. */
+#define CONFIG_DEFAULT_INTERVAL_MS           (60 * 1000ULL)
+#define CONFIG_DEFAULT_TIMEOUT_MS            (10 * 1000ULL)
+#define CONFIG_DEFAULT_MAX_CONCURRENT_PROBES 256u
+#define CONFIG_DEFAULT_MAX_PER_HOST          4u
+#define CONFIG_DEFAULT_LOG_LEVEL             LOG_LEVEL_INFO
+#define CONFIG_DEFAULT_TLS                   TLS_MODE_STARTTLS
+#define CONFIG_DEFAULT_TLS_VERIFY            true
+#define CONFIG_DEFAULT_PORT_STARTTLS         587u
+#define CONFIG_DEFAULT_PORT_IMPLICIT         465u
+#define CONFIG_DEFAULT_PORT_NONE             25u
+/* The ranges the values must be in. */
+#define CONFIG_DURATION_MAX_MS           (24ULL * 3600 * 1000)
+#define CONFIG_MAX_CONCURRENT_PROBES_MAX 65535u
+#define CONFIG_MAX_PER_HOST_MAX          1024u
+
+/* A target's port when it names none: 587 for starttls (submission), 465
+ * for implicit (submissions), 25 for none. */
+unsigned config_default_port(enum tls_mode mode);
+
 struct target_config {
     char name[CONFIG_NAME_MAX + 1]; /* [A-Za-z0-9_.:-]{1,64} */
     char host[CONFIG_HOST_MAX + 1];
-    unsigned port; /* default 587 starttls, 465 implicit, 25 none */
+    unsigned port; /* default: config_default_port(tls) */
     enum tls_mode tls;
-    bool tls_verify;                       /* default true */
+    bool tls_verify;                       /* CONFIG_DEFAULT_TLS_VERIFY */
     char ca_file[CONFIG_PATH_MAX + 1];     /* resolved: [agent] ca_file */
     char server_name[CONFIG_HOST_MAX + 1]; /* resolved: default host */
     char ehlo_name[CONFIG_HOST_MAX + 1];   /* resolved: default hostname */
@@ -59,12 +80,12 @@ struct web_user {
 struct agent_config {
     char path[CONFIG_PATH_MAX + 1];
     char listen[CONFIG_HOST_MAX + 1]; /* "127.0.0.1:9925", "[::]:9925" */
-    uint64_t interval_ms;             /* default 60 s */
-    uint64_t timeout_ms;              /* default 10 s */
-    unsigned max_concurrent_probes;   /* default 256 */
-    unsigned max_per_host;            /* default 4 */
+    uint64_t interval_ms;             /* CONFIG_DEFAULT_INTERVAL_MS */
+    uint64_t timeout_ms;              /* CONFIG_DEFAULT_TIMEOUT_MS */
+    unsigned max_concurrent_probes;   /* ..._MAX_CONCURRENT_PROBES */
+    unsigned max_per_host;            /* CONFIG_DEFAULT_MAX_PER_HOST */
     char ca_file[CONFIG_PATH_MAX + 1];
-    enum log_level log_level; /* default info */
+    enum log_level log_level; /* CONFIG_DEFAULT_LOG_LEVEL */
     /* HTTPS for the endpoint: both PEM files, or "" for plain HTTP. Only
      * checked here (readable, PEM); the HTTP server reads them at start. */
     char web_tls_cert_file[CONFIG_PATH_MAX + 1];
@@ -108,8 +129,8 @@ struct agent_config *config_load_string(const char *name, const char *text,
 /* Wipes every secret and frees; NULL is a no-op. */
 void config_free(struct agent_config *cfg);
 
-/* "250ms", "30s", "5m", "1h", bare number = seconds; > 0, at most 24 h.
- * 0, or -1. */
+/* "250ms", "30s", "5m", "1h", bare number = seconds; > 0, at most
+ * CONFIG_DURATION_MAX_MS (24 h). 0, or -1 with *ms untouched. */
 int config_parse_duration(const char *s, uint64_t *ms);
 
 /* The target called name, or NULL. */

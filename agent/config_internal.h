@@ -1,0 +1,138 @@
+/* config_internal: the loader's state, shared by config.c and config_web.c
+ * only; nothing outside config*.c includes it. */
+#ifndef CONFIG_INTERNAL_H
+#define CONFIG_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "file.h"
+
+#define CONFIG_ENV_NAME_MAX 255
+/* A PEM certificate chain or key, or a users file, is far smaller. */
+#define CONFIG_WEB_FILE_MAX   ((size_t)1 << 20)
+#define CONFIG_WEB_FILE_WORDS "1 MiB"
+
+enum agent_key {
+    AK_LISTEN,
+    AK_INTERVAL,
+    AK_TIMEOUT,
+    AK_MAX_CONCURRENT_PROBES,
+    AK_MAX_PER_HOST,
+    AK_CA_FILE,
+    AK_LOG_LEVEL,
+    AK_WEB_TLS_CERT_FILE,
+    AK_WEB_TLS_KEY_FILE,
+    AK_WEB_BASIC_AUTH_USER,
+    AK_WEB_BASIC_AUTH_PASSWORD_HASH,
+    AK_WEB_BASIC_AUTH_USERS_FILE,
+    AK_COUNT
+};
+
+/* The key's name in the file, indexed by enum agent_key. */
+extern const char *const config_agent_key_names[];
+
+enum target_key {
+    TK_HOST,
+    TK_PORT,
+    TK_TLS,
+    TK_TLS_VERIFY,
+    TK_CA_FILE,
+    TK_SERVER_NAME,
+    TK_EHLO_NAME,
+    TK_MECHANISMS,
+    TK_USERNAME,
+    TK_PASSWORD_FILE,
+    TK_PASSWORD_ENV,
+    TK_PASSWORD,
+    TK_ALLOW_PLAINTEXT_AUTH,
+    TK_INTERVAL,
+    TK_TIMEOUT,
+    TK_COUNT
+};
+
+/* The key's name in the file, indexed by enum target_key. */
+extern const char *const config_target_key_names[];
+
+/* What parsing a target needs beyond struct target_config: where each key
+ * was given, and the secret's source until it is read after parsing. */
+struct target_draft {
+    int key_line[TK_COUNT]; /* 0 = not given */
+    bool set[TK_COUNT];     /* given with a non-empty value */
+    bool bad[TK_COUNT];     /* ... that was refused */
+    char password_file[CONFIG_PATH_MAX + 1];
+    char password_env[CONFIG_ENV_NAME_MAX + 1];
+    char *password; /* inline; wiped before free */
+    size_t password_len;
+};
+
+enum section { SEC_NONE, SEC_AGENT, SEC_TARGET, SEC_SKIP };
+
+struct parser {
+    const char *name;     /* the file as named in messages */
+    const char *base_dir; /* relative paths start here; "" = cwd */
+    const char *text;
+    size_t len;
+    size_t pos;
+    int lineno;
+    enum section sec;
+    bool key_in_section; /* an indented line after one continues it */
+    bool saw_target;     /* any [target ...] header, valid or not */
+    struct agent_config *cfg;
+    int agent_line;
+    int agent_key_line[AK_COUNT];
+    bool agent_set[AK_COUNT];
+    bool agent_bad[AK_COUNT]; /* given, and refused */
+    /* [agent] basic auth, until resolve() turns it into cfg->web_users. */
+    struct web_user web_user;
+    char web_users_file[CONFIG_PATH_MAX + 1];
+    struct target_draft *drafts; /* parallel to cfg->targets */
+    size_t cap;
+    struct config_diag *diag;
+    mode_t file_mode; /* of the config file; 0 for a string */
+    bool oom;
+};
+
+/* One "FILE:LINE: KEY: message" line into the diag (line 0: "FILE:
+ * message"), an error or a warning. */
+void config_err_at(struct parser *p, int line, const char *key,
+                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void config_warn_at(struct parser *p, int line, const char *key,
+                    const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/*
+ * The one reader of the files a config names (password, PEM, users),
+ * through file.c: opened without blocking, a whole regular file of 1 to
+ * max bytes in *data, malloc()ed once at its size and NUL-terminated, so
+ * that a secret leaves no copies behind (the caller wipes it). limit is
+ * max in words for the message ("1 MiB"). Messages name the path, never
+ * the content. 0, or -1 after reporting; *info is filled as soon as the
+ * file is open, so that a caller can warn about its mode even when the
+ * read fails (info->mode stays 0 when it could not be opened).
+ */
+int config_read_small_file(struct parser *p, int line, const char *key,
+                           const char *path, size_t max, const char *limit,
+                           char **data, size_t *len, struct file_info *info);
+
+/* Who besides the owner may read or write a file: "readable by its
+ * group", "readable and writable by others", "readable by others and
+ * writable by its group"; "" when nobody. Returns dst. */
+const char *config_exposure_words(mode_t mode, char *dst, size_t n);
+
+/* A secret file must belong to the agent's user or root: anyone else
+ * could change what is sent as the password (or have us read a file of
+ * theirs). false after reporting. */
+bool config_secret_owner_ok(struct parser *p, int line, const char *key,
+                            const char *path, const struct file_info *info);
+
+/* config_web.c: the HTTP endpoint's protection, after parsing. HTTPS:
+ * both PEM files or neither, each readable and of the right kind. */
+void config_check_web_tls(struct parser *p);
+/* Basic auth: one user with its hash, or a users file; warned about when
+ * it would cross the network in clear text. */
+void config_check_web_auth(struct parser *p);
+
+#endif

@@ -1,0 +1,265 @@
+/* config_value: the syntax of each config value, checked and parsed; pure. */
+#include "config_value.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "netaddr.h"
+
+#define HOUR_MS   (3600ULL * 1000)
+#define MINUTE_MS (60ULL * 1000)
+/* Longer than any SASL mechanism name (20 characters, RFC 4422 3.1). */
+#define MECH_NAME_MAX 31
+/* Longer than any address literal's text. */
+#define LITERAL_MAX 63
+
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static bool is_alnum(char c)
+{
+    return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+const char *tls_mode_name(enum tls_mode mode)
+{
+    switch (mode) {
+    case TLS_MODE_STARTTLS:
+        return "starttls";
+    case TLS_MODE_IMPLICIT:
+        return "implicit";
+    case TLS_MODE_NONE:
+        return "none";
+    }
+    return "unknown";
+}
+
+unsigned config_default_port(enum tls_mode mode)
+{
+    switch (mode) {
+    case TLS_MODE_STARTTLS:
+        return CONFIG_DEFAULT_PORT_STARTTLS;
+    case TLS_MODE_IMPLICIT:
+        return CONFIG_DEFAULT_PORT_IMPLICIT;
+    case TLS_MODE_NONE:
+        return CONFIG_DEFAULT_PORT_NONE;
+    }
+    return CONFIG_DEFAULT_PORT_STARTTLS;
+}
+
+int config_parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
+{
+    unsigned long v = 0;
+    if (!*s)
+        return -1;
+    for (; *s; s++) {
+        if (!is_digit(*s))
+            return -1;
+        v = v * 10 + (unsigned long)(*s - '0');
+        if (v > hi)
+            return -1;
+    }
+    if (v < lo)
+        return -1;
+    *out = (unsigned)v;
+    return 0;
+}
+
+int config_parse_duration(const char *s, uint64_t *ms)
+{
+    if (!s || !is_digit(*s))
+        return -1;
+    uint64_t v = 0;
+    for (; is_digit(*s); s++) {
+        v = v * 10 + (uint64_t)(*s - '0');
+        /* Anything this large is out of range in every unit; stopping
+         * here also keeps the multiplication below from overflowing. */
+        if (v > CONFIG_DURATION_MAX_MS)
+            return -1;
+    }
+    uint64_t unit;
+    if (*s == '\0' || strcmp(s, "s") == 0)
+        unit = 1000;
+    else if (strcmp(s, "ms") == 0)
+        unit = 1;
+    else if (strcmp(s, "m") == 0)
+        unit = MINUTE_MS;
+    else if (strcmp(s, "h") == 0)
+        unit = HOUR_MS;
+    else
+        return -1;
+    v *= unit;
+    if (v == 0 || v > CONFIG_DURATION_MAX_MS)
+        return -1;
+    *ms = v;
+    return 0;
+}
+
+const char *config_format_duration(uint64_t ms, char *dst, size_t n)
+{
+    if (ms % HOUR_MS == 0)
+        snprintf(dst, n, "%lluh", (unsigned long long)(ms / HOUR_MS));
+    else if (ms % MINUTE_MS == 0)
+        snprintf(dst, n, "%llum", (unsigned long long)(ms / MINUTE_MS));
+    else if (ms % 1000 == 0)
+        snprintf(dst, n, "%llus", (unsigned long long)(ms / 1000));
+    else
+        snprintf(dst, n, "%llums", (unsigned long long)ms);
+    return dst;
+}
+
+int config_parse_bool(const char *s, bool *out)
+{
+    static const char *const yes[] = {"true", "yes", "on", "1"};
+    static const char *const no[] = {"false", "no", "off", "0"};
+    _Static_assert(sizeof yes / sizeof yes[0] == sizeof no / sizeof no[0],
+                   "every yes has its no");
+    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        if (strcasecmp(s, yes[i]) == 0) {
+            *out = true;
+            return 0;
+        }
+        if (strcasecmp(s, no[i]) == 0) {
+            *out = false;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int config_parse_tls(const char *s, enum tls_mode *out)
+{
+    static const enum tls_mode modes[] = {TLS_MODE_STARTTLS, TLS_MODE_IMPLICIT,
+                                          TLS_MODE_NONE};
+    for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+        if (strcmp(s, tls_mode_name(modes[i])) == 0) {
+            *out = modes[i];
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int config_parse_mech(const char *s, size_t n, enum sasl_mech *out)
+{
+    char name[MECH_NAME_MAX + 1];
+    if (n > MECH_NAME_MAX || memchr(s, '\0', n))
+        return -1;
+    memcpy(name, s, n);
+    name[n] = '\0';
+    return sasl_mech_parse(name, out);
+}
+
+const char *config_mech_names(char *dst, size_t n)
+{
+    size_t used = 0;
+    if (n == 0)
+        return dst;
+    dst[0] = '\0';
+    for (int i = 0; i < SASL_MECH_COUNT; i++) {
+        int len = snprintf(dst + used, n - used, "%s%s", i ? ", " : "",
+                           sasl_mech_name((enum sasl_mech)i));
+        if (len < 0 || (size_t)len >= n - used) {
+            dst[used] = '\0'; /* not a cut name */
+            break;
+        }
+        used += (size_t)len;
+    }
+    return dst;
+}
+
+bool config_valid_listen(const char *s)
+{
+    struct netaddr a;
+    return netaddr_parse(s, false, &a, NULL, 0) == 0;
+}
+
+bool config_listen_is_loopback(const char *listen)
+{
+    /* Any port: only where the endpoint listens matters here. */
+    struct netaddr a;
+    return netaddr_parse(listen, true, &a, NULL, 0) == 0 &&
+           netaddr_is_loopback(&a);
+}
+
+bool config_valid_host(const char *s)
+{
+    size_t n = strlen(s);
+    return netaddr_is_dns_name(s, n) || netaddr_is_ipv6(s, n);
+}
+
+bool config_valid_ehlo_name(const char *s)
+{
+    size_t n = strlen(s);
+    if (n >= 3 && s[0] == '[' && s[n - 1] == ']') {
+        struct in_addr a4;
+        char tmp[LITERAL_MAX + 1];
+        if (n - 2 > LITERAL_MAX)
+            return false;
+        memcpy(tmp, s + 1, n - 2);
+        tmp[n - 2] = '\0';
+        if (inet_pton(AF_INET, tmp, &a4) == 1)
+            return true;
+        return strncasecmp(tmp, "IPv6:", 5) == 0 &&
+               netaddr_is_ipv6(tmp + 5, n - 7);
+    }
+    return netaddr_is_dns_name(s, n);
+}
+
+bool config_valid_env_name(const char *s)
+{
+    if (!*s || is_digit(*s))
+        return false;
+    for (; *s; s++) {
+        if (!is_alnum(*s) && *s != '_')
+            return false;
+    }
+    return true;
+}
+
+bool config_valid_target_name(const char *s, size_t n)
+{
+    if (n < 1 || n > CONFIG_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!is_alnum(c) && c != '_' && c != '.' && c != ':' && c != '-')
+            return false;
+    }
+    return true;
+}
+
+bool config_valid_web_user(const char *s, size_t n)
+{
+    if (n < 1 || n > CONFIG_WEB_USER_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c <= 0x20 || c >= 0x7f || c == ':')
+            return false;
+    }
+    return true;
+}
+
+bool config_valid_bcrypt(const char *s, size_t n)
+{
+    static const char alphabet[] =
+        "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    if (n != CONFIG_BCRYPT_LEN || s[0] != '$' || s[1] != '2' ||
+        (s[2] != 'a' && s[2] != 'b' && s[2] != 'y') || s[3] != '$' ||
+        !is_digit(s[4]) || !is_digit(s[5]) || s[6] != '$')
+        return false;
+    int cost = (s[4] - '0') * 10 + (s[5] - '0');
+    if (cost < 4 || cost > 31)
+        return false;
+    for (size_t i = 7; i < n; i++) {
+        if (s[i] == '\0' || !strchr(alphabet, s[i]))
+            return false;
+    }
+    return true;
+}
