@@ -129,6 +129,27 @@ static void usage(FILE *out)
             CONFIG_DEFAULT_PATH);
 }
 
+/* --format: text or json, and only where there is something to format. */
+static int check_format(struct options *o)
+{
+    if (!o->format)
+        return 0;
+    if (strcmp(o->format, "json") != 0 && strcmp(o->format, "text") != 0) {
+        fprintf(stderr,
+                "smtp-health-agent: --format: must be text or json, "
+                "not '%s'\n",
+                o->format);
+        return -1;
+    }
+    if (!o->once && !o->explain) {
+        fprintf(stderr, "smtp-health-agent: --format goes with --once "
+                        "or --explain\n");
+        return -1;
+    }
+    o->json = strcmp(o->format, "json") == 0;
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, struct options *o)
 {
     enum {
@@ -197,22 +218,7 @@ static int parse_args(int argc, char **argv, struct options *o)
                 argv[optind]);
         return -1;
     }
-    if (o->format) {
-        if (strcmp(o->format, "json") != 0 && strcmp(o->format, "text") != 0) {
-            fprintf(stderr,
-                    "smtp-health-agent: --format: must be text or json, "
-                    "not '%s'\n",
-                    o->format);
-            return -1;
-        }
-        if (!o->once && !o->explain) {
-            fprintf(stderr, "smtp-health-agent: --format goes with --once "
-                            "or --explain\n");
-            return -1;
-        }
-        o->json = strcmp(o->format, "json") == 0;
-    }
-    return 0;
+    return check_format(o);
 }
 
 /* The catalogue's entries for what the operator typed: 0 when known, 1
@@ -367,6 +373,54 @@ static int run_once(struct agent_config *cfg, bool json)
     return rc;
 }
 
+/* The HTTP server on listen, with the running config's web settings;
+ * NULL (said on stderr) when it cannot start. */
+static struct http_server *start_http(const char *listen,
+                                      struct metrics *metrics,
+                                      const struct runner *runner)
+{
+    char err[256] = "";
+    const struct agent_config *cfg = runner_config(runner);
+    struct http_options hopt = {.listen = listen,
+                                .metrics = metrics,
+                                .connection_limit = fds.http,
+                                .tls_cert_file = cfg->web_tls_cert_file,
+                                .tls_key_file = cfg->web_tls_key_file,
+                                .users = cfg->web_users,
+                                .n_users = cfg->n_web_users};
+    struct http_server *http = http_start(&hopt, err, sizeof(err));
+    if (!http) {
+        fprintf(stderr, "smtp-health-agent: cannot listen on %s: %s\n", listen,
+                err);
+        return NULL;
+    }
+    http_set_ready(http, true);
+    return http;
+}
+
+/* Until a stop signal: probes, reloads on SIGHUP. EXIT_OK, or
+ * EXIT_FAILED when curl's multi interface itself failed. */
+static int probe_loop(struct runner *runner, struct metrics *metrics,
+                      struct http_server *http, const struct options *o)
+{
+    while (!got_stop) {
+        /* The loop turns at least once a second: health checks see it. */
+        http_loop_turned(http, now_mono_ms());
+        int woken = runner_step(runner, wake_pipe[0], 1000);
+        if (woken < 0) {
+            log_error("main", "curl multi interface failed", NULL);
+            return EXIT_FAILED;
+        }
+        if (woken)
+            wake_drain();
+        if (got_reload) {
+            got_reload = 0;
+            reload(o->config, runner, metrics, http, o);
+        }
+    }
+    return EXIT_OK;
+}
+
 static int run_daemon(struct agent_config *cfg, const struct options *o)
 {
     curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
@@ -405,44 +459,15 @@ static int run_daemon(struct agent_config *cfg, const struct options *o)
     }
     metrics_config_loaded(metrics, true, (double)time(NULL));
 
-    char err[256] = "";
-    const struct agent_config *run_cfg = runner_config(runner);
-    struct http_options hopt = {.listen = listen,
-                                .metrics = metrics,
-                                .connection_limit = fds.http,
-                                .tls_cert_file = run_cfg->web_tls_cert_file,
-                                .tls_key_file = run_cfg->web_tls_key_file,
-                                .users = run_cfg->web_users,
-                                .n_users = run_cfg->n_web_users};
-    struct http_server *http = http_start(&hopt, err, sizeof(err));
+    struct http_server *http = start_http(listen, metrics, runner);
     if (!http) {
-        fprintf(stderr, "smtp-health-agent: cannot listen on %s: %s\n", listen,
-                err);
         runner_free(runner);
         metrics_free(metrics);
         return EXIT_FAILED;
     }
-    http_set_ready(http, true);
     log_info("main", "started", "version=%s listen=%s targets=%zu",
              AGENT_VERSION, listen, n_targets);
-
-    int rc = EXIT_OK;
-    while (!got_stop) {
-        /* The loop turns at least once a second: health checks see it. */
-        http_loop_turned(http, now_mono_ms());
-        int woken = runner_step(runner, wake_pipe[0], 1000);
-        if (woken < 0) {
-            log_error("main", "curl multi interface failed", NULL);
-            rc = EXIT_FAILED;
-            break;
-        }
-        if (woken)
-            wake_drain();
-        if (got_reload) {
-            got_reload = 0;
-            reload(o->config, runner, metrics, http, o);
-        }
-    }
+    int rc = probe_loop(runner, metrics, http, o);
     log_info("main", "stopping", NULL);
     http_stop(http);
     runner_free(runner);
