@@ -26,6 +26,7 @@
 #include "file.h"
 #include "http_accept.h"
 #include "http_auth.h"
+#include "http_listen.h"
 #include "page.h"
 #include "http_park.h"
 #include "http_render.h"
@@ -148,8 +149,6 @@ static bool ratelimit_pass(struct ratelimit *rl, unsigned long *count)
     return true;
 }
 
-/* ---- listen address ---------------------------------------------------- */
-
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -161,136 +160,6 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
-}
-
-static bool have_ipv6(void)
-{
-    int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return false;
-    close(fd);
-    return true;
-}
-
-static int parse_port(const char *s, bool allow_zero, unsigned *port)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 5 || strspn(s, "0123456789") != n)
-        return -1;
-    unsigned long v = strtoul(s, NULL, 10);
-    if (v > 65535 || (v == 0 && !allow_zero))
-        return -1;
-    *port = (unsigned)v;
-    return 0;
-}
-
-static void set_port(struct sockaddr_storage *ss, unsigned port)
-{
-    if (ss->ss_family == AF_INET6)
-        ((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
-    else
-        ((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
-}
-
-static int parse_listen(const char *listen, bool allow_zero,
-                        struct sockaddr_storage *ss, char *err, size_t errlen)
-{
-    char host[CONFIG_HOST_MAX + 1];
-    const char *port_s;
-    bool bracketed = false;
-
-    memset(ss, 0, sizeof(*ss));
-    if (!listen || !*listen) {
-        set_err(err, errlen, "empty listen address (want host:port)");
-        return -1;
-    }
-    if (listen[0] == '[') {
-        const char *end = strchr(listen, ']');
-        if (!end || end[1] != ':') {
-            set_err(err, errlen, "%s: want [IPv6-address]:port", listen);
-            return -1;
-        }
-        size_t n = (size_t)(end - listen - 1);
-        if (n == 0 || n >= sizeof(host)) {
-            set_err(err, errlen, "%s: bad IPv6 address", listen);
-            return -1;
-        }
-        memcpy(host, listen + 1, n);
-        host[n] = '\0';
-        port_s = end + 2;
-        bracketed = true;
-    } else {
-        const char *colon = strrchr(listen, ':');
-        if (!colon) {
-            set_err(err, errlen, "%s: missing port (want host:port)", listen);
-            return -1;
-        }
-        size_t n = (size_t)(colon - listen);
-        if (n >= sizeof(host)) {
-            set_err(err, errlen, "host name too long (%zu bytes, at most %d)",
-                    n, CONFIG_HOST_MAX);
-            return -1;
-        }
-        memcpy(host, listen, n);
-        host[n] = '\0';
-        if (strchr(host, ':')) {
-            set_err(err, errlen,
-                    "%s: an IPv6 address needs brackets: [addr]:port", listen);
-            return -1;
-        }
-        port_s = colon + 1;
-    }
-
-    unsigned port;
-    if (parse_port(port_s, allow_zero, &port) < 0) {
-        set_err(err, errlen, "%s: bad port \"%s\" (want 1-65535)", listen,
-                port_s);
-        return -1;
-    }
-
-    if (!bracketed && host[0] == '\0') {
-        /* Every address: one dual-stack IPv6 socket takes IPv4 too. */
-        if (have_ipv6()) {
-            struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-            s6->sin6_family = AF_INET6;
-            s6->sin6_addr = in6addr_any;
-        } else {
-            struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-            s4->sin_family = AF_INET;
-            s4->sin_addr.s_addr = htonl(INADDR_ANY);
-        }
-        set_port(ss, port);
-        return 0;
-    }
-
-    struct addrinfo hints = {.ai_family = bracketed ? AF_INET6 : AF_UNSPEC,
-                             .ai_socktype = SOCK_STREAM,
-                             .ai_flags = bracketed ? AI_NUMERICHOST : 0};
-    struct addrinfo *res = NULL;
-    int rc = getaddrinfo(host, NULL, &hints, &res);
-    if (rc != 0 || !res) {
-        set_err(err, errlen, "%s: cannot resolve \"%s\": %s", listen, host,
-                rc ? gai_strerror(rc) : "no address");
-        if (res)
-            freeaddrinfo(res);
-        return -1;
-    }
-    if (res->ai_addrlen > sizeof(*ss) ||
-        (res->ai_family != AF_INET && res->ai_family != AF_INET6)) {
-        freeaddrinfo(res);
-        set_err(err, errlen, "%s: unusable address", listen);
-        return -1;
-    }
-    memcpy(ss, res->ai_addr, res->ai_addrlen);
-    freeaddrinfo(res);
-    set_port(ss, port);
-    return 0;
-}
-
-int http_parse_listen(const char *listen, struct sockaddr_storage *ss,
-                      char *err, size_t errlen)
-{
-    return parse_listen(listen, false, ss, err, errlen);
 }
 
 /* ---- responses -----------------------------------------------------------
@@ -917,14 +786,6 @@ static void *request_started(void *cls, const char *uri,
     return req;
 }
 
-static bool is_v6_any(const struct sockaddr_storage *ss)
-{
-    if (ss->ss_family != AF_INET6)
-        return false;
-    const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
-    return memcmp(&s6->sin6_addr, &in6addr_any, sizeof(in6addr_any)) == 0;
-}
-
 /* A PEM file, whole and NUL-terminated, in *out, read through file.c
  * like every file of the agent's (malloc()ed at its size, so that a key
  * leaves no copy behind; the caller wipes it). */
@@ -1052,7 +913,8 @@ struct http_server *http_start(const struct http_options *opt, char *err,
         set_err(err, errlen, "no metrics store");
         return NULL;
     }
-    if (parse_listen(opt->listen, opt->allow_port_zero, &ss, err, errlen) < 0)
+    if (http_listen_parse(opt->listen, opt->allow_port_zero, &ss, err,
+                          errlen) < 0)
         return NULL;
 
     /* calloc: server_free() copes with a half-made one. */
@@ -1096,16 +958,15 @@ struct http_server *http_start(const struct http_options *opt, char *err,
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
                      MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     if (ss.ss_family == AF_INET6)
-        flags |= is_v6_any(&ss) ? MHD_USE_DUAL_STACK : MHD_USE_IPv6;
+        flags |=
+            http_listen_is_v6_any(&ss) ? MHD_USE_DUAL_STACK : MHD_USE_IPv6;
     if (tls)
         flags |= MHD_USE_TLS;
 
     h->starting = true;
     /* The logger first: MHD would print earlier messages itself. */
     /* MHD binds to the address; the port only goes into its messages. */
-    uint16_t port = ss.ss_family == AF_INET6
-                        ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
-                        : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    uint16_t port = (uint16_t)http_listen_port(&ss);
     h->daemon = MHD_start_daemon(
         flags, port, NULL, NULL, handle, h, MHD_OPTION_EXTERNAL_LOGGER,
         mhd_log, h, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&ss,

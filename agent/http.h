@@ -34,7 +34,7 @@ struct http_options {
      * refused with 503. 0: automatic (see http_render.h). */
     size_t render_memory_max;
     /* Tests: let port 0 through, to bind a free port (see http_port()).
-     * http_parse_listen() refuses port 0: it is no address to scrape. */
+     * Otherwise port 0 is refused: it is no address to scrape. */
     bool allow_port_zero;
 };
 
@@ -71,16 +71,5 @@ unsigned long http_auth_bcrypt_runs(const struct http_server *h);
 
 /* Tests and figures: renders made, bytes held by answers, 503s. */
 void http_render_counts(struct http_server *h, struct http_render_stats *out);
-
-/*
- * Splits "host:port", "[v6]:port" or ":port" (every address) into a
- * socket address. ":port" gives the IPv6 wildcard when the system has
- * IPv6, else 0.0.0.0; http_start() serves an IPv6 wildcard dual stack
- * (IPv4 too). A host name is resolved, first address. Port 1..65535.
- * 0, or -1 with a message in err. Public for tests.
- */
-struct sockaddr_storage;
-int http_parse_listen(const char *listen, struct sockaddr_storage *ss,
-                      char *err, size_t errlen);
 
 #endif
