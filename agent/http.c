@@ -31,6 +31,7 @@
 #include "http_park.h"
 #include "http_render.h"
 #include "http_strict.h"
+#include "http_watchdog.h"
 #include "log.h"
 #include "now.h"
 #include "procstat.h"
@@ -51,14 +52,11 @@
  * accepting), they are not refused.
  */
 #define HTTP_DEFAULT_CONNECTIONS 256
-/* Idle timeout, and the deadline of a whole request (see the watchdog). */
+/* Idle timeout, and the deadline of a whole request (http_watchdog.h). */
 #define HTTP_DEFAULT_TIMEOUT_S 10
 /* Per connection: request line and headers must fit (MHD answers 431). */
 #define HTTP_CONNECTION_MEMORY (64 * 1024)
-/* How often the watchdog looks for connections past their deadline. */
-#define HTTP_WATCHDOG_TICK_MS 250
-
-#define AUTH_REALM_HEADER "Basic realm=\"smtp-health-agent\""
+#define AUTH_REALM_HEADER      "Basic realm=\"smtp-health-agent\""
 /* Lines about failed logins, over-budget checks and MHD's complaints are
  * at most one per this long each; the next one counts what was left out. */
 #define LOG_INTERVAL_MS 10000
@@ -69,14 +67,6 @@
 
 #define TEXT_PLAIN "text/plain; charset=utf-8"
 #define TEXT_HTML  "text/html; charset=utf-8"
-
-/* One open connection, for the watchdog. */
-struct http_conn {
-    struct http_conn *prev, *next;
-    int fd;
-    uint64_t deadline_ms; /* CLOCK_MONOTONIC */
-    bool cut;             /* shut down by the watchdog */
-};
 
 /* One request, from its request line to its end (*req_cls). Made by the
  * URI log callback, which sees the target before libmicrohttpd cuts it
@@ -124,15 +114,8 @@ struct http_server {
     char tls_cert_file[CONFIG_PATH_MAX + 1];
     char tls_key_file[CONFIG_PATH_MAX + 1];
 
-    /* The watchdog: every connection with its deadline, under conn_lock.
-     * MHD adds and removes them in its thread (NOTIFY_CONNECTION, the
-     * close comes after the removal), the watchdog shuts down late ones. */
-    pthread_mutex_t conn_lock;
-    pthread_cond_t conn_cond;
-    struct http_conn *conns;
-    bool stopping;
-    bool watchdog_running;
-    pthread_t watchdog;
+    /* Every request's deadline; MHD tells it of every connection. */
+    struct http_watchdog *watchdog;
 };
 
 /* True when a line may be written now; *count gets the events since the
@@ -317,19 +300,9 @@ int http_set_auth(struct http_server *h, const struct agent_config *cfg)
     return 0;
 }
 
-/* ---- the watchdog --------------------------------------------------------
+/* ---- deadlines (see http_watchdog.h) -------------------------------------
  */
 
-/*
- * MHD's connection timeout is an idle timeout: a client that sends one
- * header byte every few seconds (slowloris), or reads the answer as
- * slowly, would hold its connection forever, and enough of them the whole
- * connection limit. So every request gets a deadline: timeout_s from the
- * accept, or from the end of the previous response on a kept-alive
- * connection, to the end of its response. Past it the watchdog shuts the
- * socket down; MHD then sees the end of the stream and closes it in its
- * own thread.
- */
 static void notify_connection(void *cls, struct MHD_Connection *conn,
                               void **socket_context,
                               enum MHD_ConnectionNotificationCode toe)
@@ -338,34 +311,22 @@ static void notify_connection(void *cls, struct MHD_Connection *conn,
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-        struct http_conn *c = ci ? calloc(1, sizeof(*c)) : NULL;
-        /* Out of memory: the connection still has MHD's idle timeout. */
-        if (!c)
-            return;
-        c->fd = ci->connect_fd;
-        c->deadline_ms = now_mono_ms() + (uint64_t)h->timeout_s * 1000;
-        pthread_mutex_lock(&h->conn_lock);
-        c->next = h->conns;
-        if (h->conns)
-            h->conns->prev = c;
-        h->conns = c;
-        pthread_mutex_unlock(&h->conn_lock);
-        *socket_context = c;
+        /* NULL (out of memory): the connection still has MHD's idle
+         * timeout. */
+        *socket_context =
+            ci ? http_watchdog_add(h->watchdog, ci->connect_fd) : NULL;
         return;
     }
-    struct http_conn *c = *socket_context;
-    if (!c)
-        return;
-    pthread_mutex_lock(&h->conn_lock);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        h->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    pthread_mutex_unlock(&h->conn_lock);
+    http_watchdog_remove(h->watchdog, *socket_context);
     *socket_context = NULL;
-    free(c);
+}
+
+/* The watchdog's entry of conn; NULL when it has none. */
+static struct http_conn *conn_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
 }
 
 /* A response went out: the next request on this connection gets a new
@@ -382,53 +343,13 @@ static void request_completed(void *cls, struct MHD_Connection *conn,
         http_body_put(req->wait.result);
     free(req);
     *req_cls = NULL;
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    struct http_conn *c = ci ? ci->socket_context : NULL;
-    if (!c)
-        return;
-    pthread_mutex_lock(&h->conn_lock);
-    c->deadline_ms = now_mono_ms() + (uint64_t)h->timeout_s * 1000;
-    pthread_mutex_unlock(&h->conn_lock);
+    http_watchdog_rearm(h->watchdog, conn_of(conn));
 }
 
-static void *watchdog_main(void *arg)
+/* This request's deadline. */
+static uint64_t deadline_of(struct http_server *h, struct MHD_Connection *conn)
 {
-    struct http_server *h = arg;
-    pthread_mutex_lock(&h->conn_lock);
-    while (!h->stopping) {
-        uint64_t now = now_mono_ms();
-        unsigned long cut = 0;
-        for (struct http_conn *c = h->conns; c; c = c->next) {
-            if (!c->cut && now >= c->deadline_ms) {
-                /* The fd is still MHD's: it closes it only after the
-                 * CLOSED notification took c out of this list. */
-                shutdown(c->fd, SHUT_RDWR);
-                c->cut = true;
-                cut++;
-            }
-        }
-        if (cut)
-            log_debug("http", "closed connections past their deadline",
-                      "count=%lu timeout_s=%u", cut, h->timeout_s);
-        /* A suspended connection is MHD's no longer: neither its idle
-         * timeout nor the shutdown above reaches it. */
-        pthread_mutex_unlock(&h->conn_lock);
-        http_park_expire(h->park, now);
-        pthread_mutex_lock(&h->conn_lock);
-        if (h->stopping)
-            break;
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_nsec += HTTP_WATCHDOG_TICK_MS * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&h->conn_cond, &h->conn_lock, &ts);
-    }
-    pthread_mutex_unlock(&h->conn_lock);
-    return NULL;
+    return http_watchdog_deadline(h->watchdog, conn_of(conn));
 }
 
 /* ---- the daemon ----------------------------------------------------------
@@ -450,20 +371,6 @@ static enum route route_of(const char *url)
     if (strcmp(url, "/-/ready") == 0)
         return R_READY;
     return R_NONE;
-}
-
-/* This request's deadline (see the watchdog). */
-static uint64_t deadline_of(struct http_server *h, struct MHD_Connection *conn)
-{
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    struct http_conn *c = ci ? ci->socket_context : NULL;
-    if (!c)
-        return now_mono_ms() + (uint64_t)h->timeout_s * 1000;
-    pthread_mutex_lock(&h->conn_lock);
-    uint64_t d = c->deadline_ms;
-    pthread_mutex_unlock(&h->conn_lock);
-    return d;
 }
 
 static void log_render_busy(struct http_server *h, struct MHD_Connection *conn)
@@ -818,13 +725,7 @@ static void wipe_free(char *s)
 
 static void server_free(struct http_server *h)
 {
-    if (h->watchdog_running) {
-        pthread_mutex_lock(&h->conn_lock);
-        h->stopping = true;
-        pthread_cond_signal(&h->conn_cond);
-        pthread_mutex_unlock(&h->conn_lock);
-        pthread_join(h->watchdog, NULL);
-    }
+    http_watchdog_stop(h->watchdog);
     /* MHD must find no suspended connection when it stops: the render
      * thread stops (handing out a render under way), and whatever still
      * waits is woken. */
@@ -834,15 +735,15 @@ static void server_free(struct http_server *h)
         http_auth_stop(h->auth);
     if (h->park)
         http_park_close(h->park);
-    /* Closes every connection: the CLOSED notifications empty the list. */
+    /* Closes every connection: the CLOSED notifications empty the
+     * watchdog's list. */
     if (h->daemon)
         MHD_stop_daemon(h->daemon);
     /* After MHD: its responses count their bytes there until freed. */
     http_render_free(h->render);
     http_auth_free(h->auth);
     http_park_free(h->park);
-    pthread_cond_destroy(&h->conn_cond);
-    pthread_mutex_destroy(&h->conn_lock);
+    http_watchdog_free(h->watchdog);
     free(h);
 }
 
@@ -853,14 +754,7 @@ static int server_init(struct http_server *h, const struct http_options *opt,
     atomic_init(&h->ready, false);
     atomic_init(&h->loop_ms, 0);
     h->timeout_s = opt->timeout_s ? opt->timeout_s : HTTP_DEFAULT_TIMEOUT_S;
-    pthread_condattr_t ca;
-    bool ok = pthread_mutex_init(&h->lock, NULL) == 0;
-    ok = pthread_mutex_init(&h->conn_lock, NULL) == 0 && ok;
-    ok = pthread_condattr_init(&ca) == 0 && ok;
-    ok = ok && pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0;
-    ok = ok && pthread_cond_init(&h->conn_cond, &ca) == 0;
-    pthread_condattr_destroy(&ca);
-    if (!ok) {
+    if (pthread_mutex_init(&h->lock, NULL) != 0) {
         set_err(err, errlen, "cannot create a mutex");
         return -1;
     }
@@ -869,6 +763,9 @@ static int server_init(struct http_server *h, const struct http_options *opt,
         set_err(err, errlen, "out of memory");
         return -1;
     }
+    h->watchdog = http_watchdog_new(h->timeout_s, h->park, err, errlen);
+    if (!h->watchdog)
+        return -1;
     const struct http_render_source sources[SOURCE_COUNT] = {
         [SOURCE_METRICS] = {.name = "metrics",
                             .render = render_metrics,
@@ -996,12 +893,6 @@ struct http_server *http_start(const struct http_options *opt, char *err,
         server_free(h);
         return NULL;
     }
-    if (pthread_create(&h->watchdog, NULL, watchdog_main, h) != 0) {
-        set_err(err, errlen, "cannot start the connection watchdog");
-        server_free(h);
-        return NULL;
-    }
-    h->watchdog_running = true;
     log_info("http", "serving", "scheme=%s basic_auth_users=%zu",
              tls ? "https" : "http", opt->n_users);
     if (!http_strict_raw_known())
