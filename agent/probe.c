@@ -14,7 +14,6 @@
 
 #include <curl/curl.h>
 #include <openssl/ssl.h>
-#include <openssl/x509.h>
 
 #include "log.h"
 #include "now.h"
@@ -130,20 +129,13 @@ struct probe {
     struct session *sess;
 };
 
-struct ca_entry {
-    char *path;
-    X509_STORE *store; /* NULL when loading failed */
-    char error[160];
-};
-
 struct prober {
     CURLM *multi;
     probe_done_fn done;
     void *user;
     struct probe *probes;
     size_t n_probes;
-    struct ca_entry *cas;
-    size_t n_cas;
+    struct tls_ca_cache *cas;
     struct curl_waitfd *fds;
     struct session **fd_sessions; /* the session behind each fds[i] */
     size_t fds_cap;
@@ -351,44 +343,25 @@ static void session_set_state(struct session *s, enum session_state next)
     s->state = next;
 }
 
-/* ---- CA stores, one per file for the life of the prober --------------- */
-
-static struct ca_entry *ca_lookup(struct prober *pr, const char *path)
+/* The CA store of the target's CA file, from the prober's cache: a file
+ * that cannot be loaded is said once, when the cache first reads it. */
+static const struct tls_ca *probe_ca(struct probe *p)
 {
-    for (size_t i = 0; i < pr->n_cas; i++)
-        if (strcmp(pr->cas[i].path, path) == 0)
-            return &pr->cas[i];
-
-    struct ca_entry *grown =
-        realloc(pr->cas, (pr->n_cas + 1) * sizeof(*pr->cas));
-    if (!grown)
-        return NULL;
-    pr->cas = grown;
-    struct ca_entry *e = &pr->cas[pr->n_cas];
-    memset(e, 0, sizeof(*e));
-    e->path = strdup(path);
-    if (!e->path)
-        return NULL;
-    e->store = tls_store_load(path, e->error, sizeof(e->error));
-    if (!e->store) {
-        char q[CONFIG_PATH_MAX + 16], why[sizeof(e->error) + 16];
+    bool loaded = false;
+    const char *path = p->target.ca_file;
+    const struct tls_ca *ca = tls_ca_cache_get(p->owner->cas, path, &loaded);
+    if (loaded && !ca->store) {
+        char q[CONFIG_PATH_MAX + 16], why[sizeof(ca->problem) + 16];
         log_warn("probe", "cannot load CA file", "path=%s problem=%s",
                  log_quote(q, sizeof(q), path),
-                 log_quote(why, sizeof(why), e->error));
+                 log_quote(why, sizeof(why), ca->problem));
     }
-    pr->n_cas++;
-    return e;
+    return ca;
 }
 
 void prober_flush_ca(struct prober *pr)
 {
-    for (size_t i = 0; i < pr->n_cas; i++) {
-        free(pr->cas[i].path);
-        tls_store_free(pr->cas[i].store);
-    }
-    free(pr->cas);
-    pr->cas = NULL;
-    pr->n_cas = 0;
+    tls_ca_cache_flush(pr->cas);
 }
 
 /* Which session s is, 1-based (one per mechanism), of how many. */
@@ -458,12 +431,13 @@ static void tls_inspect(struct session *s, SSL *ssl)
     if (s->tls_read)
         return;
     s->tls_read = true;
-    struct ca_entry *ca = ca_lookup(p->owner, t->ca_file);
+    const struct tls_ca *ca = probe_ca(p);
     if (tls_facts_read(ssl, ca ? ca->store : NULL, t->server_name, &s->tls) <
         0)
         return; /* no certificate: s->tls.present stays false */
     if (!s->tls.chain_ok && ca && !ca->store)
-        snprintf(s->tls.problem, sizeof(s->tls.problem), "%.120s", ca->error);
+        snprintf(s->tls.problem, sizeof(s->tls.problem), "%.120s",
+                 ca->problem);
     /* The subject is the server's text too. */
     char subject[sizeof(s->tls.subject)];
     if (redact_copy(&p->redact, subject, sizeof(subject), s->tls.subject,
@@ -1332,7 +1306,10 @@ struct prober *prober_new(probe_done_fn done, void *user)
     if (!pr)
         return NULL;
     pr->multi = curl_multi_init();
-    if (!pr->multi) {
+    pr->cas = tls_ca_cache_new();
+    if (!pr->multi || !pr->cas) {
+        curl_multi_cleanup(pr->multi);
+        tls_ca_cache_free(pr->cas);
         free(pr);
         return NULL;
     }
@@ -1350,7 +1327,7 @@ void prober_free(struct prober *pr)
         pr->probes = p->next;
         probe_free(p);
     }
-    prober_flush_ca(pr);
+    tls_ca_cache_free(pr->cas);
     curl_multi_cleanup(pr->multi);
     free(pr->fds);
     free(pr->fd_sessions);

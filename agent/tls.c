@@ -1,4 +1,5 @@
-/* tls: certificate facts from an SSL *: expiry, validity, version, cipher. */
+/* tls: certificate facts from an SSL * (expiry, validity, version,
+ * cipher) and the cache of CA stores they are verified against. */
 #include "tls.h"
 
 #include <arpa/inet.h>
@@ -99,6 +100,67 @@ void tls_store_free(X509_STORE *store)
 {
     X509_STORE_free(store);
 }
+
+/* ---- CA stores, one per file until flushed ----------------------------- */
+
+struct tls_ca_cache {
+    struct tls_ca **entries; /* pointers: an entry stays where it is */
+    size_t n;
+};
+
+struct tls_ca_cache *tls_ca_cache_new(void)
+{
+    return calloc(1, sizeof(struct tls_ca_cache));
+}
+
+void tls_ca_cache_flush(struct tls_ca_cache *cache)
+{
+    for (size_t i = 0; i < cache->n; i++) {
+        free(cache->entries[i]->path);
+        tls_store_free(cache->entries[i]->store);
+        free(cache->entries[i]);
+    }
+    free(cache->entries);
+    cache->entries = NULL;
+    cache->n = 0;
+}
+
+void tls_ca_cache_free(struct tls_ca_cache *cache)
+{
+    if (!cache)
+        return;
+    tls_ca_cache_flush(cache);
+    free(cache);
+}
+
+const struct tls_ca *tls_ca_cache_get(struct tls_ca_cache *cache,
+                                      const char *ca_file, bool *loaded)
+{
+    *loaded = false;
+    for (size_t i = 0; i < cache->n; i++)
+        if (strcmp(cache->entries[i]->path, ca_file) == 0)
+            return cache->entries[i];
+
+    struct tls_ca **grown =
+        realloc(cache->entries, (cache->n + 1) * sizeof(*grown));
+    if (!grown)
+        return NULL;
+    cache->entries = grown;
+    struct tls_ca *e = calloc(1, sizeof(*e));
+    if (!e)
+        return NULL;
+    e->path = strdup(ca_file);
+    if (!e->path) {
+        free(e);
+        return NULL;
+    }
+    e->store = tls_store_load(ca_file, e->problem, sizeof(e->problem));
+    cache->entries[cache->n++] = e;
+    *loaded = true;
+    return e;
+}
+
+/* ---- the facts of a connection ------------------------------------------ */
 
 static bool is_ip_literal(const char *name)
 {

@@ -1,4 +1,5 @@
-/* tls: certificate facts from an SSL *: expiry, validity, version, cipher. */
+/* tls: certificate facts from an SSL * (expiry, validity, version,
+ * cipher) and the cache of CA stores they are verified against. */
 #ifndef TLS_H
 #define TLS_H
 
@@ -38,6 +39,39 @@ struct tls_facts {
 struct x509_store_st *tls_store_load(const char *ca_file, char *err,
                                      size_t errlen);
 void tls_store_free(struct x509_store_st *store);
+
+/*
+ * CA stores, one per CA file, each loaded at its first use and kept until
+ * flushed: libcurl's own CA cache is off for us (see DESIGN.md, "The
+ * probe"), and reading a bundle per connection costs far more than the
+ * rest of a probe.
+ */
+struct tls_ca_cache;
+
+/* One CA file as loaded; the cache owns it. */
+struct tls_ca {
+    char *path;
+    struct x509_store_st *store; /* NULL when loading failed */
+    char problem[160];           /* why it failed, from tls_store_load() */
+};
+
+/* NULL when out of memory. */
+struct tls_ca_cache *tls_ca_cache_new(void);
+/* Frees every store and the cache; NULL is a no-op. */
+void tls_ca_cache_free(struct tls_ca_cache *cache);
+/* Drops every store (after a reload, files may have changed): the next
+ * tls_ca_cache_get() of a file loads it again. */
+void tls_ca_cache_flush(struct tls_ca_cache *cache);
+
+/*
+ * The entry of ca_file, loaded with tls_store_load() when the cache has
+ * none. A failed load is kept too (its store NULL, its problem set) and
+ * is not retried until a flush. *loaded says whether this call read the
+ * file, so that a caller can report a failure once, not per probe. NULL
+ * when out of memory. The entry lives until the next flush or free.
+ */
+const struct tls_ca *tls_ca_cache_get(struct tls_ca_cache *cache,
+                                      const char *ca_file, bool *loaded);
 
 /*
  * Reads the facts of an established connection: the peer chain is
