@@ -27,6 +27,7 @@
 #include "http_accept.h"
 #include "http_auth.h"
 #include "http_listen.h"
+#include "http_log.h"
 #include "page.h"
 #include "http_park.h"
 #include "http_render.h"
@@ -57,9 +58,6 @@
 /* Per connection: request line and headers must fit (MHD answers 431). */
 #define HTTP_CONNECTION_MEMORY (64 * 1024)
 #define AUTH_REALM_HEADER      "Basic realm=\"smtp-health-agent\""
-/* Lines about failed logins, over-budget checks and MHD's complaints are
- * at most one per this long each; the next one counts what was left out. */
-#define LOG_INTERVAL_MS 10000
 /* A PEM file for HTTPS is far smaller. */
 #define PEM_FILE_MAX ((size_t)1 << 20)
 /* GnuTLS: TLS 1.2 and 1.3 only, like Prometheus' default web config. */
@@ -68,24 +66,20 @@
 #define TEXT_PLAIN "text/plain; charset=utf-8"
 #define TEXT_HTML  "text/html; charset=utf-8"
 
+struct route;
+
 /* One request, from its request line to its end (*req_cls). Made by the
  * URI log callback, which sees the target before libmicrohttpd cuts it
  * up; freed when the request completes. */
 struct http_req {
     struct http_strict_target target;
-    bool first_done;  /* the first call of the access handler ran */
-    bool auth_parked; /* waited in the park for its password check */
-    bool authed;      /* past auth, or none needed */
-    bool parked;      /* waits, or waited, in the park for a render */
-    bool gzip;        /* the client accepts gzip */
+    bool first_done;           /* the first call of the access handler ran */
+    bool auth_parked;          /* waited in the park for its password check */
+    bool authed;               /* past auth, or none needed */
+    bool parked;               /* waits, or waited, in the park for a render */
+    bool gzip;                 /* the client accepts gzip */
+    const struct route *route; /* once its path and method are served */
     struct http_waiter wait;
-};
-
-/* "At most one line per LOG_INTERVAL_MS"; count is what happened since
- * the last line. */
-struct ratelimit {
-    uint64_t next_ms;
-    unsigned long count;
 };
 
 struct http_server {
@@ -93,12 +87,10 @@ struct http_server {
     struct metrics *metrics;
     atomic_bool ready;
     atomic_uint_fast64_t loop_ms; /* the probe loop's last turn; 0: none */
-    pthread_mutex_t lock;         /* start_error, mhd_rl */
+    pthread_mutex_t lock;         /* starting, start_error */
     bool starting;                /* MHD's messages also go to start_error */
     char start_error[512];        /* MHD's messages while starting, joined */
-    struct ratelimit mhd_rl;
-    struct ratelimit strict_rl;      /* malformed requests refused */
-    struct ratelimit busy_render_rl; /* 503s at the memory cap */
+    struct http_log *log;
     unsigned timeout_s;
 
     /* /metrics and / are rendered off MHD's thread, once for every
@@ -108,7 +100,6 @@ struct http_server {
 
     /* Basic auth; password checks run in its thread. */
     struct http_auth *auth;
-    struct ratelimit fail_rl, busy_rl; /* under lock */
 
     /* What HTTPS started with: a reload can only warn about changes. */
     char tls_cert_file[CONFIG_PATH_MAX + 1];
@@ -117,20 +108,6 @@ struct http_server {
     /* Every request's deadline; MHD tells it of every connection. */
     struct http_watchdog *watchdog;
 };
-
-/* True when a line may be written now; *count gets the events since the
- * last line (this one included). Call under the lock guarding rl. */
-static bool ratelimit_pass(struct ratelimit *rl, unsigned long *count)
-{
-    uint64_t now = now_mono_ms();
-    rl->count++;
-    if (now < rl->next_ms)
-        return false;
-    *count = rl->count;
-    rl->count = 0;
-    rl->next_ms = now + LOG_INTERVAL_MS;
-    return true;
-}
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -240,50 +217,30 @@ static const struct http_header page_headers[] = {
      "form-action 'none'; frame-ancestors 'none'"},
 };
 
+/* What is rendered off MHD's thread, by index; server_init() sets cls. */
+enum { SOURCE_METRICS, SOURCE_PAGE, SOURCE_COUNT };
+static const struct http_render_source render_sources[] = {
+    [SOURCE_METRICS] = {.name = "metrics",
+                        .render = render_metrics,
+                        .content_type = EXPO_CONTENT_TYPE,
+                        .gzip = true},
+    [SOURCE_PAGE] = {.name = "page",
+                     .render = render_page,
+                     .content_type = TEXT_HTML,
+                     .headers = page_headers,
+                     .n_headers =
+                         sizeof(page_headers) / sizeof(page_headers[0])},
+};
+_Static_assert(sizeof render_sources / sizeof render_sources[0] ==
+                   SOURCE_COUNT,
+               "a render source for every SOURCE_");
+
 /* ---- basic auth ------------------------------------------------------------
  */
 
 unsigned long http_auth_bcrypt_runs(const struct http_server *h)
 {
     return http_auth_runs(h->auth);
-}
-
-/* The client's address, numeric, for log lines. */
-static const char *remote_addr(struct MHD_Connection *conn, char *dst,
-                               size_t n)
-{
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    snprintf(dst, n, "unknown");
-    if (!ci || !ci->client_addr)
-        return dst;
-    const struct sockaddr *sa = ci->client_addr;
-    socklen_t len = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                              : sizeof(struct sockaddr_in);
-    if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6)
-        getnameinfo(sa, len, dst, (socklen_t)n, NULL, 0, NI_NUMERICHOST);
-    return dst;
-}
-
-static void log_auth(struct http_server *h, struct MHD_Connection *conn,
-                     enum http_auth_result r)
-{
-    unsigned long count = 0;
-    pthread_mutex_lock(&h->lock);
-    bool pass = ratelimit_pass(r == HTTP_AUTH_BUSY ? &h->busy_rl : &h->fail_rl,
-                               &count);
-    pthread_mutex_unlock(&h->lock);
-    if (!pass)
-        return;
-    char addr[NI_MAXHOST];
-    remote_addr(conn, addr, sizeof(addr));
-    /* The remote address only: never the header, a user or a password. */
-    if (r == HTTP_AUTH_BUSY)
-        log_info("http", "password checks over their CPU budget; answered 429",
-                 "remote=%s count=%lu", addr, count);
-    else
-        log_info("http", "basic auth failed", "remote=%s failures=%lu", addr,
-                 count);
 }
 
 int http_set_auth(struct http_server *h, const struct agent_config *cfg)
@@ -355,43 +312,6 @@ static uint64_t deadline_of(struct http_server *h, struct MHD_Connection *conn)
 /* ---- the daemon ----------------------------------------------------------
  */
 
-enum route { R_NONE, R_METRICS, R_PAGE, R_HEALTHY, R_READY };
-
-/* The render sources, by index (see server_init). */
-enum { SOURCE_METRICS, SOURCE_PAGE, SOURCE_COUNT };
-
-static enum route route_of(const char *url)
-{
-    if (strcmp(url, "/metrics") == 0)
-        return R_METRICS;
-    if (strcmp(url, "/") == 0)
-        return R_PAGE;
-    if (strcmp(url, "/-/healthy") == 0)
-        return R_HEALTHY;
-    if (strcmp(url, "/-/ready") == 0)
-        return R_READY;
-    return R_NONE;
-}
-
-static void log_render_busy(struct http_server *h, struct MHD_Connection *conn)
-{
-    unsigned long count = 0;
-    pthread_mutex_lock(&h->lock);
-    bool pass = ratelimit_pass(&h->busy_render_rl, &count);
-    pthread_mutex_unlock(&h->lock);
-    if (!pass)
-        return;
-    struct http_render_stats st;
-    http_render_stats(h->render, &st);
-    char addr[NI_MAXHOST];
-    remote_addr(conn, addr, sizeof(addr));
-    log_warn("http",
-             "answers held for slow clients are at the memory cap; "
-             "answered 503",
-             "remote=%s held_bytes=%zu cap_bytes=%zu count=%lu", addr, st.held,
-             st.memory_max, count);
-}
-
 /*
  * /metrics and /: the first time, the request waits (suspended) for the
  * render under way or a new one; MHD calls again once it is woken, and
@@ -404,14 +324,16 @@ static MHD_RESULT serve_rendered(struct http_server *h,
                                  const char *failed)
 {
     if (!req->parked) {
-        req->gzip = source == SOURCE_METRICS && request_accepts_gzip(conn);
+        req->gzip = render_sources[source].gzip && request_accepts_gzip(conn);
         switch (http_render_wait(h->render, source, req->gzip, &req->wait,
                                  conn, deadline_of(h, conn))) {
         case HTTP_RENDER_PARKED:
             req->parked = true;
             return MHD_YES;
         case HTTP_RENDER_BUSY: {
-            log_render_busy(h, conn);
+            struct http_render_stats st;
+            http_render_stats(h->render, &st);
+            http_log_render_busy(h->log, conn, st.held, st.memory_max);
             static const struct http_header retry[] = {
                 {MHD_HTTP_HEADER_RETRY_AFTER, "1"}};
             return respond_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
@@ -454,33 +376,130 @@ static bool loop_stalled(struct http_server *h, char *text, size_t n)
     return true;
 }
 
-/* HEAD: MHD sends the headers (Content-Length included) and no body. */
-static MHD_RESULT serve(struct http_server *h, struct MHD_Connection *conn,
-                        struct http_req *req, const char *url)
+static MHD_RESULT serve_metrics(struct http_server *h,
+                                struct MHD_Connection *conn,
+                                struct http_req *req)
 {
-    switch (route_of(url)) {
-    case R_METRICS:
-        return serve_rendered(h, conn, req, SOURCE_METRICS,
-                              "Rendering the metrics failed.\n");
-    case R_PAGE:
-        return serve_rendered(h, conn, req, SOURCE_PAGE,
-                              "Rendering the page failed.\n");
-    case R_HEALTHY:
-    case R_READY: {
-        char stalled[96];
-        if (loop_stalled(h, stalled, sizeof(stalled)))
-            return respond_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, stalled,
-                                NULL, 0);
-        if (route_of(url) == R_HEALTHY || atomic_load(&h->ready))
-            return respond_text(conn, MHD_HTTP_OK, "OK\n", NULL, 0);
-        return respond_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "Not ready\n",
-                            NULL, 0);
-    }
-    case R_NONE:
-        break;
-    }
-    return MHD_NO;
+    return serve_rendered(h, conn, req, SOURCE_METRICS,
+                          "Rendering the metrics failed.\n");
 }
+
+static MHD_RESULT serve_page(struct http_server *h,
+                             struct MHD_Connection *conn, struct http_req *req)
+{
+    return serve_rendered(h, conn, req, SOURCE_PAGE,
+                          "Rendering the page failed.\n");
+}
+
+/* /-/healthy and /-/ready: OK while the probe loop turns; /-/ready also
+ * needs http_set_ready(). */
+static MHD_RESULT serve_health(struct http_server *h,
+                               struct MHD_Connection *conn, bool need_ready)
+{
+    char stalled[96];
+    if (loop_stalled(h, stalled, sizeof(stalled)))
+        return respond_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, stalled, NULL,
+                            0);
+    if (!need_ready || atomic_load(&h->ready))
+        return respond_text(conn, MHD_HTTP_OK, "OK\n", NULL, 0);
+    return respond_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "Not ready\n",
+                        NULL, 0);
+}
+
+static MHD_RESULT serve_healthy(struct http_server *h,
+                                struct MHD_Connection *conn,
+                                struct http_req *req)
+{
+    (void)req;
+    return serve_health(h, conn, false);
+}
+
+static MHD_RESULT serve_ready(struct http_server *h,
+                              struct MHD_Connection *conn,
+                              struct http_req *req)
+{
+    (void)req;
+    return serve_health(h, conn, true);
+}
+
+/* ---- routes ----------------------------------------------------------------
+ */
+
+/* Answers a complete request on its route; called again after every
+ * wake-up of a request it parked. */
+typedef MHD_RESULT route_fn(struct http_server *h, struct MHD_Connection *conn,
+                            struct http_req *req);
+
+/* The methods a route may allow, a bit each in struct route's methods. */
+enum http_method { METHOD_GET, METHOD_HEAD, METHOD_COUNT };
+static const char *const method_names[] = {
+    [METHOD_GET] = MHD_HTTP_METHOD_GET,
+    [METHOD_HEAD] = MHD_HTTP_METHOD_HEAD,
+};
+_Static_assert(sizeof method_names / sizeof method_names[0] == METHOD_COUNT,
+               "a name for every METHOD_");
+#define METHOD_BIT(m) (1u << (m))
+/* HEAD: MHD sends the headers (Content-Length included) and no body. */
+#define GET_HEAD (METHOD_BIT(METHOD_GET) | METHOD_BIT(METHOD_HEAD))
+
+/*
+ * Every path served. Another path is 404 whatever the method; a method
+ * the route does not allow is 405 with Allow. Auth, strictness and
+ * deadlines apply to every route alike (first_call()). A new endpoint
+ * is a handler and a row.
+ */
+static const struct route {
+    const char *path; /* byte for byte, as sent (see unescape_nothing()) */
+    unsigned methods; /* METHOD_BIT()s */
+    route_fn *serve;
+} routes[] = {
+    {"/metrics", GET_HEAD, serve_metrics},
+    {"/", GET_HEAD, serve_page},
+    {"/-/healthy", GET_HEAD, serve_healthy},
+    {"/-/ready", GET_HEAD, serve_ready},
+};
+
+static const struct route *route_find(const char *path)
+{
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+        if (strcmp(routes[i].path, path) == 0)
+            return &routes[i];
+    return NULL;
+}
+
+static bool route_allows(const struct route *rt, const char *method)
+{
+    for (unsigned m = 0; m < METHOD_COUNT; m++)
+        if ((rt->methods & METHOD_BIT(m)) &&
+            strcmp(method, method_names[m]) == 0)
+            return true;
+    return false;
+}
+
+/* The 405 for rt: its methods in Allow ("GET, HEAD"). */
+static MHD_RESULT respond_not_allowed(struct MHD_Connection *conn,
+                                      const struct route *rt)
+{
+    char list[64] = "";
+    size_t used = 0;
+    for (unsigned m = 0; m < METHOD_COUNT && used < sizeof(list); m++)
+        if (rt->methods & METHOD_BIT(m))
+            used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s",
+                                     used ? ", " : "", method_names[m]);
+    const struct http_header allow[] = {{MHD_HTTP_HEADER_ALLOW, list}};
+    return respond_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+                        "Method not allowed\n", allow, 1);
+}
+
+/* The request's route answers it, once it is complete. */
+static MHD_RESULT serve(struct http_server *h, struct MHD_Connection *conn,
+                        struct http_req *req)
+{
+    return req->route ? req->route->serve(h, conn, req) : MHD_NO;
+}
+
+/* ---- the access handler ----------------------------------------------------
+ */
 
 static bool has_body(struct MHD_Connection *conn)
 {
@@ -491,22 +510,6 @@ static bool has_body(struct MHD_Connection *conn)
                                        MHD_HTTP_HEADER_TRANSFER_ENCODING);
 }
 
-static void log_malformed(struct http_server *h, struct MHD_Connection *conn,
-                          const char *why)
-{
-    unsigned long count = 0;
-    pthread_mutex_lock(&h->lock);
-    bool pass = ratelimit_pass(&h->strict_rl, &count);
-    pthread_mutex_unlock(&h->lock);
-    if (!pass)
-        return;
-    char addr[NI_MAXHOST], q[256];
-    remote_addr(conn, addr, sizeof(addr));
-    log_info("http", "malformed request refused with 400",
-             "remote=%s reason=%s count=%lu", addr,
-             log_quote(q, sizeof(q), why), count);
-}
-
 /* What the first call decides once auth let the request through. */
 static MHD_RESULT after_auth(struct http_server *h,
                              struct MHD_Connection *conn, struct http_req *req,
@@ -514,19 +517,16 @@ static MHD_RESULT after_auth(struct http_server *h,
 {
     /* A path we do not serve is 404 whatever the method; 405 says that
      * the path exists. */
-    if (route_of(url) == R_NONE)
+    const struct route *rt = route_find(url);
+    if (!rt)
         return respond_text(conn, MHD_HTTP_NOT_FOUND, "Not found\n", NULL, 0);
-    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
-        strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
-        static const struct http_header allow[] = {
-            {MHD_HTTP_HEADER_ALLOW, "GET, HEAD"}};
-        return respond_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
-                            "Method not allowed\n", allow, 1);
-    }
+    if (!route_allows(rt, method))
+        return respond_not_allowed(conn, rt);
+    req->route = rt;
     /* A body on a GET or HEAD means nothing: answer now, and MHD skips
      * the body (and closes) instead of reading it. */
     if (has_body(conn))
-        return serve(h, conn, req, url);
+        return serve(h, conn, req);
     return MHD_YES;
 }
 
@@ -537,7 +537,7 @@ static MHD_RESULT auth_decided(struct http_server *h,
                                const char *method, enum http_auth_result ar)
 {
     if (ar != HTTP_AUTH_OK)
-        log_auth(h, conn, ar);
+        http_log_auth(h->log, conn, ar == HTTP_AUTH_BUSY);
     switch (ar) {
     case HTTP_AUTH_OK:
         req->authed = true;
@@ -581,7 +581,7 @@ static MHD_RESULT first_call(struct http_server *h,
     const char *why =
         http_strict_check(conn, method, url, version, &req->target);
     if (why) {
-        log_malformed(h, conn, why);
+        http_log_malformed(h->log, conn, why);
         static const struct http_header close[] = {
             {MHD_HTTP_HEADER_CONNECTION, "close"}};
         return respond_text(conn, MHD_HTTP_BAD_REQUEST, "Bad request\n", close,
@@ -636,7 +636,7 @@ static MHD_RESULT handle(void *cls, struct MHD_Connection *conn,
         *upload_data_size = 0;
         return MHD_YES;
     }
-    return serve(h, conn, req, url);
+    return serve(h, conn, req);
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -652,21 +652,15 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     size_t n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
         msg[--n] = '\0';
-    unsigned long count = 1;
     pthread_mutex_lock(&h->lock);
-    bool pass = true;
-    if (h->starting) {
+    bool starting = h->starting;
+    if (starting) {
         size_t used = strlen(h->start_error);
         snprintf(h->start_error + used, sizeof(h->start_error) - used, "%s%s",
                  used ? "; " : "", msg);
-    } else
-        pass = ratelimit_pass(&h->mhd_rl, &count);
+    }
     pthread_mutex_unlock(&h->lock);
-    if (!pass)
-        return;
-    char q[300];
-    log_warn("http", "libmicrohttpd", "detail=%s messages=%lu",
-             log_quote(q, sizeof(q), msg), count);
+    http_log_mhd(h->log, msg, !starting);
 }
 
 /* Paths are matched byte for byte as sent: no %-escape is decoded, so
@@ -744,6 +738,7 @@ static void server_free(struct http_server *h)
     http_auth_free(h->auth);
     http_park_free(h->park);
     http_watchdog_free(h->watchdog);
+    http_log_free(h->log);
     free(h);
 }
 
@@ -759,27 +754,19 @@ static int server_init(struct http_server *h, const struct http_options *opt,
         return -1;
     }
     h->park = http_park_new();
-    if (!h->park) {
+    h->log = http_log_new();
+    if (!h->park || !h->log) {
         set_err(err, errlen, "out of memory");
         return -1;
     }
     h->watchdog = http_watchdog_new(h->timeout_s, h->park, err, errlen);
     if (!h->watchdog)
         return -1;
-    const struct http_render_source sources[SOURCE_COUNT] = {
-        [SOURCE_METRICS] = {.name = "metrics",
-                            .render = render_metrics,
-                            .cls = h,
-                            .content_type = EXPO_CONTENT_TYPE,
-                            .gzip = true},
-        [SOURCE_PAGE] = {.name = "page",
-                         .render = render_page,
-                         .cls = h,
-                         .content_type = TEXT_HTML,
-                         .headers = page_headers,
-                         .n_headers =
-                             sizeof(page_headers) / sizeof(page_headers[0])},
-    };
+    struct http_render_source sources[SOURCE_COUNT];
+    for (size_t i = 0; i < SOURCE_COUNT; i++) {
+        sources[i] = render_sources[i];
+        sources[i].cls = h;
+    }
     h->render = http_render_new(sources, SOURCE_COUNT, opt->render_memory_max,
                                 h->park, err, errlen);
     if (!h->render)
