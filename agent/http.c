@@ -32,6 +32,7 @@
 #include "http_park.h"
 #include "http_render.h"
 #include "http_strict.h"
+#include "http_tls.h"
 #include "http_watchdog.h"
 #include "log.h"
 #include "now.h"
@@ -58,13 +59,8 @@
 /* Per connection: request line and headers must fit (MHD answers 431). */
 #define HTTP_CONNECTION_MEMORY (64 * 1024)
 #define AUTH_REALM_HEADER      "Basic realm=\"smtp-health-agent\""
-/* A PEM file for HTTPS is far smaller. */
-#define PEM_FILE_MAX ((size_t)1 << 20)
-/* GnuTLS: TLS 1.2 and 1.3 only, like Prometheus' default web config. */
-#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
-
-#define TEXT_PLAIN "text/plain; charset=utf-8"
-#define TEXT_HTML  "text/html; charset=utf-8"
+#define TEXT_PLAIN             "text/plain; charset=utf-8"
+#define TEXT_HTML              "text/html; charset=utf-8"
 
 struct route;
 
@@ -101,9 +97,8 @@ struct http_server {
     /* Basic auth; password checks run in its thread. */
     struct http_auth *auth;
 
-    /* What HTTPS started with: a reload can only warn about changes. */
-    char tls_cert_file[CONFIG_PATH_MAX + 1];
-    char tls_key_file[CONFIG_PATH_MAX + 1];
+    /* HTTPS, or not: what it started with (a reload only warns). */
+    struct http_tls *tls;
 
     /* Every request's deadline; MHD tells it of every connection. */
     struct http_watchdog *watchdog;
@@ -248,8 +243,8 @@ int http_set_auth(struct http_server *h, const struct agent_config *cfg)
     if (http_auth_set_users(h->auth, cfg ? cfg->web_users : NULL,
                             cfg ? cfg->n_web_users : 0) < 0)
         return -1;
-    if (cfg && (strcmp(cfg->web_tls_cert_file, h->tls_cert_file) != 0 ||
-                strcmp(cfg->web_tls_key_file, h->tls_key_file) != 0))
+    if (cfg && http_tls_changed(h->tls, cfg->web_tls_cert_file,
+                                cfg->web_tls_key_file))
         log_warn("http",
                  "web_tls_cert_file or web_tls_key_file changed; "
                  "restart to apply",
@@ -687,36 +682,6 @@ static void *request_started(void *cls, const char *uri,
     return req;
 }
 
-/* A PEM file, whole and NUL-terminated, in *out, read through file.c
- * like every file of the agent's (malloc()ed at its size, so that a key
- * leaves no copy behind; the caller wipes it). */
-static int read_pem(const char *what, const char *path, char **out, char *err,
-                    size_t errlen)
-{
-    size_t len = 0;
-    int e = 0;
-    enum file_status st = file_read(path, PEM_FILE_MAX, out, &len, NULL, &e);
-    if (st == FILE_ERRNO) {
-        set_err(err, errlen, "%s %s: %s", what, path, strerror(e));
-        return -1;
-    }
-    if (st != FILE_OK) {
-        char why[CONFIG_PATH_MAX + 64];
-        file_problem(why, sizeof(why), path, st, e, "1 MiB");
-        set_err(err, errlen, "%s: %s", what, why);
-        return -1;
-    }
-    return 0;
-}
-
-static void wipe_free(char *s)
-{
-    if (!s)
-        return;
-    explicit_bzero(s, strlen(s));
-    free(s);
-}
-
 static void server_free(struct http_server *h)
 {
     http_watchdog_stop(h->watchdog);
@@ -739,6 +704,7 @@ static void server_free(struct http_server *h)
     http_park_free(h->park);
     http_watchdog_free(h->watchdog);
     http_log_free(h->log);
+    http_tls_free(h->tls);
     free(h);
 }
 
@@ -775,18 +741,41 @@ static int server_init(struct http_server *h, const struct http_options *opt,
                             h->park, err, errlen);
     if (!h->auth)
         return -1;
-    bool tls = opt->tls_cert_file && opt->tls_cert_file[0];
-    if (tls != (opt->tls_key_file && opt->tls_key_file[0])) {
-        set_err(err, errlen, "HTTPS needs both a certificate and a key");
-        return -1;
-    }
-    if (tls) {
-        snprintf(h->tls_cert_file, sizeof(h->tls_cert_file), "%s",
-                 opt->tls_cert_file);
-        snprintf(h->tls_key_file, sizeof(h->tls_key_file), "%s",
-                 opt->tls_key_file);
-    }
-    return 0;
+    h->tls = http_tls_new(opt->tls_cert_file, opt->tls_key_file, err, errlen);
+    return h->tls ? 0 : -1;
+}
+
+/* MHD's daemon on ss, calling back into h; NULL on error (MHD's messages
+ * then in h->start_error). */
+static struct MHD_Daemon *start_daemon(struct http_server *h,
+                                       const struct sockaddr_storage *ss,
+                                       unsigned connection_limit)
+{
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+                     MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
+    if (ss->ss_family == AF_INET6)
+        flags |= http_listen_is_v6_any(ss) ? MHD_USE_DUAL_STACK : MHD_USE_IPv6;
+    if (http_tls_on(h->tls))
+        flags |= MHD_USE_TLS;
+    /* MHD binds to the address; the port only goes into its messages. */
+    uint16_t port = (uint16_t)http_listen_port(ss);
+    /* The logger first: MHD would print earlier messages itself. */
+    return MHD_start_daemon(
+        flags, port, NULL, NULL, handle, h, MHD_OPTION_EXTERNAL_LOGGER,
+        mhd_log, h, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)ss,
+        MHD_OPTION_CONNECTION_LIMIT, connection_limit,
+        MHD_OPTION_CONNECTION_TIMEOUT, h->timeout_s,
+        /* No MHD_OPTION_PER_IP_CONNECTION_LIMIT (MHD's default is none):
+         * scrapers share an address with others behind NAT. */
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
+        MHD_OPTION_NOTIFY_CONNECTION, notify_connection, h,
+        MHD_OPTION_NOTIFY_COMPLETED, request_completed, h,
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape_nothing, NULL,
+        /* No MHD_OPTION_STRICT_FOR_CLIENT: 0.9.75 answers a missing Host
+         * with its 400's headers sent twice and closes on a space in the
+         * target without an answer; http_strict refuses both cleanly. */
+        MHD_OPTION_URI_LOG_CALLBACK, request_started, h, MHD_OPTION_ARRAY,
+        http_tls_options(h->tls), MHD_OPTION_END);
 }
 
 struct http_server *http_start(const struct http_options *opt, char *err,
@@ -811,65 +800,12 @@ struct http_server *http_start(const struct http_options *opt, char *err,
         server_free(h);
         return NULL;
     }
-
-    bool tls = h->tls_cert_file[0] != '\0';
-    char *cert = NULL, *key = NULL;
-    if (tls && !MHD_is_feature_supported(MHD_FEATURE_TLS)) {
-        set_err(err, errlen, "this libmicrohttpd has no TLS support");
-        server_free(h);
-        return NULL;
-    }
-    if (tls && (read_pem("web_tls_cert_file", h->tls_cert_file, &cert, err,
-                         errlen) < 0 ||
-                read_pem("web_tls_key_file", h->tls_key_file, &key, err,
-                         errlen) < 0)) {
-        free(cert);
-        wipe_free(key);
-        server_free(h);
-        return NULL;
-    }
-    /* Only given to MHD for HTTPS: it complains about TLS options on a
-     * plain server. */
-    struct MHD_OptionItem tls_opts[] = {
-        {MHD_OPTION_HTTPS_MEM_CERT, 0, cert},
-        {MHD_OPTION_HTTPS_MEM_KEY, 0, key},
-        {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)(uintptr_t)TLS_PRIORITIES},
-        {MHD_OPTION_END, 0, NULL},
-    };
-
-    unsigned limit = opt->connection_limit ? opt->connection_limit
-                                           : HTTP_DEFAULT_CONNECTIONS;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-                     MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
-    if (ss.ss_family == AF_INET6)
-        flags |=
-            http_listen_is_v6_any(&ss) ? MHD_USE_DUAL_STACK : MHD_USE_IPv6;
-    if (tls)
-        flags |= MHD_USE_TLS;
-
     h->starting = true;
-    /* The logger first: MHD would print earlier messages itself. */
-    /* MHD binds to the address; the port only goes into its messages. */
-    uint16_t port = (uint16_t)http_listen_port(&ss);
-    h->daemon = MHD_start_daemon(
-        flags, port, NULL, NULL, handle, h, MHD_OPTION_EXTERNAL_LOGGER,
-        mhd_log, h, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&ss,
-        MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_CONNECTION_TIMEOUT,
-        h->timeout_s,
-        /* No MHD_OPTION_PER_IP_CONNECTION_LIMIT (MHD's default is none):
-         * scrapers share an address with others behind NAT. */
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
-        MHD_OPTION_NOTIFY_CONNECTION, notify_connection, h,
-        MHD_OPTION_NOTIFY_COMPLETED, request_completed, h,
-        MHD_OPTION_UNESCAPE_CALLBACK, unescape_nothing, NULL,
-        /* No MHD_OPTION_STRICT_FOR_CLIENT: 0.9.75 answers a missing Host
-         * with its 400's headers sent twice and closes on a space in the
-         * target without an answer; http_strict refuses both cleanly. */
-        MHD_OPTION_URI_LOG_CALLBACK, request_started, h, MHD_OPTION_ARRAY,
-        tls ? tls_opts : &tls_opts[3], MHD_OPTION_END);
+    h->daemon = start_daemon(h, &ss,
+                             opt->connection_limit ? opt->connection_limit
+                                                   : HTTP_DEFAULT_CONNECTIONS);
     /* GnuTLS has its own copy of the key now. */
-    free(cert);
-    wipe_free(key);
+    http_tls_forget(h->tls);
     pthread_mutex_lock(&h->lock);
     h->starting = false;
     pthread_mutex_unlock(&h->lock);
@@ -881,7 +817,7 @@ struct http_server *http_start(const struct http_options *opt, char *err,
         return NULL;
     }
     log_info("http", "serving", "scheme=%s basic_auth_users=%zu",
-             tls ? "https" : "http", opt->n_users);
+             http_tls_on(h->tls) ? "https" : "http", opt->n_users);
     if (!http_strict_raw_known())
         log_warn("http",
                  "not libmicrohttpd 0.9.75: NUL bytes, bare LFs and folded "
