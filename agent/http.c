@@ -1,11 +1,7 @@
-/* http: /metrics, /, /-/healthy, /-/ready over libmicrohttpd. */
+/* http: the HTTP endpoint over libmicrohttpd: the daemon, its routes
+ * (/metrics, the status page /, /-/healthy, /-/ready) and their answers. */
 #include "http.h"
 
-#include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -15,27 +11,25 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <microhttpd.h>
 
 #include "buf.h"
+#include "config.h"
 #include "expo.h"
-#include "file.h"
 #include "http_accept.h"
 #include "http_auth.h"
 #include "http_listen.h"
 #include "http_log.h"
-#include "page.h"
 #include "http_park.h"
 #include "http_render.h"
 #include "http_strict.h"
 #include "http_tls.h"
 #include "http_watchdog.h"
 #include "log.h"
+#include "metrics.h"
 #include "now.h"
+#include "page.h"
 #include "procstat.h"
 
 #if MHD_VERSION >= 0x00097002
@@ -44,18 +38,6 @@
 #define MHD_RESULT int
 #endif
 
-/*
- * Connections at once. Scrapers and people need a handful; the rest is
- * headroom so that a burst of clients is served rather than queued. A
- * connection costs one fd and a 64 KiB pool that is mapped but only
- * touched as far as used (a few KiB for a scrape): 256 of them stay well
- * below the 1024 fds a service gets by default, next to up to 256 probes.
- * Clients past the limit wait in the kernel's listen queue (MHD stops
- * accepting), they are not refused.
- */
-#define HTTP_DEFAULT_CONNECTIONS 256
-/* Idle timeout, and the deadline of a whole request (http_watchdog.h). */
-#define HTTP_DEFAULT_TIMEOUT_S 10
 /* Per connection: request line and headers must fit (MHD answers 431). */
 #define HTTP_CONNECTION_MEMORY (64 * 1024)
 #define AUTH_REALM_HEADER      "Basic realm=\"smtp-health-agent\""
@@ -117,8 +99,7 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-/* ---- responses -----------------------------------------------------------
- */
+/* ---- responses ---------------------------------------------------------- */
 
 /* Takes body (malloc()ed, len bytes) whatever happens. */
 static MHD_RESULT respond(struct MHD_Connection *conn, unsigned status,
@@ -148,6 +129,8 @@ static MHD_RESULT respond_text(struct MHD_Connection *conn, unsigned status,
                    n_extra);
 }
 
+/* ---- gzip --------------------------------------------------------------- */
+
 /* Callback of MHD_get_connection_values: joins every Accept-Encoding. */
 static MHD_RESULT collect_accept_encoding(void *cls, enum MHD_ValueKind kind,
                                           const char *key, const char *value)
@@ -175,6 +158,8 @@ static bool request_accepts_gzip(struct MHD_Connection *conn)
     return yes;
 }
 
+/* ---- bodies rendered off MHD's thread (http_render.h) ------------------- */
+
 /* The body of /metrics, in the render thread. */
 static int render_metrics(void *cls, struct buf *b)
 {
@@ -187,9 +172,6 @@ static int render_metrics(void *cls, struct buf *b)
     log_debug("http", "cannot read /proc/self", "path=/metrics");
     return 0;
 }
-
-/* ---- the status page ------------------------------------------------------
- */
 
 /* The body of /, in the render thread. */
 static int render_page(void *cls, struct buf *b)
@@ -230,30 +212,7 @@ _Static_assert(sizeof render_sources / sizeof render_sources[0] ==
                    SOURCE_COUNT,
                "a render source for every SOURCE_");
 
-/* ---- basic auth ------------------------------------------------------------
- */
-
-unsigned long http_auth_bcrypt_runs(const struct http_server *h)
-{
-    return http_auth_runs(h->auth);
-}
-
-int http_set_auth(struct http_server *h, const struct agent_config *cfg)
-{
-    if (http_auth_set_users(h->auth, cfg ? cfg->web_users : NULL,
-                            cfg ? cfg->n_web_users : 0) < 0)
-        return -1;
-    if (cfg && http_tls_changed(h->tls, cfg->web_tls_cert_file,
-                                cfg->web_tls_key_file))
-        log_warn("http",
-                 "web_tls_cert_file or web_tls_key_file changed; "
-                 "restart to apply",
-                 NULL);
-    return 0;
-}
-
-/* ---- deadlines (see http_watchdog.h) -------------------------------------
- */
+/* ---- deadlines (see http_watchdog.h) ------------------------------------ */
 
 static void notify_connection(void *cls, struct MHD_Connection *conn,
                               void **socket_context,
@@ -304,8 +263,7 @@ static uint64_t deadline_of(struct http_server *h, struct MHD_Connection *conn)
     return http_watchdog_deadline(h->watchdog, conn_of(conn));
 }
 
-/* ---- the daemon ----------------------------------------------------------
- */
+/* ---- handlers ----------------------------------------------------------- */
 
 /*
  * /metrics and /: the first time, the request waits (suspended) for the
@@ -417,8 +375,7 @@ static MHD_RESULT serve_ready(struct http_server *h,
     return serve_health(h, conn, true);
 }
 
-/* ---- routes ----------------------------------------------------------------
- */
+/* ---- routes ------------------------------------------------------------- */
 
 /* Answers a complete request on its route; called again after every
  * wake-up of a request it parked. */
@@ -493,8 +450,7 @@ static MHD_RESULT serve(struct http_server *h, struct MHD_Connection *conn,
     return req->route ? req->route->serve(h, conn, req) : MHD_NO;
 }
 
-/* ---- the access handler ----------------------------------------------------
- */
+/* ---- the access handler ------------------------------------------------- */
 
 static bool has_body(struct MHD_Connection *conn)
 {
@@ -633,6 +589,8 @@ static MHD_RESULT handle(void *cls, struct MHD_Connection *conn,
     }
     return serve(h, conn, req);
 }
+
+/* ---- the daemon --------------------------------------------------------- */
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
@@ -826,6 +784,8 @@ struct http_server *http_start(const struct http_options *opt, char *err,
     return h;
 }
 
+/* ---- the API (http.h) --------------------------------------------------- */
+
 void http_stop(struct http_server *h)
 {
     if (!h)
@@ -853,4 +813,23 @@ unsigned http_port(const struct http_server *h)
     const union MHD_DaemonInfo *info =
         MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
     return info ? info->port : 0;
+}
+
+unsigned long http_auth_bcrypt_runs(const struct http_server *h)
+{
+    return http_auth_runs(h->auth);
+}
+
+int http_set_auth(struct http_server *h, const struct agent_config *cfg)
+{
+    if (http_auth_set_users(h->auth, cfg ? cfg->web_users : NULL,
+                            cfg ? cfg->n_web_users : 0) < 0)
+        return -1;
+    if (cfg && http_tls_changed(h->tls, cfg->web_tls_cert_file,
+                                cfg->web_tls_key_file))
+        log_warn("http",
+                 "web_tls_cert_file or web_tls_key_file changed; "
+                 "restart to apply",
+                 NULL);
+    return 0;
 }

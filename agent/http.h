@@ -1,4 +1,5 @@
-/* http: /metrics, /, /-/healthy, /-/ready over libmicrohttpd. */
+/* http: the HTTP endpoint over libmicrohttpd: the daemon, its routes
+ * (/metrics, the status page /, /-/healthy, /-/ready) and their answers. */
 #ifndef HTTP_H
 #define HTTP_H
 
@@ -6,18 +7,34 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "http_render.h"
-#include "metrics.h"
-
+struct agent_config;
+struct http_render_stats;
 struct http_server;
+struct metrics;
+struct web_user;
+
+/*
+ * Connections at once. Scrapers and people need a handful; the rest is
+ * headroom so that a burst of clients is served rather than queued. A
+ * connection costs one fd and a 64 KiB pool that is mapped but only
+ * touched as far as used (a few KiB for a scrape): 256 of them stay well
+ * below the 1024 fds a service gets by default, next to up to 256 probes.
+ * Clients past the limit wait in the kernel's listen queue (MHD stops
+ * accepting), they are not refused.
+ */
+#define HTTP_DEFAULT_CONNECTIONS 256
+/* Idle timeout, and the deadline of each request: from the accept (or
+ * the previous response) to the end of its response (http_watchdog.h). */
+#define HTTP_DEFAULT_TIMEOUT_S 10
 
 struct http_options {
-    const char *listen;        /* "127.0.0.1:9925", "[::1]:9925", ":9925" */
-    struct metrics *metrics;   /* read only, through metrics_render() */
-    unsigned connection_limit; /* 0: 256; more clients wait to be accepted */
-    /* Idle timeout, and the deadline of each request: from the accept (or
-     * the previous response) to the end of its response. 0: 10. */
-    unsigned timeout_s;
+    const char *listen; /* "127.0.0.1:9925", "[::1]:9925", ":9925" */
+    /* Read only: metrics_render() for /metrics, metrics_last_results()
+     * for the status page. */
+    struct metrics *metrics;
+    /* 0: HTTP_DEFAULT_CONNECTIONS; more clients wait to be accepted. */
+    unsigned connection_limit;
+    unsigned timeout_s; /* 0: HTTP_DEFAULT_TIMEOUT_S */
     /* HTTPS: PEM certificate (chain) and unencrypted key files, read at
      * start; both, or neither (NULL or "") for plain HTTP. */
     const char *tls_cert_file;
@@ -27,7 +44,8 @@ struct http_options {
     const struct web_user *users;
     size_t n_users;
     /* Tests: the burst of CPU milliseconds that password checks missing
-     * the cache may spend before the 25%-of-a-core rate applies; 0: 2000. */
+     * the cache may spend before the 25%-of-a-core rate applies; 0:
+     * HTTP_AUTH_BURST_MS (http_auth.h). */
     unsigned auth_burst_ms;
     /* Bytes that answers of /metrics and / may hold at once (bodies
      * that slow clients have not read yet); past it a new render is
@@ -68,8 +86,7 @@ int http_set_auth(struct http_server *h, const struct agent_config *cfg);
 
 /* Tests: how many bcrypt checks ran (requests the cache did not answer). */
 unsigned long http_auth_bcrypt_runs(const struct http_server *h);
-
-/* Tests and figures: renders made, bytes held by answers, 503s. */
+/* Tests: renders made, bytes held by answers, 503s. */
 void http_render_counts(struct http_server *h, struct http_render_stats *out);
 
 #endif

@@ -28,6 +28,7 @@
 #include "catalogue.h"
 #include "expo.h"
 #include "http.h"
+#include "http_render.h"
 #include "page.h"
 #include "report.h"
 #include "metrics.h"
