@@ -91,6 +91,10 @@ void config_diag_free(struct config_diag *d)
  * is built whole first so that a failed append never leaves half of it. */
 static void diag_vadd(struct config_diag *d, bool error, const char *file,
                       int line, const char *key, const char *fmt, va_list ap)
+    __attribute__((format(printf, 6, 0)));
+
+static void diag_vadd(struct config_diag *d, bool error, const char *file,
+                      int line, const char *key, const char *fmt, va_list ap)
 {
     size_t *n = error ? &d->n_errors : &d->n_warnings;
     (*n)++;
