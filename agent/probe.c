@@ -28,32 +28,39 @@
  * server sends is seen as it was sent, 504 included.
  */
 
+/*
+ * What a session waits for next. Up to SESSION_READY it is curl's
+ * connect phase: curl sends, the header callback reads every reply line
+ * and decides (connect_reply()). From SESSION_AUTH on the commands are
+ * ours: session_enter() sends the command of a state, session_reply()
+ * decides from the reply. Every change goes through session_set_state().
+ */
 enum session_state {
-    SESSION_CONNECTING, /* curl's connect phase */
-    SESSION_AUTH,       /* AUTH or a continuation sent, reply pending */
-    SESSION_QUIT,       /* QUIT sent, 221 pending */
-    SESSION_DONE,
+    SESSION_NEW,      /* being made, not yet in the multi handle */
+    SESSION_GREETING, /* curl resolves and connects (with implicit TLS,
+                         handshakes too): the greeting is due */
+    SESSION_EHLO,     /* curl sent EHLO */
+    SESSION_STARTTLS, /* curl sent STARTTLS */
+    SESSION_TLS,      /* the handshake after STARTTLS's 220 */
+    SESSION_EHLO_TLS, /* curl sent EHLO again, over TLS */
+    SESSION_READY,    /* the last reply of the connect phase came: curl is
+                         to hand the connection over */
+    SESSION_AUTH,     /* AUTH or a continuation sent, reply pending */
+    SESSION_QUIT,     /* QUIT sent, 221 pending */
+    SESSION_DONE,     /* prober_run() frees it and moves its probe on */
     SESSION_STATE_COUNT
 };
 
 static const char *const session_state_names[] = {
-    [SESSION_CONNECTING] = "connecting",
-    [SESSION_AUTH] = "auth",
-    [SESSION_QUIT] = "quit",
-    [SESSION_DONE] = "done",
+    [SESSION_NEW] = "new",     [SESSION_GREETING] = "greeting",
+    [SESSION_EHLO] = "ehlo",   [SESSION_STARTTLS] = "starttls",
+    [SESSION_TLS] = "tls",     [SESSION_EHLO_TLS] = "ehlo_tls",
+    [SESSION_READY] = "ready", [SESSION_AUTH] = "auth",
+    [SESSION_QUIT] = "quit",   [SESSION_DONE] = "done",
 };
 _Static_assert(sizeof session_state_names / sizeof session_state_names[0] ==
                    SESSION_STATE_COUNT,
                "a name for every session state");
-
-/* Which reply the connect phase waits for next. */
-enum connect_step {
-    STEP_GREETING,
-    STEP_EHLO,
-    STEP_STARTTLS,
-    STEP_EHLO_TLS, /* the EHLO after STARTTLS */
-    STEP_COMPLETE,
-};
 
 #define RECV_CHUNK 4096
 /* Bytes a session may read after the connect phase: with the parser's
@@ -96,12 +103,12 @@ struct session {
     int mech;         /* index into the target's mechanisms, -1 for none */
     int socket_errno; /* why socket() failed in on_open_socket(), or 0 */
     struct smtp_parser parser;
-    enum connect_step step;
     bool tls_up;      /* a reply line came over TLS */
     bool tls_read;    /* tls holds this connection's certificate facts */
     bool tls_started; /* OpenSSL began a handshake: TCP is connected */
     struct tls_facts tls;
-    bool failed;    /* a failure was recorded; curl is being stopped */
+    bool failed;    /* a failure in the connect phase was recorded, where the
+                       state still says; curl is being stopped */
     bool connected; /* the connect phase went through cleanly */
     struct smtp_ehlo ehlo;
     struct sasl_client *sasl;
@@ -335,14 +342,6 @@ static enum smtp_class record_reply(struct session *s, enum probe_stage stage,
     return pr.cls;
 }
 
-static void session_set_state(struct session *s, enum session_state next)
-{
-    log_debug("probe", "session state", "target=%s from=%s to=%s",
-              s->probe->target.name, session_state_names[s->state],
-              session_state_names[next]);
-    s->state = next;
-}
-
 /* The CA store of the target's CA file, from the prober's cache: a file
  * that cannot be loaded is said once, when the cache first reads it. */
 static const struct tls_ca *probe_ca(struct probe *p)
@@ -370,6 +369,31 @@ static unsigned session_number(const struct session *s, unsigned *of)
     size_t n = s->probe->target.n_mechs;
     *of = n ? (unsigned)n : 1;
     return s->mech >= 0 ? (unsigned)s->mech + 1 : 1;
+}
+
+static const char *session_state_name(enum session_state st)
+{
+    if ((unsigned)st >= SESSION_STATE_COUNT || !session_state_names[st])
+        return "unknown";
+    return session_state_names[st];
+}
+
+/* The one way a session's state changes; each change is traced. */
+static void session_set_state(struct session *s, enum session_state next)
+{
+    unsigned of;
+    if (next == s->state)
+        return;
+    log_debug("probe", "state", "target=%s session=%u from=%s to=%s",
+              s->probe->target.name, session_number(s, &of),
+              session_state_name(s->state), session_state_name(next));
+    s->state = next;
+}
+
+/* The states in which curl runs the connection. */
+static bool session_in_connect_phase(const struct session *s)
+{
+    return s->state <= SESSION_READY;
 }
 
 /* "session 2 of 3 (LOGIN)", or "" for a probe of one session. */
@@ -421,16 +445,12 @@ static void tls_merge(struct probe *p, const struct session *s)
     }
 }
 
-/* Reads the certificate facts of the session's connection, once, and
- * adds them to the probe's. */
+/* Reads the certificate facts of the session's connection and adds them
+ * to the probe's. */
 static void tls_inspect(struct session *s, SSL *ssl)
 {
     struct probe *p = s->probe;
     const struct target_config *t = &p->target;
-
-    if (s->tls_read)
-        return;
-    s->tls_read = true;
     const struct tls_ca *ca = probe_ca(p);
     if (tls_facts_read(ssl, ca ? ca->store : NULL, t->server_name, &s->tls) <
         0)
@@ -448,6 +468,18 @@ static void tls_inspect(struct session *s, SSL *ssl)
     tls_merge(p, s);
 }
 
+/* A handshake is done (OpenSSL said so, or a line came over TLS): its
+ * facts are read once, and after STARTTLS the second EHLO is due. */
+static void session_handshake_done(struct session *s, SSL *ssl)
+{
+    if (s->tls_read)
+        return;
+    s->tls_read = true;
+    tls_inspect(s, ssl);
+    if (s->state == SESSION_TLS)
+        session_set_state(s, SESSION_EHLO_TLS);
+}
+
 /* OpenSSL's word that a handshake is done: the facts are read here, so
  * they are known even when the server fails right after the handshake. */
 static void on_tls_info(const SSL *ssl, int where, int ret)
@@ -461,7 +493,7 @@ static void on_tls_info(const SSL *ssl, int where, int ret)
     if (where & SSL_CB_HANDSHAKE_START)
         s->tls_started = true;
     if (where & SSL_CB_HANDSHAKE_DONE)
-        tls_inspect(s, (SSL *)ssl);
+        session_handshake_done(s, (SSL *)ssl);
 }
 
 /* Our own socket(), so that a failure is known for what it is: out of
@@ -507,7 +539,7 @@ static bool session_tls_up(struct session *s)
                        "tls: no TLS session to inspect");
             return false;
         }
-        tls_inspect(s, info->internals);
+        session_handshake_done(s, info->internals);
     }
     if (!s->tls.present) {
         probe_fail(p, PROBE_STAGE_TLS, PROBE_ERROR_CERTIFICATE,
@@ -566,61 +598,76 @@ static void ehlo_keep(struct session *s, const struct smtp_reply *r)
     p->res.ehlo_seen = true;
 }
 
-/* A complete reply during the connect phase. false stops curl. */
+/* The EHLO reply read in SESSION_EHLO (the first one): what comes next. */
+static bool connect_ehlo(struct session *s)
+{
+    struct probe *p = s->probe;
+
+    if (p->target.tls != TLS_MODE_STARTTLS) {
+        session_set_state(s, SESSION_READY);
+        return true;
+    }
+    p->res.ehlo_pre_tls_auth = s->ehlo.auth;
+    if (!s->ehlo.starttls) {
+        probe_fail(p, PROBE_STAGE_STARTTLS, PROBE_ERROR_STARTTLS_UNAVAILABLE,
+                   "starttls: the server does not offer STARTTLS");
+        return false;
+    }
+    session_set_state(s, SESSION_STARTTLS);
+    return true;
+}
+
+/*
+ * Decides from a complete reply of the connect phase, which curl sent
+ * the command of. false stops curl: the failure is recorded, and the
+ * state stays where it failed.
+ */
 static bool connect_reply(struct session *s, const struct smtp_reply *r,
                           uint64_t at)
 {
-    const struct target_config *t = &s->probe->target;
-
-    switch (s->step) {
-    case STEP_GREETING:
+    switch (s->state) {
+    case SESSION_GREETING:
         s->t_greeting = at;
         if (record_reply(s, PROBE_STAGE_GREETING, r) != SMTP_CLASS_SUCCESS)
             return false;
-        s->step = STEP_EHLO;
+        session_set_state(s, SESSION_EHLO);
         return true;
-    case STEP_EHLO:
+    case SESSION_EHLO:
         s->t_ehlo = at;
         if (record_reply(s, PROBE_STAGE_EHLO, r) != SMTP_CLASS_SUCCESS)
             return false;
         ehlo_keep(s, r);
-        if (t->tls != TLS_MODE_STARTTLS) {
-            s->step = STEP_COMPLETE;
-            return true;
-        }
-        s->probe->res.ehlo_pre_tls_auth = s->ehlo.auth;
-        if (!s->ehlo.starttls) {
-            probe_fail(s->probe, PROBE_STAGE_STARTTLS,
-                       PROBE_ERROR_STARTTLS_UNAVAILABLE,
-                       "starttls: the server does not offer STARTTLS");
-            return false;
-        }
-        s->step = STEP_STARTTLS;
-        return true;
-    case STEP_STARTTLS:
+        return connect_ehlo(s);
+    case SESSION_STARTTLS:
         if (record_reply(s, PROBE_STAGE_STARTTLS, r) != SMTP_CLASS_SUCCESS)
             return false;
-        s->step = STEP_EHLO_TLS;
+        session_set_state(s, SESSION_TLS);
         return true;
-    case STEP_EHLO_TLS:
+    case SESSION_EHLO_TLS:
         s->t_ehlo_tls = at;
         if (record_reply(s, PROBE_STAGE_EHLO, r) != SMTP_CLASS_SUCCESS)
             return false;
         ehlo_keep(s, r); /* capabilities after TLS replace the first */
-        s->step = STEP_COMPLETE;
+        session_set_state(s, SESSION_READY);
         return true;
-    case STEP_COMPLETE:
-        break;
+    default:
+        /* SESSION_TLS never gets here: the first line over TLS ended
+         * it. What comes once READY is more than curl asked for. */
+        return true;
     }
-    return true;
 }
 
 /* The stage whose reply the connect phase is reading. */
-static enum probe_stage step_stage(const struct session *s)
+static enum probe_stage reading_stage(const struct session *s)
 {
-    return s->step == STEP_GREETING   ? PROBE_STAGE_GREETING
-           : s->step == STEP_STARTTLS ? PROBE_STAGE_STARTTLS
-                                      : PROBE_STAGE_EHLO;
+    switch (s->state) {
+    case SESSION_GREETING:
+        return PROBE_STAGE_GREETING;
+    case SESSION_STARTTLS:
+        return PROBE_STAGE_STARTTLS;
+    default:
+        return PROBE_STAGE_EHLO;
+    }
 }
 
 /* More than CONNECT_MAX_RECV read in the connect phase: recorded as
@@ -632,7 +679,7 @@ static bool connect_overrun(struct session *s)
             CURLE_OK ||
         counted <= CONNECT_MAX_RECV)
         return false;
-    enum probe_stage stage = step_stage(s);
+    enum probe_stage stage = reading_stage(s);
     probe_fail(s->probe, stage, PROBE_ERROR_MALFORMED,
                "%s: malformed reply: the server sent more than %d KiB",
                probe_stage_name(stage), CONNECT_MAX_RECV / 1024);
@@ -658,8 +705,9 @@ static size_t on_header_line(char *data, size_t size, size_t nitems,
     /* The first line over TLS: implicit TLS greets over it, STARTTLS
      * answers the second EHLO over it. */
     if (!s->tls_up &&
-        ((p->target.tls == TLS_MODE_IMPLICIT && s->step == STEP_GREETING) ||
-         s->step == STEP_EHLO_TLS)) {
+        ((p->target.tls == TLS_MODE_IMPLICIT &&
+          s->state == SESSION_GREETING) ||
+         s->state == SESSION_TLS || s->state == SESSION_EHLO_TLS)) {
         if (!session_tls_up(s)) {
             s->failed = true;
             return 0;
@@ -670,7 +718,7 @@ static size_t on_header_line(char *data, size_t size, size_t nitems,
     if (st == SMTP_PARSE_MORE)
         return n;
     if (st == SMTP_PARSE_ERROR) {
-        enum probe_stage stage = step_stage(s);
+        enum probe_stage stage = reading_stage(s);
         probe_fail(p, stage, PROBE_ERROR_MALFORMED, "%s: malformed reply: %s",
                    probe_stage_name(stage), smtp_parser_error(&s->parser));
         s->failed = true;
@@ -692,25 +740,21 @@ static enum probe_stage connect_stage(struct session *s)
     curl_easy_getinfo(s->easy, CURLINFO_CONNECT_TIME_T, &connected);
     curl_easy_getinfo(s->easy, CURLINFO_APPCONNECT_TIME_T, &handshaken);
 
-    switch (s->step) {
-    case STEP_GREETING:
+    switch (s->state) {
+    case SESSION_GREETING:
         /* With implicit TLS curl stamps both times when TLS is up. */
         if (s->probe->target.tls == TLS_MODE_IMPLICIT && handshaken == 0 &&
             !s->tls_read)
             return s->tls_started ? PROBE_STAGE_TLS : PROBE_STAGE_CONNECT;
         return connected == 0 ? PROBE_STAGE_CONNECT : PROBE_STAGE_GREETING;
-    case STEP_EHLO:
-        return PROBE_STAGE_EHLO;
-    case STEP_STARTTLS:
+    case SESSION_STARTTLS:
         return PROBE_STAGE_STARTTLS;
-    case STEP_EHLO_TLS:
+    case SESSION_TLS:
         /* curl stamps APPCONNECT when the STARTTLS handshake is done. */
-        return handshaken > 0 || s->tls_read ? PROBE_STAGE_EHLO
-                                             : PROBE_STAGE_TLS;
-    case STEP_COMPLETE:
-        break;
+        return handshaken > 0 ? PROBE_STAGE_EHLO : PROBE_STAGE_TLS;
+    default:
+        return PROBE_STAGE_EHLO;
     }
-    return PROBE_STAGE_EHLO;
 }
 
 /*
@@ -825,11 +869,13 @@ static void phases_note(struct session *s)
  * on, so no caller ever holds a freed session. */
 static void session_close(struct session *s)
 {
-    if (s->state != SESSION_DONE) {
-        log_debug("probe", "session state", "target=%s from=%s to=done",
-                  s->probe->target.name, session_state_names[s->state]);
-        s->state = SESSION_DONE;
-    }
+    session_set_state(s, SESSION_DONE);
+}
+
+/* The stage of the command the session sent itself. */
+static enum probe_stage session_stage(const struct session *s)
+{
+    return s->state == SESSION_QUIT ? PROBE_STAGE_QUIT : PROBE_STAGE_AUTH;
 }
 
 /* Sends what is queued; false when the connection failed (recorded). */
@@ -842,8 +888,7 @@ static bool session_flush(struct session *s)
         if (rc == CURLE_AGAIN)
             return true;
         if (rc != CURLE_OK) {
-            enum probe_stage stage =
-                s->state == SESSION_QUIT ? PROBE_STAGE_QUIT : PROBE_STAGE_AUTH;
+            enum probe_stage stage = session_stage(s);
             probe_fail(s->probe, stage, PROBE_ERROR_CLOSED,
                        "%s: sending failed: %s", probe_stage_name(stage),
                        curl_easy_strerror(rc));
@@ -880,11 +925,13 @@ static int session_queue(struct session *s, const struct buf *line,
     return redact_add_token(&s->probe->redact, token, len);
 }
 
-static void quit_begin(struct session *s)
+static void session_enter(struct session *s, enum session_state next);
+
+/* QUIT: the session ends when its reply comes, or when sending fails. */
+static void quit_send(struct session *s)
 {
     struct buf line;
     buf_init(&line, 16);
-    session_set_state(s, SESSION_QUIT);
     if (buf_puts(&line, "QUIT\r\n") < 0 ||
         session_queue(s, &line, false) < 0) {
         probe_fault(s->probe, PROBE_FAULT_MEMORY, "sending QUIT", ENOMEM);
@@ -895,51 +942,84 @@ static void quit_begin(struct session *s)
     buf_free(&line);
 }
 
-static void auth_begin(struct session *s)
+/* AUTH with the mechanism's initial response, if it has one. */
+static void auth_send(struct session *s)
 {
     struct probe *p = s->probe;
     const struct target_config *t = &p->target;
     struct probe_auth *a = &p->res.auth[s->mech];
-    enum sasl_mech mech = t->mechs[s->mech];
-
-    a->advertised = smtp_ehlo_has_mech(&s->ehlo, sasl_mech_name(mech));
-    /* Never send credentials in clear unless the target says so. The
-     * config refuses tls = none with mechanisms unless allowed; this is
-     * the last line of defence. */
-    if (!s->tls_up && !(t->tls == TLS_MODE_NONE && t->allow_plaintext_auth)) {
-        a->error = PROBE_ERROR_STARTTLS_UNAVAILABLE;
-        probe_fail(p, PROBE_STAGE_AUTH, PROBE_ERROR_STARTTLS_UNAVAILABLE,
-                   "auth: not sent: the connection is not encrypted");
-        quit_begin(s);
-        return;
-    }
 
     struct buf line;
     buf_init(&line, 0);
-    s->sasl = sasl_client_new(mech, t->username, t->secret, t->secret_len);
+    s->sasl = sasl_client_new(t->mechs[s->mech], t->username, t->secret,
+                              t->secret_len);
     if (!s->sasl || sasl_client_start(s->sasl, &line) < 0 ||
         session_queue(s, &line, true) < 0) {
         buf_wipe(&line);
         buf_wipe(&s->out); /* nothing half-queued goes out before QUIT */
         probe_fault(p, PROBE_FAULT_MEMORY, "starting AUTH", ENOMEM);
-        quit_begin(s);
+        session_enter(s, SESSION_QUIT);
         return;
     }
     buf_wipe(&line);
     a->attempted = true;
     s->t_auth_sent = now_mono_ns();
-    session_set_state(s, SESSION_AUTH);
     if (!session_flush(s)) {
         a->error = PROBE_ERROR_CLOSED;
         session_close(s);
     }
 }
 
-/* A 334 continuation: answer it, or cancel the exchange (RFC 4954). */
-static void auth_continue(struct session *s, const struct smtp_reply *r)
+/* Moves to next and sends that state's command (OpenSMTPD's
+ * smtp_client_state()). */
+static void session_enter(struct session *s, enum session_state next)
 {
-    struct buf line;
-    buf_init(&line, 0);
+    session_set_state(s, next);
+    switch (s->state) {
+    case SESSION_AUTH:
+        auth_send(s);
+        break;
+    case SESSION_QUIT:
+        quit_send(s);
+        break;
+    default:
+        break;
+    }
+}
+
+/*
+ * curl handed the connection over: AUTH when the session has a
+ * mechanism, else QUIT. Credentials never go in clear unless the target
+ * says so: the config refuses tls = none with mechanisms unless allowed;
+ * this is the last line of defence.
+ */
+static enum session_state session_first_command(struct session *s)
+{
+    struct probe *p = s->probe;
+    const struct target_config *t = &p->target;
+
+    if (s->mech < 0)
+        return SESSION_QUIT;
+    struct probe_auth *a = &p->res.auth[s->mech];
+    a->advertised =
+        smtp_ehlo_has_mech(&s->ehlo, sasl_mech_name(t->mechs[s->mech]));
+    if (!s->tls_up && !(t->tls == TLS_MODE_NONE && t->allow_plaintext_auth)) {
+        a->error = PROBE_ERROR_STARTTLS_UNAVAILABLE;
+        probe_fail(p, PROBE_STAGE_AUTH, PROBE_ERROR_STARTTLS_UNAVAILABLE,
+                   "auth: not sent: the connection is not encrypted");
+        return SESSION_QUIT;
+    }
+    return SESSION_AUTH;
+}
+
+/*
+ * The answer to a 334 challenge into line, or "*" to cancel the exchange
+ * (RFC 4954) when the agent cannot answer it; *secret = the line carries
+ * a form of the secret. -1 when out of memory.
+ */
+static int auth_answer(struct session *s, const struct smtp_reply *r,
+                       struct buf *line, bool *secret)
+{
     const char *text = buf_str(&r->text);
     char challenge[SMTP_REPLY_MAX_LINE];
     size_t len = strcspn(text, "\n");
@@ -948,69 +1028,79 @@ static void auth_continue(struct session *s, const struct smtp_reply *r)
     memcpy(challenge, text, len);
     challenge[len] = '\0';
 
-    bool ok = sasl_client_step(s->sasl, challenge, &line) == 0;
-    if (!ok) {
-        enum sasl_step_error why = sasl_client_step_error(s->sasl);
-        buf_wipe(&line);
-        buf_init(&line, 0);
-        if (why == SASL_STEP_NO_MEMORY || buf_puts(&line, "*\r\n") < 0) {
-            probe_fault(s->probe, PROBE_FAULT_MEMORY, "answering AUTH",
-                        ENOMEM);
-            session_close(s);
-            return;
-        }
-        /* What follows answers our "*", not the credentials: say so. */
-        s->probe->res.auth[s->mech].cancelled = why;
-        s->cancelled = true;
-        log_debug("probe", "AUTH cancelled by the agent",
-                  "target=%s mechanism=%s reason=\"%s\"",
-                  s->probe->target.name,
-                  sasl_mech_name(s->probe->target.mechs[s->mech]),
-                  sasl_step_error_words(why));
-    }
-    if (session_queue(s, &line, ok) < 0) {
+    *secret = sasl_client_step(s->sasl, challenge, line) == 0;
+    if (*secret)
+        return 0;
+    enum sasl_step_error why = sasl_client_step_error(s->sasl);
+    buf_wipe(line);
+    buf_init(line, 0);
+    if (why == SASL_STEP_NO_MEMORY || buf_puts(line, "*\r\n") < 0)
+        return -1;
+    /* What follows answers our "*", not the credentials: say so. */
+    s->probe->res.auth[s->mech].cancelled = why;
+    s->cancelled = true;
+    log_debug("probe", "AUTH cancelled by the agent",
+              "target=%s mechanism=%s reason=\"%s\"", s->probe->target.name,
+              sasl_mech_name(s->probe->target.mechs[s->mech]),
+              sasl_step_error_words(why));
+    return 0;
+}
+
+/* A 334 continuation: sends the answer, or the cancellation. */
+static void auth_continue(struct session *s, const struct smtp_reply *r)
+{
+    struct buf line;
+    bool secret = false;
+    buf_init(&line, 0);
+    if (auth_answer(s, r, &line, &secret) < 0 ||
+        session_queue(s, &line, secret) < 0) {
         buf_wipe(&line);
         probe_fault(s->probe, PROBE_FAULT_MEMORY, "answering AUTH", ENOMEM);
         session_close(s);
         return;
     }
+    buf_wipe(&line);
     if (!session_flush(s)) {
-        buf_wipe(&line);
         s->probe->res.auth[s->mech].error = PROBE_ERROR_CLOSED;
         session_close(s);
-        return;
     }
-    buf_wipe(&line);
 }
 
-/* A complete reply after the connect phase. */
+/* The final reply to AUTH: its time and its class. */
+static void auth_done(struct session *s, const struct smtp_reply *r)
+{
+    struct probe *p = s->probe;
+    struct probe_auth *a = &p->res.auth[s->mech];
+
+    s->t_auth_done = now_mono_ns();
+    a->seconds = ns_to_s(s->t_auth_done - s->t_auth_sent);
+    if (p->sess == s && p->next_mech == 1)
+        p->res.phase_seconds[PROBE_PHASE_AUTH] = a->seconds;
+    record_reply(s, PROBE_STAGE_AUTH, r);
+    sasl_client_free(s->sasl);
+    s->sasl = NULL;
+}
+
+/* Decides from a complete reply after the connect phase (OpenSMTPD's
+ * smtp_client_response()). */
 static void session_reply(struct session *s, const struct smtp_reply *r)
 {
-    if (s->state == SESSION_AUTH) {
+    switch (s->state) {
+    case SESSION_AUTH:
         if (r->code == 334 && !s->cancelled) {
             auth_continue(s, r);
             return;
         }
-        s->t_auth_done = now_mono_ns();
-        struct probe_auth *a = &s->probe->res.auth[s->mech];
-        a->seconds = ns_to_s(s->t_auth_done - s->t_auth_sent);
-        if (s->probe->sess == s && s->probe->next_mech == 1)
-            s->probe->res.phase_seconds[PROBE_PHASE_AUTH] = a->seconds;
-        record_reply(s, PROBE_STAGE_AUTH, r);
-        sasl_client_free(s->sasl);
-        s->sasl = NULL;
-        quit_begin(s);
+        auth_done(s, r);
+        session_enter(s, SESSION_QUIT);
         return;
-    }
-    if (s->state == SESSION_QUIT) {
+    case SESSION_QUIT:
         record_reply(s, PROBE_STAGE_QUIT, r);
         session_close(s);
+        return;
+    default:
+        return;
     }
-}
-
-static enum probe_stage session_stage(const struct session *s)
-{
-    return s->state == SESSION_QUIT ? PROBE_STAGE_QUIT : PROBE_STAGE_AUTH;
 }
 
 /* A no-reply failure after the connect phase ends the session. */
@@ -1025,12 +1115,41 @@ static void session_broke(struct session *s, enum probe_error error,
     session_close(s);
 }
 
+/* Whether the session waits for a reply to a command of its own. */
+static bool session_reading(const struct session *s)
+{
+    return s->state == SESSION_AUTH || s->state == SESSION_QUIT;
+}
+
+/* Feeds n bytes to the parser; each complete reply is decided on. */
+static void session_parse(struct session *s, const char *chunk, size_t n)
+{
+    size_t off = 0;
+    while (off < n && session_reading(s)) {
+        size_t used = 0;
+        enum smtp_parse_status st =
+            smtp_parser_feed(&s->parser, chunk + off, n - off, &used);
+        off += used;
+        if (st == SMTP_PARSE_ERROR) {
+            char what[96];
+            snprintf(what, sizeof(what), "malformed reply: %s",
+                     smtp_parser_error(&s->parser));
+            session_broke(s, PROBE_ERROR_MALFORMED, what);
+            return;
+        }
+        if (st == SMTP_PARSE_DONE) {
+            session_reply(s, &s->parser.reply);
+            smtp_parser_reset(&s->parser);
+        }
+    }
+}
+
 /* Reads until curl says EAGAIN; replies are handled as they complete. */
 static void session_read(struct session *s)
 {
     char chunk[RECV_CHUNK];
 
-    while (s->state == SESSION_AUTH || s->state == SESSION_QUIT) {
+    while (session_reading(s)) {
         size_t n = 0;
         CURLcode rc = curl_easy_recv(s->easy, chunk, sizeof(chunk), &n);
         if (rc == CURLE_AGAIN)
@@ -1047,25 +1166,7 @@ static void session_read(struct session *s)
                           "the server sent too much");
             return;
         }
-        size_t off = 0;
-        while (off < n &&
-               (s->state == SESSION_AUTH || s->state == SESSION_QUIT)) {
-            size_t used = 0;
-            enum smtp_parse_status st =
-                smtp_parser_feed(&s->parser, chunk + off, n - off, &used);
-            off += used;
-            if (st == SMTP_PARSE_ERROR) {
-                char what[96];
-                snprintf(what, sizeof(what), "malformed reply: %s",
-                         smtp_parser_error(&s->parser));
-                session_broke(s, PROBE_ERROR_MALFORMED, what);
-                return;
-            }
-            if (st == SMTP_PARSE_DONE) {
-                session_reply(s, &s->parser.reply);
-                smtp_parser_reset(&s->parser);
-            }
-        }
+        session_parse(s, chunk, n);
     }
 }
 
@@ -1082,7 +1183,7 @@ static void connect_done(struct session *s, CURLcode rc)
         return;
     }
     phases_note(s);
-    if (s->step != STEP_COMPLETE) {
+    if (s->state != SESSION_READY) {
         enum probe_stage stage = connect_stage(s);
         probe_fail(p, stage, PROBE_ERROR_MALFORMED,
                    "%s: the connect phase ended early",
@@ -1100,10 +1201,7 @@ static void connect_done(struct session *s, CURLcode rc)
     }
     s->sock = sock;
     s->connected = true;
-    if (s->mech >= 0)
-        auth_begin(s);
-    else
-        quit_begin(s);
+    session_enter(s, session_first_command(s));
     session_read(s);
 }
 
@@ -1207,8 +1305,6 @@ static int session_start(struct probe *p, int mech)
     s->probe = p;
     s->mech = mech;
     s->sock = CURL_SOCKET_BAD;
-    s->state = SESSION_CONNECTING;
-    s->step = STEP_GREETING;
     smtp_parser_init(&s->parser);
     buf_init(&s->out, 64 * 1024);
     s->easy = easy_new(s, remaining_ms);
@@ -1217,6 +1313,8 @@ static int session_start(struct probe *p, int mech)
         return -1;
     }
     s->t_start = now_mono_ns();
+    /* In the multi handle, curl may call back at any time. */
+    session_set_state(s, SESSION_GREETING);
     if (curl_multi_add_handle(p->owner->multi, s->easy) != CURLM_OK) {
         curl_easy_cleanup(s->easy);
         s->easy = NULL;
@@ -1427,7 +1525,7 @@ static int fds_build(struct prober *pr, int wake_fd, size_t *n)
     }
     for (struct probe *p = pr->probes; p; p = p->next) {
         struct session *s = p->sess;
-        if (!s || s->sock == CURL_SOCKET_BAD || s->state == SESSION_CONNECTING)
+        if (!s || s->sock == CURL_SOCKET_BAD || session_in_connect_phase(s))
             continue;
         short ev = CURL_WAIT_POLLIN;
         if (s->out_off < s->out.len)
@@ -1445,7 +1543,7 @@ static uint64_t probe_due(const struct probe *p)
     /* curl wakes the poll for its own timeout; ours comes after the
      * grace. Waking at the bare deadline would spin until curl's timer,
      * which started a moment after ours, fires too. */
-    if (p->sess && p->sess->state == SESSION_CONNECTING)
+    if (p->sess && session_in_connect_phase(p->sess))
         return p->deadline + CURL_GRACE_NS;
     return p->deadline;
 }
@@ -1477,7 +1575,7 @@ static void deadlines_check(struct prober *pr)
         struct probe *next = p->next;
         struct session *s = p->sess;
         if (s && now >= p->deadline) {
-            if (s->state != SESSION_CONNECTING) {
+            if (!session_in_connect_phase(s)) {
                 /* A reply that came in time but was not read yet counts. */
                 session_read(s);
                 if (s->state != SESSION_DONE) {
@@ -1555,7 +1653,7 @@ int prober_run(struct prober *pr, int timeout_ms, int wake_fd)
             continue;
         struct session *s = NULL;
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&s);
-        if (s && s->state == SESSION_CONNECTING)
+        if (s && session_in_connect_phase(s))
             connect_done(s, msg->data.result);
     }
     deadlines_check(pr);
