@@ -294,8 +294,12 @@ static void *render_main(void *arg)
     pthread_mutex_lock(&r->lock);
     for (;;) {
         struct source_state *st = NULL;
-        while (!r->stopping && !(st = next_queued(r)))
+        while (!r->stopping) {
+            st = next_queued(r);
+            if (st)
+                break;
             pthread_cond_wait(&r->cond, &r->lock);
+        }
         if (r->stopping)
             break;
         st->queued = false;

@@ -74,13 +74,16 @@ static int load(struct http_tls *t, char *err, size_t errlen)
             0 ||
         read_pem("web_tls_key_file", t->key_file, &t->key, err, errlen) < 0)
         return -1;
-    t->opts[OPT_CERT] =
-        (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, t->cert};
-    t->opts[OPT_KEY] =
-        (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, t->key};
-    t->opts[OPT_PRIORITIES] = (struct MHD_OptionItem){
-        MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)(uintptr_t)TLS_PRIORITIES};
-    t->opts[OPT_END] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    const struct MHD_OptionItem opts[] = {
+        [OPT_CERT] = {MHD_OPTION_HTTPS_MEM_CERT, 0, t->cert},
+        [OPT_KEY] = {MHD_OPTION_HTTPS_MEM_KEY, 0, t->key},
+        [OPT_PRIORITIES] = {MHD_OPTION_HTTPS_PRIORITIES, 0,
+                            (void *)(uintptr_t)TLS_PRIORITIES},
+        [OPT_END] = {MHD_OPTION_END, 0, NULL},
+    };
+    _Static_assert(sizeof opts / sizeof opts[0] == OPT_COUNT,
+                   "an item for every OPT_");
+    memcpy(t->opts, opts, sizeof(opts));
     return 0;
 }
 

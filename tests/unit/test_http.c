@@ -527,9 +527,12 @@ static void raw_request_n(unsigned port, const char *req, size_t len,
     struct timeval tv = {.tv_sec = 5};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     char chunk[4096];
-    ssize_t n;
-    while ((n = recv(fd, chunk, sizeof(chunk), 0)) > 0)
+    for (;;) {
+        ssize_t n = recv(fd, chunk, sizeof(chunk), 0);
+        if (n <= 0)
+            break;
         assert_int_equal(buf_append(out, chunk, (size_t)n), 0);
+    }
     close(fd);
 }
 
