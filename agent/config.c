@@ -1,14 +1,14 @@
-/* config: agent.ini -> struct agent_config, validated, with file:line. */
+/* config: agent.ini -> struct agent_config, validated, with file:line.
+ * The syntax of each value is config_value.c's; the checks of the HTTP
+ * endpoint's protection are config_web.c's. */
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <ini.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
