@@ -95,7 +95,8 @@ static void log_outcome(const struct probe_result *res)
 static bool auth_succeeded(const struct probe_result *res)
 {
     for (size_t k = 0; k < res->n_auth; k++)
-        if (res->auth[k].reply.code == 235)
+        if (res->auth[k].reply.code ==
+            classify_expected_code(PROBE_STAGE_AUTH))
             return true;
     return false;
 }
@@ -203,7 +204,9 @@ struct runner *runner_new(struct metrics *metrics, bool once,
     r->metrics = metrics;
     r->once = once;
     r->next_id = 1;
-    r->sched = sched_new(256, 4, (uint64_t)seed);
+    /* The config's limits replace these at the first runner_set_config. */
+    r->sched = sched_new(CONFIG_DEFAULT_MAX_CONCURRENT_PROBES,
+                         CONFIG_DEFAULT_MAX_PER_HOST, (uint64_t)seed);
     r->prober = prober_new(on_probe_done, r);
     if (!r->sched || !r->prober) {
         runner_free(r);
