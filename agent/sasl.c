@@ -50,12 +50,15 @@ struct sasl_client {
     enum sasl_step_error error;
 };
 
-static const char *const step_error_words[SASL_STEP_ERROR_COUNT] = {
+static const char *const step_error_words[] = {
     [SASL_STEP_OK] = "",
     [SASL_STEP_NO_STEP_LEFT] = "the server asked for a step too many",
     [SASL_STEP_BAD_CHALLENGE] = "the server's challenge is not valid base64",
     [SASL_STEP_NO_MEMORY] = "out of memory",
 };
+_Static_assert(sizeof step_error_words / sizeof step_error_words[0] ==
+                   SASL_STEP_ERROR_COUNT,
+               "words for every step error");
 
 const char *sasl_step_error_words(enum sasl_step_error e)
 {
