@@ -66,6 +66,7 @@ struct http_server {
     atomic_bool ready;
     atomic_uint_fast64_t loop_ms; /* the probe loop's last turn; 0: none */
     pthread_mutex_t lock;         /* starting, start_error */
+    bool have_lock;               /* lock was initialised */
     bool starting;                /* MHD's messages also go to start_error */
     char start_error[512];        /* MHD's messages while starting, joined */
     struct http_log *log;
@@ -663,6 +664,8 @@ static void server_free(struct http_server *h)
     http_watchdog_free(h->watchdog);
     http_log_free(h->log);
     http_tls_free(h->tls);
+    if (h->have_lock)
+        pthread_mutex_destroy(&h->lock);
     free(h);
 }
 
@@ -677,6 +680,7 @@ static int server_init(struct http_server *h, const struct http_options *opt,
         set_err(err, errlen, "cannot create a mutex");
         return -1;
     }
+    h->have_lock = true;
     h->park = http_park_new();
     h->log = http_log_new();
     if (!h->park || !h->log) {

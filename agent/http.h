@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fdbudget.h"
+
 struct agent_config;
 struct http_render_stats;
 struct http_server;
@@ -22,7 +24,7 @@ struct web_user;
  * Clients past the limit wait in the kernel's listen queue (MHD stops
  * accepting), they are not refused.
  */
-#define HTTP_DEFAULT_CONNECTIONS 256
+#define HTTP_DEFAULT_CONNECTIONS FDBUDGET_HTTP_MAX
 /* Idle timeout, and the deadline of each request: from the accept (or
  * the previous response) to the end of its response (http_watchdog.h). */
 #define HTTP_DEFAULT_TIMEOUT_S 10
