@@ -1,0 +1,185 @@
+/* probe_internal: what the probe's three files share, and no one else. */
+#ifndef PROBE_INTERNAL_H
+#define PROBE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <curl/curl.h>
+
+#include "buf.h"
+#include "probe.h"
+#include "redact.h"
+
+/*
+ * A probe is one or more sessions, one after the other. In a session
+ * libcurl does the connect phase (DNS, TCP, implicit TLS or STARTTLS,
+ * EHLO) with CONNECT_ONLY and no user name, handing us every reply line
+ * through the header callback; we then send AUTH and QUIT ourselves with
+ * curl_easy_send/recv, keeping our own deadline. That way every reply the
+ * server sends is seen as it was sent, 504 included.
+ *
+ *   probe.c          the prober: the multi loop, deadlines, probes one
+ *                    session after the other, and the result they fill
+ *   probe_connect.c  a session's connect phase, which curl runs
+ *   probe_session.c  a session's state, and the commands we send
+ */
+
+/*
+ * What a session waits for next. Up to SESSION_READY it is curl's
+ * connect phase: curl sends, the header callback reads every reply line
+ * and decides (connect_reply()). From SESSION_AUTH on the commands are
+ * ours: session_enter() sends the command of a state, session_reply()
+ * decides from the reply. Every change goes through session_set_state().
+ */
+enum session_state {
+    SESSION_NEW,      /* being made, not yet in the multi handle */
+    SESSION_GREETING, /* curl resolves and connects (with implicit TLS,
+                         handshakes too): the greeting is due */
+    SESSION_EHLO,     /* curl sent EHLO */
+    SESSION_STARTTLS, /* curl sent STARTTLS */
+    SESSION_TLS,      /* the handshake after STARTTLS's 220 */
+    SESSION_EHLO_TLS, /* curl sent EHLO again, over TLS */
+    SESSION_READY,    /* the last reply of the connect phase came: curl is
+                         to hand the connection over */
+    SESSION_AUTH,     /* AUTH or a continuation sent, reply pending */
+    SESSION_QUIT,     /* QUIT sent, 221 pending */
+    SESSION_DONE,     /* prober_run() frees it and moves its probe on */
+    SESSION_STATE_COUNT
+};
+
+/* How long curl's connect phase may overrun the deadline that it was
+ * given as its own timeout before we stop it: see session_deadline(). */
+#define CURL_GRACE_NS 1000000000u
+
+struct session {
+    struct probe *probe;
+    CURL *easy;
+    curl_socket_t sock;
+    enum session_state state;
+    int mech;         /* index into the target's mechanisms, -1 for none */
+    int socket_errno; /* why socket() failed in on_open_socket(), or 0 */
+    struct smtp_parser parser;
+    bool tls_up;      /* a reply line came over TLS */
+    bool tls_read;    /* tls holds this connection's certificate facts */
+    bool tls_started; /* OpenSSL began a handshake: TCP is connected */
+    struct tls_facts tls;
+    bool failed;    /* a failure in the connect phase was recorded, where the
+                       state still says; curl is being stopped */
+    bool connected; /* the connect phase went through cleanly */
+    struct smtp_ehlo ehlo;
+    struct sasl_client *sasl;
+    bool cancelled;
+    size_t received;
+    struct buf out; /* bytes still to send; may hold the secret */
+    size_t out_off;
+    struct curl_slist *connect_to;
+    uint64_t t_start, t_greeting, t_ehlo, t_ehlo_tls, t_auth_sent, t_auth_done;
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+struct probe {
+    struct prober *owner;
+    struct probe *next;
+    struct target_config target; /* a copy: its secret is ours to wipe */
+    /* Every form of the secret and every token any session of the probe
+     * sent: server text that holds one is withheld (redact.h). */
+    struct redactor redact;
+    uint64_t t0, deadline; /* CLOCK_MONOTONIC ns */
+    struct probe_result res;
+    struct tls_facts first_tls; /* the first TLS session's own facts */
+    bool failed;
+    size_t next_mech;
+    struct session *sess;
+};
+
+struct prober {
+    CURLM *multi;
+    probe_done_fn done;
+    void *user;
+    struct probe *probes;
+    size_t n_probes;
+    struct tls_ca_cache *cas;
+    struct curl_waitfd *fds;
+    struct session **fd_sessions; /* the session behind each fds[i] */
+    size_t fds_cap;
+};
+
+static inline double ns_to_s(uint64_t ns)
+{
+    return (double)ns / 1e9;
+}
+
+/* ---- probe.c: what a session saw, into its probe's result ------------- */
+
+/* The first failure decides the probe's stage, error and detail. */
+void probe_fail(struct probe *p, enum probe_stage stage,
+                enum probe_error error, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* A timeout at stage: "ehlo: no reply to EHLO before the deadline (2 s)". */
+void probe_timeout(struct probe *p, enum probe_stage stage);
+/* Which of the agent's own resources an errno says ran out, or NONE. */
+enum probe_fault probe_fault_of_errno(int e);
+/* The agent itself could not go on (see probe_fault in probe.h); what
+ * says where, e.g. "socket()". */
+void probe_fault(struct probe *p, enum probe_fault fault, const char *what,
+                 int err);
+/* Keeps a final reply of the session of mechanism index mech (-1: none)
+ * and returns its class; any class but success fails the probe. */
+enum smtp_class probe_record_reply(struct probe *p, int mech,
+                                   enum probe_stage stage,
+                                   const struct smtp_reply *r);
+/* Adds one session's certificate facts to the probe's. */
+void probe_tls_merge(struct probe *p, int mech, const struct tls_facts *f);
+/* The CA store of the probe's CA file, from the prober's cache; NULL
+ * when out of memory. */
+const struct tls_ca *probe_ca(struct probe *p);
+/* Which session the one of mechanism index mech is, 1-based, of how
+ * many. */
+unsigned probe_session_number(const struct probe *p, int mech, unsigned *of);
+/* "session 2 of 3 (LOGIN)", or "" for a probe of one session. */
+const char *probe_session_words(const struct probe *p, int mech, char *dst,
+                                size_t n);
+
+/* ---- probe_session.c: a session, its state and our own commands ------- */
+
+/* Starts the session for mechanism index mech (-1: EHLO only) as
+ * p->sess. 0, or -1 when out of memory. */
+int session_start(struct probe *p, int mech);
+/* NULL is a no-op. */
+void session_free(struct session *s);
+/* The one way a session's state changes; each change is traced. */
+void session_set_state(struct session *s, enum session_state next);
+/* The states in which curl runs the connection. */
+bool session_in_connect_phase(const struct session *s);
+/* Ends a session: prober_run() frees it afterwards and moves its probe
+ * on, so no caller ever holds a freed session. */
+void session_close(struct session *s);
+bool session_done(const struct session *s);
+/* The connect phase went through: the next mechanism may be tried. */
+bool session_went_through(const struct session *s);
+/* curl handed the connection over (sock): the session goes on with our
+ * own commands. */
+void session_take_over(struct session *s, curl_socket_t sock);
+/* The socket to poll and for what, once the connection is ours;
+ * CURL_SOCKET_BAD while curl has it (curl polls it then). */
+curl_socket_t session_poll(const struct session *s, short *events);
+/* The poll said revents of the session's socket. */
+void session_io(struct session *s, short revents);
+/* The probe's deadline has passed (now). */
+void session_deadline(struct session *s, uint64_t now);
+
+/* ---- probe_connect.c: the connect phase, which curl runs -------------- */
+
+/* The easy handle of a session, with remaining_ms for the connect phase;
+ * NULL when out of memory. */
+CURL *connect_easy_new(struct session *s, uint64_t remaining_ms);
+/* curl finished the connect phase of s with rc. */
+void connect_done(struct session *s, CURLcode rc);
+/* Where a connect phase that curl ended stood. */
+enum probe_stage connect_stage(struct session *s);
+/* The phases of the probe's first session, from the reply stamps. */
+void connect_phases_note(struct session *s);
+
+#endif

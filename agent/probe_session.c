@@ -1,0 +1,475 @@
+/* probe_session: a session of a probe: its state, and after curl's
+ * connect phase (probe_connect.c) the commands we send ourselves, AUTH
+ * and QUIT, with the replies they get. */
+#include "probe_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "log.h"
+#include "now.h"
+#include "redact.h"
+
+#define RECV_CHUNK 4096
+/* Bytes a session may read after the connect phase: with the parser's
+ * own limits this bounds what a hostile server can make us do. */
+#define SESSION_MAX_RECV (1024 * 1024)
+
+/* ---- the state ---------------------------------------------------------- */
+
+static const char *const session_state_names[] = {
+    [SESSION_NEW] = "new",     [SESSION_GREETING] = "greeting",
+    [SESSION_EHLO] = "ehlo",   [SESSION_STARTTLS] = "starttls",
+    [SESSION_TLS] = "tls",     [SESSION_EHLO_TLS] = "ehlo_tls",
+    [SESSION_READY] = "ready", [SESSION_AUTH] = "auth",
+    [SESSION_QUIT] = "quit",   [SESSION_DONE] = "done",
+};
+_Static_assert(sizeof session_state_names / sizeof session_state_names[0] ==
+                   SESSION_STATE_COUNT,
+               "a name for every session state");
+
+static const char *session_state_name(enum session_state st)
+{
+    if ((unsigned)st >= SESSION_STATE_COUNT || !session_state_names[st])
+        return "unknown";
+    return session_state_names[st];
+}
+
+void session_set_state(struct session *s, enum session_state next)
+{
+    unsigned of;
+    if (next == s->state)
+        return;
+    log_debug("probe", "state", "target=%s session=%u from=%s to=%s",
+              s->probe->target.name,
+              probe_session_number(s->probe, s->mech, &of),
+              session_state_name(s->state), session_state_name(next));
+    s->state = next;
+}
+
+bool session_in_connect_phase(const struct session *s)
+{
+    return s->state <= SESSION_READY;
+}
+
+void session_close(struct session *s)
+{
+    session_set_state(s, SESSION_DONE);
+}
+
+bool session_done(const struct session *s)
+{
+    return s->state == SESSION_DONE;
+}
+
+bool session_went_through(const struct session *s)
+{
+    return s->connected;
+}
+
+/* ---- after the connect phase: our own commands ------------------------ */
+
+/* The stage of the command the session sent itself. */
+static enum probe_stage session_stage(const struct session *s)
+{
+    return s->state == SESSION_QUIT ? PROBE_STAGE_QUIT : PROBE_STAGE_AUTH;
+}
+
+/* Sends what is queued; false when the connection failed (recorded). */
+static bool session_flush(struct session *s)
+{
+    while (s->out_off < s->out.len) {
+        size_t n = 0;
+        CURLcode rc = curl_easy_send(s->easy, s->out.data + s->out_off,
+                                     s->out.len - s->out_off, &n);
+        if (rc == CURLE_AGAIN)
+            return true;
+        if (rc != CURLE_OK) {
+            enum probe_stage stage = session_stage(s);
+            probe_fail(s->probe, stage, PROBE_ERROR_CLOSED,
+                       "%s: sending failed: %s", probe_stage_name(stage),
+                       curl_easy_strerror(rc));
+            return false;
+        }
+        s->out_off += n;
+    }
+    /* Everything went out: the queued bytes may have held the secret. */
+    buf_wipe(&s->out);
+    s->out_off = 0;
+    return true;
+}
+
+/* Queues one command line; secret = it carries a form of the secret,
+ * whose base64 token is then remembered for the redaction of every later
+ * reply of the probe, whatever its session. */
+static int session_queue(struct session *s, const struct buf *line,
+                         bool secret)
+{
+    if (buf_append(&s->out, line->data, line->len) < 0)
+        return -1;
+    if (!secret || line->len < 2)
+        return 0;
+    /* "AUTH MECH token\r\n" or a bare "token\r\n" continuation. */
+    const char *token = line->data;
+    size_t len = line->len - 2;
+    if (len >= 5 && memcmp(token, "AUTH ", 5) == 0) {
+        const char *sp = memchr(token + 5, ' ', len - 5);
+        if (!sp)
+            return 0;
+        len -= (size_t)(sp + 1 - token);
+        token = sp + 1;
+    }
+    return redact_add_token(&s->probe->redact, token, len);
+}
+
+static void session_enter(struct session *s, enum session_state next);
+
+/* QUIT: the session ends when its reply comes, or when sending fails. */
+static void quit_send(struct session *s)
+{
+    struct buf line;
+    buf_init(&line, 16);
+    if (buf_puts(&line, "QUIT\r\n") < 0 ||
+        session_queue(s, &line, false) < 0) {
+        probe_fault(s->probe, PROBE_FAULT_MEMORY, "sending QUIT", ENOMEM);
+        session_close(s);
+    } else if (!session_flush(s)) {
+        session_close(s);
+    }
+    buf_free(&line);
+}
+
+/* AUTH with the mechanism's initial response, if it has one. */
+static void auth_send(struct session *s)
+{
+    struct probe *p = s->probe;
+    const struct target_config *t = &p->target;
+    struct probe_auth *a = &p->res.auth[s->mech];
+
+    struct buf line;
+    buf_init(&line, 0);
+    s->sasl = sasl_client_new(t->mechs[s->mech], t->username, t->secret,
+                              t->secret_len);
+    if (!s->sasl || sasl_client_start(s->sasl, &line) < 0 ||
+        session_queue(s, &line, true) < 0) {
+        buf_wipe(&line);
+        buf_wipe(&s->out); /* nothing half-queued goes out before QUIT */
+        probe_fault(p, PROBE_FAULT_MEMORY, "starting AUTH", ENOMEM);
+        session_enter(s, SESSION_QUIT);
+        return;
+    }
+    buf_wipe(&line);
+    a->attempted = true;
+    s->t_auth_sent = now_mono_ns();
+    if (!session_flush(s)) {
+        a->error = PROBE_ERROR_CLOSED;
+        session_close(s);
+    }
+}
+
+/* Moves to next and sends that state's command (OpenSMTPD's
+ * smtp_client_state()). */
+static void session_enter(struct session *s, enum session_state next)
+{
+    session_set_state(s, next);
+    switch (s->state) {
+    case SESSION_AUTH:
+        auth_send(s);
+        break;
+    case SESSION_QUIT:
+        quit_send(s);
+        break;
+    default:
+        break;
+    }
+}
+
+/*
+ * curl handed the connection over: AUTH when the session has a
+ * mechanism, else QUIT. Credentials never go in clear unless the target
+ * says so: the config refuses tls = none with mechanisms unless allowed;
+ * this is the last line of defence.
+ */
+static enum session_state session_first_command(struct session *s)
+{
+    struct probe *p = s->probe;
+    const struct target_config *t = &p->target;
+
+    if (s->mech < 0)
+        return SESSION_QUIT;
+    struct probe_auth *a = &p->res.auth[s->mech];
+    a->advertised =
+        smtp_ehlo_has_mech(&s->ehlo, sasl_mech_name(t->mechs[s->mech]));
+    if (!s->tls_up && !(t->tls == TLS_MODE_NONE && t->allow_plaintext_auth)) {
+        a->error = PROBE_ERROR_STARTTLS_UNAVAILABLE;
+        probe_fail(p, PROBE_STAGE_AUTH, PROBE_ERROR_STARTTLS_UNAVAILABLE,
+                   "auth: not sent: the connection is not encrypted");
+        return SESSION_QUIT;
+    }
+    return SESSION_AUTH;
+}
+
+/*
+ * The answer to a 334 challenge into line, or "*" to cancel the exchange
+ * (RFC 4954) when the agent cannot answer it; *secret = the line carries
+ * a form of the secret. -1 when out of memory.
+ */
+static int auth_answer(struct session *s, const struct smtp_reply *r,
+                       struct buf *line, bool *secret)
+{
+    const char *text = buf_str(&r->text);
+    char challenge[SMTP_REPLY_MAX_LINE];
+    size_t len = strcspn(text, "\n");
+    if (len >= sizeof(challenge))
+        len = sizeof(challenge) - 1;
+    memcpy(challenge, text, len);
+    challenge[len] = '\0';
+
+    *secret = sasl_client_step(s->sasl, challenge, line) == 0;
+    if (*secret)
+        return 0;
+    enum sasl_step_error why = sasl_client_step_error(s->sasl);
+    buf_wipe(line);
+    buf_init(line, 0);
+    if (why == SASL_STEP_NO_MEMORY || buf_puts(line, "*\r\n") < 0)
+        return -1;
+    /* What follows answers our "*", not the credentials: say so. */
+    s->probe->res.auth[s->mech].cancelled = why;
+    s->cancelled = true;
+    log_debug("probe", "AUTH cancelled by the agent",
+              "target=%s mechanism=%s reason=\"%s\"", s->probe->target.name,
+              sasl_mech_name(s->probe->target.mechs[s->mech]),
+              sasl_step_error_words(why));
+    return 0;
+}
+
+/* A 334 continuation: sends the answer, or the cancellation. */
+static void auth_continue(struct session *s, const struct smtp_reply *r)
+{
+    struct buf line;
+    bool secret = false;
+    buf_init(&line, 0);
+    if (auth_answer(s, r, &line, &secret) < 0 ||
+        session_queue(s, &line, secret) < 0) {
+        buf_wipe(&line);
+        probe_fault(s->probe, PROBE_FAULT_MEMORY, "answering AUTH", ENOMEM);
+        session_close(s);
+        return;
+    }
+    buf_wipe(&line);
+    if (!session_flush(s)) {
+        s->probe->res.auth[s->mech].error = PROBE_ERROR_CLOSED;
+        session_close(s);
+    }
+}
+
+/* The final reply to AUTH: its time and its class. */
+static void auth_done(struct session *s, const struct smtp_reply *r)
+{
+    struct probe *p = s->probe;
+    struct probe_auth *a = &p->res.auth[s->mech];
+
+    s->t_auth_done = now_mono_ns();
+    a->seconds = ns_to_s(s->t_auth_done - s->t_auth_sent);
+    if (p->sess == s && p->next_mech == 1)
+        p->res.phase_seconds[PROBE_PHASE_AUTH] = a->seconds;
+    probe_record_reply(p, s->mech, PROBE_STAGE_AUTH, r);
+    sasl_client_free(s->sasl);
+    s->sasl = NULL;
+}
+
+/* Decides from a complete reply after the connect phase (OpenSMTPD's
+ * smtp_client_response()). */
+static void session_reply(struct session *s, const struct smtp_reply *r)
+{
+    switch (s->state) {
+    case SESSION_AUTH:
+        if (r->code == 334 && !s->cancelled) {
+            auth_continue(s, r);
+            return;
+        }
+        auth_done(s, r);
+        session_enter(s, SESSION_QUIT);
+        return;
+    case SESSION_QUIT:
+        probe_record_reply(s->probe, s->mech, PROBE_STAGE_QUIT, r);
+        session_close(s);
+        return;
+    default:
+        return;
+    }
+}
+
+/* A no-reply failure after the connect phase ends the session. */
+static void session_broke(struct session *s, enum probe_error error,
+                          const char *what)
+{
+    enum probe_stage stage = session_stage(s);
+    if (s->state == SESSION_AUTH && s->mech >= 0)
+        s->probe->res.auth[s->mech].error = error;
+    probe_fail(s->probe, stage, error, "%s: %s", probe_stage_name(stage),
+               what);
+    session_close(s);
+}
+
+/* Whether the session waits for a reply to a command of its own. */
+static bool session_reading(const struct session *s)
+{
+    return s->state == SESSION_AUTH || s->state == SESSION_QUIT;
+}
+
+/* Feeds n bytes to the parser; each complete reply is decided on. */
+static void session_parse(struct session *s, const char *chunk, size_t n)
+{
+    size_t off = 0;
+    while (off < n && session_reading(s)) {
+        size_t used = 0;
+        enum smtp_parse_status st =
+            smtp_parser_feed(&s->parser, chunk + off, n - off, &used);
+        off += used;
+        if (st == SMTP_PARSE_ERROR) {
+            char what[96];
+            snprintf(what, sizeof(what), "malformed reply: %s",
+                     smtp_parser_error(&s->parser));
+            session_broke(s, PROBE_ERROR_MALFORMED, what);
+            return;
+        }
+        if (st == SMTP_PARSE_DONE) {
+            session_reply(s, &s->parser.reply);
+            smtp_parser_reset(&s->parser);
+        }
+    }
+}
+
+/* Reads until curl says EAGAIN; replies are handled as they complete. */
+static void session_read(struct session *s)
+{
+    char chunk[RECV_CHUNK];
+
+    while (session_reading(s)) {
+        size_t n = 0;
+        CURLcode rc = curl_easy_recv(s->easy, chunk, sizeof(chunk), &n);
+        if (rc == CURLE_AGAIN)
+            return;
+        if (rc != CURLE_OK || n == 0) {
+            session_broke(s, PROBE_ERROR_CLOSED,
+                          rc != CURLE_OK ? curl_easy_strerror(rc)
+                                         : "the server closed the connection");
+            return;
+        }
+        s->received += n;
+        if (s->received > SESSION_MAX_RECV) {
+            session_broke(s, PROBE_ERROR_MALFORMED,
+                          "the server sent too much");
+            return;
+        }
+        session_parse(s, chunk, n);
+    }
+}
+
+void session_take_over(struct session *s, curl_socket_t sock)
+{
+    s->sock = sock;
+    s->connected = true;
+    session_enter(s, session_first_command(s));
+    session_read(s);
+}
+
+curl_socket_t session_poll(const struct session *s, short *events)
+{
+    if (s->sock == CURL_SOCKET_BAD || session_in_connect_phase(s))
+        return CURL_SOCKET_BAD;
+    *events = CURL_WAIT_POLLIN;
+    if (s->out_off < s->out.len)
+        *events |= CURL_WAIT_POLLOUT;
+    return s->sock;
+}
+
+void session_io(struct session *s, short revents)
+{
+    if (s->state == SESSION_DONE)
+        return;
+    if ((revents & CURL_WAIT_POLLOUT) && !session_flush(s)) {
+        session_close(s);
+        return;
+    }
+    session_read(s);
+}
+
+/*
+ * Past the deadline, a session of ours times out now; curl's own connect
+ * phase has the same deadline as its timeout, and gets one second of
+ * grace before we stop it ourselves.
+ */
+void session_deadline(struct session *s, uint64_t now)
+{
+    struct probe *p = s->probe;
+
+    if (!session_in_connect_phase(s)) {
+        /* A reply that came in time but was not read yet counts. */
+        session_read(s);
+        if (s->state != SESSION_DONE) {
+            probe_timeout(p, session_stage(s));
+            session_broke(s, PROBE_ERROR_TIMEOUT, "");
+        }
+    } else if (now >= p->deadline + CURL_GRACE_NS) {
+        probe_timeout(p, connect_stage(s));
+        connect_phases_note(s);
+        session_close(s);
+    }
+}
+
+/* ---- a session's life --------------------------------------------------- */
+
+void session_free(struct session *s)
+{
+    if (!s)
+        return;
+    if (s->easy) {
+        curl_multi_remove_handle(s->probe->owner->multi, s->easy);
+        curl_easy_cleanup(s->easy);
+    }
+    curl_slist_free_all(s->connect_to);
+    sasl_client_free(s->sasl);
+    smtp_parser_free(&s->parser);
+    buf_wipe(&s->out);
+    free(s);
+}
+
+int session_start(struct probe *p, int mech)
+{
+    uint64_t now = now_mono_ns();
+    uint64_t remaining_ms =
+        p->deadline > now ? (p->deadline - now) / 1000000u : 0;
+    struct session *s = calloc(1, sizeof(*s));
+    if (!s)
+        return -1;
+    s->probe = p;
+    s->mech = mech;
+    s->sock = CURL_SOCKET_BAD;
+    smtp_parser_init(&s->parser);
+    buf_init(&s->out, 64 * 1024);
+    s->easy = connect_easy_new(s, remaining_ms);
+    if (!s->easy) {
+        session_free(s);
+        return -1;
+    }
+    s->t_start = now_mono_ns();
+    /* In the multi handle, curl may call back at any time. */
+    session_set_state(s, SESSION_GREETING);
+    if (curl_multi_add_handle(p->owner->multi, s->easy) != CURLM_OK) {
+        curl_easy_cleanup(s->easy);
+        s->easy = NULL;
+        session_free(s);
+        return -1;
+    }
+    p->sess = s;
+    log_debug("probe", "session start", "target=%s mechanism=%s",
+              p->target.name,
+              mech >= 0 ? sasl_mech_name(p->target.mechs[mech]) : "-");
+    return 0;
+}
