@@ -16,8 +16,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <pthread.h>
+
 #include <curl/curl.h>
 
+#include "log.h"
 #include "probe.h"
 
 struct outcome {
@@ -150,6 +153,181 @@ static void test_out_of_descriptors_is_the_agents_fault(void **state)
 }
 
 /*
+ * A one-connection SMTP server in a thread: greets, answers EHLO with
+ * AUTH PLAIN, AUTH with 535 and QUIT with 221, then closes.
+ */
+struct tiny_server {
+    int lfd;
+    pthread_t thread;
+};
+
+static void send_all(int fd, const char *s)
+{
+    size_t len = strlen(s);
+    while (len > 0) {
+        ssize_t n = send(fd, s, len, MSG_NOSIGNAL);
+        if (n <= 0)
+            return;
+        s += n;
+        len -= (size_t)n;
+    }
+}
+
+static void *tiny_server_main(void *arg)
+{
+    struct tiny_server *ts = arg;
+    int fd = accept(ts->lfd, NULL, NULL);
+    if (fd < 0)
+        return NULL;
+    send_all(fd, "220 tiny ESMTP\r\n");
+    char line[1024];
+    size_t len = 0;
+    for (;;) {
+        char c;
+        if (recv(fd, &c, 1, 0) != 1)
+            break;
+        if (c != '\n') {
+            if (len < sizeof(line) - 1)
+                line[len++] = c;
+            continue;
+        }
+        line[len] = '\0';
+        len = 0;
+        if (strncmp(line, "EHLO", 4) == 0) {
+            send_all(fd, "250-tiny\r\n250 AUTH PLAIN\r\n");
+        } else if (strncmp(line, "AUTH", 4) == 0) {
+            send_all(fd, "535 5.7.8 no\r\n");
+        } else if (strncmp(line, "QUIT", 4) == 0) {
+            send_all(fd, "221 bye\r\n");
+            break;
+        } else {
+            send_all(fd, "502 what\r\n");
+        }
+    }
+    close(fd);
+    return NULL;
+}
+
+static int tiny_server_start(struct tiny_server *ts)
+{
+    int port;
+    ts->lfd = listener(&port);
+    assert_int_equal(pthread_create(&ts->thread, NULL, tiny_server_main, ts),
+                     0);
+    return port;
+}
+
+static void tiny_server_stop(struct tiny_server *ts)
+{
+    pthread_join(ts->thread, NULL);
+    close(ts->lfd);
+}
+
+/* Runs one probe of t with the log at debug level; the log's text. */
+static char *probe_logged(const struct target_config *t, struct outcome *o)
+{
+    FILE *logf = tmpfile();
+    assert_non_null(logf);
+    log_set_stream(logf);
+    log_set_level(LOG_LEVEL_DEBUG);
+    struct prober *pr = prober_new(on_done, o);
+    assert_non_null(pr);
+    assert_int_equal(prober_start(pr, t, 9), 0);
+    run_until_done(pr, o);
+    prober_free(pr);
+    log_set_level(LOG_LEVEL_INFO);
+    log_set_stream(NULL);
+
+    long size = ftell(logf);
+    assert_true(size > 0);
+    char *text = calloc(1, (size_t)size + 1);
+    assert_non_null(text);
+    rewind(logf);
+    assert_int_equal(fread(text, 1, (size_t)size, logf), (size_t)size);
+    fclose(logf);
+    return text;
+}
+
+/* Each transition is traced once, in order, "from=X to=Y". */
+static void assert_trace(const char *log, const char *const *steps, size_t n)
+{
+    const char *at = log;
+    for (size_t i = 0; i < n; i++) {
+        char want[96];
+        snprintf(want, sizeof(want), "msg=state target=trace session=1 %s",
+                 steps[i]);
+        const char *hit = strstr(at, want);
+        if (!hit)
+            fail_msg("no \"%s\" after offset %zu in:\n%s", want,
+                     (size_t)(at - log), log);
+        at = hit + strlen(want);
+    }
+    size_t states = 0;
+    for (const char *p = strstr(log, "msg=state "); p;
+         p = strstr(p + 1, "msg=state "))
+        states++;
+    assert_int_equal(states, n);
+}
+
+/* An EHLO-only probe goes greeting, EHLO, QUIT, and says so at debug. */
+static void test_every_state_change_is_traced(void **state)
+{
+    (void)state;
+    struct tiny_server ts;
+    struct target_config t = target_at(tiny_server_start(&ts));
+    snprintf(t.name, sizeof(t.name), "trace");
+    struct outcome o = {0};
+    char *log = probe_logged(&t, &o);
+    tiny_server_stop(&ts);
+
+    assert_true(o.res.success);
+    assert_int_equal(o.res.replies[PROBE_STAGE_QUIT].code, 221);
+    static const char *const steps[] = {
+        "from=new to=greeting", "from=greeting to=ehlo", "from=ehlo to=ready",
+        "from=ready to=quit",   "from=quit to=done",
+    };
+    assert_trace(log, steps, sizeof(steps) / sizeof(steps[0]));
+    free(log);
+}
+
+/*
+ * With AUTH (in clear, as the target allows), the trace has AUTH's
+ * states too, and the debug log holds no form of the secret: neither
+ * the password nor the base64 AUTH PLAIN token.
+ */
+static void test_auth_is_traced_without_the_secret(void **state)
+{
+    (void)state;
+    static char password[] = "tr4ce-Secret-pw";
+    struct tiny_server ts;
+    struct target_config t = target_at(tiny_server_start(&ts));
+    snprintf(t.name, sizeof(t.name), "trace");
+    snprintf(t.username, sizeof(t.username), "monitor");
+    t.mechs[0] = SASL_MECH_PLAIN;
+    t.n_mechs = 1;
+    t.secret = password;
+    t.secret_len = strlen(password);
+    t.allow_plaintext_auth = true;
+    struct outcome o = {0};
+    char *log = probe_logged(&t, &o);
+    tiny_server_stop(&ts);
+
+    assert_false(o.res.success);
+    assert_int_equal(o.res.stage, PROBE_STAGE_AUTH);
+    assert_int_equal(o.res.auth[0].reply.code, 535);
+    assert_true(o.res.auth[0].attempted);
+    static const char *const steps[] = {
+        "from=new to=greeting", "from=greeting to=ehlo", "from=ehlo to=ready",
+        "from=ready to=auth",   "from=auth to=quit",     "from=quit to=done",
+    };
+    assert_trace(log, steps, sizeof(steps) / sizeof(steps[0]));
+    /* base64("\0monitor\0tr4ce-Secret-pw") */
+    assert_null(strstr(log, password));
+    assert_null(strstr(log, "AG1vbml0b3IAdHI0Y2UtU2VjcmV0LXB3"));
+    free(log);
+}
+
+/*
  * Every phase and fault has a name of its own: the names are label
  * values, and a value added to an enum without one would merge two
  * series (or show "unknown").
@@ -184,6 +362,8 @@ int main(void)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_phase_and_fault_is_named),
+        cmocka_unit_test(test_every_state_change_is_traced),
+        cmocka_unit_test(test_auth_is_traced_without_the_secret),
         cmocka_unit_test(test_out_of_descriptors_is_the_agents_fault),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
