@@ -3,6 +3,7 @@
 #include "fdbudget.h"
 
 #include <dirent.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 
@@ -32,19 +33,24 @@ void fd_budget_compute(unsigned long limit, unsigned long open,
     b->probes = (unsigned)probes;
 }
 
-static unsigned long count_open(void)
+int fd_budget_count_open(unsigned long *n)
 {
     DIR *d = opendir("/proc/self/fd");
     if (!d)
-        return 0;
-    unsigned long n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.')
-            n++;
+        return -1;
+    int self = dirfd(d);
+    unsigned long count = 0;
+    for (struct dirent *e = readdir(d); e; e = readdir(d)) {
+        if (e->d_name[0] == '.')
+            continue;
+        /* The directory being listed is not one of ours to count. */
+        if (atoi(e->d_name) == self)
+            continue;
+        count++;
+    }
     closedir(d);
-    /* The directory's own descriptor was counted. */
-    return n ? n - 1 : 0;
+    *n = count;
+    return 0;
 }
 
 int fd_budget_read(struct fd_budget *b)
@@ -68,7 +74,10 @@ int fd_budget_read(struct fd_budget *b)
     unsigned long limit =
         rl.rlim_cur == RLIM_INFINITY ? LIMIT_CAP : (unsigned long)rl.rlim_cur;
     unsigned long before = b->before;
-    fd_budget_compute(limit, count_open(), b);
+    unsigned long open = 0;
+    if (fd_budget_count_open(&open) < 0)
+        open = 0;
+    fd_budget_compute(limit, open, b);
     b->before = before;
     return 0;
 }

@@ -43,4 +43,9 @@ void fd_budget_compute(unsigned long limit, unsigned long open,
  */
 int fd_budget_read(struct fd_budget *b);
 
+/* The descriptors this process has open (/proc/self/fd, less the one
+ * that lists it): what the budget starts from and process_open_fds.
+ * 0, or -1 when it cannot be read. */
+int fd_budget_count_open(unsigned long *n);
+
 #endif

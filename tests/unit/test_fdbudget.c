@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "fdbudget.h"
 
@@ -76,11 +77,30 @@ static void test_read_raises_the_soft_limit(void **state)
     assert_true(b.probes < 30);
 }
 
+/* The count follows what is open, and leaves out the descriptor that
+ * lists /proc/self/fd. */
+static void test_count_open(void **state)
+{
+    (void)state;
+    unsigned long before, after, closed;
+    assert_int_equal(fd_budget_count_open(&before), 0);
+    assert_true(before >= 3); /* stdin, stdout, stderr at least */
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    assert_int_equal(fd_budget_count_open(&after), 0);
+    assert_int_equal(after, before + 2);
+    close(fds[0]);
+    close(fds[1]);
+    assert_int_equal(fd_budget_count_open(&closed), 0);
+    assert_int_equal(closed, before);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_compute),
         cmocka_unit_test(test_read_raises_the_soft_limit),
+        cmocka_unit_test(test_count_open),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
