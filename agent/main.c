@@ -172,9 +172,11 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    int c;
     o->config = CONFIG_DEFAULT_PATH;
-    while ((c = getopt_long(argc, argv, "c:Vh", longopts, NULL)) != -1) {
+    for (;;) {
+        int c = getopt_long(argc, argv, "c:Vh", longopts, NULL);
+        if (c == -1)
+            break;
         switch (c) {
         case 'c':
             o->config = optarg;
