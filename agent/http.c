@@ -16,6 +16,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "errmsg.h"
 #include "expo.h"
 #include "http_accept.h"
 #include "http_auth.h"
@@ -86,19 +87,6 @@ struct http_server {
     /* Every request's deadline; MHD tells it of every connection. */
     struct http_watchdog *watchdog;
 };
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* ---- responses ---------------------------------------------------------- */
 
@@ -677,14 +665,14 @@ static int server_init(struct http_server *h, const struct http_options *opt,
     atomic_init(&h->loop_ms, 0);
     h->timeout_s = opt->timeout_s ? opt->timeout_s : HTTP_DEFAULT_TIMEOUT_S;
     if (pthread_mutex_init(&h->lock, NULL) != 0) {
-        set_err(err, errlen, "cannot create a mutex");
+        errmsg_set(err, errlen, "cannot create a mutex");
         return -1;
     }
     h->have_lock = true;
     h->park = http_park_new();
     h->log = http_log_new();
     if (!h->park || !h->log) {
-        set_err(err, errlen, "out of memory");
+        errmsg_set(err, errlen, "out of memory");
         return -1;
     }
     h->watchdog = http_watchdog_new(h->timeout_s, h->park, err, errlen);
@@ -745,7 +733,7 @@ struct http_server *http_start(const struct http_options *opt, char *err,
 {
     struct sockaddr_storage ss;
     if (!opt->metrics) {
-        set_err(err, errlen, "no metrics store");
+        errmsg_set(err, errlen, "no metrics store");
         return NULL;
     }
     if (http_listen_parse(opt->listen, opt->allow_port_zero, &ss, err,
@@ -755,7 +743,7 @@ struct http_server *http_start(const struct http_options *opt, char *err,
     /* calloc: server_free() copes with a half-made one. */
     struct http_server *h = calloc(1, sizeof(*h));
     if (!h) {
-        set_err(err, errlen, "out of memory");
+        errmsg_set(err, errlen, "out of memory");
         return NULL;
     }
     if (server_init(h, opt, err, errlen) < 0) {
@@ -773,8 +761,9 @@ struct http_server *http_start(const struct http_options *opt, char *err,
     pthread_mutex_unlock(&h->lock);
     if (!h->daemon) {
         /* The caller says "cannot listen on ADDR:"; MHD says why. */
-        set_err(err, errlen, "%s",
-                h->start_error[0] ? h->start_error : "libmicrohttpd failed");
+        errmsg_set(err, errlen, "%s",
+                   h->start_error[0] ? h->start_error
+                                     : "libmicrohttpd failed");
         server_free(h);
         return NULL;
     }

@@ -5,27 +5,14 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "errmsg.h"
 #include "netaddr.h"
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static bool have_ipv6(void)
 {
@@ -68,8 +55,8 @@ static int resolve(const char *listen, const char *host,
     struct addrinfo *res = NULL;
     int rc = getaddrinfo(host, NULL, &hints, &res);
     if (rc != 0 || !res) {
-        set_err(err, errlen, "%s: cannot resolve \"%s\": %s", listen, host,
-                rc ? gai_strerror(rc) : "no address");
+        errmsg_set(err, errlen, "%s: cannot resolve \"%s\": %s", listen, host,
+                   rc ? gai_strerror(rc) : "no address");
         if (res)
             freeaddrinfo(res);
         return -1;
@@ -77,7 +64,7 @@ static int resolve(const char *listen, const char *host,
     if (res->ai_addrlen > sizeof(*ss) ||
         (res->ai_family != AF_INET && res->ai_family != AF_INET6)) {
         freeaddrinfo(res);
-        set_err(err, errlen, "%s: unusable address", listen);
+        errmsg_set(err, errlen, "%s: unusable address", listen);
         return -1;
     }
     memcpy(ss, res->ai_addr, res->ai_addrlen);
@@ -98,7 +85,7 @@ int http_listen_parse(const char *listen, bool allow_port_zero,
         s6->sin6_family = AF_INET6;
         if (inet_pton(AF_INET6, a.host, &s6->sin6_addr) != 1) {
             memset(ss, 0, sizeof(*ss));
-            set_err(err, errlen, "%s: bad IPv6 address", listen);
+            errmsg_set(err, errlen, "%s: bad IPv6 address", listen);
             return -1;
         }
     } else if (a.host[0] == '\0') {

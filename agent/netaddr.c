@@ -3,26 +3,14 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
+#include "errmsg.h"
+
 /* Longer than any IPv6 address in text (45 characters at most). */
 #define IPV6_TEXT_MAX 63
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static bool is_digit(char c)
 {
@@ -83,12 +71,12 @@ static int parse_bracketed(const char *s, struct netaddr *out,
 {
     const char *end = strchr(s, ']');
     if (!end || end[1] != ':') {
-        set_err(err, errlen, "%s: want [IPv6-address]:port", s);
+        errmsg_set(err, errlen, "%s: want [IPv6-address]:port", s);
         return -1;
     }
     size_t n = (size_t)(end - s - 1);
     if (!netaddr_is_ipv6(s + 1, n)) {
-        set_err(err, errlen, "%s: bad IPv6 address", s);
+        errmsg_set(err, errlen, "%s: bad IPv6 address", s);
         return -1;
     }
     memcpy(out->host, s + 1, n);
@@ -104,22 +92,22 @@ static int parse_plain(const char *s, struct netaddr *out, const char **port_s,
 {
     const char *colon = strrchr(s, ':');
     if (!colon) {
-        set_err(err, errlen, "%s: missing port (want host:port)", s);
+        errmsg_set(err, errlen, "%s: missing port (want host:port)", s);
         return -1;
     }
     size_t n = (size_t)(colon - s);
     if (n > NETADDR_HOST_MAX) {
-        set_err(err, errlen, "host name too long (%zu bytes, at most %d)", n,
-                NETADDR_HOST_MAX);
+        errmsg_set(err, errlen, "host name too long (%zu bytes, at most %d)",
+                   n, NETADDR_HOST_MAX);
         return -1;
     }
     if (memchr(s, ':', n)) {
-        set_err(err, errlen, "%s: an IPv6 address needs brackets: [addr]:port",
-                s);
+        errmsg_set(err, errlen,
+                   "%s: an IPv6 address needs brackets: [addr]:port", s);
         return -1;
     }
     if (n > 0 && !netaddr_is_dns_name(s, n)) {
-        set_err(err, errlen, "%s: bad host name \"%.*s\"", s, (int)n, s);
+        errmsg_set(err, errlen, "%s: bad host name \"%.*s\"", s, (int)n, s);
         return -1;
     }
     memcpy(out->host, s, n);
@@ -133,14 +121,15 @@ int netaddr_parse(const char *s, bool allow_port_zero, struct netaddr *out,
 {
     memset(out, 0, sizeof(*out));
     if (!s || !*s) {
-        set_err(err, errlen, "empty listen address (want host:port)");
+        errmsg_set(err, errlen, "empty listen address (want host:port)");
         return -1;
     }
     const char *port_s = NULL;
     int rc = s[0] == '[' ? parse_bracketed(s, out, &port_s, err, errlen)
                          : parse_plain(s, out, &port_s, err, errlen);
     if (rc == 0 && netaddr_parse_port(port_s, allow_port_zero, &out->port)) {
-        set_err(err, errlen, "%s: bad port \"%s\" (want 1-65535)", s, port_s);
+        errmsg_set(err, errlen, "%s: bad port \"%s\" (want 1-65535)", s,
+                   port_s);
         rc = -1;
     }
     if (rc != 0)
