@@ -401,6 +401,122 @@ static void test_note_small_buffers(void **state)
     assert_int_equal(untouched, 'x');
 }
 
+/* ---- report_make: the one reading every display takes ------------ */
+
+enum shape { OK, AUTH_535, TIMEOUT, NO_REPLY, PENDING, FAULT, CERT };
+
+static struct probe_result shaped(enum shape sh)
+{
+    struct probe_result r = base_result();
+    r.start_time = 1700000000;
+    switch (sh) {
+    case OK:
+        with_starttls(&r, (const char *const[]){"PLAIN"}, 1);
+        auth_reply(&r, SASL_MECH_PLAIN, true, 235, "2.7.0", "ok");
+        r.replies[PROBE_STAGE_QUIT] =
+            (struct probe_reply){221, SMTP_CLASS_SUCCESS, "", "bye", false};
+        r.success = true;
+        r.stage = PROBE_STAGE_QUIT;
+        break;
+    case AUTH_535:
+        with_starttls(&r, (const char *const[]){"PLAIN"}, 1);
+        auth_reply(&r, SASL_MECH_PLAIN, true, 535, "5.7.8", "bad");
+        snprintf(r.detail, sizeof(r.detail), "AUTH PLAIN: 535 bad");
+        r.detail_auth = 1;
+        break;
+    case TIMEOUT:
+        /* An earlier stage's reply is there; it must not be shown as
+         * the one that decided. */
+        r.stage = PROBE_STAGE_STARTTLS;
+        r.error = PROBE_ERROR_TIMEOUT;
+        snprintf(r.detail, sizeof(r.detail), "starttls: no reply");
+        break;
+    case NO_REPLY:
+        r.stage = PROBE_STAGE_AUTH; /* failed, yet no error and no reply */
+        break;
+    case PENDING:
+        r.start_time = 0;
+        break;
+    case FAULT:
+        r.fault = PROBE_FAULT_FILE_DESCRIPTORS;
+        snprintf(r.detail, sizeof(r.detail), "socket(): Too many open files");
+        break;
+    case CERT:
+        with_starttls(&r, NULL, 0);
+        r.tls.not_after = 1700000000 + 10 * 86400 + 43200;
+        r.stage = PROBE_STAGE_TLS;
+        r.error = PROBE_ERROR_CERTIFICATE;
+        break;
+    }
+    return r;
+}
+
+static void test_report_make(void **state)
+{
+    (void)state;
+    static const struct {
+        enum shape shape;
+        enum report_state state;
+        const char *outcome;
+        int reply_code; /* 0: no deciding reply */
+        const char *entry;
+        bool detail_adds, note, cert;
+    } cases[] = {
+        {OK, REPORT_OK, "success", 221, NULL, false, false, false},
+        {AUTH_535, REPORT_FAILING, "auth_failed", 535, "535@auth", false,
+         false, false},
+        {TIMEOUT, REPORT_FAILING, "timeout", 0, "timeout", true, false, false},
+        {NO_REPLY, REPORT_FAILING, "-", 0, "probe_failed", false, false,
+         false},
+        {PENDING, REPORT_PENDING, "-", 0, "probe_failed", false, false, false},
+        {FAULT, REPORT_AGENT_FAULT, "agent:file_descriptors", 0, NULL, true,
+         true, false},
+        {CERT, REPORT_FAILING, "certificate", 0, "certificate", false, false,
+         true},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct probe_result r = shaped(cases[i].shape);
+        struct report rep;
+        memset(&rep, 0x5a, sizeof(rep)); /* every field must be written */
+        report_make(&rep, &r, NULL, 1700000000);
+        if (rep.state != cases[i].state)
+            fail_msg("case %zu: state %s", i, report_state_name(rep.state));
+        assert_int_equal(report_state_of(&r), cases[i].state);
+        if (strcmp(rep.outcome, cases[i].outcome) != 0)
+            fail_msg("case %zu: outcome %s", i, rep.outcome);
+        assert_int_equal(rep.reply ? rep.reply->code : 0, cases[i].reply_code);
+        if (cases[i].entry) {
+            assert_non_null(rep.entry);
+            assert_string_equal(rep.entry->key, cases[i].entry);
+        } else {
+            assert_null(rep.entry);
+        }
+        if (rep.detail_adds != cases[i].detail_adds)
+            fail_msg("case %zu: detail_adds %d", i, rep.detail_adds);
+        if ((rep.note[0] != '\0') != cases[i].note)
+            fail_msg("case %zu: note \"%s\"", i, rep.note);
+        assert_int_equal(rep.has_cert_days, cases[i].cert);
+    }
+    /* Days left count from the time given, to the hour. */
+    struct probe_result r = shaped(CERT);
+    struct report rep;
+    report_make(&rep, &r, NULL, 1700000000);
+    assert_true(rep.cert_days_left > 10.49 && rep.cert_days_left < 10.51);
+    report_make(&rep, &r, NULL, 1700000000 + 11 * 86400);
+    assert_true(rep.cert_days_left < 0);
+    /* The fault's note says what to do about the agent, not the target. */
+    r = shaped(FAULT);
+    report_make(&rep, &r, NULL, 1700000000);
+    assert_non_null(strstr(rep.note, "LimitNOFILE"));
+    /* The history reaches the note through report_make too. */
+    r = shaped(AUTH_535);
+    struct report_history h = {.secret_changed_at = 1699999000};
+    report_make(&rep, &r, &h, 1700000000);
+    assert_non_null(strstr(rep.note, "changed at the reload of"));
+    report_make(&rep, &r, NULL, 1700000000);
+    assert_string_equal(rep.note, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -415,6 +531,7 @@ int main(void)
         cmocka_unit_test(test_note_cancelled),
         cmocka_unit_test(test_note_copies_no_server_text),
         cmocka_unit_test(test_note_small_buffers),
+        cmocka_unit_test(test_report_make),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
