@@ -8,13 +8,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "expo.h"
 #include "log.h"
+#include "metrics_internal.h"
 
-static const double duration_bounds[] = METRICS_DURATION_BUCKETS;
-static const double delay_bounds[] = METRICS_DELAY_BUCKETS;
-#define N_DURATION (sizeof duration_bounds / sizeof duration_bounds[0])
-#define N_DELAY    (sizeof delay_bounds / sizeof delay_bounds[0])
+const double metrics_duration_bounds[] = METRICS_DURATION_BUCKETS;
+const double metrics_delay_bounds[] = METRICS_DELAY_BUCKETS;
+_Static_assert(sizeof metrics_duration_bounds /
+                       sizeof metrics_duration_bounds[0] ==
+                   N_DURATION,
+               "N_DURATION counts METRICS_DURATION_BUCKETS");
+_Static_assert(sizeof metrics_delay_bounds / sizeof metrics_delay_bounds[0] ==
+                   N_DELAY,
+               "N_DELAY counts METRICS_DELAY_BUCKETS");
 
 /* The AUTH classes an alert may watch: present at 0 from the start. */
 static const enum smtp_class auth_preinit[] = {
@@ -22,65 +27,6 @@ static const enum smtp_class auth_preinit[] = {
     SMTP_CLASS_UNSUPPORTED_PARAMETER,
     SMTP_CLASS_AUTH_FAILED,
     SMTP_CLASS_TEMPORARY_FAILURE,
-};
-
-_Static_assert(N_DELAY <= N_DURATION, "struct histo holds both bucket sets");
-
-struct histo {
-    uint64_t counts[N_DURATION + 1];
-    double sum;
-};
-
-/* One smtp_replies_total series; class follows from (stage, code). */
-struct reply_count {
-    enum probe_stage stage;
-    int code;
-    uint64_t n;
-};
-
-struct mtarget {
-    char name[CONFIG_NAME_MAX + 1];
-    char host[CONFIG_HOST_MAX + 1];
-    unsigned port;
-    enum tls_mode tls_mode;
-    bool mech_configured[SASL_MECH_COUNT];
-
-    uint64_t probes;
-    uint64_t failures[PROBE_STAGE_COUNT];
-    uint64_t errors[PROBE_ERROR_COUNT];
-    uint64_t skipped[SCHED_SKIP_REASON_COUNT];
-    uint64_t auth_results[SASL_MECH_COUNT][SMTP_CLASS_COUNT];
-    bool auth_present[SASL_MECH_COUNT][SMTP_CLASS_COUNT];
-    /* Sorted by (stage, code); at most 7 x 500 entries. */
-    struct reply_count *replies;
-    size_t n_replies;
-    size_t cap_replies;
-    struct histo duration;
-
-    /* Last probe: the copy pages read, and what its gauges show. */
-    bool probed;
-    struct probe_result last;
-    struct report_history history;
-    int last_code[PROBE_STAGE_COUNT]; /* 0: no reply in the last probe */
-
-    /* Facts that survive a probe that did not get that far. */
-    bool ehlo_known;
-    struct smtp_ehlo ehlo;
-    bool tls_known;
-    struct tls_facts tls;
-};
-
-struct metrics {
-    pthread_mutex_t lock;
-    struct mtarget **targets; /* sorted by name */
-    size_t n_targets;
-
-    char *build[4]; /* version, libcurl, openssl, libmicrohttpd */
-    size_t in_flight;
-    uint64_t resource_failures[PROBE_FAULT_COUNT];
-    struct histo delay;
-    bool reload_ok;
-    double reload_success_time;
 };
 
 static void histo_observe(struct histo *h, const double *bounds,
@@ -96,8 +42,8 @@ static void histo_observe(struct histo *h, const double *bounds,
     h->sum += v;
 }
 
-static struct mtarget *find_target(struct mtarget **arr, size_t n,
-                                   const char *name)
+struct mtarget *metrics_find_target(struct mtarget **arr, size_t n,
+                                    const char *name)
 {
     size_t lo = 0, hi = n;
     while (lo < hi) {
@@ -121,29 +67,9 @@ static void target_free(struct mtarget *t)
     free(t);
 }
 
-static int cmp_mech_name(const void *a, const void *b)
-{
-    return strcmp(sasl_mech_name(*(const enum sasl_mech *)a),
-                  sasl_mech_name(*(const enum sasl_mech *)b));
-}
-
-/* Every mechanism of enum sasl_mech by label value, the order of every
- * mechanism list: derived from sasl's own table, so that a mechanism
- * added there is rendered, never a slot left to repeat another. Sorted
- * once, before any render (metrics_new). */
-static enum sasl_mech mech_order[SASL_MECH_COUNT];
-static pthread_once_t mech_order_once = PTHREAD_ONCE_INIT;
-
-static void mech_order_init(void)
-{
-    for (int i = 0; i < SASL_MECH_COUNT; i++)
-        mech_order[i] = (enum sasl_mech)i;
-    qsort(mech_order, SASL_MECH_COUNT, sizeof mech_order[0], cmp_mech_name);
-}
-
 struct metrics *metrics_new(const struct metrics_build_info *info)
 {
-    pthread_once(&mech_order_once, mech_order_init);
+    metrics_mech_order_init();
     struct metrics *m = calloc(1, sizeof *m);
     if (!m)
         return NULL;
@@ -238,7 +164,7 @@ int metrics_set_targets(struct metrics *m, const struct agent_config *cfg)
         if (k > 0 && strcmp(arr[k - 1]->name, sorted[i]->name) == 0)
             continue; /* config rejects duplicates; never count twice */
         struct mtarget *t =
-            find_target(m->targets, m->n_targets, sorted[i]->name);
+            metrics_find_target(m->targets, m->n_targets, sorted[i]->name);
         if (!t) {
             t = calloc(1, sizeof *t);
             if (!t) {
@@ -257,7 +183,7 @@ int metrics_set_targets(struct metrics *m, const struct agent_config *cfg)
         target_configure(arr[i], sorted[i]);
     /* Whatever the new list lacks is gone, with all its series. */
     for (size_t i = 0; i < m->n_targets; i++) {
-        if (!find_target(arr, k, m->targets[i]->name))
+        if (!metrics_find_target(arr, k, m->targets[i]->name))
             target_free(m->targets[i]);
     }
     free(m->targets);
@@ -324,13 +250,13 @@ void metrics_record(struct metrics *m, const struct probe_result *r,
     if (r->fault != PROBE_FAULT_NONE)
         return;
     pthread_mutex_lock(&m->lock);
-    struct mtarget *t = find_target(m->targets, m->n_targets, name);
+    struct mtarget *t = metrics_find_target(m->targets, m->n_targets, name);
     if (!t) {
         pthread_mutex_unlock(&m->lock);
         return;
     }
     t->probes++;
-    histo_observe(&t->duration, duration_bounds, N_DURATION,
+    histo_observe(&t->duration, metrics_duration_bounds, N_DURATION,
                   r->duration_seconds);
     if (!r->success) {
         if ((unsigned)r->stage < PROBE_STAGE_COUNT)
@@ -394,7 +320,7 @@ void metrics_skipped(struct metrics *m, const char *target,
     if ((unsigned)reason >= SCHED_SKIP_REASON_COUNT)
         return;
     pthread_mutex_lock(&m->lock);
-    struct mtarget *t = find_target(m->targets, m->n_targets, target);
+    struct mtarget *t = metrics_find_target(m->targets, m->n_targets, target);
     if (t)
         t->skipped[reason] += rounds;
     pthread_mutex_unlock(&m->lock);
@@ -412,7 +338,7 @@ void metrics_resource_failure(struct metrics *m, enum probe_fault fault)
 void metrics_start_delay(struct metrics *m, double seconds)
 {
     pthread_mutex_lock(&m->lock);
-    histo_observe(&m->delay, delay_bounds, N_DELAY, seconds);
+    histo_observe(&m->delay, metrics_delay_bounds, N_DELAY, seconds);
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -430,446 +356,4 @@ void metrics_config_loaded(struct metrics *m, bool ok, double when)
     if (ok)
         m->reload_success_time = when;
     pthread_mutex_unlock(&m->lock);
-}
-
-/*
- * A family being written: HELP and TYPE go out with its first sample, so
- * that a family without samples leaves no trace.
- */
-struct fam {
-    struct buf *out;
-    const char *name;
-    const char *help;
-    enum expo_type type;
-    bool started;
-};
-
-static int fam_begin(struct fam *f)
-{
-    if (f->started)
-        return 0;
-    f->started = true;
-    return expo_family(f->out, f->name, f->help, f->type);
-}
-
-static int fam_sample(struct fam *f, const struct expo_label *l, size_t n,
-                      double v)
-{
-    if (fam_begin(f) < 0)
-        return -1;
-    return expo_sample(f->out, f->name, l, n, v);
-}
-
-static int fam_histogram(struct fam *f, const struct expo_label *l, size_t n,
-                         const double *bounds, size_t n_bounds,
-                         const struct histo *h)
-{
-    if (fam_begin(f) < 0)
-        return -1;
-    return expo_histogram(f->out, f->name, l, n, bounds, h->counts, n_bounds,
-                          h->sum);
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-#define L(n, v) ((struct expo_label){(n), (v)})
-
-static int emit_success(struct fam *f, const struct mtarget *t)
-{
-    struct expo_label l[] = {L("target", t->name)};
-    if (!t->probed)
-        return 0;
-    return fam_sample(f, l, 1, t->last.success ? 1 : 0);
-}
-
-static int emit_duration(struct fam *f, const struct mtarget *t)
-{
-    struct expo_label l[] = {L("target", t->name)};
-    return fam_histogram(f, l, 1, duration_bounds, N_DURATION, &t->duration);
-}
-
-static int emit_phases(struct fam *f, const struct mtarget *t)
-{
-    for (int p = 0; t->probed && p < PROBE_PHASE_COUNT; p++) {
-        struct expo_label l[] = {
-            L("target", t->name),
-            L("phase", probe_phase_name((enum probe_phase)p))};
-        double v = t->last.phase_seconds[p];
-        /* A phase this probe did not reach has no value, not a stale one. */
-        if (v >= 0 && fam_sample(f, l, 2, v) < 0)
-            return -1;
-    }
-    return 0;
-}
-
-static int emit_probes(struct fam *f, const struct mtarget *t)
-{
-    struct expo_label l[] = {L("target", t->name)};
-    return fam_sample(f, l, 1, (double)t->probes);
-}
-
-static int emit_failures(struct fam *f, const struct mtarget *t)
-{
-    for (int s = 0; s < PROBE_STAGE_COUNT; s++) {
-        struct expo_label l[] = {
-            L("target", t->name),
-            L("stage", probe_stage_name((enum probe_stage)s))};
-        if (fam_sample(f, l, 2, (double)t->failures[s]) < 0)
-            return -1;
-    }
-    return 0;
-}
-
-static int emit_errors(struct fam *f, const struct mtarget *t)
-{
-    for (int e = PROBE_ERROR_NONE + 1; e < PROBE_ERROR_COUNT; e++) {
-        struct expo_label l[] = {
-            L("target", t->name),
-            L("error", probe_error_name((enum probe_error)e))};
-        if (fam_sample(f, l, 2, (double)t->errors[e]) < 0)
-            return -1;
-    }
-    return 0;
-}
-
-static int emit_replies(struct fam *f, const struct mtarget *t)
-{
-    for (size_t i = 0; i < t->n_replies; i++) {
-        const struct reply_count *rc = &t->replies[i];
-        char code[8];
-        snprintf(code, sizeof code, "%d", rc->code);
-        enum smtp_class c = classify_reply(rc->stage, rc->code);
-        struct expo_label l[] = {
-            L("target", t->name), L("stage", probe_stage_name(rc->stage)),
-            L("code", code), L("class", smtp_class_name(c))};
-        if (fam_sample(f, l, 4, (double)rc->n) < 0)
-            return -1;
-    }
-    return 0;
-}
-
-static int emit_auth_results(struct fam *f, const struct mtarget *t)
-{
-    for (int i = 0; i < SASL_MECH_COUNT; i++) {
-        enum sasl_mech mech = mech_order[i];
-        for (int c = 0; c < SMTP_CLASS_COUNT; c++) {
-            if (!t->auth_present[mech][c])
-                continue;
-            struct expo_label l[] = {
-                L("target", t->name),
-                L("mechanism", sasl_mech_name((enum sasl_mech)mech)),
-                L("class", smtp_class_name((enum smtp_class)c))};
-            if (fam_sample(f, l, 3, (double)t->auth_results[mech][c]) < 0)
-                return -1;
-        }
-    }
-    return 0;
-}
-
-static int emit_last_code(struct fam *f, const struct mtarget *t)
-{
-    for (int s = 0; t->probed && s < PROBE_STAGE_COUNT; s++) {
-        struct expo_label l[] = {
-            L("target", t->name),
-            L("stage", probe_stage_name((enum probe_stage)s))};
-        if (t->last_code[s] != 0 && fam_sample(f, l, 2, t->last_code[s]) < 0)
-            return -1;
-    }
-    return 0;
-}
-
-static int emit_advertised(struct fam *f, const struct mtarget *t)
-{
-    if (!t->ehlo_known)
-        return 0;
-    /* Configured and advertised mechanisms, sorted, each once. */
-    const char *all[SASL_MECH_COUNT + SMTP_EHLO_MAX_MECHS];
-    size_t n = 0;
-    for (int mech = 0; mech < SASL_MECH_COUNT; mech++) {
-        if (t->mech_configured[mech])
-            all[n++] = sasl_mech_name((enum sasl_mech)mech);
-    }
-    size_t n_adv = t->ehlo.n_mechs < SMTP_EHLO_MAX_MECHS ? t->ehlo.n_mechs
-                                                         : SMTP_EHLO_MAX_MECHS;
-    for (size_t i = 0; i < n_adv; i++)
-        all[n++] = t->ehlo.mechs[i];
-    qsort(all, n, sizeof *all, cmp_str);
-    for (size_t i = 0; i < n; i++) {
-        if (i > 0 && strcmp(all[i - 1], all[i]) == 0)
-            continue;
-        bool adv = false;
-        for (size_t j = 0; j < n_adv; j++) {
-            if (strcmp(t->ehlo.mechs[j], all[i]) == 0)
-                adv = true;
-        }
-        struct expo_label l[] = {L("target", t->name), L("mechanism", all[i])};
-        if (fam_sample(f, l, 2, adv ? 1 : 0) < 0)
-            return -1;
-    }
-    return 0;
-}
-
-static int emit_extensions(struct fam *f, const struct mtarget *t)
-{
-    if (!t->ehlo_known)
-        return 0;
-    const char *kw[SMTP_EHLO_MAX_KEYWORDS];
-    size_t n = t->ehlo.n_keywords < SMTP_EHLO_MAX_KEYWORDS
-                   ? t->ehlo.n_keywords
-                   : SMTP_EHLO_MAX_KEYWORDS;
-    for (size_t i = 0; i < n; i++)
-        kw[i] = t->ehlo.keywords[i];
-    qsort(kw, n, sizeof *kw, cmp_str);
-    for (size_t i = 0; i < n; i++) {
-        struct expo_label l[] = {L("target", t->name), L("keyword", kw[i])};
-        if (fam_sample(f, l, 2, 1) < 0)
-            return -1;
-    }
-    return 0;
-}
-
-static int emit_max_size(struct fam *f, const struct mtarget *t)
-{
-    struct expo_label l[] = {L("target", t->name)};
-    if (!t->ehlo_known || !t->ehlo.has_size)
-        return 0;
-    return fam_sample(f, l, 1, (double)t->ehlo.size);
-}
-
-static int emit_tls_info(struct fam *f, const struct mtarget *t)
-{
-    struct expo_label l[] = {L("target", t->name),
-                             L("version", t->tls.version),
-                             L("cipher", t->tls.cipher)};
-    if (!t->tls_known)
-        return 0;
-    return fam_sample(f, l, 3, 1);
-}
-
-static int emit_cert_expiry(struct fam *f, const struct mtarget *t)
-{
-    struct expo_label l[] = {L("target", t->name)};
-    if (!t->tls_known)
-        return 0;
-    return fam_sample(f, l, 1, (double)t->tls.not_after);
-}
-
-static int emit_cert_valid(struct fam *f, const struct mtarget *t)
-{
-    struct expo_label l[] = {L("target", t->name)};
-    if (!t->tls_known)
-        return 0;
-    return fam_sample(f, l, 1, t->tls.valid ? 1 : 0);
-}
-
-static int emit_last_run(struct fam *f, const struct mtarget *t)
-{
-    struct expo_label l[] = {L("target", t->name)};
-    if (!t->probed)
-        return 0;
-    return fam_sample(f, l, 1, t->last.start_time);
-}
-
-static int emit_target_info(struct fam *f, const struct mtarget *t)
-{
-    char port[16];
-    snprintf(port, sizeof port, "%u", t->port);
-    const char *tls = tls_mode_name(t->tls_mode);
-    struct expo_label l[] = {L("target", t->name), L("host", t->host),
-                             L("port", port), L("tls", tls)};
-    return fam_sample(f, l, 4, 1);
-}
-
-/*
- * Only "running" exists from the start: it says the target itself is
- * slow (or timeout too close to interval), and the dashboard rate()s it
- * per target. A limit or a stall is the agent's, seen in its log: its
- * series appear when it first happens, which keeps an idle target at one
- * skip series (DESIGN: 32 series per target).
- */
-static int emit_skipped(struct fam *f, const struct mtarget *t)
-{
-    for (int r = 0; r < SCHED_SKIP_REASON_COUNT; r++) {
-        if (r != SCHED_SKIP_RUNNING && t->skipped[r] == 0)
-            continue;
-        struct expo_label l[] = {
-            L("target", t->name),
-            L("reason", sched_skip_reason_name((enum sched_skip_reason)r))};
-        if (fam_sample(f, l, 2, (double)t->skipped[r]) < 0)
-            return -1;
-    }
-    return 0;
-}
-
-static int emit_resource_failures(struct fam *f, const struct metrics *m)
-{
-    for (int r = PROBE_FAULT_NONE + 1; r < PROBE_FAULT_COUNT; r++) {
-        struct expo_label l[] = {
-            L("resource", probe_fault_name((enum probe_fault)r))};
-        if (fam_sample(f, l, 1, (double)m->resource_failures[r]) < 0)
-            return -1;
-    }
-    return 0;
-}
-
-static int emit_build_info(struct fam *f, const struct metrics *m)
-{
-    struct expo_label l[] = {
-        L("version", m->build[0]), L("libcurl", m->build[1]),
-        L("openssl", m->build[2]), L("libmicrohttpd", m->build[3])};
-    return fam_sample(f, l, 4, 1);
-}
-
-static int emit_targets(struct fam *f, const struct metrics *m)
-{
-    return fam_sample(f, NULL, 0, (double)m->n_targets);
-}
-
-static int emit_in_flight(struct fam *f, const struct metrics *m)
-{
-    return fam_sample(f, NULL, 0, (double)m->in_flight);
-}
-
-static int emit_delay(struct fam *f, const struct metrics *m)
-{
-    return fam_histogram(f, NULL, 0, delay_bounds, N_DELAY, &m->delay);
-}
-
-static int emit_reload_ok(struct fam *f, const struct metrics *m)
-{
-    return fam_sample(f, NULL, 0, m->reload_ok ? 1 : 0);
-}
-
-static int emit_reload_time(struct fam *f, const struct metrics *m)
-{
-    return fam_sample(f, NULL, 0, m->reload_success_time);
-}
-
-/* DESIGN.md's metric table, in its order: each family either per target
- * (targets by name) or of the agent as a whole. */
-static const struct family {
-    const char *name;
-    const char *help;
-    enum expo_type type;
-    int (*per_target)(struct fam *f, const struct mtarget *t);
-    int (*agent)(struct fam *f, const struct metrics *m);
-} families[] = {
-    {"smtp_probe_success",
-     "1 when the last probe got every expected reply, else 0.", EXPO_GAUGE,
-     emit_success, NULL},
-    {"smtp_probe_duration_seconds", "Duration of whole probes.",
-     EXPO_HISTOGRAM, emit_duration, NULL},
-    {"smtp_probe_phase_duration_seconds",
-     "Duration of each phase the last probe reached.", EXPO_GAUGE, emit_phases,
-     NULL},
-    {"smtp_probes_total", "Probes finished.", EXPO_COUNTER, emit_probes, NULL},
-    {"smtp_probe_failures_total",
-     "Failed probes by the stage where they failed.", EXPO_COUNTER,
-     emit_failures, NULL},
-    {"smtp_probe_errors_total", "Failed probes without a reply, by error.",
-     EXPO_COUNTER, emit_errors, NULL},
-    {"smtp_replies_total", "Final replies by stage, code and class.",
-     EXPO_COUNTER, emit_replies, NULL},
-    {"smtp_auth_results_total",
-     "AUTH attempts by mechanism and class of the final reply.", EXPO_COUNTER,
-     emit_auth_results, NULL},
-    {"smtp_last_reply_code", "Final reply code per stage of the last probe.",
-     EXPO_GAUGE, emit_last_code, NULL},
-    {"smtp_auth_mechanism_advertised",
-     "1 when the last EHLO advertised the SASL mechanism, else 0.", EXPO_GAUGE,
-     emit_advertised, NULL},
-    {"smtp_ehlo_extension", "Keywords of the last EHLO reply.", EXPO_GAUGE,
-     emit_extensions, NULL},
-    {"smtp_max_message_size_bytes",
-     "Message size limit from EHLO SIZE; 0 when none is stated.", EXPO_GAUGE,
-     emit_max_size, NULL},
-    {"smtp_tls_info", "TLS version and cipher of the last TLS session.",
-     EXPO_GAUGE, emit_tls_info, NULL},
-    {"smtp_tls_cert_expiry_timestamp_seconds",
-     "Earliest notAfter in the presented chain, unix time.", EXPO_GAUGE,
-     emit_cert_expiry, NULL},
-    {"smtp_tls_cert_valid",
-     "1 when chain and host name verify, whether or not enforced.", EXPO_GAUGE,
-     emit_cert_valid, NULL},
-    {"smtp_probe_last_run_timestamp_seconds",
-     "Start of the last probe, unix time.", EXPO_GAUGE, emit_last_run, NULL},
-    {"smtp_target_info", "Configured targets: host, port and TLS mode.",
-     EXPO_GAUGE, emit_target_info, NULL},
-    {"smtp_agent_build_info", "Versions of the agent and its libraries.",
-     EXPO_GAUGE, NULL, emit_build_info},
-    {"smtp_agent_targets", "Number of configured targets.", EXPO_GAUGE, NULL,
-     emit_targets},
-    {"smtp_agent_probes_in_flight", "Probes running now.", EXPO_GAUGE, NULL,
-     emit_in_flight},
-    {"smtp_agent_probes_skipped_total",
-     "Rounds not probed, by reason: running (the target's previous probe "
-     "still ran), host_limit or global_limit (it waited for a slot under "
-     "max_per_host or max_concurrent_probes), stalled (the agent's loop did "
-     "not run in time).",
-     EXPO_COUNTER, emit_skipped, NULL},
-    {"smtp_agent_resource_failures_total",
-     "Probes the agent abandoned because it ran out of its own resources "
-     "(file descriptors, memory), not the target's failure.",
-     EXPO_COUNTER, NULL, emit_resource_failures},
-    {"smtp_agent_probe_start_delay_seconds",
-     "How late probes start against their schedule.", EXPO_HISTOGRAM, NULL,
-     emit_delay},
-    {"smtp_agent_config_last_reload_successful",
-     "1 when the last configuration load succeeded, else 0.", EXPO_GAUGE, NULL,
-     emit_reload_ok},
-    {"smtp_agent_config_last_reload_success_timestamp_seconds",
-     "Time of the last successful configuration load, unix time.", EXPO_GAUGE,
-     NULL, emit_reload_time},
-};
-
-int metrics_render(struct metrics *m, struct buf *out)
-{
-    int rc = 0;
-    pthread_mutex_lock(&m->lock);
-    for (size_t i = 0; rc == 0 && i < sizeof families / sizeof *families;
-         i++) {
-        const struct family *fd = &families[i];
-        struct fam f = {out, fd->name, fd->help, fd->type, false};
-        if (fd->agent)
-            rc = fd->agent(&f, m);
-        for (size_t k = 0; rc == 0 && fd->per_target && k < m->n_targets; k++)
-            rc = fd->per_target(&f, m->targets[k]);
-    }
-    pthread_mutex_unlock(&m->lock);
-    return rc;
-}
-
-int metrics_last_results(struct metrics *m, struct metrics_last **out,
-                         size_t *n)
-{
-    pthread_mutex_lock(&m->lock);
-    size_t count = m->n_targets;
-    struct metrics_last *arr = calloc(count ? count : 1, sizeof *arr);
-    if (!arr) {
-        pthread_mutex_unlock(&m->lock);
-        return -1;
-    }
-    for (size_t i = 0; i < count; i++) {
-        const struct mtarget *t = m->targets[i];
-        struct metrics_last *l = &arr[i];
-        snprintf(l->host, sizeof l->host, "%s", t->host);
-        l->port = t->port;
-        l->tls = t->tls_mode;
-        if (t->probed) {
-            l->result = t->last;
-            l->history = t->history;
-            continue;
-        }
-        snprintf(l->result.target, sizeof l->result.target, "%s", t->name);
-        /* Nothing reached yet, not "every phase took 0 s". */
-        for (int p = 0; p < PROBE_PHASE_COUNT; p++)
-            l->result.phase_seconds[p] = -1;
-    }
-    pthread_mutex_unlock(&m->lock);
-    *out = arr;
-    *n = count;
-    return 0;
 }

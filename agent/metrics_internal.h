@@ -1,0 +1,84 @@
+/* metrics_internal: the store's layout, shared by metrics.c (the writes),
+ * metrics_render.c (the exposition) and metrics_read.c (the pages'
+ * copies). Nobody else includes it. */
+#ifndef METRICS_INTERNAL_H
+#define METRICS_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "metrics.h"
+
+extern const double metrics_duration_bounds[];
+extern const double metrics_delay_bounds[];
+#define N_DURATION 13
+#define N_DELAY    9
+
+_Static_assert(N_DELAY <= N_DURATION, "struct histo holds both bucket sets");
+
+struct histo {
+    uint64_t counts[N_DURATION + 1];
+    double sum;
+};
+
+/* One smtp_replies_total series; class follows from (stage, code). */
+struct reply_count {
+    enum probe_stage stage;
+    int code;
+    uint64_t n;
+};
+
+struct mtarget {
+    char name[CONFIG_NAME_MAX + 1];
+    char host[CONFIG_HOST_MAX + 1];
+    unsigned port;
+    enum tls_mode tls_mode;
+    bool mech_configured[SASL_MECH_COUNT];
+
+    uint64_t probes;
+    uint64_t failures[PROBE_STAGE_COUNT];
+    uint64_t errors[PROBE_ERROR_COUNT];
+    uint64_t skipped[SCHED_SKIP_REASON_COUNT];
+    uint64_t auth_results[SASL_MECH_COUNT][SMTP_CLASS_COUNT];
+    bool auth_present[SASL_MECH_COUNT][SMTP_CLASS_COUNT];
+    /* Sorted by (stage, code); at most 7 x 500 entries. */
+    struct reply_count *replies;
+    size_t n_replies;
+    size_t cap_replies;
+    struct histo duration;
+
+    /* Last probe: the copy pages read, and what its gauges show. */
+    bool probed;
+    struct probe_result last;
+    struct report_history history;
+    int last_code[PROBE_STAGE_COUNT]; /* 0: no reply in the last probe */
+
+    /* Facts that survive a probe that did not get that far. */
+    bool ehlo_known;
+    struct smtp_ehlo ehlo;
+    bool tls_known;
+    struct tls_facts tls;
+};
+
+struct metrics {
+    pthread_mutex_t lock;
+    struct mtarget **targets; /* sorted by name */
+    size_t n_targets;
+
+    char *build[4]; /* version, libcurl, openssl, libmicrohttpd */
+    size_t in_flight;
+    uint64_t resource_failures[PROBE_FAULT_COUNT];
+    struct histo delay;
+    bool reload_ok;
+    double reload_success_time;
+};
+
+/* Sorts the mechanisms by name once (render's order); idempotent. */
+void metrics_mech_order_init(void);
+
+/* The target named name in a sorted array, or NULL. */
+struct mtarget *metrics_find_target(struct mtarget **arr, size_t n,
+                                    const char *name);
+
+#endif
