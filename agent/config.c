@@ -41,6 +41,7 @@ const char *const config_agent_key_names[] = {
     [AK_WEB_BASIC_AUTH_USER] = "web_basic_auth_user",
     [AK_WEB_BASIC_AUTH_PASSWORD_HASH] = "web_basic_auth_password_hash",
     [AK_WEB_BASIC_AUTH_USERS_FILE] = "web_basic_auth_users_file",
+    [AK_EXTRA_METRICS] = "extra_metrics",
 };
 _Static_assert(sizeof config_agent_key_names /
                        sizeof config_agent_key_names[0] ==
@@ -63,6 +64,7 @@ const char *const config_target_key_names[] = {
     [TK_ALLOW_PLAINTEXT_AUTH] = "allow_plaintext_auth",
     [TK_INTERVAL] = "interval",
     [TK_TIMEOUT] = "timeout",
+    [TK_EXTRA_METRICS] = "extra_metrics",
 };
 _Static_assert(sizeof config_target_key_names /
                        sizeof config_target_key_names[0] ==
@@ -404,6 +406,40 @@ static void err_whole_number(struct parser *p, int line, const char *key,
                   "must be a whole number from 1 to %u, not \"%s\"", hi, v);
 }
 
+/* extra_metrics, in [agent] or a [target]: its bits, or the word at
+ * fault with every word the key takes. */
+static void extra_metrics_key(struct parser *p, int line, const char *key,
+                              const char *v, unsigned *bits)
+{
+    const char *w = v;
+    size_t n = 0;
+    char words[128];
+    config_extra_names(words, sizeof(words));
+    switch (config_parse_extra(v, bits, &w, &n)) {
+    case CONFIG_EXTRA_OK:
+        return;
+    case CONFIG_EXTRA_UNKNOWN_WORD:
+        config_err_at(p, line, key,
+                      "unknown word \"%.*s\"; valid: none, or one or more of "
+                      "%s separated by commas",
+                      (int)n, w, words);
+        return;
+    case CONFIG_EXTRA_TWICE:
+        config_err_at(p, line, key, "%.*s is listed twice", (int)n, w);
+        return;
+    case CONFIG_EXTRA_EMPTY_WORD:
+        config_err_at(p, line, key,
+                      "empty word in \"%s\"; valid: none, or one or more of "
+                      "%s separated by commas",
+                      v, words);
+        return;
+    case CONFIG_EXTRA_NONE_MIXED:
+        config_err_at(p, line, key,
+                      "none cannot be listed with other words, not \"%s\"", v);
+        return;
+    }
+}
+
 static void agent_key(struct parser *p, int k, const char *v)
 {
     struct agent_config *c = p->cfg;
@@ -470,6 +506,9 @@ static void agent_key(struct parser *p, int k, const char *v)
             config_err_at(p, line, key, CONFIG_BCRYPT_RULE);
         else
             copy_str(p->web_user.hash, sizeof(p->web_user.hash), v);
+        return;
+    case AK_EXTRA_METRICS:
+        extra_metrics_key(p, line, key, v, &c->extra_metrics);
         return;
     case AK_COUNT:
         break;
@@ -642,6 +681,9 @@ static void target_key(struct parser *p, int k, const char *v)
         if (config_parse_duration(v, k == TK_INTERVAL ? &t->interval_ms
                                                       : &t->timeout_ms))
             err_duration(p, line, key, v);
+        return;
+    case TK_EXTRA_METRICS:
+        extra_metrics_key(p, line, key, v, &t->extra_metrics);
         return;
     case TK_COUNT:
         break;
@@ -979,6 +1021,9 @@ static void resolve(struct parser *p)
             t->interval_ms = c->interval_ms;
         if (!d->set[TK_TIMEOUT])
             t->timeout_ms = c->timeout_ms;
+        /* The target's list replaces [agent]'s: no union. */
+        if (!d->set[TK_EXTRA_METRICS])
+            t->extra_metrics = c->extra_metrics;
         /* Inherited from both: [agent]'s own check said it already. A
          * refused value was reported already too. */
         if ((d->set[TK_INTERVAL] || d->set[TK_TIMEOUT]) &&
@@ -1055,6 +1100,7 @@ static struct agent_config *load_text(const char *name, const char *base_dir,
     c->max_per_host = CONFIG_DEFAULT_MAX_PER_HOST;
     copy_str(c->ca_file, sizeof(c->ca_file), CONFIG_DEFAULT_CA_FILE);
     c->log_level = CONFIG_DEFAULT_LOG_LEVEL;
+    c->extra_metrics = CONFIG_DEFAULT_EXTRA_METRICS;
 
     int rc = ini_parse_stream(config_reader, &p, config_handler, &p);
     /* The reader hands inih nothing it can reject; should it still, say

@@ -28,6 +28,26 @@ enum tls_mode { TLS_MODE_STARTTLS, TLS_MODE_IMPLICIT, TLS_MODE_NONE };
 /* "starttls", "implicit", "none" (the `tls` label of smtp_target_info). */
 const char *tls_mode_name(enum tls_mode mode);
 
+/*
+ * The detail a target's series carry beyond the default (key
+ * extra_metrics), one bit each (CONFIG_EXTRA_BIT): the buckets of
+ * smtp_probe_duration_seconds; smtp_ehlo_extension and every advertised
+ * mechanism in smtp_auth_mechanism_advertised; smtp_last_reply_code; and
+ * the failure, error and skip counters at 0 before their first count.
+ */
+enum config_extra {
+    CONFIG_EXTRA_DURATION_BUCKETS,
+    CONFIG_EXTRA_EHLO_EXTENSIONS,
+    CONFIG_EXTRA_LAST_REPLY_CODES,
+    CONFIG_EXTRA_ZERO_SERIES,
+    CONFIG_EXTRA_COUNT
+};
+#define CONFIG_EXTRA_BIT(e) (1u << (unsigned)(e))
+
+/* Its word in extra_metrics ("duration_buckets", ...); "unknown" out of
+ * range. */
+const char *config_extra_name(enum config_extra e);
+
 /* What a key left out (or left empty) means: the one place of each
  * default, for the loader and for whoever needs to say it. */
 #define CONFIG_DEFAULT_INTERVAL_MS           (60 * 1000ULL)
@@ -40,6 +60,7 @@ const char *tls_mode_name(enum tls_mode mode);
 #define CONFIG_DEFAULT_PORT_STARTTLS         587u
 #define CONFIG_DEFAULT_PORT_IMPLICIT         465u
 #define CONFIG_DEFAULT_PORT_NONE             25u
+#define CONFIG_DEFAULT_EXTRA_METRICS         0u /* none */
 /* The ranges the values must be in. */
 #define CONFIG_DURATION_MAX_MS           (24ULL * 3600 * 1000)
 #define CONFIG_MAX_CONCURRENT_PROBES_MAX 65535u
@@ -68,7 +89,9 @@ struct target_config {
     bool allow_plaintext_auth;
     uint64_t interval_ms; /* resolved: [agent] interval */
     uint64_t timeout_ms;  /* resolved: [agent] timeout */
-    int line;             /* line of the [target "..."] header */
+    /* CONFIG_EXTRA_BIT()s; resolved: [agent] extra_metrics. */
+    unsigned extra_metrics;
+    int line; /* line of the [target "..."] header */
 };
 
 /* One user allowed through the HTTP endpoint's basic auth. */
@@ -86,6 +109,7 @@ struct agent_config {
     unsigned max_per_host;            /* CONFIG_DEFAULT_MAX_PER_HOST */
     char ca_file[CONFIG_PATH_MAX + 1];
     enum log_level log_level; /* CONFIG_DEFAULT_LOG_LEVEL */
+    unsigned extra_metrics;   /* CONFIG_DEFAULT_EXTRA_METRICS */
     /* HTTPS for the endpoint: both PEM files, or "" for plain HTTP. Only
      * checked here (readable, PEM); the HTTP server reads them at start. */
     char web_tls_cert_file[CONFIG_PATH_MAX + 1];

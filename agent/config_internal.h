@@ -28,6 +28,7 @@ enum agent_key {
     AK_WEB_BASIC_AUTH_USER,
     AK_WEB_BASIC_AUTH_PASSWORD_HASH,
     AK_WEB_BASIC_AUTH_USERS_FILE,
+    AK_EXTRA_METRICS,
     AK_COUNT
 };
 
@@ -50,6 +51,7 @@ enum target_key {
     TK_ALLOW_PLAINTEXT_AUTH,
     TK_INTERVAL,
     TK_TIMEOUT,
+    TK_EXTRA_METRICS,
     TK_COUNT
 };
 

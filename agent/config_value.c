@@ -155,15 +155,18 @@ int config_parse_mech(const char *s, size_t n, enum sasl_mech *out)
     return sasl_mech_parse(name, out);
 }
 
-const char *config_mech_names(char *dst, size_t n)
+/* name(0), ..., name(count - 1) joined by ", " into dst; whole names
+ * only when n is short. */
+static const char *join_names(char *dst, size_t n, const char *(*name)(int),
+                              int count)
 {
     size_t used = 0;
     if (n == 0)
         return dst;
     dst[0] = '\0';
-    for (int i = 0; i < SASL_MECH_COUNT; i++) {
-        int len = snprintf(dst + used, n - used, "%s%s", i ? ", " : "",
-                           sasl_mech_name((enum sasl_mech)i));
+    for (int i = 0; i < count; i++) {
+        int len =
+            snprintf(dst + used, n - used, "%s%s", i ? ", " : "", name(i));
         if (len < 0 || (size_t)len >= n - used) {
             dst[used] = '\0'; /* not a cut name */
             break;
@@ -171,6 +174,102 @@ const char *config_mech_names(char *dst, size_t n)
         used += (size_t)len;
     }
     return dst;
+}
+
+static const char *mech_name_of(int i)
+{
+    return sasl_mech_name((enum sasl_mech)i);
+}
+
+const char *config_mech_names(char *dst, size_t n)
+{
+    return join_names(dst, n, mech_name_of, SASL_MECH_COUNT);
+}
+
+static const char *const extra_names[] = {
+    [CONFIG_EXTRA_DURATION_BUCKETS] = "duration_buckets",
+    [CONFIG_EXTRA_EHLO_EXTENSIONS] = "ehlo_extensions",
+    [CONFIG_EXTRA_LAST_REPLY_CODES] = "last_reply_codes",
+    [CONFIG_EXTRA_ZERO_SERIES] = "zero_series",
+};
+_Static_assert(sizeof extra_names / sizeof extra_names[0] ==
+                   CONFIG_EXTRA_COUNT,
+               "a word for every extra_metrics option");
+_Static_assert(CONFIG_EXTRA_COUNT <= 32, "the options fit an unsigned");
+
+const char *config_extra_name(enum config_extra e)
+{
+    if ((unsigned)e >= CONFIG_EXTRA_COUNT)
+        return "unknown";
+    return extra_names[e];
+}
+
+static const char *extra_name_of(int i)
+{
+    return config_extra_name((enum config_extra)i);
+}
+
+const char *config_extra_names(char *dst, size_t n)
+{
+    return join_names(dst, n, extra_name_of, CONFIG_EXTRA_COUNT);
+}
+
+/* The option named by n bytes of s, or CONFIG_EXTRA_COUNT. */
+static enum config_extra extra_lookup(const char *s, size_t n)
+{
+    for (int i = 0; i < CONFIG_EXTRA_COUNT; i++) {
+        if (strlen(extra_names[i]) == n && memcmp(extra_names[i], s, n) == 0)
+            return (enum config_extra)i;
+    }
+    return CONFIG_EXTRA_COUNT;
+}
+
+static bool is_blank(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+enum config_extra_problem config_parse_extra(const char *s, unsigned *bits,
+                                             const char **word,
+                                             size_t *word_len)
+{
+    unsigned out = 0;
+    bool none = false;
+    size_t n_words = 0;
+    for (const char *p = s;; p++) {
+        const char *end = p + strcspn(p, ",");
+        const char *w = p;
+        const char *w_end = end;
+        while (w < w_end && is_blank(*w))
+            w++;
+        while (w_end > w && is_blank(w_end[-1]))
+            w_end--;
+        size_t n = (size_t)(w_end - w);
+        *word = w;
+        *word_len = n;
+        n_words++;
+        enum config_extra e = extra_lookup(w, n);
+        if (n == 0)
+            return CONFIG_EXTRA_EMPTY_WORD;
+        bool is_none = n == 4 && memcmp(w, "none", 4) == 0;
+        if (is_none && none)
+            return CONFIG_EXTRA_TWICE;
+        if (is_none)
+            none = true;
+        else if (e == CONFIG_EXTRA_COUNT)
+            return CONFIG_EXTRA_UNKNOWN_WORD;
+        else if (out & CONFIG_EXTRA_BIT(e))
+            return CONFIG_EXTRA_TWICE;
+        else
+            out |= CONFIG_EXTRA_BIT(e);
+        if (none && n_words > 1)
+            return CONFIG_EXTRA_NONE_MIXED;
+        if (*end == '\0')
+            break;
+        p = end;
+    }
+    *bits = out;
+    return CONFIG_EXTRA_OK;
 }
 
 bool config_valid_listen(const char *s)

@@ -43,6 +43,31 @@ int config_parse_mech(const char *s, size_t n, enum sasl_mech *out);
  * them: "PLAIN, LOGIN, CRAM-MD5, XOAUTH2". Returns dst. */
 const char *config_mech_names(char *dst, size_t n);
 
+/* What is wrong with an extra_metrics list. */
+enum config_extra_problem {
+    CONFIG_EXTRA_OK,
+    CONFIG_EXTRA_UNKNOWN_WORD, /* not one of config_extra_name()'s */
+    CONFIG_EXTRA_TWICE,        /* a word listed twice */
+    CONFIG_EXTRA_EMPTY_WORD,   /* nothing between two commas, or at an end */
+    CONFIG_EXTRA_NONE_MIXED,   /* none together with other words */
+};
+
+/*
+ * extra_metrics: "none", or words of config_extra_name() separated by
+ * commas (blanks around each allowed), each at most once; exact case.
+ * CONFIG_EXTRA_OK with *bits the CONFIG_EXTRA_BIT()s of the words (0 for
+ * none); else *bits untouched and *word, *word_len the word at fault
+ * (the empty one: where it is, length 0).
+ */
+enum config_extra_problem config_parse_extra(const char *s, unsigned *bits,
+                                             const char **word,
+                                             size_t *word_len);
+
+/* Every word extra_metrics takes besides none, from the same table as
+ * config_extra_name(): "duration_buckets, ehlo_extensions, ...". Whole
+ * words only when n is short. Returns dst. */
+const char *config_extra_names(char *dst, size_t n);
+
 /* listen: HOST:PORT, [IPv6]:PORT or :PORT (netaddr's syntax), port 1 to
  * 65535; nothing is resolved. */
 bool config_valid_listen(const char *s);

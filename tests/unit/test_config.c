@@ -185,8 +185,13 @@ static void test_sample_loads(void **state)
     assert_int_equal(t->interval_ms, 30000);
     assert_int_equal(t->timeout_ms, 5000);
 
+    /* The sample's own extra_metrics: none, the default. */
+    assert_int_equal(c->extra_metrics, CONFIG_DEFAULT_EXTRA_METRICS);
+    assert_int_equal(t->extra_metrics, 0);
+
     t = config_find_target(c, "mx2-smtps");
     assert_non_null(t);
+    assert_int_equal(t->extra_metrics, 0);
     assert_int_equal(t->port, 465);
     assert_int_equal(t->n_mechs, 0);
     assert_null(t->secret);
@@ -226,6 +231,7 @@ static void test_sample_documents_every_key(void **state)
         "web_basic_auth_user",
         "web_basic_auth_password_hash",
         "web_basic_auth_users_file",
+        "extra_metrics",
     };
     char *raw = read_whole(TEST_SOURCE_DIR "/config/agent.ini");
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
@@ -365,6 +371,48 @@ static void test_defaults(void **state)
     config_diag_free(&d);
 }
 
+/* extra_metrics: [agent]'s list is every target's default; a target's
+ * own list replaces it (no union), "none" included; an empty value is
+ * the default. */
+static void test_extra_metrics(void **state)
+{
+    (void)state;
+    const unsigned db = CONFIG_EXTRA_BIT(CONFIG_EXTRA_DURATION_BUCKETS);
+    const unsigned lr = CONFIG_EXTRA_BIT(CONFIG_EXTRA_LAST_REPLY_CODES);
+    const unsigned zs = CONFIG_EXTRA_BIT(CONFIG_EXTRA_ZERO_SERIES);
+    struct config_diag d;
+    struct agent_config *c =
+        load("[target \"inherits\"]\nhost = a\n"
+             "[target \"own\"]\nhost = b\nextra_metrics = last_reply_codes\n"
+             "[target \"off\"]\nhost = c\nextra_metrics = none\n"
+             "[target \"empty\"]\nhost = d\nextra_metrics =\n"
+             "[agent]\nextra_metrics = zero_series, duration_buckets\n",
+             &d);
+    if (!c)
+        fail_msg("%s", buf_str(&d.errors));
+    assert_int_equal(d.n_warnings, 0);
+    assert_int_equal(c->extra_metrics, zs | db);
+    assert_int_equal(config_find_target(c, "inherits")->extra_metrics,
+                     zs | db);
+    assert_int_equal(config_find_target(c, "own")->extra_metrics, lr);
+    assert_int_equal(config_find_target(c, "off")->extra_metrics, 0);
+    assert_int_equal(config_find_target(c, "empty")->extra_metrics, zs | db);
+    config_free(c);
+    config_diag_free(&d);
+
+    /* Without [agent]'s: none. */
+    c = load("[target \"a\"]\nhost = a\n[target \"b\"]\nhost = b\n"
+             "extra_metrics = ehlo_extensions\n",
+             &d);
+    assert_non_null(c);
+    assert_int_equal(c->extra_metrics, CONFIG_DEFAULT_EXTRA_METRICS);
+    assert_int_equal(c->targets[0].extra_metrics, 0);
+    assert_int_equal(c->targets[1].extra_metrics,
+                     CONFIG_EXTRA_BIT(CONFIG_EXTRA_EHLO_EXTENSIONS));
+    config_free(c);
+    config_diag_free(&d);
+}
+
 /* ---- errors, one kind at a time ---- */
 
 struct error_case {
@@ -380,7 +428,33 @@ struct error_case {
     "must be a bcrypt hash like $2y$10$ and 53 more characters (make one "    \
     "with htpasswd -nBC 10 USER); other hash types are not supported"
 
+#define EXTRA_WORDS                                                           \
+    "valid: none, or one or more of duration_buckets, ehlo_extensions, "      \
+    "last_reply_codes, zero_series separated by commas"
+
 static const struct error_case error_cases[] = {
+    /* extra_metrics, in [agent] and in a [target] */
+    {"[agent]\nlog_level = info\nextra_metrics = zero_series, buckets\n",
+     true,
+     1,
+     {"t.ini:3: extra_metrics: unknown word \"buckets\"; " EXTRA_WORDS}},
+    {"[target \"a\"]\nhost = a\nextra_metrics = ZERO_SERIES\n",
+     false,
+     1,
+     {"t.ini:3: extra_metrics: unknown word \"ZERO_SERIES\"; " EXTRA_WORDS}},
+    {"[target \"a\"]\nhost = a\nextra_metrics = zero_series,\n",
+     false,
+     1,
+     {"t.ini:3: extra_metrics: empty word in \"zero_series,\"; " EXTRA_WORDS}},
+    {"[agent]\nextra_metrics = last_reply_codes,last_reply_codes\n",
+     true,
+     1,
+     {"t.ini:2: extra_metrics: last_reply_codes is listed twice"}},
+    {"[agent]\nextra_metrics = none, zero_series\n",
+     true,
+     1,
+     {"t.ini:2: extra_metrics: none cannot be listed with other words, not "
+      "\"none, zero_series\""}},
     /* [agent] web_* keys */
     {"[agent]\nweb_tls_cert_file = /nonexistent/c.pem\n",
      true,
@@ -2205,6 +2279,7 @@ int main(void)
         cmocka_unit_test(test_sample_documents_every_key),
         cmocka_unit_test(test_good_file),
         cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_extra_metrics),
         cmocka_unit_test(test_errors_table),
         cmocka_unit_test(test_multiple_errors),
         cmocka_unit_test(test_too_many_errors),

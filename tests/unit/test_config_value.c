@@ -249,6 +249,93 @@ static void test_mechs(void **state)
     assert_int_equal(names[0], 'x');
 }
 
+#define DB CONFIG_EXTRA_BIT(CONFIG_EXTRA_DURATION_BUCKETS)
+#define EE CONFIG_EXTRA_BIT(CONFIG_EXTRA_EHLO_EXTENSIONS)
+#define LR CONFIG_EXTRA_BIT(CONFIG_EXTRA_LAST_REPLY_CODES)
+#define ZS CONFIG_EXTRA_BIT(CONFIG_EXTRA_ZERO_SERIES)
+
+static void test_extra(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *s;
+        enum config_extra_problem rc;
+        unsigned bits;    /* when CONFIG_EXTRA_OK */
+        const char *word; /* the word at fault, otherwise */
+    } cases[] = {
+        {"none", CONFIG_EXTRA_OK, 0, NULL},
+        {" none ", CONFIG_EXTRA_OK, 0, NULL},
+        {"duration_buckets", CONFIG_EXTRA_OK, DB, NULL},
+        {"ehlo_extensions", CONFIG_EXTRA_OK, EE, NULL},
+        {"last_reply_codes", CONFIG_EXTRA_OK, LR, NULL},
+        {"zero_series", CONFIG_EXTRA_OK, ZS, NULL},
+        {"zero_series,duration_buckets", CONFIG_EXTRA_OK, ZS | DB, NULL},
+        {"duration_buckets, ehlo_extensions ,\tlast_reply_codes,zero_series",
+         CONFIG_EXTRA_OK, DB | EE | LR | ZS, NULL},
+        {"zero", CONFIG_EXTRA_UNKNOWN_WORD, 0, "zero"},
+        {"Zero_Series", CONFIG_EXTRA_UNKNOWN_WORD, 0, "Zero_Series"},
+        {"all", CONFIG_EXTRA_UNKNOWN_WORD, 0, "all"},
+        {"zero_series duration_buckets", CONFIG_EXTRA_UNKNOWN_WORD, 0,
+         "zero_series duration_buckets"},
+        {"zero_series;duration_buckets", CONFIG_EXTRA_UNKNOWN_WORD, 0,
+         "zero_series;duration_buckets"},
+        {"duration_buckets, buckets", CONFIG_EXTRA_UNKNOWN_WORD, 0, "buckets"},
+        {"zero_series,zero_series", CONFIG_EXTRA_TWICE, 0, "zero_series"},
+        {"none,none", CONFIG_EXTRA_TWICE, 0, "none"},
+        {"", CONFIG_EXTRA_EMPTY_WORD, 0, ""},
+        {" ", CONFIG_EXTRA_EMPTY_WORD, 0, ""},
+        {",zero_series", CONFIG_EXTRA_EMPTY_WORD, 0, ""},
+        {"zero_series,", CONFIG_EXTRA_EMPTY_WORD, 0, ""},
+        {"zero_series,,duration_buckets", CONFIG_EXTRA_EMPTY_WORD, 0, ""},
+        {"none,zero_series", CONFIG_EXTRA_NONE_MIXED, 0, "zero_series"},
+        {"zero_series, none", CONFIG_EXTRA_NONE_MIXED, 0, "none"},
+    };
+    for (size_t i = 0; i < LEN(cases); i++) {
+        unsigned bits = 4242;
+        const char *w = NULL;
+        size_t n = 99;
+        enum config_extra_problem rc =
+            config_parse_extra(cases[i].s, &bits, &w, &n);
+        if (rc != cases[i].rc)
+            fail_msg("\"%s\": problem %d, expected %d", cases[i].s, (int)rc,
+                     (int)cases[i].rc);
+        if (rc == CONFIG_EXTRA_OK) {
+            assert_int_equal(bits, cases[i].bits);
+            continue;
+        }
+        assert_int_equal(bits, 4242);
+        assert_int_equal(n, strlen(cases[i].word));
+        assert_memory_equal(w, cases[i].word, n);
+        /* The word is where it stands in the value. */
+        assert_true(w >= cases[i].s &&
+                    w + n <= cases[i].s + strlen(cases[i].s));
+    }
+
+    /* One table: every option's word parses back to its bit alone, and
+     * the message's list is the same words in the same order. */
+    char names[128];
+    assert_string_equal(
+        config_extra_names(names, sizeof(names)),
+        "duration_buckets, ehlo_extensions, last_reply_codes, zero_series");
+    const char *p = names;
+    for (int e = 0; e < CONFIG_EXTRA_COUNT; e++) {
+        const char *name = config_extra_name((enum config_extra)e);
+        unsigned bits = 0;
+        const char *w;
+        size_t n;
+        assert_int_equal(config_parse_extra(name, &bits, &w, &n),
+                         CONFIG_EXTRA_OK);
+        assert_int_equal(bits, CONFIG_EXTRA_BIT(e));
+        p = strstr(p, name);
+        assert_non_null(p);
+    }
+    assert_string_equal(config_extra_name(CONFIG_EXTRA_COUNT), "unknown");
+    /* Too little room: whole words only. */
+    assert_string_equal(config_extra_names(names, 34),
+                        "duration_buckets, ehlo_extensions");
+    assert_string_equal(config_extra_names(names, 5), "");
+}
+
 static void test_listen(void **state)
 {
     (void)state;
@@ -483,6 +570,7 @@ int main(void)
         cmocka_unit_test(test_parse_tls),
         cmocka_unit_test(test_default_port),
         cmocka_unit_test(test_mechs),
+        cmocka_unit_test(test_extra),
         cmocka_unit_test(test_listen),
         cmocka_unit_test(test_listen_is_loopback),
         cmocka_unit_test(test_host),
