@@ -120,6 +120,7 @@ static void target_configure(struct mtarget *t, const struct target_config *c)
 {
     snprintf(t->host, sizeof t->host, "%s", c->host);
     t->port = c->port;
+    t->extra = c->extra_metrics;
     /* A target that no longer speaks TLS has no certificate to show. */
     if (c->tls == TLS_MODE_NONE && t->tls_mode != TLS_MODE_NONE)
         t->tls_known = false;

@@ -38,11 +38,13 @@ void metrics_free(struct metrics *m);
 /*
  * Makes the set of targets that of cfg: a target whose name stays keeps
  * every counter; a removed target's series disappear; a new target's
- * series that alerts rely on start at 0 (probes, failures by stage,
- * errors by error, AUTH results success / unsupported_parameter /
- * auth_failed / temporary_failure for each configured mechanism). Target
- * info (host, port, tls) and configured mechanisms follow cfg. 0, or -1
- * when out of memory (the store is then unchanged).
+ * series that alerts rely on start at 0 (probes, AUTH results success /
+ * unsupported_parameter / auth_failed / temporary_failure for each
+ * configured mechanism; with extra_metrics zero_series also failures by
+ * stage, errors by error and skips of reason running). Target info
+ * (host, port, tls), configured mechanisms and extra_metrics (what
+ * metrics_render shows of the target) follow cfg. 0, or -1 when out of
+ * memory (the store is then unchanged).
  */
 int metrics_set_targets(struct metrics *m, const struct agent_config *cfg);
 

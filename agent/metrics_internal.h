@@ -35,6 +35,10 @@ struct mtarget {
     unsigned port;
     enum tls_mode tls_mode;
     bool mech_configured[SASL_MECH_COUNT];
+    /* CONFIG_EXTRA_BIT()s: what render shows beyond the default. The
+     * store keeps every count either way, so a reload that turns an
+     * option on shows what was counted before. */
+    unsigned extra;
 
     uint64_t probes;
     uint64_t failures[PROBE_STAGE_COUNT];

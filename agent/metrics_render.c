@@ -75,6 +75,19 @@ static int cmp_str(const void *a, const void *b)
 
 #define L(n, v) ((struct expo_label){(n), (v)})
 
+/* Whether the target's extra_metrics include e. */
+static bool extra(const struct mtarget *t, enum config_extra e)
+{
+    return (t->extra & CONFIG_EXTRA_BIT(e)) != 0;
+}
+
+/* A counter series that no alert needs at 0: shown once it counted, or
+ * from the start with zero_series. */
+static bool counted(const struct mtarget *t, uint64_t n)
+{
+    return n > 0 || extra(t, CONFIG_EXTRA_ZERO_SERIES);
+}
+
 static int emit_success(struct fam *f, const struct mtarget *t)
 {
     struct expo_label l[] = {L("target", t->name)};
@@ -83,11 +96,18 @@ static int emit_success(struct fam *f, const struct mtarget *t)
     return fam_sample(f, l, 1, t->last.success ? 1 : 0);
 }
 
+/* By default only le="+Inf", _sum and _count: what rate(_sum) /
+ * rate(_count) needs. Per-target quantiles need duration_buckets. */
 static int emit_duration(struct fam *f, const struct mtarget *t)
 {
     struct expo_label l[] = {L("target", t->name)};
-    return fam_histogram(f, l, 1, metrics_duration_bounds, N_DURATION,
-                         &t->duration);
+    if (extra(t, CONFIG_EXTRA_DURATION_BUCKETS))
+        return fam_histogram(f, l, 1, metrics_duration_bounds, N_DURATION,
+                             &t->duration);
+    struct histo all = {.sum = t->duration.sum};
+    for (size_t i = 0; i <= N_DURATION; i++)
+        all.counts[0] += t->duration.counts[i];
+    return fam_histogram(f, l, 1, NULL, 0, &all);
 }
 
 static int emit_phases(struct fam *f, const struct mtarget *t)
@@ -116,7 +136,8 @@ static int emit_failures(struct fam *f, const struct mtarget *t)
         struct expo_label l[] = {
             L("target", t->name),
             L("stage", probe_stage_name((enum probe_stage)s))};
-        if (fam_sample(f, l, 2, (double)t->failures[s]) < 0)
+        if (counted(t, t->failures[s]) &&
+            fam_sample(f, l, 2, (double)t->failures[s]) < 0)
             return -1;
     }
     return 0;
@@ -128,7 +149,8 @@ static int emit_errors(struct fam *f, const struct mtarget *t)
         struct expo_label l[] = {
             L("target", t->name),
             L("error", probe_error_name((enum probe_error)e))};
-        if (fam_sample(f, l, 2, (double)t->errors[e]) < 0)
+        if (counted(t, t->errors[e]) &&
+            fam_sample(f, l, 2, (double)t->errors[e]) < 0)
             return -1;
     }
     return 0;
@@ -168,8 +190,12 @@ static int emit_auth_results(struct fam *f, const struct mtarget *t)
     return 0;
 }
 
+/* smtp_replies_total counts the same replies: only with
+ * last_reply_codes. */
 static int emit_last_code(struct fam *f, const struct mtarget *t)
 {
+    if (!extra(t, CONFIG_EXTRA_LAST_REPLY_CODES))
+        return 0;
     for (int s = 0; t->probed && s < PROBE_STAGE_COUNT; s++) {
         struct expo_label l[] = {
             L("target", t->name),
@@ -180,11 +206,13 @@ static int emit_last_code(struct fam *f, const struct mtarget *t)
     return 0;
 }
 
+/* The configured mechanisms (what the alert on a mechanism that is not
+ * advertised watches); with ehlo_extensions every advertised one too. */
 static int emit_advertised(struct fam *f, const struct mtarget *t)
 {
     if (!t->ehlo_known)
         return 0;
-    /* Configured and advertised mechanisms, sorted, each once. */
+    /* Sorted, each once. */
     const char *all[SASL_MECH_COUNT + SMTP_EHLO_MAX_MECHS];
     size_t n = 0;
     for (int mech = 0; mech < SASL_MECH_COUNT; mech++) {
@@ -193,7 +221,8 @@ static int emit_advertised(struct fam *f, const struct mtarget *t)
     }
     size_t n_adv = t->ehlo.n_mechs < SMTP_EHLO_MAX_MECHS ? t->ehlo.n_mechs
                                                          : SMTP_EHLO_MAX_MECHS;
-    for (size_t i = 0; i < n_adv; i++)
+    for (size_t i = 0; extra(t, CONFIG_EXTRA_EHLO_EXTENSIONS) && i < n_adv;
+         i++)
         all[n++] = t->ehlo.mechs[i];
     qsort(all, n, sizeof *all, cmp_str);
     for (size_t i = 0; i < n; i++) {
@@ -213,7 +242,7 @@ static int emit_advertised(struct fam *f, const struct mtarget *t)
 
 static int emit_extensions(struct fam *f, const struct mtarget *t)
 {
-    if (!t->ehlo_known)
+    if (!t->ehlo_known || !extra(t, CONFIG_EXTRA_EHLO_EXTENSIONS))
         return 0;
     const char *kw[SMTP_EHLO_MAX_KEYWORDS];
     size_t n = t->ehlo.n_keywords < SMTP_EHLO_MAX_KEYWORDS
@@ -283,16 +312,16 @@ static int emit_target_info(struct fam *f, const struct mtarget *t)
 }
 
 /*
- * Only "running" exists from the start: it says the target itself is
- * slow (or timeout too close to interval), and the dashboard rate()s it
- * per target. A limit or a stall is the agent's, seen in its log: its
- * series appear when it first happens, which keeps an idle target at one
- * skip series (DESIGN: 32 series per target).
+ * Each reason appears with its first skip. With zero_series "running"
+ * exists from the start: it says the target itself is slow (or timeout
+ * too close to interval). A limit or a stall is the agent's, seen in its
+ * log, and never starts at 0.
  */
 static int emit_skipped(struct fam *f, const struct mtarget *t)
 {
     for (int r = 0; r < SCHED_SKIP_REASON_COUNT; r++) {
-        if (r != SCHED_SKIP_RUNNING && t->skipped[r] == 0)
+        bool zero = r == SCHED_SKIP_RUNNING && counted(t, 0);
+        if (t->skipped[r] == 0 && !zero)
             continue;
         struct expo_label l[] = {
             L("target", t->name),

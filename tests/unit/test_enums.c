@@ -159,12 +159,22 @@ static size_t count_lines(const char *text, const char *line)
     return n;
 }
 
-/* One target with every mechanism, each of which got a reply of every
- * class: each (mechanism, class), each stage and each error is one
- * series, under its own name. */
-static void test_metrics_list_each_value_once(void **state)
+/* A code of each class at AUTH; 0 for a class no AUTH reply has. */
+static void auth_code_of(int code_of[SMTP_CLASS_COUNT])
 {
-    (void)state;
+    for (int c = 0; c < SMTP_CLASS_COUNT; c++)
+        code_of[c] = 0;
+    for (int code = 200; code <= 599; code++) {
+        enum smtp_class c = classify_reply(PROBE_STAGE_AUTH, code);
+        if (!code_of[c])
+            code_of[c] = code;
+    }
+}
+
+/* The store of one target "all" with every mechanism and extra_metrics
+ * = extra, each mechanism of which got a reply of every class. */
+static struct metrics *every_value_store(unsigned extra)
+{
     assert_true(SASL_MECH_COUNT <= CONFIG_MAX_MECHS);
     struct target_config t;
     memset(&t, 0, sizeof(t));
@@ -172,6 +182,7 @@ static void test_metrics_list_each_value_once(void **state)
     snprintf(t.host, sizeof(t.host), "mx.example.com");
     t.port = 587;
     t.tls = TLS_MODE_STARTTLS;
+    t.extra_metrics = extra;
     for (int i = 0; i < SASL_MECH_COUNT; i++)
         t.mechs[i] = (enum sasl_mech)i;
     t.n_mechs = SASL_MECH_COUNT;
@@ -184,12 +195,8 @@ static void test_metrics_list_each_value_once(void **state)
     assert_int_equal(metrics_set_targets(m, &cfg), 0);
 
     /* A code of each class at AUTH, for every mechanism. */
-    int code_of[SMTP_CLASS_COUNT] = {0};
-    for (int code = 200; code <= 599; code++) {
-        enum smtp_class c = classify_reply(PROBE_STAGE_AUTH, code);
-        if (!code_of[c])
-            code_of[c] = code;
-    }
+    int code_of[SMTP_CLASS_COUNT];
+    auth_code_of(code_of);
     struct probe_result *r = calloc(1, sizeof(*r));
     assert_non_null(r);
     for (int c = 0; c < SMTP_CLASS_COUNT; c++) {
@@ -208,45 +215,86 @@ static void test_metrics_list_each_value_once(void **state)
         metrics_record(m, r, NULL);
     }
     free(r);
+    return m;
+}
 
+/* A failed probe at every stage, and one of every error. */
+static void record_every_failure(struct metrics *m)
+{
+    struct probe_result *r = calloc(1, sizeof(*r));
+    assert_non_null(r);
+    int n = (int)PROBE_STAGE_COUNT > (int)PROBE_ERROR_COUNT
+                ? (int)PROBE_STAGE_COUNT
+                : (int)PROBE_ERROR_COUNT;
+    for (int i = 0; i < n; i++) {
+        memset(r, 0, sizeof(*r));
+        snprintf(r->target, sizeof(r->target), "all");
+        r->start_time = 1700000000;
+        r->stage = (enum probe_stage)(i % PROBE_STAGE_COUNT);
+        r->error = (enum probe_error)(PROBE_ERROR_NONE + 1 +
+                                      i % (PROBE_ERROR_COUNT - 1));
+        metrics_record(m, r, NULL);
+    }
+    free(r);
+}
+
+/* Each (mechanism, class), stage and error is at most one series (at
+ * least one too when exactly), under its own name. */
+static void check_each_value(struct metrics *m, bool exactly)
+{
     struct buf b;
     buf_init(&b, 0);
     assert_int_equal(metrics_render(m, &b), 0);
     const char *text = buf_str(&b);
     char line[256];
+    size_t lo = exactly ? 1 : 0;
+    int code_of[SMTP_CLASS_COUNT];
+    auth_code_of(code_of);
+#define CHECK_COUNT(...)                                                      \
+    do {                                                                      \
+        snprintf(line, sizeof(line), __VA_ARGS__);                            \
+        size_t n_ = count_lines(text, line);                                  \
+        if (n_ < lo || n_ > 1)                                                \
+            fail_msg("%zu lines of %s", n_, line);                            \
+    } while (0)
     for (int i = 0; i < SASL_MECH_COUNT; i++)
         for (int c = 0; c < SMTP_CLASS_COUNT; c++) {
             if (!code_of[c])
-                continue;
-            snprintf(line, sizeof(line),
-                     "smtp_auth_results_total{target=\"all\",mechanism=\"%s\","
-                     "class=\"%s\"}",
-                     mech_n(i), class_n(c));
-            if (count_lines(text, line) != 1)
-                fail_msg("%zu lines of %s", count_lines(text, line), line);
+                continue; /* no AUTH reply has this class */
+            CHECK_COUNT("smtp_auth_results_total{target=\"all\","
+                        "mechanism=\"%s\",class=\"%s\"}",
+                        mech_n(i), class_n(c));
         }
-    for (int s = 0; s < PROBE_STAGE_COUNT; s++) {
-        snprintf(line, sizeof(line),
-                 "smtp_probe_failures_total{target=\"all\",stage=\"%s\"}",
-                 stage_n(s));
-        if (count_lines(text, line) != 1)
-            fail_msg("%zu lines of %s", count_lines(text, line), line);
-    }
-    for (int e = PROBE_ERROR_NONE + 1; e < PROBE_ERROR_COUNT; e++) {
-        snprintf(line, sizeof(line),
-                 "smtp_probe_errors_total{target=\"all\",error=\"%s\"}",
-                 error_n(e));
-        if (count_lines(text, line) != 1)
-            fail_msg("%zu lines of %s", count_lines(text, line), line);
-    }
-    for (int f = PROBE_FAULT_NONE + 1; f < PROBE_FAULT_COUNT; f++) {
-        snprintf(line, sizeof(line),
-                 "smtp_agent_resource_failures_total{resource=\"%s\"}",
-                 fault_n(f));
-        if (count_lines(text, line) != 1)
-            fail_msg("%zu lines of %s", count_lines(text, line), line);
-    }
+    for (int s = 0; s < PROBE_STAGE_COUNT; s++)
+        CHECK_COUNT("smtp_probe_failures_total{target=\"all\",stage=\"%s\"}",
+                    stage_n(s));
+    for (int e = PROBE_ERROR_NONE + 1; e < PROBE_ERROR_COUNT; e++)
+        CHECK_COUNT("smtp_probe_errors_total{target=\"all\",error=\"%s\"}",
+                    error_n(e));
+    for (int f = PROBE_FAULT_NONE + 1; f < PROBE_FAULT_COUNT; f++)
+        CHECK_COUNT("smtp_agent_resource_failures_total{resource=\"%s\"}",
+                    fault_n(f));
+#undef CHECK_COUNT
     buf_free(&b);
+}
+
+/* With zero_series every value is there from the start, exactly once;
+ * by default a failure or error series appears with its first count:
+ * at most once before, exactly once after. */
+static void test_metrics_list_each_value_once(void **state)
+{
+    (void)state;
+    struct metrics *m =
+        every_value_store(CONFIG_EXTRA_BIT(CONFIG_EXTRA_ZERO_SERIES));
+    check_each_value(m, true);
+    record_every_failure(m);
+    check_each_value(m, true);
+    metrics_free(m);
+
+    m = every_value_store(0);
+    check_each_value(m, false);
+    record_every_failure(m);
+    check_each_value(m, true);
     metrics_free(m);
 }
 

@@ -27,6 +27,11 @@
 static const struct metrics_build_info build = {"0.1.0", "7.88.1",
                                                 "OpenSSL 3.0.15", "0.9.75"};
 
+/* Every extra_metrics option: the tests of the detailed series use it;
+ * test_series_per_option and test_default_series the default. */
+#define ALL_EXTRA ((1u << CONFIG_EXTRA_COUNT) - 1)
+#define EXTRA(e)  CONFIG_EXTRA_BIT(CONFIG_EXTRA_##e)
+
 static void target_set(struct target_config *t, const char *name,
                        const char *host, unsigned port, enum tls_mode tls,
                        const enum sasl_mech *mechs, size_t n_mechs)
@@ -36,6 +41,7 @@ static void target_set(struct target_config *t, const char *name,
     snprintf(t->host, sizeof t->host, "%s", host);
     t->port = port;
     t->tls = tls;
+    t->extra_metrics = ALL_EXTRA;
     for (size_t i = 0; i < n_mechs; i++)
         t->mechs[i] = mechs[i];
     t->n_mechs = n_mechs;
@@ -1074,6 +1080,234 @@ static void test_procstat_render(void **state)
     buf_free(&b);
 }
 
+/* ---- the series budget: what each extra_metrics option adds ---- */
+
+/* A good probe of a STARTTLS target, as Postfix answers it: five final
+ * replies, five phases, EHLO with 5 keywords and 3 mechanisms (SIZE
+ * stated), one TLS session; one AUTH per mechanism in mechs (235). */
+static void result_good(struct probe_result *r, const char *target,
+                        const enum sasl_mech *mechs, size_t n_mechs)
+{
+    result_init(r, target);
+    r->success = true;
+    r->start_time = 1700000000;
+    r->duration_seconds = 0.07;
+    static const int codes[PROBE_STAGE_COUNT] = {[PROBE_STAGE_GREETING] = 220,
+                                                 [PROBE_STAGE_EHLO] = 250,
+                                                 [PROBE_STAGE_STARTTLS] = 220,
+                                                 [PROBE_STAGE_AUTH] = 235,
+                                                 [PROBE_STAGE_QUIT] = 221};
+    for (int s = 0; s < PROBE_STAGE_COUNT; s++) {
+        if (codes[s] && (s != PROBE_STAGE_AUTH || n_mechs > 0))
+            reply_set(&r->replies[s], (enum probe_stage)s, codes[s]);
+    }
+    for (int p = 0; p < PROBE_PHASE_COUNT; p++)
+        r->phase_seconds[p] =
+            p == PROBE_PHASE_AUTH && n_mechs == 0 ? -1 : 0.01;
+    r->ehlo_seen = true;
+    static const char *const kw[] = {"PIPELINING", "SIZE", "AUTH",
+                                     "ENHANCEDSTATUSCODES", "8BITMIME"};
+    for (size_t i = 0; i < 5; i++)
+        snprintf(r->ehlo.keywords[i], sizeof r->ehlo.keywords[i], "%s", kw[i]);
+    r->ehlo.n_keywords = 5;
+    static const char *const adv[] = {"PLAIN", "LOGIN", "CRAM-MD5"};
+    for (size_t i = 0; i < 3; i++)
+        snprintf(r->ehlo.mechs[i], sizeof r->ehlo.mechs[i], "%s", adv[i]);
+    r->ehlo.n_mechs = 3;
+    r->ehlo.auth = true;
+    r->ehlo.has_size = true;
+    r->ehlo.size = 10240000;
+    r->tls.present = true;
+    snprintf(r->tls.version, sizeof r->tls.version, "TLSv1.3");
+    snprintf(r->tls.cipher, sizeof r->tls.cipher, "TLS_AES_256_GCM_SHA384");
+    r->tls.not_after = 1900000000;
+    r->tls.valid = true;
+    r->n_auth = n_mechs;
+    for (size_t i = 0; i < n_mechs; i++) {
+        r->auth[i].mech = mechs[i];
+        r->auth[i].attempted = true;
+        r->auth[i].advertised = true;
+        reply_set(&r->auth[i].reply, PROBE_STAGE_AUTH, 235);
+    }
+}
+
+/* Samples of target in text: every line of a series with its label. */
+static size_t count_target(const char *text, const char *target)
+{
+    char want[96];
+    snprintf(want, sizeof want, "{target=\"%s\"", target);
+    size_t n = 0;
+    for (const char *p = text; p && *p;) {
+        const char *end = strchr(p, '\n');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        const char *brace = memchr(p, '{', len);
+        if (p[0] != '#' && brace && strncmp(brace, want, strlen(want)) == 0)
+            n++;
+        p = end ? end + 1 : NULL;
+    }
+    return n;
+}
+
+/* Two targets with extra_metrics = extra: "auth" (STARTTLS, PLAIN) and
+ * "ehlo" (STARTTLS, EHLO only), each after one good probe. */
+static struct metrics *budget_store(unsigned extra)
+{
+    static const enum sasl_mech plain[] = {SASL_MECH_PLAIN};
+    struct agent_config cfg;
+    struct target_config t[2];
+    memset(&cfg, 0, sizeof cfg);
+    target_set(&t[0], "auth", "mx.example.com", 587, TLS_MODE_STARTTLS, plain,
+               1);
+    target_set(&t[1], "ehlo", "mx.example.com", 587, TLS_MODE_STARTTLS, NULL,
+               0);
+    t[0].extra_metrics = t[1].extra_metrics = extra;
+    cfg.targets = t;
+    cfg.n_targets = 2;
+    struct metrics *m = metrics_new(&build);
+    assert_non_null(m);
+    assert_int_equal(metrics_set_targets(m, &cfg), 0);
+    struct probe_result r;
+    result_good(&r, "auth", plain, 1);
+    record(m, &r);
+    result_good(&r, "ehlo", NULL, 0);
+    record(m, &r);
+    return m;
+}
+
+/*
+ * Exact series per target for each option (README's "Metrics" counts
+ * come from a real Postfix; this shape has 5 EHLO keywords, not 10).
+ * Default, STARTTLS + AUTH PLAIN: success 1, duration +Inf/_sum/_count
+ * 3, phases 5, probes 1, replies 5, AUTH results 4, advertised PLAIN 1,
+ * size 1, TLS info/expiry/valid 3, last run 1, target info 1 = 26.
+ */
+static void test_series_per_option(void **state)
+{
+    (void)state;
+    static const struct {
+        unsigned extra;
+        size_t auth, ehlo;
+    } cases[] = {
+        {0, 26, 19},
+        /* 13 more buckets */
+        {EXTRA(DURATION_BUCKETS), 39, 32},
+        /* 5 keywords, and LOGIN and CRAM-MD5 (all 3 for EHLO-only) */
+        {EXTRA(EHLO_EXTENSIONS), 33, 27},
+        /* one per stage with a reply: 5, and 4 without AUTH */
+        {EXTRA(LAST_REPLY_CODES), 31, 23},
+        /* 7 stages, 8 errors, skips of reason running */
+        {EXTRA(ZERO_SERIES), 42, 35},
+        {ALL_EXTRA, 67, 60},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        struct metrics *m = budget_store(cases[i].extra);
+        char *text = render(m);
+        size_t auth = count_target(text, "auth");
+        size_t ehlo = count_target(text, "ehlo");
+        if (auth != cases[i].auth || ehlo != cases[i].ehlo)
+            fail_msg("extra 0x%x: auth %zu (want %zu), ehlo %zu (want %zu)"
+                     "\n%s",
+                     cases[i].extra, auth, cases[i].auth, ehlo, cases[i].ehlo,
+                     text);
+        free(text);
+        metrics_free(m);
+    }
+    /* The budget of DESIGN.md: 32 for a STARTTLS + AUTH target. */
+    assert_true(cases[0].auth <= 32);
+}
+
+/* What the default keeps and drops, line by line; and a reload that
+ * turns an option on shows what was counted before. */
+static void test_default_series(void **state)
+{
+    (void)state;
+    struct metrics *m = budget_store(0);
+    char *text = render(m);
+    static const char *const want[] = {
+        "smtp_probe_duration_seconds_bucket{target=\"auth\",le=\"+Inf\"} 1",
+        "smtp_probe_duration_seconds_sum{target=\"auth\"} 0.07",
+        "smtp_probe_duration_seconds_count{target=\"auth\"} 1",
+        "smtp_auth_results_total{target=\"auth\",mechanism=\"PLAIN\","
+        "class=\"success\"} 1",
+        "smtp_auth_results_total{target=\"auth\",mechanism=\"PLAIN\","
+        "class=\"unsupported_parameter\"} 0",
+        "smtp_auth_results_total{target=\"auth\",mechanism=\"PLAIN\","
+        "class=\"auth_failed\"} 0",
+        "smtp_auth_results_total{target=\"auth\",mechanism=\"PLAIN\","
+        "class=\"temporary_failure\"} 0",
+        "smtp_auth_mechanism_advertised{target=\"auth\",mechanism=\"PLAIN\"} "
+        "1",
+        "smtp_replies_total{target=\"auth\",stage=\"auth\",code=\"235\","
+        "class=\"success\"} 1",
+    };
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++)
+        assert_line(text, want[i]);
+    assert_absent(text, "smtp_probe_duration_seconds_bucket{target=\"auth\","
+                        "le=\"0.1\"}");
+    assert_absent(text, "smtp_probe_failures_total");
+    assert_absent(text, "smtp_probe_errors_total");
+    assert_absent(text, "smtp_agent_probes_skipped_total");
+    assert_absent(text, "smtp_last_reply_code");
+    assert_absent(text, "smtp_ehlo_extension");
+    assert_absent(text, "mechanism=\"LOGIN\"");
+    assert_absent(text, "smtp_auth_mechanism_advertised{target=\"ehlo\"");
+    free(text);
+
+    /* A failure and a skip appear with their first count, alone. */
+    struct probe_result r;
+    result_connect_error(&r, "auth");
+    record(m, &r);
+    metrics_skipped(m, "ehlo", SCHED_SKIP_RUNNING, 2);
+    text = render(m);
+    assert_line(
+        text,
+        "smtp_probe_failures_total{target=\"auth\",stage=\"connect\"} 1");
+    assert_line(
+        text, "smtp_probe_errors_total{target=\"auth\",error=\"connect\"} 1");
+    assert_line(text, "smtp_agent_probes_skipped_total{target=\"ehlo\","
+                      "reason=\"running\"} 2");
+    assert_absent(text, "stage=\"greeting\"} ");
+    assert_absent(text, "error=\"dns\"");
+    assert_absent(text, "smtp_agent_probes_skipped_total{target=\"auth\"");
+    free(text);
+
+    /* Options on by reload: the store kept everything. */
+    static const enum sasl_mech plain[] = {SASL_MECH_PLAIN};
+    struct agent_config cfg;
+    struct target_config t[2];
+    memset(&cfg, 0, sizeof cfg);
+    target_set(&t[0], "auth", "mx.example.com", 587, TLS_MODE_STARTTLS, plain,
+               1);
+    target_set(&t[1], "ehlo", "mx.example.com", 587, TLS_MODE_STARTTLS, NULL,
+               0);
+    t[0].extra_metrics = EXTRA(ZERO_SERIES) | EXTRA(DURATION_BUCKETS);
+    t[1].extra_metrics = EXTRA(LAST_REPLY_CODES) | EXTRA(EHLO_EXTENSIONS);
+    cfg.targets = t;
+    cfg.n_targets = 2;
+    assert_int_equal(metrics_set_targets(m, &cfg), 0);
+    text = render(m);
+    assert_line(text, "smtp_probe_failures_total{target=\"auth\","
+                      "stage=\"greeting\"} 0");
+    assert_line(text, "smtp_agent_probes_skipped_total{target=\"auth\","
+                      "reason=\"running\"} 0");
+    assert_line(text, "smtp_probe_duration_seconds_bucket{target=\"auth\","
+                      "le=\"0.005\"} 1");
+    assert_line(text, "smtp_probe_duration_seconds_bucket{target=\"auth\","
+                      "le=\"0.1\"} 2");
+    assert_line(text, "smtp_last_reply_code{target=\"ehlo\",stage=\"ehlo\"} "
+                      "250");
+    assert_line(text, "smtp_ehlo_extension{target=\"ehlo\","
+                      "keyword=\"PIPELINING\"} 1");
+    assert_line(text, "smtp_auth_mechanism_advertised{target=\"ehlo\","
+                      "mechanism=\"CRAM-MD5\"} 1");
+    /* Each target its own: ehlo has no zero series, auth no last codes. */
+    assert_absent(text, "smtp_probe_failures_total{target=\"ehlo\"");
+    assert_absent(text, "smtp_last_reply_code{target=\"auth\"");
+    assert_absent(text, "smtp_ehlo_extension{target=\"auth\"");
+    free(text);
+    metrics_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1087,6 +1321,8 @@ int main(void)
         cmocka_unit_test(test_family_order_and_promtool),
         cmocka_unit_test(test_last_results),
         cmocka_unit_test(test_concurrency),
+        cmocka_unit_test(test_series_per_option),
+        cmocka_unit_test(test_default_series),
         cmocka_unit_test(test_procstat_read),
         cmocka_unit_test(test_procstat_render),
     };

@@ -27,8 +27,11 @@ static uint64_t fake_clock(void)
 /* Two EHLO-only targets that are never probed here (no runner_step while
  * they are due). The runner numbers the targets of its first config 1..n
  * in config order. */
+/* zero_series: the target's counters are there at 0 to show that a
+ * fault counted none of them. */
 static const char two_targets[] = "[agent]\n"
                                   "interval = 1h\n"
+                                  "extra_metrics = zero_series\n"
                                   "[target \"mx1\"]\n"
                                   "host = 127.0.0.1\n"
                                   "port = 1\n"
