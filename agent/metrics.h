@@ -40,8 +40,9 @@ void metrics_free(struct metrics *m);
  * every counter; a removed target's series disappear; a new target's
  * series that alerts rely on start at 0 (probes, AUTH results success /
  * unsupported_parameter / auth_failed / temporary_failure for each
- * configured mechanism; with extra_metrics zero_series also failures by
- * stage, errors by error and skips of reason running). Target info
+ * configured mechanism, and for a STARTTLS target the errors of
+ * starttls_unavailable; with extra_metrics zero_series also failures by
+ * stage, every error and skips of reason running). Target info
  * (host, port, tls), configured mechanisms and extra_metrics (what
  * metrics_render shows of the target) follow cfg. 0, or -1 when out of
  * memory (the store is then unchanged).

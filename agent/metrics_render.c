@@ -143,13 +143,21 @@ static int emit_failures(struct fam *f, const struct mtarget *t)
     return 0;
 }
 
+/*
+ * An alert fires at once on an increase of starttls_unavailable (STARTTLS
+ * stripped is maybe an attack, and one probe may be all it takes): a
+ * STARTTLS target has that series at 0 from the start, the others from
+ * their first count.
+ */
 static int emit_errors(struct fam *f, const struct mtarget *t)
 {
     for (int e = PROBE_ERROR_NONE + 1; e < PROBE_ERROR_COUNT; e++) {
         struct expo_label l[] = {
             L("target", t->name),
             L("error", probe_error_name((enum probe_error)e))};
-        if (counted(t, t->errors[e]) &&
+        bool alert = e == PROBE_ERROR_STARTTLS_UNAVAILABLE &&
+                     t->tls_mode == TLS_MODE_STARTTLS;
+        if ((alert || counted(t, t->errors[e])) &&
             fam_sample(f, l, 2, (double)t->errors[e]) < 0)
             return -1;
     }

@@ -1178,8 +1178,9 @@ static struct metrics *budget_store(unsigned extra)
  * Exact series per target for each option (README's "Metrics" counts
  * come from a real Postfix; this shape has 5 EHLO keywords, not 10).
  * Default, STARTTLS + AUTH PLAIN: success 1, duration +Inf/_sum/_count
- * 3, phases 5, probes 1, replies 5, AUTH results 4, advertised PLAIN 1,
- * size 1, TLS info/expiry/valid 3, last run 1, target info 1 = 26.
+ * 3, phases 5, probes 1, errors starttls_unavailable 1, replies 5, AUTH
+ * results 4, advertised PLAIN 1, size 1, TLS info/expiry/valid 3, last
+ * run 1, target info 1 = 27.
  */
 static void test_series_per_option(void **state)
 {
@@ -1188,14 +1189,14 @@ static void test_series_per_option(void **state)
         unsigned extra;
         size_t auth, ehlo;
     } cases[] = {
-        {0, 26, 19},
+        {0, 27, 20},
         /* 13 more buckets */
-        {EXTRA(DURATION_BUCKETS), 39, 32},
+        {EXTRA(DURATION_BUCKETS), 40, 33},
         /* 5 keywords, and LOGIN and CRAM-MD5 (all 3 for EHLO-only) */
-        {EXTRA(EHLO_EXTENSIONS), 33, 27},
+        {EXTRA(EHLO_EXTENSIONS), 34, 28},
         /* one per stage with a reply: 5, and 4 without AUTH */
-        {EXTRA(LAST_REPLY_CODES), 31, 23},
-        /* 7 stages, 8 errors, skips of reason running */
+        {EXTRA(LAST_REPLY_CODES), 32, 24},
+        /* 7 stages, the 7 other errors, skips of reason running */
         {EXTRA(ZERO_SERIES), 42, 35},
         {ALL_EXTRA, 67, 60},
     };
@@ -1245,7 +1246,12 @@ static void test_default_series(void **state)
     assert_absent(text, "smtp_probe_duration_seconds_bucket{target=\"auth\","
                         "le=\"0.1\"}");
     assert_absent(text, "smtp_probe_failures_total");
-    assert_absent(text, "smtp_probe_errors_total");
+    /* Of the errors only the one an alert fires on at once. */
+    assert_line(text, "smtp_probe_errors_total{target=\"auth\","
+                      "error=\"starttls_unavailable\"} 0");
+    assert_line(text, "smtp_probe_errors_total{target=\"ehlo\","
+                      "error=\"starttls_unavailable\"} 0");
+    assert_absent(text, "error=\"connect\"");
     assert_absent(text, "smtp_agent_probes_skipped_total");
     assert_absent(text, "smtp_last_reply_code");
     assert_absent(text, "smtp_ehlo_extension");
@@ -1282,6 +1288,7 @@ static void test_default_series(void **state)
                0);
     t[0].extra_metrics = EXTRA(ZERO_SERIES) | EXTRA(DURATION_BUCKETS);
     t[1].extra_metrics = EXTRA(LAST_REPLY_CODES) | EXTRA(EHLO_EXTENSIONS);
+    t[1].tls = TLS_MODE_IMPLICIT; /* no STARTTLS to go missing */
     cfg.targets = t;
     cfg.n_targets = 2;
     assert_int_equal(metrics_set_targets(m, &cfg), 0);
@@ -1302,6 +1309,7 @@ static void test_default_series(void **state)
                       "mechanism=\"CRAM-MD5\"} 1");
     /* Each target its own: ehlo has no zero series, auth no last codes. */
     assert_absent(text, "smtp_probe_failures_total{target=\"ehlo\"");
+    assert_absent(text, "smtp_probe_errors_total{target=\"ehlo\"");
     assert_absent(text, "smtp_last_reply_code{target=\"auth\"");
     assert_absent(text, "smtp_ehlo_extension{target=\"auth\"");
     free(text);
