@@ -29,8 +29,10 @@
 #include "http_watchdog.h"
 #include "log.h"
 #include "metrics.h"
+#include "metrics_read.h"
 #include "now.h"
 #include "page.h"
+#include "page_query.h"
 #include "procstat.h"
 
 #if MHD_VERSION >= 0x00097002
@@ -162,17 +164,43 @@ static int render_metrics(void *cls, struct buf *b)
     return 0;
 }
 
-/* The body of /, in the render thread. */
+/* The page for q: a brief of every target, the full last result only of
+ * those shown as cards. *matched: how many targets q selected. */
+static int render_page_for(struct http_server *h, const struct page_query *q,
+                           struct buf *b, size_t *matched)
+{
+    struct metrics_brief *briefs = NULL;
+    size_t n = 0;
+    if (metrics_briefs(h->metrics, &briefs, &n) < 0)
+        return -1;
+    size_t *idx = calloc(n ? n : 1, sizeof(*idx));
+    const char **names = calloc(n ? n : 1, sizeof(*names));
+    struct metrics_last *cards = NULL;
+    size_t n_cards = 0, n_shown = 0;
+    int rc = -1;
+    if (idx && names) {
+        *matched = page_select(q, briefs, n, idx, &n_cards);
+        for (size_t k = 0; k < n_cards; k++)
+            names[k] = briefs[idx[k]].name;
+        if (metrics_last_named(h->metrics, names, n_cards, &cards, &n_shown) ==
+            0)
+            rc = page_render_view(b, q, briefs, n, idx, *matched, n_cards,
+                                  cards, n_shown, now_unix());
+    }
+    free(cards);
+    free(names);
+    free(idx);
+    free(briefs);
+    return rc;
+}
+
+/* The body of / without a query, in the render thread. */
 static int render_page(void *cls, struct buf *b)
 {
-    struct http_server *h = cls;
-    struct metrics_last *res = NULL;
-    size_t n = 0;
-    if (metrics_last_results(h->metrics, &res, &n) < 0)
-        return -1;
-    int rc = page_render(b, res, n, now_unix());
-    free(res);
-    return rc;
+    struct page_query q;
+    memset(&q, 0, sizeof(q));
+    size_t matched;
+    return render_page_for(cls, &q, b, &matched);
 }
 
 /* Nothing on the page runs, loads or embeds anything, and no other site
@@ -180,7 +208,7 @@ static int render_page(void *cls, struct buf *b)
 static const struct http_header page_headers[] = {
     {"Content-Security-Policy",
      "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; "
-     "form-action 'none'; frame-ancestors 'none'"},
+     "form-action 'self'; frame-ancestors 'none'"},
 };
 
 /* What is rendered off MHD's thread, by index; server_init() sets cls. */
@@ -193,6 +221,7 @@ static const struct http_render_source render_sources[] = {
     [SOURCE_PAGE] = {.name = "page",
                      .render = render_page,
                      .content_type = TEXT_HTML,
+                     .gzip = true,
                      .headers = page_headers,
                      .n_headers =
                          sizeof(page_headers) / sizeof(page_headers[0])},
@@ -326,9 +355,64 @@ static MHD_RESULT serve_metrics(struct http_server *h,
                           "Rendering the metrics failed.\n");
 }
 
+/* ?state=, ?target=, ?q= as sent (nothing is unescaped: see
+ * unescape_nothing()); NULL when absent. */
+static const char *get_arg(struct MHD_Connection *conn, const char *key)
+{
+    return MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+/* A page for one query: small by construction (a card, or the first
+ * matches as cards and the rest as links), rendered here for this
+ * request alone, its bytes counted with the shared ones'. */
+static MHD_RESULT serve_page_query(struct http_server *h,
+                                   struct MHD_Connection *conn,
+                                   const struct page_query *q)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    size_t matched = 0;
+    if (render_page_for(h, q, &b, &matched) < 0) {
+        buf_free(&b);
+        return respond_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+                            "Rendering the page failed.\n", NULL, 0);
+    }
+    struct MHD_Response *resp = NULL;
+    bool gzip = request_accepts_gzip(conn);
+    enum http_render_wait w =
+        http_render_once(h->render, SOURCE_PAGE, &b, gzip, &resp);
+    if (w == HTTP_RENDER_BUSY)
+        return respond_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+                            "Too many answers held for slow clients; "
+                            "retry later\n",
+                            NULL, 0);
+    if (w == HTTP_RENDER_STOPPED || !resp)
+        return respond_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+                            "Shutting down\n", NULL, 0);
+    /* A name that is no target's: the page says so, with a 404. */
+    unsigned status =
+        q->target[0] && matched == 0 ? MHD_HTTP_NOT_FOUND : MHD_HTTP_OK;
+    MHD_RESULT ret = MHD_queue_response(conn, status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
 static MHD_RESULT serve_page(struct http_server *h,
                              struct MHD_Connection *conn, struct http_req *req)
 {
+    if (!req->parked) {
+        struct page_query q;
+        char err[128];
+        if (page_query_parse(&q, get_arg(conn, "state"),
+                             get_arg(conn, "target"), get_arg(conn, "q"), err,
+                             sizeof(err)) < 0) {
+            char text[160];
+            snprintf(text, sizeof(text), "Bad query: %s\n", err);
+            return respond_text(conn, MHD_HTTP_BAD_REQUEST, text, NULL, 0);
+        }
+        if (page_query_given(&q))
+            return serve_page_query(h, conn, &q);
+    }
     return serve_rendered(h, conn, req, SOURCE_PAGE,
                           "Rendering the page failed.\n");
 }

@@ -442,6 +442,42 @@ enum http_render_wait http_render_wait(struct http_render *r, size_t source,
     return rc == 0 ? HTTP_RENDER_PARKED : HTTP_RENDER_STOPPED;
 }
 
+enum http_render_wait http_render_once(struct http_render *r, size_t source,
+                                       struct buf *body, bool gzip,
+                                       struct MHD_Response **out)
+{
+    *out = NULL;
+    pthread_mutex_lock(&r->lock);
+    bool stopping = r->stopping || source >= r->n;
+    size_t busy = atomic_load(&r->held) + r->reserved;
+    bool over = busy > 0 && busy + body->len > cap_of(r);
+    const struct http_render_source *src = stopping ? NULL : &r->s[source].src;
+    pthread_mutex_unlock(&r->lock);
+    if (stopping || over) {
+        buf_free(body);
+        if (over)
+            atomic_fetch_add(&r->busy, 1);
+        return stopping ? HTTP_RENDER_STOPPED : HTTP_RENDER_BUSY;
+    }
+    size_t len = body->len;
+    char *data = len ? buf_take(body) : calloc(1, 1);
+    buf_free(body);
+    if (!data)
+        return HTTP_RENDER_PARKED;
+    if (gzip && src->gzip) {
+        char *z;
+        size_t zlen;
+        if (gzip_bytes(data, len, &z, &zlen) == 0) {
+            free(data);
+            atomic_fetch_add(&r->gzips, 1);
+            *out = make_response(r, src, z, zlen, true);
+            return HTTP_RENDER_PARKED;
+        }
+    }
+    *out = make_response(r, src, data, len, false);
+    return HTTP_RENDER_PARKED;
+}
+
 void http_render_stats(struct http_render *r, struct http_render_stats *out)
 {
     pthread_mutex_lock(&r->lock);

@@ -85,6 +85,18 @@ enum http_render_wait http_render_wait(struct http_render *r, size_t source,
                                        struct MHD_Connection *conn,
                                        uint64_t deadline_ms);
 
+/*
+ * A body the caller rendered itself, for one request (a page for one
+ * query: nothing to share), answered like source's: its headers, its
+ * bytes counted with the others' and gzip'd when gzip (and source allows
+ * it). BUSY when bytes are held and this one would pass the cap. On
+ * HTTP_RENDER_PARKED (here: done), *out is the response to queue (NULL
+ * when out of memory); body is emptied either way.
+ */
+enum http_render_wait http_render_once(struct http_render *r, size_t source,
+                                       struct buf *body, bool gzip,
+                                       struct MHD_Response **out);
+
 /* The answer to queue with status 200: gzip'd when asked for and made;
  * *gzipped says which. NULL when the render failed. Valid while b is
  * held; queueing takes libmicrohttpd's own reference. */

@@ -3,6 +3,7 @@
 #include "page.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -414,34 +415,146 @@ static void pg_card(struct page *pg, const struct metrics_last *l)
     pg_puts(pg, "</dl>\n</article>\n");
 }
 
-/* The counts, and links to the failing cards: what to look at first. */
-static void pg_summary(struct page *pg, const struct metrics_last *res,
-                       size_t n)
+static enum page_state brief_state(const struct metrics_brief *b)
+{
+    switch (b->state) {
+    case REPORT_PENDING:
+        return PAGE_PENDING;
+    case REPORT_OK:
+        return PAGE_OK;
+    default:
+        return PAGE_FAILING;
+    }
+}
+
+/* A link to a target: its card's anchor when the page shows the card,
+ * else the page of that card alone. */
+static void pg_target_link(struct page *pg, const char *name, bool on_page)
+{
+    pg_puts(pg, on_page ? "<a href=\"#t-" : "<a href=\"?target=");
+    pg_esc(pg, name);
+    pg_puts(pg, "\">");
+    pg_esc(pg, name);
+    pg_puts(pg, "</a>");
+}
+
+/* What the page shows, and of which targets. */
+struct view {
+    const struct page_query *q;
+    const struct metrics_brief *b; /* every target, by name */
+    size_t n;
+    const size_t *idx; /* the selected ones, in the page's order */
+    size_t matched, cards;
+    bool fleet; /* too many targets for a card each */
+};
+
+/* The counts (links to each state's page in a fleet), and the failing
+ * targets by name: what to look at first. */
+static void pg_summary(struct page *pg, const struct view *v)
 {
     size_t count[PAGE_STATE_COUNT] = {0};
-    for (size_t i = 0; i < n; i++)
-        count[state_of(&res[i].result)]++;
+    for (size_t i = 0; i < v->n; i++)
+        count[brief_state(&v->b[i])]++;
+    static const enum page_filter filter[] = {
+        [PAGE_OK] = PAGE_FILTER_OK,
+        [PAGE_FAILING] = PAGE_FILTER_FAILING,
+        [PAGE_PENDING] = PAGE_FILTER_PENDING,
+    };
+    _Static_assert(sizeof filter / sizeof filter[0] == PAGE_STATE_COUNT,
+                   "a filter for every card state");
     pg_puts(pg, "<p class=\"summary\">");
-    for (int s = 0; s < PAGE_STATE_COUNT; s++)
-        pg_printf(pg, "<span class=\"pill %s%s\">%zu %s</span> ",
+    for (int s = 0; s < PAGE_STATE_COUNT; s++) {
+        if (v->fleet)
+            pg_printf(pg, "<a href=\"?state=%s\">",
+                      page_filter_name(filter[s]));
+        pg_printf(pg, "<span class=\"pill %s%s\">%zu %s</span>",
                   page_states[s].css, count[s] ? "" : " zero", count[s],
                   page_states[s].label);
-    pg_puts(pg, "</p>\n");
-    if (count[PAGE_FAILING] == 0)
-        return;
-    pg_puts(pg, "<p class=\"failing-list\">Failing:");
-    const char *sep = " ";
-    for (size_t i = 0; i < n; i++) {
-        if (state_of(&res[i].result) != PAGE_FAILING)
-            continue;
-        pg_printf(pg, "%s<a href=\"#t-", sep);
-        pg_esc(pg, res[i].result.target);
-        pg_puts(pg, "\">");
-        pg_esc(pg, res[i].result.target);
-        pg_puts(pg, "</a>");
-        sep = ", ";
+        pg_puts(pg, v->fleet ? "</a> " : " ");
     }
     pg_puts(pg, "</p>\n");
+    if (count[PAGE_FAILING] == 0 || page_query_given(v->q))
+        return;
+    /* Links to the failing cards; the failing without a card are
+     * counted here and listed below. */
+    pg_puts(pg, "<p class=\"failing-list\">Failing:");
+    const char *sep = " ";
+    for (size_t k = 0; k < v->cards; k++) {
+        const struct metrics_brief *t = &v->b[v->idx[k]];
+        if (brief_state(t) != PAGE_FAILING)
+            break; /* the failing come first */
+        pg_puts(pg, sep);
+        pg_target_link(pg, t->name, true);
+        sep = ", ";
+    }
+    if (count[PAGE_FAILING] > v->cards)
+        pg_printf(pg, "%sand %zu more, listed below",
+                  sep[0] == ',' ? ", " : " ", count[PAGE_FAILING] - v->cards);
+    pg_puts(pg, "</p>\n");
+}
+
+/* A search form, where there are too many targets to scroll through. A
+ * GET to the page itself: no script. */
+static void pg_form(struct page *pg, const struct page_query *q)
+{
+    pg_puts(pg, "<form class=\"filter\" method=\"get\" action=\"/\">"
+                "<input type=\"search\" name=\"q\" placeholder=\"target "
+                "name contains\" value=\"");
+    pg_esc(pg, q->q);
+    pg_puts(pg, "\"> <select name=\"state\">");
+    static const char *const words[] = {"any state", "failing",
+                                        "not probed yet", "ok"};
+    _Static_assert(sizeof words / sizeof words[0] == PAGE_FILTER_COUNT,
+                   "words for every filter");
+    for (int f = 0; f < PAGE_FILTER_COUNT; f++)
+        pg_printf(pg, "<option value=\"%s\"%s>%s</option>",
+                  page_filter_name((enum page_filter)f),
+                  (int)q->state == f ? " selected" : "", words[f]);
+    pg_puts(pg, "</select> <button type=\"submit\">Filter</button>");
+    if (page_query_given(q))
+        pg_puts(pg, " <a href=\"/\">all targets</a>");
+    pg_puts(pg, "</form>\n");
+}
+
+/* What a filtered page shows, in words. */
+static void pg_query_line(struct page *pg, const struct view *v)
+{
+    if (v->q->target[0]) {
+        if (v->matched == 0) {
+            pg_puts(pg, "<p>No target is named <code>");
+            pg_esc(pg, v->q->target);
+            pg_puts(pg, "</code>.</p>\n");
+        }
+        return;
+    }
+    pg_printf(pg, "<p class=\"muted\">%zu of %zu targets match", v->matched,
+              v->n);
+    if (v->matched > v->cards)
+        pg_printf(pg, "; the first %zu in full, the rest listed below",
+                  v->cards);
+    pg_puts(pg, ".</p>\n");
+}
+
+/* The selected targets without a card, one short line each, grouped by
+ * state: a fleet fits on a page, and each name links to its card. */
+static void pg_list(struct page *pg, const struct view *v)
+{
+    int open = -1;
+    for (size_t k = v->cards; k < v->matched && pg->rc == 0; k++) {
+        const struct metrics_brief *t = &v->b[v->idx[k]];
+        int st = (int)brief_state(t);
+        if (st != open) {
+            if (open >= 0)
+                pg_puts(pg, "</p></section>\n");
+            pg_printf(pg, "<section class=\"list %s\"><h2>%s</h2><p>",
+                      page_states[st].css, page_states[st].label);
+            open = st;
+        }
+        pg_target_link(pg, t->name, false);
+        pg_puts(pg, " ");
+    }
+    if (open >= 0)
+        pg_puts(pg, "</p></section>\n");
 }
 
 /*
@@ -489,15 +602,21 @@ static const char page_css[] =
     ".muted{color:#57606a;font-size:.92em}\n"
     "summary{cursor:pointer;color:#0b57d0}\n"
     "footer{margin-top:1rem}\n"
+    ".filter{margin:.2rem 0 .8rem}\n"
+    ".filter input{width:min(100%,16rem)}\n"
+    ".list{margin-top:1rem;overflow-wrap:anywhere}\n"
+    ".list h2{margin:0 0 .3rem}\n"
+    ".list p{margin:0;line-height:1.8}\n"
+    ".list a{margin-right:.6rem;white-space:nowrap;"
+    "font-family:ui-monospace,'DejaVu Sans Mono',monospace;font-size:.9em}\n"
+    ".list.failing h2{color:#b3261e}.list.ok a{color:#1a7f37}\n"
     "@media (max-width:36rem){body{padding:.5rem}"
     "dl{grid-template-columns:minmax(0,1fr);gap:.1rem}"
     "dt{margin-top:.35rem;font-size:.9rem}}\n";
 
-int page_render(struct buf *b, const struct metrics_last *res, size_t n,
-                double now)
+static void pg_head(struct page *pg)
 {
-    struct page pg = {.b = b, .rc = 0, .now = now};
-    pg_printf(&pg,
+    pg_printf(pg,
               "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n"
               "<meta charset=\"utf-8\">\n"
               "<meta name=\"viewport\" content=\"width=device-width, "
@@ -505,25 +624,80 @@ int page_render(struct buf *b, const struct metrics_last *res, size_t n,
               "<meta http-equiv=\"refresh\" content=\"%d\">\n"
               "<title>smtp-health-agent</title>\n<style>\n",
               PAGE_REFRESH_S);
-    pg_puts(&pg, page_css);
-    pg_puts(&pg, "</style>\n</head>\n<body>\n<h1>smtp-health-agent</h1>\n");
-    if (n == 0)
-        pg_puts(&pg, "<p>No targets configured.</p>\n");
-    else
-        pg_summary(&pg, res, n);
-    pg_puts(&pg, "<main>\n");
-    /* What needs looking at comes first: failing, then not yet probed,
-     * then ok; by name within each (the store's order). */
-    for (int s = 0; s < PAGE_STATE_COUNT; s++)
-        for (size_t i = 0; i < n && pg.rc == 0; i++)
-            if (state_of(&res[i].result) == page_order[s])
-                pg_card(&pg, &res[i]);
-    pg_puts(&pg, "</main>\n<footer class=\"muted\">Rendered ");
-    pg_time(&pg, pg.now);
-    pg_printf(&pg,
+    pg_puts(pg, page_css);
+    pg_puts(pg, "</style>\n</head>\n<body>\n<h1>smtp-health-agent</h1>\n");
+}
+
+static void pg_foot(struct page *pg)
+{
+    pg_puts(pg, "<footer class=\"muted\">Rendered ");
+    pg_time(pg, pg->now);
+    pg_printf(pg,
               "; reloads every %d s. <a href=\"/metrics\">Metrics</a>. "
               "<code>smtp-health-agent --explain CODE</code> explains any "
               "reply.</footer>\n</body>\n</html>\n",
               PAGE_REFRESH_S);
+}
+
+int page_render_view(struct buf *b, const struct page_query *q,
+                     const struct metrics_brief *briefs, size_t n,
+                     const size_t *idx, size_t matched, size_t n_cards,
+                     const struct metrics_last *cards, size_t n_shown,
+                     double now)
+{
+    struct page pg = {.b = b, .rc = 0, .now = now};
+    struct view v = {.q = q,
+                     .b = briefs,
+                     .n = n,
+                     .idx = idx,
+                     .matched = matched,
+                     .cards = n_cards,
+                     .fleet = n > PAGE_FULL_MAX || page_query_given(q)};
+    pg_head(&pg);
+    if (n == 0)
+        pg_puts(&pg, "<p>No targets configured.</p>\n");
+    else
+        pg_summary(&pg, &v);
+    if (v.fleet) {
+        pg_form(&pg, q);
+        if (page_query_given(q))
+            pg_query_line(&pg, &v);
+    }
+    pg_puts(&pg, "<main>\n");
+    for (size_t i = 0; i < n_shown && pg.rc == 0; i++)
+        pg_card(&pg, &cards[i]);
+    pg_puts(&pg, "</main>\n");
+    pg_list(&pg, &v);
+    pg_foot(&pg);
     return pg.rc;
+}
+
+int page_render(struct buf *b, const struct metrics_last *res, size_t n,
+                double now)
+{
+    /* The briefs and order that the store and page_select() would give. */
+    struct metrics_brief *briefs = calloc(n ? n : 1, sizeof(*briefs));
+    size_t *idx = calloc(n ? n : 1, sizeof(*idx));
+    struct metrics_last *cards = calloc(n ? n : 1, sizeof(*cards));
+    int rc = -1;
+    if (briefs && idx && cards) {
+        for (size_t i = 0; i < n; i++) {
+            snprintf(briefs[i].name, sizeof(briefs[i].name), "%s",
+                     res[i].result.target);
+            briefs[i].state = report_state_of(&res[i].result);
+            briefs[i].start_time = res[i].result.start_time;
+        }
+        struct page_query q;
+        memset(&q, 0, sizeof(q));
+        size_t n_cards = 0;
+        size_t matched = page_select(&q, briefs, n, idx, &n_cards);
+        for (size_t k = 0; k < n_cards; k++)
+            cards[k] = res[idx[k]];
+        rc = page_render_view(b, &q, briefs, n, idx, matched, n_cards, cards,
+                              n_cards, now);
+    }
+    free(briefs);
+    free(idx);
+    free(cards);
+    return rc;
 }
