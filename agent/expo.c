@@ -24,18 +24,18 @@ static const char *const type_names[] = {
 static int escape(struct buf *out, const char *s, const char *special,
                   const char *repl)
 {
-    const char *run = s;
-    for (const char *p = s; *p; p++) {
-        const char *hit = strchr(special, *p);
-        if (!hit)
-            continue;
-        char esc[2] = {'\\', repl[hit - special]};
-        if (buf_append(out, run, (size_t)(p - run)) < 0 ||
-            buf_append(out, esc, 2) < 0)
+    for (;;) {
+        size_t run = strcspn(s, special);
+        if (buf_append(out, s, run) < 0)
             return -1;
-        run = p + 1;
+        s += run;
+        if (!*s)
+            return 0;
+        char esc[2] = {'\\', repl[strchr(special, *s) - special]};
+        if (buf_append(out, esc, 2) < 0)
+            return -1;
+        s++;
     }
-    return buf_puts(out, run);
 }
 
 int expo_escape_label(struct buf *out, const char *s)
@@ -46,6 +46,59 @@ int expo_escape_label(struct buf *out, const char *s)
 int expo_escape_help(struct buf *out, const char *s)
 {
     return escape(out, s, "\\\n", "\\n");
+}
+
+static const char *format_uint(char *dst, size_t n, uint64_t u);
+
+/* v's digits, most significant first, without snprintf: the integers
+ * (counters, codes, timestamps in seconds) are most of what is written. */
+static const char *format_int(char *dst, size_t n, int64_t v)
+{
+    char tmp[24];
+    size_t i = sizeof tmp;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    tmp[--i] = '\0';
+    do {
+        tmp[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        tmp[--i] = '-';
+    size_t len = sizeof tmp - 1 - i;
+    if (len + 1 > n)
+        len = n - 1;
+    memcpy(dst, tmp + i, len);
+    dst[len] = '\0';
+    return dst;
+}
+
+/* Counts go past INT64_MAX only in theory; they are printed whole. */
+static const char *format_uint(char *dst, size_t n, uint64_t u)
+{
+    if (u <= (uint64_t)INT64_MAX)
+        return format_int(dst, n, (int64_t)u);
+    snprintf(dst, n, "%" PRIu64, u);
+    return dst;
+}
+
+/* The shortest %.Pg that reads back as v. Reading back is monotonic in
+ * P (if P digits do, P + 1 do too) and 17 always does: a binary search
+ * costs about four tries where counting up from 1 cost up to 17. */
+static void format_shortest(char *dst, size_t n, double v)
+{
+    char tmp[EXPO_DOUBLE_LEN];
+    int lo = 1, hi = 17;
+    snprintf(dst, n, "%.17g", v);
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        snprintf(tmp, sizeof tmp, "%.*g", mid, v);
+        if (strtod(tmp, NULL) == v) {
+            hi = mid;
+            snprintf(dst, n, "%s", tmp);
+        } else {
+            lo = mid + 1;
+        }
+    }
 }
 
 const char *expo_format_double(char *dst, size_t n, double v)
@@ -61,18 +114,9 @@ const char *expo_format_double(char *dst, size_t n, double v)
         return dst;
     }
     /* Counters and codes read best as plain integers; -0 as 0. */
-    if (v == trunc(v) && fabs(v) < EXPO_EXACT_INT) {
-        snprintf(dst, n, "%" PRId64, (int64_t)v);
-        return dst;
-    }
-    char tmp[EXPO_DOUBLE_LEN];
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(tmp, sizeof tmp, "%.*g", prec, v);
-        if (strtod(tmp, NULL) == v)
-            break;
-    }
-    /* %.17g always reads back exactly, so tmp holds the answer. */
-    snprintf(dst, n, "%s", tmp);
+    if (v == trunc(v) && fabs(v) < EXPO_EXACT_INT)
+        return format_int(dst, n, (int64_t)v);
+    format_shortest(dst, n, v);
     return dst;
 }
 
@@ -88,7 +132,9 @@ int expo_family(struct buf *out, const char *name, const char *help,
     return 0;
 }
 
-/* name suffix{labels..., le="le"} value\n; le may be NULL. */
+/* name suffix{labels..., le="le"} value\n; le may be NULL. Plain
+ * appends: this runs once per series, and printf's parsing of a format
+ * was most of a render. */
 static int write_sample(struct buf *out, const char *name, const char *suffix,
                         const struct expo_label *labels, size_t n_labels,
                         const char *le, const char *value)
@@ -100,18 +146,22 @@ static int write_sample(struct buf *out, const char *name, const char *suffix,
             return -1;
         for (size_t i = 0; i < n_labels; i++) {
             if ((i > 0 && buf_putc(out, ',') < 0) ||
-                buf_printf(out, "%s=\"", labels[i].name) < 0 ||
+                buf_puts(out, labels[i].name) < 0 ||
+                buf_append(out, "=\"", 2) < 0 ||
                 expo_escape_label(out, labels[i].value) < 0 ||
                 buf_putc(out, '"') < 0)
                 return -1;
         }
-        if (le &&
-            buf_printf(out, "%sle=\"%s\"", n_labels > 0 ? "," : "", le) < 0)
+        if (le && ((n_labels > 0 && buf_putc(out, ',') < 0) ||
+                   buf_append(out, "le=\"", 4) < 0 || buf_puts(out, le) < 0 ||
+                   buf_putc(out, '"') < 0))
             return -1;
         if (buf_putc(out, '}') < 0)
             return -1;
     }
-    return buf_printf(out, " %s\n", value);
+    if (buf_putc(out, ' ') < 0 || buf_puts(out, value) < 0)
+        return -1;
+    return buf_putc(out, '\n');
 }
 
 int expo_sample(struct buf *out, const char *name,
@@ -138,13 +188,13 @@ int expo_histogram(struct buf *out, const char *name,
             expo_format_double(le, sizeof le, bounds[i]);
         else
             snprintf(le, sizeof le, "+Inf");
-        snprintf(v, sizeof v, "%" PRIu64, cum);
+        format_uint(v, sizeof v, cum);
         if (write_sample(out, name, "_bucket", labels, n_labels, le, v) < 0)
             return -1;
     }
     expo_format_double(v, sizeof v, sum);
     if (write_sample(out, name, "_sum", labels, n_labels, NULL, v) < 0)
         return -1;
-    snprintf(v, sizeof v, "%" PRIu64, cum);
+    format_uint(v, sizeof v, cum);
     return write_sample(out, name, "_count", labels, n_labels, NULL, v);
 }
