@@ -10,7 +10,9 @@
    filtered by $job and $instance (and $target when the metric has a
    target label), uses only label names the metric has (README "Metrics"
    table), rates use $__rate_interval, and only functions Prometheus 2.42
-   knows appear.
+   knows appear; and no query needs a series that only an extra_metrics
+   option brings (README's "by default" column), so that every panel has
+   data with the agent's default series.
 
 No agent, no network. Run: /usr/bin/python3 tests/integration/test_dashboard.py
 (test_prometheus.py runs the queries on a real Prometheus.)
@@ -94,17 +96,54 @@ def variable_query(var):
     return q.get("query") if isinstance(q, dict) else q
 
 
-def readme_metrics():
-    """{metric name: set of labels} from README.md's Metrics table;
-    histograms add _bucket (with le), _sum and _count."""
+def readme_metrics_rows():
+    """The cells of every row of README.md's Metrics table: metric(s),
+    type, labels, by default, meaning."""
     with open(os.path.join(REPO, "README.md"), encoding="utf-8") as f:
         text = f.read()
     section = text.split("\n## Metrics", 1)[1].split("\n## ", 1)[0]
-    out = {}
+    rows, in_table = [], False
     for line in section.splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) < 3 or "`" not in cells[0]:
+        if not line.startswith("|"):
+            in_table = False
             continue
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if cells[0] == "metric":  # the header of the metrics table
+            in_table = True
+            continue
+        if in_table and "`" in cells[0]:
+            rows.append(cells)
+    if not rows:
+        raise AssertionError("README's Metrics section has no table whose "
+                             "first column is 'metric'")
+    return rows
+
+
+def readme_option_only():
+    """{series name: the extra_metrics word it needs} for what a default
+    target does not have: a family whose "by default" cell reads "only
+    with `WORD`", and the buckets of a histogram whose cell says every
+    bucket needs `WORD` (a default target keeps only le="+Inf")."""
+    out = {}
+    for cells in readme_metrics_rows():
+        if len(cells) < 5:
+            raise AssertionError("Metrics table row without a 'by default' "
+                                 "column: %r" % cells)
+        only = re.match(r"only with `([a-z_]+)`", cells[3])
+        buckets = re.search(r"every bucket with `([a-z_]+)`", cells[3])
+        for name in re.findall(r"`([a-z_:][a-z0-9_:]*)`", cells[0]):
+            if only:
+                out[name] = only.group(1)
+            if buckets and cells[1] == "histogram":
+                out[name + "_bucket"] = buckets.group(1)
+    return out
+
+
+def readme_metrics():
+    """{metric name: set of labels} from README.md's Metrics table;
+    histograms add _bucket (with le), _sum and _count."""
+    out = {}
+    for cells in readme_metrics_rows():
         labels = {x.strip() for x in cells[2].split(",") if x.strip()}
         for name in re.findall(r"`([a-z_:][a-z0-9_:]*)`", cells[0]):
             if cells[1] == "histogram":
@@ -380,10 +419,11 @@ class DashboardContentTest(unittest.TestCase):
         used = {m for _, _, e, _ in queries(self.dash) for m, _ in parse_promql(e)[0]}
         for m in ["smtp_target_info", "smtp_probe_success",
                   "smtp_auth_results_total", "smtp_probe_failures_total",
-                  "smtp_last_reply_code", "smtp_auth_mechanism_advertised",
+                  "smtp_replies_total", "smtp_auth_mechanism_advertised",
                   "smtp_tls_info", "smtp_tls_cert_expiry_timestamp_seconds",
                   "smtp_tls_cert_valid", "smtp_probe_last_run_timestamp_seconds",
-                  "smtp_probe_duration_seconds_bucket",
+                  "smtp_probe_duration_seconds_sum",
+                  "smtp_probe_duration_seconds_count",
                   "smtp_probe_phase_duration_seconds",
                   "smtp_agent_probes_in_flight",
                   "smtp_agent_probe_start_delay_seconds_bucket",
@@ -391,6 +431,26 @@ class DashboardContentTest(unittest.TestCase):
                   "smtp_agent_config_last_reload_successful",
                   "process_cpu_seconds_total", "process_resident_memory_bytes"]:
             self.assertIn(m, used)
+
+    def test_no_query_needs_an_extra_metrics_option(self):
+        """Every panel works with a default target: no selector of a
+        series that only extra_metrics brings."""
+        option_only = readme_option_only()
+        # The README says it, and the check would see it.
+        self.assertEqual(option_only.get("smtp_last_reply_code"),
+                         "last_reply_codes")
+        self.assertEqual(option_only.get("smtp_ehlo_extension"),
+                         "ehlo_extensions")
+        self.assertEqual(option_only.get("smtp_probe_duration_seconds_bucket"),
+                         "duration_buckets")
+        self.assertNotIn("smtp_agent_probe_start_delay_seconds_bucket",
+                         option_only)
+        for title, ref, expr, _ in queries(self.dash):
+            for metric, _ in parse_promql(expr)[0]:
+                with self.subTest("%s/%s" % (title, ref), metric=metric):
+                    self.assertNotIn(metric, option_only,
+                                     "needs extra_metrics = %s"
+                                     % option_only.get(metric))
 
     def panel(self, title):
         found = [p for p in self.panels if p["title"] == title]
@@ -426,9 +486,29 @@ class DashboardContentTest(unittest.TestCase):
         for t in p["targets"]:
             self.assertTrue(t["instant"])
             self.assertEqual(t["format"], "table")
-        renamed = p["transformations"][1]["options"]["renameByName"]
-        for ref in refs - {"tls"}:
-            self.assertIn("Value #" + ref, renamed)
+        options = p["transformations"][1]["options"]
+        renamed = options["renameByName"]
+        # Columns shown as a label's text: the value itself is hidden.
+        label_columns = {"tls": "version", "class": "class"}
+        for stage in ["greeting", "ehlo", "starttls", "auth", "quit"]:
+            label_columns["code_" + stage] = "reply_" + stage
+        exprs = {t["refId"]: t["expr"] for t in p["targets"]}
+        for ref in refs:
+            with self.subTest(ref=ref):
+                if ref not in label_columns:
+                    self.assertIn("Value #" + ref, renamed)
+                    continue
+                label = label_columns[ref]
+                self.assertIn(label, renamed)
+                self.assertIn("by (job, instance, target, %s)" % label,
+                              exprs[ref])
+                self.assertTrue(options["excludeByName"]["Value #" + ref])
+        # The codes come from the counter of every reply, code and class.
+        for stage in ["greeting", "ehlo", "starttls", "auth", "quit"]:
+            expr = exprs["code_" + stage]
+            self.assertIn('smtp_replies_total{', expr)
+            self.assertIn('stage="%s"' % stage, expr)
+            self.assertIn('"reply_%s", " ", "code", "class"' % stage, expr)
 
     def test_latency_phases_stacked_and_certificates_sorted(self):
         phases = [p for p in self.panels if p["title"].startswith("Probe phases")]
@@ -438,9 +518,13 @@ class DashboardContentTest(unittest.TestCase):
         expr = phases[0]["targets"][0]["expr"]
         for phase in ["connect", "banner", "ehlo", "starttls", "auth"]:
             self.assertIn(phase, expr)
-        q = self.panel("Probe duration quantiles")
-        for t in q["targets"]:
-            self.assertRegex(t["expr"], r"^histogram_quantile\(0\.\d+, sum by \([^)]*\ble\b")
+        q = self.panel("Probe duration")
+        mean = [t["expr"] for t in q["targets"] if t["refId"] == "mean"]
+        self.assertEqual(len(mean), 1)
+        self.assertRegex(mean[0], re.compile(
+            r"rate\(smtp_probe_duration_seconds_sum\{.*"
+            r"/ sum by \(job, instance, target\) "
+            r"\(rate\(smtp_probe_duration_seconds_count\{", re.S))
         c = self.panel("Certificate expiry by target")
         self.assertEqual(c["options"]["sortBy"], [{"displayName": "Expires in",
                                                    "desc": False}])

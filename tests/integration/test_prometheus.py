@@ -7,12 +7,20 @@ nobody listens (refused). Debian's Prometheus scrapes the agent every
 second and evaluates a test copy of config/alerts.yml in which every
 `for:` is 0s (increase() windows are kept: two samples are enough).
 
+The agent runs with the default series (no extra_metrics): what a user
+gets without options is what the dashboards and rules must work with.
+
 Then:
+ 0. the scrape has the default series only: no family that only an
+    extra_metrics option brings, duration buckets only at le="+Inf", no
+    failure series for the good target, at most 32 series per target;
  1. every dashboard query, its variables substituted as Grafana would with
     All selected, returns at least one series from /api/v1/query, and the
     variable queries return the job, the instance and the four targets;
+    the per-target status table shows each target's AUTH reply and class;
  2. every metric name a dashboard query or a rule uses is in the agent's
-    scrape (or, like `up`, in Prometheus);
+    scrape (or, like `up`, in Prometheus, or a counter that README's
+    Metrics table says appears with its first count and none happened);
  3. the authentication alert fires for pf-wrong and not for pf-good, the
     504 alert for aio-cram, the probe-failing alert for refused with the
     stage (connect) in its labels or annotations.
@@ -32,12 +40,20 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 import harness  # noqa: E402
 import prom  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import test_dashboard as dashboard_checks  # noqa: E402  (README's table)
+
 REPO = harness.REPO
 ALERTS_FILE = os.path.join(REPO, "config", "alerts.yml")
 PROM_CONFIG_FILE = os.path.join(REPO, "config", "prometheus.yml")
 DASHBOARD_DIR = os.path.join(REPO, "dashboards")
 MAIN_DASHBOARD = "smtp-health-agent.json"
 DEFAULT_JOB = "smtp-health-agent"
+
+# Families a default target does not have (README, "by default").
+OPTION_ONLY = {"smtp_last_reply_code": "last_reply_codes",
+               "smtp_ehlo_extension": "ehlo_extensions"}
+SERIES_BUDGET = 32  # per STARTTLS + AUTH target, DESIGN.md
 
 # The alerts of config/alerts.yml that item 3 checks.
 AUTH_ALERT = "SMTPAuthFailing"
@@ -390,6 +406,39 @@ class LiveDashboardsAndAlerts(unittest.TestCase):
             selected[name] = values
         return variables, selected, evaluated
 
+    # --- 0. the default series -------------------------------------------
+
+    def test_0_agent_serves_the_default_series(self):
+        self.assertNotIn("extra_metrics", CONFIG)
+        _, samples = harness.scrape(self.agent.port)
+        names = {name for name, _ in samples}
+        for name, word in OPTION_ONLY.items():
+            self.assertNotIn(name, names, "%s needs extra_metrics = %s"
+                             % (name, word))
+        les = {dict(lbl)["le"] for lbl in harness.series(
+            samples, "smtp_probe_duration_seconds_bucket")}
+        self.assertEqual(les, {"+Inf"})
+        # pf-good never failed: no failure series, and of the errors only
+        # the one SMTPStartTLSUnavailable fires on at once.
+        self.assertEqual(harness.series(samples, "smtp_probe_failures_total",
+                                         target="pf-good"), {})
+        self.assertEqual(
+            {dict(lbl)["error"] for lbl in harness.series(
+                samples, "smtp_probe_errors_total", target="pf-good")},
+            {"starttls_unavailable"})
+        per_target = {t: 0 for t in TARGETS}
+        for _, lbl in samples:
+            t = dict(lbl).get("target")
+            if t in per_target:
+                per_target[t] += 1
+        self.report("series per target (default): %s" % json.dumps(
+            per_target, sort_keys=True))
+        for t, n in per_target.items():
+            with self.subTest(target=t):
+                self.assertLessEqual(n, SERIES_BUDGET)
+        # STARTTLS + AUTH PLAIN against Postfix, the README's first column.
+        self.assertEqual(per_target["pf-good"], 27)
+
     # --- 1. dashboard queries --------------------------------------------
 
     def test_1a_variable_queries_return_the_job_instance_and_targets(self):
@@ -452,6 +501,42 @@ class LiveDashboardsAndAlerts(unittest.TestCase):
                     self.assertGreater(counts.get(expr, 0), 0,
                                        "no series for %s" % expr)
 
+    def test_1d_status_table_shows_each_targets_reply(self):
+        """The per-target status table's AUTH and Class columns, from
+        smtp_replies_total, say what each target answered."""
+        dash = dict(self.dashboards())[MAIN_DASHBOARD]
+        variables, selected, _ = self.resolve_variables(dash)
+        panel = [p for _, p in walk_panels(dash.get("panels"))
+                 if p.get("title") == "Per-target status"][0]
+        exprs = {t["refId"]: interpolate(t["expr"], variables, selected)
+                 for t in panel["targets"]}
+        want_auth = {"pf-good": "235 success", "pf-wrong": "535 auth_failed",
+                     "aio-cram": "504 unsupported_parameter"}
+        want_class = {"pf-good": "success", "pf-wrong": "auth_failed",
+                      "aio-cram": "unsupported_parameter"}
+
+        def column(ref, label):
+            return {r["metric"]["target"]: r["metric"].get(label)
+                    for r in self.prom.query(exprs[ref])}
+        got = {}
+
+        def ready():
+            got["auth"] = column("code_auth", "reply_auth")
+            got["class"] = column("class", "class")
+            got["greeting"] = column("code_greeting", "reply_greeting")
+            return (got["auth"] == want_auth and
+                    got["class"] == want_class)
+        try:
+            harness.wait_for(ready, QUERY_TIMEOUT_S, interval=1)
+        except AssertionError:
+            pass  # the assertions below say what differs
+        self.report("status table: %s" % json.dumps(got, sort_keys=True))
+        self.assertEqual(got["auth"], want_auth)
+        # The refused port answers nothing: no class, "no reply".
+        self.assertEqual(got["class"], want_class)
+        self.assertEqual(got["greeting"], {t: "220 success"
+                                           for t in want_auth})
+
     # --- 2. metric names -------------------------------------------------
 
     def test_2_every_metric_name_used_exists(self):
@@ -479,8 +564,21 @@ class LiveDashboardsAndAlerts(unittest.TestCase):
         elsewhere = sorted(n for n in uses if n not in scraped)
         self.report("metric names used (%d) found in the agent's scrape: %s"
                     % (len(from_agent), " ".join(from_agent)))
+        # Counters that appear with their first count (README: "from
+        # ..."): a query of one must work without it (e.g. `or 0`), as
+        # test_1b proves for the dashboards.
+        later = {}
+        for cells in dashboard_checks.readme_metrics_rows():
+            for name in re.findall(r"`([a-z_:][a-z0-9_:]*)`", cells[0]):
+                if cells[3].startswith("from "):
+                    later[name] = cells[3]
+        self.assertIn("smtp_agent_probes_skipped_total", later)
         for n in elsewhere:
             with self.subTest(metric=n, used_by=sorted(uses[n])):
+                if n in later:
+                    self.report("metric name %s: none counted yet (README: "
+                                "%s)" % (n, later[n]))
+                    continue
                 # `up`, ALERTS and recording rules come from Prometheus.
                 self.assertTrue(n in PROMETHEUS_SERIES or n in recorded,
                                 "%s (used by %s) is not in the agent's "
