@@ -7,20 +7,25 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hashtab.h"
+#include "heap.h"
+
 /*
  * Every entry stands at one round k of its grid: base is the grid point of
  * that round (first + k * interval, before jitter), its due time base plus
  * the jitter of round k. A waiting entry waits for round k; a running one
  * runs for round k. Rounds later than k that pass while the entry runs or
  * waits are skipped: base and k move on, never now, so the grid does not
- * drift however late a probe starts or ends.
+ * drift however late a probe starts or ends. The due times of rounds k
+ * and k + 1 (jitter included) are kept in the entry: the jitter is drawn
+ * once per round, not at every look.
  *
  * The start order is not the due time of round k: an entry that waited
  * for a slot through several rounds would then rank behind every entry
  * that came due after it in its last round, and with more entries on a
  * host than its slots can serve, the same few would always lose. A
  * waiting entry keeps the due time at which its wait began (since) until
- * it starts: first come, first served.
+ * it starts: first come, first served, by (since, due, order of add).
  *
  * Skips after a stall: poll writes at most one SKIP event per entry,
  * reason and call, with `rounds` saying how many rounds it covers. A loop
@@ -29,37 +34,67 @@
  * one event for all the rounds it missed instead of a flood, and the
  * count stays exact. The reason is what held the entry when a poll last
  * tried to start it; rounds no poll saw at all are "stalled".
+ *
+ * Where the work goes: nothing scans the entries. Each entry has one
+ * timer in a heap: the next time poll has something to do for it (its
+ * due time; its next round's, when its skip comes; that plus the
+ * tolerance while it runs; 0 for a skip that sched_done left to report).
+ * Poll handles the timers that came due. A due entry waits in its host's
+ * queue (a heap in start order); the hosts whose queue has a head that
+ * their limit lets start are in a heap of their own, by that head, so
+ * that a start takes the first of all the waiting entries that may start
+ * without looking at those held by their host. Entries are found by id,
+ * hosts by name, through hashes.
+ *
+ * What held a waiting entry (its skip reason) is not written into every
+ * waiting entry at every poll: a start phase tries the entries in start
+ * order until one fills the global limit, so those it did not start
+ * before that point were held by their host, the rest by the global
+ * limit. Poll keeps that point of the last phase (and of the phases cut
+ * short by the caller's cap since, which tried only a first part of the
+ * order); an entry's reason follows from its place in the order, unless
+ * it changed since that phase: then it was written into the entry.
  */
 
 /* Entries that share a host, case-insensitively: the per-host limit. */
 struct sched_host {
-    char *name; /* lower-cased copy */
+    char *name; /* lower-cased copy; NULL: a free slot */
     unsigned running;
     size_t refs;
+    struct heap queue; /* its waiting entries that are due, in start order */
+    size_t ready_pos;  /* in sched.ready, or HEAP_NONE */
+    size_t next_free;  /* free slot: the next free one */
 };
 
 struct sched_entry {
     uint64_t id;
     uint64_t seq; /* order of sched_add: breaks ties between due times */
-    struct sched_host *host;
+    size_t host;  /* slot in sched.hosts */
     uint64_t interval;
     uint64_t base; /* grid point of round k, without jitter */
     uint64_t k;
+    uint64_t due;           /* due time of round k, jitter included */
+    uint64_t next_due;      /* and of round k + 1 */
     uint64_t pending_skips; /* rounds that passed while running (done) */
     uint64_t since;         /* waiting: the due time its wait began at */
     /* Waiting: the limit that held it at the last poll that tried to
-     * start it; SCHED_SKIP_STALLED when none has tried yet. */
+     * start it, as of held_stamp (see held_now); SCHED_SKIP_STALLED when
+     * none has tried yet. */
     enum sched_skip_reason held;
-    bool waiting; /* due, not running, not started since */
+    uint64_t held_stamp;
+    size_t timer_pos; /* in sched.timers, or HEAP_NONE */
+    size_t queue_pos; /* in its host's queue, or HEAP_NONE */
+    size_t next_free; /* free slot: the next free one */
+    bool waiting;     /* due, not running, not started since */
     bool running;
 };
 
-/* An entry due and not running, in poll's start order. */
-struct sched_candidate {
-    uint64_t since;
-    uint64_t due;
-    uint64_t seq;
-    size_t index;
+/* A start phase cut short by the caller's cap: it tried the waiting
+ * entries up to `upto` in start order, and did not start them for their
+ * host's limit (a phase that fills the global limit is never cut). */
+struct sched_cut {
+    uint64_t stamp;
+    struct heap_key upto;
 };
 
 struct sched {
@@ -69,15 +104,40 @@ struct sched {
     uint64_t next_seq;
     size_t running;
 
-    struct sched_entry *entries;
-    size_t n_entries;
+    struct sched_entry *entries; /* slots; items of the heaps below */
+    size_t n_slots;
     size_t cap_entries;
-    struct sched_candidate *scratch; /* cap_entries of them, for poll */
+    size_t n_entries; /* live ones */
+    size_t free_entry;
+    struct hashtab ids; /* id -> slot */
+    struct heap timers; /* every entry, by when poll has work for it */
 
-    struct sched_host **hosts;
-    size_t n_hosts;
+    struct sched_host *hosts;
+    size_t n_host_slots;
     size_t cap_hosts;
+    size_t n_hosts; /* live ones */
+    size_t free_host;
+    struct hashtab host_names; /* lower-cased name -> slot */
+    struct heap ready;         /* hosts whose queue's head may start, by it */
+
+    /* Counts start phases and writes of held: orders them. */
+    uint64_t stamp;
+    /* The last start phase that was not cut short (0: none yet): it
+     * filled the global limit (from the start: at the zero key) at
+     * full_at, or not. */
+    uint64_t full_stamp;
+    bool full_global;
+    struct heap_key full_at;
+    /* The cut phases since, oldest first: stamps rise, upto falls (a cut
+     * that tried more makes the older ones moot). */
+    struct sched_cut *cuts;
+    size_t n_cuts;
+    size_t cap_cuts;
+
+    struct sched_work *work; /* apart, so that const calls can count */
 };
+
+#define SLOT_NONE SIZE_MAX
 
 /* Jitter never exceeds this, nor 1 % of the interval. */
 #define SCHED_JITTER_MAX_MS 1000
@@ -128,9 +188,33 @@ static uint64_t jitter(const struct sched *s, const struct sched_entry *e,
     return h % (bound + 1);
 }
 
+/* a + b, or UINT64_MAX past it: a due time past the clock's end never
+ * comes, rather than wrapping to one that already came. */
+static uint64_t sat_add(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+static uint64_t next_round_due(const struct sched *s,
+                               const struct sched_entry *e)
+{
+    return sat_add(sat_add(e->base, e->interval), jitter(s, e, e->k + 1));
+}
+
+/* The due times of rounds k and k + 1, after base, k or interval moved. */
+static void refresh(const struct sched *s, struct sched_entry *e)
+{
+    e->due = sat_add(e->base, jitter(s, e, e->k));
+    e->next_due = next_round_due(s, e);
+}
+
 static uint64_t due_at(const struct sched *s, const struct sched_entry *e,
                        uint64_t j)
 {
+    if (j == 0)
+        return e->due;
+    if (j == 1)
+        return e->next_due;
     return e->base + j * e->interval + jitter(s, e, e->k + j);
 }
 
@@ -150,10 +234,19 @@ static uint64_t rounds_passed(const struct sched *s,
     return c;
 }
 
-static void advance(struct sched_entry *e, uint64_t rounds)
+static void advance(const struct sched *s, struct sched_entry *e,
+                    uint64_t rounds)
 {
+    if (rounds == 0)
+        return;
     e->base += rounds * e->interval;
     e->k += rounds;
+    if (rounds == 1) {
+        e->due = e->next_due;
+        e->next_due = next_round_due(s, e);
+    } else {
+        refresh(s, e);
+    }
 }
 
 static uint64_t tolerance(const struct sched_entry *e)
@@ -174,15 +267,78 @@ static uint64_t rounds_to_skip(const struct sched *s,
     return now < tol ? 0 : rounds_passed(s, e, now - tol);
 }
 
+static bool queued(const struct sched_entry *e)
+{
+    return e->queue_pos != HEAP_NONE;
+}
+
+/* The start order: first come, first served. */
+static struct heap_key queue_key(const struct sched_entry *e)
+{
+    return (struct heap_key){.a = e->since, .b = e->due, .c = e->seq};
+}
+
+/* When poll has something to do for e: a skip to report, a skip of the
+ * round it runs or waits past, or its due time. */
+static struct heap_key timer_key(const struct sched_entry *e)
+{
+    uint64_t t;
+    if (e->pending_skips)
+        t = 0;
+    else if (e->running)
+        t = sat_add(e->next_due, tolerance(e));
+    else if (queued(e))
+        t = e->next_due;
+    else
+        t = e->due;
+    return (struct heap_key){.a = t, .b = e->seq};
+}
+
+static void timer_moved(void *ctx, size_t item, size_t pos)
+{
+    ((struct sched *)ctx)->entries[item].timer_pos = pos;
+}
+
+static void queue_moved(void *ctx, size_t item, size_t pos)
+{
+    ((struct sched *)ctx)->entries[item].queue_pos = pos;
+}
+
+static void ready_moved(void *ctx, size_t item, size_t pos)
+{
+    ((struct sched *)ctx)->hosts[item].ready_pos = pos;
+}
+
+static void retime(struct sched *s, size_t slot)
+{
+    struct sched_entry *e = &s->entries[slot];
+    heap_update(&s->timers, e->timer_pos, timer_key(e));
+}
+
 struct sched *sched_new(unsigned max_concurrent, unsigned max_per_host,
                         uint64_t seed)
 {
     struct sched *s = calloc(1, sizeof(*s));
     if (!s)
         return NULL;
+    s->work = calloc(1, sizeof(*s->work));
+    if (!s->work) {
+        free(s);
+        return NULL;
+    }
     s->max_concurrent = max_concurrent;
     s->max_per_host = max_per_host;
     s->seed = seed;
+    s->free_entry = SLOT_NONE;
+    s->free_host = SLOT_NONE;
+    hashtab_init(&s->ids);
+    hashtab_init(&s->host_names);
+    s->ids.probes = &s->work->hash_probes;
+    s->host_names.probes = &s->work->hash_probes;
+    heap_init(&s->timers, timer_moved, s);
+    heap_init(&s->ready, ready_moved, s);
+    s->timers.steps = &s->work->heap_steps;
+    s->ready.steps = &s->work->heap_steps;
     return s;
 }
 
@@ -190,117 +346,227 @@ void sched_free(struct sched *s)
 {
     if (!s)
         return;
-    for (size_t i = 0; i < s->n_hosts; i++) {
-        free(s->hosts[i]->name);
-        free(s->hosts[i]);
+    for (size_t i = 0; i < s->n_host_slots; i++) {
+        free(s->hosts[i].name);
+        heap_free(&s->hosts[i].queue);
     }
     free(s->hosts);
     free(s->entries);
-    free(s->scratch);
+    hashtab_free(&s->ids);
+    hashtab_free(&s->host_names);
+    heap_free(&s->timers);
+    heap_free(&s->ready);
+    free(s->cuts);
+    free(s->work);
     free(s);
+}
+
+static bool global_full(const struct sched *s)
+{
+    return s->max_concurrent && s->running >= s->max_concurrent;
+}
+
+static bool host_full(const struct sched *s, const struct sched_host *h)
+{
+    return s->max_per_host && h->running >= s->max_per_host;
+}
+
+/* The host is in the ready heap, by its queue's head, exactly when that
+ * head may start as far as the host's limit goes. */
+static void host_ready(struct sched *s, size_t hi)
+{
+    struct sched_host *h = &s->hosts[hi];
+    const struct heap_node *head = heap_top(&h->queue);
+    if (!head || host_full(s, h)) {
+        if (h->ready_pos != HEAP_NONE)
+            heap_remove(&s->ready, h->ready_pos);
+        return;
+    }
+    if (h->ready_pos == HEAP_NONE)
+        heap_push(&s->ready, head->key, hi); /* room: one per host */
+    else
+        heap_update(&s->ready, h->ready_pos, head->key);
 }
 
 void sched_set_limits(struct sched *s, unsigned max_concurrent,
                       unsigned max_per_host)
 {
+    bool per_host_changed = s->max_per_host != max_per_host;
     s->max_concurrent = max_concurrent;
     s->max_per_host = max_per_host;
+    if (!per_host_changed)
+        return;
+    for (size_t i = 0; i < s->n_host_slots; i++)
+        if (s->hosts[i].name)
+            host_ready(s, i);
 }
 
-static struct sched_host *host_get(struct sched *s, const char *name)
+static bool host_eq(const void *ctx, size_t value, const void *key)
 {
-    for (size_t i = 0; i < s->n_hosts; i++) {
-        if (strcasecmp(s->hosts[i]->name, name) == 0) {
-            s->hosts[i]->refs++;
-            return s->hosts[i];
-        }
+    const struct sched *s = ctx;
+    return strcasecmp(s->hosts[value].name, key) == 0;
+}
+
+/* A free host slot, the array grown if need be; SLOT_NONE when out of
+ * memory. */
+static size_t host_slot(struct sched *s)
+{
+    if (s->free_host != SLOT_NONE) {
+        size_t i = s->free_host;
+        s->free_host = s->hosts[i].next_free;
+        return i;
     }
-    if (s->n_hosts == s->cap_hosts) {
+    if (s->n_host_slots == s->cap_hosts) {
         size_t cap = s->cap_hosts ? s->cap_hosts * 2 : 8;
-        struct sched_host **p = realloc(s->hosts, cap * sizeof(*p));
+        struct sched_host *p = realloc(s->hosts, cap * sizeof(*p));
         if (!p)
-            return NULL;
+            return SLOT_NONE;
         s->hosts = p;
         s->cap_hosts = cap;
     }
-    struct sched_host *h = calloc(1, sizeof(*h));
-    if (!h)
-        return NULL;
+    s->hosts[s->n_host_slots] = (struct sched_host){0};
+    return s->n_host_slots++;
+}
+
+static void host_slot_free(struct sched *s, size_t hi)
+{
+    struct sched_host *h = &s->hosts[hi];
+    free(h->name);
+    heap_free(&h->queue);
+    *h =
+        (struct sched_host){.next_free = s->free_host, .ready_pos = HEAP_NONE};
+    s->free_host = hi;
+}
+
+/* A new host named name with one reference; SLOT_NONE when out of
+ * memory. */
+static size_t host_new(struct sched *s, const char *name, uint64_t hash)
+{
+    if (heap_reserve(&s->ready, s->n_hosts + 1) < 0)
+        return SLOT_NONE;
+    size_t hi = host_slot(s);
+    if (hi == SLOT_NONE)
+        return SLOT_NONE;
+    struct sched_host *h = &s->hosts[hi];
+    *h = (struct sched_host){.ready_pos = HEAP_NONE, .refs = 1};
+    heap_init(&h->queue, queue_moved, s);
+    h->queue.steps = &s->work->heap_steps;
     h->name = strdup(name);
-    if (!h->name) {
-        free(h);
-        return NULL;
+    if (!h->name || heap_reserve(&h->queue, 1) < 0 ||
+        hashtab_insert(&s->host_names, hash, hi) < 0) {
+        host_slot_free(s, hi);
+        return SLOT_NONE;
     }
     for (char *c = h->name; *c; c++)
         *c = (char)tolower((unsigned char)*c);
-    h->refs = 1;
-    s->hosts[s->n_hosts++] = h;
-    return h;
+    s->n_hosts++;
+    return hi;
 }
 
-static void host_put(struct sched *s, struct sched_host *h)
+/* The host named name (case-insensitively), with one more reference and
+ * room in its queue for it; SLOT_NONE when out of memory. */
+static size_t host_get(struct sched *s, const char *name)
 {
+    uint64_t hash = hashtab_hash_nocase(name);
+    size_t hi = hashtab_find(&s->host_names, hash, name, host_eq, s);
+    if (hi == HASHTAB_NONE)
+        return host_new(s, name, hash);
+    struct sched_host *h = &s->hosts[hi];
+    if (heap_reserve(&h->queue, h->refs + 1) < 0)
+        return SLOT_NONE;
+    h->refs++;
+    return hi;
+}
+
+static void host_put(struct sched *s, size_t hi)
+{
+    struct sched_host *h = &s->hosts[hi];
     if (--h->refs > 0)
         return;
-    for (size_t i = 0; i < s->n_hosts; i++) {
-        if (s->hosts[i] == h) {
-            s->hosts[i] = s->hosts[--s->n_hosts];
-            break;
-        }
-    }
-    free(h->name);
-    free(h);
+    if (h->ready_pos != HEAP_NONE)
+        heap_remove(&s->ready, h->ready_pos);
+    hashtab_remove(&s->host_names, hashtab_hash_nocase(h->name), h->name,
+                   host_eq, s);
+    host_slot_free(s, hi);
+    s->n_hosts--;
 }
 
-static struct sched_entry *find(const struct sched *s, uint64_t id)
+static bool id_eq(const void *ctx, size_t value, const void *key)
 {
-    for (size_t i = 0; i < s->n_entries; i++)
-        if (s->entries[i].id == id)
-            return &s->entries[i];
-    return NULL;
+    const struct sched *s = ctx;
+    return s->entries[value].id == *(const uint64_t *)key;
+}
+
+/* The slot of the entry with id id, or SLOT_NONE. */
+static size_t find(const struct sched *s, uint64_t id)
+{
+    size_t i = hashtab_find(&s->ids, hashtab_hash_u64(id), &id, id_eq, s);
+    return i == HASHTAB_NONE ? SLOT_NONE : i;
 }
 
 bool sched_has(const struct sched *s, uint64_t id)
 {
-    return find(s, id) != NULL;
+    return find(s, id) != SLOT_NONE;
 }
 
-/* Grows entries and the scratch array together, so poll never allocates. */
-static int reserve_entry(struct sched *s)
+/* A free entry slot, the array grown if need be; SLOT_NONE when out of
+ * memory. */
+static size_t entry_slot(struct sched *s)
 {
-    if (s->n_entries < s->cap_entries)
-        return 0;
-    size_t cap = s->cap_entries ? s->cap_entries * 2 : 16;
-    struct sched_entry *e = realloc(s->entries, cap * sizeof(*e));
-    if (!e)
-        return -1;
-    s->entries = e;
-    struct sched_candidate *x = realloc(s->scratch, cap * sizeof(*x));
-    if (!x)
-        return -1;
-    s->scratch = x;
-    s->cap_entries = cap;
-    return 0;
+    if (s->free_entry != SLOT_NONE) {
+        size_t i = s->free_entry;
+        s->free_entry = s->entries[i].next_free;
+        return i;
+    }
+    if (s->n_slots == s->cap_entries) {
+        size_t cap = s->cap_entries ? s->cap_entries * 2 : 16;
+        struct sched_entry *p = realloc(s->entries, cap * sizeof(*p));
+        if (!p)
+            return SLOT_NONE;
+        s->entries = p;
+        s->cap_entries = cap;
+    }
+    return s->n_slots++;
+}
+
+static void entry_slot_free(struct sched *s, size_t i)
+{
+    s->entries[i] = (struct sched_entry){.next_free = s->free_entry,
+                                         .timer_pos = HEAP_NONE,
+                                         .queue_pos = HEAP_NONE};
+    s->free_entry = i;
 }
 
 int sched_add(struct sched *s, uint64_t id, const char *host,
               uint64_t interval_ms, uint64_t first_due_ms)
 {
-    if (!host || interval_ms == 0 || find(s, id))
+    if (!host || interval_ms == 0 || find(s, id) != SLOT_NONE)
         return -1;
-    if (reserve_entry(s) < 0)
+    /* Room first: once the entry is in, nothing can fail. */
+    if (heap_reserve(&s->timers, s->n_entries + 1) < 0 ||
+        hashtab_reserve(&s->ids, s->n_entries + 1) < 0)
         return -1;
-    struct sched_host *h = host_get(s, host);
-    if (!h)
+    size_t i = entry_slot(s);
+    if (i == SLOT_NONE)
         return -1;
-    struct sched_entry *e = &s->entries[s->n_entries++];
-    memset(e, 0, sizeof(*e));
-    e->id = id;
-    e->seq = s->next_seq++;
-    e->host = h;
-    e->interval = interval_ms;
-    e->base = first_due_ms;
-    e->held = SCHED_SKIP_STALLED;
+    size_t hi = host_get(s, host);
+    if (hi == SLOT_NONE) {
+        entry_slot_free(s, i);
+        return -1;
+    }
+    struct sched_entry *e = &s->entries[i];
+    *e = (struct sched_entry){.id = id,
+                              .seq = s->next_seq++,
+                              .host = hi,
+                              .interval = interval_ms,
+                              .base = first_due_ms,
+                              .held = SCHED_SKIP_STALLED,
+                              .timer_pos = HEAP_NONE,
+                              .queue_pos = HEAP_NONE};
+    refresh(s, e);
+    hashtab_insert(&s->ids, hashtab_hash_u64(id), i); /* reserved */
+    heap_push(&s->timers, timer_key(e), i);           /* reserved */
+    s->n_entries++;
     return 0;
 }
 
@@ -315,13 +581,109 @@ uint64_t sched_spread(uint64_t now_ms, uint64_t interval_ms, size_t index,
     return now_ms + (uint64_t)off;
 }
 
+/* Was e, waiting with the key `key` since `stamp`, tried by a cut phase
+ * since? The first cut after stamp tried the most. */
+static bool cut_tried(const struct sched *s, uint64_t stamp,
+                      struct heap_key key)
+{
+    size_t lo = 0, hi = s->n_cuts;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->cuts[mid].stamp > stamp)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo < s->n_cuts && !heap_key_less(s->cuts[lo].upto, key);
+}
+
+/*
+ * What holds e back, as the last poll that tried to start it found. A
+ * phase tries the queued entries in start order: those it passed before
+ * it filled the global limit were held by their host, the others by the
+ * global limit. A cut phase filled nothing before its cut. held_stamp
+ * says which phases came after what the entry holds itself.
+ */
+static enum sched_skip_reason held_now(const struct sched *s,
+                                       const struct sched_entry *e)
+{
+    if (!queued(e))
+        return e->held;
+    struct heap_key key = queue_key(e);
+    if (cut_tried(s, e->held_stamp, key))
+        return SCHED_SKIP_HOST_LIMIT;
+    if (s->full_stamp <= e->held_stamp)
+        return e->held;
+    if (s->full_global && !heap_key_less(key, s->full_at))
+        return SCHED_SKIP_GLOBAL_LIMIT;
+    return SCHED_SKIP_HOST_LIMIT;
+}
+
+/* e's key or place is about to change: it keeps its reason itself. */
+static void held_keep(struct sched *s, struct sched_entry *e,
+                      enum sched_skip_reason held)
+{
+    e->held = held;
+    e->held_stamp = ++s->stamp;
+}
+
+/* A start phase ran to its end. */
+static void phase_full(struct sched *s, bool global, struct heap_key at)
+{
+    s->full_stamp = ++s->stamp;
+    s->full_global = global;
+    s->full_at = at;
+    s->n_cuts = 0;
+}
+
+/* A start phase stopped at the caller's cap after trying up to upto. */
+static void phase_cut(struct sched *s, struct heap_key upto)
+{
+    while (s->n_cuts && !heap_key_less(upto, s->cuts[s->n_cuts - 1].upto))
+        s->n_cuts--;
+    if (s->n_cuts == s->cap_cuts) {
+        size_t cap = s->cap_cuts ? s->cap_cuts * 2 : 4;
+        struct sched_cut *p = realloc(s->cuts, cap * sizeof(*p));
+        if (!p)
+            return; /* the entries it tried keep what they held before */
+        s->cuts = p;
+        s->cap_cuts = cap;
+    }
+    s->cuts[s->n_cuts++] =
+        (struct sched_cut){.stamp = ++s->stamp, .upto = upto};
+}
+
+/* e is due and not running: it waits in its host's queue, from its
+ * current due time on unless it already did. */
+static void enqueue(struct sched *s, size_t i)
+{
+    struct sched_entry *e = &s->entries[i];
+    if (!e->waiting) {
+        e->waiting = true;
+        e->since = e->due;
+        e->held = SCHED_SKIP_STALLED;
+    }
+    e->held_stamp = ++s->stamp;
+    heap_push(&s->hosts[e->host].queue, queue_key(e), i); /* reserved */
+    host_ready(s, e->host);
+}
+
+static void dequeue(struct sched *s, struct sched_entry *e)
+{
+    if (!queued(e))
+        return;
+    heap_remove(&s->hosts[e->host].queue, e->queue_pos);
+    host_ready(s, e->host);
+}
+
 static void stop_running(struct sched *s, struct sched_entry *e)
 {
     if (!e->running)
         return;
     e->running = false;
-    e->host->running--;
+    s->hosts[e->host].running--;
     s->running--;
+    host_ready(s, e->host);
 }
 
 /*
@@ -332,12 +694,18 @@ static void stop_running(struct sched *s, struct sched_entry *e)
  */
 void sched_remove(struct sched *s, uint64_t id)
 {
-    struct sched_entry *e = find(s, id);
-    if (!e)
+    size_t i = find(s, id);
+    if (i == SLOT_NONE)
         return;
+    struct sched_entry *e = &s->entries[i];
+    s->work->entries++;
     stop_running(s, e);
+    dequeue(s, e);
+    heap_remove(&s->timers, e->timer_pos);
+    hashtab_remove(&s->ids, hashtab_hash_u64(id), &id, id_eq, s);
     host_put(s, e->host);
-    *e = s->entries[--s->n_entries];
+    entry_slot_free(s, i);
+    s->n_entries--;
 }
 
 /*
@@ -362,133 +730,179 @@ static void shorten(struct sched_entry *e, uint64_t interval, uint64_t now)
     e->interval = interval;
 }
 
+/* Entry i moves to host hi (one reference taken): a running one takes
+ * its slot along, a waiting one its place in the order. */
+static void move_host(struct sched *s, size_t i, size_t hi)
+{
+    struct sched_entry *e = &s->entries[i];
+    size_t old = e->host;
+    if (e->running) {
+        s->hosts[old].running--;
+        s->hosts[hi].running++;
+    }
+    bool was_queued = queued(e);
+    if (was_queued)
+        heap_remove(&s->hosts[old].queue, e->queue_pos);
+    e->host = hi;
+    if (was_queued)
+        heap_push(&s->hosts[hi].queue, queue_key(e), i); /* reserved */
+    host_ready(s, old);
+    host_ready(s, hi);
+    host_put(s, old);
+}
+
 int sched_update(struct sched *s, uint64_t id, const char *host,
                  uint64_t interval_ms, uint64_t now_ms)
 {
-    struct sched_entry *e = find(s, id);
-    if (!e || !host || interval_ms == 0)
+    size_t i = find(s, id);
+    if (i == SLOT_NONE || !host || interval_ms == 0)
         return -1;
-    if (strcasecmp(e->host->name, host) != 0) {
-        struct sched_host *h = host_get(s, host);
-        if (!h)
+    struct sched_entry *e = &s->entries[i];
+    s->work->entries++;
+    if (strcasecmp(s->hosts[e->host].name, host) != 0) {
+        size_t hi = host_get(s, host);
+        if (hi == SLOT_NONE)
             return -1;
-        if (e->running) {
-            e->host->running--;
-            h->running++;
-        }
-        host_put(s, e->host);
-        e->host = h;
+        move_host(s, i, hi);
     }
+    /* Its key may change: what held it is its own from now on. */
+    if (queued(e))
+        held_keep(s, e, held_now(s, e));
     if (interval_ms < e->interval)
         shorten(e, interval_ms, now_ms);
     /* Longer: base stays, the round already due keeps its time; only the
      * rounds after it follow the new interval. */
     e->interval = interval_ms;
+    refresh(s, e);
+    if (queued(e)) {
+        /* A new jitter may put its round ahead again: it waits for it
+         * out of the queue, keeping its place (since). */
+        if (e->due > now_ms) {
+            dequeue(s, e);
+        } else {
+            heap_update(&s->hosts[e->host].queue, e->queue_pos, queue_key(e));
+            host_ready(s, e->host);
+        }
+    }
+    retime(s, i);
     return 0;
 }
 
-/* The limit that holds e back now, or SCHED_SKIP_STALLED when none
- * does. The global one first: it is the one a slot must free first. */
-static enum sched_skip_reason limit_held(const struct sched *s,
-                                         const struct sched_entry *e)
+static void put_skip(struct sched_event *ev, size_t *n, uint64_t id,
+                     uint64_t rounds, enum sched_skip_reason why)
 {
-    if (s->max_concurrent && s->running >= s->max_concurrent)
-        return SCHED_SKIP_GLOBAL_LIMIT;
-    if (s->max_per_host && e->host->running >= s->max_per_host)
-        return SCHED_SKIP_HOST_LIMIT;
-    return SCHED_SKIP_STALLED;
+    ev[(*n)++] = (struct sched_event){
+        .kind = SCHED_SKIP, .id = id, .rounds = rounds, .reason = why};
 }
 
-static bool slot_free(const struct sched *s, const struct sched_entry *e)
+/*
+ * One step of poll's work for entry i, whose timer came due: the skips
+ * that sched_done left to report, its wait when it came due, or the
+ * skip of the rounds it ran or waited past. The caller sets its timer
+ * again, to its next step: the steps of all entries come in the order of
+ * their times. False when the event found no room (the step waits for
+ * the next call).
+ */
+static bool fire(struct sched *s, size_t i, uint64_t now,
+                 struct sched_event *ev, size_t *n, size_t cap)
 {
-    return limit_held(s, e) == SCHED_SKIP_STALLED;
+    struct sched_entry *e = &s->entries[i];
+    s->work->entries++;
+    if (e->pending_skips) {
+        if (*n == cap)
+            return false;
+        put_skip(ev, n, e->id, e->pending_skips, SCHED_SKIP_RUNNING);
+        e->pending_skips = 0;
+        return true;
+    }
+    if (!e->running && !queued(e)) {
+        if (e->due <= now)
+            enqueue(s, i);
+        return true;
+    }
+    uint64_t missed = rounds_to_skip(s, e, now);
+    if (missed == 0)
+        return true;
+    if (*n == cap)
+        return false;
+    if (e->running) {
+        put_skip(ev, n, e->id, missed, SCHED_SKIP_RUNNING);
+        advance(s, e, missed);
+        return true;
+    }
+    enum sched_skip_reason why = held_now(s, e);
+    put_skip(ev, n, e->id, missed, why);
+    held_keep(s, e, why);
+    advance(s, e, missed);
+    heap_update(&s->hosts[e->host].queue, e->queue_pos, queue_key(e));
+    host_ready(s, e->host);
+    return true;
 }
 
-static int cmp_candidate(const void *a, const void *b)
+/* Starts the queue's head of the first ready host. */
+static void start(struct sched *s, uint64_t now, struct sched_event *ev,
+                  size_t *n, struct heap_key *key)
 {
-    const struct sched_candidate *x = a, *y = b;
-    if (x->since != y->since)
-        return x->since < y->since ? -1 : 1;
-    if (x->due != y->due)
-        return x->due < y->due ? -1 : 1;
-    return x->seq < y->seq ? -1 : x->seq > y->seq;
+    struct sched_host *h = &s->hosts[heap_top(&s->ready)->item];
+    size_t i = heap_top(&h->queue)->item;
+    struct sched_entry *e = &s->entries[i];
+    s->work->entries++;
+    *key = queue_key(e);
+    dequeue(s, e);
+    e->waiting = false;
+    e->running = true;
+    s->hosts[e->host].running++;
+    s->running++;
+    host_ready(s, e->host);
+    retime(s, i);
+    ev[(*n)++] = (struct sched_event){
+        .kind = SCHED_START, .id = e->id, .late_ms = now - e->due};
 }
 
-/* e waits from its current due time on, unless it already did. */
-static void start_waiting(const struct sched *s, struct sched_entry *e)
+/* Starts the waiting entries that the limits let start, first come first
+ * served, while there is room for their events. */
+static void start_phase(struct sched *s, uint64_t now, struct sched_event *ev,
+                        size_t *n, size_t cap)
 {
-    if (e->waiting)
-        return;
-    e->waiting = true;
-    e->since = due_at(s, e, 0);
-    e->held = SCHED_SKIP_STALLED;
+    if (*n == cap)
+        return; /* tried nothing */
+    struct heap_key key = {0};
+    bool filled = global_full(s);
+    while (!filled && *n < cap && heap_top(&s->ready)) {
+        start(s, now, ev, n, &key);
+        filled = global_full(s);
+    }
+    if (*n == cap)
+        phase_cut(s, key);
+    else
+        phase_full(s, filled, key);
 }
 
 size_t sched_poll(struct sched *s, uint64_t now_ms, struct sched_event *ev,
                   size_t cap)
 {
     size_t n = 0;
-
-    for (size_t i = 0; i < s->n_entries; i++) {
-        struct sched_entry *e = &s->entries[i];
-        if (e->pending_skips) {
-            if (n == cap)
-                return n;
-            ev[n++] = (struct sched_event){.kind = SCHED_SKIP,
-                                           .id = e->id,
-                                           .rounds = e->pending_skips,
-                                           .reason = SCHED_SKIP_RUNNING};
-            e->pending_skips = 0;
-        }
-        uint64_t missed = rounds_to_skip(s, e, now_ms);
-        if (missed == 0)
-            continue;
-        if (n == cap)
+    for (;;) {
+        const struct heap_node *top = heap_top(&s->timers);
+        if (!top || top->key.a > now_ms)
+            break;
+        size_t i = top->item;
+        bool room = fire(s, i, now_ms, ev, &n, cap);
+        retime(s, i);
+        if (!room)
             return n;
-        enum sched_skip_reason why = SCHED_SKIP_RUNNING;
-        if (!e->running) {
-            start_waiting(s, e);
-            why = e->held;
-        }
-        advance(e, missed);
-        ev[n++] = (struct sched_event){
-            .kind = SCHED_SKIP, .id = e->id, .rounds = missed, .reason = why};
     }
-
-    size_t nc = 0;
-    for (size_t i = 0; i < s->n_entries; i++) {
-        struct sched_entry *e = &s->entries[i];
-        uint64_t due = due_at(s, e, 0);
-        if (e->running || due > now_ms)
-            continue;
-        start_waiting(s, e);
-        s->scratch[nc++] = (struct sched_candidate){
-            .since = e->since, .due = due, .seq = e->seq, .index = i};
-    }
-    qsort(s->scratch, nc, sizeof(*s->scratch), cmp_candidate);
-
-    for (size_t j = 0; j < nc && n < cap; j++) {
-        struct sched_entry *e = &s->entries[s->scratch[j].index];
-        e->held = limit_held(s, e);
-        if (e->held != SCHED_SKIP_STALLED)
-            continue;
-        e->running = true;
-        e->waiting = false;
-        e->host->running++;
-        s->running++;
-        ev[n++] = (struct sched_event){.kind = SCHED_START,
-                                       .id = e->id,
-                                       .late_ms = now_ms - s->scratch[j].due,
-                                       .rounds = 0};
-    }
+    start_phase(s, now_ms, ev, &n, cap);
     return n;
 }
 
 void sched_done(struct sched *s, uint64_t id, uint64_t now_ms)
 {
-    struct sched_entry *e = find(s, id);
-    if (!e || !e->running)
+    size_t i = find(s, id);
+    if (i == SLOT_NONE || !s->entries[i].running)
         return;
+    struct sched_entry *e = &s->entries[i];
+    s->work->entries++;
     /* Rounds that came while it ran were skipped, even if no poll saw
      * them, unless the last one came due within the tolerance: that one
      * starts now, late. Otherwise the next start is the first grid point
@@ -497,33 +911,59 @@ void sched_done(struct sched *s, uint64_t id, uint64_t now_ms)
     uint64_t passed = rounds_passed(s, e, now_ms);
     stop_running(s, e);
     e->pending_skips += skipped;
-    advance(e, passed > skipped ? passed : passed + 1);
+    advance(s, e, passed > skipped ? passed : passed + 1);
+    retime(s, i);
+}
+
+/*
+ * The timers at pos and below that came due, which poll has not handled
+ * yet (their subtree in the heap; those after now end the walk): false
+ * when poll has work at once, else the earliest time it will have lowers
+ * *best. An entry that came due and finds no slot has work when its
+ * next round comes (a SKIP), like one already waiting.
+ */
+static bool next_below(const struct sched *s, size_t pos, uint64_t now,
+                       uint64_t *best)
+{
+    if (pos >= s->timers.n)
+        return true;
+    const struct heap_node *node = &s->timers.nodes[pos];
+    s->work->entries++;
+    if (node->key.a > now) {
+        if (node->key.a - now < *best)
+            *best = node->key.a - now;
+        return true;
+    }
+    const struct sched_entry *e = &s->entries[node->item];
+    if (e->pending_skips || e->running || queued(e))
+        return false; /* a skip to write */
+    if (!global_full(s) && !host_full(s, &s->hosts[e->host]))
+        return false; /* a start */
+    if (e->next_due <= now)
+        return false;
+    if (e->next_due - now < *best)
+        *best = e->next_due - now;
+    return next_below(s, 2 * pos + 1, now, best) &&
+           next_below(s, 2 * pos + 2, now, best);
 }
 
 uint64_t sched_next_ms(const struct sched *s, uint64_t now_ms)
 {
+    /* A waiting entry that may start. */
+    if (heap_top(&s->ready) && !global_full(s))
+        return 0;
     uint64_t best = UINT64_MAX;
-    for (size_t i = 0; i < s->n_entries; i++) {
-        const struct sched_entry *e = &s->entries[i];
-        if (e->pending_skips)
-            return 0;
-        uint64_t t = due_at(s, e, 0);
-        /* When poll has a SKIP to write. */
-        if (e->running)
-            t = due_at(s, e, 1) + tolerance(e);
-        else if (t <= now_ms && !slot_free(s, e))
-            t = due_at(s, e, 1);
-        else if (t <= now_ms)
-            return 0;
-        if (t <= now_ms)
-            return 0;
-        if (t - now_ms < best)
-            best = t - now_ms;
-    }
+    if (!next_below(s, 0, now_ms, &best))
+        return 0;
     return best;
 }
 
 size_t sched_running(const struct sched *s)
 {
     return s->running;
+}
+
+void sched_work(const struct sched *s, struct sched_work *out)
+{
+    *out = *s->work;
 }

@@ -108,9 +108,9 @@ bool sched_has(const struct sched *s, uint64_t id);
 
 /*
  * Writes up to cap events for time now: skips first (at most one per
- * entry and reason), then starts (first come, first served), marking
- * started entries running. Returns how many were written; call again
- * while it returns cap.
+ * entry and reason, in the order they came due), then starts (first
+ * come, first served), marking started entries running. Returns how many
+ * were written; call again while it returns cap.
  */
 size_t sched_poll(struct sched *s, uint64_t now_ms, struct sched_event *ev,
                   size_t cap);
@@ -129,5 +129,24 @@ void sched_done(struct sched *s, uint64_t id, uint64_t now_ms);
 uint64_t sched_next_ms(const struct sched *s, uint64_t now_ms);
 
 size_t sched_running(const struct sched *s);
+
+/*
+ * Cost, for n entries: sched_has O(1); sched_add (amortised),
+ * sched_remove, sched_update and sched_done O(log n); sched_poll
+ * O((k + s) log n) for the k entries whose time came and the s it
+ * starts; sched_next_ms O(1) after a poll at the same time (O(k) for k
+ * entries due since). None of them looks at the other entries, nor at
+ * the entries that wait for a slot on a host at its limit.
+ * sched_set_limits looks at every host when max_per_host changes.
+ */
+
+/* Tests and benchmarks: the work done so far, in units that do not
+ * depend on the machine. */
+struct sched_work {
+    uint64_t entries;     /* entries looked at by the calls above */
+    uint64_t heap_steps;  /* levels that entries moved in its heaps */
+    uint64_t hash_probes; /* slots its hash tables looked at */
+};
+void sched_work(const struct sched *s, struct sched_work *out);
 
 #endif

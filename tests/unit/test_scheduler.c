@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -895,6 +896,236 @@ static void test_next_ms(void **state)
     sched_free(s);
 }
 
+/*
+ * A start phase cut short by the caller's cap tried only the first
+ * entries in start order. One it tried and found held by its host skips
+ * for host_limit, though the last full phase found the global limit
+ * full; one it did not reach keeps global_limit.
+ */
+static void test_cut_poll_reasons(void **state)
+{
+    (void)state;
+    static const struct {
+        uint64_t first; /* of entry 3 on host a: before or after 4's */
+        enum sched_skip_reason want;
+    } cases[] = {
+        {5, SCHED_SKIP_HOST_LIMIT},
+        {21, SCHED_SKIP_GLOBAL_LIMIT},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct sched *s = sched_new(2, 1, 3);
+        assert_non_null(s);
+        assert_int_equal(sched_add(s, 1, "a", EXACT_MS, 0), 0);
+        assert_int_equal(sched_add(s, 2, "x", EXACT_MS, 0), 0);
+        assert_int_equal(sched_add(s, 3, "a", EXACT_MS, cases[i].first), 0);
+        /* Due between 11 and 20 (its jitter). */
+        assert_int_equal(sched_add(s, 4, "y", 10 * EXACT_MS, 11), 0);
+        struct sched_event ev[16];
+        assert_int_equal(poll16(s, 0, ev), 2);  /* 1 and 2: global full */
+        assert_int_equal(poll16(s, 30, ev), 0); /* 3 and 4 wait */
+        sched_done(s, 2, 31);
+        /* Room for one event: 4 starts (3's host is busy with 1), and
+         * the poll stops there. */
+        assert_int_equal(sched_poll(s, 31, ev, 1), 1);
+        assert_int_equal(ev[0].kind, SCHED_START);
+        assert_int_equal(ev[0].id, 4);
+        /* 2 is next due, at 99 (it waits: the global limit is full). */
+        assert_int_equal(sched_next_ms(s, 31), EXACT_MS - 31);
+        uint64_t at = cases[i].first + EXACT_MS;
+        assert_int_equal(poll16(s, at, ev), 1);
+        assert_int_equal(ev[0].kind, SCHED_SKIP);
+        assert_int_equal(ev[0].id, 3);
+        if (ev[0].reason != cases[i].want)
+            fail_msg("case %zu: reason %s, want %s", i,
+                     sched_skip_reason_name(ev[0].reason),
+                     sched_skip_reason_name(cases[i].want));
+        sched_free(s);
+    }
+}
+
+/*
+ * 20,000 entries over 200 hosts, added, updated, half removed: each
+ * starts once per round in the order of its spread, and the removed ones
+ * never again.
+ */
+static void test_many_entries(void **state)
+{
+    (void)state;
+    enum { N = 20000, HOSTS = 200 };
+    const uint64_t iv = 100000;
+    struct sched *s = sched_new(0, 0, 11);
+    assert_non_null(s);
+    char host[32];
+    for (uint64_t id = 0; id < N; id++) {
+        snprintf(host, sizeof(host), "MX%llu.example",
+                 (unsigned long long)(id % HOSTS));
+        /* Over the first half of the interval: round 1 comes after. */
+        assert_int_equal(
+            sched_add(s, id, host, iv, sched_spread(0, iv / 2, (size_t)id, N)),
+            0);
+    }
+    /* The same host in other case, the same interval: nothing moves. */
+    for (uint64_t id = 0; id < N; id += 7) {
+        snprintf(host, sizeof(host), "mx%llu.EXAMPLE",
+                 (unsigned long long)(id % HOSTS));
+        assert_int_equal(sched_update(s, id, host, iv, 0), 0);
+    }
+    for (uint64_t id = 1; id < N; id += 2)
+        sched_remove(s, id);
+    for (uint64_t id = 0; id < N; id++)
+        assert_int_equal(sched_has(s, id), id % 2 == 0);
+    uint8_t *starts = calloc(N, 1);
+    assert_non_null(starts);
+    struct sched_event ev[64];
+    uint64_t now = 0, last = 0, n_started = 0;
+    while (n_started < N / 2) {
+        now += sched_next_ms(s, now);
+        size_t n = sched_poll(s, now, ev, 64);
+        for (size_t i = 0; i < n; i++) {
+            assert_int_equal(ev[i].kind, SCHED_START);
+            assert_int_equal(ev[i].id % 2, 0);
+            assert_int_equal(starts[ev[i].id]++, 0);
+            /* Spread order, give or take the jitter. */
+            assert_true(ev[i].id + 2 * (jitter_bound(iv) * N / (iv / 2)) >=
+                        last);
+            last = ev[i].id;
+            n_started++;
+            sched_done(s, ev[i].id, now);
+        }
+    }
+    assert_true(now < iv);
+    assert_int_equal(sched_running(s), 0);
+    free(starts);
+    sched_free(s);
+}
+
+/* The work of one round of k due entries among n (k started, done,
+ * polled again), in the scheduler's own counters. */
+static struct sched_work work_of_round(size_t n, size_t k)
+{
+    const uint64_t iv = 60000, hour = 3600000;
+    struct sched *s = sched_new(256, 4, 3);
+    assert_non_null(s);
+    char host[32];
+    for (size_t id = 0; id < n; id++) {
+        snprintf(host, sizeof(host), "h%zu", id % 50);
+        /* k due at 1000 on hosts of their own; the rest spread over an
+         * hour from 100 s. */
+        if (id < k)
+            snprintf(host, sizeof(host), "k%zu", id);
+        uint64_t first =
+            id < k ? 1000 : sched_spread(100000, hour, id - k, n - k);
+        assert_int_equal(sched_add(s, id, host, iv, first), 0);
+    }
+    struct sched_event ev[64];
+    struct sched_work before, after;
+    assert_true(sched_next_ms(s, 0) >= 1000);
+    sched_work(s, &before);
+    uint64_t now = 1000 + jitter_bound(iv);
+    assert_int_equal(sched_poll(s, now, ev, 64), k);
+    assert_true(sched_next_ms(s, now) > 0);
+    for (size_t i = 0; i < k; i++)
+        sched_done(s, ev[i].id, now + 200);
+    assert_int_equal(sched_poll(s, now + 200, ev, 64), 0);
+    assert_true(sched_next_ms(s, now + 200) > 0);
+    sched_work(s, &after);
+    sched_free(s);
+    return (struct sched_work){
+        .entries = after.entries - before.entries,
+        .heap_steps = after.heap_steps - before.heap_steps,
+        .hash_probes = after.hash_probes - before.hash_probes};
+}
+
+/*
+ * Item 11 of issue 11: the work of a wake-up does not grow with the
+ * number of entries. The same 10 due entries among 100 or among 10,000:
+ * the same entries looked at (poll, next_ms and done touch only those),
+ * heap work within the heaps' height for each, a few hash probes per
+ * lookup.
+ */
+static void test_work_independent_of_n(void **state)
+{
+    (void)state;
+    enum { K = 10, HEIGHT = 14 /* log2(10,000) */ };
+    struct sched_work small = work_of_round(100, K);
+    struct sched_work large = work_of_round(10000, K);
+    assert_int_equal(small.entries, large.entries);
+    /* Each of the K: a start and a done, each a few heap operations of
+     * at most HEIGHT levels; nowhere near the 10,000 of a scan. */
+    assert_true(small.entries >= 2 * K && small.entries <= 4 * K + 4);
+    assert_true(large.heap_steps > 0 && large.hash_probes >= K);
+    if (large.heap_steps > 6 * K * HEIGHT)
+        fail_msg("%llu heap steps for %d entries",
+                 (unsigned long long)large.heap_steps, K);
+    if (large.hash_probes > 4 * K)
+        fail_msg("%llu hash probes for %d lookups",
+                 (unsigned long long)large.hash_probes, K);
+}
+
+/*
+ * The loop over a whole round: n entries spread over the interval, each
+ * probe running a while. The entries looked at per start are the same
+ * few for 100 and for 10,000 entries.
+ */
+static double entries_per_start(size_t n)
+{
+    const uint64_t iv = 60000;
+    struct sched *s = sched_new(256, 4, 5);
+    assert_non_null(s);
+    char host[32];
+    for (size_t id = 0; id < n; id++) {
+        snprintf(host, sizeof(host), "h%zu", id / 10);
+        assert_int_equal(
+            sched_add(s, id, host, iv, sched_spread(0, iv, id, n)), 0);
+    }
+    uint64_t *end = calloc(n, sizeof(*end));
+    assert_non_null(end);
+    struct sched_event ev[64];
+    struct sched_work before, after;
+    sched_work(s, &before);
+    uint64_t now = 0, started = 0;
+    size_t head = 0, tail = 0;
+    size_t *fifo = calloc(n + 64, sizeof(*fifo));
+    assert_non_null(fifo);
+    /* About one round (the last ones' jitter may bring the first ones'
+     * next round before them). */
+    while (started < n) {
+        while (head < tail && end[fifo[head]] <= now)
+            sched_done(s, fifo[head++], now);
+        size_t got = sched_poll(s, now, ev, 64);
+        assert_true(got < 64);
+        for (size_t i = 0; i < got; i++) {
+            assert_int_equal(ev[i].kind, SCHED_START);
+            end[ev[i].id] = now + 20;
+            fifo[tail++] = ev[i].id;
+            started++;
+        }
+        uint64_t wait = sched_next_ms(s, now);
+        if (head < tail && end[fifo[head]] - now < wait)
+            wait = end[fifo[head]] - now;
+        now += wait;
+    }
+    sched_work(s, &after);
+    assert_true(now < iv + jitter_bound(iv));
+    free(fifo);
+    free(end);
+    sched_free(s);
+    return (double)(after.entries - before.entries) / (double)started;
+}
+
+static void test_work_per_start(void **state)
+{
+    (void)state;
+    double small = entries_per_start(100);
+    double large = entries_per_start(10000);
+    /* A start: its timer, its place in the queue, the start, its done,
+     * a look by next_ms. */
+    assert_true(small >= 2 && large >= 2); /* at least start and done */
+    if (small > 8 || large > 8)
+        fail_msg("entries looked at per start: %.2f (100), %.2f (10,000)",
+                 small, large);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -922,6 +1153,10 @@ int main(void)
         cmocka_unit_test(test_update_longer_interval),
         cmocka_unit_test(test_add_errors),
         cmocka_unit_test(test_next_ms),
+        cmocka_unit_test(test_cut_poll_reasons),
+        cmocka_unit_test(test_many_entries),
+        cmocka_unit_test(test_work_independent_of_n),
+        cmocka_unit_test(test_work_per_start),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
