@@ -3,7 +3,11 @@
 One Postfix instance (STARTTLS with AUTH only after TLS, implicit TLS) and
 three aiosmtpd servers (STARTTLS offering PLAIN and LOGIN; no TLS at all;
 one more for the wrong password) run on loopback for the whole class; one
-agent probes them all every few seconds. Every assertion reads a real
+agent probes them all every few seconds. The agent keeps every counter at
+0 from the start (extra_metrics = zero_series in [agent]), and targets
+whose detail is checked add the option that brings it (last_reply_codes,
+ehlo_extensions); pf-default has the default series (extra_metrics =
+none), as a user without options gets them. Every assertion reads a real
 scrape of /metrics, the status page, the agent's logs or the servers' own
 logs.
 """
@@ -30,6 +34,7 @@ interval = %(interval)ds
 timeout = 2500ms
 max_per_host = 16
 log_level = debug
+extra_metrics = zero_series
 
 ; Postfix: STARTTLS port with smtpd_tls_auth_only = yes, every mechanism.
 [target "pf-good"]
@@ -40,6 +45,18 @@ ca_file = @CA_FILE@
 mechanisms = PLAIN LOGIN CRAM-MD5
 username = %(pf_user)s
 password_file = @PASSWORD_FILE@
+extra_metrics = zero_series, last_reply_codes, ehlo_extensions
+
+; The same with the default series: [agent]'s list does not apply.
+[target "pf-default"]
+host = 127.0.0.1
+port = %(pf_starttls)d
+server_name = localhost
+ca_file = @CA_FILE@
+mechanisms = PLAIN
+username = %(pf_user)s
+password_file = @PASSWORD_FILE@
+extra_metrics = none
 
 [target "pf-implicit"]
 host = 127.0.0.1
@@ -59,6 +76,7 @@ ca_file = @CA_FILE@
 mechanisms = PLAIN
 username = %(pf_user)s
 password_env = WRONG_PASSWORD
+extra_metrics = zero_series, last_reply_codes
 
 ; Postfix does not offer XOAUTH2: it answers 535, not 504.
 [target "pf-unoffered"]
@@ -69,6 +87,7 @@ ca_file = @CA_FILE@
 mechanisms = XOAUTH2
 username = %(pf_user)s
 password_file = @PASSWORD_FILE@
+extra_metrics = zero_series, ehlo_extensions
 
 [target "pf-ehlo"]
 host = 127.0.0.1
@@ -94,6 +113,7 @@ ca_file = @CA_FILE@
 mechanisms = PLAIN LOGIN
 username = %(aio_user)s
 password_env = AIO_PASSWORD
+extra_metrics = zero_series, ehlo_extensions
 
 ; A server without STARTTLS: the password must never be sent.
 [target "aio-clear"]
@@ -111,8 +131,11 @@ port = %(refused)d
 tls = none
 """
 
-TARGETS = ("pf-good", "pf-implicit", "pf-wrong", "pf-unoffered", "pf-ehlo",
-           "aio-cram", "aio-good", "aio-clear", "refused")
+TARGETS = ("pf-good", "pf-default", "pf-implicit", "pf-wrong",
+           "pf-unoffered", "pf-ehlo", "aio-cram", "aio-good", "aio-clear",
+           "refused")
+# Targets with zero_series (from [agent]): all but pf-default.
+ZERO_SERIES = tuple(t for t in TARGETS if t != "pf-default")
 WRONG_PASSWORD = "fixture-wrong-pw-7"
 
 
@@ -351,7 +374,7 @@ class RealServers(unittest.TestCase):
                          "text/plain; version=0.0.4; charset=utf-8")
 
     def test_preinitialised_series_start_at_zero(self):
-        for t in TARGETS:
+        for t in ZERO_SERIES:
             for stage in ("connect", "greeting", "ehlo", "starttls", "tls",
                           "auth", "quit"):
                 self.assertIsNotNone(self.m("smtp_probe_failures_total",
@@ -364,6 +387,37 @@ class RealServers(unittest.TestCase):
         self.assertEqual(self.m("smtp_probe_errors_total", target="pf-good",
                                 error="timeout"), 0)
         self.assertEqual(self.m("smtp_agent_targets"), len(TARGETS))
+
+    def test_default_series_of_a_target(self):
+        """pf-default: the series a target has without extra_metrics,
+        STARTTLS + AUTH PLAIN against Postfix (the README's count)."""
+        mine = {(n, lbl): v for (n, lbl), v in self.samples.items()
+                if dict(lbl).get("target") == "pf-default"}
+        names = {n for n, _ in mine}
+        self.assertEqual(len(mine), 27, sorted(mine))
+        for n in ("smtp_last_reply_code", "smtp_ehlo_extension",
+                  "smtp_probe_failures_total",
+                  "smtp_agent_probes_skipped_total"):
+            self.assertNotIn(n, names)
+        self.assertEqual({dict(lbl)["le"] for lbl in harness.series(
+            self.samples, "smtp_probe_duration_seconds_bucket",
+            target="pf-default")}, {"+Inf"})
+        self.assertEqual(
+            {dict(lbl)["mechanism"]: v for lbl, v in harness.series(
+                self.samples, "smtp_auth_mechanism_advertised",
+                target="pf-default").items()}, {"PLAIN": 1})
+        self.assertEqual(
+            {dict(lbl)["error"]: v for lbl, v in harness.series(
+                self.samples, "smtp_probe_errors_total",
+                target="pf-default").items()}, {"starttls_unavailable": 0})
+        for c in ("success", "auth_failed", "unsupported_parameter",
+                  "temporary_failure"):
+            self.assertIsNotNone(self.auth("pf-default", "PLAIN", c))
+        self.assertEqual(self.m("smtp_probe_success", target="pf-default"), 1)
+        # What the status page shows does not depend on the series.
+        status, _, body = harness.http_get(self.agent.port, "/")
+        self.assertEqual(status, 200)
+        self.assertIn(b"pf-default", body)
 
     # --- secrets ---------------------------------------------------------
 

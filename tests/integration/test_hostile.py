@@ -161,7 +161,11 @@ def config(ports, aio):
            "timeout = %dms" % (TIMEOUT_S * 1000),
            # Every target is on 127.0.0.1: the per-host limit of 4 would
            # queue them behind each other.
-           "max_per_host = 128", "log_level = debug"]
+           "max_per_host = 128", "log_level = debug",
+           # The checks read every detail: counters at 0 for what did not
+           # happen, last codes, the buckets and the EHLO keywords.
+           "extra_metrics = duration_buckets, ehlo_extensions, "
+           "last_reply_codes, zero_series"]
     for name, (_, tls, auth, verify, _) in CASES.items():
         out += ['[target "%s"]' % name, "host = 127.0.0.1",
                 "port = %d" % ports[name], "tls = %s" % tls,

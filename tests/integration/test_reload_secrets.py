@@ -306,6 +306,8 @@ interval = %(interval)s
 timeout = 1500ms
 max_per_host = 32
 log_level = info
+; A re-added target's counters all start again at 0, failures included.
+extra_metrics = zero_series
 
 [target "pf"]
 host = 127.0.0.1
