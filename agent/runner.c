@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "hashtab.h"
 #include "log.h"
 #include "now.h"
 #include "report.h"
@@ -37,6 +38,9 @@ struct fault_log {
 struct runner {
     struct agent_config *cfg;
     struct target_state *state; /* parallel to cfg->targets */
+    /* Indices into cfg->targets (and state): by name, by scheduler id. */
+    struct hashtab by_name;
+    struct hashtab by_id;
     uint64_t next_id;
     struct sched *sched;
     struct prober *prober;
@@ -53,14 +57,34 @@ static uint64_t now_ms(const struct runner *r)
     return r->clock();
 }
 
+static bool name_eq(const void *ctx, size_t value, const void *key)
+{
+    const struct agent_config *cfg = ctx;
+    return strcmp(cfg->targets[value].name, key) == 0;
+}
+
+static bool id_eq(const void *ctx, size_t value, const void *key)
+{
+    const struct target_state *state = ctx;
+    return state[value].id == *(const uint64_t *)key;
+}
+
+/* The index in cfg of the target named name, indexed by t; -1 when
+ * there is none. */
+static long name_index(const struct hashtab *t, const struct agent_config *cfg,
+                       const char *name)
+{
+    size_t i = hashtab_find(t, hashtab_hash_str(name), name, name_eq, cfg);
+    return i == HASHTAB_NONE ? -1 : (long)i;
+}
+
 /* The index in the current config of the target with scheduler id id;
  * -1 when it was removed meanwhile. */
 static long target_index(const struct runner *r, uint64_t id)
 {
-    for (size_t i = 0; r->cfg && i < r->cfg->n_targets; i++)
-        if (r->state[i].id == id)
-            return (long)i;
-    return -1;
+    size_t i =
+        hashtab_find(&r->by_id, hashtab_hash_u64(id), &id, id_eq, r->state);
+    return i == HASHTAB_NONE ? -1 : (long)i;
 }
 
 /* A failure's line names its class or error, its code and the
@@ -201,6 +225,8 @@ struct runner *runner_new(struct metrics *metrics, bool once,
     if (!r)
         return NULL;
     r->clock = now_mono_ms;
+    hashtab_init(&r->by_name);
+    hashtab_init(&r->by_id);
     r->metrics = metrics;
     r->once = once;
     r->next_id = 1;
@@ -224,6 +250,8 @@ void runner_free(struct runner *r)
     config_free(r->cfg);
     free(r->state);
     free(r->results);
+    hashtab_free(&r->by_name);
+    hashtab_free(&r->by_id);
     free(r);
 }
 
@@ -238,59 +266,117 @@ static bool secret_changed(const struct target_config *old,
            memcmp(old->secret, now->secret, old->secret_len) != 0;
 }
 
-int runner_set_config(struct runner *r, struct agent_config *cfg)
+/* What the next config needs before anything changes: a failure leaves
+ * the runner as it was. */
+struct next_config {
+    struct target_state *state;
+    struct probe_result *results; /* once mode */
+    struct hashtab by_name;
+    struct hashtab by_id;
+};
+
+static void next_config_free(struct next_config *nx)
+{
+    free(nx->state);
+    free(nx->results);
+    hashtab_free(&nx->by_name);
+    hashtab_free(&nx->by_id);
+}
+
+/* Allocates for cfg and indexes its names; 0 or -1. */
+static int next_config_init(struct next_config *nx, bool once,
+                            const struct agent_config *cfg)
 {
     size_t n = cfg->n_targets;
-    struct target_state *state = calloc(n ? n : 1, sizeof(*state));
-    struct probe_result *results = NULL;
-    if (r->once)
-        results = calloc(n ? n : 1, sizeof(*results));
-    if (!state || (r->once && !results)) {
-        free(state);
-        free(results);
-        config_free(cfg);
+    *nx = (struct next_config){0};
+    hashtab_init(&nx->by_name);
+    hashtab_init(&nx->by_id);
+    nx->state = calloc(n ? n : 1, sizeof(*nx->state));
+    if (once)
+        nx->results = calloc(n ? n : 1, sizeof(*nx->results));
+    if (!nx->state || (once && !nx->results) ||
+        hashtab_reserve(&nx->by_name, n) < 0 ||
+        hashtab_reserve(&nx->by_id, n) < 0)
         return -1;
-    }
+    /* Reserved: these cannot fail. Names are unique (config says so). */
+    for (size_t i = 0; i < n; i++)
+        hashtab_insert(&nx->by_name, hashtab_hash_str(cfg->targets[i].name),
+                       i);
+    return 0;
+}
 
-    uint64_t now = now_ms(r);
+/* Target t of the next config had the same name in the old one: it keeps
+ * its id, hence its place on the schedule, and its history. */
+static void carry_over(struct runner *r, const struct target_config *old,
+                       const struct target_config *t, struct target_state *st,
+                       uint64_t now)
+{
+    *st = r->state[old - r->cfg->targets];
+    sched_update(r->sched, st->id, t->host, t->interval_ms, now);
+    /* A probe started with the old timeout ends at the new one, or a
+     * reload from 1h to 1s would wait out the hour. */
+    if (t->timeout_ms < old->timeout_ms)
+        prober_shorten_timeout(r->prober, st->id, t->timeout_ms);
+    if (secret_changed(old, t)) {
+        st->history.secret_changed_at = now_unix();
+        st->history.auth_ok_since_secret_change = false;
+    }
+}
+
+/* Survivors keep their ids, the others get new ones, and the old
+ * targets the next config lacks leave the schedule. Returns how many are
+ * new. */
+static size_t match_targets(struct runner *r, const struct agent_config *cfg,
+                            struct next_config *nx, uint64_t now)
+{
     size_t n_new = 0;
-    /* Survivors keep their id, hence their place on the schedule. */
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < cfg->n_targets; i++) {
         const struct target_config *t = &cfg->targets[i];
-        const struct target_config *old =
-            r->cfg ? config_find_target(r->cfg, t->name) : NULL;
-        if (old) {
-            state[i] = r->state[old - r->cfg->targets];
-            sched_update(r->sched, state[i].id, t->host, t->interval_ms, now);
-            /* A probe started with the old timeout ends at the new one,
-             * or a reload from 1h to 1s would wait out the hour. */
-            if (t->timeout_ms < old->timeout_ms)
-                prober_shorten_timeout(r->prober, state[i].id, t->timeout_ms);
-            if (secret_changed(old, t)) {
-                state[i].history.secret_changed_at = now_unix();
-                state[i].history.auth_ok_since_secret_change = false;
-            }
+        long old = r->cfg ? name_index(&r->by_name, r->cfg, t->name) : -1;
+        if (old >= 0) {
+            carry_over(r, &r->cfg->targets[old], t, &nx->state[i], now);
         } else {
-            state[i].id = r->next_id++;
+            nx->state[i].id = r->next_id++;
             n_new++;
         }
     }
     for (size_t i = 0; r->cfg && i < r->cfg->n_targets; i++)
-        if (!config_find_target(cfg, r->cfg->targets[i].name))
+        if (name_index(&nx->by_name, cfg, r->cfg->targets[i].name) < 0)
             sched_remove(r->sched, r->state[i].id);
+    return n_new;
+}
 
+/* New targets (and any a failed add left out) are spread over their
+ * interval; every target is indexed by its id. */
+static void schedule_new(struct runner *r, const struct agent_config *cfg,
+                         struct next_config *nx, size_t n_new, uint64_t now)
+{
     size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < cfg->n_targets; i++) {
         const struct target_config *t = &cfg->targets[i];
-        if (sched_has(r->sched, state[i].id))
+        uint64_t id = nx->state[i].id;
+        hashtab_insert(&nx->by_id, hashtab_hash_u64(id), i); /* reserved */
+        if (sched_has(r->sched, id))
             continue;
         uint64_t first =
             r->once ? now : sched_spread(now, t->interval_ms, k++, n_new);
-        if (sched_add(r->sched, state[i].id, t->host, t->interval_ms, first) <
-            0)
+        if (sched_add(r->sched, id, t->host, t->interval_ms, first) < 0)
             log_error("runner", "cannot schedule target", "target=%s",
                       t->name);
     }
+}
+
+int runner_set_config(struct runner *r, struct agent_config *cfg)
+{
+    struct next_config nx;
+    if (next_config_init(&nx, r->once, cfg) < 0) {
+        next_config_free(&nx);
+        config_free(cfg);
+        return -1;
+    }
+    uint64_t now = now_ms(r);
+    size_t n_new = match_targets(r, cfg, &nx, now);
+    schedule_new(r, cfg, &nx, n_new, now);
     sched_set_limits(r->sched, cfg->max_concurrent_probes, cfg->max_per_host);
     /* CA files may have changed (a rotated private CA, a new bundle). */
     prober_flush_ca(r->prober);
@@ -300,13 +386,17 @@ int runner_set_config(struct runner *r, struct agent_config *cfg)
     config_free(r->cfg);
     free(r->state);
     free(r->results);
+    hashtab_free(&r->by_name);
+    hashtab_free(&r->by_id);
     r->cfg = cfg;
-    r->state = state;
-    r->results = results;
+    r->state = nx.state;
+    r->results = nx.results;
+    r->by_name = nx.by_name;
+    r->by_id = nx.by_id;
     r->n_done = 0;
     if (r->once)
-        for (size_t i = 0; i < n; i++)
-            snprintf(results[i].target, sizeof(results[i].target), "%s",
+        for (size_t i = 0; i < cfg->n_targets; i++)
+            snprintf(r->results[i].target, sizeof(r->results[i].target), "%s",
                      cfg->targets[i].name);
     return 0;
 }

@@ -27,8 +27,9 @@ void runner_free(struct runner *r);
  * replaces). Targets that keep their name keep their place in the
  * schedule; new ones are spread over their interval; removed ones stop.
  * The targets of the first config get the ids 1..n (probe_result.id) in
- * config order. 0, or -1 when out of memory (cfg is then freed, the old
- * one stays).
+ * config order. Targets are matched by name through a hash: the work is
+ * O(n log n) in the targets, not O(n^2). 0, or -1 when out of memory
+ * (cfg is then freed, the old one stays).
  */
 int runner_set_config(struct runner *r, struct agent_config *cfg);
 

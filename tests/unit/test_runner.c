@@ -276,12 +276,108 @@ static void test_once_keeps_the_fault(void **state)
     fclose(logf);
 }
 
+/* n EHLO-only targets named t<first>..t<first + n - 1>, 10 per host. */
+static struct agent_config *many_targets(size_t first, size_t n)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    assert_int_equal(buf_puts(&b, "[agent]\ninterval = 1h\n"), 0);
+    for (size_t i = first; i < first + n; i++)
+        assert_int_equal(buf_printf(&b,
+                                    "[target \"t%zu\"]\nhost = mx%zu.example\n"
+                                    "port = 1\ntls = none\n",
+                                    i, i / 10),
+                         0);
+    char *text = buf_take(&b);
+    struct agent_config *cfg = load(text);
+    free(text);
+    return cfg;
+}
+
+/* smtp_probes_total of t0..t(n - 1) from one scrape: -1 where the series
+ * is absent. */
+static void probes_by_target(struct metrics *m, long *count, size_t n)
+{
+    static const char prefix[] = "smtp_probes_total{target=\"t";
+    for (size_t i = 0; i < n; i++)
+        count[i] = -1;
+    char *text = render(m);
+    for (const char *p = strstr(text, prefix); p; p = strstr(p + 1, prefix)) {
+        if (p != text && p[-1] != '\n')
+            continue;
+        char *end;
+        unsigned long i = strtoul(p + sizeof(prefix) - 1, &end, 10);
+        assert_true(end[0] == '"' && end[1] == '}' && end[2] == ' ');
+        assert_true(i < n);
+        count[i] = strtol(end + 3, NULL, 10);
+    }
+    free(text);
+}
+
+/*
+ * Issue 11: a reload of 10,000 targets that drops 1,000 and adds 1,000
+ * keeps the counters and the ids of the 9,000 others: results under
+ * their old ids still count, those of the dropped ones no longer do, and
+ * the new ones start at 0 under ids of their own.
+ */
+static void test_reload_many_keeps_counters(void **state)
+{
+    (void)state;
+    enum { N = 10000, REPLACED = 1000 };
+    FILE *logf = tmpfile();
+    assert_non_null(logf);
+    log_set_stream(logf);
+    struct metrics *m = metrics_new(NULL);
+    assert_non_null(m);
+    struct runner *r = runner_new(m, false, 1);
+    assert_non_null(r);
+    runner_set_clock(r, fake_clock);
+    fake_now = 1000;
+    assert_int_equal(runner_set_config(r, many_targets(0, N)), 0);
+    char name[16];
+    for (size_t i = 0; i < N; i++) {
+        snprintf(name, sizeof(name), "t%zu", i);
+        struct probe_result res = result(i + 1, name, PROBE_FAULT_NONE);
+        for (size_t k = 0; k < 1 + i % 3; k++)
+            runner_probe_done(r, &res);
+    }
+    assert_int_equal(runner_set_config(r, many_targets(REPLACED, N)), 0);
+    assert_int_equal(runner_config(r)->n_targets, N);
+
+    long *count = calloc(N + REPLACED, sizeof(*count));
+    assert_non_null(count);
+    probes_by_target(m, count, N + REPLACED);
+    for (size_t i = 0; i < N + REPLACED; i++) {
+        long want = i < REPLACED ? -1 : i < N ? (long)(1 + i % 3) : 0;
+        if (count[i] != want)
+            fail_msg("t%zu: %ld probes, want %ld", i, count[i], want);
+    }
+    /* A dropped target's id is dead; a survivor's still counts; a new
+     * target's is after the first config's. */
+    struct probe_result gone = result(1, "t0", PROBE_FAULT_NONE);
+    struct probe_result kept = result(REPLACED + 1, "t1000", PROBE_FAULT_NONE);
+    struct probe_result added = result(N + 1, "t10000", PROBE_FAULT_NONE);
+    runner_probe_done(r, &gone);
+    runner_probe_done(r, &kept);
+    runner_probe_done(r, &added);
+    probes_by_target(m, count, N + REPLACED);
+    assert_int_equal(count[0], -1);
+    assert_int_equal(count[REPLACED], 1 + REPLACED % 3 + 1);
+    assert_int_equal(count[N], 1);
+    free(count);
+    runner_free(r);
+    metrics_free(m);
+    log_set_stream(NULL);
+    fclose(logf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fault_is_the_agents),
         cmocka_unit_test(test_fault_log_flushed_by_the_loop),
         cmocka_unit_test(test_once_keeps_the_fault),
+        cmocka_unit_test(test_reload_many_keeps_counters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
