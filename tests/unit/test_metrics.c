@@ -912,6 +912,7 @@ struct race {
     atomic_bool stop;
     atomic_bool failed;
     atomic_int renders;
+    atomic_int reloads;
 };
 
 static void *render_loop(void *arg)
@@ -946,6 +947,7 @@ static void *reload_loop(void *arg)
             break;
         }
         metrics_set_in_flight(race->m, 3);
+        atomic_fetch_add(&race->reloads, 1);
     }
     return NULL;
 }
@@ -962,6 +964,7 @@ static void test_concurrency(void **state)
     atomic_init(&race.stop, false);
     atomic_init(&race.failed, false);
     atomic_init(&race.renders, 0);
+    atomic_init(&race.reloads, 0);
     assert_int_equal(metrics_set_targets(race.m, &cfg), 0);
 
     pthread_t renderer, reloader;
@@ -974,9 +977,12 @@ static void test_concurrency(void **state)
         if (i % 100 == 0)
             metrics_skipped(race.m, "mx2", SCHED_SKIP_HOST_LIMIT, 1);
     }
-    /* Let the renderer run over the final state too. */
+    /* Let the renderer run over the final state too, and the reloader
+     * at least once (a slow machine may not have scheduled it yet). */
     int seen = atomic_load(&race.renders);
-    while (!atomic_load(&race.failed) && atomic_load(&race.renders) < seen + 2)
+    while (!atomic_load(&race.failed) &&
+           (atomic_load(&race.renders) < seen + 2 ||
+            atomic_load(&race.reloads) < 1))
         nanosleep(&(struct timespec){0, 1000000}, NULL);
     atomic_store(&race.stop, true);
     pthread_join(renderer, NULL);
