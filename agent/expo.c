@@ -94,7 +94,11 @@ static void format_shortest(char *dst, size_t n, double v)
         snprintf(tmp, sizeof tmp, "%.*g", mid, v);
         if (strtod(tmp, NULL) == v) {
             hi = mid;
-            snprintf(dst, n, "%s", tmp);
+            size_t len = strnlen(tmp, sizeof tmp - 1);
+            if (len >= n)
+                len = n - 1;
+            memcpy(dst, tmp, len);
+            dst[len] = '\0';
         } else {
             lo = mid + 1;
         }

@@ -143,11 +143,6 @@ static const struct {
 _Static_assert(sizeof page_states / sizeof page_states[0] == PAGE_STATE_COUNT,
                "a look for every card state");
 
-static const enum page_state page_order[] = {PAGE_FAILING, PAGE_PENDING,
-                                             PAGE_OK};
-_Static_assert(sizeof page_order / sizeof page_order[0] == PAGE_STATE_COUNT,
-               "every card state in the order");
-
 static enum page_state state_of(const struct probe_result *r)
 {
     switch (report_state_of(r)) {
