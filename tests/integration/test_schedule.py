@@ -18,6 +18,10 @@ TimeoutEqualsInterval: with timeout = interval, a probe that runs to its
 deadline does not cost the next round: the next probe starts late instead
 and no skip is counted (issue 9, item 11).
 
+ManyTargetsReload: 1,000 targets and a reload that replaces 100 of them:
+the others keep their counters, every target is probed again, and the
+loop keeps up (issue 11).
+
 Every server here listens on 127.0.0.1 only; every wait has a deadline.
 """
 
@@ -247,6 +251,68 @@ class TimeoutEqualsInterval(unittest.TestCase):
         self.assertNotIn("probe skipped", ag.stderr())
         # Every probe reached the server and waited there for its end.
         self.assertGreaterEqual(srv.connections, 6)
+
+
+class ManyTargetsReload(unittest.TestCase):
+    """Issue 11: 1,000 targets, and a SIGHUP that drops 100 of them and
+    adds 100: the 900 others keep their counters, the dropped ones'
+    series go, the new ones are probed within an interval or two, and the
+    loop keeps up (nothing is skipped for want of a poll, nor held by the
+    global limit)."""
+
+    N = 1000
+    REPLACED = 100
+    INTERVAL = 10
+
+    def config(self, port, names):
+        return ("[agent]\ninterval = %ds\ntimeout = 5s\n"
+                "max_per_host = 64\n" % self.INTERVAL +
+                "".join(plain_target(n, port) for n in names))
+
+    def test_reload_keeps_the_survivors_counters(self):
+        srv = self.enterContext(SlowSmtpServer(0))
+        before = ["m%04d" % i for i in range(self.N)]
+        after = before[self.REPLACED:] + [
+            "m%04d" % i for i in range(self.N, self.N + self.REPLACED)]
+        ag = self.enterContext(harness.run_agent(
+            harness.agent_binary(), self.config(srv.port, before)))
+        scrape = lambda: harness.scrape(ag.port)[1]  # noqa: E731
+
+        # Spread over the interval: every target once within about one.
+        s = harness.wait_for(
+            lambda: (lambda s2: s2 if min(probes_of(s2, before).values())
+                     >= 1 else None)(scrape()), 6 * self.INTERVAL,
+            message="a probe of each of the first %d targets" % self.N)
+        first = probes_of(s, before)
+
+        with open(ag.config_path, "w") as f:
+            f.write(self.config(srv.port, after))
+        ag.signal(signal.SIGHUP)
+        harness.wait_for(lambda: "config reloaded" in ag.stderr(), 20,
+                         message="the reload")
+        s = scrape()
+        self.assertEqual(harness.metric(
+            s, "smtp_agent_config_last_reload_successful"), 1)
+        self.assertEqual(harness.metric(s, "smtp_agent_targets"), self.N)
+        # Counters survive: never below what they were before the reload.
+        kept = probes_of(s, after[:self.N - self.REPLACED])
+        low = {n: (v, first[n]) for n, v in kept.items() if v < first[n]}
+        self.assertEqual(low, {})
+        # The dropped targets' series are gone.
+        for n in before[:self.REPLACED]:
+            self.assertIsNone(harness.metric(s, "smtp_probes_total",
+                                             target=n), n)
+        # The new ones and the survivors: each probed again.
+        s = harness.wait_for(
+            lambda: (lambda s2: s2 if all(
+                v > first.get(n, 0)
+                for n, v in probes_of(s2, after).items()) else None)(
+                    scrape()), 6 * self.INTERVAL,
+            message="a probe of every target after the reload")
+        reasons = {r for (_, r) in skipped(s)}
+        self.assertNotIn("stalled", reasons, skipped(s))
+        self.assertNotIn("global_limit", reasons, skipped(s))
+        self.assertIn("targets=%d" % self.N, ag.stderr())
 
 
 if __name__ == "__main__":
