@@ -64,6 +64,8 @@ static void target_free(struct mtarget *t)
     if (!t)
         return;
     free(t->replies);
+    zpack_free(&t->last);
+    zpack_free(&t->ehlo);
     free(t);
 }
 
@@ -241,6 +243,39 @@ static void count_reply(struct mtarget *t, enum probe_stage stage, int code)
     t->n_replies++;
 }
 
+/* What the default series need of an EHLO, and the whole of it packed
+ * for the extra ones. Under the lock. */
+static void keep_ehlo(struct mtarget *t, const struct smtp_ehlo *e)
+{
+    size_t n =
+        e->n_mechs < SMTP_EHLO_MAX_MECHS ? e->n_mechs : SMTP_EHLO_MAX_MECHS;
+    for (int mech = 0; mech < SASL_MECH_COUNT; mech++) {
+        t->ehlo_advertised[mech] = false;
+        for (size_t j = 0; j < n; j++)
+            if (strcmp(e->mechs[j], sasl_mech_name((enum sasl_mech)mech)) == 0)
+                t->ehlo_advertised[mech] = true;
+    }
+    t->ehlo_has_size = e->has_size;
+    t->ehlo_size = e->size;
+    /* Out of memory: the keywords are unknown until the next EHLO. */
+    t->ehlo_known = zpack_store(&t->ehlo, e, sizeof(*e)) == 0;
+}
+
+/* The last result, packed, and what its gauges show. Under the lock. */
+static void keep_last(struct mtarget *t, const struct probe_result *r)
+{
+    t->last_success = r->success;
+    t->last_state = report_state_of(r);
+    t->last_start_time = r->start_time;
+    for (int p = 0; p < PROBE_PHASE_COUNT; p++)
+        t->last_phase[p] = r->phase_seconds[p];
+    /* Out of memory: the page shows the target as it was configured
+     * until the next probe; the series are right all the same. */
+    if (zpack_store(&t->last, r, sizeof(*r)) < 0)
+        log_warn("metrics", "last result not kept: out of memory", "target=%s",
+                 t->name);
+}
+
 void metrics_record(struct metrics *m, const struct probe_result *r,
                     const struct report_history *h)
 {
@@ -297,16 +332,13 @@ void metrics_record(struct metrics *m, const struct probe_result *r,
         t->last_code[s] = code >= 100 && code <= 599 ? code : 0;
     }
 
-    if (r->ehlo_seen) {
-        t->ehlo = r->ehlo;
-        t->ehlo_known = true;
-    }
+    if (r->ehlo_seen)
+        keep_ehlo(t, &r->ehlo);
     if (r->tls.present) {
         t->tls = r->tls;
         t->tls_known = true;
     }
-    t->last = *r;
-    snprintf(t->last.target, sizeof t->last.target, "%s", t->name);
+    keep_last(t, r);
     if (h)
         t->history = *h;
     else

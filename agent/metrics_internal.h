@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "metrics.h"
+#include "zpack.h"
 
 extern const double metrics_duration_bounds[];
 extern const double metrics_delay_bounds[];
@@ -52,15 +53,26 @@ struct mtarget {
     size_t cap_replies;
     struct histo duration;
 
-    /* Last probe: the copy pages read, and what its gauges show. */
+    /* Last probe: packed for the pages, which unpack the few they show
+     * (a result is ~7.5 KB of buffers, most of it zeros); what its
+     * gauges and the pages' lists show, unpacked. */
     bool probed;
-    struct probe_result last;
+    struct zpack last;
+    bool last_success;
+    enum report_state last_state;
+    double last_start_time;
+    double last_phase[PROBE_PHASE_COUNT]; /* < 0: not reached */
     struct report_history history;
     int last_code[PROBE_STAGE_COUNT]; /* 0: no reply in the last probe */
 
-    /* Facts that survive a probe that did not get that far. */
+    /* Facts that survive a probe that did not get that far: the last
+     * EHLO packed (its keywords and mechanisms, for ehlo_extensions),
+     * what the default series need of it unpacked. */
     bool ehlo_known;
-    struct smtp_ehlo ehlo;
+    struct zpack ehlo;
+    bool ehlo_advertised[SASL_MECH_COUNT]; /* by name, in that EHLO */
+    bool ehlo_has_size;
+    uint64_t ehlo_size;
     bool tls_known;
     struct tls_facts tls;
 };

@@ -14,8 +14,8 @@ static void last_of(const struct mtarget *t, struct metrics_last *l)
     snprintf(l->host, sizeof l->host, "%s", t->host);
     l->port = t->port;
     l->tls = t->tls_mode;
-    if (t->probed) {
-        l->result = t->last;
+    if (t->probed &&
+        zpack_unpack(&t->last, &l->result, sizeof(l->result)) == 0) {
         l->history = t->history;
         return;
     }
@@ -56,8 +56,8 @@ int metrics_briefs(struct metrics *m, struct metrics_brief **out, size_t *n)
         const struct mtarget *t = m->targets[i];
         struct metrics_brief *b = &arr[i];
         snprintf(b->name, sizeof b->name, "%s", t->name);
-        b->start_time = t->probed ? t->last.start_time : 0;
-        b->state = t->probed ? report_state_of(&t->last) : REPORT_PENDING;
+        b->start_time = t->probed ? t->last_start_time : 0;
+        b->state = t->probed ? t->last_state : REPORT_PENDING;
     }
     pthread_mutex_unlock(&m->lock);
     *out = arr;

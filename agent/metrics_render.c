@@ -93,7 +93,7 @@ static int emit_success(struct fam *f, const struct mtarget *t)
     struct expo_label l[] = {L("target", t->name)};
     if (!t->probed)
         return 0;
-    return fam_sample(f, l, 1, t->last.success ? 1 : 0);
+    return fam_sample(f, l, 1, t->last_success ? 1 : 0);
 }
 
 /* By default only le="+Inf", _sum and _count: what rate(_sum) /
@@ -116,7 +116,7 @@ static int emit_phases(struct fam *f, const struct mtarget *t)
         struct expo_label l[] = {
             L("target", t->name),
             L("phase", probe_phase_name((enum probe_phase)p))};
-        double v = t->last.phase_seconds[p];
+        double v = t->last_phase[p];
         /* A phase this probe did not reach has no value, not a stale one. */
         if (v >= 0 && fam_sample(f, l, 2, v) < 0)
             return -1;
@@ -215,11 +215,33 @@ static int emit_last_code(struct fam *f, const struct mtarget *t)
 }
 
 /* The configured mechanisms (what the alert on a mechanism that is not
- * advertised watches); with ehlo_extensions every advertised one too. */
+ * advertised watches), from the facts kept unpacked. */
+static int emit_advertised_configured(struct fam *f, const struct mtarget *t)
+{
+    /* sasl's names, in label order: metrics_mech_order_init(). */
+    for (int i = 0; i < SASL_MECH_COUNT; i++) {
+        enum sasl_mech mech = mech_order[i];
+        if (!t->mech_configured[mech])
+            continue;
+        struct expo_label l[] = {L("target", t->name),
+                                 L("mechanism", sasl_mech_name(mech))};
+        if (fam_sample(f, l, 2, t->ehlo_advertised[mech] ? 1 : 0) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* With ehlo_extensions, every advertised mechanism too: the EHLO is
+ * unpacked for it. */
 static int emit_advertised(struct fam *f, const struct mtarget *t)
 {
     if (!t->ehlo_known)
         return 0;
+    if (!extra(t, CONFIG_EXTRA_EHLO_EXTENSIONS))
+        return emit_advertised_configured(f, t);
+    struct smtp_ehlo e;
+    if (zpack_unpack(&t->ehlo, &e, sizeof(e)) < 0)
+        return emit_advertised_configured(f, t);
     /* Sorted, each once. */
     const char *all[SASL_MECH_COUNT + SMTP_EHLO_MAX_MECHS];
     size_t n = 0;
@@ -227,18 +249,17 @@ static int emit_advertised(struct fam *f, const struct mtarget *t)
         if (t->mech_configured[mech])
             all[n++] = sasl_mech_name((enum sasl_mech)mech);
     }
-    size_t n_adv = t->ehlo.n_mechs < SMTP_EHLO_MAX_MECHS ? t->ehlo.n_mechs
-                                                         : SMTP_EHLO_MAX_MECHS;
-    for (size_t i = 0; extra(t, CONFIG_EXTRA_EHLO_EXTENSIONS) && i < n_adv;
-         i++)
-        all[n++] = t->ehlo.mechs[i];
+    size_t n_adv =
+        e.n_mechs < SMTP_EHLO_MAX_MECHS ? e.n_mechs : SMTP_EHLO_MAX_MECHS;
+    for (size_t i = 0; i < n_adv; i++)
+        all[n++] = e.mechs[i];
     qsort(all, n, sizeof *all, cmp_str);
     for (size_t i = 0; i < n; i++) {
         if (i > 0 && strcmp(all[i - 1], all[i]) == 0)
             continue;
         bool adv = false;
         for (size_t j = 0; j < n_adv; j++) {
-            if (strcmp(t->ehlo.mechs[j], all[i]) == 0)
+            if (strcmp(e.mechs[j], all[i]) == 0)
                 adv = true;
         }
         struct expo_label l[] = {L("target", t->name), L("mechanism", all[i])};
@@ -252,12 +273,14 @@ static int emit_extensions(struct fam *f, const struct mtarget *t)
 {
     if (!t->ehlo_known || !extra(t, CONFIG_EXTRA_EHLO_EXTENSIONS))
         return 0;
+    struct smtp_ehlo e;
+    if (zpack_unpack(&t->ehlo, &e, sizeof(e)) < 0)
+        return 0;
     const char *kw[SMTP_EHLO_MAX_KEYWORDS];
-    size_t n = t->ehlo.n_keywords < SMTP_EHLO_MAX_KEYWORDS
-                   ? t->ehlo.n_keywords
-                   : SMTP_EHLO_MAX_KEYWORDS;
+    size_t n = e.n_keywords < SMTP_EHLO_MAX_KEYWORDS ? e.n_keywords
+                                                     : SMTP_EHLO_MAX_KEYWORDS;
     for (size_t i = 0; i < n; i++)
-        kw[i] = t->ehlo.keywords[i];
+        kw[i] = e.keywords[i];
     qsort(kw, n, sizeof *kw, cmp_str);
     for (size_t i = 0; i < n; i++) {
         struct expo_label l[] = {L("target", t->name), L("keyword", kw[i])};
@@ -270,9 +293,9 @@ static int emit_extensions(struct fam *f, const struct mtarget *t)
 static int emit_max_size(struct fam *f, const struct mtarget *t)
 {
     struct expo_label l[] = {L("target", t->name)};
-    if (!t->ehlo_known || !t->ehlo.has_size)
+    if (!t->ehlo_known || !t->ehlo_has_size)
         return 0;
-    return fam_sample(f, l, 1, (double)t->ehlo.size);
+    return fam_sample(f, l, 1, (double)t->ehlo_size);
 }
 
 static int emit_tls_info(struct fam *f, const struct mtarget *t)
@@ -306,7 +329,7 @@ static int emit_last_run(struct fam *f, const struct mtarget *t)
     struct expo_label l[] = {L("target", t->name)};
     if (!t->probed)
         return 0;
-    return fam_sample(f, l, 1, t->last.start_time);
+    return fam_sample(f, l, 1, t->last_start_time);
 }
 
 static int emit_target_info(struct fam *f, const struct mtarget *t)

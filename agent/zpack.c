@@ -1,0 +1,136 @@
+/* zpack: zero runs as counts, everything else as is. */
+#include "zpack.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * The format: the unpacked size, then pairs (literal count, the literal
+ * bytes, zero count) to the end; counts are LEB128 varints. A zero run
+ * shorter than ZERO_RUN_MIN stays in the literal: a count costs a byte or
+ * two, and a break in a literal costs one more.
+ */
+#define ZERO_RUN_MIN 4
+#define VARINT_MAX   10
+
+static size_t put_varint(unsigned char *dst, size_t v)
+{
+    size_t n = 0;
+    do {
+        unsigned char b = v & 0x7f;
+        v >>= 7;
+        dst[n++] = (unsigned char)(b | (v ? 0x80 : 0));
+    } while (v);
+    return n;
+}
+
+/* 0, or -1 past end or for a varint too long. */
+static int get_varint(const unsigned char **p, const unsigned char *end,
+                      size_t *v)
+{
+    size_t out = 0;
+    for (unsigned shift = 0; shift < 64; shift += 7) {
+        if (*p >= end)
+            return -1;
+        unsigned char b = *(*p)++;
+        out |= (size_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *v = out;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* How many zero bytes start at s (up to end). */
+static size_t zero_run(const unsigned char *s, const unsigned char *end)
+{
+    const unsigned char *p = s;
+    while (p < end && *p == 0)
+        p++;
+    return (size_t)(p - s);
+}
+
+/* Ensures room for need bytes. 0, or -1. */
+static int reserve(struct zpack *z, size_t need)
+{
+    if (need <= z->cap)
+        return 0;
+    unsigned char *grown = realloc(z->data, need);
+    if (!grown)
+        return -1;
+    z->data = grown;
+    z->cap = need;
+    return 0;
+}
+
+int zpack_store(struct zpack *z, const void *p, size_t n)
+{
+    const unsigned char *s = p, *end = s + n;
+    /* The worst case: one literal of every byte, and its counts. */
+    if (reserve(z, n + 3 * VARINT_MAX) < 0) {
+        z->len = 0;
+        return -1;
+    }
+    size_t len = put_varint(z->data, n);
+    while (s < end) {
+        const unsigned char *lit = s;
+        size_t zeros = 0;
+        while (s < end) {
+            zeros = zero_run(s, end);
+            if (zeros >= ZERO_RUN_MIN || s + zeros == end)
+                break;
+            s += zeros ? zeros : 1;
+            zeros = 0;
+        }
+        size_t n_lit = (size_t)(s - lit);
+        if (reserve(z, len + n_lit + 2 * VARINT_MAX) < 0) {
+            z->len = 0;
+            return -1;
+        }
+        len += put_varint(z->data + len, n_lit);
+        memcpy(z->data + len, lit, n_lit);
+        len += n_lit;
+        len += put_varint(z->data + len, zeros);
+        s += zeros;
+    }
+    z->len = len;
+    return 0;
+}
+
+int zpack_unpack(const struct zpack *z, void *out, size_t n)
+{
+    unsigned char *o = out;
+    memset(o, 0, n);
+    if (!z->data || z->len == 0)
+        return -1;
+    const unsigned char *p = z->data, *end = z->data + z->len;
+    size_t total, at = 0;
+    if (get_varint(&p, end, &total) < 0 || total != n)
+        return -1;
+    while (p < end) {
+        size_t n_lit, zeros;
+        if (get_varint(&p, end, &n_lit) < 0 || n_lit > n - at ||
+            n_lit > (size_t)(end - p))
+            goto bad;
+        memcpy(o + at, p, n_lit);
+        p += n_lit;
+        at += n_lit;
+        if (get_varint(&p, end, &zeros) < 0 || zeros > n - at)
+            goto bad;
+        at += zeros; /* already zero */
+    }
+    if (at == n)
+        return 0;
+bad:
+    memset(o, 0, n);
+    return -1;
+}
+
+void zpack_free(struct zpack *z)
+{
+    free(z->data);
+    z->data = NULL;
+    z->len = z->cap = 0;
+}
