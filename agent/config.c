@@ -144,6 +144,44 @@ static int copy_str(char *dst, size_t n, const char *src)
     return 0;
 }
 
+/* A copy of s that the config owns and frees, or NULL when out of
+ * memory (said through p->oom). */
+static const char *own_str(struct parser *p, const char *s)
+{
+    struct agent_config *c = p->cfg;
+    if (c->n_strings == c->cap_strings) {
+        size_t cap = c->cap_strings ? c->cap_strings * 2 : 16;
+        char **grown = realloc(c->strings, cap * sizeof(*grown));
+        if (!grown) {
+            p->oom = true;
+            return NULL;
+        }
+        c->strings = grown;
+        c->cap_strings = cap;
+    }
+    char *copy = strdup(s);
+    if (!copy) {
+        p->oom = true;
+        return NULL;
+    }
+    c->strings[c->n_strings++] = copy;
+    return copy;
+}
+
+/* Sets *field to a copy of s when s is at most max bytes. 0, or -1 when
+ * longer (or out of memory: p->oom). */
+static int set_str(struct parser *p, const char **field, const char *s,
+                   size_t max)
+{
+    if (strlen(s) > max)
+        return -1;
+    const char *copy = own_str(p, s);
+    if (!copy)
+        return -1;
+    *field = copy;
+    return 0;
+}
+
 /* A relative path is taken from the config file's directory: the agent
  * runs with / as its working directory under systemd. */
 static int resolve_path(const struct parser *p, const char *value, char *dst,
@@ -186,6 +224,7 @@ static struct target_config *add_target(struct parser *p, const char *name,
     t->name[n] = '\0';
     t->tls = CONFIG_DEFAULT_TLS;
     t->tls_verify = CONFIG_DEFAULT_TLS_VERIFY;
+    t->ca_file = t->server_name = t->ehlo_name = t->username = "";
     t->line = p->lineno;
     return t;
 }
@@ -594,7 +633,7 @@ static void auth_key(struct parser *p, enum target_key k, const char *v)
         parse_mechanisms(p, t, v);
         return;
     case TK_USERNAME:
-        if (copy_str(t->username, sizeof(t->username), v))
+        if (set_str(p, &t->username, v, CONFIG_HOST_MAX) && !p->oom)
             config_err_at(p, line, key, "longer than %d characters",
                           CONFIG_HOST_MAX);
         return;
@@ -628,8 +667,12 @@ static void target_key(struct parser *p, int k, const char *v)
     switch ((enum target_key)k) {
     case TK_HOST:
     case TK_SERVER_NAME: {
-        char *dst = k == TK_HOST ? t->host : t->server_name;
-        if (!config_valid_host(v) || copy_str(dst, CONFIG_HOST_MAX + 1, v))
+        bool ok = config_valid_host(v);
+        if (ok && k == TK_HOST)
+            ok = copy_str(t->host, sizeof(t->host), v) == 0;
+        else if (ok)
+            ok = set_str(p, &t->server_name, v, CONFIG_HOST_MAX) == 0;
+        if (!ok && !p->oom)
             config_err_at(p, line, key,
                           "must be a host name or an IP address (IPv6 without "
                           "brackets), not \"%s\"",
@@ -656,14 +699,19 @@ static void target_key(struct parser *p, int k, const char *v)
                 "\"%s\"",
                 v);
         return;
-    case TK_CA_FILE:
-        if (resolve_path(p, v, t->ca_file, sizeof(t->ca_file)))
+    case TK_CA_FILE: {
+        char path[CONFIG_PATH_MAX + 1];
+        if (resolve_path(p, v, path, sizeof(path)))
             config_err_at(p, line, key, "path longer than %d characters",
                           CONFIG_PATH_MAX);
+        else
+            set_str(p, &t->ca_file, path, CONFIG_PATH_MAX);
         return;
+    }
     case TK_EHLO_NAME:
-        if (!config_valid_ehlo_name(v) ||
-            copy_str(t->ehlo_name, sizeof(t->ehlo_name), v))
+        if ((!config_valid_ehlo_name(v) ||
+             set_str(p, &t->ehlo_name, v, CONFIG_HOST_MAX)) &&
+            !p->oom)
             config_err_at(p, line, key,
                           "must be a domain name or an address literal like "
                           "[192.0.2.1], not \"%s\"",
@@ -999,8 +1047,12 @@ static void resolve(struct parser *p)
                       "timeout must not exceed interval (%s > %s)",
                       config_format_duration(c->timeout_ms, a, sizeof(a)),
                       config_format_duration(c->interval_ms, b, sizeof(b)));
-    char ehlo[CONFIG_HOST_MAX + 1];
-    default_ehlo_name(ehlo, sizeof(ehlo));
+    char ehlo_buf[CONFIG_HOST_MAX + 1];
+    default_ehlo_name(ehlo_buf, sizeof(ehlo_buf));
+    /* One copy for every target that does not set its own. */
+    const char *ehlo = own_str(p, ehlo_buf);
+    if (!ehlo)
+        ehlo = "localhost";
     bool agent_ca_warned = false, agent_ca_failed = false;
 
     for (size_t i = 0; i < c->n_targets; i++) {
@@ -1012,11 +1064,11 @@ static void resolve(struct parser *p)
         if (!d->set[TK_PORT])
             t->port = config_default_port(t->tls);
         if (!d->set[TK_CA_FILE])
-            memcpy(t->ca_file, c->ca_file, sizeof(t->ca_file));
+            t->ca_file = c->ca_file;
         if (!d->set[TK_SERVER_NAME])
-            memcpy(t->server_name, t->host, sizeof(t->server_name));
+            t->server_name = t->host;
         if (!d->set[TK_EHLO_NAME])
-            memcpy(t->ehlo_name, ehlo, sizeof(t->ehlo_name));
+            t->ehlo_name = ehlo;
         if (!d->set[TK_INTERVAL])
             t->interval_ms = c->interval_ms;
         if (!d->set[TK_TIMEOUT])
@@ -1206,6 +1258,9 @@ void config_free(struct agent_config *cfg)
     }
     free(cfg->targets);
     free(cfg->web_users);
+    for (size_t i = 0; i < cfg->n_strings; i++)
+        free(cfg->strings[i]);
+    free(cfg->strings);
     free(cfg);
 }
 

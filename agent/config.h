@@ -75,13 +75,18 @@ struct target_config {
     char host[CONFIG_HOST_MAX + 1];
     unsigned port; /* default: config_default_port(tls) */
     enum tls_mode tls;
-    bool tls_verify;                       /* CONFIG_DEFAULT_TLS_VERIFY */
-    char ca_file[CONFIG_PATH_MAX + 1];     /* resolved: [agent] ca_file */
-    char server_name[CONFIG_HOST_MAX + 1]; /* resolved: default host */
-    char ehlo_name[CONFIG_HOST_MAX + 1];   /* resolved: default hostname */
+    bool tls_verify; /* CONFIG_DEFAULT_TLS_VERIFY */
+    /* Strings the config owns, exactly as long as they are (never NULL;
+     * "" when unset): at 10,000 targets fixed buffers of the longest
+     * allowed value cost 18 MB. The defaults are shared: ca_file points
+     * at [agent]'s, server_name at host, ehlo_name at one copy of this
+     * machine's name. */
+    const char *ca_file;     /* resolved: [agent] ca_file */
+    const char *server_name; /* resolved: default host */
+    const char *ehlo_name;   /* resolved: default hostname */
     enum sasl_mech mechs[CONFIG_MAX_MECHS];
-    size_t n_mechs; /* 0 = an EHLO-only probe */
-    char username[CONFIG_HOST_MAX + 1];
+    size_t n_mechs;       /* 0 = an EHLO-only probe */
+    const char *username; /* at most CONFIG_HOST_MAX; "" when none */
     /* The password (or the XOAUTH2 token), read at load; wiped by
      * config_free(). NULL when no mechanism is configured. */
     char *secret;
@@ -119,6 +124,9 @@ struct agent_config {
     size_t n_web_users;
     struct target_config *targets;
     size_t n_targets;
+    /* What the targets' string pointers point at, freed with the config. */
+    char **strings;
+    size_t n_strings, cap_strings;
 };
 
 /*

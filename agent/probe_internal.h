@@ -83,6 +83,12 @@ struct probe {
     struct prober *owner;
     struct probe *next;
     struct target_config target; /* a copy: its secret is ours to wipe */
+    /* What target's strings point at: a reload may free the config's
+     * while the probe runs. */
+    char ca_file[CONFIG_PATH_MAX + 1];
+    char server_name[CONFIG_HOST_MAX + 1];
+    char ehlo_name[CONFIG_HOST_MAX + 1];
+    char username[CONFIG_HOST_MAX + 1];
     /* Every form of the secret and every token any session of the probe
      * sent: server text that holds one is withheld (redact.h). */
     struct redactor redact;

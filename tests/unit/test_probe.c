@@ -57,8 +57,9 @@ static struct target_config target_at(int port)
     memset(&t, 0, sizeof(t));
     snprintf(t.name, sizeof(t.name), "fd-test");
     snprintf(t.host, sizeof(t.host), "127.0.0.1");
-    snprintf(t.server_name, sizeof(t.server_name), "127.0.0.1");
-    snprintf(t.ehlo_name, sizeof(t.ehlo_name), "probe.test");
+    t.server_name = "127.0.0.1";
+    t.ehlo_name = "probe.test";
+    t.ca_file = t.username = "";
     t.port = (unsigned)port;
     t.tls = TLS_MODE_NONE;
     t.interval_ms = 60000;
@@ -85,7 +86,7 @@ static struct probe_result probe_without_descriptors(const char *host,
     assert_non_null(pr);
     struct target_config t = target_at(port);
     snprintf(t.host, sizeof(t.host), "%s", host);
-    snprintf(t.server_name, sizeof(t.server_name), "%s", host);
+    t.server_name = host;
 
     struct rlimit old;
     assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
@@ -302,7 +303,7 @@ static void test_auth_is_traced_without_the_secret(void **state)
     struct tiny_server ts;
     struct target_config t = target_at(tiny_server_start(&ts));
     snprintf(t.name, sizeof(t.name), "trace");
-    snprintf(t.username, sizeof(t.username), "monitor");
+    t.username = "monitor";
     t.mechs[0] = SASL_MECH_PLAIN;
     t.n_mechs = 1;
     t.secret = password;
