@@ -240,6 +240,38 @@ static const struct target_config *find_target_n(const struct agent_config *c,
     return NULL;
 }
 
+/* A [target] name being looked up: not NUL-terminated in the text. */
+struct name_key {
+    const char *s;
+    size_t n;
+};
+
+static bool name_is(const void *ctx, size_t value, const void *key)
+{
+    const struct agent_config *c = ctx;
+    const struct name_key *k = key;
+    const char *name = c->targets[value].name;
+    return strlen(name) == k->n && memcmp(name, k->s, k->n) == 0;
+}
+
+static uint64_t name_hash(const char *s, size_t n)
+{
+    char buf[CONFIG_NAME_MAX + 1];
+    snprintf(buf, sizeof(buf), "%.*s", (int)n, s);
+    return hashtab_hash_str(buf);
+}
+
+/* The target already named so, through the parser's hash of names: a
+ * file of 100,000 targets is not 10^10 comparisons. */
+static const struct target_config *parsed_target(const struct parser *p,
+                                                 const char *name, size_t n)
+{
+    struct name_key k = {name, n};
+    size_t i =
+        hashtab_find(&p->names, name_hash(name, n), &k, name_is, p->cfg);
+    return i == HASHTAB_NONE ? NULL : &p->cfg->targets[i];
+}
+
 static bool is_blank(char c)
 {
     return c == ' ' || c == '\t';
@@ -276,13 +308,15 @@ static void target_header(struct parser *p, const char *key, const char *q,
             CONFIG_NAME_MAX);
         return;
     }
-    const struct target_config *dup = find_target_n(p->cfg, name, name_len);
+    const struct target_config *dup = parsed_target(p, name, name_len);
     if (dup) {
         config_err_at(p, p->lineno, key, "duplicate target (first on line %d)",
                       dup->line);
         return;
     }
-    if (!add_target(p, name, name_len)) {
+    if (!add_target(p, name, name_len) ||
+        hashtab_insert(&p->names, name_hash(name, name_len),
+                       p->cfg->n_targets - 1) < 0) {
         p->oom = true;
         return;
     }
@@ -1104,6 +1138,7 @@ static void free_drafts(struct parser *p)
     }
     free(p->drafts);
     p->drafts = NULL;
+    hashtab_free(&p->names);
 }
 
 static void report_hidden(struct config_diag *d, const char *name,

@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "file.h"
+#include "hashtab.h"
 
 #define CONFIG_ENV_NAME_MAX 255
 /* A PEM certificate chain or key, or a users file, is far smaller. */
@@ -91,6 +92,7 @@ struct parser {
     struct web_user web_user;
     char web_users_file[CONFIG_PATH_MAX + 1];
     struct target_draft *drafts; /* parallel to cfg->targets */
+    struct hashtab names;        /* target names -> index: duplicates */
     size_t cap;
     struct config_diag *diag;
     mode_t file_mode; /* of the config file; 0 for a string */
