@@ -908,7 +908,8 @@ def mr(values):
 def fmt(m, digits):
     if not m:
         return "-"
-    if m["n"] == 1 or m["min"] == m["max"]:
+    lo, hi = "%.*f" % (digits, m["min"]), "%.*f" % (digits, m["max"])
+    if m["n"] == 1 or lo == hi:
         return "%.*f" % (digits, m["median"])
     return "%.*f [%.*f-%.*f]" % (digits, m["median"], digits, m["min"],
                                  digits, m["max"])
@@ -1050,14 +1051,15 @@ def main():
     ap.add_argument("--minutes", type=float, default=3.0,
                     help="steady phase per run (default 3)")
     ap.add_argument("--interval", default="60s")
-    ap.add_argument("--timeout", default="10s")
+    ap.add_argument("--timeout", help="probe timeout (default: 10s, at "
+                    "most the interval)")
     ap.add_argument("--max-concurrent", type=int, default=256,
                     help="max_concurrent_probes = max_per_host (256)")
     ap.add_argument("--auth-share", type=float, default=0.6,
                     help="share of STARTTLS+AUTH targets (default 0.6)")
     ap.add_argument("--extra-metrics", help="[agent] extra_metrics (e.g. "
-                    "\"duration_buckets ehlo_extensions last_reply_codes "
-                    "zero_series\"); default: not set")
+                    "duration_buckets,ehlo_extensions,last_reply_codes,"
+                    "zero_series); default: not set")
     ap.add_argument("--warmup", help="start of the measured window "
                     "(default: one interval, at most a third of the run)")
     ap.add_argument("--scrape-interval", type=float, default=30.0)
@@ -1079,6 +1081,8 @@ def main():
         ratio_sizes = [int(x) for x in args.ratio_targets.split(",")
                        if x.strip() and int(x) > 0]
     args.warmup_s = parse_seconds(args.warmup or args.interval)
+    if args.timeout is None:
+        args.timeout = "%gs" % min(10.0, parse_seconds(args.interval))
     binary = args.agent or harness.agent_binary()
     commit = os.environ.get("SCALE_COMMIT") or git_commit(binary)
 
@@ -1177,6 +1181,7 @@ def main():
 if __name__ == "__main__":
     try:
         sys.exit(main())
-    except (BenchError, bench.BenchError, postfix.PostfixError) as e:
+    except (BenchError, bench.BenchError, postfix.PostfixError,
+            AssertionError) as e:  # AssertionError: harness' waits
         print(redact("scale: %s" % e), file=sys.stderr)
         sys.exit(1)
