@@ -72,9 +72,16 @@ void metrics_config_loaded(struct metrics *m, bool ok, double when);
 /*
  * Appends every smtp_* family in a stable order (families in DESIGN.md's
  * order, targets by name, label sets in a fixed order) as Prometheus text.
- * Holds the lock only while writing. 0, or -1 when out of memory.
+ * Holds the lock for one family's agent series, or for up to
+ * METRICS_RENDER_CHUNK targets of one family, at a time: the probe loop
+ * never waits for a whole render. A reload meanwhile is seen from the
+ * next hold on (each target at most once per family). 0, or -1 when out
+ * of memory.
  */
+#define METRICS_RENDER_CHUNK 256
 int metrics_render(struct metrics *m, struct buf *out);
+/* Tests: how many times renders have taken the lock. */
+unsigned long metrics_render_holds(struct metrics *m);
 
 /* A target's last result with what the status page shows beside it. */
 struct metrics_last {

@@ -79,7 +79,8 @@ struct mtarget {
 
 struct metrics {
     pthread_mutex_t lock;
-    struct mtarget **targets; /* sorted by name */
+    unsigned long render_holds; /* holds of the lock by renders, ever */
+    struct mtarget **targets;   /* sorted by name */
     size_t n_targets;
 
     char *build[4]; /* version, libcurl, openssl, libmicrohttpd */

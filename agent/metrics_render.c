@@ -484,19 +484,75 @@ static const struct family {
      NULL, emit_reload_time},
 };
 
+/* The first target whose name sorts after name. Under the lock. */
+static size_t after_name(const struct metrics *m, const char *name)
+{
+    size_t lo = 0, hi = m->n_targets;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(m->targets[mid]->name, name) <= 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/*
+ * One family's samples of every target, METRICS_RENDER_CHUNK targets per
+ * hold of the lock: the probe loop, which takes it for every result,
+ * waits for one chunk, never for a whole render of 10,000 targets. A
+ * reload between two chunks is seen from the next one on; the render
+ * goes on after the last name written, so no target comes twice.
+ */
+static int render_targets(struct metrics *m, const struct family *fd,
+                          struct fam *f)
+{
+    char last[CONFIG_NAME_MAX + 1] = "";
+    bool started = false;
+    int rc = 0;
+    for (;;) {
+        pthread_mutex_lock(&m->lock);
+        m->render_holds++;
+        size_t k = started ? after_name(m, last) : 0;
+        size_t end = m->n_targets - k > METRICS_RENDER_CHUNK
+                         ? k + METRICS_RENDER_CHUNK
+                         : m->n_targets;
+        for (; rc == 0 && k < end; k++)
+            rc = fd->per_target(f, m->targets[k]);
+        bool done = end >= m->n_targets;
+        if (end > 0)
+            snprintf(last, sizeof last, "%s", m->targets[end - 1]->name);
+        pthread_mutex_unlock(&m->lock);
+        started = true;
+        if (done || rc < 0)
+            return rc;
+    }
+}
+
 int metrics_render(struct metrics *m, struct buf *out)
 {
     int rc = 0;
-    pthread_mutex_lock(&m->lock);
     for (size_t i = 0; rc == 0 && i < sizeof families / sizeof *families;
          i++) {
         const struct family *fd = &families[i];
         struct fam f = {out, fd->name, fd->help, fd->type, false};
-        if (fd->agent)
+        if (fd->agent) {
+            pthread_mutex_lock(&m->lock);
+            m->render_holds++;
             rc = fd->agent(&f, m);
-        for (size_t k = 0; rc == 0 && fd->per_target && k < m->n_targets; k++)
-            rc = fd->per_target(&f, m->targets[k]);
+            pthread_mutex_unlock(&m->lock);
+        }
+        if (rc == 0 && fd->per_target)
+            rc = render_targets(m, fd, &f);
     }
-    pthread_mutex_unlock(&m->lock);
     return rc;
+}
+
+unsigned long metrics_render_holds(struct metrics *m)
+{
+    pthread_mutex_lock(&m->lock);
+    unsigned long n = m->render_holds;
+    pthread_mutex_unlock(&m->lock);
+    return n;
 }

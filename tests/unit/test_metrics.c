@@ -1331,6 +1331,102 @@ static void test_extra_by_reload(void **state)
     metrics_free(m);
 }
 
+/* n targets "c0000".."c(n-1)" (every step-th of them), no AUTH. */
+static struct target_config *chunk_targets(size_t n, size_t step,
+                                           struct agent_config *cfg)
+{
+    struct target_config *t = calloc(n, sizeof(*t));
+    assert_non_null(t);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i += step, k++) {
+        char name[16];
+        snprintf(name, sizeof name, "c%04zu", i);
+        target_set(&t[k], name, "mx.example.com", 25, TLS_MODE_NONE, NULL, 0);
+    }
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->targets = t;
+    cfg->n_targets = k;
+    return t;
+}
+
+/* Every target's smtp_target_info line once, in name order. */
+static size_t check_info_lines(const char *text)
+{
+    char prev[64] = "";
+    size_t n = 0;
+    const char *needle = "smtp_target_info{target=\"";
+    for (const char *p = strstr(text, needle); p; p = strstr(p + 1, needle)) {
+        char name[64];
+        assert_int_equal(sscanf(p + strlen(needle), "%63[^\"]", name), 1);
+        if (strcmp(name, prev) <= 0)
+            fail_msg("%s after %s", name, prev);
+        snprintf(prev, sizeof prev, "%s", name);
+        n++;
+    }
+    return n;
+}
+
+/* A render of many targets takes the lock a chunk at a time, and the
+ * text is what one hold would have written. */
+static void test_render_in_chunks(void **state)
+{
+    (void)state;
+    struct agent_config cfg;
+    struct target_config *t = chunk_targets(1000, 1, &cfg);
+    struct metrics *m = metrics_new(&build);
+    assert_non_null(m);
+    assert_int_equal(metrics_set_targets(m, &cfg), 0);
+    unsigned long before = metrics_render_holds(m);
+    char *text = render(m);
+    unsigned long holds = metrics_render_holds(m) - before;
+    /* Every per-target family needs 4 holds for 1,000 targets. */
+    assert_true(holds >= 4 * 10);
+    assert_int_equal(check_info_lines(text), 1000);
+    free(text);
+    metrics_free(m);
+    free(t);
+}
+
+struct chunk_race {
+    struct metrics *m;
+    struct agent_config *a, *b;
+    atomic_bool stop;
+};
+
+static void *chunk_reloads(void *arg)
+{
+    struct chunk_race *r = arg;
+    for (unsigned i = 0; !atomic_load(&r->stop); i++)
+        metrics_set_targets(r->m, i % 2 ? r->a : r->b);
+    return NULL;
+}
+
+/* Reloads between chunks: no target twice, none out of order. */
+static void test_render_chunks_during_reloads(void **state)
+{
+    (void)state;
+    struct agent_config a, b;
+    struct target_config *ta = chunk_targets(3000, 1, &a);
+    struct target_config *tb = chunk_targets(3000, 3, &b);
+    struct chunk_race r = {.m = metrics_new(&build), .a = &a, .b = &b};
+    assert_non_null(r.m);
+    assert_int_equal(metrics_set_targets(r.m, &a), 0);
+    atomic_init(&r.stop, false);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, chunk_reloads, &r), 0);
+    for (int i = 0; i < 20; i++) {
+        char *text = render(r.m);
+        size_t n = check_info_lines(text);
+        assert_true(n >= 1000 && n <= 3000);
+        free(text);
+    }
+    atomic_store(&r.stop, true);
+    pthread_join(th, NULL);
+    metrics_free(r.m);
+    free(ta);
+    free(tb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1344,6 +1440,8 @@ int main(void)
         cmocka_unit_test(test_family_order_and_promtool),
         cmocka_unit_test(test_last_results),
         cmocka_unit_test(test_concurrency),
+        cmocka_unit_test(test_render_in_chunks),
+        cmocka_unit_test(test_render_chunks_during_reloads),
         cmocka_unit_test(test_series_per_option),
         cmocka_unit_test(test_default_series),
         cmocka_unit_test(test_extra_by_reload),
