@@ -146,6 +146,9 @@ static void reply_copy(struct probe *p, enum probe_stage stage,
 {
     const char *text = buf_str(&r->text);
 
+    /* Whole, padding and the text's tail too: the result is stored
+     * packed, byte for byte. */
+    memset(out, 0, sizeof(*out));
     out->code = r->code;
     out->cls = classify_reply(stage, r->code);
     memcpy(out->enhanced, r->enhanced, sizeof(out->enhanced));
