@@ -63,6 +63,7 @@ static void target_free(struct mtarget *t)
 {
     if (!t)
         return;
+    free(t->host);
     free(t->replies);
     zpack_free(&t->last);
     zpack_free(&t->ehlo);
@@ -117,15 +118,36 @@ static int cmp_target_config(const void *a, const void *b)
     return strcmp(x->name, y->name);
 }
 
-/* Takes cfg's facts; cannot fail, so it runs after every allocation. */
-static void target_configure(struct mtarget *t, const struct target_config *c)
+/* A new target named name, with a copy of host; NULL when out of memory. */
+static struct mtarget *target_new(const char *name, const char *host)
 {
-    snprintf(t->host, sizeof t->host, "%s", c->host);
+    size_t n = strlen(name) + 1;
+    struct mtarget *t = calloc(1, sizeof(*t) + n);
+    if (!t)
+        return NULL;
+    t->host = strdup(host);
+    if (!t->host) {
+        free(t);
+        return NULL;
+    }
+    memcpy(t->name, name, n);
+    return t;
+}
+
+/* Takes cfg's facts and host (a copy made beforehand, or NULL when the
+ * host did not change); cannot fail, so it runs after every allocation. */
+static void target_configure(struct mtarget *t, const struct target_config *c,
+                             char *host)
+{
+    if (host) {
+        free(t->host);
+        t->host = host;
+    }
     t->port = c->port;
     t->extra = c->extra_metrics;
     /* A target that no longer speaks TLS has no certificate to show. */
     if (c->tls == TLS_MODE_NONE && t->tls_mode != TLS_MODE_NONE)
-        t->tls_known = false;
+        t->tls.known = false;
     t->tls_mode = c->tls;
 
     bool want[SASL_MECH_COUNT] = {false};
@@ -154,7 +176,8 @@ int metrics_set_targets(struct metrics *m, const struct agent_config *cfg)
     const struct target_config **sorted = calloc(n ? n : 1, sizeof *sorted);
     struct mtarget **arr = calloc(n ? n : 1, sizeof *arr);
     bool *fresh = calloc(n ? n : 1, sizeof *fresh);
-    if (!sorted || !arr || !fresh)
+    char **hosts = calloc(n ? n : 1, sizeof *hosts); /* changed ones */
+    if (!sorted || !arr || !fresh || !hosts)
         goto err;
     for (size_t i = 0; i < n; i++)
         sorted[i] = &cfg->targets[i];
@@ -169,21 +192,26 @@ int metrics_set_targets(struct metrics *m, const struct agent_config *cfg)
         struct mtarget *t =
             metrics_find_target(m->targets, m->n_targets, sorted[i]->name);
         if (!t) {
-            t = calloc(1, sizeof *t);
+            t = target_new(sorted[i]->name, sorted[i]->host);
             if (!t) {
                 pthread_mutex_unlock(&m->lock);
                 goto err;
             }
-            snprintf(t->name, sizeof t->name, "%s", sorted[i]->name);
             t->tls_mode = sorted[i]->tls;
             fresh[k] = true;
+        } else if (strcmp(t->host, sorted[i]->host) != 0) {
+            hosts[k] = strdup(sorted[i]->host);
+            if (!hosts[k]) {
+                pthread_mutex_unlock(&m->lock);
+                goto err;
+            }
         }
         sorted[k] = sorted[i];
         arr[k++] = t;
     }
 
     for (size_t i = 0; i < k; i++)
-        target_configure(arr[i], sorted[i]);
+        target_configure(arr[i], sorted[i], hosts[i]);
     /* Whatever the new list lacks is gone, with all its series. */
     for (size_t i = 0; i < m->n_targets; i++) {
         if (!metrics_find_target(arr, k, m->targets[i]->name))
@@ -195,6 +223,7 @@ int metrics_set_targets(struct metrics *m, const struct agent_config *cfg)
     pthread_mutex_unlock(&m->lock);
     free(sorted);
     free(fresh);
+    free(hosts);
     return 0;
 err:
     if (arr && fresh) {
@@ -203,9 +232,14 @@ err:
                 target_free(arr[i]);
         }
     }
+    if (hosts) {
+        for (size_t i = 0; i < n; i++)
+            free(hosts[i]);
+    }
     free(arr);
     free(sorted);
     free(fresh);
+    free(hosts);
     return -1;
 }
 
@@ -335,8 +369,11 @@ void metrics_record(struct metrics *m, const struct probe_result *r,
     if (r->ehlo_seen)
         keep_ehlo(t, &r->ehlo);
     if (r->tls.present) {
-        t->tls = r->tls;
-        t->tls_known = true;
+        t->tls.known = true;
+        t->tls.valid = r->tls.valid;
+        t->tls.not_after = r->tls.not_after;
+        memcpy(t->tls.version, r->tls.version, sizeof(t->tls.version));
+        memcpy(t->tls.cipher, r->tls.cipher, sizeof(t->tls.cipher));
     }
     keep_last(t, r);
     if (h)

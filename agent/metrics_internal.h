@@ -30,9 +30,20 @@ struct reply_count {
     uint64_t n;
 };
 
+/* The TLS facts the series show; the rest of them (problem, subject) is
+ * in the packed last result. */
+struct mtls {
+    bool known; /* a probe of this target got TLS up */
+    bool valid;
+    int64_t not_after;
+    char version[sizeof(((struct tls_facts *)0)->version)];
+    char cipher[sizeof(((struct tls_facts *)0)->cipher)];
+};
+
+/* A target's series and last result. Strings are as long as they are:
+ * at 10,000 targets buffers of the longest name and host cost 3 MB. */
 struct mtarget {
-    char name[CONFIG_NAME_MAX + 1];
-    char host[CONFIG_HOST_MAX + 1];
+    char *host; /* never NULL */
     unsigned port;
     enum tls_mode tls_mode;
     bool mech_configured[SASL_MECH_COUNT];
@@ -73,8 +84,8 @@ struct mtarget {
     bool ehlo_advertised[SASL_MECH_COUNT]; /* by name, in that EHLO */
     bool ehlo_has_size;
     uint64_t ehlo_size;
-    bool tls_known;
-    struct tls_facts tls;
+    struct mtls tls;
+    char name[]; /* allocated with the target */
 };
 
 struct metrics {

@@ -303,7 +303,7 @@ static int emit_tls_info(struct fam *f, const struct mtarget *t)
     struct expo_label l[] = {L("target", t->name),
                              L("version", t->tls.version),
                              L("cipher", t->tls.cipher)};
-    if (!t->tls_known)
+    if (!t->tls.known)
         return 0;
     return fam_sample(f, l, 3, 1);
 }
@@ -311,7 +311,7 @@ static int emit_tls_info(struct fam *f, const struct mtarget *t)
 static int emit_cert_expiry(struct fam *f, const struct mtarget *t)
 {
     struct expo_label l[] = {L("target", t->name)};
-    if (!t->tls_known)
+    if (!t->tls.known)
         return 0;
     return fam_sample(f, l, 1, (double)t->tls.not_after);
 }
@@ -319,7 +319,7 @@ static int emit_cert_expiry(struct fam *f, const struct mtarget *t)
 static int emit_cert_valid(struct fam *f, const struct mtarget *t)
 {
     struct expo_label l[] = {L("target", t->name)};
-    if (!t->tls_known)
+    if (!t->tls.known)
         return 0;
     return fam_sample(f, l, 1, t->tls.valid ? 1 : 0);
 }
