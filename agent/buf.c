@@ -37,8 +37,7 @@ void buf_reset(struct buf *b)
         b->data[0] = '\0';
 }
 
-/* Makes room for n more bytes plus the terminating NUL. */
-static int buf_reserve(struct buf *b, size_t n)
+int buf_reserve(struct buf *b, size_t n)
 {
     if (n > b->max - b->len)
         return -1;

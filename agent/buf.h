@@ -29,6 +29,13 @@ void buf_wipe(struct buf *b);
 /* Empties the buffer, keeping its memory. */
 void buf_reset(struct buf *b);
 
+/*
+ * Makes room for n more bytes plus the terminating NUL, at once: a caller
+ * that knows about how much comes saves the copies of growing (each
+ * growth copies, so a body grown by doubling peaks at 1.5 times its
+ * capacity). -1 past max or out of memory, the buffer unchanged.
+ */
+int buf_reserve(struct buf *b, size_t n);
 int buf_append(struct buf *b, const void *p, size_t n);
 int buf_puts(struct buf *b, const char *s);
 int buf_putc(struct buf *b, char c);
