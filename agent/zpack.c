@@ -52,28 +52,19 @@ static size_t zero_run(const unsigned char *s, const unsigned char *end)
     return (size_t)(p - s);
 }
 
-/* Ensures room for need bytes. 0, or -1. */
-static int reserve(struct zpack *z, size_t need)
+/* Writes v at dst (NULL: only counts); its length in bytes. */
+static size_t varint_at(unsigned char *dst, size_t v)
 {
-    if (need <= z->cap)
-        return 0;
-    unsigned char *grown = realloc(z->data, need);
-    if (!grown)
-        return -1;
-    z->data = grown;
-    z->cap = need;
-    return 0;
+    unsigned char scratch[VARINT_MAX];
+    return put_varint(dst ? dst : scratch, v);
 }
 
-int zpack_store(struct zpack *z, const void *p, size_t n)
+/* Packs the n bytes at s into dst, or only counts when dst is NULL: the
+ * packed length either way. */
+static size_t pack(unsigned char *dst, const unsigned char *s, size_t n)
 {
-    const unsigned char *s = p, *end = s + n;
-    /* The worst case: one literal of every byte, and its counts. */
-    if (reserve(z, n + 3 * VARINT_MAX) < 0) {
-        z->len = 0;
-        return -1;
-    }
-    size_t len = put_varint(z->data, n);
+    const unsigned char *end = s + n;
+    size_t len = varint_at(dst, n);
     while (s < end) {
         const unsigned char *lit = s;
         size_t zeros = 0;
@@ -85,17 +76,33 @@ int zpack_store(struct zpack *z, const void *p, size_t n)
             zeros = 0;
         }
         size_t n_lit = (size_t)(s - lit);
-        if (reserve(z, len + n_lit + 2 * VARINT_MAX) < 0) {
+        len += varint_at(dst ? dst + len : NULL, n_lit);
+        if (dst)
+            memcpy(dst + len, lit, n_lit);
+        len += n_lit;
+        len += varint_at(dst ? dst + len : NULL, zeros);
+        s += zeros;
+    }
+    return len;
+}
+
+int zpack_store(struct zpack *z, const void *p, size_t n)
+{
+    /* Counted first, then written into room of just that size: at
+     * 10,000 targets room for the worst case (every byte a literal) cost
+     * 75 MB of results that pack to a few hundred bytes each. A room
+     * kept for a larger one is given back when it is over twice the need. */
+    size_t need = pack(NULL, p, n);
+    if (need > z->cap || need < z->cap / 2) {
+        unsigned char *room = realloc(z->data, need);
+        if (!room) {
             z->len = 0;
             return -1;
         }
-        len += put_varint(z->data + len, n_lit);
-        memcpy(z->data + len, lit, n_lit);
-        len += n_lit;
-        len += put_varint(z->data + len, zeros);
-        s += zeros;
+        z->data = room;
+        z->cap = need;
     }
-    z->len = len;
+    z->len = pack(z->data, p, n);
     return 0;
 }
 

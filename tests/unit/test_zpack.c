@@ -59,7 +59,7 @@ static void test_round_trip(void **state)
 }
 
 /* A probe result as the probe leaves it is mostly zeros: it packs to a
- * small part of its size, and the room is reused. */
+ * small part of its size, in room of that size, and the room is reused. */
 static void test_probe_result(void **state)
 {
     (void)state;
@@ -80,6 +80,8 @@ static void test_probe_result(void **state)
     struct zpack z = {0};
     assert_int_equal(zpack_store(&z, r, sizeof(*r)), 0);
     assert_true(z.len < sizeof(*r) / 5);
+    /* Its room too, not the worst case of every byte a literal. */
+    assert_int_equal(z.cap, z.len);
     unsigned char *room = z.data;
     size_t cap = z.cap;
     /* A smaller result later: same room, no allocation. */
