@@ -86,21 +86,31 @@ static size_t pack(unsigned char *dst, const unsigned char *s, size_t n)
     return len;
 }
 
+/* Room for need bytes: an eighth more, in steps of 32, so that the next
+ * result of a target, a few bytes longer or shorter, fits in it. */
+static size_t room_for(size_t need)
+{
+    size_t room = need + need / 8;
+    return (room + 31) & ~(size_t)31;
+}
+
 int zpack_store(struct zpack *z, const void *p, size_t n)
 {
-    /* Counted first, then written into room of just that size: at
+    /* Counted first, then written into room of about that size: at
      * 10,000 targets room for the worst case (every byte a literal) cost
      * 75 MB of results that pack to a few hundred bytes each. A room
-     * kept for a larger one is given back when it is over twice the need. */
+     * kept for a larger one is given back when it is over twice the need;
+     * one that fits is kept, so that a probe's store allocates nothing. */
     size_t need = pack(NULL, p, n);
     if (need > z->cap || need < z->cap / 2) {
-        unsigned char *room = realloc(z->data, need);
+        size_t cap = room_for(need);
+        unsigned char *room = realloc(z->data, cap);
         if (!room) {
             z->len = 0;
             return -1;
         }
         z->data = room;
-        z->cap = need;
+        z->cap = cap;
     }
     z->len = pack(z->data, p, n);
     return 0;
