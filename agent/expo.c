@@ -81,6 +81,49 @@ static const char *format_uint(char *dst, size_t n, uint64_t u)
     return dst;
 }
 
+/*
+ * Durations are nanoseconds over 1e9: for 1e-4 <= |v| < 1e6, a v that is
+ * exactly the double nearest some n / 1e9 is written as that decimal, its
+ * trailing zeros dropped, without printf or strtod (which were half of a
+ * render). It is what format_shortest() writes: it reads back as v, no
+ * shorter decimal does (neighbouring doubles are < 1e-9 / 2 apart there,
+ * so one with fewer decimals is another number), and %g writes numbers of
+ * that range that are not integers without an exponent. 0, or -1 when v
+ * is not such a number.
+ */
+#define NS_PER_S 1000000000LL
+static int format_nanos(char *dst, size_t n, double v)
+{
+    double a = fabs(v);
+    if (!(a >= 1e-4 && a < 1e6))
+        return -1;
+    long long ns = llround(a * 1e9);
+    if ((double)ns / 1e9 != a || ns % NS_PER_S == 0)
+        return -1;
+    char whole[24];
+    format_int(whole, sizeof whole, ns / NS_PER_S);
+    char frac[10];
+    long long f = ns % NS_PER_S;
+    for (int i = 8; i >= 0; i--, f /= 10)
+        frac[i] = (char)('0' + f % 10);
+    size_t keep = 9;
+    while (frac[keep - 1] == '0')
+        keep--;
+    frac[keep] = '\0';
+    size_t need = (v < 0) + strlen(whole) + 1 + keep + 1;
+    if (need > n)
+        return -1;
+    char *o = dst;
+    if (v < 0)
+        *o++ = '-';
+    size_t wl = strlen(whole);
+    memcpy(o, whole, wl);
+    o += wl;
+    *o++ = '.';
+    memcpy(o, frac, keep + 1);
+    return 0;
+}
+
 /* The shortest %.Pg that reads back as v. Reading back is monotonic in
  * P (if P digits do, P + 1 do too) and 17 always does: a binary search
  * costs about four tries where counting up from 1 cost up to 17. */
@@ -120,6 +163,8 @@ const char *expo_format_double(char *dst, size_t n, double v)
     /* Counters and codes read best as plain integers; -0 as 0. */
     if (v == trunc(v) && fabs(v) < EXPO_EXACT_INT)
         return format_int(dst, n, (int64_t)v);
+    if (format_nanos(dst, n, v) == 0)
+        return dst;
     format_shortest(dst, n, v);
     return dst;
 }

@@ -8,6 +8,7 @@
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "expo.h"
@@ -85,6 +86,56 @@ static void test_format_double_round_trips(void **state)
         expo_format_double(dst, sizeof dst, v);
         assert_true(strtod(dst, NULL) == v);
         v *= 1.0173;
+    }
+}
+
+/* The definition: the shortest %.Pg that reads back as v. */
+static void shortest_by_search(char *dst, size_t n, double v)
+{
+    for (int p = 1; p <= 17; p++) {
+        snprintf(dst, n, "%.*g", p, v);
+        if (strtod(dst, NULL) == v)
+            return;
+    }
+}
+
+/* Durations (nanoseconds over 1e9) have a path of their own: it writes
+ * exactly what the definition does, at both ends of its range, for
+ * either sign, and for values next to such durations that are not one. */
+static void test_format_double_durations_match_definition(void **state)
+{
+    (void)state;
+    char got[EXPO_DOUBLE_LEN], want[EXPO_DOUBLE_LEN];
+    unsigned long long x = 88172645463325252ULL; /* xorshift64 */
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        /* Nanoseconds from 1 ns to ~11 days, spread over the scales. */
+        long long ns = (long long)(x % 1000000000000000ULL) >> (x % 50);
+        double v = (double)ns / 1e9;
+        if (i % 3 == 1)
+            v = -v;
+        if (i % 7 == 2)
+            v = nextafter(v, 1e300); /* not a duration any more */
+        expo_format_double(got, sizeof got, v);
+        shortest_by_search(want, sizeof want, v);
+        if (v == trunc(v))
+            continue; /* integers: the other path, checked above */
+        if (strcmp(got, want) != 0)
+            fail_msg("%.17g: got \"%s\", want \"%s\"", v, got, want);
+    }
+    static const double edges[] = {0.0001,      0.00009999,  0.000123456,
+                                   999999.5,    999999.9999, 1000000.5,
+                                   0.023456789, 1.000000001, 0.5};
+    for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++) {
+        for (int sign = -1; sign <= 1; sign += 2) {
+            double v = sign * edges[i];
+            expo_format_double(got, sizeof got, v);
+            shortest_by_search(want, sizeof want, v);
+            if (strcmp(got, want) != 0)
+                fail_msg("%.17g: got \"%s\", want \"%s\"", v, got, want);
+        }
     }
 }
 
@@ -223,6 +274,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_format_double),
         cmocka_unit_test(test_format_double_round_trips),
+        cmocka_unit_test(test_format_double_durations_match_definition),
         cmocka_unit_test_setup_teardown(test_escape, setup, teardown),
         cmocka_unit_test_setup_teardown(test_family, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sample, setup, teardown),
