@@ -199,10 +199,16 @@ static int resolve_path(const struct parser *p, const char *value, char *dst,
 
 /* ---- sections ---- */
 
+/* name: n bytes, not NUL-terminated, at most CONFIG_NAME_MAX. */
 static struct target_config *add_target(struct parser *p, const char *name,
                                         size_t n)
 {
     struct agent_config *cfg = p->cfg;
+    char buf[CONFIG_NAME_MAX + 1];
+    snprintf(buf, sizeof(buf), "%.*s", (int)n, name);
+    const char *own = own_str(p, buf);
+    if (!own)
+        return NULL;
     if (cfg->n_targets == p->cap) {
         size_t cap = p->cap ? p->cap * 2 : 8;
         struct target_config *t =
@@ -220,11 +226,10 @@ static struct target_config *add_target(struct parser *p, const char *name,
     memset(t, 0, sizeof(*t));
     memset(&p->drafts[cfg->n_targets], 0, sizeof(p->drafts[0]));
     cfg->n_targets++;
-    memcpy(t->name, name, n);
-    t->name[n] = '\0';
+    t->name = own;
     t->tls = CONFIG_DEFAULT_TLS;
     t->tls_verify = CONFIG_DEFAULT_TLS_VERIFY;
-    t->ca_file = t->server_name = t->ehlo_name = t->username = "";
+    t->host = t->ca_file = t->server_name = t->ehlo_name = t->username = "";
     t->line = p->lineno;
     return t;
 }
@@ -701,11 +706,9 @@ static void target_key(struct parser *p, int k, const char *v)
     switch ((enum target_key)k) {
     case TK_HOST:
     case TK_SERVER_NAME: {
-        bool ok = config_valid_host(v);
-        if (ok && k == TK_HOST)
-            ok = copy_str(t->host, sizeof(t->host), v) == 0;
-        else if (ok)
-            ok = set_str(p, &t->server_name, v, CONFIG_HOST_MAX) == 0;
+        bool ok = config_valid_host(v) &&
+                  set_str(p, k == TK_HOST ? &t->host : &t->server_name, v,
+                          CONFIG_HOST_MAX) == 0;
         if (!ok && !p->oom)
             config_err_at(p, line, key,
                           "must be a host name or an IP address (IPv6 without "

@@ -70,17 +70,18 @@ const char *config_extra_name(enum config_extra e);
  * for implicit (submissions), 25 for none. */
 unsigned config_default_port(enum tls_mode mode);
 
+/* Its strings are the config's, exactly as long as they are (never NULL;
+ * "" when unset): at 10,000 targets fixed buffers of the longest allowed
+ * value cost 18 MB, and name and host another 3 MB. The defaults are
+ * shared: ca_file points at [agent]'s, server_name at host, ehlo_name at
+ * one copy of this machine's name. Whoever keeps one past the config
+ * (a probe, the store) copies it. */
 struct target_config {
-    char name[CONFIG_NAME_MAX + 1]; /* [A-Za-z0-9_.:-]{1,64} */
-    char host[CONFIG_HOST_MAX + 1];
-    unsigned port; /* default: config_default_port(tls) */
+    const char *name; /* [A-Za-z0-9_.:-]{1,64}: CONFIG_NAME_MAX */
+    const char *host; /* at most CONFIG_HOST_MAX */
+    unsigned port;    /* default: config_default_port(tls) */
     enum tls_mode tls;
-    bool tls_verify; /* CONFIG_DEFAULT_TLS_VERIFY */
-    /* Strings the config owns, exactly as long as they are (never NULL;
-     * "" when unset): at 10,000 targets fixed buffers of the longest
-     * allowed value cost 18 MB. The defaults are shared: ca_file points
-     * at [agent]'s, server_name at host, ehlo_name at one copy of this
-     * machine's name. */
+    bool tls_verify;         /* CONFIG_DEFAULT_TLS_VERIFY */
     const char *ca_file;     /* resolved: [agent] ca_file */
     const char *server_name; /* resolved: default host */
     const char *ehlo_name;   /* resolved: default hostname */

@@ -413,11 +413,15 @@ int prober_start(struct prober *pr, const struct target_config *target,
         return -1;
     p->owner = pr;
     p->target = *target;
+    snprintf(p->name, sizeof(p->name), "%s", target->name);
+    snprintf(p->host, sizeof(p->host), "%s", target->host);
     snprintf(p->ca_file, sizeof(p->ca_file), "%s", target->ca_file);
     snprintf(p->server_name, sizeof(p->server_name), "%s",
              target->server_name);
     snprintf(p->ehlo_name, sizeof(p->ehlo_name), "%s", target->ehlo_name);
     snprintf(p->username, sizeof(p->username), "%s", target->username);
+    p->target.name = p->name;
+    p->target.host = p->host;
     p->target.ca_file = p->ca_file;
     p->target.server_name = p->server_name;
     p->target.ehlo_name = p->ehlo_name;

@@ -178,8 +178,8 @@ static struct metrics *every_value_store(unsigned extra)
     assert_true(SASL_MECH_COUNT <= CONFIG_MAX_MECHS);
     struct target_config t;
     memset(&t, 0, sizeof(t));
-    snprintf(t.name, sizeof(t.name), "all");
-    snprintf(t.host, sizeof(t.host), "mx.example.com");
+    t.name = "all";
+    t.host = "mx.example.com";
     t.port = 587;
     t.tls = TLS_MODE_STARTTLS;
     t.extra_metrics = extra;

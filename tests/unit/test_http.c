@@ -142,12 +142,13 @@ static const char *header(const struct reply *r, const char *name)
     return NULL;
 }
 
+/* name and host are kept by pointer, as a config's are. */
 static void init_target(struct target_config *t, const char *name,
                         const char *host, unsigned port, enum tls_mode tls)
 {
     memset(t, 0, sizeof(*t));
-    snprintf(t->name, sizeof(t->name), "%s", name);
-    snprintf(t->host, sizeof(t->host), "%s", host);
+    t->name = name;
+    t->host = host;
     t->port = port;
     t->tls = tls;
     t->tls_verify = true;

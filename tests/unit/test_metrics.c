@@ -32,13 +32,14 @@ static const struct metrics_build_info build = {"0.1.0", "7.88.1",
 #define ALL_EXTRA ((1u << CONFIG_EXTRA_COUNT) - 1)
 #define EXTRA(e)  CONFIG_EXTRA_BIT(CONFIG_EXTRA_##e)
 
+/* name and host are kept by pointer, as a config's are. */
 static void target_set(struct target_config *t, const char *name,
                        const char *host, unsigned port, enum tls_mode tls,
                        const enum sasl_mech *mechs, size_t n_mechs)
 {
     memset(t, 0, sizeof *t);
-    snprintf(t->name, sizeof t->name, "%s", name);
-    snprintf(t->host, sizeof t->host, "%s", host);
+    t->name = name;
+    t->host = host;
     t->port = port;
     t->tls = tls;
     t->extra_metrics = ALL_EXTRA;
@@ -1331,17 +1332,22 @@ static void test_extra_by_reload(void **state)
     metrics_free(m);
 }
 
+/* chunk_targets' names, the same in every call: the targets point at
+ * them. */
+static char chunk_names[3000][8];
+
 /* n targets "c0000".."c(n-1)" (every step-th of them), no AUTH. */
 static struct target_config *chunk_targets(size_t n, size_t step,
                                            struct agent_config *cfg)
 {
+    assert_true(n <= sizeof chunk_names / sizeof chunk_names[0]);
     struct target_config *t = calloc(n, sizeof(*t));
     assert_non_null(t);
     size_t k = 0;
     for (size_t i = 0; i < n; i += step, k++) {
-        char name[16];
-        snprintf(name, sizeof name, "c%04zu", i);
-        target_set(&t[k], name, "mx.example.com", 25, TLS_MODE_NONE, NULL, 0);
+        snprintf(chunk_names[i], sizeof chunk_names[i], "c%04zu", i);
+        target_set(&t[k], chunk_names[i], "mx.example.com", 25, TLS_MODE_NONE,
+                   NULL, 0);
     }
     memset(cfg, 0, sizeof(*cfg));
     cfg->targets = t;

@@ -55,8 +55,8 @@ static struct target_config target_at(int port)
 {
     struct target_config t;
     memset(&t, 0, sizeof(t));
-    snprintf(t.name, sizeof(t.name), "fd-test");
-    snprintf(t.host, sizeof(t.host), "127.0.0.1");
+    t.name = "fd-test";
+    t.host = "127.0.0.1";
     t.server_name = "127.0.0.1";
     t.ehlo_name = "probe.test";
     t.ca_file = t.username = "";
@@ -85,8 +85,7 @@ static struct probe_result probe_without_descriptors(const char *host,
     struct prober *pr = prober_new(on_done, &o);
     assert_non_null(pr);
     struct target_config t = target_at(port);
-    snprintf(t.host, sizeof(t.host), "%s", host);
-    t.server_name = host;
+    t.host = t.server_name = host;
 
     struct rlimit old;
     assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
@@ -276,7 +275,7 @@ static void test_every_state_change_is_traced(void **state)
     (void)state;
     struct tiny_server ts;
     struct target_config t = target_at(tiny_server_start(&ts));
-    snprintf(t.name, sizeof(t.name), "trace");
+    t.name = "trace";
     struct outcome o = {0};
     char *log = probe_logged(&t, &o);
     tiny_server_stop(&ts);
@@ -302,7 +301,7 @@ static void test_auth_is_traced_without_the_secret(void **state)
     static char password[] = "tr4ce-Secret-pw";
     struct tiny_server ts;
     struct target_config t = target_at(tiny_server_start(&ts));
-    snprintf(t.name, sizeof(t.name), "trace");
+    t.name = "trace";
     t.username = "monitor";
     t.mechs[0] = SASL_MECH_PLAIN;
     t.n_mechs = 1;
