@@ -37,6 +37,14 @@ void buf_reset(struct buf *b)
         b->data[0] = '\0';
 }
 
+void buf_truncate(struct buf *b, size_t len)
+{
+    if (len >= b->len)
+        return;
+    b->len = len;
+    b->data[len] = '\0';
+}
+
 int buf_reserve(struct buf *b, size_t n)
 {
     if (n > b->max - b->len)

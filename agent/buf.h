@@ -28,6 +28,8 @@ void buf_free(struct buf *b);
 void buf_wipe(struct buf *b);
 /* Empties the buffer, keeping its memory. */
 void buf_reset(struct buf *b);
+/* Drops what follows the first len bytes (nothing when len >= b->len). */
+void buf_truncate(struct buf *b, size_t len);
 
 /*
  * Makes room for n more bytes plus the terminating NUL, at once: a caller

@@ -220,6 +220,7 @@ int metrics_set_targets(struct metrics *m, const struct agent_config *cfg)
     free(m->targets);
     m->targets = arr;
     m->n_targets = k;
+    m->generation++;
     pthread_mutex_unlock(&m->lock);
     free(sorted);
     free(fresh);

@@ -74,9 +74,9 @@ void metrics_config_loaded(struct metrics *m, bool ok, double when);
  * order, targets by name, label sets in a fixed order) as Prometheus text.
  * Holds the lock for one family's agent series, or for up to
  * METRICS_RENDER_CHUNK targets of one family, at a time: the probe loop
- * never waits for a whole render. A reload meanwhile is seen from the
- * next hold on (each target at most once per family). 0, or -1 when out
- * of memory.
+ * never waits for a whole render. The text is of one target list: a
+ * reload meanwhile starts the render again, and the third try holds the
+ * lock throughout. 0, or -1 when out of memory.
  */
 #define METRICS_RENDER_CHUNK 256
 int metrics_render(struct metrics *m, struct buf *out);

@@ -93,6 +93,7 @@ struct metrics {
     unsigned long render_holds; /* holds of the lock by renders, ever */
     struct mtarget **targets;   /* sorted by name */
     size_t n_targets;
+    uint64_t generation; /* target lists set: a render sees one */
 
     char *build[4]; /* version, libcurl, openssl, libmicrohttpd */
     size_t in_flight;

@@ -484,53 +484,63 @@ static const struct family {
      NULL, emit_reload_time},
 };
 
-/* The first target whose name sorts after name. Under the lock. */
-static size_t after_name(const struct metrics *m, const char *name)
+/* A render: the target list it began with, and whether it holds the lock
+ * from start to end. */
+struct render {
+    uint64_t generation;
+    bool whole;
+};
+
+#define RENDER_RELOADED 1 /* the target list changed: start again */
+#define RENDER_TRIES    3 /* the last holds the lock throughout */
+
+/* Takes the lock for a hold of the render; RENDER_RELOADED, with the lock
+ * given back, when the target list is no longer the render's. */
+static int render_lock(struct metrics *m, const struct render *rd)
 {
-    size_t lo = 0, hi = m->n_targets;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (strcmp(m->targets[mid]->name, name) <= 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
+    if (rd->whole)
+        return 0;
+    pthread_mutex_lock(&m->lock);
+    m->render_holds++;
+    if (m->generation == rd->generation)
+        return 0;
+    pthread_mutex_unlock(&m->lock);
+    return RENDER_RELOADED;
+}
+
+static void render_unlock(struct metrics *m, const struct render *rd)
+{
+    if (!rd->whole)
+        pthread_mutex_unlock(&m->lock);
 }
 
 /*
  * One family's samples of every target, METRICS_RENDER_CHUNK targets per
  * hold of the lock: the probe loop, which takes it for every result,
- * waits for one chunk, never for a whole render of 10,000 targets. A
- * reload between two chunks is seen from the next one on; the render
- * goes on after the last name written, so no target comes twice.
+ * waits for one chunk, never for a whole render of 10,000 targets.
  */
-static int render_targets(struct metrics *m, const struct family *fd,
-                          struct fam *f)
+static int render_targets(struct metrics *m, const struct render *rd,
+                          const struct family *fd, struct fam *f)
 {
-    char last[CONFIG_NAME_MAX + 1] = "";
-    bool started = false;
-    int rc = 0;
+    size_t k = 0;
     for (;;) {
-        pthread_mutex_lock(&m->lock);
-        m->render_holds++;
-        size_t k = started ? after_name(m, last) : 0;
+        int rc = render_lock(m, rd);
+        if (rc != 0)
+            return rc;
         size_t end = m->n_targets - k > METRICS_RENDER_CHUNK
                          ? k + METRICS_RENDER_CHUNK
                          : m->n_targets;
         for (; rc == 0 && k < end; k++)
             rc = fd->per_target(f, m->targets[k]);
         bool done = end >= m->n_targets;
-        if (end > 0)
-            snprintf(last, sizeof last, "%s", m->targets[end - 1]->name);
-        pthread_mutex_unlock(&m->lock);
-        started = true;
+        render_unlock(m, rd);
         if (done || rc < 0)
             return rc;
     }
 }
 
-int metrics_render(struct metrics *m, struct buf *out)
+static int render_families(struct metrics *m, const struct render *rd,
+                           struct buf *out)
 {
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < sizeof families / sizeof *families;
@@ -538,15 +548,36 @@ int metrics_render(struct metrics *m, struct buf *out)
         const struct family *fd = &families[i];
         struct fam f = {out, fd->name, fd->help, fd->type, false};
         if (fd->agent) {
-            pthread_mutex_lock(&m->lock);
-            m->render_holds++;
+            rc = render_lock(m, rd);
+            if (rc != 0)
+                return rc;
             rc = fd->agent(&f, m);
-            pthread_mutex_unlock(&m->lock);
+            render_unlock(m, rd);
         }
         if (rc == 0 && fd->per_target)
-            rc = render_targets(m, fd, &f);
+            rc = render_targets(m, rd, fd, &f);
     }
     return rc;
+}
+
+int metrics_render(struct metrics *m, struct buf *out)
+{
+    size_t start = out->len;
+    for (int try = 1;; try++) {
+        struct render rd = {0, try == RENDER_TRIES};
+        pthread_mutex_lock(&m->lock);
+        rd.generation = m->generation;
+        if (rd.whole)
+            m->render_holds++;
+        else
+            pthread_mutex_unlock(&m->lock);
+        int rc = render_families(m, &rd, out);
+        if (rd.whole)
+            pthread_mutex_unlock(&m->lock);
+        if (rc != RENDER_RELOADED)
+            return rc;
+        buf_truncate(out, start);
+    }
 }
 
 unsigned long metrics_render_holds(struct metrics *m)

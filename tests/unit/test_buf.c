@@ -62,12 +62,31 @@ static void test_reserve_past_max_changes_nothing(void **state)
     buf_free(&b);
 }
 
+static void test_truncate(void **state)
+{
+    (void)state;
+    struct buf b;
+    buf_init(&b, 0);
+    buf_truncate(&b, 0); /* empty: nothing to drop */
+    assert_string_equal(buf_str(&b), "");
+    assert_int_equal(buf_puts(&b, "keep, drop"), 0);
+    buf_truncate(&b, 20);
+    assert_string_equal(buf_str(&b), "keep, drop");
+    buf_truncate(&b, 4);
+    assert_int_equal(b.len, 4);
+    assert_string_equal(buf_str(&b), "keep");
+    assert_int_equal(buf_puts(&b, "!"), 0);
+    assert_string_equal(buf_str(&b), "keep!");
+    buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_append_past_max_changes_nothing),
         cmocka_unit_test(test_reserve_makes_room_at_once),
         cmocka_unit_test(test_reserve_past_max_changes_nothing),
+        cmocka_unit_test(test_truncate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
