@@ -281,17 +281,66 @@ void probe_tls_merge(struct probe *p, int mech, const struct tls_facts *f)
 
 /* ---- probes ------------------------------------------------------------ */
 
+/* A zeroed probe, a spare or new; NULL when out of memory. */
+static struct probe *probe_alloc(struct prober *pr)
+{
+    struct probe *p = pr->spare_probes;
+    if (!p) {
+        p = calloc(1, sizeof(*p));
+        pr->allocations += p != NULL;
+        return p;
+    }
+    pr->spare_probes = p->next;
+    pr->n_spare_probes--;
+    memset(p, 0, sizeof(*p));
+    return p;
+}
+
+struct session *prober_session_alloc(struct prober *pr)
+{
+    struct session *s = pr->spare_sessions;
+    if (!s) {
+        s = calloc(1, sizeof(*s));
+        pr->allocations += s != NULL;
+        return s;
+    }
+    pr->spare_sessions = s->next_spare;
+    pr->n_spare_sessions--;
+    memset(s, 0, sizeof(*s));
+    return s;
+}
+
+void prober_session_release(struct prober *pr, struct session *s)
+{
+    if (pr->n_spare_sessions >= PROBER_SPARES) {
+        free(s);
+        return;
+    }
+    s->next_spare = pr->spare_sessions;
+    pr->spare_sessions = s;
+    pr->n_spare_sessions++;
+}
+
+/* Frees what p holds, wipes its secret, and keeps p as a spare of its
+ * prober (or frees it). */
 static void probe_free(struct probe *p)
 {
     if (!p)
         return;
+    struct prober *pr = p->owner;
     session_free(p->sess);
     redact_free(&p->redact);
     if (p->target.secret) {
         explicit_bzero(p->target.secret, p->target.secret_len);
         free(p->target.secret);
     }
-    free(p);
+    if (pr->n_spare_probes >= PROBER_SPARES) {
+        free(p);
+        return;
+    }
+    p->next = pr->spare_probes;
+    pr->spare_probes = p;
+    pr->n_spare_probes++;
 }
 
 static void probe_unlink(struct probe *p)
@@ -378,6 +427,16 @@ void prober_free(struct prober *pr)
         pr->probes = p->next;
         probe_free(p);
     }
+    while (pr->spare_probes) {
+        struct probe *p = pr->spare_probes;
+        pr->spare_probes = p->next;
+        free(p);
+    }
+    while (pr->spare_sessions) {
+        struct session *s = pr->spare_sessions;
+        pr->spare_sessions = s->next_spare;
+        free(s);
+    }
     tls_ca_cache_free(pr->cas);
     curl_multi_cleanup(pr->multi);
     free(pr->fds);
@@ -388,6 +447,11 @@ void prober_free(struct prober *pr)
 size_t prober_in_flight(const struct prober *pr)
 {
     return pr->n_probes;
+}
+
+unsigned long prober_allocations(const struct prober *pr)
+{
+    return pr->allocations;
 }
 
 int prober_shorten_timeout(struct prober *pr, uint64_t id, uint64_t timeout_ms)
@@ -408,7 +472,7 @@ int prober_shorten_timeout(struct prober *pr, uint64_t id, uint64_t timeout_ms)
 int prober_start(struct prober *pr, const struct target_config *target,
                  uint64_t id)
 {
-    struct probe *p = calloc(1, sizeof(*p));
+    struct probe *p = probe_alloc(pr);
     if (!p)
         return -1;
     p->owner = pr;

@@ -151,6 +151,9 @@ int prober_start(struct prober *p, const struct target_config *target,
 int prober_run(struct prober *p, int timeout_ms, int wake_fd);
 
 size_t prober_in_flight(const struct prober *p);
+/* Tests: probes and sessions the prober has allocated, ever (a freed one
+ * is kept for the next). */
+unsigned long prober_allocations(const struct prober *p);
 
 /*
  * A reload shortened the timeout of the target whose probe has this id:

@@ -55,6 +55,7 @@ enum session_state {
 
 struct session {
     struct probe *probe;
+    struct session *next_spare; /* in its prober's spares */
     CURL *easy;
     curl_socket_t sock;
     enum session_state state;
@@ -112,7 +113,23 @@ struct prober {
     struct curl_waitfd *fds;
     struct session **fd_sessions; /* the session behind each fds[i] */
     size_t fds_cap;
+    /* Freed probes and sessions, kept for the next ones (at most
+     * PROBER_SPARES of each): a probe costs no allocation of ours at a
+     * steady rate. */
+    struct probe *spare_probes;
+    size_t n_spare_probes;
+    struct session *spare_sessions;
+    size_t n_spare_sessions;
+    unsigned long allocations; /* probes and sessions, ever: tests */
 };
+
+#define PROBER_SPARES 32
+
+/* A zeroed session, a spare or new; NULL when out of memory. */
+struct session *prober_session_alloc(struct prober *pr);
+/* Keeps s (its resources freed, its secrets wiped) as a spare, or frees
+ * it. */
+void prober_session_release(struct prober *pr, struct session *s);
 
 static inline double ns_to_s(uint64_t ns)
 {

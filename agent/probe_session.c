@@ -437,7 +437,7 @@ void session_free(struct session *s)
     sasl_client_free(s->sasl);
     smtp_parser_free(&s->parser);
     buf_wipe(&s->out);
-    free(s);
+    prober_session_release(s->probe->owner, s);
 }
 
 int session_start(struct probe *p, int mech)
@@ -445,7 +445,7 @@ int session_start(struct probe *p, int mech)
     uint64_t now = now_mono_ns();
     uint64_t remaining_ms =
         p->deadline > now ? (p->deadline - now) / 1000000u : 0;
-    struct session *s = calloc(1, sizeof(*s));
+    struct session *s = prober_session_alloc(p->owner);
     if (!s)
         return -1;
     s->probe = p;

@@ -357,11 +357,47 @@ static void test_every_phase_and_fault_is_named(void **state)
                         "file_descriptors");
 }
 
+/* A freed probe and its session are kept for the next probe: probes one
+ * after another allocate one of each, then nothing; each starts from
+ * zero all the same (its own id and target, no reply of the last). */
+static void test_probes_reuse_their_memory(void **state)
+{
+    (void)state;
+    int port;
+    int fd = listener(&port);
+    close(fd); /* refused from now on: each probe ends at connect */
+    struct outcome o = {0};
+    struct prober *pr = prober_new(on_done, &o);
+    assert_non_null(pr);
+    struct target_config t = target_at(port);
+    for (uint64_t id = 1; id <= 5; id++) {
+        memset(&o, 0, sizeof(o));
+        t.name = id % 2 ? "odd" : "even";
+        assert_int_equal(prober_start(pr, &t, id), 0);
+        run_until_done(pr, &o);
+        assert_int_equal(o.res.id, id);
+        assert_string_equal(o.res.target, t.name);
+        assert_false(o.res.success);
+        assert_int_equal(o.res.stage, PROBE_STAGE_CONNECT);
+        assert_int_equal(o.res.n_seen, 0);
+        assert_int_equal(prober_allocations(pr), 2);
+    }
+    /* Two at once need a second of each. */
+    assert_int_equal(prober_start(pr, &t, 6), 0);
+    assert_int_equal(prober_start(pr, &t, 7), 0);
+    assert_int_equal(prober_allocations(pr), 4);
+    for (int i = 0; i < 100 && prober_in_flight(pr) > 0; i++)
+        assert_true(prober_run(pr, 50, -1) >= 0);
+    assert_int_equal(prober_in_flight(pr), 0);
+    prober_free(pr);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_phase_and_fault_is_named),
+        cmocka_unit_test(test_probes_reuse_their_memory),
         cmocka_unit_test(test_every_state_change_is_traced),
         cmocka_unit_test(test_auth_is_traced_without_the_secret),
         cmocka_unit_test(test_out_of_descriptors_is_the_agents_fault),
