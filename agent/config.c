@@ -197,6 +197,19 @@ static int resolve_path(const struct parser *p, const char *value, char *dst,
     return 0;
 }
 
+/* A draft's copy of s in *dst, replacing what it held; out of memory sets
+ * p->oom. */
+static void draft_str(struct parser *p, char **dst, const char *s)
+{
+    char *copy = strdup(s);
+    if (!copy) {
+        p->oom = true;
+        return;
+    }
+    free(*dst);
+    *dst = copy;
+}
+
 /* ---- sections ---- */
 
 /* name: n bytes, not NUL-terminated, at most CONFIG_NAME_MAX. */
@@ -677,22 +690,27 @@ static void auth_key(struct parser *p, enum target_key k, const char *v)
                           CONFIG_HOST_MAX);
         return;
     case TK_PASSWORD_ENV:
-        if (!config_valid_env_name(v) ||
-            copy_str(d->password_env, sizeof(d->password_env), v))
+        if (!config_valid_env_name(v) || strlen(v) > CONFIG_ENV_NAME_MAX)
             /* Not quoted: a password pasted here must not be printed. */
             config_err_at(p, line, key,
                           "must be the name of an environment variable "
                           "([A-Za-z_][A-Za-z0-9_]*, at most %d characters)",
                           CONFIG_ENV_NAME_MAX);
+        else
+            draft_str(p, &d->password_env, v);
         return;
     case TK_PASSWORD:
         inline_password(p, d, line, v);
         return;
-    case TK_PASSWORD_FILE:
-        if (resolve_path(p, v, d->password_file, sizeof(d->password_file)))
+    case TK_PASSWORD_FILE: {
+        char path[CONFIG_PATH_MAX + 1];
+        if (resolve_path(p, v, path, sizeof(path)))
             config_err_at(p, line, key, "path longer than %d characters",
                           CONFIG_PATH_MAX);
+        else
+            draft_str(p, &d->password_file, path);
         return;
+    }
     default:
         break;
     }
@@ -1054,10 +1072,10 @@ static void check_auth(struct parser *p, struct target_config *t,
             "set only one of password_file, password_env and password");
         return;
     }
-    if (d->set[TK_PASSWORD_FILE] && d->password_file[0])
+    if (d->set[TK_PASSWORD_FILE] && d->password_file && d->password_file[0])
         read_password_file(p, t, d->password_file,
                            d->key_line[TK_PASSWORD_FILE]);
-    else if (d->set[TK_PASSWORD_ENV] && d->password_env[0])
+    else if (d->set[TK_PASSWORD_ENV] && d->password_env && d->password_env[0])
         read_password_env(p, t, d->password_env, d->key_line[TK_PASSWORD_ENV]);
     else if (d->password && store_secret(t, d->password, d->password_len))
         p->oom = true;
@@ -1138,6 +1156,8 @@ static void free_drafts(struct parser *p)
             explicit_bzero(d->password, d->password_len);
             free(d->password);
         }
+        free(d->password_file);
+        free(d->password_env);
     }
     free(p->drafts);
     p->drafts = NULL;

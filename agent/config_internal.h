@@ -65,8 +65,10 @@ struct target_draft {
     int key_line[TK_COUNT]; /* 0 = not given */
     bool set[TK_COUNT];     /* given with a non-empty value */
     bool bad[TK_COUNT];     /* ... that was refused */
-    char password_file[CONFIG_PATH_MAX + 1];
-    char password_env[CONFIG_ENV_NAME_MAX + 1];
+    /* malloc()ed, NULL when not given: at 10,000 targets buffers of the
+     * longest allowed values wrote 13 MB while a config loaded. */
+    char *password_file; /* resolved against the config's directory */
+    char *password_env;
     char *password; /* inline; wiped before free */
     size_t password_len;
 };
