@@ -82,45 +82,60 @@ static const char *format_uint(char *dst, size_t n, uint64_t u)
 }
 
 /*
- * Durations are nanoseconds over 1e9: for 1e-4 <= |v| < 1e6, a v that is
- * exactly the double nearest some n / 1e9 is written as that decimal, its
- * trailing zeros dropped, without printf or strtod (which were half of a
- * render). It is what format_shortest() writes: it reads back as v, no
- * shorter decimal does (neighbouring doubles are < 1e-9 / 2 apart there,
- * so one with fewer decimals is another number), and %g writes numbers of
- * that range that are not integers without an exponent. 0, or -1 when v
- * is not such a number.
+ * Durations are nanoseconds over 1e9, timestamps microseconds over 1e6
+ * (now_unix()): a v that is exactly the double nearest some n / 10^d is
+ * written as that decimal, its trailing zeros dropped, without printf or
+ * strtod (which were half of a render). It is what format_shortest()
+ * writes: it reads back as v; no shorter decimal does, since in the range
+ * each scale is used for neighbouring doubles are less than half of 10^-d
+ * apart, so a decimal with fewer digits is another number; and %g writes
+ * a number of that range that is not an integer without an exponent.
+ * 0, or -1 when v is not such a number.
  */
-#define NS_PER_S 1000000000LL
-static int format_nanos(char *dst, size_t n, double v)
+static const struct {
+    double min, max; /* |v| in [min, max) */
+    double scale;    /* 10^digits */
+    int digits;
+} decimal_scales[] = {
+    {1e-4, 1e6, 1e9, 9}, /* ulp(1e6) = 1.2e-10 */
+    {1e6, 4e9, 1e6, 6},  /* ulp(4e9) = 4.8e-7 */
+};
+
+static int format_decimal(char *dst, size_t n, double v)
 {
     double a = fabs(v);
-    if (!(a >= 1e-4 && a < 1e6))
+    size_t k = 0;
+    while (k < sizeof decimal_scales / sizeof decimal_scales[0] &&
+           !(a >= decimal_scales[k].min && a < decimal_scales[k].max))
+        k++;
+    if (k == sizeof decimal_scales / sizeof decimal_scales[0])
         return -1;
-    long long ns = llround(a * 1e9);
-    if ((double)ns / 1e9 != a || ns % NS_PER_S == 0)
+    double scale = decimal_scales[k].scale;
+    int digits = decimal_scales[k].digits;
+    long long units = llround(a * scale);
+    long long per = (long long)scale;
+    if ((double)units / scale != a || units % per == 0)
         return -1;
     char whole[24];
-    format_int(whole, sizeof whole, ns / NS_PER_S);
+    format_int(whole, sizeof whole, units / per);
     char frac[10];
-    long long f = ns % NS_PER_S;
-    for (int i = 8; i >= 0; i--, f /= 10)
+    long long f = units % per;
+    for (int i = digits - 1; i >= 0; i--, f /= 10)
         frac[i] = (char)('0' + f % 10);
-    size_t keep = 9;
+    size_t keep = (size_t)digits;
     while (frac[keep - 1] == '0')
         keep--;
-    frac[keep] = '\0';
-    size_t need = (v < 0) + strlen(whole) + 1 + keep + 1;
-    if (need > n)
+    size_t wl = strlen(whole);
+    if ((v < 0) + wl + 1 + keep + 1 > n)
         return -1;
     char *o = dst;
     if (v < 0)
         *o++ = '-';
-    size_t wl = strlen(whole);
     memcpy(o, whole, wl);
     o += wl;
     *o++ = '.';
-    memcpy(o, frac, keep + 1);
+    memcpy(o, frac, keep);
+    o[keep] = '\0';
     return 0;
 }
 
@@ -163,7 +178,7 @@ const char *expo_format_double(char *dst, size_t n, double v)
     /* Counters and codes read best as plain integers; -0 as 0. */
     if (v == trunc(v) && fabs(v) < EXPO_EXACT_INT)
         return format_int(dst, n, (int64_t)v);
-    if (format_nanos(dst, n, v) == 0)
+    if (format_decimal(dst, n, v) == 0)
         return dst;
     format_shortest(dst, n, v);
     return dst;

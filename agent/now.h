@@ -8,7 +8,7 @@
 uint64_t now_mono_ns(void);
 uint64_t now_mono_ms(void);
 
-/* CLOCK_REALTIME as unix time in seconds, to the nanosecond: for what is
+/* CLOCK_REALTIME as unix time in seconds, to the microsecond: for what is
  * shown or exported (probe start times, the status page). */
 double now_unix(void);
 

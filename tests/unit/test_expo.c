@@ -99,9 +99,10 @@ static void shortest_by_search(char *dst, size_t n, double v)
     }
 }
 
-/* Durations (nanoseconds over 1e9) have a path of their own: it writes
- * exactly what the definition does, at both ends of its range, for
- * either sign, and for values next to such durations that are not one. */
+/* Durations (nanoseconds over 1e9) and timestamps (microseconds over
+ * 1e6) have a path of their own: it writes exactly what the definition
+ * does, at both ends of its ranges, for either sign, and for values next
+ * to such numbers that are not one. */
 static void test_format_double_durations_match_definition(void **state)
 {
     (void)state;
@@ -125,9 +126,29 @@ static void test_format_double_durations_match_definition(void **state)
         if (strcmp(got, want) != 0)
             fail_msg("%.17g: got \"%s\", want \"%s\"", v, got, want);
     }
-    static const double edges[] = {0.0001,      0.00009999,  0.000123456,
-                                   999999.5,    999999.9999, 1000000.5,
-                                   0.023456789, 1.000000001, 0.5};
+    /* Timestamps: microseconds over 1e6, 1970 to 2096, and next to them. */
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        long long us = (long long)(x % 4000000000000000ULL);
+        double v = (double)us / 1e6;
+        if (i % 3 == 1)
+            v = -v;
+        if (i % 7 == 2)
+            v = nextafter(v, 1e300);
+        if (v == trunc(v))
+            continue;
+        expo_format_double(got, sizeof got, v);
+        shortest_by_search(want, sizeof want, v);
+        if (strcmp(got, want) != 0)
+            fail_msg("%.17g: got \"%s\", want \"%s\"", v, got, want);
+    }
+    static const double edges[] = {
+        0.0001,      0.00009999,        0.000123456,    999999.5,
+        999999.9999, 1000000.5,         0.023456789,    1.000000001,
+        0.5,         1765103221.123456, 1000000.000001, 3999999999.999999,
+        4000000000.5};
     for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++) {
         for (int sign = -1; sign <= 1; sign += 2) {
             double v = sign * edges[i];
