@@ -35,6 +35,20 @@ PAGE_CLIENTS = 120
 CONNECTION_MEMORY = 64 * 1024
 
 
+def big_config():
+    """N_TARGETS targets on a port nothing listens on (probes fail at once,
+    and are due once an hour), every extra_metrics word on: a /metrics
+    body of some 10 MB."""
+    dead = harness.free_port()
+    cfg = ["[agent]\ninterval = 1h\ntimeout = 1s\nlog_level = warn\n"
+           "extra_metrics = duration_buckets, ehlo_extensions, "
+           "last_reply_codes, zero_series\n"]
+    for i in range(N_TARGETS):
+        cfg.append('[target "t%05d"]\nhost = 127.0.0.1\nport = %d\n'
+                   'tls = none\n' % (i, dead))
+    return "".join(cfg)
+
+
 def rss(pid):
     return harness.vm_status(pid)["VmRSS"]
 
@@ -43,14 +57,7 @@ class SlowReaders(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        dead = harness.free_port()  # nothing listens: probes fail at once
-        cfg = ["[agent]\ninterval = 1h\ntimeout = 1s\nlog_level = warn\n"
-               "extra_metrics = duration_buckets, ehlo_extensions, "
-               "last_reply_codes, zero_series\n"]
-        for i in range(N_TARGETS):
-            cfg.append('[target "t%05d"]\nhost = 127.0.0.1\nport = %d\n'
-                       'tls = none\n' % (i, dead))
-        cls.cm = harness.run_agent(harness.agent_binary(), "".join(cfg),
+        cls.cm = harness.run_agent(harness.agent_binary(), big_config(),
                                    ready_timeout=120)
         cls.agent = cls.cm.__enter__()
         cls.asan = harness.sanitized(cls.agent.binary)
@@ -195,14 +202,7 @@ class RenderLeavesNothing(unittest.TestCase):
     from then on bodies come from a heap that keeps freed bytes)."""
 
     def test_rss_falls_back_after_scrapes(self):
-        dead = harness.free_port()
-        cfg = ["[agent]\ninterval = 1h\ntimeout = 1s\nlog_level = warn\n"
-               "extra_metrics = duration_buckets, ehlo_extensions, "
-               "last_reply_codes, zero_series\n"]
-        for i in range(N_TARGETS):
-            cfg.append('[target "t%05d"]\nhost = 127.0.0.1\nport = %d\n'
-                       'tls = none\n' % (i, dead))
-        with harness.run_agent(harness.agent_binary(), "".join(cfg),
+        with harness.run_agent(harness.agent_binary(), big_config(),
                                ready_timeout=120) as agent:
             if harness.sanitized(agent.binary):
                 self.skipTest("ASan's allocator keeps freed memory")
