@@ -56,9 +56,12 @@ EHLO_NAME = "bench.localhost"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 MIB = 1024.0 * 1024.0
 
+# duration_buckets: the per-target le buckets that latency_buckets and
+# histogram_buckets read (by default the agent exports only le="+Inf").
 AGENT_HEAD = """\
 [agent]
 log_level = warn
+extra_metrics = duration_buckets
 interval = {interval}
 timeout = {interval}
 max_concurrent_probes = {max_concurrent}
