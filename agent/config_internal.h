@@ -1,5 +1,5 @@
-/* config_internal: the loader's state, shared by config.c and config_web.c
- * only; nothing outside config*.c includes it. */
+/* config_internal: the loader's state, shared by config.c, config_secret.c
+ * and config_web.c only; nothing outside config*.c includes it. */
 #ifndef CONFIG_INTERNAL_H
 #define CONFIG_INTERNAL_H
 
@@ -110,14 +110,15 @@ void config_warn_at(struct parser *p, int line, const char *key,
     __attribute__((format(printf, 4, 5)));
 
 /*
- * The one reader of the files a config names (password, PEM, users),
- * through file.c: opened without blocking, a whole regular file of 1 to
- * max bytes in *data, malloc()ed once at its size and NUL-terminated, so
- * that a secret leaves no copies behind (the caller wipes it). limit is
- * max in words for the message ("1 MiB"). Messages name the path, never
- * the content. 0, or -1 after reporting; *info is filled as soon as the
- * file is open, so that a caller can warn about its mode even when the
- * read fails (info->mode stays 0 when it could not be opened).
+ * config_secret.c: the one reader of the files a config names (password,
+ * PEM, users), through file.c: opened without blocking, a whole regular
+ * file of 1 to max bytes in *data, malloc()ed once at its size and
+ * NUL-terminated, so that a secret leaves no copies behind (the caller
+ * wipes it). limit is max in words for the message ("1 MiB"). Messages
+ * name the path, never the content. 0, or -1 after reporting; *info is
+ * filled as soon as the file is open, so that a caller can warn about its
+ * mode even when the read fails (info->mode stays 0 when it could not be
+ * opened).
  */
 int config_read_small_file(struct parser *p, int line, const char *key,
                            const char *path, size_t max, const char *limit,
@@ -133,6 +134,17 @@ const char *config_exposure_words(mode_t mode, char *dst, size_t n);
  * theirs). false after reporting. */
 bool config_secret_owner_ok(struct parser *p, int line, const char *key,
                             const char *path, const struct file_info *info);
+
+/* A target's AUTH settings, checked after parsing, and its secret read once
+ * from password_file, password_env or the inline password into t->secret. */
+void config_check_auth(struct parser *p, struct target_config *t,
+                       struct target_draft *d);
+/* A target's CA file, readable when it does TLS. A file [agent] gives to
+ * many targets is reported once: *agent_warned and *agent_failed, false
+ * before the first target, remember it. */
+void config_check_ca_file(struct parser *p, const struct target_config *t,
+                          const struct target_draft *d, bool *agent_warned,
+                          bool *agent_failed);
 
 /* config_web.c: the HTTP endpoint's protection, after parsing. HTTPS:
  * both PEM files or neither, each readable and of the right kind. */

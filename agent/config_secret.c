@@ -1,0 +1,247 @@
+/*
+ * config_secret: what the loader reads after parsing, besides the HTTP
+ * endpoint's files (config_web.c): the one reader of the small files a
+ * config names, with its checks of their mode and owner; each target's
+ * AUTH settings and its secret, read once from password_file,
+ * password_env or the inline password into the target; and each target's
+ * CA file, checked to be readable. Messages name paths and variables,
+ * never a secret.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config_internal.h"
+#include "file.h"
+#include "tls.h"
+
+#define STR_(x) #x
+#define STR(x)  STR_(x)
+
+/* The one reader of the files a config names (config_internal.h). */
+int config_read_small_file(struct parser *p, int line, const char *key,
+                           const char *path, size_t max, const char *limit,
+                           char **data, size_t *len, struct file_info *info)
+{
+    int err = 0;
+    memset(info, 0, sizeof(*info));
+    enum file_status st = file_read(path, max, data, len, info, &err);
+    if (st == FILE_OK)
+        return 0;
+    if (st == FILE_NO_MEMORY) {
+        p->oom = true;
+        return -1;
+    }
+    char why[CONFIG_PATH_MAX + 128];
+    config_err_at(p, line, key, "%s",
+                  file_problem(why, sizeof(why), path, st, err, limit));
+    /* Only a regular file's mode is worth a warning. */
+    if (!S_ISREG(info->mode))
+        info->mode = 0;
+    return -1;
+}
+
+/* Execute bits do not matter. */
+const char *config_exposure_words(mode_t mode, char *dst, size_t n)
+{
+    const char *reader = mode & S_IROTH   ? "others"
+                         : mode & S_IRGRP ? "its group"
+                                          : NULL;
+    const char *writer = mode & S_IWOTH   ? "others"
+                         : mode & S_IWGRP ? "its group"
+                                          : NULL;
+    if (reader && writer && strcmp(reader, writer) == 0)
+        snprintf(dst, n, "readable and writable by %s", reader);
+    else if (reader && writer)
+        snprintf(dst, n, "readable by %s and writable by %s", reader, writer);
+    else if (reader || writer)
+        snprintf(dst, n, "%s by %s", reader ? "readable" : "writable",
+                 reader ? reader : writer);
+    else
+        dst[0] = '\0';
+    return dst;
+}
+
+bool config_secret_owner_ok(struct parser *p, int line, const char *key,
+                            const char *path, const struct file_info *info)
+{
+    uid_t me = geteuid();
+    if (info->uid == me || info->uid == 0)
+        return true;
+    config_err_at(
+        p, line, key,
+        "%s is owned by uid %u; a secret file must belong to the agent's "
+        "user (uid %u) or root",
+        path, (unsigned)info->uid, (unsigned)me);
+    return false;
+}
+
+static int store_secret(struct target_config *t, const char *s, size_t n)
+{
+    t->secret = malloc(n + 1);
+    if (!t->secret)
+        return -1;
+    memcpy(t->secret, s, n);
+    t->secret[n] = '\0';
+    t->secret_len = n;
+    return 0;
+}
+
+/*
+ * Reads the secret; messages name the path, never the content. The file
+ * is followed through symlinks (Kubernetes mounts secrets that way), and
+ * what it leads to must be the secret alone: a regular file of one line
+ * (one line end at most), owned by the agent's user or root. A link to
+ * /etc/shadow, say, is refused whole.
+ */
+static void read_password_file(struct parser *p, struct target_config *t,
+                               const char *path, int line)
+{
+    const char *key = config_target_key_names[TK_PASSWORD_FILE];
+    const char *limit = STR(CONFIG_SECRET_MAX) " bytes";
+    char *data = NULL;
+    size_t n = 0;
+    struct file_info info;
+    /* Room for the largest secret plus "\r\n". */
+    int rc = config_read_small_file(p, line, key, path, CONFIG_SECRET_MAX + 2,
+                                    limit, &data, &n, &info);
+    char words[80];
+    if (info.mode & 066)
+        config_warn_at(p, line, key, "%s is %s (mode %04o); chmod 600 it",
+                       path,
+                       config_exposure_words(info.mode, words, sizeof(words)),
+                       (unsigned)(info.mode & 07777));
+    if (rc < 0)
+        return;
+    size_t len = n;
+    if (n >= 1 && data[n - 1] == '\n')
+        n -= (n >= 2 && data[n - 2] == '\r') ? 2 : 1;
+    if (config_secret_owner_ok(p, line, key, path, &info)) {
+        if (memchr(data, '\n', n) || memchr(data, '\r', n))
+            config_err_at(
+                p, line, key,
+                "%s holds more than one line; put the secret alone on "
+                "one line",
+                path);
+        else if (n > CONFIG_SECRET_MAX)
+            config_err_at(p, line, key, "%s is larger than %s", path, limit);
+        else if (n == 0)
+            config_err_at(p, line, key, "%s is empty", path);
+        else if (memchr(data, '\0', n))
+            config_err_at(p, line, key, "%s holds a NUL byte", path);
+        else if (store_secret(t, data, n))
+            p->oom = true;
+    }
+    explicit_bzero(data, len);
+    free(data);
+}
+
+static void read_password_env(struct parser *p, struct target_config *t,
+                              const char *name, int line)
+{
+    const char *key = config_target_key_names[TK_PASSWORD_ENV];
+    const char *v = getenv(name);
+    if (!v) {
+        config_err_at(p, line, key, "environment variable %s is not set",
+                      name);
+        return;
+    }
+    size_t n = strlen(v);
+    if (n == 0)
+        config_err_at(p, line, key, "environment variable %s is empty", name);
+    else if (n > CONFIG_SECRET_MAX)
+        config_err_at(p, line, key,
+                      "environment variable %s is longer than %d bytes", name,
+                      CONFIG_SECRET_MAX);
+    else if (store_secret(t, v, n))
+        p->oom = true;
+}
+
+/*
+ * A CA file that cannot be read makes every certificate of the target
+ * look invalid: say so at load, once per file. A warning, not an error:
+ * the file may be provisioned after the config, and tls_verify = false
+ * targets still probe. What can never work is an error: a FIFO, a device
+ * or a directory (the probe would refuse it too: tls.c reads it the same
+ * way), an empty or huge file.
+ */
+void config_check_ca_file(struct parser *p, const struct target_config *t,
+                          const struct target_draft *d, bool *agent_warned,
+                          bool *agent_failed)
+{
+    if (t->tls == TLS_MODE_NONE)
+        return;
+    int err = 0;
+    enum file_status st = file_check(t->ca_file, TLS_CA_FILE_MAX, NULL, &err);
+    if (st == FILE_OK)
+        return;
+    bool own = d->set[TK_CA_FILE];
+    bool *said = st == FILE_ERRNO ? agent_warned : agent_failed;
+    if (!own && *said)
+        return;
+    if (!own)
+        *said = true;
+    int line = own                             ? d->key_line[TK_CA_FILE]
+               : p->agent_key_line[AK_CA_FILE] ? p->agent_key_line[AK_CA_FILE]
+                                               : p->agent_line;
+    char why[CONFIG_PATH_MAX + 128];
+    file_problem(why, sizeof(why), t->ca_file, st, err, TLS_CA_FILE_WORDS);
+    if (st == FILE_ERRNO)
+        config_warn_at(p, line, "ca_file", "%s", why);
+    else
+        config_err_at(p, line, "ca_file", "%s", why);
+}
+
+void config_check_auth(struct parser *p, struct target_config *t,
+                       struct target_draft *d)
+{
+    static const enum target_key auth_keys[] = {TK_USERNAME, TK_PASSWORD_FILE,
+                                                TK_PASSWORD_ENV, TK_PASSWORD};
+    if (t->n_mechs == 0) {
+        /* A refused list was reported; "ignored" would only add noise. */
+        if (d->bad[TK_MECHANISMS])
+            return;
+        for (size_t i = 0; i < sizeof(auth_keys) / sizeof(auth_keys[0]); i++) {
+            if (d->set[auth_keys[i]])
+                config_warn_at(p, t->line,
+                               config_target_key_names[auth_keys[i]],
+                               "ignored: no mechanisms");
+        }
+        return;
+    }
+    const char *mkey = config_target_key_names[TK_MECHANISMS];
+    if (t->tls == TLS_MODE_NONE && !t->allow_plaintext_auth)
+        config_err_at(
+            p, t->line, mkey,
+            "AUTH over tls = none would send the password in clear; set "
+            "allow_plaintext_auth = true to allow it");
+    if (!d->set[TK_USERNAME])
+        config_err_at(p, t->line, config_target_key_names[TK_USERNAME],
+                      "required when mechanisms is set");
+    int sources = d->set[TK_PASSWORD_FILE] + d->set[TK_PASSWORD_ENV] +
+                  d->set[TK_PASSWORD];
+    if (sources == 0) {
+        config_err_at(
+            p, t->line, mkey,
+            "a secret is required: set password_file, password_env or "
+            "password");
+        return;
+    }
+    if (sources > 1) {
+        config_err_at(
+            p, t->line,
+            config_target_key_names[d->set[TK_PASSWORD] ? TK_PASSWORD
+                                                        : TK_PASSWORD_ENV],
+            "set only one of password_file, password_env and password");
+        return;
+    }
+    if (d->set[TK_PASSWORD_FILE] && d->password_file && d->password_file[0])
+        read_password_file(p, t, d->password_file,
+                           d->key_line[TK_PASSWORD_FILE]);
+    else if (d->set[TK_PASSWORD_ENV] && d->password_env && d->password_env[0])
+        read_password_env(p, t, d->password_env, d->key_line[TK_PASSWORD_ENV]);
+    else if (d->password && store_secret(t, d->password, d->password_len))
+        p->oom = true;
+}
