@@ -992,10 +992,13 @@ def print_table(result):
           % (cfg["auth_share"] * 100, cfg["postfix_ports"],
              (1 - cfg["auth_share"]) * 100, cfg["aiosmtpd_ports"]))
     w0 = 30
-    w = max(22, max(len(fmt(summ["sizes"][s].get(p), d))
-                    for s in sizes for _, p, d, _ in ROWS) + 2)
-    print("%-*s" % (w0, "targets") + "".join("%-*s" % (w, s) for s in sizes))
-    for title, path, digits, _ in ROWS:
+    # --targets "" runs only the ratio: no column to print.
+    w = max([22] + [len(fmt(summ["sizes"][s].get(p), d)) + 2
+                    for s in sizes for _, p, d, _ in ROWS])
+    if sizes:
+        print("%-*s" % (w0, "targets") + "".join("%-*s" % (w, s)
+                                                 for s in sizes))
+    for title, path, digits, _ in ROWS if sizes else ():
         print("%-*s" % (w0, title) + "".join(
             "%-*s" % (w, fmt(summ["sizes"][s].get(path), digits))
             for s in sizes))
