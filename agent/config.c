@@ -145,23 +145,9 @@ static int copy_str(char *dst, size_t n, const char *src)
  * memory (said through p->oom). */
 static const char *own_str(struct parser *p, const char *s)
 {
-    struct agent_config *c = p->cfg;
-    if (c->n_strings == c->cap_strings) {
-        size_t cap = c->cap_strings ? c->cap_strings * 2 : 16;
-        char **grown = realloc(c->strings, cap * sizeof(*grown));
-        if (!grown) {
-            p->oom = true;
-            return NULL;
-        }
-        c->strings = grown;
-        c->cap_strings = cap;
-    }
-    char *copy = strdup(s);
-    if (!copy) {
+    const char *copy = strpool_dup(&p->cfg->strings, s);
+    if (!copy)
         p->oom = true;
-        return NULL;
-    }
-    c->strings[c->n_strings++] = copy;
     return copy;
 }
 
@@ -194,16 +180,16 @@ static int resolve_path(const struct parser *p, const char *value, char *dst,
     return 0;
 }
 
-/* A draft's copy of s in *dst, replacing what it held; out of memory sets
+/* A draft's copy of s in *dst, in the scratch pool until the load ends
+ * (a key is given once: a second one is an error); out of memory sets
  * p->oom. */
-static void draft_str(struct parser *p, char **dst, const char *s)
+static void draft_str(struct parser *p, const char **dst, const char *s)
 {
-    char *copy = strdup(s);
+    const char *copy = strpool_dup(&p->scratch, s);
     if (!copy) {
         p->oom = true;
         return;
     }
-    free(*dst);
     *dst = copy;
 }
 
@@ -653,12 +639,12 @@ static void inline_password(struct parser *p, struct target_draft *d, int line,
         config_err_at(p, line, key, "longer than %d bytes", CONFIG_SECRET_MAX);
         return;
     }
-    d->password = malloc(n + 1);
+    /* In the scratch pool, which is wiped before it is freed. */
+    d->password = strpool_ndup(&p->scratch, v, n);
     if (!d->password) {
         p->oom = true;
         return;
     }
-    memcpy(d->password, v, n + 1);
     d->password_len = n;
     config_warn_at(p, line, key,
                    "password in the config file; prefer password_file");
@@ -921,17 +907,11 @@ static void resolve(struct parser *p)
 
 static void free_drafts(struct parser *p)
 {
-    for (size_t i = 0; p->drafts && i < p->cfg->n_targets; i++) {
-        struct target_draft *d = &p->drafts[i];
-        if (d->password) {
-            explicit_bzero(d->password, d->password_len);
-            free(d->password);
-        }
-        free(d->password_file);
-        free(d->password_env);
-    }
     free(p->drafts);
     p->drafts = NULL;
+    /* It held the inline passwords. */
+    strpool_wipe(&p->scratch);
+    strpool_free(&p->scratch);
     hashtab_free(&p->names);
 }
 
@@ -1087,9 +1067,7 @@ void config_free(struct agent_config *cfg)
     }
     free(cfg->targets);
     free(cfg->web_users);
-    for (size_t i = 0; i < cfg->n_strings; i++)
-        free(cfg->strings[i]);
-    free(cfg->strings);
+    strpool_free(&cfg->strings);
     free(cfg);
 }
 

@@ -9,6 +9,7 @@
 #include "buf.h"
 #include "log.h"
 #include "sasl.h"
+#include "strpool.h"
 
 #define CONFIG_DEFAULT_PATH    "/etc/smtp-health-agent/agent.ini"
 #define CONFIG_DEFAULT_LISTEN  "127.0.0.1:9925"
@@ -125,9 +126,9 @@ struct agent_config {
     size_t n_web_users;
     struct target_config *targets;
     size_t n_targets;
-    /* What the targets' string pointers point at, freed with the config. */
-    char **strings;
-    size_t n_strings, cap_strings;
+    /* What the targets' string pointers point at, freed with the config:
+     * one pool, not an allocation per string (strpool.h says why). */
+    struct strpool strings;
 };
 
 /*

@@ -65,11 +65,12 @@ struct target_draft {
     int key_line[TK_COUNT]; /* 0 = not given */
     bool set[TK_COUNT];     /* given with a non-empty value */
     bool bad[TK_COUNT];     /* ... that was refused */
-    /* malloc()ed, NULL when not given: at 10,000 targets buffers of the
-     * longest allowed values wrote 13 MB while a config loaded. */
-    char *password_file; /* resolved against the config's directory */
-    char *password_env;
-    char *password; /* inline; wiped before free */
+    /* In the parser's scratch pool, NULL when not given: at 10,000
+     * targets buffers of the longest allowed values wrote 13 MB while a
+     * config loaded, and malloc()ed copies left a hole each. */
+    const char *password_file; /* resolved against the config's directory */
+    const char *password_env;
+    const char *password; /* inline, in the scratch pool (wiped) */
     size_t password_len;
 };
 
@@ -94,6 +95,7 @@ struct parser {
     struct web_user web_user;
     char web_users_file[CONFIG_PATH_MAX + 1];
     struct target_draft *drafts; /* parallel to cfg->targets */
+    struct strpool scratch;      /* the drafts' strings */
     struct hashtab names;        /* target names -> index: duplicates */
     size_t cap;
     struct config_diag *diag;
