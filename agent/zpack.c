@@ -94,15 +94,33 @@ static size_t room_for(size_t need)
     return (room + 31) & ~(size_t)31;
 }
 
+/* A room up to this size is kept however small the next result: it
+ * costs little, and giving it back would allocate amid a probe's
+ * allocations (metrics.c reserves rooms when a target is made). */
+#define ZPACK_KEEP 1024
+
+int zpack_reserve(struct zpack *z, size_t cap)
+{
+    if (cap <= z->cap)
+        return 0;
+    unsigned char *room = realloc(z->data, cap);
+    if (!room)
+        return -1;
+    z->data = room;
+    z->cap = cap;
+    return 0;
+}
+
 int zpack_store(struct zpack *z, const void *p, size_t n)
 {
     /* Counted first, then written into room of about that size: at
      * 10,000 targets room for the worst case (every byte a literal) cost
      * 75 MB of results that pack to a few hundred bytes each. A room
      * kept for a larger one is given back when it is over twice the need;
-     * one that fits is kept, so that a probe's store allocates nothing. */
+     * one that fits is kept, so that a probe's store allocates nothing.
+     * Up to ZPACK_KEEP, a room is kept anyway. */
     size_t need = pack(NULL, p, n);
-    if (need > z->cap || need < z->cap / 2) {
+    if (need > z->cap || (need < z->cap / 2 && z->cap > ZPACK_KEEP)) {
         size_t cap = room_for(need);
         unsigned char *room = realloc(z->data, cap);
         if (!room) {

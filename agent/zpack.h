@@ -26,6 +26,12 @@ int zpack_store(struct zpack *z, const void *p, size_t n);
  */
 int zpack_unpack(const struct zpack *z, void *out, size_t n);
 
+/*
+ * Room for at least cap packed bytes now, so that a first store of about
+ * that size allocates nothing. 0, or -1 when out of memory (z unchanged).
+ */
+int zpack_reserve(struct zpack *z, size_t cap);
+
 /* Frees what z holds; z becomes empty. */
 void zpack_free(struct zpack *z);
 

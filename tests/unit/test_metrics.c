@@ -20,6 +20,7 @@
 
 #include "expo.h"
 #include "metrics.h"
+#include "metrics_internal.h"
 #include "procstat.h"
 
 #define WEIRD_HOST "we\"ird\\host\nx"
@@ -1182,6 +1183,57 @@ static struct metrics *budget_store(unsigned extra)
 }
 
 /*
+ * A target's first probe allocates nothing in the store: its reply
+ * counts and the room for its packed result and EHLO were made with it.
+ * Made at the first probe, amid the probe's own allocations, each was a
+ * long-lived block between short-lived ones (metrics.c says what that
+ * cost). The store's blocks of a STARTTLS+AUTH target and of an
+ * EHLO-only one are there before their first result, and are the same
+ * blocks after it.
+ */
+static void test_first_probe_allocates_nothing(void **state)
+{
+    (void)state;
+    static const enum sasl_mech plain[] = {SASL_MECH_PLAIN};
+    struct agent_config cfg;
+    struct target_config t[2];
+    memset(&cfg, 0, sizeof cfg);
+    target_set(&t[0], "auth", "mx.example.com", 587, TLS_MODE_STARTTLS, plain,
+               1);
+    target_set(&t[1], "ehlo", "mx.example.com", 25, TLS_MODE_NONE, NULL, 0);
+    cfg.targets = t;
+    cfg.n_targets = 2;
+    struct metrics *m = metrics_new(&build);
+    assert_non_null(m);
+    assert_int_equal(metrics_set_targets(m, &cfg), 0);
+    assert_int_equal(m->n_targets, 2);
+    struct probe_result *r = calloc(1, sizeof(*r));
+    assert_non_null(r);
+    for (size_t i = 0; i < 2; i++) {
+        struct mtarget *mt = m->targets[i]; /* sorted: auth, ehlo */
+        const void *replies = mt->replies;
+        const void *last = mt->last.data, *ehlo = mt->ehlo.data;
+        assert_non_null(replies);
+        assert_non_null(last);
+        assert_non_null(ehlo);
+        if (i == 0) {
+            result_good(r, "auth", plain, 1);
+        } else {
+            result_good(r, "ehlo", NULL, 0);
+            r->tls = (struct tls_facts){0};
+        }
+        record(m, r);
+        assert_ptr_equal(mt->replies, replies);
+        assert_ptr_equal(mt->last.data, last);
+        assert_ptr_equal(mt->ehlo.data, ehlo);
+        assert_true(mt->n_replies >= 3);
+        assert_true(mt->last.len > 0);
+    }
+    free(r);
+    metrics_free(m);
+}
+
+/*
  * Exact series per target for each option (README's "Metrics" counts
  * come from a real Postfix; this shape has 5 EHLO keywords, not 10).
  * Default, STARTTLS + AUTH PLAIN: success 1, duration +Inf/_sum/_count
@@ -1481,6 +1533,7 @@ int main(void)
         cmocka_unit_test(test_render_in_chunks),
         cmocka_unit_test(test_render_chunks_during_reloads),
         cmocka_unit_test(test_series_per_option),
+        cmocka_unit_test(test_first_probe_allocates_nothing),
         cmocka_unit_test(test_default_series),
         cmocka_unit_test(test_extra_by_reload),
         cmocka_unit_test(test_procstat_read),

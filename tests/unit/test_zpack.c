@@ -103,6 +103,45 @@ static void test_probe_result(void **state)
     free(r);
 }
 
+/* A reserved room takes a first store of its size without allocating,
+ * and a room up to 1 KiB is kept however small the next result. */
+static void test_reserve(void **state)
+{
+    (void)state;
+    unsigned char in[2048];
+    for (size_t i = 0; i < sizeof(in); i++)
+        in[i] = (unsigned char)(1 + i % 250);
+    struct zpack z = {0};
+    assert_int_equal(zpack_reserve(&z, 768), 0);
+    assert_non_null(z.data);
+    assert_int_equal(z.cap, 768);
+    assert_int_equal(z.len, 0);
+    unsigned char out[2048];
+    assert_int_equal(zpack_unpack(&z, out, 16), -1); /* still empty */
+    unsigned char *room = z.data;
+    /* Smaller than the room: no reserve below it shrinks it. */
+    assert_int_equal(zpack_reserve(&z, 100), 0);
+    assert_ptr_equal(z.data, room);
+    assert_int_equal(z.cap, 768);
+    /* A first result that fits, then a much smaller one: same room. */
+    assert_int_equal(zpack_store(&z, in, 600), 0);
+    assert_ptr_equal(z.data, room);
+    assert_int_equal(zpack_store(&z, in, 10), 0);
+    assert_ptr_equal(z.data, room);
+    assert_int_equal(z.cap, 768);
+    assert_int_equal(zpack_unpack(&z, out, 10), 0);
+    assert_memory_equal(out, in, 10);
+    /* One that does not fit grows it; past 1 KiB a room over twice the
+     * need is given back. */
+    assert_int_equal(zpack_store(&z, in, sizeof(in)), 0);
+    assert_true(z.cap >= sizeof(in));
+    assert_int_equal(zpack_store(&z, in, 10), 0);
+    assert_true(z.cap < 64);
+    assert_int_equal(zpack_unpack(&z, out, 10), 0);
+    assert_memory_equal(out, in, 10);
+    zpack_free(&z);
+}
+
 static void test_damaged(void **state)
 {
     (void)state;
@@ -151,6 +190,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_probe_result),
+        cmocka_unit_test(test_reserve),
         cmocka_unit_test(test_damaged),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
