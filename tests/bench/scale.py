@@ -28,7 +28,10 @@ Then the ratio to a floor, for --ratio-targets (default: the largest
 size): an agent with every target STARTTLS + AUTH, the same steady phase,
 and tests/bench/floor.c (one bare libcurl multi handle doing the same
 exchange at the same rate and concurrency, built here with cc); agent CPU
-per probe / floor CPU per probe.
+per probe / floor CPU per probe. Then the same pair at bench.py's
+"saturated" setting (--saturated-targets, default 100): interval and
+timeout 250 ms (400 probes/s due), 20 in flight at most
+(--saturated-concurrency), 1 minute (--saturated-minutes).
 
 Memory per target: the slope of the steady RSS between sizes.
 
@@ -37,7 +40,7 @@ password goes to the agent and the floor in 0600 files, never argv; no
 output holds it or its base64. Table on stdout, progress on stderr, every
 figure in --out JSON; --rounds N gives min/median/max over N rounds.
 
-Not part of ctest: it runs for about (3 sizes x 4.5 + 6) minutes a round
+Not part of ctest: it runs for about (3 sizes x 4.5 + 6 + 3) minutes a round
 and needs root (Postfix). Run tests/bench/setup.sh once, then:
     /usr/bin/python3 tests/bench/scale.py --out /tmp/scale.json
 """
@@ -847,6 +850,48 @@ def floor_run(lst, exe, args, n, workdir, tag):
     return r
 
 
+def saturated_args(args):
+    """The saturated runs (bench.py's agent setting): every target
+    STARTTLS+AUTH, 100 targets every 250 ms = 400 probes/s due, at most
+    --saturated-concurrency (20) in flight: the cost per probe at a high
+    rate. When bench.py chose it, 20 sessions could not carry 400/s; on
+    a quiet machine they now can, and few are in flight. A shorter
+    interval saturates, but its timeout (at most the interval) then
+    fails probes. A short warm-up: there is no first round to wait for."""
+    sat = argparse.Namespace(**vars(args))
+    sat.interval = args.saturated_interval
+    sat.timeout = args.saturated_interval
+    sat.max_concurrent = args.saturated_concurrency
+    sat.minutes = args.saturated_minutes
+    sat.warmup_s = min(15.0, args.saturated_minutes * 20.0)
+    sat.scrape_interval = min(args.scrape_interval,
+                              args.saturated_minutes * 30.0)
+    return sat
+
+
+def saturated_pair(lst, binary, floor_exe, args, n, rnd, workdir, result,
+                   invalid):
+    sat = saturated_args(args)
+    tag = "round %d, %d targets saturated" % (rnd, n)
+    r = agent_run(lst, binary, sat, n, 1.0, tag, full=False)
+    r.update({"kind": "saturated_agent", "round": rnd})
+    result["runs"].append(r)
+    log("%s: %.3f ms CPU/probe, %.1f probes/s"
+        % (tag, r["cpu_ms_per_probe"] or 0, r.get("probes_per_s") or 0))
+    if not r["health"]["valid"]:
+        invalid.append(tag)
+    save(args.out, result)
+    tag = "round %d, %d floor saturated" % (rnd, n)
+    f = floor_run(lst, floor_exe, sat, n, workdir, tag)
+    f.update({"kind": "saturated_floor", "round": rnd})
+    result["runs"].append(f)
+    log("%s: %.3f ms CPU/probe, %d probes, failed %d"
+        % (tag, f["cpu_ms_per_probe"], f["probes"], f["failed_total"]))
+    if not f["valid"]:
+        invalid.append(tag)
+    save(args.out, result)
+
+
 # --- summary and table -------------------------------------------------------------
 
 def parse_seconds(text):
@@ -921,6 +966,35 @@ def fmt(m, digits):
                                  digits, m["max"])
 
 
+def ratio_summary(result, n, agent_kind, floor_kind):
+    """Agent vs floor at n targets; the rounds alternate them."""
+    agent = [r for r in result["runs"] if r["kind"] == agent_kind
+             and r["targets"] == n]
+    floor = [r for r in result["runs"] if r["kind"] == floor_kind
+             and r["targets"] == n]
+    ratios = [a["cpu_ms_per_probe"] / f["cpu_ms_per_probe"]
+              for a, f in zip(agent, floor)
+              if a.get("cpu_ms_per_probe") and f.get("cpu_ms_per_probe")]
+    return {
+        "agent_cpu_ms_per_probe": mr([a.get("cpu_ms_per_probe")
+                                      for a in agent]),
+        "floor_cpu_ms_per_probe": mr([f.get("cpu_ms_per_probe")
+                                      for f in floor]),
+        "ratio": mr(ratios),
+        "agent_probes_per_s": mr([a.get("probes_per_s") for a in agent]),
+        "floor_probes_per_s": mr([f["probes"] / f["seconds"]
+                                  for f in floor if f.get("seconds")]),
+        "agent_postfix_ms_per_session": mr(
+            [a.get("postfix_cpu_ms_per_session") for a in agent]),
+        "floor_postfix_ms_per_session": mr(
+            [f.get("postfix_cpu_ms_per_session") for f in floor]),
+        "agent_rss_steady_mib": mr([a.get("rss_steady_mib")
+                                    for a in agent]),
+        "agent_start_delay_p99_ms": mr([pick(a, "start_delay_ms.p99")
+                                        for a in agent]),
+    }
+
+
 def summarize(result):
     summ = {"sizes": {}, "ratio": {}, "slopes": {}}
     for n in result["config"]["targets"]:
@@ -931,31 +1005,10 @@ def summarize(result):
                       if pick(r, path) is not None else None for r in runs])
             for _, path, _, scale in ROWS}
     for n in result["config"]["ratio_targets"]:
-        agent = [r for r in result["runs"] if r["kind"] == "all_auth"
-                 and r["targets"] == n]
-        floor = [r for r in result["runs"] if r["kind"] == "floor"
-                 and r["targets"] == n]
-        ratios = [a["cpu_ms_per_probe"] / f["cpu_ms_per_probe"]
-                  for a, f in zip(agent, floor)
-                  if a.get("cpu_ms_per_probe") and f.get("cpu_ms_per_probe")]
-        summ["ratio"][str(n)] = {
-            "agent_cpu_ms_per_probe": mr([a.get("cpu_ms_per_probe")
-                                          for a in agent]),
-            "floor_cpu_ms_per_probe": mr([f.get("cpu_ms_per_probe")
-                                          for f in floor]),
-            "ratio": mr(ratios),
-            "agent_probes_per_s": mr([a.get("probes_per_s") for a in agent]),
-            "floor_probes_per_s": mr([f["probes"] / f["seconds"]
-                                      for f in floor if f.get("seconds")]),
-            "agent_postfix_ms_per_session": mr(
-                [a.get("postfix_cpu_ms_per_session") for a in agent]),
-            "floor_postfix_ms_per_session": mr(
-                [f.get("postfix_cpu_ms_per_session") for f in floor]),
-            "agent_rss_steady_mib": mr([a.get("rss_steady_mib")
-                                        for a in agent]),
-            "agent_start_delay_p99_ms": mr([pick(a, "start_delay_ms.p99")
-                                            for a in agent]),
-        }
+        summ["ratio"][str(n)] = ratio_summary(result, n, "all_auth", "floor")
+    for n in result["config"].get("saturated_targets", []):
+        summ.setdefault("saturated", {})[str(n)] = ratio_summary(
+            result, n, "saturated_agent", "saturated_floor")
     # Memory per target: steady RSS slope between consecutive sizes, per
     # round, in KiB.
     sizes = sorted(result["config"]["targets"])
@@ -1004,11 +1057,16 @@ def print_table(result):
             for s in sizes))
     for k, v in summ["slopes"].items():
         print("memory per target, %s: %s" % (k, fmt(v, 1)))
-    for n, r in summ["ratio"].items():
-        print("all STARTTLS+AUTH, %s targets: agent %s ms/probe, floor %s "
+    lines = [("all STARTTLS+AUTH, %s targets" % n, r)
+             for n, r in summ["ratio"].items()]
+    lines += [("saturated, %s targets, %d in flight, interval %s"
+               % (n, cfg["saturated_concurrency"], cfg["saturated_interval"]),
+               r) for n, r in summ.get("saturated", {}).items()]
+    for what, r in lines:
+        print("%s: agent %s ms/probe, floor %s "
               "ms/probe, ratio %s (agent %s probes/s, floor %s; Postfix "
               "ms/session %s vs %s)"
-              % (n, fmt(r["agent_cpu_ms_per_probe"], 3),
+              % (what, fmt(r["agent_cpu_ms_per_probe"], 3),
                  fmt(r["floor_cpu_ms_per_probe"], 3), fmt(r["ratio"], 2),
                  fmt(r["agent_probes_per_s"], 1),
                  fmt(r["floor_probes_per_s"], 1),
@@ -1079,6 +1137,12 @@ def main():
     ap.add_argument("--postfix-ports", type=int, default=4)
     ap.add_argument("--aiosmtpd-ports", type=int, default=4)
     ap.add_argument("--floor-warmup", type=float, default=5.0)
+    ap.add_argument("--saturated-targets", default="100",
+                    help="sizes of the saturated agent vs floor runs "
+                    "(default 100; 0 = none)")
+    ap.add_argument("--saturated-concurrency", type=int, default=20)
+    ap.add_argument("--saturated-interval", default="250ms")
+    ap.add_argument("--saturated-minutes", type=float, default=1.0)
     ap.add_argument("--ready-timeout", type=float, default=600.0)
     args = ap.parse_args()
     if os.geteuid() != 0:
@@ -1089,6 +1153,8 @@ def main():
     else:
         ratio_sizes = [int(x) for x in args.ratio_targets.split(",")
                        if x.strip() and int(x) > 0]
+    sat_sizes = [int(x) for x in args.saturated_targets.split(",")
+                 if x.strip() and int(x) > 0]
     args.warmup_s = parse_seconds(args.warmup or args.interval)
     if args.timeout is None:
         args.timeout = "%gs" % min(10.0, parse_seconds(args.interval))
@@ -1108,6 +1174,10 @@ def main():
             "curl": bench.tool_version(["curl-config", "--version"]),
         },
         "config": {"targets": sizes, "ratio_targets": ratio_sizes,
+                   "saturated_targets": sat_sizes,
+                   "saturated_concurrency": args.saturated_concurrency,
+                   "saturated_interval": args.saturated_interval,
+                   "saturated_minutes": args.saturated_minutes,
                    "rounds": args.rounds, "minutes": args.minutes,
                    "interval": args.interval, "timeout": args.timeout,
                    "warmup_s": args.warmup_s,
@@ -1127,7 +1197,8 @@ def main():
     workdir = tempfile.mkdtemp(prefix="bench-scale-floor-")
     os.chmod(workdir, 0o700)
     try:
-        floor_exe = build_floor(workdir) if ratio_sizes else None
+        floor_exe = (build_floor(workdir) if ratio_sizes or sat_sizes
+                     else None)
         with Listeners(args.postfix_ports, args.aiosmtpd_ports) as lst:
             log("Postfix STARTTLS ports %s, aiosmtpd ports %s; agent %s (%s)"
                 % (lst.postfix_ports, lst.aiosmtpd_ports, binary, commit))
@@ -1165,6 +1236,9 @@ def main():
                     if not f["valid"]:
                         invalid.append(tag)
                     save(args.out, result)
+                for n in sat_sizes:
+                    saturated_pair(lst, binary, floor_exe, args, n, rnd,
+                                   workdir, result, invalid)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
