@@ -5,8 +5,9 @@
  * path per target) in between: each of those left a hole between
  * long-lived strings when it was freed. At 10,000 targets 3,517 holes
  * spread over 25 MB of heap, and the probes' allocations then came from
- * them, a cache miss each (glibc's _int_malloc went from 2% of the
- * agent's CPU to 10%). Pure. */
+ * them, a cache miss each (glibc's _int_malloc took 10% of the agent's
+ * CPU, against 2% of a bare libcurl loop's doing the same probes).
+ * Pure. */
 #ifndef STRPOOL_H
 #define STRPOOL_H
 
