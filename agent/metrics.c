@@ -277,8 +277,8 @@ static void count_reply(struct mtarget *t, enum probe_stage stage, int code)
         return;
     }
     if (t->n_replies == t->cap_replies) {
-        size_t cap =
-            t->cap_replies ? t->cap_replies * 2 : METRICS_FIRST_REPLIES;
+        /* target_new made the first METRICS_FIRST_REPLIES. */
+        size_t cap = t->cap_replies * 2;
         struct reply_count *p = realloc(t->replies, cap * sizeof *p);
         if (!p) {
             log_warn("metrics", "out of memory", "target=%s stage=%s code=%d",

@@ -99,16 +99,20 @@ static size_t room_for(size_t need)
  * allocations (metrics.c reserves rooms when a target is made). */
 #define ZPACK_KEEP 1024
 
-int zpack_reserve(struct zpack *z, size_t cap)
+/* z's room becomes cap bytes; -1 (z unchanged) when out of memory. */
+static int set_room(struct zpack *z, size_t cap)
 {
-    if (cap <= z->cap)
-        return 0;
     unsigned char *room = realloc(z->data, cap);
     if (!room)
         return -1;
     z->data = room;
     z->cap = cap;
     return 0;
+}
+
+int zpack_reserve(struct zpack *z, size_t cap)
+{
+    return cap <= z->cap ? 0 : set_room(z, cap);
 }
 
 int zpack_store(struct zpack *z, const void *p, size_t n)
@@ -120,15 +124,10 @@ int zpack_store(struct zpack *z, const void *p, size_t n)
      * one that fits is kept, so that a probe's store allocates nothing.
      * Up to ZPACK_KEEP, a room is kept anyway. */
     size_t need = pack(NULL, p, n);
-    if (need > z->cap || (need < z->cap / 2 && z->cap > ZPACK_KEEP)) {
-        size_t cap = room_for(need);
-        unsigned char *room = realloc(z->data, cap);
-        if (!room) {
-            z->len = 0;
-            return -1;
-        }
-        z->data = room;
-        z->cap = cap;
+    if ((need > z->cap || (need < z->cap / 2 && z->cap > ZPACK_KEEP)) &&
+        set_room(z, room_for(need)) < 0) {
+        z->len = 0;
+        return -1;
     }
     z->len = pack(z->data, p, n);
     return 0;
