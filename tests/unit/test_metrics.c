@@ -1156,11 +1156,13 @@ static size_t count_target(const char *text, const char *target)
     return n;
 }
 
+static const enum sasl_mech budget_mechs[] = {SASL_MECH_PLAIN};
+
 /* Two targets with extra_metrics = extra: "auth" (STARTTLS, PLAIN) and
- * "ehlo" (STARTTLS, EHLO only), each after one good probe. */
-static struct metrics *budget_store(unsigned extra)
+ * "ehlo" (STARTTLS, EHLO only), not probed yet. */
+static struct metrics *budget_targets(unsigned extra)
 {
-    static const enum sasl_mech plain[] = {SASL_MECH_PLAIN};
+    const enum sasl_mech *plain = budget_mechs;
     struct agent_config cfg;
     struct target_config t[2];
     memset(&cfg, 0, sizeof cfg);
@@ -1174,8 +1176,15 @@ static struct metrics *budget_store(unsigned extra)
     struct metrics *m = metrics_new(&build);
     assert_non_null(m);
     assert_int_equal(metrics_set_targets(m, &cfg), 0);
+    return m;
+}
+
+/* budget_targets(), each after one good probe. */
+static struct metrics *budget_store(unsigned extra)
+{
+    struct metrics *m = budget_targets(extra);
     struct probe_result r;
-    result_good(&r, "auth", plain, 1);
+    result_good(&r, "auth", budget_mechs, 1);
     record(m, &r);
     result_good(&r, "ehlo", NULL, 0);
     record(m, &r);
@@ -1194,18 +1203,7 @@ static struct metrics *budget_store(unsigned extra)
 static void test_first_probe_allocates_nothing(void **state)
 {
     (void)state;
-    static const enum sasl_mech plain[] = {SASL_MECH_PLAIN};
-    struct agent_config cfg;
-    struct target_config t[2];
-    memset(&cfg, 0, sizeof cfg);
-    target_set(&t[0], "auth", "mx.example.com", 587, TLS_MODE_STARTTLS, plain,
-               1);
-    target_set(&t[1], "ehlo", "mx.example.com", 25, TLS_MODE_NONE, NULL, 0);
-    cfg.targets = t;
-    cfg.n_targets = 2;
-    struct metrics *m = metrics_new(&build);
-    assert_non_null(m);
-    assert_int_equal(metrics_set_targets(m, &cfg), 0);
+    struct metrics *m = budget_targets(0);
     assert_int_equal(m->n_targets, 2);
     struct probe_result *r = calloc(1, sizeof(*r));
     assert_non_null(r);
@@ -1216,12 +1214,10 @@ static void test_first_probe_allocates_nothing(void **state)
         assert_non_null(replies);
         assert_non_null(last);
         assert_non_null(ehlo);
-        if (i == 0) {
-            result_good(r, "auth", plain, 1);
-        } else {
+        if (i == 0)
+            result_good(r, "auth", budget_mechs, 1);
+        else
             result_good(r, "ehlo", NULL, 0);
-            r->tls = (struct tls_facts){0};
-        }
         record(m, r);
         assert_ptr_equal(mt->replies, replies);
         assert_ptr_equal(mt->last.data, last);
