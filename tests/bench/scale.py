@@ -869,27 +869,32 @@ def saturated_args(args):
     return sat
 
 
-def saturated_pair(lst, binary, floor_exe, args, n, rnd, workdir, result,
-                   invalid):
-    sat = saturated_args(args)
-    tag = "round %d, %d targets saturated" % (rnd, n)
-    r = agent_run(lst, binary, sat, n, 1.0, tag, full=False)
-    r.update({"kind": "saturated_agent", "round": rnd})
+def floor_pair(lst, binary, floor_exe, run_args, n, rnd, workdir, result,
+               invalid, saturated):
+    """An all-STARTTLS+AUTH agent, then the floor at its rate and cap:
+    the ratio runs (kinds all_auth/floor) or the saturated ones."""
+    what = "saturated" if saturated else "all STARTTLS+AUTH"
+    tag = "round %d, %d targets %s" % (rnd, n, what)
+    r = agent_run(lst, binary, run_args, n, 1.0, tag, full=False)
+    r.update({"kind": "saturated_agent" if saturated else "all_auth",
+              "round": rnd})
     result["runs"].append(r)
     log("%s: %.3f ms CPU/probe, %.1f probes/s"
         % (tag, r["cpu_ms_per_probe"] or 0, r.get("probes_per_s") or 0))
     if not r["health"]["valid"]:
         invalid.append(tag)
-    save(args.out, result)
-    tag = "round %d, %d floor saturated" % (rnd, n)
-    f = floor_run(lst, floor_exe, sat, n, workdir, tag)
-    f.update({"kind": "saturated_floor", "round": rnd})
+    save(run_args.out, result)
+    tag = "round %d, %d floor%s" % (rnd, n, " saturated" if saturated
+                                     else "")
+    f = floor_run(lst, floor_exe, run_args, n, workdir, tag)
+    f.update({"kind": "saturated_floor" if saturated else "floor",
+              "round": rnd})
     result["runs"].append(f)
     log("%s: %.3f ms CPU/probe, %d probes, failed %d"
         % (tag, f["cpu_ms_per_probe"], f["probes"], f["failed_total"]))
     if not f["valid"]:
         invalid.append(tag)
-    save(args.out, result)
+    save(run_args.out, result)
 
 
 # --- summary and table -------------------------------------------------------------
@@ -1217,28 +1222,11 @@ def main():
                         invalid.append(tag)
                     save(args.out, result)
                 for n in ratio_sizes:
-                    tag = "round %d, %d targets all STARTTLS+AUTH" % (rnd, n)
-                    r = agent_run(lst, binary, args, n, 1.0, tag, full=False)
-                    r.update({"kind": "all_auth", "round": rnd})
-                    result["runs"].append(r)
-                    log("%s: %.3f ms CPU/probe" % (tag,
-                                                   r["cpu_ms_per_probe"] or 0))
-                    if not r["health"]["valid"]:
-                        invalid.append(tag)
-                    save(args.out, result)
-                    tag = "round %d, %d floor" % (rnd, n)
-                    f = floor_run(lst, floor_exe, args, n, workdir, tag)
-                    f.update({"kind": "floor", "round": rnd})
-                    result["runs"].append(f)
-                    log("%s: %.3f ms CPU/probe, %d probes, failed %d"
-                        % (tag, f["cpu_ms_per_probe"], f["probes"],
-                           f["failed_total"]))
-                    if not f["valid"]:
-                        invalid.append(tag)
-                    save(args.out, result)
+                    floor_pair(lst, binary, floor_exe, args, n, rnd, workdir,
+                               result, invalid, False)
                 for n in sat_sizes:
-                    saturated_pair(lst, binary, floor_exe, args, n, rnd,
-                                   workdir, result, invalid)
+                    floor_pair(lst, binary, floor_exe, saturated_args(args),
+                               n, rnd, workdir, result, invalid, True)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
