@@ -164,6 +164,7 @@ static void target_configure(struct mtarget *t, const struct target_config *c,
     if (c->tls == TLS_MODE_NONE && t->tls_mode != TLS_MODE_NONE)
         t->tls.known = false;
     t->tls_mode = c->tls;
+    t->tls_verify = c->tls_verify;
 
     bool want[SASL_MECH_COUNT] = {false};
     for (size_t i = 0; i < c->n_mechs && i < CONFIG_MAX_MECHS; i++) {

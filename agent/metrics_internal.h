@@ -46,6 +46,7 @@ struct mtarget {
     char *host; /* never NULL */
     unsigned port;
     enum tls_mode tls_mode;
+    bool tls_verify; /* the target's tls_verify: smtp_target_info's label */
     bool mech_configured[SASL_MECH_COUNT];
     /* CONFIG_EXTRA_BIT()s: what render shows beyond the default. The
      * store keeps every count either way, so a reload that turns an

@@ -337,9 +337,10 @@ static int emit_target_info(struct fam *f, const struct mtarget *t)
     char port[16];
     snprintf(port, sizeof port, "%u", t->port);
     const char *tls = tls_mode_name(t->tls_mode);
-    struct expo_label l[] = {L("target", t->name), L("host", t->host),
-                             L("port", port), L("tls", tls)};
-    return fam_sample(f, l, 4, 1);
+    struct expo_label l[] = {
+        L("target", t->name), L("host", t->host), L("port", port),
+        L("tls", tls), L("tls_verify", t->tls_verify ? "true" : "false")};
+    return fam_sample(f, l, 5, 1);
 }
 
 /*
@@ -455,7 +456,9 @@ static const struct family {
      emit_cert_valid, NULL},
     {"smtp_probe_last_run_timestamp_seconds",
      "Start of the last probe, unix time.", EXPO_GAUGE, emit_last_run, NULL},
-    {"smtp_target_info", "Configured targets: host, port and TLS mode.",
+    {"smtp_target_info",
+     "Configured targets: host, port, TLS mode and whether the "
+     "certificate must verify.",
      EXPO_GAUGE, emit_target_info, NULL},
     {"smtp_agent_build_info", "Versions of the agent and its libraries.",
      EXPO_GAUGE, NULL, emit_build_info},

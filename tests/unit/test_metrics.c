@@ -43,19 +43,21 @@ static void target_set(struct target_config *t, const char *name,
     t->host = host;
     t->port = port;
     t->tls = tls;
+    t->tls_verify = true; /* the config's default */
     t->extra_metrics = ALL_EXTRA;
     for (size_t i = 0; i < n_mechs; i++)
         t->mechs[i] = mechs[i];
     t->n_mechs = n_mechs;
 }
 
-/* Two targets, given out of order: "mx2" (no AUTH, a weird host) before
- * "mx1" (PLAIN and LOGIN). */
+/* Two targets, given out of order: "mx2" (no AUTH, a weird host, its
+ * certificate not verified) before "mx1" (PLAIN and LOGIN). */
 static void config_two(struct agent_config *cfg, struct target_config *t)
 {
     static const enum sasl_mech mechs[] = {SASL_MECH_PLAIN, SASL_MECH_LOGIN};
     memset(cfg, 0, sizeof *cfg);
     target_set(&t[0], "mx2", WEIRD_HOST, 465, TLS_MODE_IMPLICIT, NULL, 0);
+    t[0].tls_verify = false;
     target_set(&t[1], "mx1", "mx1.example.com", 587, TLS_MODE_STARTTLS, mechs,
                2);
     cfg->targets = t;
@@ -272,10 +274,10 @@ static void test_preinitialised(void **state)
 
     assert_line(text, "smtp_target_info{target=\"mx1\","
                       "host=\"mx1.example.com\",port=\"587\","
-                      "tls=\"starttls\"} 1");
+                      "tls=\"starttls\",tls_verify=\"true\"} 1");
     assert_line(text, "smtp_target_info{target=\"mx2\","
                       "host=\"we\\\"ird\\\\host\\nx\",port=\"465\","
-                      "tls=\"implicit\"} 1");
+                      "tls=\"implicit\",tls_verify=\"false\"} 1");
     assert_line(text, "smtp_agent_targets 2");
     assert_line(text, "smtp_agent_probes_in_flight 0");
     assert_line(text, "smtp_agent_build_info{version=\"0.1.0\","
@@ -531,6 +533,37 @@ static void test_every_reply_counts(void **state)
     metrics_free(m);
 }
 
+/* smtp_target_info's tls_verify follows the config across a reload: the
+ * certificate alert leaves out the targets that do not verify. */
+static void test_target_info_follows_reload(void **state)
+{
+    (void)state;
+    struct agent_config cfg;
+    struct target_config t[2];
+    config_two(&cfg, t);
+    struct metrics *m = metrics_new(&build);
+    assert_non_null(m);
+    assert_int_equal(metrics_set_targets(m, &cfg), 0);
+    char *text = render(m);
+    assert_line(text, "smtp_target_info{target=\"mx1\","
+                      "host=\"mx1.example.com\",port=\"587\","
+                      "tls=\"starttls\",tls_verify=\"true\"} 1");
+    free(text);
+
+    t[1].tls_verify = false;
+    t[0].tls_verify = true;
+    assert_int_equal(metrics_set_targets(m, &cfg), 0);
+    text = render(m);
+    assert_line(text, "smtp_target_info{target=\"mx1\","
+                      "host=\"mx1.example.com\",port=\"587\","
+                      "tls=\"starttls\",tls_verify=\"false\"} 1");
+    assert_line(text, "smtp_target_info{target=\"mx2\","
+                      "host=\"we\\\"ird\\\\host\\nx\",port=\"465\","
+                      "tls=\"implicit\",tls_verify=\"true\"} 1");
+    free(text);
+    metrics_free(m);
+}
+
 static void test_reload(void **state)
 {
     (void)state;
@@ -578,9 +611,9 @@ static void test_reload(void **state)
         "smtp_probe_errors_total{target=\"mx3\",error=\"malformed\"} 0",
         "smtp_tls_cert_valid{target=\"mx1\"} 1",
         "smtp_target_info{target=\"mx1\",host=\"mail.example.com\","
-        "port=\"2587\",tls=\"starttls\"} 1",
+        "port=\"2587\",tls=\"starttls\",tls_verify=\"true\"} 1",
         "smtp_target_info{target=\"mx3\",host=\"mx3.example.com\","
-        "port=\"25\",tls=\"none\"} 1",
+        "port=\"25\",tls=\"none\",tls_verify=\"true\"} 1",
         "smtp_agent_targets 2",
     };
     for (size_t i = 0; i < sizeof want / sizeof *want; i++)
@@ -1520,6 +1553,7 @@ int main(void)
         cmocka_unit_test(test_record),
         cmocka_unit_test(test_every_reply_counts),
         cmocka_unit_test(test_reload),
+        cmocka_unit_test(test_target_info_follows_reload),
         cmocka_unit_test(test_agent_values),
         cmocka_unit_test(test_skips_and_resource_failures),
         cmocka_unit_test(test_fault_is_not_the_targets),
