@@ -12,7 +12,7 @@ PKGS=(
   openssl ca-certificates curl procps
   postfix sasl2-bin libsasl2-modules libsasl2-modules-db
   python3 python3-aiosmtpd swaks
-  prometheus
+  prometheus prometheus-alertmanager
   chromium
   clang clang-format libclang-rt-14-dev valgrind
 )
@@ -39,6 +39,18 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
     --no-install-recommends "${missing[@]}"
+  # The tests start Alertmanager themselves on free loopback ports
+  # (tests/support/alertmanager.py), like Prometheus; Debian's package
+  # enables a service of its own (ports 9093 and 9094) that nothing here
+  # needs: stop and disable it when this run installed it.
+  if [[ " ${missing[*]} " == *" prometheus-alertmanager "* ]]; then
+    if [ -d /run/systemd/system ]; then
+      $SUDO systemctl disable --now prometheus-alertmanager.service || true
+    else
+      $SUDO /etc/init.d/prometheus-alertmanager stop >/dev/null 2>&1 || true
+      $SUDO update-rc.d prometheus-alertmanager disable >/dev/null 2>&1 || true
+    fi
+  fi
 fi
 
 # The dashboard schema tooling, pinned in tests/dashboards/package-lock.json.
