@@ -480,8 +480,8 @@ class DashboardContentTest(unittest.TestCase):
         ids = [t["id"] for t in p["transformations"]]
         self.assertEqual(ids, ["merge", "organize"])
         refs = {t["refId"] for t in p["targets"]}
-        for ref in ["success", "class", "code_greeting", "code_auth", "mechs",
-                    "tls", "cert_days", "age"]:
+        for ref in ["success", "stage", "class", "code_greeting", "code_auth",
+                    "mechs", "tls", "cert_days", "age"]:
             self.assertIn(ref, refs)
         for t in p["targets"]:
             self.assertTrue(t["instant"])
@@ -489,7 +489,7 @@ class DashboardContentTest(unittest.TestCase):
         options = p["transformations"][1]["options"]
         renamed = options["renameByName"]
         # Columns shown as a label's text: the value itself is hidden.
-        label_columns = {"tls": "version", "class": "class"}
+        label_columns = {"tls": "version", "class": "class", "stage": "stage"}
         for stage in ["greeting", "ehlo", "starttls", "auth", "quit"]:
             label_columns["code_" + stage] = "reply_" + stage
         exprs = {t["refId"]: t["expr"] for t in p["targets"]}
@@ -509,6 +509,47 @@ class DashboardContentTest(unittest.TestCase):
             self.assertIn('smtp_replies_total{', expr)
             self.assertIn('stage="%s"' % stage, expr)
             self.assertIn('"reply_%s", " ", "code", "class"' % stage, expr)
+        self.assertEqual(renamed["class"], "Class / error")
+        self.assertEqual(renamed["stage"], "Failed at")
+        self.check_failure_reason(exprs["class"], with_success=True)
+        self.check_failure_stage(exprs["stage"])
+
+    def check_failure_reason(self, expr, with_success):
+        """The class column of a failing row is the failure's: "success"
+        only when the last probe succeeded, else the class of a reply
+        other than success or the error of a failure without a reply, or
+        "failing"; never the class of some succeeding reply."""
+        flat = " ".join(expr.split())
+        success = ('label_replace(smtp_probe_success{job=~"$job", '
+                   'instance=~"$instance", target=~"$target"} == 1, "class", '
+                   '"success", "", "")')
+        self.assertEqual(success in flat, with_success)
+        self.assertEqual(flat.count('"success"'), 2 if with_success else 1)
+        self.assertIn('class!="success"', flat)
+        self.assertIn('label_replace(increase(smtp_probe_errors_total{', flat)
+        self.assertIn('"class", "$1", "error", "(.+)"', flat)
+        self.assertEqual(flat.count("and on (job, instance, target) "
+                                    "(smtp_probe_success{"), 1)
+        self.assertIn('== 0, "class", "failing", "", "")', flat)
+        self.assertEqual(flat.count("or on (job, instance, target)"),
+                         2 if with_success else 1)
+
+    def check_failure_stage(self, expr):
+        flat = " ".join(expr.split())
+        self.assertIn("sum by (job, instance, target, stage) (increase("
+                      "smtp_probe_failures_total{", flat)
+        self.assertIn("and on (job, instance, target) (smtp_probe_success{",
+                      flat)
+
+    def test_failing_targets_now_names_the_failure(self):
+        p = self.panel("Failing targets now")
+        exprs = {t["refId"]: t["expr"] for t in p["targets"]}
+        self.assertEqual(set(exprs), {"stage", "class", "availability"})
+        self.check_failure_reason(exprs["class"], with_success=False)
+        self.check_failure_stage(exprs["stage"])
+        renamed = p["transformations"][1]["options"]["renameByName"]
+        self.assertEqual(renamed["class"], "Class / error")
+        self.assertEqual(renamed["stage"], "Failed at")
 
     def test_latency_phases_stacked_and_certificates_sorted(self):
         phases = [p for p in self.panels if p["title"].startswith("Probe phases")]

@@ -1,11 +1,14 @@
 """The bundled dashboards and alert rules, proved on a real Prometheus.
 
-A Postfix and an aiosmtpd run on loopback; the agent probes four targets
+A Postfix and an aiosmtpd run on loopback; the agent probes five targets
 every INTERVAL_S seconds: a good password (pf-good), a wrong one (pf-wrong,
-535), a mechanism aiosmtpd does not offer (aio-cram, 504) and a port where
-nobody listens (refused). Debian's Prometheus scrapes the agent every
-second and evaluates a test copy of config/alerts.yml in which every
-`for:` is 0s (increase() windows are kept: two samples are enough).
+535), a mechanism aiosmtpd does not offer (aio-cram, 504), a port where
+nobody listens (refused) and Postfix's STARTTLS checked against the system
+CA bundle, which does not know the test CA (pf-badcert: 220, 250, 220, then
+the certificate fails: a TLS failure after EHLO 250, no AUTH). Debian's
+Prometheus scrapes the agent every second and evaluates a test copy of
+config/alerts.yml in which every `for:` is 0s (increase() windows are
+kept: two samples are enough).
 
 The agent runs with the default series (no extra_metrics): what a user
 gets without options is what the dashboards and rules must work with.
@@ -16,8 +19,10 @@ Then:
     failure series for the good target, at most 32 series per target;
  1. every dashboard query, its variables substituted as Grafana would with
     All selected, returns at least one series from /api/v1/query, and the
-    variable queries return the job, the instance and the four targets;
-    the per-target status table shows each target's AUTH reply and class;
+    variable queries return the job, the instance and the five targets;
+    the per-target status table shows each target's AUTH reply, and for a
+    failing target the stage and the class or error of the failure, never
+    "success" (pf-badcert's replies were all success);
  2. every metric name a dashboard query or a rule uses is in the agent's
     scrape (or, like `up`, in Prometheus, or a counter that README's
     Metrics table says appears with its first count and none happened);
@@ -72,9 +77,12 @@ QUERY_TIMEOUT_S = 20
 
 # Grafana's built-in variables, for a 1 s scrape interval: $__rate_interval
 # is at least 4 scrape intervals; the dashboard range is the last 5 minutes.
+# A panel's minimum interval changes them: see panel_builtins().
 BUILTINS = {"__rate_interval": "1m", "__interval": "15s",
             "__interval_ms": "15000", "__range": "5m", "__range_s": "300",
             "__range_ms": "300000"}
+# The Prometheus data source's "Scrape interval" when unset: Grafana's.
+GRAFANA_SCRAPE_S = 15
 
 CONFIG = """
 [agent]
@@ -114,9 +122,15 @@ password_env = AIO_PASSWORD
 host = 127.0.0.1
 port = %(refused)d
 tls = none
+
+; The default ca_file (the system bundle) does not know the test CA.
+[target "pf-badcert"]
+host = 127.0.0.1
+port = %(pf)d
+server_name = localhost
 """
 
-TARGETS = ("pf-good", "pf-wrong", "aio-cram", "refused")
+TARGETS = ("pf-good", "pf-wrong", "aio-cram", "refused", "pf-badcert")
 WRONG_PASSWORD = "fixture-wrong-pw-prom-3"
 
 PROMETHEUS_CONFIG = """
@@ -188,16 +202,48 @@ def _format(name, fmt, var, values):
                          % (name, fmt))
 
 
-def interpolate(expr, variables, selected):
+_DURATION_RE = re.compile(r"(\d+)(ms|s|m|h|d|w|y)")
+_UNIT_S = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400,
+           "w": 604800, "y": 31536000}
+
+
+def duration_s(text):
+    """Seconds of a Prometheus/Grafana duration such as "5m" or "1h30m"."""
+    parts = _DURATION_RE.findall(text or "")
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise AssertionError("not a duration: %r" % text)
+    return sum(int(n) * _UNIT_S[u] for n, u in parts)
+
+
+def panel_builtins(panel):
+    """Grafana's built-ins for one panel. Its minimum interval (the
+    panel's "interval", query options) is a floor under $__interval, and
+    $__rate_interval = max($__interval + scrape interval, 4 x scrape
+    interval) with the data source's scrape interval (Grafana's 15 s when
+    unset); without one, BUILTINS."""
+    if not panel.get("interval"):
+        return BUILTINS
+    interval = max(duration_s(panel["interval"]),
+                   duration_s(BUILTINS["__interval"]))
+    rate = max(interval + GRAFANA_SCRAPE_S, 4 * GRAFANA_SCRAPE_S)
+    return dict(BUILTINS, __interval="%ds" % interval,
+                __interval_ms=str(interval * 1000),
+                __rate_interval="%ds" % rate)
+
+
+def interpolate(expr, variables, selected, builtins=None):
     """expr with Grafana's built-ins and the dashboard variables replaced.
 
     variables: name -> templating entry (with "_all" when All is chosen);
-    selected: name -> list of values."""
+    selected: name -> list of values; builtins: panel_builtins() of the
+    query's panel (default BUILTINS)."""
+    builtins = builtins or BUILTINS
+
     def repl(m):
         name = m.group(1) or m.group(2) or m.group(4)
         fmt = m.group(3) or m.group(5)
-        if name in BUILTINS:
-            return BUILTINS[name]
+        if name in builtins:
+            return builtins[name]
         if name.isdigit():  # $1 of label_replace: Grafana leaves it
             return m.group(0)
         if name not in variables:
@@ -247,13 +293,14 @@ def walk_panels(panels, path=()):
 
 
 def dashboard_queries(dash):
-    """[(panel path, refId, expr)] of every panel target with an expr."""
+    """[(panel path, refId, expr, panel)] of every panel target with an
+    expr."""
     found = []
     for path, panel in walk_panels(dash.get("panels")):
         for t in panel.get("targets") or []:
             if t.get("expr"):
                 found.append((" / ".join(path), t.get("refId", "?"),
-                              t["expr"]))
+                              t["expr"], panel))
     return found
 
 
@@ -470,9 +517,10 @@ class LiveDashboardsAndAlerts(unittest.TestCase):
             queries = dashboard_queries(dash)
             self.assertTrue(queries, "%s has no queries" % fname)
             exprs, bad = [], {}
-            for p, r, e in queries:
+            for p, r, e, panel in queries:
                 try:
-                    exprs.append((p, r, interpolate(e, variables, selected)))
+                    exprs.append((p, r, interpolate(e, variables, selected,
+                                                    panel_builtins(panel))))
                 except AssertionError as err:
                     bad[(p, r)] = str(err)
                     exprs.append((p, r, e))
@@ -501,41 +549,83 @@ class LiveDashboardsAndAlerts(unittest.TestCase):
                     self.assertGreater(counts.get(expr, 0), 0,
                                        "no series for %s" % expr)
 
-    def test_1d_status_table_shows_each_targets_reply(self):
-        """The per-target status table's AUTH and Class columns, from
-        smtp_replies_total, say what each target answered."""
+    def panel_queries(self, title, choose_all=True):
+        """{refId: expr} of the main dashboard's panel `title`,
+        variables substituted."""
         dash = dict(self.dashboards())[MAIN_DASHBOARD]
-        variables, selected, _ = self.resolve_variables(dash)
-        panel = [p for _, p in walk_panels(dash.get("panels"))
-                 if p.get("title") == "Per-target status"][0]
-        exprs = {t["refId"]: interpolate(t["expr"], variables, selected)
-                 for t in panel["targets"]}
+        variables, selected, _ = self.resolve_variables(dash, choose_all)
+        panels = [p for _, p in walk_panels(dash.get("panels"))
+                  if p.get("title") == title]
+        self.assertEqual(len(panels), 1, title)
+        return {t["refId"]: interpolate(t["expr"], variables, selected,
+                                        panel_builtins(panels[0]))
+                for t in panels[0]["targets"]}
+
+    def column(self, expr, label):
+        """{target: its `label`} of an instant query (one row a target)."""
+        rows = self.prom.query(expr)
+        out = {r["metric"]["target"]: r["metric"].get(label) for r in rows}
+        self.assertEqual(len(out), len(rows), "one row per target: %s"
+                         % expr)
+        return out
+
+    def test_1d_status_table_shows_each_targets_reply(self):
+        """The per-target status table's reply columns, from
+        smtp_replies_total, say what each target answered; its Failed at
+        and Class / error columns say why a failing target fails, and a
+        failing row never reads "success"."""
+        exprs = self.panel_queries("Per-target status")
+        now = self.panel_queries("Failing targets now")
         want_auth = {"pf-good": "235 success", "pf-wrong": "535 auth_failed",
                      "aio-cram": "504 unsupported_parameter"}
         want_class = {"pf-good": "success", "pf-wrong": "auth_failed",
-                      "aio-cram": "unsupported_parameter"}
-
-        def column(ref, label):
-            return {r["metric"]["target"]: r["metric"].get(label)
-                    for r in self.prom.query(exprs[ref])}
+                      "aio-cram": "unsupported_parameter",
+                      "refused": "connect", "pf-badcert": "certificate"}
+        want_stage = {"pf-wrong": "auth", "aio-cram": "auth",
+                      "refused": "connect", "pf-badcert": "tls"}
+        failing = set(want_stage)
         got = {}
 
         def ready():
-            got["auth"] = column("code_auth", "reply_auth")
-            got["class"] = column("class", "class")
-            got["greeting"] = column("code_greeting", "reply_greeting")
+            got["success"] = {
+                r["metric"]["target"]: r["value"][1]
+                for r in self.prom.query(exprs["success"])}
+            got["auth"] = self.column(exprs["code_auth"], "reply_auth")
+            got["class"] = self.column(exprs["class"], "class")
+            got["stage"] = self.column(exprs["stage"], "stage")
+            for stage in ("greeting", "ehlo", "starttls"):
+                got[stage] = self.column(exprs["code_" + stage],
+                                         "reply_" + stage)
+            got["now class"] = self.column(now["class"], "class")
+            got["now stage"] = self.column(now["stage"], "stage")
             return (got["auth"] == want_auth and
-                    got["class"] == want_class)
+                    got["class"] == want_class and
+                    got["stage"] == want_stage and
+                    got["now class"] == {t: want_class[t] for t in failing})
         try:
             harness.wait_for(ready, QUERY_TIMEOUT_S, interval=1)
         except AssertionError:
             pass  # the assertions below say what differs
         self.report("status table: %s" % json.dumps(got, sort_keys=True))
+        self.assertEqual(got["success"], {t: "0" if t in failing else "1"
+                                          for t in TARGETS})
         self.assertEqual(got["auth"], want_auth)
-        # The refused port answers nothing: no class, "no reply".
         self.assertEqual(got["class"], want_class)
-        self.assertEqual(got["greeting"], {t: "220 success"
-                                           for t in want_auth})
+        self.assertEqual(got["stage"], want_stage)
+        # A failing row never reads success, whatever its replies were:
+        # pf-badcert's greeting, EHLO and STARTTLS all succeeded.
+        for t in failing:
+            self.assertNotEqual(got["class"][t], "success", t)
+        for stage, reply in (("greeting", "220 success"),
+                             ("ehlo", "250 success"),
+                             ("starttls", "220 success")):
+            self.assertEqual(got[stage]["pf-badcert"], reply, stage)
+        self.assertEqual(got["greeting"], {
+            t: "220 success" for t in TARGETS if t != "refused"})
+        # Failing targets now: the same stage and reason, failing rows only.
+        self.assertEqual(got["now class"], {t: want_class[t]
+                                            for t in failing})
+        self.assertEqual(got["now stage"], want_stage)
 
     # --- 2. metric names -------------------------------------------------
 
@@ -552,7 +642,7 @@ class LiveDashboardsAndAlerts(unittest.TestCase):
                 if v.get("type") == "query":  # label_values(selector, label)
                     m = _LABEL_VALUES_RE.match(variable_query(v))
                     exprs.append(m.group(1) or "" if m else "")
-            exprs += [e for _, _, e in dashboard_queries(dash)]
+            exprs += [q[2] for q in dashboard_queries(dash)]
             for e in exprs:
                 for n in metric_names(_VAR_RE.sub("0", e)):
                     uses.setdefault(n, set()).add(fname)
