@@ -62,6 +62,9 @@ PROMQL_KEYWORDS = {"by", "without", "on", "ignoring", "group_left",
 LABEL_LIST_KEYWORDS = {"by", "without", "on", "ignoring", "group_left",
                        "group_right"}
 SCRAPE_LABELS = {"job", "instance"}
+# Panels with $__rate_interval: their minimum interval, at least 5 probes
+# of the default 60 s interval.
+MIN_RATE_INTERVAL_S = 300
 
 
 # --- helpers (also for the live test) --------------------------------------
@@ -216,6 +219,16 @@ def _skip_to(toks, i, closing):
         if toks[j][1] == closing:
             return j
     return len(toks) - 1
+
+
+def duration_s(text):
+    """Seconds of a duration such as "5m" or "1h30m"; 0 if not one."""
+    parts = re.findall(r"(\d+)(ms|s|m|h|d|w|y)", text or "")
+    if not parts or "".join(n + u for n, u in parts) != text:
+        return 0
+    unit = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400,
+            "w": 604800, "y": 31536000}
+    return sum(int(n) * unit[u] for n, u in parts)
 
 
 def run_validator(*paths):
@@ -411,6 +424,28 @@ class DashboardContentTest(unittest.TestCase):
                         self.assertEqual(rng, "$__rate_interval")
                 self.assertNotIn("irate(", expr)
         self.assertGreater(n, 20)
+
+    def test_rate_windows_hold_several_probes(self):
+        """At one probe a minute, $__rate_interval must span >= 4 probes:
+        every panel using it has a minimum interval of 5m, so Grafana's
+        $__rate_interval = max($__interval + scrape interval, 4 x scrape
+        interval) >= 5m15s; no fixed rate window shorter than that."""
+        n = 0
+        for p in self.panels:
+            exprs = [t.get("expr", "") for t in p.get("targets", [])]
+            if not any("$__rate_interval" in e for e in exprs):
+                self.assertNotIn("interval", p, p["title"])
+                continue
+            n += 1
+            with self.subTest(p["title"]):
+                self.assertGreaterEqual(duration_s(p.get("interval", "")),
+                                        MIN_RATE_INTERVAL_S)
+                for t in p["targets"]:
+                    # A per-query "Min step" would become the scrape
+                    # interval of $__rate_interval (4 x 5m = 20m).
+                    self.assertNotIn("interval", t)
+        self.assertGreater(n, 5)
+        self.assertIn("minimum interval of 5m", self.dash["description"])
 
     def test_required_sections_and_metrics(self):
         rows = [r["title"] for r in self.rows]

@@ -202,17 +202,12 @@ def _format(name, fmt, var, values):
                          % (name, fmt))
 
 
-_DURATION_RE = re.compile(r"(\d+)(ms|s|m|h|d|w|y)")
-_UNIT_S = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400,
-           "w": 604800, "y": 31536000}
-
-
 def duration_s(text):
     """Seconds of a Prometheus/Grafana duration such as "5m" or "1h30m"."""
-    parts = _DURATION_RE.findall(text or "")
-    if not parts or "".join(n + u for n, u in parts) != text:
+    seconds = dashboard_checks.duration_s(text)
+    if not seconds:
         raise AssertionError("not a duration: %r" % text)
-    return sum(int(n) * _UNIT_S[u] for n, u in parts)
+    return seconds
 
 
 def panel_builtins(panel):
