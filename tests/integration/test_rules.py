@@ -1,6 +1,8 @@
 """The alert rules: promtool accepts them and their tests pass, every alert
 is documented and tested both ways, and ALERTS.md's thresholds table says
-exactly what config/alerts.yml does.
+exactly what config/alerts.yml does. The rules name no job, keep every
+label of their series (no `by (...)`), have static summaries, and link to
+their runbook section and the dashboard.
 
 The alerts about one class or error quote the agent's catalogue: their
 descriptions contain, word for word, the meaning and fix that
@@ -31,10 +33,20 @@ import harness  # noqa: E402
 CONFIG = os.path.join(harness.REPO, "config")
 RULES = os.path.join(CONFIG, "alerts.yml")
 RULE_TESTS = os.path.join(CONFIG, "alerts_test.yml")
+FAILURE_MODE_TESTS = os.path.join(CONFIG, "alerts_failure_modes_test.yml")
+ALL_RULE_TESTS = (RULE_TESTS, FAILURE_MODE_TESTS)
+# The failure modes of issue 12, one promtool test group each.
+FAILURE_MODES = ("fm1-one-transient-535", "fm2-mechanism-dropped",
+                 "fm3-half-the-probes-time-out", "fm4-agent-crash-loop",
+                 "fm5-agent-dies-while-target-fails",
+                 "fm5b-agent-leaves-discovery-while-target-fails",
+                 "fm6-agent-clock-4-minutes-slow",
+                 "fm7-expired-cross-sign-in-a-valid-chain",
+                 "fm8-454-for-10-minutes")
+ANNOTATIONS = {"summary", "description", "runbook_url", "dashboard_url"}
 PROM_CONFIG = os.path.join(CONFIG, "prometheus.yml")
 ALERTS_MD = os.path.join(CONFIG, "ALERTS.md")
 
-JOB = "smtp-health-agent"
 SEVERITIES = ("critical", "warning", "info")
 # Literal numbers allowed outside comparisons: unit conversions.
 UNIT_CONSTANTS = {86400.0}  # seconds per day
@@ -88,10 +100,10 @@ def md_cells(line):
     return [c.strip() for c in line.strip().strip("|").split("|")]
 
 
-def md_table(heading):
-    """The table of ALERTS.md's "## heading" section: {alert: {column:
+def md_table(heading, key="Alert"):
+    """The table of ALERTS.md's "## heading" section: {row[key]: {column:
     cell}}. Checked: a separator under the header, every row as wide as
-    the header, no alert twice."""
+    the header, no key twice."""
     with open(ALERTS_MD) as f:
         text = f.read()
     m = re.search(r"^## %s$(.*?)^## " % re.escape(heading), text,
@@ -109,9 +121,9 @@ def md_table(heading):
             raise AssertionError("table row has %d cells, header %d: %r"
                                  % (len(cells), len(header), line))
         row = dict(zip(header, cells))
-        if row["Alert"] in rows:
-            raise AssertionError("alert listed twice: %s" % row["Alert"])
-        rows[row["Alert"]] = row
+        if row[key] in rows:
+            raise AssertionError("listed twice: %s" % row[key])
+        rows[row[key]] = row
     return rows
 
 
@@ -187,9 +199,20 @@ class Promtool(unittest.TestCase):
         self.assertIn("SUCCESS: %d rules found" % len(load_rules()), out)
 
     def test_rule_unit_tests_pass(self):
-        rc, out = run(["promtool", "test", "rules", RULE_TESTS])
-        self.assertEqual(rc, 0, out)
-        self.assertIn("SUCCESS", out)
+        for tests in ALL_RULE_TESTS:
+            with self.subTest(tests=os.path.basename(tests)):
+                rc, out = run(["promtool", "test", "rules", tests])
+                self.assertEqual(rc, 0, out)
+                self.assertIn("SUCCESS", out)
+
+    def test_failure_modes_are_named_groups(self):
+        with open(FAILURE_MODE_TESTS) as f:
+            doc = yaml.safe_load(f)
+        self.assertEqual([g.get("name") for g in doc["tests"]],
+                         list(FAILURE_MODES))
+        # The same names in ALERTS.md's failure modes table.
+        rows = md_table("Failure modes", key="Test group")
+        self.assertEqual(sorted(rows), sorted(FAILURE_MODES))
 
     def test_check_prometheus_config(self):
         rc, out = run(["promtool", "check", "config", PROM_CONFIG])
@@ -203,16 +226,20 @@ class Promtool(unittest.TestCase):
         with open(RULES) as f:
             rules = f.read()
         needle = ('increase(smtp_auth_results_total{class="auth_failed"}'
-                  '[10m]) > 0')
+                  '[10m])')
         self.assertEqual(rules.count(needle), 1)
         with tempfile.TemporaryDirectory(prefix="rules-test-") as tmp:
             with open(os.path.join(tmp, "alerts.yml"), "w") as f:
-                f.write(rules.replace(needle, needle.replace("> 0", "< 0")))
-            shutil.copy(RULE_TESTS, tmp)
-            rc, out = run(["promtool", "test", "rules",
-                           os.path.join(tmp, "alerts_test.yml")])
+                f.write(rules.replace(needle,
+                                      needle.replace("auth_failed", "success")))
+            for tests in ALL_RULE_TESTS:
+                shutil.copy(tests, tmp)
+            rc, out = run(["promtool", "test", "rules"] +
+                          [os.path.join(tmp, os.path.basename(t))
+                           for t in ALL_RULE_TESTS])
         self.assertNotEqual(rc, 0, out)
         self.assertIn("alertname: SMTPAuthFailing", out)
+        self.assertIn("name: fm1-one-transient-535", out)
 
 
 class RuleContents(unittest.TestCase):
@@ -237,8 +264,23 @@ class RuleContents(unittest.TestCase):
                 self.assertGreater(len(desc), 80)
                 # What to check first, and which target or agent.
                 self.assertIn("Check first", desc)
-                self.assertRegex(ann["summary"] + desc,
-                                 r"\{\{ \$labels\.(target|instance) \}\}")
+                self.assertRegex(desc,
+                                 r"\{\{ (with )?\$labels\.(target|instance|job)"
+                                 r" \}\}")
+                # Static: a summary that names a target or a value breaks
+                # Alertmanager's grouping.
+                self.assertNotIn("{{", ann["summary"])
+                self.assertNotIn("$value", ann["summary"])
+                # The runbook section served by the agent, the dashboard.
+                self.assertEqual(set(ann), ANNOTATIONS)
+                self.assertRegex(
+                    ann["runbook_url"],
+                    r"^(\{\{ with \$labels\.instance \}\})?http://\{\{ "
+                    r"(\$labels\.instance|\.) \}\}/runbook#%s"
+                    r"(\{\{ end \}\})?$" % r["alert"].lower())
+                self.assertTrue(ann["dashboard_url"].startswith(
+                    "/d/smtp-health-agent/smtp-health-agent"),
+                    ann["dashboard_url"])
 
     def test_required_alerts_present(self):
         """The classes the issue asks for, by what their rule selects."""
@@ -253,10 +295,12 @@ class RuleContents(unittest.TestCase):
             "expiry": "smtp_tls_cert_expiry_timestamp_seconds",
             "invalid": "smtp_tls_cert_valid",
             "starttls": 'error="starttls_unavailable"',
-            "stale": "smtp_probe_last_run_timestamp_seconds",
+            "stale": "increase(smtp_probes_total",
             "never ran": "smtp_target_info",
             "reload": "smtp_agent_config_last_reload_successful",
-            "down": 'up{job="%s"}' % JOB,
+            "down": "up == 0",
+            "absent": "absent_over_time(smtp_agent_build_info",
+            "restarting": "changes(process_start_time_seconds",
         }
         for what, needle in wanted.items():
             with self.subTest(what=what):
@@ -267,33 +311,76 @@ class RuleContents(unittest.TestCase):
         self.assertEqual(sorted(r["labels"]["severity"] for r in expiry),
                          ["critical", "warning"])
 
-    def test_job_name_matches_prometheus_config(self):
+    def test_no_job_name(self):
+        """The rules work whatever the scrape job is called: no rule
+        selects a job (the failure-mode tests use job="mail-probes")."""
         with open(PROM_CONFIG) as f:
             prom = yaml.safe_load(f)
-        jobs = [s["job_name"] for s in prom["scrape_configs"]]
-        self.assertIn(JOB, jobs)
         self.assertIn("alerts.yml", prom["rule_files"])
         for r in self.rules:
-            for job in re.findall(r'job="([^"]*)"', r["expr"]):
-                self.assertEqual(job, JOB, r["alert"])
+            self.assertNotRegex(r["expr"], r"\bjob\s*[=!]~?\s*\"",
+                                r["alert"])
 
-    def test_every_alert_tested_both_ways(self):
-        with open(RULE_TESTS) as f:
+    def test_labels_reach_the_alerts(self):
+        """No aggregation names what it keeps (`by`): what it drops is
+        named (`without`), so team, service and every other label of the
+        series reach the alert. The failure-mode tests expect team="mail"
+        on every alert of a target or agent."""
+        for r in self.rules:
+            self.assertNotRegex(r["expr"], r"\bby\s*\(", r["alert"])
+        with open(FAILURE_MODE_TESTS) as f:
             doc = yaml.safe_load(f)
-        self.assertEqual(doc["rule_files"], ["alerts.yml"])
-        firing, silent = set(), set()
+        fired = 0
         for group in doc["tests"]:
             for case in group.get("alert_rule_test", []):
-                name = case["alertname"]
-                self.assertIn(name, self.names, "test for unknown alert")
-                if case.get("exp_alerts"):
-                    firing.add(name)
-                    for a in case["exp_alerts"]:
-                        self.assertIn("severity", a["exp_labels"])
-                        self.assertEqual(set(a["exp_annotations"]),
-                                         {"summary", "description"})
-                else:
-                    silent.add(name)
+                for a in case.get("exp_alerts") or []:
+                    fired += 1
+                    self.assertEqual(a["exp_labels"].get("team"), "mail",
+                                     (group["name"], case["alertname"]))
+        self.assertGreater(fired, 10)
+
+    def test_one_page_per_cause(self):
+        """SMTPProbeFailing leaves out the targets for which an alert that
+        names the cause is pending or firing; those alerts are in the same
+        group, before it, so that their ALERTS series are written first."""
+        with open(RULES) as f:
+            doc = yaml.safe_load(f)
+        for group in doc["groups"]:
+            names = [r.get("alert") for r in group["rules"]]
+            if "SMTPProbeFailing" not in names:
+                continue
+            rule = group["rules"][names.index("SMTPProbeFailing")]
+            m = re.search(r'ALERTS\{alertname=~"([^"]+)"\}', rule["expr"])
+            self.assertIsNotNone(m, rule["expr"])
+            causes = m.group(1).split("|")
+            self.assertEqual(sorted(causes), sorted([
+                "SMTPAuthFailing", "SMTPAuthMechanismUnsupported",
+                "SMTPAuthMechanismNotAdvertised", "SMTPAuthTemporaryFailure",
+                "SMTPStartTLSUnavailable", "SMTPCertificateInvalid"]))
+            for c in causes:
+                self.assertLess(names.index(c),
+                                names.index("SMTPProbeFailing"), c)
+            return
+        self.fail("no group has SMTPProbeFailing")
+
+    def test_every_alert_tested_both_ways(self):
+        firing, silent = set(), set()
+        for tests in ALL_RULE_TESTS:
+            with open(tests) as f:
+                doc = yaml.safe_load(f)
+            self.assertEqual(doc["rule_files"], ["alerts.yml"])
+            for group in doc["tests"]:
+                for case in group.get("alert_rule_test", []):
+                    name = case["alertname"]
+                    self.assertIn(name, self.names, "test for unknown alert")
+                    if case.get("exp_alerts"):
+                        firing.add(name)
+                        for a in case["exp_alerts"]:
+                            self.assertIn("severity", a["exp_labels"])
+                            self.assertEqual(set(a["exp_annotations"]),
+                                             ANNOTATIONS)
+                    else:
+                        silent.add(name)
         self.assertEqual(sorted(set(self.names) - firing), [],
                          "alerts without a firing case")
         self.assertEqual(sorted(set(self.names) - silent), [],
@@ -374,6 +461,16 @@ class ThresholdsTable(unittest.TestCase):
 
     def test_same_alerts(self):
         self.assertEqual(sorted(self.table), sorted(self.rules))
+
+    def test_keep_firing_for(self):
+        for name, rule in self.rules.items():
+            row = self.table.get(name)
+            if row is None:
+                continue
+            with self.subTest(alert=name):
+                want = cell_items(row["Keep firing"])
+                self.assertEqual(seconds(rule.get("keep_firing_for", "0s")),
+                                 seconds(want[0]) if want else 0)
 
     def test_rows_match_rules(self):
         for name, rule in self.rules.items():
