@@ -416,9 +416,10 @@ class DashboardContentTest(unittest.TestCase):
                 for v in variables:
                     self.assertIn(v, GRAFANA_VARS)
                 for rng in ranges:
-                    self.assertIn(rng, {"$__rate_interval", "$__range"})
-                    if rng == "$__range":
-                        self.assertTrue(instant, "$__range only in instant queries")
+                    self.assertIn(rng, {"$__rate_interval", "$__range", "30d"})
+                    if rng != "$__rate_interval":
+                        self.assertTrue(instant, "%s only in instant queries"
+                                        % rng)
                 for fn, rng in re.findall(r"\b(i?rate|increase)\s*\([^\[]*\[([^\]]*)\]", expr):
                     if fn != "increase":
                         self.assertEqual(rng, "$__rate_interval")
@@ -449,11 +450,12 @@ class DashboardContentTest(unittest.TestCase):
 
     def test_required_sections_and_metrics(self):
         rows = [r["title"] for r in self.rows]
-        self.assertEqual(rows, ["Overview", "Targets", "Latency", "Certificates",
-                                "Agent"])
+        self.assertEqual(rows, ["Overview", "Failures and replies", "Targets",
+                                "Latency", "Certificates", "Agent"])
         used = {m for _, _, e, _ in queries(self.dash) for m, _ in parse_promql(e)[0]}
         for m in ["smtp_target_info", "smtp_probe_success",
                   "smtp_auth_results_total", "smtp_probe_failures_total",
+                  "smtp_probe_errors_total",
                   "smtp_replies_total", "smtp_auth_mechanism_advertised",
                   "smtp_tls_info", "smtp_tls_cert_expiry_timestamp_seconds",
                   "smtp_tls_cert_valid", "smtp_probe_last_run_timestamp_seconds",
@@ -585,6 +587,59 @@ class DashboardContentTest(unittest.TestCase):
         renamed = p["transformations"][1]["options"]["renameByName"]
         self.assertEqual(renamed["class"], "Class / error")
         self.assertEqual(renamed["stage"], "Failed at")
+
+    def flat_exprs(self, title):
+        return {t["refId"]: " ".join(t["expr"].split())
+                for t in self.panel(title)["targets"]}
+
+    def test_availability_over_the_range_and_30_days(self):
+        p = self.panel("Availability by target")
+        exprs = self.flat_exprs("Availability by target")
+        f = 'job=~"$job", instance=~"$instance", target=~"$target"'
+        self.assertEqual(exprs, {
+            "range": "avg_over_time(smtp_probe_success{%s}[$__range])" % f,
+            "d30": "avg_over_time(smtp_probe_success{%s}[30d])" % f})
+        defaults = p["fieldConfig"]["defaults"]
+        self.assertEqual(defaults["unit"], "percentunit")
+        self.assertEqual((defaults["min"], defaults["max"]), (0, 1))
+        renamed = p["transformations"][1]["options"]["renameByName"]
+        self.assertEqual(renamed["Value #range"], "Dashboard range")
+        self.assertEqual(renamed["Value #d30"], "30 days")
+
+    def test_failure_reasons_auth_ratio_and_replies_over_time(self):
+        f = 'job=~"$job", instance=~"$instance", target=~"$target"'
+        want = {
+            "Failed probes by stage": (
+                "sum by (job, instance, target, stage) (rate("
+                "smtp_probe_failures_total{%s}[$__rate_interval])) * 60 > 0"
+                % f, "{{target}}: {{stage}}", "opm"),
+            "Failures without a reply, by error": (
+                "sum by (job, instance, target, error) (rate("
+                "smtp_probe_errors_total{%s}[$__rate_interval])) * 60 > 0"
+                % f, "{{target}}: {{error}}", "opm"),
+            "AUTH success ratio by mechanism": (
+                "sum by (job, instance, target, mechanism) (rate("
+                "smtp_auth_results_total{%s, class=\"success\"}"
+                "[$__rate_interval])) / sum by (job, instance, target, "
+                "mechanism) (rate(smtp_auth_results_total{%s}"
+                "[$__rate_interval]))" % (f, f),
+                "{{target}} {{mechanism}}", "percentunit"),
+            "Replies by stage and code": (
+                "sum by (stage, code, class) (rate(smtp_replies_total{%s}"
+                "[$__rate_interval])) * 60" % f,
+                "{{stage}} {{code}} {{class}}", "opm"),
+        }
+        for title, (expr, legend, unit) in want.items():
+            with self.subTest(title):
+                p = self.panel(title)
+                self.assertEqual(p["type"], "timeseries")
+                self.assertEqual(len(p["targets"]), 1)
+                self.assertEqual(" ".join(p["targets"][0]["expr"].split()),
+                                 expr)
+                self.assertEqual(p["targets"][0]["legendFormat"], legend)
+                self.assertEqual(p["fieldConfig"]["defaults"]["unit"], unit)
+        ratio = self.panel("AUTH success ratio by mechanism")
+        self.assertEqual(ratio["fieldConfig"]["defaults"]["max"], 1)
 
     def test_latency_phases_stacked_and_certificates_sorted(self):
         phases = [p for p in self.panels if p["title"].startswith("Probe phases")]

@@ -22,7 +22,10 @@ Then:
     variable queries return the job, the instance and the five targets;
     the per-target status table shows each target's AUTH reply, and for a
     failing target the stage and the class or error of the failure, never
-    "success" (pf-badcert's replies were all success);
+    "success" (pf-badcert's replies were all success); the availability,
+    failure, AUTH ratio and reply panels return one series per target,
+    per failing stage or error, per target and mechanism, per stage and
+    code, with values in their range;
  2. every metric name a dashboard query or a rule uses is in the agent's
     scrape (or, like `up`, in Prometheus, or a counter that README's
     Metrics table says appears with its first count and none happened);
@@ -621,6 +624,104 @@ class LiveDashboardsAndAlerts(unittest.TestCase):
         self.assertEqual(got["now class"], {t: want_class[t]
                                             for t in failing})
         self.assertEqual(got["now stage"], want_stage)
+
+    def rows(self, expr):
+        """[(labels without job and instance, value)] of an instant
+        query."""
+        out = []
+        for r in self.prom.query(expr):
+            labels = {k: v for k, v in r["metric"].items()
+                      if k not in ("job", "instance")}
+            out.append((labels, float(r["value"][1])))
+        return out
+
+    def test_1e_new_panels_return_data_of_the_expected_shape(self):
+        """Availability: one series per target, a share in [0, 1]; failure
+        reasons: one series per failing target and stage or error; AUTH
+        success ratio: one per target and mechanism, in [0, 1]; replies:
+        one per stage, code and class."""
+        failing = {"pf-wrong", "aio-cram", "refused", "pf-badcert"}
+        want_stage = {("pf-wrong", "auth"), ("aio-cram", "auth"),
+                      ("refused", "connect"), ("pf-badcert", "tls")}
+        want_error = {("refused", "connect"), ("pf-badcert", "certificate")}
+        want_ratio = {("pf-good", "PLAIN"): 1.0, ("pf-wrong", "PLAIN"): 0.0,
+                      ("aio-cram", "CRAM-MD5"): 0.0}
+        want_replies = {("greeting", "220", "success"),
+                        ("ehlo", "250", "success"),
+                        ("starttls", "220", "success"),
+                        ("auth", "235", "success"),
+                        ("auth", "535", "auth_failed"),
+                        ("auth", "504", "unsupported_parameter"),
+                        ("quit", "221", "success")}
+        avail = self.panel_queries("Availability by target")
+        stage = self.panel_queries("Failed probes by stage")["A"]
+        error = self.panel_queries("Failures without a reply, by error")["A"]
+        ratio = self.panel_queries("AUTH success ratio by mechanism")["A"]
+        replies = self.panel_queries("Replies by stage and code")["A"]
+        got = {}
+
+        def ready():
+            got["avail"] = {ref: self.rows(e) for ref, e in avail.items()}
+            got["stage"] = self.rows(stage)
+            got["error"] = self.rows(error)
+            got["ratio"] = self.rows(ratio)
+            got["replies"] = self.rows(replies)
+            return ({(r["target"], r["stage"]) for r, _ in got["stage"]}
+                    == want_stage and
+                    {(r["target"], r["error"]) for r, _ in got["error"]}
+                    == want_error and
+                    {(r["target"], r["mechanism"]): v
+                     for r, v in got["ratio"]} == want_ratio and
+                    want_replies <= {(r["stage"], r["code"], r["class"])
+                                     for r, _ in got["replies"]})
+        try:
+            harness.wait_for(ready, QUERY_TIMEOUT_S, interval=1)
+        except AssertionError:
+            pass  # the assertions below say what differs
+        self.report("new panels: %s" % json.dumps(got, sort_keys=True))
+        self.assertEqual(set(avail), {"range", "d30"})
+        for ref, rows in got["avail"].items():
+            with self.subTest(availability=ref):
+                self.assertEqual(sorted(r["target"] for r, _ in rows),
+                                 sorted(TARGETS), "one series per target")
+                for labels, v in rows:
+                    self.assertEqual(set(labels), {"target"})
+                    self.assertTrue(0 <= v <= 1, (labels, v))
+                    if labels["target"] in failing:
+                        self.assertEqual(v, 0, labels)
+                    else:  # a scrape may precede its first probe
+                        self.assertGreater(v, 0.5, labels)
+        for name, label, want in (("stage", "stage", want_stage),
+                                  ("error", "error", want_error)):
+            with self.subTest(failures=name):
+                rows = got[name]
+                self.assertEqual([set(r) for r, _ in rows],
+                                 [{"target", label}] * len(rows))
+                self.assertEqual({(r["target"], r[label]) for r, _ in rows},
+                                 want)
+                self.assertEqual(len(rows), len(want))
+                for labels, v in rows:
+                    self.assertGreater(v, 0, labels)
+        with self.subTest("AUTH success ratio"):
+            rows = got["ratio"]
+            self.assertEqual(len(rows), len(want_ratio))
+            for labels, v in rows:
+                self.assertEqual(set(labels), {"target", "mechanism"})
+                self.assertTrue(0 <= v <= 1, (labels, v))
+            self.assertEqual({(r["target"], r["mechanism"]): v
+                              for r, v in rows}, want_ratio)
+        with self.subTest("replies"):
+            rows = got["replies"]
+            seen = set()
+            for labels, v in rows:
+                self.assertEqual(set(labels), {"stage", "code", "class"})
+                self.assertIn(labels["stage"], ("greeting", "ehlo",
+                                                "starttls", "auth", "quit"))
+                self.assertRegex(labels["code"], r"^[2-5][0-9][0-9]$")
+                self.assertGreater(v, 0, labels)
+                seen.add((labels["stage"], labels["code"], labels["class"]))
+            self.assertEqual(len(seen), len(rows), "one per stage/code/class")
+            self.assertLessEqual(want_replies, seen)
 
     # --- 2. metric names -------------------------------------------------
 
