@@ -62,6 +62,8 @@ PROMQL_KEYWORDS = {"by", "without", "on", "ignoring", "group_left",
 LABEL_LIST_KEYWORDS = {"by", "without", "on", "ignoring", "group_left",
                        "group_right"}
 SCRAPE_LABELS = {"job", "instance"}
+# Series Prometheus makes itself that a query may use: their labels.
+PROMETHEUS_METRICS = {"up": set()}
 # Panels with $__rate_interval: their minimum interval, at least 5 probes
 # of the default 60 s interval.
 MIN_RATE_INTERVAL_S = 300
@@ -399,9 +401,16 @@ class DashboardContentTest(unittest.TestCase):
                 self.assertEqual(problems, [])
                 self.assertTrue(sels, "no metric selector")
                 for metric, matchers in sels:
-                    self.assertIn(metric, self.metrics,
-                                  "%s is not in README's Metrics table" % metric)
-                    labels = self.metrics[metric]
+                    if metric in PROMETHEUS_METRICS:
+                        # Prometheus' own: only joined with an agent's
+                        # metric, or a job's other targets would count.
+                        self.assertRegex(expr, r"group_left|and on \(job, "
+                                         r"instance\)", metric)
+                    else:
+                        self.assertIn(metric, self.metrics, "%s is not in "
+                                      "README's Metrics table" % metric)
+                    labels = (self.metrics[metric] if metric in self.metrics
+                              else PROMETHEUS_METRICS[metric])
                     need = {"job": "$job", "instance": "$instance"}
                     if "target" in labels:
                         need["target"] = "$target"
@@ -640,6 +649,75 @@ class DashboardContentTest(unittest.TestCase):
                 self.assertEqual(p["fieldConfig"]["defaults"]["unit"], unit)
         ratio = self.panel("AUTH success ratio by mechanism")
         self.assertEqual(ratio["fieldConfig"]["defaults"]["max"], 1)
+
+    def test_agent_down_is_never_a_green_zero(self):
+        """Agents up shows `up` of the agents that served their build
+        info; Failing targets counts the targets of an agent that is
+        down, and reads "No data" in grey, never a green 0, when nothing
+        reports."""
+        up = self.panel("Agents up")
+        expr = " ".join(up["targets"][0]["expr"].split())
+        self.assertIn('up{job=~"$job", instance=~"$instance"}', expr)
+        self.assertIn("* on (job, instance) group_left () max by (job, "
+                      "instance) (max_over_time(smtp_agent_build_info{", expr)
+        maps = up["fieldConfig"]["defaults"]["mappings"][0]["options"]
+        self.assertEqual((maps["0"]["text"], maps["0"]["color"]),
+                         ("DOWN", "red"))
+        self.assertEqual((maps["1"]["text"], maps["1"]["color"]),
+                         ("UP", "green"))
+        failing = self.panel("Failing targets")
+        expr = " ".join(failing["targets"][0]["expr"].split())
+        self.assertNotIn("vector(", expr)
+        self.assertIn('and on (job, instance) (up{job=~"$job", '
+                      'instance=~"$instance"} == 0)', expr)
+        self.assertTrue(expr.endswith(
+            'or 0 * count(smtp_probe_success{job=~"$job", '
+            'instance=~"$instance", target=~"$target"})'), expr)
+        for title in ("Failing targets", "Targets probed", "Agents up"):
+            with self.subTest(title):
+                defaults = self.panel(title)["fieldConfig"]["defaults"]
+                self.assertNotIn(defaults.get("noValue", ""), ("", "0"))
+                # No data takes the base colour: never green.
+                self.assertNotEqual(defaults["thresholds"]["steps"][0]
+                                    ["color"], "green")
+
+    def test_target_names_link_to_the_status_page(self):
+        table_url = ("http://${__data.fields.instance}/?target="
+                     "${__data.fields.target}")
+        series_url = ("http://${__field.labels.instance}/?target="
+                      "${__field.labels.target}")
+        tables = ["Failing targets now", "Availability by target",
+                  "Per-target status", "Certificate expiry by target"]
+        series = ["Probe result by target", "Failed probes by stage",
+                  "Failures without a reply, by error",
+                  "AUTH success ratio by mechanism", "Probe duration",
+                  "Skipped probes"]
+        for title in tables:
+            with self.subTest(title):
+                p = self.panel(title)
+                org = [t for t in p["transformations"]
+                       if t["id"] == "organize"][0]["options"]
+                self.assertNotIn("instance", org["excludeByName"])
+                self.assertEqual(org["renameByName"]["target"], "Target")
+                links = [pr["value"] for o in p["fieldConfig"]["overrides"]
+                         if o["matcher"] == {"id": "byName",
+                                             "options": "Target"}
+                         for pr in o["properties"] if pr["id"] == "links"]
+                self.assertEqual([[x["url"] for x in lst] for lst in links],
+                                 [[table_url]])
+                for t in p["targets"]:
+                    # Every row keeps the instance and target labels.
+                    self.assertRegex(t["expr"], r"by \(job, instance, "
+                                     r"target\b|^avg_over_time\(")
+        for title in series:
+            with self.subTest(title):
+                p = self.panel(title)
+                links = p["fieldConfig"]["defaults"]["links"]
+                self.assertEqual([x["url"] for x in links], [series_url])
+                for t in p["targets"]:
+                    self.assertIn("{{target}}", t["legendFormat"])
+                    self.assertRegex(t["expr"], r"by \(job, instance, "
+                                     r"target\b")
 
     def test_latency_phases_stacked_and_certificates_sorted(self):
         phases = [p for p in self.panels if p["title"].startswith("Probe phases")]

@@ -25,7 +25,9 @@ Then:
     "success" (pf-badcert's replies were all success); the availability,
     failure, AUTH ratio and reply panels return one series per target,
     per failing stage or error, per target and mechanism, per stage and
-    code, with values in their range;
+    code, with values in their range; a second agent, stopped, reads
+    DOWN in Agents up and its target failing in Failing targets, never 0;
+    the target links open each target's card on the agent's status page;
  2. every metric name a dashboard query or a rule uses is in the agent's
     scrape (or, like `up`, in Prometheus, or a counter that README's
     Metrics table says appears with its first count and none happened);
@@ -42,6 +44,7 @@ import re
 import sys
 import time
 import unittest
+import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "support"))
@@ -143,6 +146,34 @@ global:
   evaluation_interval: 1s
 rule_files:
   - "@DIR@/alerts.yml"
+scrape_configs:
+  - job_name: "%(job)s"
+    static_configs:
+      - targets: ["%(agent)s"]
+"""
+
+# test_1f: a second agent with one good target, scraped by a second
+# Prometheus without rules, then stopped.
+SECOND_AGENT_CONFIG = """
+[agent]
+interval = %(interval)ds
+timeout = 1500ms
+log_level = info
+
+[target "pf-good-2"]
+host = 127.0.0.1
+port = %(pf)d
+server_name = localhost
+ca_file = @CA_FILE@
+mechanisms = PLAIN
+username = %(pf_user)s
+password_file = @PASSWORD_FILE@
+"""
+
+PROMETHEUS_NO_RULES_CONFIG = """
+global:
+  scrape_interval: %(scrape)s
+  scrape_timeout: %(scrape)s
 scrape_configs:
   - job_name: "%(job)s"
     static_configs:
@@ -414,11 +445,13 @@ class LiveDashboardsAndAlerts(unittest.TestCase):
                 out.append((os.path.basename(p), json.load(f)))
         return out
 
-    def resolve_variables(self, dash, choose_all=True):
+    def resolve_variables(self, dash, choose_all=True, server=None):
         """Evaluate the templating list in order; return (variables,
         selected, {name: (query, values)}). A multi-value variable gets
         "All" (its allValue, if any) with choose_all, else every value
-        ticked one by one (Grafana's "(a|b)" regex); others their first."""
+        ticked one by one (Grafana's "(a|b)" regex); others their first.
+        server: the Prometheus to ask (default the class's)."""
+        server = server or self.prom
         variables, selected, evaluated = {}, {}, {}
         for var in dash.get("templating", {}).get("list", []):
             name, kind = var["name"], var.get("type")
@@ -434,7 +467,7 @@ class LiveDashboardsAndAlerts(unittest.TestCase):
                 if not m:
                     self.fail("variable %s: query %r is not label_values(); "
                               "not emulated" % (name, q))
-                values = self.prom.label_values(m.group(2),
+                values = server.label_values(m.group(2),
                                                 m.group(1) or None)
                 values = apply_regex(var, values)
                 evaluated[name] = (q, values)
@@ -547,17 +580,25 @@ class LiveDashboardsAndAlerts(unittest.TestCase):
                     self.assertGreater(counts.get(expr, 0), 0,
                                        "no series for %s" % expr)
 
-    def panel_queries(self, title, choose_all=True):
-        """{refId: expr} of the main dashboard's panel `title`,
-        variables substituted."""
+    def main_panel(self, title):
         dash = dict(self.dashboards())[MAIN_DASHBOARD]
-        variables, selected, _ = self.resolve_variables(dash, choose_all)
         panels = [p for _, p in walk_panels(dash.get("panels"))
                   if p.get("title") == title]
         self.assertEqual(len(panels), 1, title)
+        return dash, panels[0]
+
+    def panel_queries(self, title, choose_all=True, server=None, **pick):
+        """{refId: expr} of the main dashboard's panel `title`,
+        variables substituted (pick: name=[values] ticked instead)."""
+        dash, panel = self.main_panel(title)
+        variables, selected, _ = self.resolve_variables(dash, choose_all,
+                                                        server)
+        for name, values in pick.items():
+            variables[name].pop("_all", None)
+            selected[name] = values
         return {t["refId"]: interpolate(t["expr"], variables, selected,
-                                        panel_builtins(panels[0]))
-                for t in panels[0]["targets"]}
+                                        panel_builtins(panel))
+                for t in panel["targets"]}
 
     def column(self, expr, label):
         """{target: its `label`} of an instant query (one row a target)."""
@@ -722,6 +763,100 @@ class LiveDashboardsAndAlerts(unittest.TestCase):
                 seen.add((labels["stage"], labels["code"], labels["class"]))
             self.assertEqual(len(seen), len(rows), "one per stage/code/class")
             self.assertLessEqual(want_replies, seen)
+
+    def test_1f_overview_stats_when_an_agent_stops(self):
+        """A second agent, scraped by a second Prometheus: while it runs,
+        Agents up reads 1 (UP) and Failing targets 0; once it stopped,
+        Agents up reads 0 (DOWN) and Failing targets counts its target,
+        never a reassuring 0; with nothing selected the stat has no
+        series at all (Grafana shows "No data"), never 0."""
+        cfg = SECOND_AGENT_CONFIG % dict(interval=INTERVAL_S,
+                                         pf=self.pf.ports.starttls,
+                                         pf_user=self.pf.username)
+        titles = ("Agents up", "Failing targets", "Targets probed")
+        with harness.run_agent(harness.agent_binary(), cfg,
+                               password=self.pf.password) as agent, \
+                prom.PrometheusServer(PROMETHEUS_NO_RULES_CONFIG % dict(
+                    scrape=SCRAPE_INTERVAL, job=self.job,
+                    agent=agent.listen)) as server:
+            exprs = {}
+
+            def stats():
+                if not exprs:  # the variables need the first scrape
+                    exprs.update({t: self.panel_queries(t, server=server)
+                                  ["A"] for t in titles})
+                return {t: sorted((r["metric"].get("instance"),
+                                   float(r["value"][1]))
+                                  for r in server.query(e))
+                        for t, e in exprs.items()}
+            seen = {}
+
+            def running():
+                seen["running"] = stats()
+                return seen["running"] == {
+                    "Agents up": [(agent.listen, 1.0)],
+                    "Failing targets": [(None, 0.0)],
+                    "Targets probed": [(None, 1.0)]}
+
+            def stopped():
+                seen["stopped"] = stats()
+                return seen["stopped"]["Agents up"] == [(agent.listen, 0.0)]
+            try:
+                harness.wait_for(running, QUERY_TIMEOUT_S, interval=0.5)
+            except AssertionError:
+                self.fail("second agent running: %s" % seen)
+            agent.stop()
+            try:
+                harness.wait_for(stopped, QUERY_TIMEOUT_S, interval=0.5)
+            except AssertionError:
+                self.fail("second agent stopped: %s" % seen)
+            nothing = self.panel_queries("Failing targets", server=server,
+                                         target=["no-such-target"])["A"]
+            seen["nothing selected"] = server.query(nothing)
+            self.report("overview stats: %s" % json.dumps(seen,
+                                                          sort_keys=True))
+            self.assertEqual(seen["stopped"], {
+                "Agents up": [(agent.listen, 0.0)],
+                "Failing targets": [(None, 1.0)],
+                "Targets probed": []})
+            self.assertEqual(seen["nothing selected"], [])
+
+    def test_1g_target_links_open_the_targets_card(self):
+        """The data links, filled in from a query's labels as Grafana
+        would, open each target's card on the agent's status page."""
+        _, table = self.main_panel("Per-target status")
+        _, chart = self.main_panel("Failed probes by stage")
+        table_url = [pr["value"][0]["url"]
+                     for o in table["fieldConfig"]["overrides"]
+                     if o["matcher"]["options"] == "Target"
+                     for pr in o["properties"] if pr["id"] == "links"][0]
+        chart_url = chart["fieldConfig"]["defaults"]["links"][0]["url"]
+        urls = set()
+        for r in self.prom.query(
+                self.panel_queries("Per-target status")["success"]):
+            urls.add(re.sub(r"\$\{__data\.fields\.(\w+)\}",
+                            lambda m: r["metric"][m.group(1)], table_url))
+        for r in self.prom.query(
+                self.panel_queries("Failed probes by stage")["A"]):
+            urls.add(re.sub(r"\$\{__field\.labels\.(\w+)\}",
+                            lambda m: r["metric"][m.group(1)], chart_url))
+        want = {"http://%s/?target=%s" % (self.instance, t) for t in TARGETS}
+        self.assertEqual(urls, want)
+        for url in sorted(urls) + ["http://%s/?target=no-such-target"
+                                   % self.instance]:
+            with self.subTest(url=url):
+                u = urllib.parse.urlsplit(url)
+                status, _, body = harness.http_get(u.port, "/?" + u.query,
+                                                   host=u.hostname)
+                name = urllib.parse.parse_qs(u.query)["target"][0]
+                if name == "no-such-target":
+                    self.assertEqual(status, 404)
+                    continue
+                self.assertEqual(status, 200)
+                # Its card alone (the page's <h2> of a target card).
+                self.assertEqual(re.findall(rb"<h2>([^<]*)</h2>", body),
+                                 [name.encode()])
+        self.report("status page links: %s" % " ".join(sorted(urls)))
 
     # --- 2. metric names -------------------------------------------------
 
