@@ -719,6 +719,32 @@ class DashboardContentTest(unittest.TestCase):
                     self.assertRegex(t["expr"], r"by \(job, instance, "
                                      r"target\b")
 
+    def test_less_clutter(self):
+        """No panel repeated per target, no set of quantile lines (one
+        quantile per panel, none per target), one duration line per
+        target, and the Agent row collapsed, last, holding its panels."""
+        for p in self.panels:
+            with self.subTest(p["title"]):
+                self.assertNotIn("repeat", p)
+                exprs = [t["expr"] for t in p["targets"]]
+                quantiles = [e for e in exprs if "quantile" in e]
+                self.assertLessEqual(len(quantiles), 1)
+                for e in quantiles:
+                    self.assertNotRegex(e, r"by \([^)]*\btarget\b")
+        phases = self.panel("Probe phases")
+        self.assertRegex(phases["targets"][0]["expr"], r"^avg by \(phase\) ")
+        self.assertEqual([t["refId"] for t in
+                          self.panel("Probe duration")["targets"]], ["mean"])
+        top = self.dash["panels"]
+        self.assertEqual((top[-1]["type"], top[-1]["title"]), ("row", "Agent"))
+        self.assertIs(top[-1]["collapsed"], True)
+        self.assertEqual({p["title"] for p in top[-1]["panels"]}, {
+            "Probes in flight", "Probe start delay", "Skipped probes",
+            "Config reload", "Agent CPU", "Agent memory"})
+        for r in self.rows[:-1]:
+            self.assertIs(r["collapsed"], False, r["title"])
+            self.assertEqual(r["panels"], [], r["title"])
+
     def test_latency_phases_stacked_and_certificates_sorted(self):
         phases = [p for p in self.panels if p["title"].startswith("Probe phases")]
         self.assertEqual(len(phases), 1)

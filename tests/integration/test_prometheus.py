@@ -680,7 +680,7 @@ class LiveDashboardsAndAlerts(unittest.TestCase):
         """Availability: one series per target, a share in [0, 1]; failure
         reasons: one series per failing target and stage or error; AUTH
         success ratio: one per target and mechanism, in [0, 1]; replies:
-        one per stage, code and class."""
+        one per stage, code and class; probe phases: one per phase."""
         failing = {"pf-wrong", "aio-cram", "refused", "pf-badcert"}
         want_stage = {("pf-wrong", "auth"), ("aio-cram", "auth"),
                       ("refused", "connect"), ("pf-badcert", "tls")}
@@ -763,6 +763,13 @@ class LiveDashboardsAndAlerts(unittest.TestCase):
                 seen.add((labels["stage"], labels["code"], labels["class"]))
             self.assertEqual(len(seen), len(rows), "one per stage/code/class")
             self.assertLessEqual(want_replies, seen)
+        with self.subTest("probe phases"):  # one panel, phase as series
+            rows = self.rows(self.panel_queries("Probe phases")["A"])
+            self.assertEqual(sorted(r["phase"] for r, _ in rows), sorted(
+                ["connect", "banner", "ehlo", "starttls", "auth"]))
+            for labels, v in rows:
+                self.assertEqual(set(labels), {"phase"})
+                self.assertTrue(0 <= v < 10, (labels, v))
 
     def test_1f_overview_stats_when_an_agent_stops(self):
         """A second agent, scraped by a second Prometheus: while it runs,
