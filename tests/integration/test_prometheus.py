@@ -31,9 +31,13 @@ Then:
  2. every metric name a dashboard query or a rule uses is in the agent's
     scrape (or, like `up`, in Prometheus, or a counter that README's
     Metrics table says appears with its first count and none happened);
- 3. the authentication alert fires for pf-wrong and not for pf-good, the
-    504 alert for aio-cram, the probe-failing alert for refused with the
-    stage (connect) in its labels or annotations.
+ 3. the authentication alert fires for pf-wrong and not for pf-good; for
+    aio-cram (CRAM-MD5, which aiosmtpd does not advertise and answers with
+    504) the mechanism alert fires and the 504 alert does not (one page
+    per cause); the probe-failing alert fires for refused with the stage
+    (connect) in its labels or description; the probe-failing alert does
+    not fire for the targets whose cause another alert names (pf-wrong,
+    aio-cram, pf-badcert); pf-good fires nothing.
 Each query with its series count and the alerts seen are printed to stderr.
 """
 
@@ -69,6 +73,7 @@ SERIES_BUDGET = 32  # per STARTTLS + AUTH target, DESIGN.md
 # The alerts of config/alerts.yml that item 3 checks.
 AUTH_ALERT = "SMTPAuthFailing"
 UNSUPPORTED_ALERT = "SMTPAuthMechanismUnsupported"
+NOT_ADVERTISED_ALERT = "SMTPAuthMechanismNotAdvertised"
 PROBE_FAILING_ALERT = "SMTPProbeFailing"
 
 # Series that Prometheus makes itself, not the agent.
@@ -929,7 +934,8 @@ class LiveDashboardsAndAlerts(unittest.TestCase):
                 self.assertEqual(r["duration"], 0)
                 self.assertEqual(r["health"], "ok", r.get("lastError"))
         names = {r["name"] for r in alerting}
-        for a in (AUTH_ALERT, UNSUPPORTED_ALERT, PROBE_FAILING_ALERT):
+        for a in (AUTH_ALERT, UNSUPPORTED_ALERT, NOT_ADVERTISED_ALERT,
+                  PROBE_FAILING_ALERT):
             self.assertIn(a, names)
         self.report("rules: %d alerts, %d `for:` set to 0s in the test copy"
                     % (len(alerting), self.for_count))
@@ -946,11 +952,12 @@ class LiveDashboardsAndAlerts(unittest.TestCase):
             return {a["labels"].get("target") for a in alerts.get(name, [])}
 
         def connect_stage(a):
-            # The stage as a label, or else named in the summary.
-            summary = a.get("annotations", {}).get("summary", "")
+            # The stage as a label, or else named in the description (the
+            # summary is static).
+            desc = a.get("annotations", {}).get("description", "")
             return a["labels"].get("target") == "refused" and (
                 a["labels"].get("stage") == "connect" if "stage" in
-                a["labels"] else re.search(r"\bconnect\b", summary))
+                a["labels"] else re.search(r"at stage\s+connect\b", desc))
 
         missing = []
 
@@ -959,8 +966,8 @@ class LiveDashboardsAndAlerts(unittest.TestCase):
             conds = {
                 "auth alert for pf-wrong":
                     "pf-wrong" in targets_of(alerts, AUTH_ALERT),
-                "504 alert for aio-cram":
-                    "aio-cram" in targets_of(alerts, UNSUPPORTED_ALERT),
+                "mechanism alert for aio-cram":
+                    "aio-cram" in targets_of(alerts, NOT_ADVERTISED_ALERT),
                 "probe-failing alert for refused (connect)":
                     any(connect_stage(a)
                         for a in alerts.get(PROBE_FAILING_ALERT, [])),
@@ -992,9 +999,15 @@ class LiveDashboardsAndAlerts(unittest.TestCase):
                                a.get("annotations", {}).get("summary")))
         self.assertEqual(pending, [], "for: is 0s: nothing stays pending")
         self.assertEqual(targets_of(alerts, AUTH_ALERT), {"pf-wrong"})
-        self.assertNotIn("pf-good", targets_of(alerts, UNSUPPORTED_ALERT))
-        self.assertIn("aio-cram", targets_of(alerts, UNSUPPORTED_ALERT))
-        self.assertNotIn("pf-good", targets_of(alerts, PROBE_FAILING_ALERT))
+        # 504 to a mechanism the server does not advertise: the mechanism
+        # alert names the cause, the 504 alert stays quiet.
+        self.assertEqual(targets_of(alerts, NOT_ADVERTISED_ALERT),
+                         {"aio-cram"})
+        self.assertEqual(targets_of(alerts, UNSUPPORTED_ALERT), set())
+        # One page per cause: availability only where no alert names it.
+        self.assertEqual(targets_of(alerts, PROBE_FAILING_ALERT), {"refused"})
+        self.assertEqual(targets_of(alerts, "SMTPCertificateInvalid"),
+                         {"pf-badcert"})
         self.assertTrue(any(connect_stage(a)
                             for a in alerts[PROBE_FAILING_ALERT]))
         # The good target fires nothing at all.
