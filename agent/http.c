@@ -1,5 +1,6 @@
 /* http: the HTTP endpoint over libmicrohttpd: the daemon, its routes
- * (/metrics, the status page /, /-/healthy, /-/ready) and their answers. */
+ * (/metrics, the status page /, /runbook, /-/healthy, /-/ready) and their
+ * answers. */
 #include "http.h"
 
 #include <pthread.h>
@@ -13,6 +14,7 @@
 #include <sys/socket.h>
 
 #include <microhttpd.h>
+#include <zlib.h>
 
 #include "buf.h"
 #include "config.h"
@@ -34,6 +36,7 @@
 #include "page.h"
 #include "page_query.h"
 #include "procstat.h"
+#include "runbook.h"
 
 #if MHD_VERSION >= 0x00097002
 #define MHD_RESULT enum MHD_Result
@@ -88,6 +91,12 @@ struct http_server {
 
     /* Every request's deadline; MHD tells it of every connection. */
     struct http_watchdog *watchdog;
+
+    /* /runbook: the same bytes for the agent's whole life, so rendered
+     * once at start and queued as they are; runbook_gzip is NULL when
+     * compressing failed (the plain one then answers everyone). */
+    struct MHD_Response *runbook;
+    struct MHD_Response *runbook_gzip;
 };
 
 /* ---- responses ---------------------------------------------------------- */
@@ -229,6 +238,93 @@ static const struct http_render_source render_sources[] = {
 _Static_assert(sizeof render_sources / sizeof render_sources[0] ==
                    SOURCE_COUNT,
                "a render source for every SOURCE_");
+
+/* ---- /runbook: made once ------------------------------------------------ */
+
+/* in as one gzip member in *out (malloc()ed). Once per agent, so at
+ * zlib's best level; http_render's bodies change at every render and
+ * take its fast one. 0, or -1. */
+static int gzip_once(const char *in, size_t len, char **out, size_t *outlen)
+{
+    if (len > UINT32_MAX)
+        return -1;
+    z_stream zs;
+    memset(&zs, 0, sizeof(zs));
+    /* 15 + 16: a gzip header and trailer instead of zlib's. */
+    if (deflateInit2(&zs, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
+                     Z_DEFAULT_STRATEGY) != Z_OK)
+        return -1;
+    uLong bound = deflateBound(&zs, (uLong)len);
+    char *dst = malloc(bound ? bound : 1);
+    if (!dst) {
+        deflateEnd(&zs);
+        return -1;
+    }
+    zs.next_in = (Bytef *)(uintptr_t)in;
+    zs.avail_in = (uInt)len;
+    zs.next_out = (Bytef *)dst;
+    zs.avail_out = (uInt)bound;
+    int rc = deflate(&zs, Z_FINISH);
+    size_t n = zs.total_out;
+    deflateEnd(&zs);
+    if (rc != Z_STREAM_END) {
+        free(dst);
+        return -1;
+    }
+    *out = dst;
+    *outlen = n;
+    return 0;
+}
+
+/* A response that every /runbook request queues: the status page's
+ * headers, Vary since there are two. Takes data whatever happens; NULL
+ * when out of memory. */
+static struct MHD_Response *runbook_response(char *data, size_t len, bool gzip)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(data);
+        return NULL;
+    }
+    bool ok = http_response_headers(r, TEXT_HTML, page_headers,
+                                    sizeof(page_headers) /
+                                        sizeof(page_headers[0])) &&
+              MHD_add_response_header(r, MHD_HTTP_HEADER_VARY,
+                                      "Accept-Encoding") == MHD_YES;
+    if (ok && gzip)
+        ok = MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING,
+                                     "gzip") == MHD_YES;
+    if (!ok) {
+        MHD_destroy_response(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* config/ALERTS.md as built in, rendered and compressed once. */
+static int runbook_init(struct http_server *h, char *err, size_t errlen)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    if (runbook_render(&b, (const char *)runbook_md, runbook_md_len) < 0) {
+        buf_free(&b);
+        errmsg_set(err, errlen,
+                   "cannot render /runbook: out of memory or over 64 MiB");
+        return -1;
+    }
+    char *z;
+    size_t zlen;
+    if (gzip_once(b.data, b.len, &z, &zlen) == 0)
+        h->runbook_gzip = runbook_response(z, zlen, true);
+    size_t len = b.len;
+    h->runbook = runbook_response(buf_take(&b), len, false);
+    if (!h->runbook) {
+        errmsg_set(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
 
 /* ---- deadlines (see http_watchdog.h) ------------------------------------ */
 
@@ -397,6 +493,18 @@ static MHD_RESULT serve_page_query(struct http_server *h,
     return ret;
 }
 
+/* The alert runbooks (/runbook#alertname), the same answer every time. */
+static MHD_RESULT serve_runbook(struct http_server *h,
+                                struct MHD_Connection *conn,
+                                struct http_req *req)
+{
+    (void)req;
+    struct MHD_Response *r = h->runbook;
+    if (h->runbook_gzip && request_accepts_gzip(conn))
+        r = h->runbook_gzip;
+    return MHD_queue_response(conn, MHD_HTTP_OK, r);
+}
+
 static MHD_RESULT serve_page(struct http_server *h,
                              struct MHD_Connection *conn, struct http_req *req)
 {
@@ -480,6 +588,7 @@ static const struct route {
 } routes[] = {
     {"/metrics", GET_HEAD, serve_metrics},
     {"/", GET_HEAD, serve_page},
+    {"/runbook", GET_HEAD, serve_runbook},
     {"/-/healthy", GET_HEAD, serve_healthy},
     {"/-/ready", GET_HEAD, serve_ready},
 };
@@ -736,6 +845,10 @@ static void server_free(struct http_server *h)
     http_watchdog_free(h->watchdog);
     http_log_free(h->log);
     http_tls_free(h->tls);
+    if (h->runbook)
+        MHD_destroy_response(h->runbook);
+    if (h->runbook_gzip)
+        MHD_destroy_response(h->runbook_gzip);
     if (h->have_lock)
         pthread_mutex_destroy(&h->lock);
     free(h);
@@ -774,6 +887,8 @@ static int server_init(struct http_server *h, const struct http_options *opt,
     h->auth = http_auth_new(opt->users, opt->n_users, opt->auth_burst_ms,
                             h->park, err, errlen);
     if (!h->auth)
+        return -1;
+    if (runbook_init(h, err, errlen) < 0)
         return -1;
     h->tls = http_tls_new(opt->tls_cert_file, opt->tls_key_file, err, errlen);
     return h->tls ? 0 : -1;

@@ -629,6 +629,7 @@ static void pg_foot(struct page *pg)
     pg_time(pg, pg->now);
     pg_printf(pg,
               "; reloads every %d s. <a href=\"/metrics\">Metrics</a>. "
+              "<a href=\"/runbook\">Alert runbooks</a>. "
               "<code>smtp-health-agent --explain CODE</code> explains any "
               "reply.</footer>\n</body>\n</html>\n",
               PAGE_REFRESH_S);
