@@ -14,7 +14,6 @@
 #include <sys/socket.h>
 
 #include <microhttpd.h>
-#include <zlib.h>
 
 #include "buf.h"
 #include "config.h"
@@ -241,40 +240,9 @@ _Static_assert(sizeof render_sources / sizeof render_sources[0] ==
 
 /* ---- /runbook: made once ------------------------------------------------ */
 
-/* in as one gzip member in *out (malloc()ed). Once per agent, so at
- * zlib's best level; http_render's bodies change at every render and
- * take its fast one. 0, or -1. */
-static int gzip_once(const char *in, size_t len, char **out, size_t *outlen)
-{
-    if (len > UINT32_MAX)
-        return -1;
-    z_stream zs;
-    memset(&zs, 0, sizeof(zs));
-    /* 15 + 16: a gzip header and trailer instead of zlib's. */
-    if (deflateInit2(&zs, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
-                     Z_DEFAULT_STRATEGY) != Z_OK)
-        return -1;
-    uLong bound = deflateBound(&zs, (uLong)len);
-    char *dst = malloc(bound ? bound : 1);
-    if (!dst) {
-        deflateEnd(&zs);
-        return -1;
-    }
-    zs.next_in = (Bytef *)(uintptr_t)in;
-    zs.avail_in = (uInt)len;
-    zs.next_out = (Bytef *)dst;
-    zs.avail_out = (uInt)bound;
-    int rc = deflate(&zs, Z_FINISH);
-    size_t n = zs.total_out;
-    deflateEnd(&zs);
-    if (rc != Z_STREAM_END) {
-        free(dst);
-        return -1;
-    }
-    *out = dst;
-    *outlen = n;
-    return 0;
-}
+/* The runbook is compressed once per agent: zlib's best level, where
+ * http_render's bodies, made at every render, take a fast one. */
+#define RUNBOOK_GZIP_LEVEL 9
 
 /* A response that every /runbook request queues: the status page's
  * headers, Vary since there are two. Takes data whatever happens; NULL
@@ -315,7 +283,7 @@ static int runbook_init(struct http_server *h, char *err, size_t errlen)
     }
     char *z;
     size_t zlen;
-    if (gzip_once(b.data, b.len, &z, &zlen) == 0)
+    if (http_gzip(b.data, b.len, RUNBOOK_GZIP_LEVEL, &z, &zlen) == 0)
         h->runbook_gzip = runbook_response(z, zlen, true);
     size_t len = b.len;
     h->runbook = runbook_response(buf_take(&b), len, false);

@@ -1,5 +1,6 @@
 /* http: the HTTP endpoint over libmicrohttpd: the daemon, its routes
- * (/metrics, the status page /, /-/healthy, /-/ready) and their answers. */
+ * (/metrics, the status page /, /runbook, /-/healthy, /-/ready) and their
+ * answers. */
 #ifndef HTTP_H
 #define HTTP_H
 

@@ -157,16 +157,16 @@ static struct MHD_Response *make_response(struct http_render *r,
  */
 #define GZIP_LEVEL 3
 
-/* in as one gzip member (RFC 1952) in *out, malloc()ed. 0, or -1. */
-static int gzip_bytes(const char *in, size_t len, char **out, size_t *outlen)
+int http_gzip(const char *in, size_t len, int level, char **out,
+              size_t *outlen)
 {
     if (len > UINT32_MAX)
         return -1;
     z_stream zs;
     memset(&zs, 0, sizeof(zs));
     /* 15 + 16: a gzip header and trailer instead of zlib's. */
-    if (deflateInit2(&zs, GZIP_LEVEL, Z_DEFLATED, 15 + 16, 8,
-                     Z_DEFAULT_STRATEGY) != Z_OK)
+    if (deflateInit2(&zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
+        Z_OK)
         return -1;
     uLong bound = deflateBound(&zs, (uLong)len);
     char *dst = malloc(bound ? bound : 1);
@@ -266,7 +266,7 @@ static void add_gzip(struct http_render *r, struct source_state *st,
     char *z;
     size_t zlen;
     /* Out of memory for the copy: the plain text is still right. */
-    if (gzip_bytes(b->plain_data, b->plain_len, &z, &zlen) < 0)
+    if (http_gzip(b->plain_data, b->plain_len, GZIP_LEVEL, &z, &zlen) < 0)
         return;
     b->gzip = make_response(r, &st->src, z, zlen, true);
     b->gzip_len = b->gzip ? zlen : 0;
@@ -481,7 +481,7 @@ enum http_render_wait http_render_once(struct http_render *r, size_t source,
     if (gzip && src->gzip) {
         char *z;
         size_t zlen;
-        if (gzip_bytes(data, len, &z, &zlen) == 0) {
+        if (http_gzip(data, len, GZIP_LEVEL, &z, &zlen) == 0) {
             free(data);
             atomic_fetch_add(&r->gzips, 1);
             *out = make_response(r, src, z, zlen, true);

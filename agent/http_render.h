@@ -105,6 +105,11 @@ struct MHD_Response *http_body_response(const struct http_body *b, bool gzip,
 /* Gives back a body from a wake-up; NULL is a no-op. */
 void http_body_put(struct http_body *b);
 
+/* in as one gzip member (RFC 1952) at zlib's level (1-9) in *out,
+ * malloc()ed. 0, or -1. */
+int http_gzip(const char *in, size_t len, int level, char **out,
+              size_t *outlen);
+
 /* What a test or a log line wants to know. */
 struct http_render_stats {
     unsigned long renders; /* bodies rendered, all sources */

@@ -159,11 +159,12 @@ static bool has_prefix_nocase(const char *s, size_t n, const char *p)
 }
 
 /*
- * Whether a link may be an href: http:// or https://, or a reference
- * without a scheme (a path, "?query", "#anchor"): no ':' before the first
- * '/', '?' or '#'. So javascript:, data: and every other scheme, in any
- * case, are text. No whitespace, control character or backslash (which
- * browsers read as '/').
+ * Whether a link may be an href: http:// or https://, an anchor of the
+ * page ("#smtpauthfailing") or a path of the agent ("/metrics"). So
+ * javascript:, data: and every other scheme, in any case, are text, and
+ * so are paths relative to ALERTS.md's directory ("alerts.yml", a 404 on
+ * the agent) and "//host" (another host, scheme-less). No whitespace,
+ * control character or backslash (which browsers read as '/').
  */
 static bool url_ok(const char *u, size_t n)
 {
@@ -177,13 +178,9 @@ static bool url_ok(const char *u, size_t n)
     if (has_prefix_nocase(u, n, "http://") ||
         has_prefix_nocase(u, n, "https://"))
         return true;
-    for (size_t i = 0; i < n; i++) {
-        if (u[i] == '/' || u[i] == '?' || u[i] == '#')
-            return true;
-        if (u[i] == ':')
-            return false;
-    }
-    return true;
+    if (u[0] == '#')
+        return true;
+    return u[0] == '/' && (n == 1 || u[1] != '/');
 }
 
 /* Where a link's text or URL cannot go on: a marker is text then. */

@@ -160,13 +160,16 @@ static void test_links(void **state)
          "[d](java\tscript:x)",
          "<p>a b c [d](java\tscript:x)</p>\n"},
         {"<javascript:alert(1)>", "<p>&lt;javascript:alert(1)&gt;</p>\n"},
-        /* http(s), relative paths and anchors are links. */
+        /* http(s), anchors and the agent's own paths are links; a path
+         * relative to ALERTS.md's directory (alerts.yml) or another host
+         * without a scheme would be a 404 or a surprise: text. */
         {"[a](https://x.example/p?q=1&r=2) [b](#smtpauthfailing) "
-         "[c](alerts.yml) [d](/metrics) [e](HTTP://X) [f](//h.example/p)",
+         "[c](alerts.yml) [d](/metrics) [e](HTTP://X) [f](//h.example/p) "
+         "[g](../README.md)",
          "<p><a href=\"https://x.example/p?q=1&amp;r=2\">a</a> "
-         "<a href=\"#smtpauthfailing\">b</a> <a href=\"alerts.yml\">c</a> "
+         "<a href=\"#smtpauthfailing\">b</a> c "
          "<a href=\"/metrics\">d</a> <a href=\"HTTP://X\">e</a> "
-         "<a href=\"//h.example/p\">f</a></p>\n"},
+         "f g</p>\n"},
         {"<https://x.example/a?b=1&c>",
          "<p><a href=\"https://x.example/a?b=1&amp;c\">"
          "https://x.example/a?b=1&amp;c</a></p>\n"},
