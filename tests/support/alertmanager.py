@@ -16,23 +16,18 @@ removes the temp dir, so nothing is left running or on disk.
 
 import http.client
 import json
-import os
-import re
-import shutil
-import signal
 import subprocess
-import tempfile
 import time
 import urllib.parse
 
 import yaml
 
 import harness
+import tempserver
 
 ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
 AMTOOL = "/usr/bin/amtool"
-READY_TIMEOUT = 30.0
-STOP_TIMEOUT = 10.0
+READY_TIMEOUT = tempserver.READY_TIMEOUT
 CMD_TIMEOUT = 30.0
 
 
@@ -101,25 +96,22 @@ def _iso(t):
         ".%03dZ" % int((t % 1) * 1000)
 
 
-class AlertmanagerServer:
+class AlertmanagerServer(tempserver.TempDirServer):
     """Alertmanager as a subprocess; a context manager (start/stop).
 
     .port, .dir, .config_path, .log_path; .argv() is its command line.
     """
 
+    NAME = "alertmanager"
+    ERROR = AlertmanagerError
+
     def __init__(self, config_text, port=None, binary=ALERTMANAGER,
                  ready_timeout=READY_TIMEOUT):
-        self.binary = binary
-        self.dir = tempfile.mkdtemp(prefix="am-test-")
-        self.port = port or harness.free_port()
+        super().__init__(binary, "am-test-", "alertmanager.yml", port,
+                         ready_timeout)
         self.address = "%s:%d" % (harness.LOOPBACK, self.port)
-        self.config_path = os.path.join(self.dir, "alertmanager.yml")
-        self.data_dir = os.path.join(self.dir, "data")
-        self.log_path = os.path.join(self.dir, "alertmanager.log")
         with open(self.config_path, "w") as f:
             f.write(config_text)
-        self.ready_timeout = ready_timeout
-        self.proc = None
 
     def argv(self):
         # An empty cluster address turns the gossip off: no port 9094, no
@@ -129,78 +121,6 @@ class AlertmanagerServer:
                 "--web.listen-address=" + self.address,
                 "--cluster.listen-address=",
                 "--log.level=warn"]
-
-    def process_pattern(self):
-        """A regex for harness.live_processes() matching this server."""
-        return re.escape("alertmanager --config.file=" + self.config_path)
-
-    def log_tail(self, lines=30):
-        return harness.tail(self.log_path, lines)
-
-    def log_text(self):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
-
-    # --- lifecycle -------------------------------------------------------
-
-    def start(self):
-        with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(
-                self.argv(), stdin=subprocess.DEVNULL, stdout=log,
-                stderr=subprocess.STDOUT, cwd=self.dir,
-                start_new_session=True)
-        deadline = time.monotonic() + self.ready_timeout
-        while True:
-            if self.proc.poll() is not None:
-                rc = self.proc.returncode
-                self.proc = None
-                raise AlertmanagerError("alertmanager exited with %d before "
-                                        "ready:\n%s" % (rc, self.log_tail()))
-            try:
-                status, _, _ = harness.http_get(self.port, "/-/ready")
-                if status == 200:
-                    return self
-            except (OSError, http.client.HTTPException):
-                pass
-            if time.monotonic() >= deadline:
-                self.stop()
-                raise AlertmanagerError("alertmanager not ready after %.0f s:"
-                                        "\n%s" % (self.ready_timeout,
-                                                  self.log_tail()))
-            time.sleep(0.1)
-
-    def stop(self, timeout=STOP_TIMEOUT):
-        """SIGTERM, then SIGKILL after `timeout`; return the exit status."""
-        if self.proc is None:
-            return None
-        rc = self.proc.poll()
-        if rc is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                rc = self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                rc = self.proc.wait(5)
-        self.proc = None
-        return rc
-
-    def __enter__(self):
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            shutil.rmtree(self.dir, ignore_errors=True)
-            raise
-
-    def __exit__(self, *exc):
-        try:
-            self.stop()
-        finally:
-            shutil.rmtree(self.dir, ignore_errors=True)
-        return False
 
     # --- HTTP API v2 -----------------------------------------------------
 

@@ -12,119 +12,45 @@ Every wait has a deadline; stop() sends SIGTERM, kills after a bounded wait
 and removes the temp dir, so nothing is left running or on disk.
 """
 
-import http.client
 import json
 import os
-import re
-import shutil
-import signal
-import subprocess
-import tempfile
-import time
 import urllib.parse
 
 import harness
+import tempserver
 
 PROMETHEUS = "/usr/bin/prometheus"
-READY_TIMEOUT = 30.0
-STOP_TIMEOUT = 10.0
+READY_TIMEOUT = tempserver.READY_TIMEOUT
 
 
 class PrometheusError(AssertionError):
     pass
 
 
-class PrometheusServer:
+class PrometheusServer(tempserver.TempDirServer):
     """Prometheus as a subprocess; a context manager (start/stop).
 
     .port, .dir, .config_path, .log_path; .argv() is its command line.
     """
 
+    NAME = "prometheus"
+    ERROR = PrometheusError
+
     def __init__(self, config_text, rule_files=None, port=None,
                  binary=PROMETHEUS, ready_timeout=READY_TIMEOUT):
-        self.binary = binary
-        self.dir = tempfile.mkdtemp(prefix="prom-test-")
-        self.port = port or harness.free_port()
-        self.config_path = os.path.join(self.dir, "prometheus.yml")
-        self.data_dir = os.path.join(self.dir, "data")
-        self.log_path = os.path.join(self.dir, "prometheus.log")
+        super().__init__(binary, "prom-test-", "prometheus.yml", port,
+                         ready_timeout)
         for name, text in (rule_files or {}).items():
             with open(os.path.join(self.dir, name), "w") as f:
                 f.write(text)
         with open(self.config_path, "w") as f:
             f.write(config_text.replace("@DIR@", self.dir))
-        self.ready_timeout = ready_timeout
-        self.proc = None
 
     def argv(self):
         return [self.binary, "--config.file=" + self.config_path,
                 "--storage.tsdb.path=" + self.data_dir,
                 "--web.listen-address=%s:%d" % (harness.LOOPBACK, self.port),
                 "--log.level=warn"]
-
-    def process_pattern(self):
-        """A regex for harness.live_processes() matching this server."""
-        return re.escape("prometheus --config.file=" + self.config_path)
-
-    def log_tail(self, lines=30):
-        return harness.tail(self.log_path, lines)
-
-    # --- lifecycle -------------------------------------------------------
-
-    def start(self):
-        with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(
-                self.argv(), stdin=subprocess.DEVNULL, stdout=log,
-                stderr=subprocess.STDOUT, cwd=self.dir,
-                start_new_session=True)
-        deadline = time.monotonic() + self.ready_timeout
-        while True:
-            if self.proc.poll() is not None:
-                rc = self.proc.returncode
-                self.proc = None
-                raise PrometheusError("prometheus exited with %d before "
-                                      "ready:\n%s" % (rc, self.log_tail()))
-            try:
-                status, _, _ = harness.http_get(self.port, "/-/ready")
-                if status == 200:
-                    return self
-            except (OSError, http.client.HTTPException):
-                pass
-            if time.monotonic() >= deadline:
-                self.stop()
-                raise PrometheusError("prometheus not ready after %.0f s:\n%s"
-                                      % (self.ready_timeout, self.log_tail()))
-            time.sleep(0.1)
-
-    def stop(self, timeout=STOP_TIMEOUT):
-        """SIGTERM, then SIGKILL after `timeout`; return the exit status."""
-        if self.proc is None:
-            return None
-        rc = self.proc.poll()
-        if rc is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                rc = self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                rc = self.proc.wait(5)
-        self.proc = None
-        return rc
-
-    def __enter__(self):
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            shutil.rmtree(self.dir, ignore_errors=True)
-            raise
-
-    def __exit__(self, *exc):
-        try:
-            self.stop()
-        finally:
-            shutil.rmtree(self.dir, ignore_errors=True)
-        return False
 
     # --- HTTP API --------------------------------------------------------
 
