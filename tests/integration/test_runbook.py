@@ -5,8 +5,8 @@ case>).
 One agent whose only target is a closed port: the page does not depend
 on probes. GET and HEAD, gzip, the status page's headers, an element
 with the id of every `- alert:` in config/alerts.yml (and of every
-runbook_url's anchor there), nothing from the file as markup, and the
-paths around it still 404.
+runbook_url's anchor there), that id on the alert's own heading, nothing
+from the file as markup, and the paths around it still 404.
 """
 
 import gzip
@@ -57,6 +57,37 @@ class Elements(html.parser.HTMLParser):
         if "id" in attrs:
             self.ids.append(attrs["id"])
             self.id_tag[attrs["id"]] = tag
+
+
+class Headings(html.parser.HTMLParser):
+    """Every heading: (tag, id, its text up to its self-link '#')."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.headings = []
+        self.open = None  # [tag, id, text parts], while its text is read
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag in HEADINGS:
+            self.open = [tag, attrs.get("id"), []]
+        elif (tag == "a" and self.open is not None and
+              "self" in (attrs.get("class") or "").split()):
+            self.end_heading()
+
+    def handle_endtag(self, tag):
+        if self.open is not None and tag == self.open[0]:
+            self.end_heading()
+
+    def handle_data(self, data):
+        if self.open is not None:
+            self.open[2].append(data)
+
+    def end_heading(self):
+        if self.open is not None:
+            tag, id_, text = self.open
+            self.headings.append((tag, id_, "".join(text)))
+            self.open = None
 
 
 def raw_request(port, data, timeout=8.0):
@@ -118,6 +149,21 @@ class Runbook(unittest.TestCase):
                 self.assertIn(self.elements.id_tag[want], HEADINGS)
         self.assertEqual(len(self.elements.ids), len(set(self.elements.ids)),
                          "ids repeat")
+
+    def test_every_alert_anchor_is_its_heading(self):
+        """#name is the alert's own "### NAME", not an earlier heading
+        that took the id first (which would push the alert's to
+        "name-2")."""
+        headings = Headings()
+        headings.feed(self.page)
+        headings.close()
+        for name in alert_names():
+            with self.subTest(alert=name):
+                want = name.lower()
+                got = [(tag, text) for tag, id_, text in headings.headings
+                       if id_ == want]
+                self.assertEqual(got, [("h3", name)],
+                                 "the element with id %r" % want)
 
     def test_runbook_urls_point_at_sections(self):
         for anchor in runbook_anchors():
