@@ -1,405 +1,13 @@
-/* markdown: a small Markdown subset to HTML, everything from the text
- * escaped; heading ids, links only to safe URLs. Pure. */
+/* markdown: a small Markdown subset to HTML: its blocks and heading ids;
+ * markdown_inline.c writes the text within them, escaped. Pure. */
 #include "markdown.h"
 
-#include <stdarg.h>
 #include <stdbool.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hashtab.h"
-
-/*
- * Emphasis, links and code nest at most this deep; deeper markers are
- * text. It bounds the recursion, and the work: every level reads its
- * span once.
- */
-#define INLINE_DEPTH_MAX 8
-/* Code spans of up to this many backticks; a longer run is text. A run
- * of k that finds no closer is the last run of k in its span, so at most
- * this many searches fail, each reading the rest of the span once. */
-#define CODE_RUN_MAX 16
-
-/* ---- the writer --------------------------------------------------------- */
-
-/* Remembers its first failure, so that the page reads as a sequence of
- * writes checked once at the end. */
-struct w {
-    struct buf *b;
-    int rc;
-    bool plain; /* text only, unescaped and without markup: for ids */
-};
-
-/* Markup of this file's own; nothing in plain mode. */
-static void w_raw(struct w *w, const char *s)
-{
-    if (w->rc == 0 && !w->plain)
-        w->rc = buf_puts(w->b, s);
-}
-
-static void w_printf(struct w *w, const char *fmt, ...) BUF_PRINTF(2, 3);
-
-static void w_printf(struct w *w, const char *fmt, ...)
-{
-    if (w->rc != 0 || w->plain)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    w->rc = buf_vprintf(w->b, fmt, ap);
-    va_end(ap);
-}
-
-/*
- * Everything from the Markdown goes through here: & < > " ' escaped (for
- * text and attribute values alike), other control characters '?' as in
- * page_html_escape(), but tabs and newlines kept: a code block's lines
- * and a paragraph's line breaks are whitespace.
- */
-static void w_text(struct w *w, const char *s, size_t n)
-{
-    if (w->rc != 0)
-        return;
-    if (w->plain) {
-        w->rc = buf_append(w->b, s, n);
-        return;
-    }
-    size_t start = 0;
-    for (size_t i = 0; i < n && w->rc == 0; i++) {
-        unsigned char c = (unsigned char)s[i];
-        const char *rep;
-        switch (c) {
-        case '&':
-            rep = "&amp;";
-            break;
-        case '<':
-            rep = "&lt;";
-            break;
-        case '>':
-            rep = "&gt;";
-            break;
-        case '"':
-            rep = "&quot;";
-            break;
-        case '\'':
-            rep = "&#39;";
-            break;
-        case '\t':
-        case '\n':
-            continue;
-        default:
-            if (c >= 0x20 && c != 0x7f)
-                continue;
-            rep = "?";
-            break;
-        }
-        w->rc = buf_append(w->b, s + start, i - start);
-        if (w->rc == 0)
-            w->rc = buf_puts(w->b, rep);
-        start = i + 1;
-    }
-    if (w->rc == 0)
-        w->rc = buf_append(w->b, s + start, n - start);
-}
-
-/* ---- characters --------------------------------------------------------- */
-
-static bool is_space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-/* Letters, digits and any byte of a UTF-8 sequence: no '_' emphasis
- * starts or ends next to one (snake_case stays as written). */
-static bool is_word(char ch)
-{
-    unsigned char c = (unsigned char)ch;
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-           (c >= 'A' && c <= 'Z') || c >= 0x80;
-}
-
-static bool is_punct(char c)
-{
-    return c != '\0' && strchr("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~", c);
-}
-
-static size_t run_of(const char *s, size_t n, size_t i, char c)
-{
-    size_t k = i;
-    while (k < n && s[k] == c)
-        k++;
-    return k - i;
-}
-
-static void trim(const char **s, size_t *n)
-{
-    while (*n && is_space(**s)) {
-        (*s)++;
-        (*n)--;
-    }
-    while (*n && is_space((*s)[*n - 1]))
-        (*n)--;
-}
-
-/* ---- links -------------------------------------------------------------- */
-
-static bool has_prefix_nocase(const char *s, size_t n, const char *p)
-{
-    size_t k = strlen(p);
-    if (n < k)
-        return false;
-    for (size_t i = 0; i < k; i++) {
-        char c = s[i];
-        if (c >= 'A' && c <= 'Z')
-            c = (char)(c - 'A' + 'a');
-        if (c != p[i])
-            return false;
-    }
-    return true;
-}
-
-/*
- * Whether a link may be an href: http:// or https://, an anchor of the
- * page ("#smtpauthfailing") or a path of the agent ("/metrics"). So
- * javascript:, data: and every other scheme, in any case, are text, and
- * so are paths relative to ALERTS.md's directory ("alerts.yml", a 404 on
- * the agent) and "//host" (another host, scheme-less). No whitespace,
- * control character or backslash (which browsers read as '/').
- */
-static bool url_ok(const char *u, size_t n)
-{
-    if (n == 0)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)u[i];
-        if (c <= 0x20 || c == 0x7f || c == '\\')
-            return false;
-    }
-    if (has_prefix_nocase(u, n, "http://") ||
-        has_prefix_nocase(u, n, "https://"))
-        return true;
-    if (u[0] == '#')
-        return true;
-    return u[0] == '/' && (n == 1 || u[1] != '/');
-}
-
-/* Where a link's text or URL cannot go on: a marker is text then. */
-static bool url_stop(char ch)
-{
-    unsigned char c = (unsigned char)ch;
-    return c <= 0x20 || c == 0x7f || strchr("()<>[]\"'`", c);
-}
-
-/* ---- inline ------------------------------------------------------------- */
-
-/*
- * One span being read, and where a search for a closing emphasis marker
- * already failed: a later search of the same marker from there on fails
- * too (a closer depends only on the characters around it), so that
- * markers left open (" *a *a *a") do not make a line cost its length
- * squared. Code spans need no such memory (see CODE_RUN_MAX).
- */
-enum emph { EMPH_STAR, EMPH_STAR2, EMPH_UNDER, EMPH_UNDER2, EMPH_COUNT };
-
-struct span {
-    const char *s;
-    size_t n;
-    size_t no_emph[EMPH_COUNT];
-};
-
-static void inline_md(struct w *w, const char *s, size_t n, int depth,
-                      bool in_link);
-
-/* The start of the run of exactly k backticks that closes a code span
- * whose content starts at p; SIZE_MAX when none. */
-static size_t code_close(const struct span *sp, size_t p, size_t k)
-{
-    for (size_t j = p; j < sp->n;) {
-        if (sp->s[j] != '`') {
-            j++;
-            continue;
-        }
-        size_t r = run_of(sp->s, sp->n, j, '`');
-        if (r == k)
-            return j;
-        j += r;
-    }
-    return SIZE_MAX;
-}
-
-/* The start of the run of exactly m c's that closes emphasis whose
- * content starts at p (after a whole run of c); SIZE_MAX when none. */
-static size_t emph_close(struct span *sp, size_t p, char c, size_t m)
-{
-    enum emph e = c == '*' ? (m == 1 ? EMPH_STAR : EMPH_STAR2)
-                           : (m == 1 ? EMPH_UNDER : EMPH_UNDER2);
-    if (p >= sp->no_emph[e])
-        return SIZE_MAX;
-    for (size_t j = p; j < sp->n;) {
-        if (sp->s[j] != c) {
-            j++;
-            continue;
-        }
-        size_t r = run_of(sp->s, sp->n, j, c);
-        if (r == m && !is_space(sp->s[j - 1]) &&
-            (c == '*' || j + r == sp->n || !is_word(sp->s[j + r])))
-            return j;
-        j += r;
-    }
-    sp->no_emph[e] = p;
-    return SIZE_MAX;
-}
-
-/* A code span at s[i] (a run of k backticks): its end, or 0 for text. */
-static size_t code_span(struct w *w, struct span *sp, size_t i, size_t k)
-{
-    if (k > CODE_RUN_MAX)
-        return 0;
-    size_t j = code_close(sp, i + k, k);
-    if (j == SIZE_MAX)
-        return 0;
-    const char *c = sp->s + i + k;
-    size_t cn = j - (i + k);
-    /* "`` `x` ``": one space inside each end is padding. */
-    bool all_space = true;
-    for (size_t q = 0; q < cn && all_space; q++)
-        all_space = is_space(c[q]);
-    if (cn >= 2 && !all_space && is_space(c[0]) && is_space(c[cn - 1])) {
-        c++;
-        cn -= 2;
-    }
-    w_raw(w, "<code>");
-    w_text(w, c, cn);
-    w_raw(w, "</code>");
-    return j + k;
-}
-
-/* Emphasis at s[i] (a run of m c's): its end, or 0 for text. */
-static size_t emphasis(struct w *w, struct span *sp, size_t i, size_t m,
-                       int depth, bool in_link)
-{
-    char c = sp->s[i];
-    size_t p = i + m;
-    if (m > 2 || depth >= INLINE_DEPTH_MAX || p >= sp->n || is_space(sp->s[p]))
-        return 0;
-    if (c == '_' && i > 0 && is_word(sp->s[i - 1]))
-        return 0;
-    size_t j = emph_close(sp, p, c, m);
-    if (j == SIZE_MAX)
-        return 0;
-    w_raw(w, m == 2 ? "<strong>" : "<em>");
-    inline_md(w, sp->s + p, j - p, depth + 1, in_link);
-    w_raw(w, m == 2 ? "</strong>" : "</em>");
-    return j + m;
-}
-
-/* [text](url) at s[i]: its end, or 0 for text. The text holds no '['
- * and the URL none of url_stop()'s characters, so each search ends
- * before the next one starts. */
-static size_t link(struct w *w, struct span *sp, size_t i, int depth,
-                   bool in_link)
-{
-    const char *s = sp->s;
-    size_t n = sp->n, k = i + 1;
-    while (k < n && s[k] != ']' && s[k] != '[')
-        k++;
-    if (k + 1 >= n || s[k] != ']' || s[k + 1] != '(' ||
-        depth >= INLINE_DEPTH_MAX || in_link)
-        return 0;
-    size_t u = k + 2, e = u;
-    while (e < n && !url_stop(s[e]))
-        e++;
-    if (e >= n || s[e] != ')')
-        return 0;
-    bool href = !w->plain && url_ok(s + u, e - u);
-    if (href) {
-        w_raw(w, "<a href=\"");
-        w_text(w, s + u, e - u);
-        w_raw(w, "\">");
-    }
-    inline_md(w, s + i + 1, k - i - 1, depth + 1, true);
-    if (href)
-        w_raw(w, "</a>");
-    return e + 1;
-}
-
-/* <http://...> or <https://...> at s[i]: its end, or 0 for text. */
-static size_t autolink(struct w *w, struct span *sp, size_t i, bool in_link)
-{
-    const char *s = sp->s;
-    size_t e = i + 1;
-    while (e < sp->n && s[e] != '>' && !url_stop(s[e]))
-        e++;
-    if (e >= sp->n || s[e] != '>' || in_link)
-        return 0;
-    const char *u = s + i + 1;
-    size_t un = e - i - 1;
-    if (!has_prefix_nocase(u, un, "http://") &&
-        !has_prefix_nocase(u, un, "https://"))
-        return 0;
-    w_raw(w, "<a href=\"");
-    w_text(w, u, un);
-    w_raw(w, "\">");
-    w_text(w, u, un);
-    w_raw(w, "</a>");
-    return e + 1;
-}
-
-/*
- * The text s[0..n) with its inline markup: `code`, **strong**, *em*,
- * _em_, [text](url), <https://url>, backslash escapes. A marker without
- * its match is text. in_link: inside a link's text (no link in a link).
- */
-static void inline_md(struct w *w, const char *s, size_t n, int depth,
-                      bool in_link)
-{
-    struct span sp = {.s = s, .n = n};
-    for (size_t e = 0; e < EMPH_COUNT; e++)
-        sp.no_emph[e] = SIZE_MAX;
-    size_t text = 0, i = 0;
-    while (i < n && w->rc == 0) {
-        char c = s[i];
-        size_t run = 1;
-        if (c != '\\' && c != '`' && c != '*' && c != '_' && c != '[' &&
-            c != '<') {
-            i++;
-            continue;
-        }
-        w_text(w, s + text, i - text);
-        size_t end = 0;
-        switch (c) {
-        case '\\':
-            if (i + 1 < n && is_punct(s[i + 1])) {
-                w_text(w, s + i + 1, 1);
-                end = i + 2;
-            }
-            break;
-        case '`':
-            run = run_of(s, n, i, c);
-            end = code_span(w, &sp, i, run);
-            break;
-        case '*':
-        case '_':
-            run = run_of(s, n, i, c);
-            end = emphasis(w, &sp, i, run, depth, in_link);
-            break;
-        case '[':
-            end = link(w, &sp, i, depth, in_link);
-            break;
-        case '<':
-            end = autolink(w, &sp, i, in_link);
-            break;
-        }
-        /* Not markup: the whole run is text (a backtick run of 3 is no
-         * span of 1). */
-        if (end == 0) {
-            w_text(w, s + i, run);
-            end = i + run;
-        }
-        text = i = end;
-    }
-    w_text(w, s + text, n - text);
-}
+#include "markdown_internal.h"
 
 /* ---- heading ids -------------------------------------------------------- */
 
@@ -475,8 +83,8 @@ static int heading_id(struct ids *ids, const char *t, size_t tn,
 {
     struct buf shown;
     buf_init(&shown, 0);
-    struct w pw = {.b = &shown, .rc = 0, .plain = true};
-    inline_md(&pw, t, tn, 0, false);
+    struct md_writer pw = {.b = &shown, .rc = 0, .plain = true};
+    md_inline(&pw, t, tn);
     int rc = pw.rc;
     for (size_t i = 0; i < shown.len && rc == 0; i++) {
         char c = shown.data[i];
@@ -496,7 +104,7 @@ static int heading_id(struct ids *ids, const char *t, size_t tn,
 enum block { BLOCK_NONE, BLOCK_PARA, BLOCK_LIST, BLOCK_QUOTE, BLOCK_TABLE };
 
 struct rb {
-    struct w w;
+    struct md_writer w;
     enum block open;
     struct buf text;  /* the paragraph, list item or quote read so far */
     bool ordered;     /* BLOCK_LIST: <ol> */
@@ -521,7 +129,7 @@ static size_t indent_of(const char *s, size_t n)
 static bool is_blank(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (!is_space(s[i]))
+        if (!md_is_space(s[i]))
             return false;
     return true;
 }
@@ -529,7 +137,7 @@ static bool is_blank(const char *s, size_t n)
 /* Adds a line to the paragraph, item or quote being read. */
 static void gather(struct rb *rb, const char *s, size_t n)
 {
-    trim(&s, &n);
+    md_trim(&s, &n);
     if (rb->w.rc == 0 && rb->text.len)
         rb->w.rc = buf_putc(&rb->text, '\n');
     if (rb->w.rc == 0)
@@ -538,36 +146,36 @@ static void gather(struct rb *rb, const char *s, size_t n)
 
 static void put_text(struct rb *rb)
 {
-    inline_md(&rb->w, buf_str(&rb->text), rb->text.len, 0, false);
+    md_inline(&rb->w, buf_str(&rb->text), rb->text.len);
     buf_reset(&rb->text);
 }
 
 static void close_block(struct rb *rb)
 {
-    struct w *w = &rb->w;
+    struct md_writer *w = &rb->w;
     switch (rb->open) {
     case BLOCK_NONE:
         break;
     case BLOCK_PARA:
-        w_raw(w, "<p>");
+        md_raw(w, "<p>");
         put_text(rb);
-        w_raw(w, "</p>\n");
+        md_raw(w, "</p>\n");
         break;
     case BLOCK_QUOTE:
-        w_raw(w, "<blockquote><p>");
+        md_raw(w, "<blockquote><p>");
         put_text(rb);
-        w_raw(w, "</p></blockquote>\n");
+        md_raw(w, "</p></blockquote>\n");
         break;
     case BLOCK_LIST:
         if (!rb->gap) {
-            w_raw(w, "<li>");
+            md_raw(w, "<li>");
             put_text(rb);
-            w_raw(w, "</li>\n");
+            md_raw(w, "</li>\n");
         }
-        w_raw(w, rb->ordered ? "</ol>\n" : "</ul>\n");
+        md_raw(w, rb->ordered ? "</ol>\n" : "</ul>\n");
         break;
     case BLOCK_TABLE:
-        w_raw(w, "</tbody></table></div>\n");
+        md_raw(w, "</tbody></table></div>\n");
         break;
     }
     rb->open = BLOCK_NONE;
@@ -582,7 +190,7 @@ static size_t fence_open(const char *s, size_t n, char *ch, size_t *ind)
     size_t i = indent_of(s, n);
     if (i > 3 || i >= n || (s[i] != '`' && s[i] != '~'))
         return 0;
-    size_t k = run_of(s, n, i, s[i]);
+    size_t k = md_run_of(s, n, i, s[i]);
     if (k < 3 || (s[i] == '`' && memchr(s + i + k, '`', n - i - k)))
         return 0;
     *ch = s[i];
@@ -595,7 +203,7 @@ static bool fence_close(const struct rb *rb, const char *s, size_t n)
     size_t i = indent_of(s, n);
     if (i > 3)
         return false;
-    size_t k = run_of(s, n, i, rb->fence_ch);
+    size_t k = md_run_of(s, n, i, rb->fence_ch);
     return k >= rb->fence_len && is_blank(s + i + k, n - i - k);
 }
 
@@ -605,8 +213,8 @@ static void code_line(struct rb *rb, const char *s, size_t n)
     size_t cut = 0;
     while (cut < n && cut < rb->fence_indent && s[cut] == ' ')
         cut++;
-    w_text(&rb->w, s + cut, n - cut);
-    w_raw(&rb->w, "\n");
+    md_text(&rb->w, s + cut, n - cut);
+    md_raw(&rb->w, "\n");
 }
 
 /* "## Text ##": its level (0: not a heading) and text. */
@@ -615,19 +223,19 @@ static int heading(const char *s, size_t n, const char **t, size_t *tn)
     size_t i = indent_of(s, n);
     if (i > 3)
         return 0;
-    size_t k = run_of(s, n, i, '#');
+    size_t k = md_run_of(s, n, i, '#');
     if (k == 0 || k > 6 || (i + k < n && s[i + k] != ' ' && s[i + k] != '\t'))
         return 0;
     const char *x = s + i + k;
     size_t xn = n - i - k;
-    trim(&x, &xn);
+    md_trim(&x, &xn);
     /* A closing run of '#' goes, when a space comes before it. */
     size_t e = xn;
     while (e && x[e - 1] == '#')
         e--;
     if (e == 0 || x[e - 1] == ' ' || x[e - 1] == '\t')
         xn = e;
-    trim(&x, &xn);
+    md_trim(&x, &xn);
     *t = x;
     *tn = xn;
     return (int)k;
@@ -640,11 +248,11 @@ static void put_heading(struct rb *rb, int level, const char *t, size_t tn)
     if (rb->w.rc == 0 && heading_id(&rb->ids, t, tn, &id) < 0)
         rb->w.rc = -1;
     /* The id is [a-z0-9-] only: nothing to escape. */
-    w_printf(&rb->w, "<h%d id=\"%s\">", level, buf_str(&id));
-    inline_md(&rb->w, t, tn, 0, false);
+    md_printf(&rb->w, "<h%d id=\"%s\">", level, buf_str(&id));
+    md_inline(&rb->w, t, tn);
     /* A link to itself, to copy the section's URL from. */
-    w_printf(&rb->w, "<a class=\"self\" href=\"#%s\">#</a></h%d>\n",
-             buf_str(&id), level);
+    md_printf(&rb->w, "<a class=\"self\" href=\"#%s\">#</a></h%d>\n",
+              buf_str(&id), level);
     buf_free(&id);
 }
 
@@ -695,7 +303,7 @@ static enum item list_item(const char *s, size_t n, bool *first,
         return ITEM_NONE;
     *t = s + i;
     *tn = n - i;
-    trim(t, tn);
+    md_trim(t, tn);
     return kind;
 }
 
@@ -704,13 +312,13 @@ static void add_item(struct rb *rb, enum item kind, const char *t, size_t tn)
     bool ordered = kind == ITEM_NUMBER;
     if (rb->open == BLOCK_LIST && rb->ordered == ordered) {
         if (!rb->gap) {
-            w_raw(&rb->w, "<li>");
+            md_raw(&rb->w, "<li>");
             put_text(rb);
-            w_raw(&rb->w, "</li>\n");
+            md_raw(&rb->w, "</li>\n");
         }
     } else {
         close_block(rb);
-        w_raw(&rb->w, ordered ? "<ol>\n" : "<ul>\n");
+        md_raw(&rb->w, ordered ? "<ol>\n" : "<ul>\n");
         rb->open = BLOCK_LIST;
         rb->ordered = ordered;
     }
@@ -739,7 +347,7 @@ struct cells {
 
 static void cells_init(struct cells *c, const char *s, size_t n)
 {
-    trim(&s, &n);
+    md_trim(&s, &n);
     if (n && s[0] == '|') {
         s++;
         n--;
@@ -761,7 +369,7 @@ static bool cells_next(struct cells *c, const char **cell, size_t *cn)
         e++;
     *cell = c->s + c->pos;
     *cn = e - c->pos;
-    trim(cell, cn);
+    md_trim(cell, cn);
     c->done = e >= c->n;
     c->pos = e + 1;
     return true;
@@ -794,7 +402,7 @@ static bool is_delimiter_row(const char *s, size_t n)
         }
         if (xn && x[xn - 1] == ':')
             xn--;
-        if (xn == 0 || run_of(x, xn, 0, '-') != xn)
+        if (xn == 0 || md_run_of(x, xn, 0, '-') != xn)
             return false;
     }
     return true;
@@ -804,28 +412,28 @@ static bool is_delimiter_row(const char *s, size_t n)
  * ones empty, the extra ones dropped. */
 static void put_row(struct rb *rb, const char *s, size_t n, const char *tag)
 {
-    struct w *w = &rb->w;
+    struct md_writer *w = &rb->w;
     struct cells c;
     cells_init(&c, s, n);
-    w_raw(w, "<tr>");
+    md_raw(w, "<tr>");
     for (size_t col = 0; col < rb->align.len && w->rc == 0; col++) {
         const char *x = "";
         size_t xn = 0;
         if (!cells_next(&c, &x, &xn))
             xn = 0;
         char a = rb->align.data[col];
-        w_printf(w, "<%s%s>", tag,
-                 a == 'c'   ? " class=\"c\""
-                 : a == 'r' ? " class=\"r\""
-                            : "");
+        md_printf(w, "<%s%s>", tag,
+                  a == 'c'   ? " class=\"c\""
+                  : a == 'r' ? " class=\"r\""
+                             : "");
         buf_reset(&rb->cell);
         for (size_t i = 0; i < xn && w->rc == 0; i++)
             if (!(x[i] == '\\' && i + 1 < xn && x[i + 1] == '|'))
                 w->rc = buf_putc(&rb->cell, x[i]);
-        inline_md(w, buf_str(&rb->cell), rb->cell.len, 0, false);
-        w_printf(w, "</%s>", tag);
+        md_inline(w, buf_str(&rb->cell), rb->cell.len);
+        md_printf(w, "</%s>", tag);
     }
-    w_raw(w, "</tr>\n");
+    md_raw(w, "</tr>\n");
 }
 
 /* A table starts at header line h when the next line is its delimiter
@@ -847,9 +455,9 @@ static bool table_start(struct rb *rb, const char *h, size_t hn, const char *d,
                                         : right       ? 'r'
                                                       : 'l');
     }
-    w_raw(&rb->w, "<div class=\"table\"><table>\n<thead>");
+    md_raw(&rb->w, "<div class=\"table\"><table>\n<thead>");
     put_row(rb, h, hn, "th");
-    w_raw(&rb->w, "</thead>\n<tbody>\n");
+    md_raw(&rb->w, "</thead>\n<tbody>\n");
     rb->open = BLOCK_TABLE;
     return true;
 }
@@ -863,9 +471,9 @@ static bool block_line(struct rb *rb, const char *s, size_t n,
         if (rb->open == BLOCK_LIST) {
             /* The list goes on if an item follows. */
             if (!rb->gap) {
-                w_raw(&rb->w, "<li>");
+                md_raw(&rb->w, "<li>");
                 put_text(rb);
-                w_raw(&rb->w, "</li>\n");
+                md_raw(&rb->w, "</li>\n");
             }
             rb->gap = true;
         } else {
@@ -882,15 +490,15 @@ static bool block_line(struct rb *rb, const char *s, size_t n,
     int level;
     if (fence_open(s, n, &rb->fence_ch, &rb->fence_indent)) {
         close_block(rb);
-        rb->fence_len = run_of(s, n, rb->fence_indent, rb->fence_ch);
+        rb->fence_len = md_run_of(s, n, rb->fence_indent, rb->fence_ch);
         rb->fence = true;
-        w_raw(&rb->w, "<pre><code>");
+        md_raw(&rb->w, "<pre><code>");
     } else if ((level = heading(s, n, &t, &tn)) > 0) {
         close_block(rb);
         put_heading(rb, level, t, tn);
     } else if (is_rule(s, n)) {
         close_block(rb);
-        w_raw(&rb->w, "<hr>\n");
+        md_raw(&rb->w, "<hr>\n");
     } else if (rb->open == BLOCK_TABLE && memchr(s, '|', n)) {
         put_row(rb, s, n, "td");
     } else if (next && memchr(s, '|', n) &&
@@ -941,7 +549,7 @@ int markdown_render(struct buf *out, const char *md, size_t len)
         if (rb.fence) {
             if (fence_close(&rb, s, n)) {
                 rb.fence = false;
-                w_raw(&rb.w, "</code></pre>\n");
+                md_raw(&rb.w, "</code></pre>\n");
             } else {
                 code_line(&rb, s, n);
             }
@@ -962,7 +570,7 @@ int markdown_render(struct buf *out, const char *md, size_t len)
     }
     /* A code block left open ends with the text. */
     if (rb.fence)
-        w_raw(&rb.w, "</code></pre>\n");
+        md_raw(&rb.w, "</code></pre>\n");
     close_block(&rb);
 
     buf_free(&rb.text);
