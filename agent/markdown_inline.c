@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "html.h"
+
 /*
  * Emphasis, links and code nest at most this deep; deeper markers are
  * text. It bounds the recursion, and the work: every level reads its
@@ -48,31 +50,11 @@ void md_text(struct md_writer *w, const char *s, size_t n)
     size_t start = 0;
     for (size_t i = 0; i < n && w->rc == 0; i++) {
         unsigned char c = (unsigned char)s[i];
-        const char *rep;
-        switch (c) {
-        case '&':
-            rep = "&amp;";
-            break;
-        case '<':
-            rep = "&lt;";
-            break;
-        case '>':
-            rep = "&gt;";
-            break;
-        case '"':
-            rep = "&quot;";
-            break;
-        case '\'':
-            rep = "&#39;";
-            break;
-        case '\t':
-        case '\n':
-            continue;
-        default:
-            if (c >= 0x20 && c != 0x7f)
+        const char *rep = html_entity(c);
+        if (!rep) {
+            if (c == '\t' || c == '\n' || (c >= 0x20 && c != 0x7f))
                 continue;
             rep = "?";
-            break;
         }
         w->rc = buf_append(w->b, s + start, i - start);
         if (w->rc == 0)

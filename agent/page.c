@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "catalogue.h"
+#include "html.h"
 #include "report.h"
 #include "classify.h"
 #include "sasl.h"
@@ -20,26 +21,7 @@ int page_html_escape(struct buf *out, const char *s)
         return 0;
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
-        const char *rep = NULL;
-        switch (c) {
-        case '&':
-            rep = "&amp;";
-            break;
-        case '<':
-            rep = "&lt;";
-            break;
-        case '>':
-            rep = "&gt;";
-            break;
-        case '"':
-            rep = "&quot;";
-            break;
-        case '\'':
-            rep = "&#39;";
-            break;
-        default:
-            break;
-        }
+        const char *rep = html_entity(c);
         int rc;
         if (rep)
             rc = buf_puts(out, rep);
