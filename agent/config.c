@@ -39,6 +39,8 @@ const char *const config_agent_key_names[] = {
     [AK_WEB_BASIC_AUTH_PASSWORD_HASH] = "web_basic_auth_password_hash",
     [AK_WEB_BASIC_AUTH_USERS_FILE] = "web_basic_auth_users_file",
     [AK_EXTRA_METRICS] = "extra_metrics",
+    [AK_IP_FAMILY] = "ip_family",
+    [AK_SOURCE_ADDRESS] = "source_address",
 };
 _Static_assert(sizeof config_agent_key_names /
                        sizeof config_agent_key_names[0] ==
@@ -62,6 +64,8 @@ const char *const config_target_key_names[] = {
     [TK_INTERVAL] = "interval",
     [TK_TIMEOUT] = "timeout",
     [TK_EXTRA_METRICS] = "extra_metrics",
+    [TK_IP_FAMILY] = "ip_family",
+    [TK_SOURCE_ADDRESS] = "source_address",
 };
 _Static_assert(sizeof config_target_key_names /
                        sizeof config_target_key_names[0] ==
@@ -226,6 +230,7 @@ static struct target_config *add_target(struct parser *p, const char *name,
     t->tls = CONFIG_DEFAULT_TLS;
     t->tls_verify = CONFIG_DEFAULT_TLS_VERIFY;
     t->host = t->ca_file = t->server_name = t->ehlo_name = t->username = "";
+    t->source_address = CONFIG_DEFAULT_SOURCE_ADDRESS;
     t->line = p->lineno;
     return t;
 }
@@ -514,6 +519,22 @@ static void extra_metrics_key(struct parser *p, int line, const char *key,
     }
 }
 
+static void err_ip_family(struct parser *p, int line, const char *key,
+                          const char *v)
+{
+    config_err_at(p, line, key, "must be auto, ipv4 or ipv6, not \"%s\"", v);
+}
+
+static void err_source_address(struct parser *p, int line, const char *key,
+                               const char *v)
+{
+    config_err_at(p, line, key,
+                  "must be an IPv4 or IPv6 address of this machine (IPv6 "
+                  "without brackets; not a host or interface name), not "
+                  "\"%s\"",
+                  v);
+}
+
 static void agent_key(struct parser *p, int k, const char *v)
 {
     struct agent_config *c = p->cfg;
@@ -584,6 +605,17 @@ static void agent_key(struct parser *p, int k, const char *v)
     case AK_EXTRA_METRICS:
         extra_metrics_key(p, line, key, v, &c->extra_metrics);
         return;
+    case AK_IP_FAMILY:
+        if (config_parse_ip_family(v, &c->ip_family))
+            err_ip_family(p, line, key, v);
+        return;
+    case AK_SOURCE_ADDRESS: {
+        enum ip_family fam;
+        if (config_parse_address(v, &fam) ||
+            copy_str(c->source_address, sizeof(c->source_address), v))
+            err_source_address(p, line, key, v);
+        return;
+    }
     case AK_COUNT:
         break;
     }
@@ -771,6 +803,18 @@ static void target_key(struct parser *p, int k, const char *v)
     case TK_EXTRA_METRICS:
         extra_metrics_key(p, line, key, v, &t->extra_metrics);
         return;
+    case TK_IP_FAMILY:
+        if (config_parse_ip_family(v, &t->ip_family))
+            err_ip_family(p, line, key, v);
+        return;
+    case TK_SOURCE_ADDRESS: {
+        enum ip_family fam;
+        if (config_parse_address(v, &fam))
+            err_source_address(p, line, key, v);
+        else
+            set_str(p, &t->source_address, v, CONFIG_ADDRESS_MAX);
+        return;
+    }
     case TK_COUNT:
         break;
     }
@@ -850,6 +894,89 @@ static void default_ehlo_name(char *dst, size_t n)
     copy_str(dst, n, "localhost");
 }
 
+/* "an IPv4", "an IPv6": an address's family in a message. */
+static const char *family_words(enum ip_family f)
+{
+    return f == IP_FAMILY_IPV6 ? "an IPv6" : "an IPv4";
+}
+
+/* [agent]'s source_address must be of [agent]'s ip_family. */
+static void check_agent_family(struct parser *p)
+{
+    const struct agent_config *c = p->cfg;
+    enum ip_family fam;
+    if (!c->source_address[0] || p->agent_bad[AK_IP_FAMILY] ||
+        config_parse_address(c->source_address, &fam) ||
+        config_family_allows(c->ip_family, fam))
+        return;
+    config_err_at(p, p->agent_key_line[AK_SOURCE_ADDRESS], "source_address",
+                  "%s is %s address, but ip_family is %s (line %d)",
+                  c->source_address, family_words(fam),
+                  ip_family_name(c->ip_family),
+                  p->agent_key_line[AK_IP_FAMILY]);
+}
+
+/*
+ * A target's source_address must be of its ip_family, whichever of the
+ * two it inherits from [agent] (a pair both inherited was checked
+ * there): the message is at the target's own key and says where the
+ * other came from. A host that is an address of the other family can
+ * never be reached either: warned about (every probe fails with error
+ * connect, which says so too).
+ */
+static void check_target_family(struct parser *p,
+                                const struct target_config *t,
+                                const struct target_draft *d)
+{
+    enum ip_family fam, src;
+    bool own_src = d->set[TK_SOURCE_ADDRESS], own_fam = d->set[TK_IP_FAMILY];
+    /* Under auto a source address limits probes to its family. */
+    enum ip_family want = t->ip_family;
+    bool by_src = want == IP_FAMILY_AUTO && t->source_address[0] &&
+                  config_parse_address(t->source_address, &src) == 0;
+    if (by_src)
+        want = src;
+    if (d->set[TK_HOST] && !d->bad[TK_HOST] && !d->bad[TK_IP_FAMILY] &&
+        config_parse_address(t->host, &fam) == 0 &&
+        !config_family_allows(want, fam)) {
+        char why[CONFIG_ADDRESS_MAX + 64];
+        if (by_src)
+            snprintf(why, sizeof(why), "source_address %s is not",
+                     t->source_address);
+        else
+            snprintf(why, sizeof(why), "ip_family is %s",
+                     ip_family_name(t->ip_family));
+        config_warn_at(p, d->key_line[TK_HOST], "host",
+                       "%s is %s address, but %s: no probe can connect",
+                       t->host, family_words(fam), why);
+    }
+    if ((!own_src && !own_fam) || d->bad[TK_SOURCE_ADDRESS] ||
+        d->bad[TK_IP_FAMILY] || (!own_fam && p->agent_bad[AK_IP_FAMILY]) ||
+        !t->source_address[0] ||
+        config_parse_address(t->source_address, &fam) ||
+        config_family_allows(t->ip_family, fam))
+        return;
+    if (own_src && own_fam)
+        config_err_at(p, d->key_line[TK_SOURCE_ADDRESS], "source_address",
+                      "%s is %s address, but ip_family is %s (line %d)",
+                      t->source_address, family_words(fam),
+                      ip_family_name(t->ip_family), d->key_line[TK_IP_FAMILY]);
+    else if (own_src)
+        config_err_at(p, d->key_line[TK_SOURCE_ADDRESS], "source_address",
+                      "%s is %s address, but ip_family is %s (from "
+                      "[agent], line %d)",
+                      t->source_address, family_words(fam),
+                      ip_family_name(t->ip_family),
+                      p->agent_key_line[AK_IP_FAMILY]);
+    else
+        config_err_at(p, d->key_line[TK_IP_FAMILY], "ip_family",
+                      "%s does not fit source_address %s (from [agent], "
+                      "line %d), %s address; give this target a "
+                      "source_address of its own",
+                      ip_family_name(t->ip_family), t->source_address,
+                      p->agent_key_line[AK_SOURCE_ADDRESS], family_words(fam));
+}
+
 static void resolve(struct parser *p)
 {
     struct agent_config *c = p->cfg;
@@ -859,6 +986,7 @@ static void resolve(struct parser *p)
                       "timeout must not exceed interval (%s > %s)",
                       config_format_duration(c->timeout_ms, a, sizeof(a)),
                       config_format_duration(c->interval_ms, b, sizeof(b)));
+    check_agent_family(p);
     char ehlo_buf[CONFIG_HOST_MAX + 1];
     default_ehlo_name(ehlo_buf, sizeof(ehlo_buf));
     /* One copy for every target that does not set its own. */
@@ -888,6 +1016,11 @@ static void resolve(struct parser *p)
         /* The target's list replaces [agent]'s: no union. */
         if (!d->set[TK_EXTRA_METRICS])
             t->extra_metrics = c->extra_metrics;
+        if (!d->set[TK_IP_FAMILY])
+            t->ip_family = c->ip_family;
+        if (!d->set[TK_SOURCE_ADDRESS])
+            t->source_address = c->source_address;
+        check_target_family(p, t, d);
         /* Inherited from both: [agent]'s own check said it already. A
          * refused value was reported already too. */
         if ((d->set[TK_INTERVAL] || d->set[TK_TIMEOUT]) &&
@@ -962,6 +1095,9 @@ static struct agent_config *load_text(const char *name, const char *base_dir,
     copy_str(c->ca_file, sizeof(c->ca_file), CONFIG_DEFAULT_CA_FILE);
     c->log_level = CONFIG_DEFAULT_LOG_LEVEL;
     c->extra_metrics = CONFIG_DEFAULT_EXTRA_METRICS;
+    c->ip_family = CONFIG_DEFAULT_IP_FAMILY;
+    copy_str(c->source_address, sizeof(c->source_address),
+             CONFIG_DEFAULT_SOURCE_ADDRESS);
 
     int rc = ini_parse_stream(config_reader, &p, config_handler, &p);
     /* The reader hands inih nothing it can reject; should it still, say

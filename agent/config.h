@@ -23,11 +23,25 @@
 #define CONFIG_WEB_USER_MAX  64
 #define CONFIG_BCRYPT_LEN    60
 #define CONFIG_WEB_USERS_MAX 256
+/* The longest IPv4 or IPv6 address in text (INET6_ADDRSTRLEN - 1). */
+#define CONFIG_ADDRESS_MAX 45
 
 enum tls_mode { TLS_MODE_STARTTLS, TLS_MODE_IMPLICIT, TLS_MODE_NONE };
 
 /* "starttls", "implicit", "none" (the `tls` label of smtp_target_info). */
 const char *tls_mode_name(enum tls_mode mode);
+
+/* Which addresses of host a probe may connect to (key ip_family): any
+ * (as libcurl's happy eyeballs tries them), IPv4 only, IPv6 only. */
+enum ip_family {
+    IP_FAMILY_AUTO,
+    IP_FAMILY_IPV4,
+    IP_FAMILY_IPV6,
+    IP_FAMILY_COUNT
+};
+
+/* "auto", "ipv4", "ipv6"; "unknown" out of range. */
+const char *ip_family_name(enum ip_family f);
 
 /*
  * The detail a target's series carry beyond the default (key
@@ -62,6 +76,8 @@ const char *config_extra_name(enum config_extra e);
 #define CONFIG_DEFAULT_PORT_IMPLICIT         465u
 #define CONFIG_DEFAULT_PORT_NONE             25u
 #define CONFIG_DEFAULT_EXTRA_METRICS         0u /* none */
+#define CONFIG_DEFAULT_IP_FAMILY             IP_FAMILY_AUTO
+#define CONFIG_DEFAULT_SOURCE_ADDRESS        "" /* the kernel's choice */
 /* The ranges the values must be in. */
 #define CONFIG_DURATION_MAX_MS           (24ULL * 3600 * 1000)
 #define CONFIG_MAX_CONCURRENT_PROBES_MAX 65535u
@@ -98,6 +114,11 @@ struct target_config {
     uint64_t timeout_ms;  /* resolved: [agent] timeout */
     /* CONFIG_EXTRA_BIT()s; resolved: [agent] extra_metrics. */
     unsigned extra_metrics;
+    enum ip_family ip_family; /* resolved: [agent] ip_family */
+    /* The local address probes connect from: an IPv4 or IPv6 literal of
+     * ip_family's family (checked at load), "" for the kernel's choice;
+     * resolved: [agent] source_address. */
+    const char *source_address;
     int line; /* line of the [target "..."] header */
 };
 
@@ -117,6 +138,8 @@ struct agent_config {
     char ca_file[CONFIG_PATH_MAX + 1];
     enum log_level log_level; /* CONFIG_DEFAULT_LOG_LEVEL */
     unsigned extra_metrics;   /* CONFIG_DEFAULT_EXTRA_METRICS */
+    enum ip_family ip_family; /* CONFIG_DEFAULT_IP_FAMILY */
+    char source_address[CONFIG_ADDRESS_MAX + 1]; /* "": the kernel's */
     /* HTTPS for the endpoint: both PEM files, or "" for plain HTTP. Only
      * checked here (readable, PEM); the HTTP server reads them at start. */
     char web_tls_cert_file[CONFIG_PATH_MAX + 1];

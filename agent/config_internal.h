@@ -30,6 +30,8 @@ enum agent_key {
     AK_WEB_BASIC_AUTH_PASSWORD_HASH,
     AK_WEB_BASIC_AUTH_USERS_FILE,
     AK_EXTRA_METRICS,
+    AK_IP_FAMILY,
+    AK_SOURCE_ADDRESS,
     AK_COUNT
 };
 
@@ -53,6 +55,8 @@ enum target_key {
     TK_INTERVAL,
     TK_TIMEOUT,
     TK_EXTRA_METRICS,
+    TK_IP_FAMILY,
+    TK_SOURCE_ADDRESS,
     TK_COUNT
 };
 

@@ -39,6 +39,55 @@ const char *tls_mode_name(enum tls_mode mode)
     return "unknown";
 }
 
+static const char *const ip_family_names[] = {
+    [IP_FAMILY_AUTO] = "auto",
+    [IP_FAMILY_IPV4] = "ipv4",
+    [IP_FAMILY_IPV6] = "ipv6",
+};
+_Static_assert(sizeof ip_family_names / sizeof ip_family_names[0] ==
+                   IP_FAMILY_COUNT,
+               "a word for every ip_family");
+
+const char *ip_family_name(enum ip_family f)
+{
+    if ((unsigned)f >= IP_FAMILY_COUNT)
+        return "unknown";
+    return ip_family_names[f];
+}
+
+int config_parse_ip_family(const char *s, enum ip_family *out)
+{
+    for (int i = 0; i < IP_FAMILY_COUNT; i++) {
+        if (strcmp(s, ip_family_names[i]) == 0) {
+            *out = (enum ip_family)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int config_parse_address(const char *s, enum ip_family *family)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (strlen(s) > CONFIG_ADDRESS_MAX)
+        return -1;
+    if (inet_pton(AF_INET, s, &a4) == 1) {
+        *family = IP_FAMILY_IPV4;
+        return 0;
+    }
+    if (inet_pton(AF_INET6, s, &a6) == 1) {
+        *family = IP_FAMILY_IPV6;
+        return 0;
+    }
+    return -1;
+}
+
+bool config_family_allows(enum ip_family want, enum ip_family addr)
+{
+    return want == IP_FAMILY_AUTO || want == addr;
+}
+
 unsigned config_default_port(enum tls_mode mode)
 {
     switch (mode) {

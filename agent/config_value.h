@@ -32,6 +32,19 @@ int config_parse_bool(const char *s, bool *out);
 /* starttls, implicit, none: tls_mode_name()'s words, exactly. */
 int config_parse_tls(const char *s, enum tls_mode *out);
 
+/* auto, ipv4, ipv6: ip_family_name()'s words, exactly. */
+int config_parse_ip_family(const char *s, enum ip_family *out);
+
+/* source_address: an IPv4 or an IPv6 address literal (inet_pton's
+ * syntax: no brackets, no zone, no host name), at most
+ * CONFIG_ADDRESS_MAX characters; *family is IP_FAMILY_IPV4 or
+ * IP_FAMILY_IPV6. */
+int config_parse_address(const char *s, enum ip_family *family);
+
+/* Whether an address of family addr (IPV4 or IPV6) may be used where
+ * ip_family is want: always under auto, else only the same family. */
+bool config_family_allows(enum ip_family want, enum ip_family addr);
+
 /* The shortest exact spelling that config_parse_duration() reads back:
  * "1h", "90s", "250ms". Returns dst. */
 const char *config_format_duration(uint64_t ms, char *dst, size_t n);

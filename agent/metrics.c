@@ -321,6 +321,8 @@ static void keep_last(struct mtarget *t, const struct probe_result *r)
     t->last_start_time = r->start_time;
     for (int p = 0; p < PROBE_PHASE_COUNT; p++)
         t->last_phase[p] = r->phase_seconds[p];
+    t->last_ip_protocol =
+        r->ip_protocol == 4 || r->ip_protocol == 6 ? r->ip_protocol : 0;
     /* Out of memory: the page shows the target as it was configured
      * until the next probe; the series are right all the same. */
     if (zpack_store(&t->last, r, sizeof(*r)) < 0)

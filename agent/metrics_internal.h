@@ -74,6 +74,7 @@ struct mtarget {
     enum report_state last_state;
     double last_start_time;
     double last_phase[PROBE_PHASE_COUNT]; /* < 0: not reached */
+    unsigned last_ip_protocol;            /* 4, 6; 0: no address reached */
     struct report_history history;
     int last_code[PROBE_STAGE_COUNT]; /* 0: no reply in the last probe */
 

@@ -124,6 +124,16 @@ static int emit_phases(struct fam *f, const struct mtarget *t)
     return 0;
 }
 
+/* Like blackbox_exporter's probe_ip_protocol: one series per probed
+ * target, 0 when the last probe reached no address. */
+static int emit_ip_protocol(struct fam *f, const struct mtarget *t)
+{
+    struct expo_label l[] = {L("target", t->name)};
+    if (!t->probed)
+        return 0;
+    return fam_sample(f, l, 1, (double)t->last_ip_protocol);
+}
+
 static int emit_probes(struct fam *f, const struct mtarget *t)
 {
     struct expo_label l[] = {L("target", t->name)};
@@ -425,6 +435,10 @@ static const struct family {
     {"smtp_probe_phase_duration_seconds",
      "Duration of each phase the last probe reached.", EXPO_GAUGE, emit_phases,
      NULL},
+    {"smtp_probe_ip_protocol",
+     "IP version of the address the last probe connected to: 4 or 6, 0 "
+     "when it reached none.",
+     EXPO_GAUGE, emit_ip_protocol, NULL},
     {"smtp_probes_total", "Probes finished.", EXPO_COUNTER, emit_probes, NULL},
     {"smtp_probe_failures_total",
      "Failed probes by the stage where they failed.", EXPO_COUNTER,

@@ -9,8 +9,8 @@
 static void table_fault_row(FILE *out, const struct probe_result *r,
                             const struct report *rep)
 {
-    fprintf(out, "%-24s %-9s %-4s %-22s %8.3fs %-8s %9s\n", r->target, "-",
-            "-", rep->outcome, r->duration_seconds, "-", "-");
+    fprintf(out, "%-24s %-9s %-4s %-22s %8.3fs %-8s %9s %s\n", r->target, "-",
+            "-", rep->outcome, r->duration_seconds, "-", "-", "-");
     if (r->detail[0])
         fprintf(out, "  the agent failed, not the target: %s\n", r->detail);
     fprintf(out, "  note: %s\n", rep->note);
@@ -46,9 +46,10 @@ static void table_row(FILE *out, const struct probe_result *r, double now)
         snprintf(code, sizeof(code), "%d", rep.reply->code);
     if (rep.has_cert_days)
         snprintf(days, sizeof(days), "%.1f", rep.cert_days_left);
-    fprintf(out, "%-24s %-9s %-4s %-22s %8.3fs %-8s %9s\n", r->target,
+    fprintf(out, "%-24s %-9s %-4s %-22s %8.3fs %-8s %9s %s\n", r->target,
             probe_stage_name(r->stage), code, rep.outcome, r->duration_seconds,
-            r->tls.present ? r->tls.version : "-", days);
+            r->tls.present ? r->tls.version : "-", days,
+            r->address[0] ? r->address : "-");
     table_auth_rows(out, r);
     if (r->success)
         return;
@@ -66,8 +67,8 @@ static void table_row(FILE *out, const struct probe_result *r, double now)
 void once_print_table(FILE *out, const struct probe_result *results, size_t n,
                       double now)
 {
-    fprintf(out, "%-24s %-9s %-4s %-22s %9s %-8s %9s\n", "TARGET", "STAGE",
-            "CODE", "CLASS", "DURATION", "TLS", "CERT_DAYS");
+    fprintf(out, "%-24s %-9s %-4s %-22s %9s %-8s %9s %s\n", "TARGET", "STAGE",
+            "CODE", "CLASS", "DURATION", "TLS", "CERT_DAYS", "ADDRESS");
     for (size_t i = 0; i < n; i++)
         table_row(out, &results[i], now);
 }
@@ -81,6 +82,16 @@ static void json_code(struct json *j, const char *key, int code)
         json_int(j, key, code);
     else
         json_str(j, key, NULL);
+}
+
+/* The address that answered and its IP version, null when none did. */
+static void json_address(struct json *j, const struct probe_result *r)
+{
+    json_str_or_null(j, "address", r->address);
+    if (r->ip_protocol == 4 || r->ip_protocol == 6)
+        json_int(j, "ip_protocol", r->ip_protocol);
+    else
+        json_str(j, "ip_protocol", NULL);
 }
 
 static void json_tls(struct json *j, const struct tls_facts *t,
@@ -189,6 +200,8 @@ static void json_fault_target(struct json *j, const struct probe_result *r,
     else
         json_str(j, "start_time", NULL);
     json_num(j, "duration_seconds", r->duration_seconds);
+    json_str(j, "address", NULL);
+    json_str(j, "ip_protocol", NULL);
     json_str(j, "tls", NULL);
     json_str(j, "ehlo", NULL);
     json_open(j, "auth", '[');
@@ -225,6 +238,7 @@ static void json_target(struct json *j, const struct probe_result *r,
     else
         json_str(j, "start_time", NULL);
     json_num(j, "duration_seconds", r->duration_seconds);
+    json_address(j, r);
     json_tls(j, &r->tls, &rp);
     json_ehlo(j, r);
     json_auth(j, r);

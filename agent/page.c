@@ -296,6 +296,20 @@ static void pg_ehlo(struct page *pg, const struct probe_result *r)
     pg_puts(pg, "</dd>\n");
 }
 
+/* The address that answered, of the host's addresses: which backend
+ * this result is about. */
+static void pg_address(struct page *pg, const struct probe_result *r)
+{
+    pg_dt(pg, "Address", NULL);
+    if (!r->address[0]) {
+        pg_puts(pg, "none reached</dd>\n");
+        return;
+    }
+    pg_esc(pg, r->address);
+    pg_printf(pg, " <span class=\"muted\">(IPv%u)</span></dd>\n",
+              r->ip_protocol);
+}
+
 static void pg_tls(struct page *pg, const struct tls_facts *t,
                    const struct report *report)
 {
@@ -384,6 +398,7 @@ static void pg_card(struct page *pg, const struct metrics_last *l)
     pg_outcome(pg, r, &report);
     if (st == PAGE_FAILING)
         pg_explanation(pg, &report);
+    pg_address(pg, r);
     pg_auth(pg, r);
     pg_replies(pg, r);
     pg_ehlo(pg, r);

@@ -18,9 +18,9 @@
 #include "redact.h"
 
 static const char *const phase_names[] = {
-    [PROBE_PHASE_CONNECT] = "connect", [PROBE_PHASE_BANNER] = "banner",
-    [PROBE_PHASE_EHLO] = "ehlo",       [PROBE_PHASE_STARTTLS] = "starttls",
-    [PROBE_PHASE_AUTH] = "auth",
+    [PROBE_PHASE_RESOLVE] = "resolve",   [PROBE_PHASE_CONNECT] = "connect",
+    [PROBE_PHASE_BANNER] = "banner",     [PROBE_PHASE_EHLO] = "ehlo",
+    [PROBE_PHASE_STARTTLS] = "starttls", [PROBE_PHASE_AUTH] = "auth",
 };
 _Static_assert(sizeof phase_names / sizeof phase_names[0] == PROBE_PHASE_COUNT,
                "a name for every probe phase");
@@ -484,12 +484,15 @@ int prober_start(struct prober *pr, const struct target_config *target,
              target->server_name);
     snprintf(p->ehlo_name, sizeof(p->ehlo_name), "%s", target->ehlo_name);
     snprintf(p->username, sizeof(p->username), "%s", target->username);
+    snprintf(p->source_address, sizeof(p->source_address), "%s",
+             target->source_address);
     p->target.name = p->name;
     p->target.host = p->host;
     p->target.ca_file = p->ca_file;
     p->target.server_name = p->server_name;
     p->target.ehlo_name = p->ehlo_name;
     p->target.username = p->username;
+    p->target.source_address = p->source_address;
     p->target.secret = NULL;
     if (target->secret) {
         p->target.secret = malloc(target->secret_len + 1);

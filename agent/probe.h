@@ -14,7 +14,8 @@
 
 /* Phases timed from the stamps of the reply lines: the `phase` label. */
 enum probe_phase {
-    PROBE_PHASE_CONNECT,  /* TCP connect */
+    PROBE_PHASE_RESOLVE,  /* the name to addresses (~0 for an address) */
+    PROBE_PHASE_CONNECT,  /* resolved -> TCP connected */
     PROBE_PHASE_BANNER,   /* connected -> greeting complete */
     PROBE_PHASE_EHLO,     /* greeting -> EHLO reply complete */
     PROBE_PHASE_STARTTLS, /* STARTTLS, handshake and second EHLO; for
@@ -41,6 +42,8 @@ enum probe_fault {
 const char *probe_fault_name(enum probe_fault fault);
 
 #define PROBE_TEXT_MAX 256
+/* The longest IPv4 or IPv6 address in text (INET6_ADDRSTRLEN - 1). */
+#define PROBE_ADDRESS_MAX 45
 
 /* A final reply as kept in a result: code 0 means none at that stage. */
 struct probe_reply {
@@ -92,6 +95,11 @@ struct probe_result {
     double phase_seconds[PROBE_PHASE_COUNT]; /* < 0: not reached */
     double duration_seconds;
     double start_time; /* unix time, seconds */
+    /* The address that answered: the one the first session's TCP
+     * connection reached (of all the addresses host resolved to), "" when
+     * it reached none; ip_protocol its family, 4 or 6 (0: none). */
+    char address[PROBE_ADDRESS_MAX + 1];
+    unsigned ip_protocol;
     bool ehlo_seen;
     struct smtp_ehlo ehlo;     /* the last EHLO (after TLS when STARTTLS) */
     bool ehlo_withheld;        /* an EHLO keyword held a form of the secret */

@@ -3,7 +3,9 @@
  * hands it over, the TLS facts, and where a failed phase stood. */
 #include "probe_internal.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -391,6 +393,47 @@ static bool connect_fault(struct session *s, CURLcode rc)
     return false;
 }
 
+/* The family of an address literal, IP_FAMILY_AUTO for anything else. */
+static enum ip_family address_family(const char *s)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (inet_pton(AF_INET, s, &a4) == 1)
+        return IP_FAMILY_IPV4;
+    if (inet_pton(AF_INET6, s, &a6) == 1)
+        return IP_FAMILY_IPV6;
+    return IP_FAMILY_AUTO;
+}
+
+/* The family the target's addresses are taken of: ip_family, or under
+ * auto that of source_address, when one is set (a socket bound to an
+ * IPv4 address cannot reach an IPv6 one). */
+static enum ip_family connect_family(const struct target_config *t)
+{
+    if (t->ip_family != IP_FAMILY_AUTO || !t->source_address[0])
+        return t->ip_family;
+    return address_family(t->source_address);
+}
+
+/* An address literal as host that the probe's family excludes: curl
+ * says only "Couldn't connect to server"; this says why. */
+static bool connect_family_mismatch(struct session *s)
+{
+    const struct target_config *t = &s->probe->target;
+    enum ip_family want = connect_family(t);
+    enum ip_family host = address_family(t->host);
+    if (want == IP_FAMILY_AUTO || host == IP_FAMILY_AUTO || want == host)
+        return false;
+    probe_fail(s->probe, PROBE_STAGE_CONNECT, PROBE_ERROR_CONNECT,
+               "connect: %s is an %s address, but the probe may only use "
+               "%s (%s)",
+               t->host, host == IP_FAMILY_IPV6 ? "IPv6" : "IPv4",
+               want == IP_FAMILY_IPV6 ? "IPv6" : "IPv4",
+               t->ip_family != IP_FAMILY_AUTO ? "ip_family"
+                                              : "source_address");
+    return true;
+}
+
 /* A connect phase that curl ended with rc, when we did not stop it. */
 static void connect_failed(struct session *s, CURLcode rc)
 {
@@ -409,9 +452,18 @@ static void connect_failed(struct session *s, CURLcode rc)
         stage = PROBE_STAGE_CONNECT;
         break;
     case CURLE_COULDNT_CONNECT:
+        if (connect_family_mismatch(s))
+            return;
         error = PROBE_ERROR_CONNECT;
         stage = PROBE_STAGE_CONNECT;
         break;
+    case CURLE_INTERFACE_FAILED:
+        /* Not an address of this machine (any more). */
+        probe_fail(s->probe, PROBE_STAGE_CONNECT, PROBE_ERROR_CONNECT,
+                   "connect: source_address %s: %s",
+                   s->probe->target.source_address,
+                   s->errbuf[0] ? s->errbuf : curl_easy_strerror(rc));
+        return;
     case CURLE_OPERATION_TIMEDOUT:
         probe_timeout(s->probe, stage);
         return;
@@ -439,20 +491,53 @@ static void connect_failed(struct session *s, CURLcode rc)
                s->errbuf[0] ? s->errbuf : curl_easy_strerror(rc));
 }
 
+/* The address the session's TCP connection reached, and its family. */
+static void connect_address_note(struct session *s)
+{
+    struct probe_result *r = &s->probe->res;
+    char *ip = NULL;
+    struct in_addr a4;
+    struct in6_addr a6;
+
+    if (curl_easy_getinfo(s->easy, CURLINFO_PRIMARY_IP, &ip) != CURLE_OK ||
+        !ip || strlen(ip) > PROBE_ADDRESS_MAX)
+        return;
+    if (inet_pton(AF_INET, ip, &a4) == 1)
+        r->ip_protocol = 4;
+    else if (inet_pton(AF_INET6, ip, &a6) == 1)
+        r->ip_protocol = 6;
+    else
+        return;
+    snprintf(r->address, sizeof(r->address), "%s", ip);
+}
+
+/*
+ * curl's times count from the start of the session: NAMELOOKUP when the
+ * name was resolved (~0 for an address), CONNECT when TCP was connected.
+ * resolve is the first, connect the time between the two.
+ */
 void connect_phases_note(struct session *s)
 {
     struct probe *p = s->probe;
     double *ph = p->res.phase_seconds;
-    curl_off_t connected = 0, handshaken = 0;
+    curl_off_t resolved = 0, connected = 0, handshaken = 0;
 
     if (p->sess != s || p->next_mech > 1)
         return;
+    curl_easy_getinfo(s->easy, CURLINFO_NAMELOOKUP_TIME_T, &resolved);
     curl_easy_getinfo(s->easy, CURLINFO_CONNECT_TIME_T, &connected);
     curl_easy_getinfo(s->easy, CURLINFO_APPCONNECT_TIME_T, &handshaken);
 
     uint64_t ready = s->t_start + (uint64_t)connected * 1000u;
-    if (connected > 0)
-        ph[PROBE_PHASE_CONNECT] = (double)connected / 1e6;
+    /* An address is resolved in well under a microsecond: a connection
+     * made says the name was resolved, even at 0. */
+    if (resolved > 0 || connected > 0)
+        ph[PROBE_PHASE_RESOLVE] = (double)resolved / 1e6;
+    if (connected > 0) {
+        ph[PROBE_PHASE_CONNECT] =
+            connected > resolved ? (double)(connected - resolved) / 1e6 : 0;
+        connect_address_note(s);
+    }
     if (p->target.tls == TLS_MODE_IMPLICIT && handshaken > connected) {
         ph[PROBE_PHASE_STARTTLS] = (double)(handshaken - connected) / 1e6;
         ready = s->t_start + (uint64_t)handshaken * 1000u;
@@ -530,6 +615,24 @@ CURL *connect_easy_new(struct session *s, uint64_t remaining_ms)
             return NULL;
         }
         curl_easy_setopt(e, CURLOPT_CONNECT_TO, s->connect_to);
+    }
+
+    /* "host!": an address, never taken for an interface's name. */
+    if (t->source_address[0]) {
+        char iface[CONFIG_ADDRESS_MAX + 8];
+        snprintf(iface, sizeof(iface), "host!%s", t->source_address);
+        curl_easy_setopt(e, CURLOPT_INTERFACE, iface);
+    }
+    switch (connect_family(t)) {
+    case IP_FAMILY_IPV4:
+        curl_easy_setopt(e, CURLOPT_IPRESOLVE, (long)CURL_IPRESOLVE_V4);
+        break;
+    case IP_FAMILY_IPV6:
+        curl_easy_setopt(e, CURLOPT_IPRESOLVE, (long)CURL_IPRESOLVE_V6);
+        break;
+    default:
+        curl_easy_setopt(e, CURLOPT_IPRESOLVE, (long)CURL_IPRESOLVE_WHATEVER);
+        break;
     }
 
     long ms = remaining_ms > 0 ? (long)remaining_ms : 1;

@@ -233,6 +233,8 @@ static void test_sample_documents_every_key(void **state)
         "web_basic_auth_password_hash",
         "web_basic_auth_users_file",
         "extra_metrics",
+        "ip_family",
+        "source_address",
     };
     char *raw = read_whole(TEST_SOURCE_DIR "/config/agent.ini");
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
@@ -414,6 +416,93 @@ static void test_extra_metrics(void **state)
     config_diag_free(&d);
 }
 
+/* ip_family and source_address: [agent]'s are every target's default, a
+ * target's own replace them; "" is the kernel's choice of address. */
+static void test_ip_family_and_source_address(void **state)
+{
+    (void)state;
+    struct config_diag d;
+    struct agent_config *c = load("[target \"plain\"]\nhost = a\n", &d);
+    assert_non_null(c);
+    assert_int_equal(c->ip_family, IP_FAMILY_AUTO);
+    assert_string_equal(c->source_address, "");
+    assert_int_equal(c->targets[0].ip_family, IP_FAMILY_AUTO);
+    assert_string_equal(c->targets[0].source_address, "");
+    config_free(c);
+    config_diag_free(&d);
+
+    c = load("[agent]\nip_family = ipv4\nsource_address = 127.0.0.2\n"
+             "[target \"inherits\"]\nhost = a\n"
+             "[target \"v6\"]\nhost = b\nip_family = ipv6\n"
+             "source_address = ::1\n"
+             "[target \"own-address\"]\nhost = c\n"
+             "source_address = 127.0.0.1\n"
+             "[target \"empty\"]\nhost = d\nip_family =\n"
+             "source_address =\n",
+             &d);
+    if (!c)
+        fail_msg("%s", buf_str(&d.errors));
+    assert_int_equal(d.n_warnings, 0);
+    assert_int_equal(c->ip_family, IP_FAMILY_IPV4);
+    assert_string_equal(c->source_address, "127.0.0.2");
+    const struct target_config *t = config_find_target(c, "inherits");
+    assert_int_equal(t->ip_family, IP_FAMILY_IPV4);
+    assert_string_equal(t->source_address, "127.0.0.2");
+    t = config_find_target(c, "v6");
+    assert_int_equal(t->ip_family, IP_FAMILY_IPV6);
+    assert_string_equal(t->source_address, "::1");
+    t = config_find_target(c, "own-address");
+    assert_int_equal(t->ip_family, IP_FAMILY_IPV4);
+    assert_string_equal(t->source_address, "127.0.0.1");
+    t = config_find_target(c, "empty");
+    assert_int_equal(t->ip_family, IP_FAMILY_IPV4);
+    assert_string_equal(t->source_address, "127.0.0.2");
+    config_free(c);
+    config_diag_free(&d);
+
+    /* auto takes an address of either family. */
+    c = load("[target \"a\"]\nhost = a\nsource_address = ::1\n"
+             "[target \"b\"]\nhost = b\nip_family = auto\n"
+             "source_address = 127.0.0.1\n",
+             &d);
+    if (!c)
+        fail_msg("%s", buf_str(&d.errors));
+    assert_string_equal(c->targets[0].source_address, "::1");
+    assert_int_equal(c->targets[1].ip_family, IP_FAMILY_AUTO);
+    config_free(c);
+    config_diag_free(&d);
+
+    /* A host that is an address of the other family loads (the probe
+     * fails with error connect), warned about at its line. */
+    c = load("[target \"a\"]\nhost = 127.0.0.1\nip_family = ipv6\n"
+             "[target \"b\"]\nhost = ::1\nsource_address = 127.0.0.1\n"
+             "[target \"c\"]\nhost = ::1\nip_family = ipv6\n"
+             "[target \"d\"]\nhost = localhost\nip_family = ipv6\n",
+             &d);
+    if (!c)
+        fail_msg("%s", buf_str(&d.errors));
+    assert_int_equal(d.n_warnings, 2);
+    assert_line(buf_str(&d.warnings),
+                "t.ini:2: host: 127.0.0.1 is an IPv4 address, but ip_family "
+                "is ipv6: no probe can connect");
+    assert_line(buf_str(&d.warnings),
+                "t.ini:5: host: ::1 is an IPv6 address, but source_address "
+                "127.0.0.1 is not: no probe can connect");
+    config_free(c);
+    config_diag_free(&d);
+
+    /* One mistake, one message: a refused family is not compared again. */
+    c = load("[agent]\nsource_address = 127.0.0.1\n"
+             "[target \"a\"]\nhost = a\nip_family = ipv7\n",
+             &d);
+    assert_null(c);
+    assert_int_equal(d.n_errors, 1);
+    assert_line(buf_str(&d.errors),
+                "t.ini:5: ip_family: must be auto, ipv4 or ipv6, not "
+                "\"ipv7\"");
+    config_diag_free(&d);
+}
+
 /* ---- errors, one kind at a time ---- */
 
 struct error_case {
@@ -433,7 +522,63 @@ struct error_case {
     "valid: none, or one or more of duration_buckets, ehlo_extensions, "      \
     "last_reply_codes, zero_series separated by commas"
 
+#define SOURCE_MSG                                                            \
+    "must be an IPv4 or IPv6 address of this machine (IPv6 without "          \
+    "brackets; not a host or interface name), not "
+
 static const struct error_case error_cases[] = {
+    /* ip_family and source_address, in [agent] and in a [target] */
+    {"[agent]\nip_family = inet6\n",
+     true,
+     1,
+     {"t.ini:2: ip_family: must be auto, ipv4 or ipv6, not \"inet6\""}},
+    {"[target \"a\"]\nhost = a\nip_family = IPv4\n",
+     false,
+     1,
+     {"t.ini:3: ip_family: must be auto, ipv4 or ipv6, not \"IPv4\""}},
+    {"[agent]\nsource_address = eth0\n",
+     true,
+     1,
+     {"t.ini:2: source_address: " SOURCE_MSG "\"eth0\""}},
+    {"[target \"a\"]\nhost = a\nsource_address = localhost\n",
+     false,
+     1,
+     {"t.ini:3: source_address: " SOURCE_MSG "\"localhost\""}},
+    {"[target \"a\"]\nhost = a\nsource_address = [::1]\n",
+     false,
+     1,
+     {"t.ini:3: source_address: " SOURCE_MSG "\"[::1]\""}},
+    {"[target \"a\"]\nhost = a\nsource_address = host!127.0.0.1\n",
+     false,
+     1,
+     {"t.ini:3: source_address: " SOURCE_MSG "\"host!127.0.0.1\""}},
+    /* The wrong family: both in [agent] */
+    {"[agent]\nip_family = ipv6\nsource_address = 127.0.0.1\n",
+     true,
+     1,
+     {"t.ini:3: source_address: 127.0.0.1 is an IPv4 address, but "
+      "ip_family is ipv6 (line 2)"}},
+    /* both in the target, either order */
+    {"[target \"a\"]\nhost = a\nsource_address = ::1\nip_family = ipv4\n",
+     false,
+     1,
+     {"t.ini:3: source_address: ::1 is an IPv6 address, but ip_family is "
+      "ipv4 (line 4)"}},
+    /* the target's address against [agent]'s family */
+    {"[agent]\nip_family = ipv4\n"
+     "[target \"a\"]\nhost = a\nsource_address = ::1\n",
+     false,
+     1,
+     {"t.ini:5: source_address: ::1 is an IPv6 address, but ip_family is "
+      "ipv4 (from [agent], line 2)"}},
+    /* the target's family against [agent]'s address */
+    {"[agent]\nsource_address = 127.0.0.1\n"
+     "[target \"a\"]\nhost = a\nip_family = ipv6\n",
+     false,
+     1,
+     {"t.ini:5: ip_family: ipv6 does not fit source_address 127.0.0.1 "
+      "(from [agent], line 2), an IPv4 address; give this target a "
+      "source_address of its own"}},
     /* extra_metrics, in [agent] and in a [target] */
     {"[agent]\nlog_level = info\nextra_metrics = zero_series, buckets\n",
      true,
@@ -2330,6 +2475,7 @@ int main(void)
         cmocka_unit_test(test_good_file),
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_extra_metrics),
+        cmocka_unit_test(test_ip_family_and_source_address),
         cmocka_unit_test(test_errors_table),
         cmocka_unit_test(test_multiple_errors),
         cmocka_unit_test(test_too_many_errors),

@@ -194,6 +194,84 @@ static void test_parse_tls(void **state)
     }
 }
 
+static void test_parse_ip_family(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *s;
+        int rc;
+        enum ip_family v;
+    } cases[] = {
+        {"auto", 0, IP_FAMILY_AUTO},    {"ipv4", 0, IP_FAMILY_IPV4},
+        {"ipv6", 0, IP_FAMILY_IPV6},    {"IPv4", -1, IP_FAMILY_COUNT},
+        {"4", -1, IP_FAMILY_COUNT},     {"inet6", -1, IP_FAMILY_COUNT},
+        {"any", -1, IP_FAMILY_COUNT},   {"", -1, IP_FAMILY_COUNT},
+        {"ipv6 ", -1, IP_FAMILY_COUNT}, {"ipv46", -1, IP_FAMILY_COUNT},
+    };
+    for (size_t i = 0; i < LEN(cases); i++) {
+        enum ip_family v = IP_FAMILY_COUNT;
+        int rc = config_parse_ip_family(cases[i].s, &v);
+        if (rc != cases[i].rc || v != cases[i].v)
+            fail_msg("\"%s\": rc %d, family %d", cases[i].s, rc, (int)v);
+        if (rc == 0)
+            assert_string_equal(ip_family_name(v), cases[i].s);
+    }
+    assert_string_equal(ip_family_name(IP_FAMILY_COUNT), "unknown");
+}
+
+/* source_address: a literal only, never a name or an interface (curl's
+ * CURLOPT_INTERFACE would take "eth0" or "localhost" for one). */
+static void test_parse_address(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *s;
+        int rc;
+        enum ip_family v;
+    } cases[] = {
+        {"127.0.0.1", 0, IP_FAMILY_IPV4},
+        {"192.0.2.10", 0, IP_FAMILY_IPV4},
+        {"0.0.0.0", 0, IP_FAMILY_IPV4},
+        {"::1", 0, IP_FAMILY_IPV6},
+        {"2001:db8::25", 0, IP_FAMILY_IPV6},
+        {"::ffff:192.0.2.1", 0, IP_FAMILY_IPV6},
+        {"0000:0000:0000:0000:0000:ffff:255.255.255.255", 0, IP_FAMILY_IPV6},
+        {"localhost", -1, IP_FAMILY_COUNT},
+        {"eth0", -1, IP_FAMILY_COUNT},
+        {"if!eth0", -1, IP_FAMILY_COUNT},
+        {"host!127.0.0.1", -1, IP_FAMILY_COUNT},
+        {"[::1]", -1, IP_FAMILY_COUNT},
+        {"fe80::1%lo", -1, IP_FAMILY_COUNT},
+        {"127.0.0.1:25", -1, IP_FAMILY_COUNT},
+        {"127.1", -1, IP_FAMILY_COUNT},
+        {"127.0.0.256", -1, IP_FAMILY_COUNT},
+        {" 127.0.0.1", -1, IP_FAMILY_COUNT},
+        {"127.0.0.1 ", -1, IP_FAMILY_COUNT},
+        {"1:2:3:4:5:6:7:8:9", -1, IP_FAMILY_COUNT},
+        {"", -1, IP_FAMILY_COUNT},
+        /* one past the longest text of an address (45) */
+        {"0000:0000:0000:0000:0000:ffff:255.255.255.2550", -1,
+         IP_FAMILY_COUNT},
+    };
+    for (size_t i = 0; i < LEN(cases); i++) {
+        enum ip_family v = IP_FAMILY_COUNT;
+        int rc = config_parse_address(cases[i].s, &v);
+        if (rc != cases[i].rc || v != cases[i].v)
+            fail_msg("\"%s\": rc %d, family %d", cases[i].s, rc, (int)v);
+    }
+}
+
+static void test_family_allows(void **state)
+{
+    (void)state;
+    assert_true(config_family_allows(IP_FAMILY_AUTO, IP_FAMILY_IPV4));
+    assert_true(config_family_allows(IP_FAMILY_AUTO, IP_FAMILY_IPV6));
+    assert_true(config_family_allows(IP_FAMILY_IPV4, IP_FAMILY_IPV4));
+    assert_true(config_family_allows(IP_FAMILY_IPV6, IP_FAMILY_IPV6));
+    assert_false(config_family_allows(IP_FAMILY_IPV4, IP_FAMILY_IPV6));
+    assert_false(config_family_allows(IP_FAMILY_IPV6, IP_FAMILY_IPV4));
+}
+
 static void test_default_port(void **state)
 {
     (void)state;
@@ -568,6 +646,9 @@ int main(void)
         cmocka_unit_test(test_format_duration),
         cmocka_unit_test(test_parse_bool),
         cmocka_unit_test(test_parse_tls),
+        cmocka_unit_test(test_parse_ip_family),
+        cmocka_unit_test(test_parse_address),
+        cmocka_unit_test(test_family_allows),
         cmocka_unit_test(test_default_port),
         cmocka_unit_test(test_mechs),
         cmocka_unit_test(test_extra),

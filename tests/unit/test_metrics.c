@@ -810,6 +810,7 @@ static void test_family_order_and_promtool(void **state)
         "smtp_probe_success gauge",
         "smtp_probe_duration_seconds histogram",
         "smtp_probe_phase_duration_seconds gauge",
+        "smtp_probe_ip_protocol gauge",
         "smtp_probes_total counter",
         "smtp_probe_failures_total counter",
         "smtp_probe_errors_total counter",
@@ -1266,9 +1267,10 @@ static void test_first_probe_allocates_nothing(void **state)
  * Exact series per target for each option (README's "Metrics" counts
  * come from a real Postfix; this shape has 5 EHLO keywords, not 10).
  * Default, STARTTLS + AUTH PLAIN: success 1, duration +Inf/_sum/_count
- * 3, phases 5, probes 1, errors starttls_unavailable 1, replies 5, AUTH
+ * 3, phases 6 (resolve, connect, banner, ehlo, starttls, auth), IP
+ * protocol 1, probes 1, errors starttls_unavailable 1, replies 5, AUTH
  * results 4, advertised PLAIN 1, size 1, TLS info/expiry/valid 3, last
- * run 1, target info 1 = 27.
+ * run 1, target info 1 = 29.
  */
 static void test_series_per_option(void **state)
 {
@@ -1277,16 +1279,16 @@ static void test_series_per_option(void **state)
         unsigned extra;
         size_t auth, ehlo;
     } cases[] = {
-        {0, 27, 20},
+        {0, 29, 22},
         /* 13 more buckets */
-        {EXTRA(DURATION_BUCKETS), 40, 33},
+        {EXTRA(DURATION_BUCKETS), 42, 35},
         /* 5 keywords, and LOGIN and CRAM-MD5 (all 3 for EHLO-only) */
-        {EXTRA(EHLO_EXTENSIONS), 34, 28},
+        {EXTRA(EHLO_EXTENSIONS), 36, 30},
         /* one per stage with a reply: 5, and 4 without AUTH */
-        {EXTRA(LAST_REPLY_CODES), 32, 24},
+        {EXTRA(LAST_REPLY_CODES), 34, 26},
         /* 7 stages, the 7 other errors, skips of reason running */
-        {EXTRA(ZERO_SERIES), 42, 35},
-        {ALL_EXTRA, 67, 60},
+        {EXTRA(ZERO_SERIES), 44, 37},
+        {ALL_EXTRA, 69, 62},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         struct metrics *m = budget_store(cases[i].extra);

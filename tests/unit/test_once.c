@@ -361,8 +361,9 @@ static void test_agent_fault_is_not_the_targets(void **state)
     const char *row = strstr(text, "\nstarved ");
     assert_non_null(row);
     char line[256];
-    snprintf(line, sizeof(line), "%-24s %-9s %-4s %-22s %8.3fs %-8s %9s\n",
-             "starved", "-", "-", "agent:file_descriptors", 0.001, "-", "-");
+    snprintf(line, sizeof(line), "%-24s %-9s %-4s %-22s %8.3fs %-8s %9s %s\n",
+             "starved", "-", "-", "agent:file_descriptors", 0.001, "-", "-",
+             "-");
     assert_non_null(strstr(text, line));
     char *block = block_of(text, "starved");
     assert_non_null(block);

@@ -59,7 +59,7 @@ static struct target_config target_at(int port)
     t.host = "127.0.0.1";
     t.server_name = "127.0.0.1";
     t.ehlo_name = "probe.test";
-    t.ca_file = t.username = "";
+    t.ca_file = t.username = t.source_address = "";
     t.port = (unsigned)port;
     t.tls = TLS_MODE_NONE;
     t.interval_ms = 60000;
