@@ -118,8 +118,11 @@ static void result_auth_mixed(struct probe_result *r)
     reply_set(&r->replies[PROBE_STAGE_STARTTLS], PROBE_STAGE_STARTTLS, 220);
     reply_set(&r->replies[PROBE_STAGE_AUTH], PROBE_STAGE_AUTH, 535);
     reply_set(&r->replies[PROBE_STAGE_QUIT], PROBE_STAGE_QUIT, 221);
+    r->phase_seconds[PROBE_PHASE_RESOLVE] = 0.0005;
     r->phase_seconds[PROBE_PHASE_CONNECT] = 0.001;
     r->phase_seconds[PROBE_PHASE_BANNER] = 0.002;
+    snprintf(r->address, sizeof r->address, "2001:db8::25");
+    r->ip_protocol = 6;
     r->phase_seconds[PROBE_PHASE_EHLO] = 0.003;
     r->phase_seconds[PROBE_PHASE_STARTTLS] = 0.05;
     r->phase_seconds[PROBE_PHASE_AUTH] = 0.0125;
@@ -323,8 +326,11 @@ static void test_record(void **state)
         "smtp_probe_duration_seconds_bucket{target=\"mx1\",le=\"+Inf\"} 1",
         "smtp_probe_duration_seconds_sum{target=\"mx1\"} 0.07",
         "smtp_probe_duration_seconds_count{target=\"mx1\"} 1",
+        "smtp_probe_phase_duration_seconds{target=\"mx1\",phase=\"resolve\"}"
+        " 0.0005",
         "smtp_probe_phase_duration_seconds{target=\"mx1\",phase=\"connect\"}"
         " 0.001",
+        "smtp_probe_ip_protocol{target=\"mx1\"} 6",
         "smtp_probe_phase_duration_seconds{target=\"mx1\",phase=\"banner\"}"
         " 0.002",
         "smtp_probe_phase_duration_seconds{target=\"mx1\",phase=\"ehlo\"}"
@@ -391,6 +397,11 @@ static void test_record(void **state)
     assert_true(strstr(text, "mechanism=\"LOGIN\",class") <
                 strstr(text, "mechanism=\"PLAIN\",class"));
     assert_absent(text, "smtp_probe_success{target=\"mx2\"}");
+    /* Not probed yet: no IP version, not a 0 that says "none reached". */
+    assert_absent(text, "smtp_probe_ip_protocol{target=\"mx2\"}");
+    /* resolve comes first, as the probe goes. */
+    assert_true(strstr(text, "phase=\"resolve\"") <
+                strstr(text, "phase=\"connect\""));
     free(text);
 
     /* A connect failure: counted; phases and last codes of this probe only;
@@ -418,6 +429,8 @@ static void test_record(void **state)
         "smtp_probe_duration_seconds_bucket{target=\"mx1\",le=\"0.005\"} 1",
         "smtp_probe_duration_seconds_count{target=\"mx1\"} 2",
         "smtp_probe_last_run_timestamp_seconds{target=\"mx1\"} 1700000060",
+        /* no address reached: 0, not the last probe's 6 */
+        "smtp_probe_ip_protocol{target=\"mx1\"} 0",
     };
     for (size_t i = 0; i < sizeof want2 / sizeof *want2; i++)
         assert_line(text, want2[i]);
@@ -437,6 +450,8 @@ static void test_record(void **state)
     reply_set(&r.replies[PROBE_STAGE_AUTH], PROBE_STAGE_AUTH, 235);
     reply_set(&r.replies[PROBE_STAGE_QUIT], PROBE_STAGE_QUIT, 221);
     r.phase_seconds[PROBE_PHASE_CONNECT] = 0.25;
+    snprintf(r.address, sizeof r.address, "192.0.2.25");
+    r.ip_protocol = 4;
     r.ehlo_seen = true;
     snprintf(r.ehlo.keywords[0], sizeof r.ehlo.keywords[0], "CHUNKING");
     r.ehlo.n_keywords = 1;
@@ -461,6 +476,7 @@ static void test_record(void **state)
         "smtp_probe_success{target=\"mx1\"} 1",
         "smtp_probe_phase_duration_seconds{target=\"mx1\",phase=\"connect\"}"
         " 0.25",
+        "smtp_probe_ip_protocol{target=\"mx1\"} 4",
         "smtp_probes_total{target=\"mx1\"} 3",
         "smtp_probe_failures_total{target=\"mx1\",stage=\"quit\"} 0",
         "smtp_replies_total{target=\"mx1\",stage=\"auth\",code=\"235\","

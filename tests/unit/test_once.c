@@ -413,10 +413,57 @@ static void test_agent_fault_is_not_the_targets(void **state)
     free(c.data);
 }
 
+/* The address that answered: the table's last column, address and
+ * ip_protocol in JSON; "-" and null when the probe reached none. */
+static void test_address(void **state)
+{
+    (void)state;
+    struct probe_result res[3] = {good_result(), refused_result(),
+                                  good_result()};
+    snprintf(res[0].address, sizeof(res[0].address), "::1");
+    res[0].ip_protocol = 6;
+    snprintf(res[2].target, sizeof(res[2].target), "good4");
+    snprintf(res[2].address, sizeof(res[2].address), "127.0.0.1");
+    res[2].ip_protocol = 4;
+    struct capture c;
+    capture_open(&c);
+    once_print_table(c.f, res, 3, NOW);
+    const char *text = capture_close(&c);
+    char line[256];
+    snprintf(line, sizeof(line), "%-24s %-9s %-4s %-22s %9s %-8s %9s %s\n",
+             "TARGET", "STAGE", "CODE", "CLASS", "DURATION", "TLS",
+             "CERT_DAYS", "ADDRESS");
+    assert_true(strncmp(text, line, strlen(line)) == 0);
+    snprintf(line, sizeof(line), "%-24s %-9s %-4s %-22s %8.3fs %-8s %9s %s\n",
+             "good", "quit", "221", "success", 0.025, "TLSv1.3", "10.0",
+             "::1");
+    assert_non_null(strstr(text, line));
+    snprintf(line, sizeof(line), "%-24s %-9s %-4s %-22s %8.3fs %-8s %9s %s\n",
+             "refused", "connect", "-", "connect", 0.001, "-", "-", "-");
+    assert_non_null(strstr(text, line));
+    assert_non_null(strstr(text, " 127.0.0.1\n"));
+    free(c.data);
+
+    capture_open(&c);
+    once_print_json(c.f, res, 3, NOW);
+    const char *js = capture_close(&c);
+    assert_json_shape(js);
+    assert_non_null(strstr(js, "\"duration_seconds\": 0.025,\n"
+                               "      \"address\": \"::1\",\n"
+                               "      \"ip_protocol\": 6,\n"));
+    assert_non_null(strstr(js, "\"duration_seconds\": 0.001,\n"
+                               "      \"address\": null,\n"
+                               "      \"ip_protocol\": null,\n"));
+    assert_non_null(strstr(js, "\"address\": \"127.0.0.1\",\n"
+                               "      \"ip_protocol\": 4,\n"));
+    free(c.data);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table_explains_failures),
+        cmocka_unit_test(test_address),
         cmocka_unit_test(test_table_prints_the_failing_auth_reply_once),
         cmocka_unit_test(test_json),
         cmocka_unit_test(test_agent_fault_is_not_the_targets),

@@ -127,12 +127,56 @@ static void test_render(void **state)
     buf_free(&b);
 }
 
+/* Whether the card of target name holds text. */
+static bool card_has(const char *page, const char *name, const char *text)
+{
+    char id[96];
+    snprintf(id, sizeof(id), "id=\"t-%s\"", name);
+    const char *card = strstr(page, id);
+    assert_non_null(card);
+    const char *end = strstr(card, "</article>");
+    assert_non_null(end);
+    const char *at = strstr(card, text);
+    return at && at < end;
+}
+
+/* A card says which address answered, and its IP version; "none
+ * reached" when the probe connected to none; nothing before a probe. */
+static void test_address(void **state)
+{
+    (void)state;
+    struct metrics_last res[4] = {
+        result("v6", 1000, true), result("v4", 1000, true),
+        result("refused", 1000, false), result("pending", 0, false)};
+    snprintf(res[0].result.address, sizeof(res[0].result.address), "::1");
+    res[0].result.ip_protocol = 6;
+    snprintf(res[1].result.address, sizeof(res[1].result.address),
+             "127.0.0.1");
+    res[1].result.ip_protocol = 4;
+    struct buf b;
+    buf_init(&b, 0);
+    assert_int_equal(page_render(&b, res, 4, 1100), 0);
+    const char *page = buf_str(&b);
+    assert_true(card_has(page, "v6",
+                         "<dt>Address</dt><dd>::1 <span class=\"muted\">"
+                         "(IPv6)</span></dd>"));
+    assert_true(card_has(page, "v4",
+                         "<dt>Address</dt><dd>127.0.0.1 <span "
+                         "class=\"muted\">(IPv4)</span></dd>"));
+    assert_false(card_has(page, "v4", "::1"));
+    assert_true(
+        card_has(page, "refused", "<dt>Address</dt><dd>none reached</dd>"));
+    assert_false(card_has(page, "pending", "<dt>Address</dt>"));
+    buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_html_escape),
         cmocka_unit_test(test_format_age),
         cmocka_unit_test(test_render),
+        cmocka_unit_test(test_address),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
