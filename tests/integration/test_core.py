@@ -357,7 +357,8 @@ class RealServers(unittest.TestCase):
             s, "smtp_probe_phase_duration_seconds",
             target="pf-good").items()}
         self.assertEqual(set(phases),
-                         {"connect", "banner", "ehlo", "starttls", "auth"})
+                         {"resolve", "connect", "banner", "ehlo",
+                          "starttls", "auth"})
         for name, v in phases.items():
             self.assertGreaterEqual(v, 0, name)
         self.assertLessEqual(sum(phases.values()), total)

@@ -751,7 +751,8 @@ class DashboardContentTest(unittest.TestCase):
         custom = phases[0]["fieldConfig"]["defaults"]["custom"]
         self.assertEqual(custom["stacking"]["mode"], "normal")
         expr = phases[0]["targets"][0]["expr"]
-        for phase in ["connect", "banner", "ehlo", "starttls", "auth"]:
+        for phase in ["resolve", "connect", "banner", "ehlo", "starttls",
+                      "auth"]:
             self.assertIn(phase, expr)
         q = self.panel("Probe duration")
         mean = [t["expr"] for t in q["targets"] if t["refId"] == "mean"]

@@ -520,7 +520,7 @@ class LiveDashboardsAndAlerts(unittest.TestCase):
             with self.subTest(target=t):
                 self.assertLessEqual(n, SERIES_BUDGET)
         # STARTTLS + AUTH PLAIN against Postfix, the README's first column.
-        self.assertEqual(per_target["pf-good"], 27)
+        self.assertEqual(per_target["pf-good"], 29)
 
     # --- 1. dashboard queries --------------------------------------------
 
@@ -771,7 +771,8 @@ class LiveDashboardsAndAlerts(unittest.TestCase):
         with self.subTest("probe phases"):  # one panel, phase as series
             rows = self.rows(self.panel_queries("Probe phases")["A"])
             self.assertEqual(sorted(r["phase"] for r, _ in rows), sorted(
-                ["connect", "banner", "ehlo", "starttls", "auth"]))
+                ["resolve", "connect", "banner", "ehlo", "starttls",
+                 "auth"]))
             for labels, v in rows:
                 self.assertEqual(set(labels), {"phase"})
                 self.assertTrue(0 <= v < 10, (labels, v))
