@@ -500,7 +500,7 @@ static void connect_address_note(struct session *s)
     struct in6_addr a6;
 
     if (curl_easy_getinfo(s->easy, CURLINFO_PRIMARY_IP, &ip) != CURLE_OK ||
-        !ip || strlen(ip) > PROBE_ADDRESS_MAX)
+        !ip || !ip[0] || strlen(ip) > PROBE_ADDRESS_MAX)
         return;
     if (inet_pton(AF_INET, ip, &a4) == 1)
         r->ip_protocol = 4;
@@ -533,11 +533,13 @@ void connect_phases_note(struct session *s)
      * made says the name was resolved, even at 0. */
     if (resolved > 0 || connected > 0)
         ph[PROBE_PHASE_RESOLVE] = (double)resolved / 1e6;
-    if (connected > 0) {
+    if (connected > 0)
         ph[PROBE_PHASE_CONNECT] =
             connected > resolved ? (double)(connected - resolved) / 1e6 : 0;
+    /* With implicit TLS curl stamps CONNECT only once TLS is up: a
+     * handshake begun says TCP was connected too. */
+    if (connected > 0 || s->tls_started)
         connect_address_note(s);
-    }
     if (p->target.tls == TLS_MODE_IMPLICIT && handshaken > connected) {
         ph[PROBE_PHASE_STARTTLS] = (double)(handshaken - connected) / 1e6;
         ready = s->t_start + (uint64_t)handshaken * 1000u;

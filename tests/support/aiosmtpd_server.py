@@ -314,8 +314,9 @@ class AiosmtpdProcess(script_server.ScriptServer):
     def __init__(self, port, password_file, tls="none", cert=None,
                  key=None, user="probe@example.test",
                  mechanisms=BUILTIN_MECHANISMS, auth_require_tls=True,
-                 workdir=None, start_timeout=10.0):
+                 workdir=None, start_timeout=10.0, host="127.0.0.1"):
         self.port = port
+        self.host = host
         self.tls = tls
         self.user = user
         self.mechanisms = tuple(mechanisms)
@@ -323,6 +324,7 @@ class AiosmtpdProcess(script_server.ScriptServer):
         workdir = workdir or tempfile.mkdtemp(prefix="aiosmtpd-run-")
         ready_file = os.path.join(workdir, "ready-%d" % port)
         argv = [PYTHON, os.path.join(HERE, "aiosmtpd_server.py"),
+                "--host", host,
                 "--port", str(port), "--tls", tls, "--user", user,
                 "--password-file", password_file,
                 "--mechanisms", " ".join(self.mechanisms),

@@ -49,6 +49,7 @@ AiosmtpdProcess = aiosmtpd_server.AiosmtpdProcess
 PostfixInstance = postfix.PostfixInstance
 
 LOOPBACK = "127.0.0.1"
+LOOPBACK6 = "::1"
 AGENT_STOP_TIMEOUT = 5.0
 AGENT_READY_TIMEOUT = 15.0
 HTTP_TIMEOUT = 5.0
@@ -102,6 +103,20 @@ def free_port():
             _issued_ports.add(port)
             return port
     raise RuntimeError("no free loopback port")
+
+
+def free_dual_port():
+    """A port free on both 127.0.0.1 and ::1 a moment ago, for a server on
+    each that a name resolving to both reaches on one port."""
+    for _ in range(50):
+        port = free_port()
+        try:
+            with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+                s.bind((LOOPBACK6, port))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no port free on both 127.0.0.1 and ::1")
 
 
 def port_open(port, host=LOOPBACK):
@@ -177,8 +192,9 @@ def postfix_server(pair=None, **kwargs):
 
 @contextlib.contextmanager
 def aiosmtpd(tls="starttls", pair=None, password=AIOSMTPD_PASSWORD,
-             **kwargs):
-    """A running aiosmtpd server (AiosmtpdProcess) on a free port.
+             port=None, **kwargs):
+    """A running aiosmtpd server (AiosmtpdProcess) on a free port (or on
+    `port`; host="::1" listens there instead of 127.0.0.1).
 
     The password is written to a 0600 file for it; the object gets
     .password so tests can build the agent's own secret file.
@@ -186,8 +202,9 @@ def aiosmtpd(tls="starttls", pair=None, password=AIOSMTPD_PASSWORD,
     pair = pair or shared_pki().server
     workdir = tempfile.mkdtemp(prefix="aiosmtpd-test-")
     secret = write_secret(os.path.join(workdir, "server.secret"), password)
-    proc = AiosmtpdProcess(free_port(), secret, tls=tls, cert=pair.cert,
-                           key=pair.key, workdir=workdir, **kwargs)
+    proc = AiosmtpdProcess(port or free_port(), secret, tls=tls,
+                           cert=pair.cert, key=pair.key, workdir=workdir,
+                           **kwargs)
     proc.password = password
     try:
         with proc:
