@@ -104,6 +104,7 @@ static curl_socket_t on_open_socket(void *userp, curlsocktype purpose,
     (void)purpose;
     curl_socket_t fd =
         socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+    s->sockets_opened++;
     if (fd == CURL_SOCKET_BAD)
         s->socket_errno = errno;
     return fd;
@@ -415,22 +416,39 @@ static enum ip_family connect_family(const struct target_config *t)
     return address_family(t->source_address);
 }
 
-/* An address literal as host that the probe's family excludes: curl
- * says only "Couldn't connect to server"; this says why. */
+/*
+ * curl connects only to addresses of the probe's family and says only
+ * "Couldn't connect to server" when there is none: an address literal
+ * of the other family as host, or a name without an address of the
+ * family (curl 7.88 resolves it, then skips its addresses). This says
+ * which. false when the probe's family was not the cause.
+ */
 static bool connect_family_mismatch(struct session *s)
 {
     const struct target_config *t = &s->probe->target;
     enum ip_family want = connect_family(t);
     enum ip_family host = address_family(t->host);
-    if (want == IP_FAMILY_AUTO || host == IP_FAMILY_AUTO || want == host)
+    const char *why =
+        t->ip_family != IP_FAMILY_AUTO ? "ip_family" : "source_address";
+    const char *fam = want == IP_FAMILY_IPV6 ? "IPv6" : "IPv4";
+
+    if (want == IP_FAMILY_AUTO || host == want)
+        return false;
+    if (host != IP_FAMILY_AUTO) {
+        probe_fail(s->probe, PROBE_STAGE_CONNECT, PROBE_ERROR_CONNECT,
+                   "connect: %s is an %s address, but the probe may only "
+                   "use %s (%s)",
+                   t->host, host == IP_FAMILY_IPV6 ? "IPv6" : "IPv4", fam,
+                   why);
+        return true;
+    }
+    /* A name: only when curl opened no socket, tried no address. */
+    if (s->sockets_opened > 0)
         return false;
     probe_fail(s->probe, PROBE_STAGE_CONNECT, PROBE_ERROR_CONNECT,
-               "connect: %s is an %s address, but the probe may only use "
+               "connect: %s has no %s address, and the probe may only use "
                "%s (%s)",
-               t->host, host == IP_FAMILY_IPV6 ? "IPv6" : "IPv4",
-               want == IP_FAMILY_IPV6 ? "IPv6" : "IPv4",
-               t->ip_family != IP_FAMILY_AUTO ? "ip_family"
-                                              : "source_address");
+               t->host, fam, fam, why);
     return true;
 }
 

@@ -61,6 +61,7 @@ struct session {
     enum session_state state;
     int mech;         /* index into the target's mechanisms, -1 for none */
     int socket_errno; /* why socket() failed in on_open_socket(), or 0 */
+    unsigned sockets_opened; /* addresses curl tried (on_open_socket()) */
     struct smtp_parser parser;
     bool tls_up;      /* a reply line came over TLS */
     bool tls_read;    /* tls holds this connection's certificate facts */

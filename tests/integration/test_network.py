@@ -25,7 +25,7 @@ Targets (EHLO-only):
     dual-auto-q4   dual.test:Q4 auto        127.0.0.1 (::1 refused)
     dual-auto-q6   dual.test:Q6 auto        ::1 (127.0.0.1 refused)
     lit4-as-v6     127.0.0.1:P  ipv6        error connect, no address
-    name4-as-v6    v4.test:P    ipv6        error dns, no address
+    name4-as-v6    v4.test:P    ipv6        error connect, no address
     src4           127.0.0.1:P  source_address 127.0.0.1
     src4-other     127.0.0.1:Q4 source_address 127.0.0.2 (Q4 sees it)
     src6           ::1:P        source_address ::1
@@ -220,12 +220,17 @@ class Network(unittest.TestCase):
         self.assertIn("host: 127.0.0.1 is an IPv4 address, but ip_family "
                       "is ipv6: no probe can connect", self.once.stderr)
 
-    def test_ipv6_against_a_name_without_ipv6_is_a_dns_error(self):
+    def test_ipv6_against_a_name_without_ipv6_is_a_connect_error(self):
+        # libcurl 7.88 resolves the name, then skips its IPv4 address: the
+        # name resolved, no address could be tried.
         t = self.t("name4-as-v6")
         self.assertFalse(t["success"])
         self.assertEqual(t["stage"], "connect")
-        self.assertEqual(t["error"], "dns")
+        self.assertEqual(t["error"], "connect")
         self.assertIsNone(t["address"])
+        self.assertEqual(t["detail"], "connect: v4.test has no IPv6 "
+                         "address, and the probe may only use IPv6 "
+                         "(ip_family)")
 
     # --- source_address -------------------------------------------------
 
@@ -289,8 +294,8 @@ class Network(unittest.TestCase):
         self.assertEqual(got, want)
 
     def test_resolve_phase(self):
-        # A name and an address: both resolved (an address at ~0 s); a
-        # name that does not resolve has no resolve phase and no connect.
+        # A name and an address: both resolved (an address at ~0 s), then
+        # connected.
         for name in ("dual-v6", "dual-v4", "src4", "src6"):
             with self.subTest(target=name):
                 phases = {dict(k)["phase"]: v for k, v in harness.series(
@@ -303,9 +308,12 @@ class Network(unittest.TestCase):
                 self.assertGreaterEqual(phases["connect"], 0)
                 self.assertEqual(set(phases),
                                  {"resolve", "connect", "banner", "ehlo"})
-        self.assertEqual(harness.series(
+        # Resolved, but no address of the family to connect to.
+        phases = {dict(k)["phase"]: v for k, v in harness.series(
             self.samples, "smtp_probe_phase_duration_seconds",
-            target="name4-as-v6"), {})
+            target="name4-as-v6").items()}
+        self.assertEqual(set(phases), {"resolve"})
+        self.assertGreaterEqual(phases["resolve"], 0)
 
     def test_status_page_card_shows_the_address(self):
         want = {"dual-v6": "<dt>Address</dt><dd>::1 <span "
