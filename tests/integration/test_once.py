@@ -165,10 +165,18 @@ class Once(unittest.TestCase):
     def test_json_fields_and_types(self):
         keys = {"name", "success", "stage", "error", "code", "enhanced",
                 "text", "class", "detail", "start_time", "duration_seconds",
-                "tls", "ehlo", "auth", "explanation", "note"}
+                "address", "ip_protocol", "tls", "ehlo", "auth",
+                "explanation", "note"}
         for name, t in self.by_name.items():
             with self.subTest(target=name):
                 self.assertEqual(set(t), keys)
+                # Every target here is 127.0.0.1; refused reached none.
+                if name == "refused":
+                    self.assertEqual((t["address"], t["ip_protocol"]),
+                                     (None, None))
+                else:
+                    self.assertEqual((t["address"], t["ip_protocol"]),
+                                     ("127.0.0.1", 4))
                 self.assertIsInstance(t["success"], bool)
                 self.assertIsInstance(t["duration_seconds"], (int, float))
                 self.assertTrue(0 <= t["duration_seconds"] < 10)
