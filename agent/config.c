@@ -1,7 +1,8 @@
 /* config: agent.ini -> struct agent_config, validated, with file:line.
  * The syntax of each value is config_value.c's; the secrets and CA files
  * read after parsing are config_secret.c's; the checks of the HTTP
- * endpoint's protection are config_web.c's. */
+ * endpoint's protection are config_web.c's; the labels key's messages
+ * are config_labels.c's. */
 #include "config.h"
 
 #include <errno.h>
@@ -39,6 +40,7 @@ const char *const config_agent_key_names[] = {
     [AK_WEB_BASIC_AUTH_PASSWORD_HASH] = "web_basic_auth_password_hash",
     [AK_WEB_BASIC_AUTH_USERS_FILE] = "web_basic_auth_users_file",
     [AK_EXTRA_METRICS] = "extra_metrics",
+    [AK_LABELS] = "labels",
 };
 _Static_assert(sizeof config_agent_key_names /
                        sizeof config_agent_key_names[0] ==
@@ -62,6 +64,7 @@ const char *const config_target_key_names[] = {
     [TK_INTERVAL] = "interval",
     [TK_TIMEOUT] = "timeout",
     [TK_EXTRA_METRICS] = "extra_metrics",
+    [TK_LABELS] = "labels",
 };
 _Static_assert(sizeof config_target_key_names /
                        sizeof config_target_key_names[0] ==
@@ -226,6 +229,7 @@ static struct target_config *add_target(struct parser *p, const char *name,
     t->tls = CONFIG_DEFAULT_TLS;
     t->tls_verify = CONFIG_DEFAULT_TLS_VERIFY;
     t->host = t->ca_file = t->server_name = t->ehlo_name = t->username = "";
+    t->labels = "";
     t->line = p->lineno;
     return t;
 }
@@ -584,6 +588,9 @@ static void agent_key(struct parser *p, int k, const char *v)
     case AK_EXTRA_METRICS:
         extra_metrics_key(p, line, key, v, &c->extra_metrics);
         return;
+    case AK_LABELS:
+        config_labels_key(p, line, key, v, &c->labels);
+        return;
     case AK_COUNT:
         break;
     }
@@ -771,6 +778,9 @@ static void target_key(struct parser *p, int k, const char *v)
     case TK_EXTRA_METRICS:
         extra_metrics_key(p, line, key, v, &t->extra_metrics);
         return;
+    case TK_LABELS:
+        config_labels_key(p, line, key, v, &t->labels);
+        return;
     case TK_COUNT:
         break;
     }
@@ -888,6 +898,9 @@ static void resolve(struct parser *p)
         /* The target's list replaces [agent]'s: no union. */
         if (!d->set[TK_EXTRA_METRICS])
             t->extra_metrics = c->extra_metrics;
+        /* The same: a target's labels replace [agent]'s. */
+        if (!d->set[TK_LABELS])
+            t->labels = c->labels;
         /* Inherited from both: [agent]'s own check said it already. A
          * refused value was reported already too. */
         if ((d->set[TK_INTERVAL] || d->set[TK_TIMEOUT]) &&
@@ -962,6 +975,7 @@ static struct agent_config *load_text(const char *name, const char *base_dir,
     copy_str(c->ca_file, sizeof(c->ca_file), CONFIG_DEFAULT_CA_FILE);
     c->log_level = CONFIG_DEFAULT_LOG_LEVEL;
     c->extra_metrics = CONFIG_DEFAULT_EXTRA_METRICS;
+    c->labels = "";
 
     int rc = ini_parse_stream(config_reader, &p, config_handler, &p);
     /* The reader hands inih nothing it can reject; should it still, say

@@ -99,6 +99,10 @@ struct target_config {
     /* CONFIG_EXTRA_BIT()s; resolved: [agent] extra_metrics. */
     unsigned extra_metrics;
     int line; /* line of the [target "..."] header */
+    /* Its own labels, labels_parse()'s form ("name\0value\0...", ""
+     * for none); resolved: [agent]'s, the same copy for every target
+     * that sets none. */
+    const char *labels;
 };
 
 /* One user allowed through the HTTP endpoint's basic auth. */
@@ -117,6 +121,7 @@ struct agent_config {
     char ca_file[CONFIG_PATH_MAX + 1];
     enum log_level log_level; /* CONFIG_DEFAULT_LOG_LEVEL */
     unsigned extra_metrics;   /* CONFIG_DEFAULT_EXTRA_METRICS */
+    const char *labels;       /* every target's by default; "" none */
     /* HTTPS for the endpoint: both PEM files, or "" for plain HTTP. Only
      * checked here (readable, PEM); the HTTP server reads them at start. */
     char web_tls_cert_file[CONFIG_PATH_MAX + 1];

@@ -1,5 +1,6 @@
-/* config_internal: the loader's state, shared by config.c, config_secret.c
- * and config_web.c only; nothing outside config*.c includes it. */
+/* config_internal: the loader's state, shared by config.c, config_secret.c,
+ * config_web.c and config_labels.c only; nothing outside config*.c
+ * includes it. */
 #ifndef CONFIG_INTERNAL_H
 #define CONFIG_INTERNAL_H
 
@@ -30,6 +31,7 @@ enum agent_key {
     AK_WEB_BASIC_AUTH_PASSWORD_HASH,
     AK_WEB_BASIC_AUTH_USERS_FILE,
     AK_EXTRA_METRICS,
+    AK_LABELS,
     AK_COUNT
 };
 
@@ -53,6 +55,7 @@ enum target_key {
     TK_INTERVAL,
     TK_TIMEOUT,
     TK_EXTRA_METRICS,
+    TK_LABELS,
     TK_COUNT
 };
 
@@ -147,6 +150,11 @@ void config_check_auth(struct parser *p, struct target_config *t,
 void config_check_ca_file(struct parser *p, const struct target_config *t,
                           const struct target_draft *d, bool *agent_warned,
                           bool *agent_failed);
+
+/* config_labels.c: the labels key's value v, given on line, parsed into
+ * *field (in the config's pool), or reported. */
+void config_labels_key(struct parser *p, int line, const char *key,
+                       const char *v, const char **field);
 
 /* config_web.c: the HTTP endpoint's protection, after parsing. HTTPS:
  * both PEM files or neither, each readable and of the right kind. */
