@@ -1,7 +1,8 @@
 /* config: agent.ini -> struct agent_config, validated, with file:line.
  * The syntax of each value is config_value.c's; the secrets and CA files
  * read after parsing are config_secret.c's; the checks of the HTTP
- * endpoint's protection are config_web.c's. */
+ * endpoint's protection are config_web.c's; the labels key's messages
+ * are config_labels.c's. */
 #include "config.h"
 
 #include <errno.h>
@@ -41,6 +42,7 @@ const char *const config_agent_key_names[] = {
     [AK_EXTRA_METRICS] = "extra_metrics",
     [AK_IP_FAMILY] = "ip_family",
     [AK_SOURCE_ADDRESS] = "source_address",
+    [AK_LABELS] = "labels",
 };
 _Static_assert(sizeof config_agent_key_names /
                        sizeof config_agent_key_names[0] ==
@@ -66,6 +68,7 @@ const char *const config_target_key_names[] = {
     [TK_EXTRA_METRICS] = "extra_metrics",
     [TK_IP_FAMILY] = "ip_family",
     [TK_SOURCE_ADDRESS] = "source_address",
+    [TK_LABELS] = "labels",
 };
 _Static_assert(sizeof config_target_key_names /
                        sizeof config_target_key_names[0] ==
@@ -231,6 +234,7 @@ static struct target_config *add_target(struct parser *p, const char *name,
     t->tls_verify = CONFIG_DEFAULT_TLS_VERIFY;
     t->host = t->ca_file = t->server_name = t->ehlo_name = t->username = "";
     t->source_address = CONFIG_DEFAULT_SOURCE_ADDRESS;
+    t->labels = "";
     t->line = p->lineno;
     return t;
 }
@@ -616,6 +620,9 @@ static void agent_key(struct parser *p, int k, const char *v)
             err_source_address(p, line, key, v);
         return;
     }
+    case AK_LABELS:
+        config_labels_key(p, line, key, v, &c->labels);
+        return;
     case AK_COUNT:
         break;
     }
@@ -815,6 +822,9 @@ static void target_key(struct parser *p, int k, const char *v)
             set_str(p, &t->source_address, v, CONFIG_ADDRESS_MAX);
         return;
     }
+    case TK_LABELS:
+        config_labels_key(p, line, key, v, &t->labels);
+        return;
     case TK_COUNT:
         break;
     }
@@ -1021,6 +1031,9 @@ static void resolve(struct parser *p)
         if (!d->set[TK_SOURCE_ADDRESS])
             t->source_address = c->source_address;
         check_target_family(p, t, d);
+        /* The same: a target's labels replace [agent]'s. */
+        if (!d->set[TK_LABELS])
+            t->labels = c->labels;
         /* Inherited from both: [agent]'s own check said it already. A
          * refused value was reported already too. */
         if ((d->set[TK_INTERVAL] || d->set[TK_TIMEOUT]) &&
@@ -1098,6 +1111,7 @@ static struct agent_config *load_text(const char *name, const char *base_dir,
     c->ip_family = CONFIG_DEFAULT_IP_FAMILY;
     copy_str(c->source_address, sizeof(c->source_address),
              CONFIG_DEFAULT_SOURCE_ADDRESS);
+    c->labels = "";
 
     int rc = ini_parse_stream(config_reader, &p, config_handler, &p);
     /* The reader hands inih nothing it can reject; should it still, say

@@ -120,6 +120,10 @@ struct target_config {
      * resolved: [agent] source_address. */
     const char *source_address;
     int line; /* line of the [target "..."] header */
+    /* Its own labels, labels_parse()'s form ("name\0value\0...", ""
+     * for none); resolved: [agent]'s, the same copy for every target
+     * that sets none. */
+    const char *labels;
 };
 
 /* One user allowed through the HTTP endpoint's basic auth. */
@@ -140,6 +144,7 @@ struct agent_config {
     unsigned extra_metrics;   /* CONFIG_DEFAULT_EXTRA_METRICS */
     enum ip_family ip_family; /* CONFIG_DEFAULT_IP_FAMILY */
     char source_address[CONFIG_ADDRESS_MAX + 1]; /* "": the kernel's */
+    const char *labels; /* every target's by default; "" none */
     /* HTTPS for the endpoint: both PEM files, or "" for plain HTTP. Only
      * checked here (readable, PEM); the HTTP server reads them at start. */
     char web_tls_cert_file[CONFIG_PATH_MAX + 1];

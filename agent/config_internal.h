@@ -1,5 +1,6 @@
-/* config_internal: the loader's state, shared by config.c, config_secret.c
- * and config_web.c only; nothing outside config*.c includes it. */
+/* config_internal: the loader's state, shared by config.c, config_secret.c,
+ * config_web.c and config_labels.c only; nothing outside config*.c
+ * includes it. */
 #ifndef CONFIG_INTERNAL_H
 #define CONFIG_INTERNAL_H
 
@@ -32,6 +33,7 @@ enum agent_key {
     AK_EXTRA_METRICS,
     AK_IP_FAMILY,
     AK_SOURCE_ADDRESS,
+    AK_LABELS,
     AK_COUNT
 };
 
@@ -57,6 +59,7 @@ enum target_key {
     TK_EXTRA_METRICS,
     TK_IP_FAMILY,
     TK_SOURCE_ADDRESS,
+    TK_LABELS,
     TK_COUNT
 };
 
@@ -151,6 +154,11 @@ void config_check_auth(struct parser *p, struct target_config *t,
 void config_check_ca_file(struct parser *p, const struct target_config *t,
                           const struct target_draft *d, bool *agent_warned,
                           bool *agent_failed);
+
+/* config_labels.c: the labels key's value v, given on line, parsed into
+ * *field (in the config's pool), or reported. */
+void config_labels_key(struct parser *p, int line, const char *key,
+                       const char *v, const char **field);
 
 /* config_web.c: the HTTP endpoint's protection, after parsing. HTTPS:
  * both PEM files or neither, each readable and of the right kind. */

@@ -3,9 +3,12 @@
 
 #include <inttypes.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "labels.h"
 
 /* Integers above this are no longer all exact in a double. */
 #define EXPO_EXACT_INT 9007199254740992.0 /* 2^53 */
@@ -196,33 +199,55 @@ int expo_family(struct buf *out, const char *name, const char *help,
     return 0;
 }
 
-/* name suffix{labels..., le="le"} value\n; le may be NULL. Plain
- * appends: this runs once per series, and printf's parsing of a format
- * was most of a render. */
+/* One name="value" pair, the value escaped. */
+static int write_label(struct buf *out, const char *name, const char *value)
+{
+    if (buf_puts(out, name) < 0 || buf_append(out, "=\"", 2) < 0 ||
+        expo_escape_label(out, value) < 0 || buf_putc(out, '"') < 0)
+        return -1;
+    return 0;
+}
+
+int expo_label_text(struct buf *out, const struct expo_label *labels, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if ((i > 0 && buf_putc(out, ',') < 0) ||
+            write_label(out, labels[i].name, labels[i].value) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* name suffix{labels..., le="le"} value\n; le may be NULL; a label of
+ * name NULL is text written as it is. Plain appends: this runs once per
+ * series, and printf's parsing of a format was most of a render. */
 static int write_sample(struct buf *out, const char *name, const char *suffix,
                         const struct expo_label *labels, size_t n_labels,
                         const char *le, const char *value)
 {
     if (buf_puts(out, name) < 0 || buf_puts(out, suffix) < 0)
         return -1;
-    if (n_labels > 0 || le) {
-        if (buf_putc(out, '{') < 0)
+    bool open = false;
+    for (size_t i = 0; i < n_labels; i++) {
+        const struct expo_label *l = &labels[i];
+        if (!l->name && (!l->value || !*l->value))
+            continue;
+        if (buf_putc(out, open ? ',' : '{') < 0)
             return -1;
-        for (size_t i = 0; i < n_labels; i++) {
-            if ((i > 0 && buf_putc(out, ',') < 0) ||
-                buf_puts(out, labels[i].name) < 0 ||
-                buf_append(out, "=\"", 2) < 0 ||
-                expo_escape_label(out, labels[i].value) < 0 ||
-                buf_putc(out, '"') < 0)
-                return -1;
-        }
-        if (le && ((n_labels > 0 && buf_putc(out, ',') < 0) ||
-                   buf_append(out, "le=\"", 4) < 0 || buf_puts(out, le) < 0 ||
-                   buf_putc(out, '"') < 0))
-            return -1;
-        if (buf_putc(out, '}') < 0)
+        open = true;
+        if (l->name ? write_label(out, l->name, l->value) < 0
+                    : buf_puts(out, l->value) < 0)
             return -1;
     }
+    if (le) {
+        if (buf_putc(out, open ? ',' : '{') < 0)
+            return -1;
+        open = true;
+        if (write_label(out, label_names[LABEL_LE], le) < 0)
+            return -1;
+    }
+    if (open && buf_putc(out, '}') < 0)
+        return -1;
     if (buf_putc(out, ' ') < 0 || buf_puts(out, value) < 0)
         return -1;
     return buf_putc(out, '\n');

@@ -11,6 +11,9 @@
 
 enum expo_type { EXPO_COUNTER, EXPO_GAUGE, EXPO_HISTOGRAM, EXPO_UNTYPED };
 
+/* A label; or, with name NULL, label text written as it is (pairs
+ * `a="x",b="y"` that expo_label_text() wrote), nothing when it is NULL
+ * or "": a target's own labels, rendered once, not per series. */
 struct expo_label {
     const char *name;
     const char *value;
@@ -42,6 +45,11 @@ int expo_histogram(struct buf *out, const char *name,
                    const struct expo_label *labels, size_t n_labels,
                    const double *bounds, const uint64_t *counts,
                    size_t n_bounds, double sum);
+
+/* `a="x",b="y"`: n labels as a sample writes them, values escaped; for
+ * a label of struct expo_label with name NULL. */
+int expo_label_text(struct buf *out, const struct expo_label *labels,
+                    size_t n);
 
 /* Room for any value expo_format_double() writes, NUL included. */
 #define EXPO_DOUBLE_LEN 32

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "expo.h"
 #include "log.h"
 #include "metrics_internal.h"
 
@@ -71,6 +72,7 @@ static void target_free(struct mtarget *t)
     if (!t)
         return;
     free(t->host);
+    free(t->labels);
     free(t->replies);
     zpack_free(&t->last);
     zpack_free(&t->ehlo);
@@ -149,14 +151,29 @@ static struct mtarget *target_new(const char *name, const char *host)
     return t;
 }
 
-/* Takes cfg's facts and host (a copy made beforehand, or NULL when the
- * host did not change); cannot fail, so it runs after every allocation. */
+/* What a reload gives a target that may fail, made before the store
+ * changes: a new target, a copy of a changed host, its labels' text. */
+struct pending {
+    bool fresh;
+    char *host;   /* NULL: unchanged */
+    bool relabel; /* labels becomes the target's (NULL: none) */
+    char *labels;
+};
+
+/* Takes cfg's facts and what was made for it beforehand; cannot fail, so
+ * it runs after every allocation. */
 static void target_configure(struct mtarget *t, const struct target_config *c,
-                             char *host)
+                             struct pending *pd)
 {
-    if (host) {
+    if (pd->host) {
         free(t->host);
-        t->host = host;
+        t->host = pd->host;
+        pd->host = NULL;
+    }
+    if (pd->relabel) {
+        free(t->labels);
+        t->labels = pd->labels;
+        pd->labels = NULL;
     }
     t->port = c->port;
     t->extra = c->extra_metrics;
@@ -186,14 +203,49 @@ static void target_configure(struct mtarget *t, const struct target_config *c,
     }
 }
 
+/* The text of a config's labels (labels_parse's form) into out, emptied
+ * first: what every series of the target shows after its target label. */
+static int labels_text(struct buf *out, const char *canon)
+{
+    struct expo_label l[LABELS_MAX];
+    size_t n = 0;
+    const char *name, *value;
+    for (const char *p = labels_next(canon, &name, &value);
+         p && n < LABELS_MAX; p = labels_next(p, &name, &value))
+        l[n++] = (struct expo_label){name, value};
+    buf_reset(out);
+    return expo_label_text(out, l, n);
+}
+
+/* Whether t's labels' text differs from text ("" none). */
+static bool labels_changed(const struct mtarget *t, const char *text)
+{
+    return t->labels ? strcmp(t->labels, text) != 0 : text[0] != '\0';
+}
+
+/* pd's labels when t (NULL: a new target) does not show text yet. */
+static int labels_prepare(const struct mtarget *t, const char *text,
+                          struct pending *pd)
+{
+    if (t && !labels_changed(t, text))
+        return 0;
+    pd->relabel = true;
+    if (!text[0])
+        return 0;
+    pd->labels = strdup(text);
+    return pd->labels ? 0 : -1;
+}
+
 int metrics_set_targets(struct metrics *m, const struct agent_config *cfg)
 {
     size_t n = cfg->n_targets;
     const struct target_config **sorted = calloc(n ? n : 1, sizeof *sorted);
     struct mtarget **arr = calloc(n ? n : 1, sizeof *arr);
-    bool *fresh = calloc(n ? n : 1, sizeof *fresh);
-    char **hosts = calloc(n ? n : 1, sizeof *hosts); /* changed ones */
-    if (!sorted || !arr || !fresh || !hosts)
+    struct pending *pend = calloc(n ? n : 1, sizeof *pend);
+    struct buf text; /* one target's labels at a time, in one block */
+    buf_init(&text, METRICS_LABELS_TEXT_MAX);
+    if (!sorted || !arr || !pend ||
+        buf_reserve(&text, METRICS_LABELS_TEXT_MAX) < 0)
         goto err;
     for (size_t i = 0; i < n; i++)
         sorted[i] = &cfg->targets[i];
@@ -205,29 +257,42 @@ int metrics_set_targets(struct metrics *m, const struct agent_config *cfg)
     for (size_t i = 0; i < n; i++) {
         if (k > 0 && strcmp(arr[k - 1]->name, sorted[i]->name) == 0)
             continue; /* config rejects duplicates; never count twice */
+        const struct target_config *c = sorted[i];
+        struct pending *pd = &pend[k];
         struct mtarget *t =
-            metrics_find_target(m->targets, m->n_targets, sorted[i]->name);
-        if (!t) {
-            t = target_new(sorted[i]->name, sorted[i]->host);
-            if (!t) {
-                pthread_mutex_unlock(&m->lock);
-                goto err;
+            metrics_find_target(m->targets, m->n_targets, c->name);
+        int rc = labels_text(&text, c->labels ? c->labels : "");
+        if (rc == 0 && !t) {
+            t = target_new(c->name, c->host);
+            if (t) {
+                t->tls_mode = c->tls;
+                pd->fresh = true;
             }
-            t->tls_mode = sorted[i]->tls;
-            fresh[k] = true;
-        } else if (strcmp(t->host, sorted[i]->host) != 0) {
-            hosts[k] = strdup(sorted[i]->host);
-            if (!hosts[k]) {
-                pthread_mutex_unlock(&m->lock);
-                goto err;
+            /* Made with the target, beside it in the heap. */
+            rc = t ? labels_prepare(NULL, buf_str(&text), pd) : -1;
+        } else if (rc == 0) {
+            if (strcmp(t->host, c->host) != 0) {
+                pd->host = strdup(c->host);
+                rc = pd->host ? 0 : -1;
             }
+            if (rc == 0)
+                rc = labels_prepare(t, buf_str(&text), pd);
         }
-        sorted[k] = sorted[i];
-        arr[k++] = t;
+        if (t)
+            arr[k] = t;
+        if (rc < 0) {
+            if (t)
+                k++; /* err frees what was made for it */
+            pthread_mutex_unlock(&m->lock);
+            n = k;
+            goto err;
+        }
+        sorted[k] = c;
+        k++;
     }
 
     for (size_t i = 0; i < k; i++)
-        target_configure(arr[i], sorted[i], hosts[i]);
+        target_configure(arr[i], sorted[i], &pend[i]);
     /* Whatever the new list lacks is gone, with all its series. */
     for (size_t i = 0; i < m->n_targets; i++) {
         if (!metrics_find_target(arr, k, m->targets[i]->name))
@@ -239,24 +304,22 @@ int metrics_set_targets(struct metrics *m, const struct agent_config *cfg)
     m->generation++;
     pthread_mutex_unlock(&m->lock);
     free(sorted);
-    free(fresh);
-    free(hosts);
+    free(pend);
+    buf_free(&text);
     return 0;
 err:
-    if (arr && fresh) {
+    if (arr && pend) {
         for (size_t i = 0; i < n; i++) {
-            if (fresh[i])
+            if (pend[i].fresh)
                 target_free(arr[i]);
+            free(pend[i].host);
+            free(pend[i].labels);
         }
-    }
-    if (hosts) {
-        for (size_t i = 0; i < n; i++)
-            free(hosts[i]);
     }
     free(arr);
     free(sorted);
-    free(fresh);
-    free(hosts);
+    free(pend);
+    buf_free(&text);
     return -1;
 }
 

@@ -8,6 +8,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "labels.h"
 #include "probe.h"
 #include "report.h"
 #include "scheduler.h"
@@ -24,6 +25,10 @@
     }
 
 struct metrics;
+
+/* The longest text of a target's labels: each value escaped may double. */
+#define METRICS_LABELS_TEXT_MAX                                               \
+    (LABELS_MAX * (LABEL_NAME_MAX + 2 * LABEL_VALUE_MAX + 4))
 
 struct metrics_build_info {
     const char *version;
@@ -43,8 +48,9 @@ void metrics_free(struct metrics *m);
  * configured mechanism, and for a STARTTLS target the errors of
  * starttls_unavailable; with extra_metrics zero_series also failures by
  * stage, every error and skips of reason running). Target info
- * (host, port, tls), configured mechanisms and extra_metrics (what
- * metrics_render shows of the target) follow cfg. 0, or -1 when out of
+ * (host, port, tls), configured mechanisms, extra_metrics (what
+ * metrics_render shows of the target) and the target's own labels (on
+ * every series of it, after target) follow cfg. 0, or -1 when out of
  * memory (the store is then unchanged).
  */
 int metrics_set_targets(struct metrics *m, const struct agent_config *cfg);
@@ -90,6 +96,8 @@ struct metrics_last {
     char host[CONFIG_HOST_MAX + 1];
     unsigned port;
     enum tls_mode tls;
+    /* The target's own labels as its series show them ("" none). */
+    char labels[METRICS_LABELS_TEXT_MAX + 1];
 };
 
 /*

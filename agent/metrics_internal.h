@@ -44,6 +44,9 @@ struct mtls {
  * at 10,000 targets buffers of the longest name and host cost 3 MB. */
 struct mtarget {
     char *host; /* never NULL */
+    /* Its own labels as every series of it shows them, rendered once
+     * (expo_label_text: team="mail",env="prod"); NULL when none. */
+    char *labels;
     unsigned port;
     enum tls_mode tls_mode;
     bool tls_verify; /* the target's tls_verify: smtp_target_info's label */

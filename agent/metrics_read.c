@@ -14,6 +14,7 @@ static void last_of(const struct mtarget *t, struct metrics_last *l)
     snprintf(l->host, sizeof l->host, "%s", t->host);
     l->port = t->port;
     l->tls = t->tls_mode;
+    snprintf(l->labels, sizeof l->labels, "%s", t->labels ? t->labels : "");
     if (t->probed &&
         zpack_unpack(&t->last, &l->result, sizeof(l->result)) == 0) {
         l->history = t->history;

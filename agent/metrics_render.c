@@ -32,7 +32,10 @@ void metrics_mech_order_init(void)
 
 /*
  * A family being written: HELP and TYPE go out with its first sample, so
- * that a family without samples leaves no trace.
+ * that a family without samples leaves no trace. While a per-target
+ * family is written, t is the target: every sample gets its target label
+ * and the target's own labels before the family's own, so that no family
+ * of a target can leave them out.
  */
 struct fam {
     struct buf *out;
@@ -40,7 +43,16 @@ struct fam {
     const char *help;
     enum expo_type type;
     bool started;
+    const struct mtarget *t; /* NULL: an agent-wide family */
 };
+
+/* The most labels a family writes of its own (smtp_target_info's). */
+#define FAM_LABELS_MAX 4
+
+/* A label named by enum label_name: the one table of the agent's label
+ * names, which labels.c refuses for a target's own labels. */
+#define L(n, v)     ((struct expo_label){label_names[(n)], (v)})
+#define N_LABELS(l) (sizeof(l) / sizeof((l)[0]))
 
 static int fam_begin(struct fam *f)
 {
@@ -50,21 +62,46 @@ static int fam_begin(struct fam *f)
     return expo_family(f->out, f->name, f->help, f->type);
 }
 
+/* l, n with the target's labels before them, in all (2 + FAM_LABELS_MAX);
+ * the count of what to write. */
+static size_t fam_labels(const struct fam *f, const struct expo_label *l,
+                         size_t n, struct expo_label *all,
+                         const struct expo_label **out)
+{
+    *out = l;
+    if (!f->t)
+        return n;
+    all[0] = L(LABEL_TARGET, f->t->name);
+    all[1] = (struct expo_label){NULL, f->t->labels};
+    for (size_t i = 0; i < n; i++)
+        all[2 + i] = l[i];
+    *out = all;
+    return 2 + n;
+}
+
 static int fam_sample(struct fam *f, const struct expo_label *l, size_t n,
                       double v)
 {
+    struct expo_label all[2 + FAM_LABELS_MAX];
+    const struct expo_label *use;
+    /* Never cut: a family with more labels raises FAM_LABELS_MAX. */
+    if (n > FAM_LABELS_MAX)
+        return -1;
+    size_t k = fam_labels(f, l, n, all, &use);
     if (fam_begin(f) < 0)
         return -1;
-    return expo_sample(f->out, f->name, l, n, v);
+    return expo_sample(f->out, f->name, use, k, v);
 }
 
-static int fam_histogram(struct fam *f, const struct expo_label *l, size_t n,
-                         const double *bounds, size_t n_bounds,
+static int fam_histogram(struct fam *f, const double *bounds, size_t n_bounds,
                          const struct histo *h)
 {
+    struct expo_label all[2];
+    const struct expo_label *use;
+    size_t k = fam_labels(f, NULL, 0, all, &use);
     if (fam_begin(f) < 0)
         return -1;
-    return expo_histogram(f->out, f->name, l, n, bounds, h->counts, n_bounds,
+    return expo_histogram(f->out, f->name, use, k, bounds, h->counts, n_bounds,
                           h->sum);
 }
 
@@ -72,8 +109,6 @@ static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
-
-#define L(n, v) ((struct expo_label){(n), (v)})
 
 /* Whether the target's extra_metrics include e. */
 static bool extra(const struct mtarget *t, enum config_extra e)
@@ -90,35 +125,32 @@ static bool counted(const struct mtarget *t, uint64_t n)
 
 static int emit_success(struct fam *f, const struct mtarget *t)
 {
-    struct expo_label l[] = {L("target", t->name)};
     if (!t->probed)
         return 0;
-    return fam_sample(f, l, 1, t->last_success ? 1 : 0);
+    return fam_sample(f, NULL, 0, t->last_success ? 1 : 0);
 }
 
 /* By default only le="+Inf", _sum and _count: what rate(_sum) /
  * rate(_count) needs. Per-target quantiles need duration_buckets. */
 static int emit_duration(struct fam *f, const struct mtarget *t)
 {
-    struct expo_label l[] = {L("target", t->name)};
     if (extra(t, CONFIG_EXTRA_DURATION_BUCKETS))
-        return fam_histogram(f, l, 1, metrics_duration_bounds, N_DURATION,
+        return fam_histogram(f, metrics_duration_bounds, N_DURATION,
                              &t->duration);
     struct histo all = {.sum = t->duration.sum};
     for (size_t i = 0; i <= N_DURATION; i++)
         all.counts[0] += t->duration.counts[i];
-    return fam_histogram(f, l, 1, NULL, 0, &all);
+    return fam_histogram(f, NULL, 0, &all);
 }
 
 static int emit_phases(struct fam *f, const struct mtarget *t)
 {
     for (int p = 0; t->probed && p < PROBE_PHASE_COUNT; p++) {
         struct expo_label l[] = {
-            L("target", t->name),
-            L("phase", probe_phase_name((enum probe_phase)p))};
+            L(LABEL_PHASE, probe_phase_name((enum probe_phase)p))};
         double v = t->last_phase[p];
         /* A phase this probe did not reach has no value, not a stale one. */
-        if (v >= 0 && fam_sample(f, l, 2, v) < 0)
+        if (v >= 0 && fam_sample(f, l, N_LABELS(l), v) < 0)
             return -1;
     }
     return 0;
@@ -128,26 +160,23 @@ static int emit_phases(struct fam *f, const struct mtarget *t)
  * target, 0 when the last probe reached no address. */
 static int emit_ip_protocol(struct fam *f, const struct mtarget *t)
 {
-    struct expo_label l[] = {L("target", t->name)};
     if (!t->probed)
         return 0;
-    return fam_sample(f, l, 1, (double)t->last_ip_protocol);
+    return fam_sample(f, NULL, 0, (double)t->last_ip_protocol);
 }
 
 static int emit_probes(struct fam *f, const struct mtarget *t)
 {
-    struct expo_label l[] = {L("target", t->name)};
-    return fam_sample(f, l, 1, (double)t->probes);
+    return fam_sample(f, NULL, 0, (double)t->probes);
 }
 
 static int emit_failures(struct fam *f, const struct mtarget *t)
 {
     for (int s = 0; s < PROBE_STAGE_COUNT; s++) {
         struct expo_label l[] = {
-            L("target", t->name),
-            L("stage", probe_stage_name((enum probe_stage)s))};
+            L(LABEL_STAGE, probe_stage_name((enum probe_stage)s))};
         if (counted(t, t->failures[s]) &&
-            fam_sample(f, l, 2, (double)t->failures[s]) < 0)
+            fam_sample(f, l, N_LABELS(l), (double)t->failures[s]) < 0)
             return -1;
     }
     return 0;
@@ -163,12 +192,11 @@ static int emit_errors(struct fam *f, const struct mtarget *t)
 {
     for (int e = PROBE_ERROR_NONE + 1; e < PROBE_ERROR_COUNT; e++) {
         struct expo_label l[] = {
-            L("target", t->name),
-            L("error", probe_error_name((enum probe_error)e))};
+            L(LABEL_ERROR, probe_error_name((enum probe_error)e))};
         bool alert = e == PROBE_ERROR_STARTTLS_UNAVAILABLE &&
                      t->tls_mode == TLS_MODE_STARTTLS;
         if ((alert || counted(t, t->errors[e])) &&
-            fam_sample(f, l, 2, (double)t->errors[e]) < 0)
+            fam_sample(f, l, N_LABELS(l), (double)t->errors[e]) < 0)
             return -1;
     }
     return 0;
@@ -181,10 +209,10 @@ static int emit_replies(struct fam *f, const struct mtarget *t)
         char code[8];
         snprintf(code, sizeof code, "%d", rc->code);
         enum smtp_class c = classify_reply(rc->stage, rc->code);
-        struct expo_label l[] = {
-            L("target", t->name), L("stage", probe_stage_name(rc->stage)),
-            L("code", code), L("class", smtp_class_name(c))};
-        if (fam_sample(f, l, 4, (double)rc->n) < 0)
+        struct expo_label l[] = {L(LABEL_STAGE, probe_stage_name(rc->stage)),
+                                 L(LABEL_CODE, code),
+                                 L(LABEL_CLASS, smtp_class_name(c))};
+        if (fam_sample(f, l, N_LABELS(l), (double)rc->n) < 0)
             return -1;
     }
     return 0;
@@ -198,10 +226,10 @@ static int emit_auth_results(struct fam *f, const struct mtarget *t)
             if (!t->auth_present[mech][c])
                 continue;
             struct expo_label l[] = {
-                L("target", t->name),
-                L("mechanism", sasl_mech_name((enum sasl_mech)mech)),
-                L("class", smtp_class_name((enum smtp_class)c))};
-            if (fam_sample(f, l, 3, (double)t->auth_results[mech][c]) < 0)
+                L(LABEL_MECHANISM, sasl_mech_name((enum sasl_mech)mech)),
+                L(LABEL_CLASS, smtp_class_name((enum smtp_class)c))};
+            if (fam_sample(f, l, N_LABELS(l),
+                           (double)t->auth_results[mech][c]) < 0)
                 return -1;
         }
     }
@@ -216,9 +244,9 @@ static int emit_last_code(struct fam *f, const struct mtarget *t)
         return 0;
     for (int s = 0; t->probed && s < PROBE_STAGE_COUNT; s++) {
         struct expo_label l[] = {
-            L("target", t->name),
-            L("stage", probe_stage_name((enum probe_stage)s))};
-        if (t->last_code[s] != 0 && fam_sample(f, l, 2, t->last_code[s]) < 0)
+            L(LABEL_STAGE, probe_stage_name((enum probe_stage)s))};
+        if (t->last_code[s] != 0 &&
+            fam_sample(f, l, N_LABELS(l), t->last_code[s]) < 0)
             return -1;
     }
     return 0;
@@ -233,9 +261,9 @@ static int emit_advertised_configured(struct fam *f, const struct mtarget *t)
         enum sasl_mech mech = mech_order[i];
         if (!t->mech_configured[mech])
             continue;
-        struct expo_label l[] = {L("target", t->name),
-                                 L("mechanism", sasl_mech_name(mech))};
-        if (fam_sample(f, l, 2, t->ehlo_advertised[mech] ? 1 : 0) < 0)
+        struct expo_label l[] = {L(LABEL_MECHANISM, sasl_mech_name(mech))};
+        if (fam_sample(f, l, N_LABELS(l), t->ehlo_advertised[mech] ? 1 : 0) <
+            0)
             return -1;
     }
     return 0;
@@ -272,8 +300,8 @@ static int emit_advertised(struct fam *f, const struct mtarget *t)
             if (strcmp(e.mechs[j], all[i]) == 0)
                 adv = true;
         }
-        struct expo_label l[] = {L("target", t->name), L("mechanism", all[i])};
-        if (fam_sample(f, l, 2, adv ? 1 : 0) < 0)
+        struct expo_label l[] = {L(LABEL_MECHANISM, all[i])};
+        if (fam_sample(f, l, N_LABELS(l), adv ? 1 : 0) < 0)
             return -1;
     }
     return 0;
@@ -293,8 +321,8 @@ static int emit_extensions(struct fam *f, const struct mtarget *t)
         kw[i] = e.keywords[i];
     qsort(kw, n, sizeof *kw, cmp_str);
     for (size_t i = 0; i < n; i++) {
-        struct expo_label l[] = {L("target", t->name), L("keyword", kw[i])};
-        if (fam_sample(f, l, 2, 1) < 0)
+        struct expo_label l[] = {L(LABEL_KEYWORD, kw[i])};
+        if (fam_sample(f, l, N_LABELS(l), 1) < 0)
             return -1;
     }
     return 0;
@@ -302,44 +330,39 @@ static int emit_extensions(struct fam *f, const struct mtarget *t)
 
 static int emit_max_size(struct fam *f, const struct mtarget *t)
 {
-    struct expo_label l[] = {L("target", t->name)};
     if (!t->ehlo_known || !t->ehlo_has_size)
         return 0;
-    return fam_sample(f, l, 1, (double)t->ehlo_size);
+    return fam_sample(f, NULL, 0, (double)t->ehlo_size);
 }
 
 static int emit_tls_info(struct fam *f, const struct mtarget *t)
 {
-    struct expo_label l[] = {L("target", t->name),
-                             L("version", t->tls.version),
-                             L("cipher", t->tls.cipher)};
+    struct expo_label l[] = {L(LABEL_VERSION, t->tls.version),
+                             L(LABEL_CIPHER, t->tls.cipher)};
     if (!t->tls.known)
         return 0;
-    return fam_sample(f, l, 3, 1);
+    return fam_sample(f, l, N_LABELS(l), 1);
 }
 
 static int emit_cert_expiry(struct fam *f, const struct mtarget *t)
 {
-    struct expo_label l[] = {L("target", t->name)};
     if (!t->tls.known)
         return 0;
-    return fam_sample(f, l, 1, (double)t->tls.not_after);
+    return fam_sample(f, NULL, 0, (double)t->tls.not_after);
 }
 
 static int emit_cert_valid(struct fam *f, const struct mtarget *t)
 {
-    struct expo_label l[] = {L("target", t->name)};
     if (!t->tls.known)
         return 0;
-    return fam_sample(f, l, 1, t->tls.valid ? 1 : 0);
+    return fam_sample(f, NULL, 0, t->tls.valid ? 1 : 0);
 }
 
 static int emit_last_run(struct fam *f, const struct mtarget *t)
 {
-    struct expo_label l[] = {L("target", t->name)};
     if (!t->probed)
         return 0;
-    return fam_sample(f, l, 1, t->last_start_time);
+    return fam_sample(f, NULL, 0, t->last_start_time);
 }
 
 static int emit_target_info(struct fam *f, const struct mtarget *t)
@@ -348,9 +371,9 @@ static int emit_target_info(struct fam *f, const struct mtarget *t)
     snprintf(port, sizeof port, "%u", t->port);
     const char *tls = tls_mode_name(t->tls_mode);
     struct expo_label l[] = {
-        L("target", t->name), L("host", t->host), L("port", port),
-        L("tls", tls), L("tls_verify", t->tls_verify ? "true" : "false")};
-    return fam_sample(f, l, 5, 1);
+        L(LABEL_HOST, t->host), L(LABEL_PORT, port), L(LABEL_TLS, tls),
+        L(LABEL_TLS_VERIFY, t->tls_verify ? "true" : "false")};
+    return fam_sample(f, l, N_LABELS(l), 1);
 }
 
 /*
@@ -365,10 +388,9 @@ static int emit_skipped(struct fam *f, const struct mtarget *t)
         bool zero = r == SCHED_SKIP_RUNNING && counted(t, 0);
         if (t->skipped[r] == 0 && !zero)
             continue;
-        struct expo_label l[] = {
-            L("target", t->name),
-            L("reason", sched_skip_reason_name((enum sched_skip_reason)r))};
-        if (fam_sample(f, l, 2, (double)t->skipped[r]) < 0)
+        struct expo_label l[] = {L(
+            LABEL_REASON, sched_skip_reason_name((enum sched_skip_reason)r))};
+        if (fam_sample(f, l, N_LABELS(l), (double)t->skipped[r]) < 0)
             return -1;
     }
     return 0;
@@ -378,8 +400,8 @@ static int emit_resource_failures(struct fam *f, const struct metrics *m)
 {
     for (int r = PROBE_FAULT_NONE + 1; r < PROBE_FAULT_COUNT; r++) {
         struct expo_label l[] = {
-            L("resource", probe_fault_name((enum probe_fault)r))};
-        if (fam_sample(f, l, 1, (double)m->resource_failures[r]) < 0)
+            L(LABEL_RESOURCE, probe_fault_name((enum probe_fault)r))};
+        if (fam_sample(f, l, N_LABELS(l), (double)m->resource_failures[r]) < 0)
             return -1;
     }
     return 0;
@@ -388,9 +410,9 @@ static int emit_resource_failures(struct fam *f, const struct metrics *m)
 static int emit_build_info(struct fam *f, const struct metrics *m)
 {
     struct expo_label l[] = {
-        L("version", m->build[0]), L("libcurl", m->build[1]),
-        L("openssl", m->build[2]), L("libmicrohttpd", m->build[3])};
-    return fam_sample(f, l, 4, 1);
+        L(LABEL_VERSION, m->build[0]), L(LABEL_LIBCURL, m->build[1]),
+        L(LABEL_OPENSSL, m->build[2]), L(LABEL_LIBMICROHTTPD, m->build[3])};
+    return fam_sample(f, l, N_LABELS(l), 1);
 }
 
 static int emit_targets(struct fam *f, const struct metrics *m)
@@ -405,7 +427,7 @@ static int emit_in_flight(struct fam *f, const struct metrics *m)
 
 static int emit_delay(struct fam *f, const struct metrics *m)
 {
-    return fam_histogram(f, NULL, 0, metrics_delay_bounds, N_DELAY, &m->delay);
+    return fam_histogram(f, metrics_delay_bounds, N_DELAY, &m->delay);
 }
 
 static int emit_reload_ok(struct fam *f, const struct metrics *m)
@@ -547,8 +569,11 @@ static int render_targets(struct metrics *m, const struct render *rd,
         size_t end = m->n_targets - k > METRICS_RENDER_CHUNK
                          ? k + METRICS_RENDER_CHUNK
                          : m->n_targets;
-        for (; rc == 0 && k < end; k++)
-            rc = fd->per_target(f, m->targets[k]);
+        for (; rc == 0 && k < end; k++) {
+            f->t = m->targets[k];
+            rc = fd->per_target(f, f->t);
+        }
+        f->t = NULL;
         bool done = end >= m->n_targets;
         render_unlock(m, rd);
         if (done || rc < 0)
@@ -563,7 +588,7 @@ static int render_families(struct metrics *m, const struct render *rd,
     for (size_t i = 0; rc == 0 && i < sizeof families / sizeof *families;
          i++) {
         const struct family *fd = &families[i];
-        struct fam f = {out, fd->name, fd->help, fd->type, false};
+        struct fam f = {out, fd->name, fd->help, fd->type, false, NULL};
         if (fd->agent) {
             rc = render_lock(m, rd);
             if (rc != 0)

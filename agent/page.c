@@ -374,6 +374,17 @@ static void pg_server(struct page *pg, const struct metrics_last *l)
     pg_puts(pg, "</p>\n");
 }
 
+/* The target's own labels as its series show them (team="mail",...),
+ * small, under the server; nothing when it has none. */
+static void pg_labels(struct page *pg, const struct metrics_last *l)
+{
+    if (!l->labels[0])
+        return;
+    pg_puts(pg, "<p class=\"labels\"><code>");
+    pg_esc(pg, l->labels);
+    pg_puts(pg, "</code></p>\n");
+}
+
 static void pg_card(struct page *pg, const struct metrics_last *l)
 {
     const struct probe_result *r = &l->result;
@@ -386,6 +397,7 @@ static void pg_card(struct page *pg, const struct metrics_last *l)
     pg_printf(pg, "</h2><span class=\"state\">%s</span></header>\n",
               page_states[st].label);
     pg_server(pg, l);
+    pg_labels(pg, l);
     if (st == PAGE_PENDING) {
         pg_puts(pg, "<p class=\"muted\">Waiting for the first probe.</p>\n"
                     "</article>\n");
@@ -578,6 +590,8 @@ static const char page_css[] =
     ".failing .state,.pill.failing{background:#c62828}\n"
     ".pill.zero{background:#e5e7eb;color:#57606a}\n"
     ".server{margin:.2rem 0 0;color:#57606a;overflow-wrap:anywhere}\n"
+    ".labels{margin:.1rem 0 0;color:#57606a;font-size:.85em;"
+    "overflow-wrap:anywhere}\n"
     "dl{display:grid;grid-template-columns:max-content minmax(0,1fr);"
     "gap:.3rem .8rem;margin:.6rem 0 0}\n"
     "dt{font-weight:600;color:#444c56}\n"

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "labels.h"
 #include "fuzz_common.h"
 
 /*
@@ -186,6 +187,36 @@ static bool valid_name(const char *s)
     return true;
 }
 
+/* A target's labels as labels.h promises them: at most LABELS_MAX, each
+ * name valid, not reserved and once, each value non-empty UTF-8 without
+ * controls, within its bounds. */
+static void check_labels(const char *canon)
+{
+    FUZZ_CHECK(canon != NULL);
+    size_t n = 0;
+    const char *name, *value;
+    for (const char *p = labels_next(canon, &name, &value); p;
+         p = labels_next(p, &name, &value)) {
+        n++;
+        size_t nl = strlen(name), vl = strlen(value);
+        FUZZ_CHECK(nl >= 1 && nl <= LABEL_NAME_MAX);
+        FUZZ_CHECK(vl >= 1 && vl <= LABEL_VALUE_MAX);
+        FUZZ_CHECK(labels_check_value(value, vl) == LABELS_OK);
+        FUZZ_CHECK(strspn(name,
+                          "abcdefghijklmnopqrstuvwxyz"
+                          "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == nl);
+        FUZZ_CHECK(!(name[0] >= '0' && name[0] <= '9'));
+        FUZZ_CHECK(strncmp(name, "__", 2) != 0);
+        for (int i = 0; i < LABEL_COUNT; i++)
+            FUZZ_CHECK(strcmp(name, label_names[i]) != 0);
+        const char *n2, *v2;
+        for (const char *q = labels_next(canon, &n2, &v2); q != p;
+             q = labels_next(q, &n2, &v2))
+            FUZZ_CHECK(n2 == name || strcmp(n2, name) != 0);
+    }
+    FUZZ_CHECK(n <= LABELS_MAX);
+}
+
 static void check_config(const struct agent_config *c)
 {
     const uint64_t day = 24ULL * 3600 * 1000;
@@ -212,6 +243,7 @@ static void check_config(const struct agent_config *c)
             for (size_t k = 0; k < m; k++)
                 FUZZ_CHECK(t->mechs[m] != t->mechs[k]);
         }
+        check_labels(t->labels);
         if (t->n_mechs > 0) {
             FUZZ_CHECK(t->secret != NULL);
             FUZZ_CHECK(t->secret_len >= 1 &&

@@ -189,10 +189,14 @@ static void test_sample_loads(void **state)
     /* The sample's own extra_metrics: none, the default. */
     assert_int_equal(c->extra_metrics, CONFIG_DEFAULT_EXTRA_METRICS);
     assert_int_equal(t->extra_metrics, 0);
+    /* Its labels: mx1's own, none in [agent]. */
+    assert_string_equal(c->labels, "");
+    assert_memory_equal(t->labels, "team\0mail\0env\0prod\0", 20);
 
     t = config_find_target(c, "mx2-smtps");
     assert_non_null(t);
     assert_int_equal(t->extra_metrics, 0);
+    assert_string_equal(t->labels, "");
     assert_int_equal(t->port, 465);
     assert_int_equal(t->n_mechs, 0);
     assert_null(t->secret);
@@ -233,6 +237,7 @@ static void test_sample_documents_every_key(void **state)
         "web_basic_auth_password_hash",
         "web_basic_auth_users_file",
         "extra_metrics",
+        "labels",
         "ip_family",
         "source_address",
     };
@@ -503,6 +508,48 @@ static void test_ip_family_and_source_address(void **state)
     config_diag_free(&d);
 }
 
+/* labels: [agent]'s are every target's default; a target's replace them
+ * (none: no labels there); the order is the file's; one copy of
+ * [agent]'s serves every target that sets none. */
+static void test_labels(void **state)
+{
+    (void)state;
+    struct config_diag d;
+    struct agent_config *c =
+        load("[target \"inherits\"]\nhost = a\n"
+             "[target \"own\"]\nhost = b\n"
+             "labels = team=mail note=\"on call: \\\"mail\\\"\" zone=eu\n"
+             "[target \"off\"]\nhost = c\nlabels = none\n"
+             "[target \"empty\"]\nhost = d\nlabels =\n"
+             "[target \"inherits2\"]\nhost = e\n"
+             "[agent]\nlabels = env=prod team=platform\n",
+             &d);
+    if (!c)
+        fail_msg("%s", buf_str(&d.errors));
+    assert_int_equal(d.n_warnings, 0);
+    static const char agent[] = "env\0prod\0team\0platform\0";
+    assert_memory_equal(c->labels, agent, sizeof(agent));
+    const struct target_config *t = config_find_target(c, "inherits");
+    assert_ptr_equal(t->labels, c->labels);
+    assert_ptr_equal(config_find_target(c, "inherits2")->labels, c->labels);
+    assert_ptr_equal(config_find_target(c, "empty")->labels, c->labels);
+    static const char own[] =
+        "team\0mail\0note\0on call: \"mail\"\0zone\0eu\0";
+    assert_memory_equal(config_find_target(c, "own")->labels, own,
+                        sizeof(own));
+    assert_string_equal(config_find_target(c, "off")->labels, "");
+    config_free(c);
+    config_diag_free(&d);
+
+    /* Without [agent]'s: none. */
+    c = load("[target \"a\"]\nhost = a\n", &d);
+    assert_non_null(c);
+    assert_string_equal(c->labels, "");
+    assert_string_equal(c->targets[0].labels, "");
+    config_free(c);
+    config_diag_free(&d);
+}
+
 /* ---- errors, one kind at a time ---- */
 
 struct error_case {
@@ -526,7 +573,105 @@ struct error_case {
     "must be an IPv4 or IPv6 address of this machine (IPv6 without "          \
     "brackets; not a host or interface name), not "
 
+#define RESERVED_NAMES                                                        \
+    "target, phase, stage, error, code, class, mechanism, keyword, version, " \
+    "cipher, host, port, tls, tls_verify, reason, resource, libcurl, "        \
+    "openssl, libmicrohttpd, le, quantile, job, instance"
+
 static const struct error_case error_cases[] = {
+    /* labels, in [agent] and in a [target]: each refusal */
+    {"[agent]\nlabels = team\n",
+     true,
+     1,
+     {"t.ini:2: labels: \"team\" is not name=value; write none, or labels "
+      "like team=mail note=\"a value with spaces\" separated by spaces"}},
+    {"[target \"a\"]\nhost = a\nlabels = 1team=x\n",
+     false,
+     1,
+     {"t.ini:3: labels: label name \"1team\" must match "
+      "[a-zA-Z_][a-zA-Z0-9_]*"}},
+    {"[target \"a\"]\nhost = a\nlabels = "
+     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa=x\n",
+     false,
+     1,
+     {"t.ini:3: labels: label name "
+      "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\" "
+      "is longer than 64 characters"}},
+    {"[target \"a\"]\nhost = a\nlabels = __name__=x\n",
+     false,
+     1,
+     {"t.ini:3: labels: label name \"__name__\": names starting with __ are "
+      "reserved for Prometheus"}},
+    {"[target \"a\"]\nhost = a\nlabels = team=mail stage=x\n",
+     false,
+     1,
+     {"t.ini:3: labels: label name \"stage\" is reserved; the agent and "
+      "Prometheus use " RESERVED_NAMES}},
+    {"[agent]\nlabels = instance=x\n",
+     true,
+     1,
+     {"t.ini:2: labels: label name \"instance\" is reserved; the agent and "
+      "Prometheus use " RESERVED_NAMES}},
+    {"[target \"a\"]\nhost = a\nlabels = team=a team=b\n",
+     false,
+     1,
+     {"t.ini:3: labels: label \"team\" is given twice"}},
+    {"[target \"a\"]\nhost = a\nlabels = team=\"\"\n",
+     false,
+     1,
+     {"t.ini:3: labels: label \"team\" has an empty value (to Prometheus an "
+      "empty label is no label)"}},
+    {"[target \"a\"]\nhost = a\nlabels = "
+     "v="
+     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n",
+     false,
+     1,
+     {"t.ini:3: labels: the value of label \"v\" is longer than 128 bytes"}},
+    {"[target \"a\"]\nhost = a\nlabels = v=\xC3(\n",
+     false,
+     1,
+     {"t.ini:3: labels: the value of label \"v\" is not valid UTF-8"}},
+    {"[target \"a\"]\nhost = a\nlabels = v=\"a\tb\"\n",
+     false,
+     1,
+     {"t.ini:3: labels: the value of label \"v\" holds a control character "
+      "(a tab, say)"}},
+    /* inih takes " ;" for a comment: the quote is cut off. */
+    {"[target \"a\"]\nhost = a\nlabels = v=\"a ;b\"\n",
+     false,
+     1,
+     {"t.ini:3: labels: the value of label \"v\" has no closing double "
+      "quote (a \" ;\" in it starts a comment)"}},
+    {"[target \"a\"]\nhost = a\nlabels = v=\"a\\tb\"\n",
+     false,
+     1,
+     {"t.ini:3: labels: the value of label \"v\": in double quotes only \\\" "
+      "and \\\\ are escapes"}},
+    {"[target \"a\"]\nhost = a\nlabels = v=a\"b\n",
+     false,
+     1,
+     {"t.ini:3: labels: the value of label \"v\" holds a double quote; put "
+      "the whole value in double quotes and write it \\\""}},
+    {"[target \"a\"]\nhost = a\nlabels = v=\"a\"b\n",
+     false,
+     1,
+     {"t.ini:3: labels: text right after the closing quote of label \"v\"; "
+      "separate labels with spaces"}},
+    {"[target \"a\"]\nhost = a\nlabels = a=1 b=2 c=3 d=4 e=5 f=6 g=7 h=8 "
+     "i=9\n",
+     false,
+     1,
+     {"t.ini:3: labels: more than 8 labels (at \"i=9\")"}},
+    {"[target \"a\"]\nhost = a\nlabels = none team=mail\n",
+     false,
+     1,
+     {"t.ini:3: labels: none cannot be listed with labels, not \"none "
+      "team=mail\""}},
+    {"[target \"a\"]\nhost = a\nlabels = a=1\nlabels = b=2\n",
+     false,
+     1,
+     {"t.ini:4: labels: duplicate key (first on line 3)"}},
     /* ip_family and source_address, in [agent] and in a [target] */
     {"[agent]\nip_family = inet6\n",
      true,
@@ -2475,6 +2620,7 @@ int main(void)
         cmocka_unit_test(test_good_file),
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_extra_metrics),
+        cmocka_unit_test(test_labels),
         cmocka_unit_test(test_ip_family_and_source_address),
         cmocka_unit_test(test_errors_table),
         cmocka_unit_test(test_multiple_errors),

@@ -247,6 +247,62 @@ static void test_histogram_labels(void **state)
                         "d_count{target=\"mx1\",x=\"q\\\"\"} 10\n");
 }
 
+/* Label text (a target's own labels, rendered once by
+ * expo_label_text()) goes where it stands among the labels, as it is;
+ * NULL or "" writes nothing, not even the braces or a comma. */
+static void test_label_text(void **state)
+{
+    struct buf *b = *state;
+    const struct expo_label own[] = {
+        {"team", "mail"},
+        {"note", "a \"q\" \\ b\nc"},
+        {"site", "Z\xC3\xBCrich"},
+    };
+    assert_int_equal(expo_label_text(b, own, 3), 0);
+    assert_string_equal(buf_str(b), "team=\"mail\",note=\"a \\\"q\\\" "
+                                    "\\\\ b\\nc\",site=\"Z\xC3\xBCrich\"");
+    char *text = buf_take(b);
+    assert_int_equal(expo_label_text(b, own, 0), 0);
+    assert_string_equal(buf_str(b), "");
+
+    const struct expo_label l[] = {
+        {"target", "mx1"}, {NULL, text}, {"stage", "auth"}};
+    const struct expo_label only[] = {{NULL, text}};
+    const struct expo_label empty[] = {{"target", "mx1"}, {NULL, ""}};
+    const struct expo_label none[] = {{NULL, NULL}, {"target", "mx1"}};
+    const struct expo_label nothing[] = {{NULL, ""}};
+    const double bounds[] = {1};
+    const uint64_t counts[] = {1, 2};
+    assert_int_equal(expo_sample(b, "a", l, 3, 1), 0);
+    assert_int_equal(expo_sample(b, "b", only, 1, 1), 0);
+    assert_int_equal(expo_sample(b, "c", empty, 2, 1), 0);
+    assert_int_equal(expo_sample(b, "d", none, 2, 1), 0);
+    assert_int_equal(expo_sample(b, "e", nothing, 1, 1), 0);
+    assert_int_equal(expo_histogram(b, "h", l, 2, bounds, counts, 1, 3), 0);
+    assert_int_equal(expo_histogram(b, "g", nothing, 1, bounds, counts, 1, 3),
+                     0);
+    const char *t = "team=\"mail\",note=\"a \\\"q\\\" \\\\ b\\nc\","
+                    "site=\"Z\xC3\xBCrich\"";
+    char want[2048];
+    snprintf(want, sizeof want,
+             "a{target=\"mx1\",%s,stage=\"auth\"} 1\n"
+             "b{%s} 1\n"
+             "c{target=\"mx1\"} 1\n"
+             "d{target=\"mx1\"} 1\n"
+             "e 1\n"
+             "h_bucket{target=\"mx1\",%s,le=\"1\"} 1\n"
+             "h_bucket{target=\"mx1\",%s,le=\"+Inf\"} 3\n"
+             "h_sum{target=\"mx1\",%s} 3\n"
+             "h_count{target=\"mx1\",%s} 3\n"
+             "g_bucket{le=\"1\"} 1\n"
+             "g_bucket{le=\"+Inf\"} 3\n"
+             "g_sum 3\n"
+             "g_count 3\n",
+             t, t, t, t, t, t);
+    assert_string_equal(buf_str(b), want);
+    free(text);
+}
+
 static void test_histogram_no_labels(void **state)
 {
     struct buf *b = *state;
@@ -301,6 +357,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sample, setup, teardown),
         cmocka_unit_test_setup_teardown(test_histogram_labels, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_label_text, setup, teardown),
         cmocka_unit_test_setup_teardown(test_histogram_no_labels, setup,
                                         teardown),
         cmocka_unit_test(test_full_buffer),

@@ -896,6 +896,300 @@ static void test_family_order_and_promtool(void **state)
     assert_int_equal(WEXITSTATUS(rc), 0);
 }
 
+/* ---- a target's own labels ---- */
+
+/* mx1's labels as a config holds them, and as every series shows them. */
+static const char mx1_labels[] = "team\0mail\0note\0a \"b\" \\ c\nd\0"
+                                 "zone\0Z\xC3\xBCrich\0";
+#define MX1_LABELS                                                            \
+    "team=\"mail\",note=\"a \\\"b\\\" \\\\ c\\nd\",zone=\"Z\xC3\xBCrich\""
+
+/* The families of the agent as a whole: no target, no target labels. */
+static const char *const agent_families[] = {
+    "smtp_agent_build_info",
+    "smtp_agent_targets",
+    "smtp_agent_probes_in_flight",
+    "smtp_agent_resource_failures_total",
+    "smtp_agent_probe_start_delay_seconds",
+    "smtp_agent_config_last_reload_successful",
+    "smtp_agent_config_last_reload_success_timestamp_seconds",
+};
+
+static bool is_agent_family(const char *name, size_t n)
+{
+    for (size_t i = 0; i < sizeof agent_families / sizeof *agent_families;
+         i++) {
+        if (strlen(agent_families[i]) == n &&
+            memcmp(agent_families[i], name, n) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* A sample line's label names, in order, "name|name|..." into dst; the
+ * values are skipped over their escapes. The family's name (the sample's
+ * without _bucket/_sum/_count) in *fam. */
+static void label_names_of(const char *line, size_t len, char *dst, size_t n,
+                           char *fam, size_t fam_n)
+{
+    const char *brace = memchr(line, '{', len);
+    const char *space = memchr(line, ' ', len);
+    size_t name_len = (size_t)((brace ? brace : space) - line);
+    snprintf(fam, fam_n, "%.*s", (int)name_len, line);
+    static const char *const suffixes[] = {"_bucket", "_sum", "_count"};
+    for (size_t i = 0; i < 3; i++) {
+        size_t sl = strlen(suffixes[i]);
+        size_t fl = strlen(fam);
+        if (fl > sl && strcmp(fam + fl - sl, suffixes[i]) == 0 &&
+            strstr(fam, "_seconds"))
+            fam[fl - sl] = '\0';
+    }
+    dst[0] = '\0';
+    if (!brace)
+        return;
+    const char *p = brace + 1;
+    size_t used = 0;
+    while (*p != '}') {
+        const char *eq = strchr(p, '=');
+        assert_non_null(eq);
+        int w = snprintf(dst + used, n - used, "%s%.*s", used ? "|" : "",
+                         (int)(eq - p), p);
+        assert_true(w > 0 && (size_t)w < n - used);
+        used += (size_t)w;
+        assert_int_equal(eq[1], '"');
+        p = eq + 2;
+        while (*p != '"') {
+            assert_true(*p != '\0' && *p != '\n');
+            p += *p == '\\' ? 2 : 1;
+        }
+        p++;
+        if (*p == ',')
+            p++;
+    }
+}
+
+static bool is_agent_label(const char *name, size_t n)
+{
+    for (int i = 0; i < LABEL_COUNT; i++) {
+        if (strlen(label_names[i]) == n &&
+            memcmp(label_names[i], name, n) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Every series of mx1 carries its labels right after target, in the
+ * config's order, escaped; mx2 (none) and the agent-wide families carry
+ * none; every family of a target has them; and every other label name
+ * in a full render is one of label_names[], the table labels.c refuses. */
+static void check_labelled(const char *text)
+{
+    char fams_with_mx1[64][96];
+    size_t n_fams = 0;
+    size_t n_mx1 = 0;
+    for (const char *p = text; *p;) {
+        const char *end = strchr(p, '\n');
+        assert_non_null(end);
+        size_t len = (size_t)(end - p);
+        if (p[0] != '#') {
+            char names[512], fam[96];
+            label_names_of(p, len, names, sizeof names, fam, sizeof fam);
+            bool agent = is_agent_family(fam, strlen(fam));
+            if (strstr(names, "team") || memmem(p, len, "mail", 4))
+                assert_true(!agent);
+            if (memmem(p, len, "{target=\"mx1\"", 13)) {
+                n_mx1++;
+                static const char want[] = "{target=\"mx1\"," MX1_LABELS;
+                if (memcmp(memchr(p, '{', len), want, sizeof want - 1) != 0)
+                    fail_msg("mx1 without its labels: %.*s", (int)len, p);
+                if (strncmp(names, "target|team|note|zone", 21) != 0)
+                    fail_msg("label order %s in %.*s", names, (int)len, p);
+                bool seen = false;
+                for (size_t i = 0; i < n_fams; i++)
+                    seen = seen || strcmp(fams_with_mx1[i], fam) == 0;
+                if (!seen) {
+                    assert_true(n_fams < 64);
+                    snprintf(fams_with_mx1[n_fams++], 96, "%s", fam);
+                }
+            } else if (memmem(p, len, "{target=\"mx2\"", 13)) {
+                if (strstr(names, "team") || strstr(names, "zone"))
+                    fail_msg("mx2 with labels: %.*s", (int)len, p);
+            } else {
+                /* No target: an agent-wide family, never a label of
+                 * mx1's. */
+                if (!agent)
+                    fail_msg("a series without target: %.*s", (int)len, p);
+                assert_null(strstr(names, "team"));
+            }
+            /* Every label name but mx1's own is the agent's. */
+            for (const char *q = names; *q;) {
+                size_t k = strcspn(q, "|");
+                bool own = (k == 4 && memcmp(q, "team", 4) == 0) ||
+                           (k == 4 && memcmp(q, "note", 4) == 0) ||
+                           (k == 4 && memcmp(q, "zone", 4) == 0);
+                if (!own && !is_agent_label(q, k))
+                    fail_msg("label %.*s is not in label_names[]", (int)k, q);
+                q += k + (q[k] == '|');
+            }
+        }
+        p = end + 1;
+    }
+    assert_true(n_mx1 > 0);
+    /* Every family of a target appears with mx1's labels: the TYPE lines
+     * that are not the agent's. */
+    for (const char *p = strstr(text, "# TYPE "); p;
+         p = strstr(p + 1, "# TYPE ")) {
+        const char *name = p + 7;
+        size_t n = strcspn(name, " ");
+        if (is_agent_family(name, n))
+            continue;
+        bool seen = false;
+        for (size_t i = 0; i < n_fams; i++)
+            seen = seen || (strlen(fams_with_mx1[i]) == n &&
+                            memcmp(fams_with_mx1[i], name, n) == 0);
+        if (!seen)
+            fail_msg("family %.*s has no series of mx1 with its labels",
+                     (int)n, name);
+    }
+}
+
+/* Runs promtool check metrics on text; skips without promtool. */
+static void promtool_ok(const char *text)
+{
+    char path[] = "/tmp/test_metrics_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    size_t len = strlen(text);
+    assert_int_equal(write(fd, text, len), (ssize_t)len);
+    close(fd);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "/usr/bin/promtool check metrics < %s", path);
+    int rc = system(cmd);
+    unlink(path);
+    assert_true(WIFEXITED(rc));
+    assert_int_equal(WEXITSTATUS(rc), 0);
+}
+
+static void test_target_labels(void **state)
+{
+    (void)state;
+    struct agent_config cfg;
+    struct target_config t[2];
+    struct probe_result r;
+    config_two(&cfg, t);
+    t[1].labels = mx1_labels; /* mx1; mx2 has none */
+    struct metrics *m = metrics_new(&build);
+    assert_non_null(m);
+    assert_int_equal(metrics_set_targets(m, &cfg), 0);
+    result_auth_mixed(&r);
+    record(m, &r);
+    result_connect_error(&r, "mx2");
+    record(m, &r);
+    metrics_skipped(m, "mx1", SCHED_SKIP_HOST_LIMIT, 2);
+    metrics_start_delay(m, 0.003);
+    metrics_config_loaded(m, true, 1700000000);
+    char *text = render(m);
+    check_labelled(text);
+    assert_line(text, "smtp_probes_total{target=\"mx1\"," MX1_LABELS "} 1");
+    assert_line(text,
+                "smtp_probe_duration_seconds_bucket{target=\"mx1\"," MX1_LABELS
+                ",le=\"+Inf\"} 1");
+    assert_line(text, "smtp_auth_results_total{target=\"mx1\"," MX1_LABELS
+                      ",mechanism=\"PLAIN\",class=\"success\"} 1");
+    assert_line(text, "smtp_target_info{target=\"mx1\"," MX1_LABELS
+                      ",host=\"mx1.example.com\",port=\"587\","
+                      "tls=\"starttls\",tls_verify=\"true\"} 1");
+    assert_line(text,
+                "smtp_agent_probes_skipped_total{target=\"mx1\"," MX1_LABELS
+                ",reason=\"host_limit\"} 2");
+    assert_line(text, "smtp_probes_total{target=\"mx2\"} 1");
+    assert_line(text, "smtp_agent_targets 2");
+    /* Rendered once, and the same twice. */
+    const char *kept = m->targets[0]->labels; /* sorted: mx1 first */
+    assert_string_equal(kept, MX1_LABELS);
+    assert_null(m->targets[1]->labels);
+    char *again = render(m);
+    assert_string_equal(text, again);
+    free(again);
+    if (access("/usr/bin/promtool", X_OK) == 0)
+        promtool_ok(text);
+    free(text);
+
+    /* The status page's copy. */
+    struct metrics_last *last;
+    size_t n;
+    assert_int_equal(metrics_last_results(m, &last, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(last[0].labels, MX1_LABELS);
+    assert_string_equal(last[1].labels, "");
+    free(last);
+
+    /* A reload with the same labels keeps the text where it is. */
+    assert_int_equal(metrics_set_targets(m, &cfg), 0);
+    assert_ptr_equal(m->targets[0]->labels, kept);
+
+    /* Labels change: the next render shows the new ones, counters keep
+     * their values (a target is its name). mx2 gets one. */
+    static const char changed[] = "zone\0eu\0team\0dns\0";
+    t[1].labels = changed;
+    t[0].labels = "env\0prod\0";
+    assert_int_equal(metrics_set_targets(m, &cfg), 0);
+    text = render(m);
+    assert_line(
+        text, "smtp_probes_total{target=\"mx1\",zone=\"eu\",team=\"dns\"} 1");
+    assert_line(text,
+                "smtp_auth_results_total{target=\"mx1\",zone=\"eu\","
+                "team=\"dns\",mechanism=\"LOGIN\",class=\"auth_failed\"} "
+                "1");
+    assert_line(text, "smtp_probes_total{target=\"mx2\",env=\"prod\"} 1");
+    assert_line(text, "smtp_probe_errors_total{target=\"mx2\",env=\"prod\","
+                      "error=\"connect\"} 1");
+    assert_absent(text, "mail");
+    assert_absent(text, "note=");
+    free(text);
+
+    /* And go: back to target alone. */
+    t[1].labels = "";
+    t[0].labels = NULL;
+    assert_int_equal(metrics_set_targets(m, &cfg), 0);
+    assert_null(m->targets[0]->labels);
+    text = render(m);
+    assert_line(text, "smtp_probes_total{target=\"mx1\"} 1");
+    assert_line(text, "smtp_probes_total{target=\"mx2\"} 1");
+    assert_absent(text, "zone=");
+    assert_absent(text, "env=");
+    free(text);
+    metrics_free(m);
+}
+
+/* Every family, every label: a store with every option and a result of
+ * every kind, mx1 labelled. */
+static void test_target_labels_everywhere(void **state)
+{
+    (void)state;
+    struct agent_config cfg;
+    struct target_config t[2];
+    struct probe_result r;
+    config_two(&cfg, t);
+    t[1].labels = mx1_labels;
+    struct metrics *m = metrics_new(&build);
+    assert_non_null(m);
+    assert_int_equal(metrics_set_targets(m, &cfg), 0);
+    result_auth_mixed(&r);
+    record(m, &r);
+    /* mx1 also fails without a reply once: its errors series. */
+    result_connect_error(&r, "mx1");
+    record(m, &r);
+    result_connect_error(&r, "mx2");
+    record(m, &r);
+    metrics_skipped(m, "mx1", SCHED_SKIP_RUNNING, 1);
+    metrics_resource_failure(m, PROBE_FAULT_MEMORY);
+    char *text = render(m);
+    check_labelled(text);
+    free(text);
+    metrics_free(m);
+}
+
 static void test_last_results(void **state)
 {
     (void)state;
@@ -1577,6 +1871,8 @@ int main(void)
         cmocka_unit_test(test_fault_is_not_the_targets),
         cmocka_unit_test(test_family_order_and_promtool),
         cmocka_unit_test(test_last_results),
+        cmocka_unit_test(test_target_labels),
+        cmocka_unit_test(test_target_labels_everywhere),
         cmocka_unit_test(test_concurrency),
         cmocka_unit_test(test_render_in_chunks),
         cmocka_unit_test(test_render_chunks_during_reloads),

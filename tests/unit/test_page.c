@@ -170,12 +170,49 @@ static void test_address(void **state)
     buf_free(&b);
 }
 
+/* A card shows its target's labels, escaped, under the server (pending
+ * or probed); a target without labels has no such line. */
+static void test_labels(void **state)
+{
+    (void)state;
+    struct metrics_last res[3] = {result("a-ok", 1000, true),
+                                  result("known", 1000, false),
+                                  result("pending", 0, false)};
+    snprintf(res[0].labels, sizeof(res[0].labels),
+             "team=\"mail\",note=\"<b>&\\\"x\\\"</b>\"");
+    snprintf(res[2].labels, sizeof(res[2].labels), "env=\"prod\"");
+    struct buf b;
+    buf_init(&b, 0);
+    assert_int_equal(page_render(&b, res, 3, 1100), 0);
+    const char *page = buf_str(&b);
+    const char *failing = strstr(page, "id=\"t-known\"");
+    const char *pending = strstr(page, "id=\"t-pending\"");
+    const char *ok = strstr(page, "id=\"t-a-ok\"");
+    assert_true(failing && pending && ok && failing < pending && pending < ok);
+    const char *l_ok = strstr(ok, "<p class=\"labels\"><code>");
+    assert_non_null(l_ok);
+    assert_non_null(strstr(l_ok, "<code>team=&quot;mail&quot;,note=&quot;"
+                                 "&lt;b&gt;&amp;\\&quot;x\\&quot;&lt;/b&gt;"
+                                 "&quot;</code></p>\n"));
+    /* Right under the server line, in its own card. */
+    assert_true(l_ok > strstr(ok, "<p class=\"server\">"));
+    assert_true(l_ok < strstr(ok, "</article>"));
+    const char *l_pending = strstr(pending, "<p class=\"labels\"><code>");
+    assert_non_null(l_pending);
+    assert_true(l_pending < ok);
+    assert_non_null(strstr(l_pending, "<code>env=&quot;prod&quot;</code>"));
+    /* "known" has none: no labels line between its card and the next. */
+    const char *l_known = strstr(failing, "<p class=\"labels\">");
+    assert_true(l_known == l_pending);
+    assert_null(strstr(page, "<b>"));
+    buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_html_escape),
-        cmocka_unit_test(test_format_age),
-        cmocka_unit_test(test_render),
+        cmocka_unit_test(test_html_escape), cmocka_unit_test(test_format_age),
+        cmocka_unit_test(test_render),      cmocka_unit_test(test_labels),
         cmocka_unit_test(test_address),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
