@@ -39,6 +39,7 @@ const char *const config_agent_key_names[] = {
     [AK_WEB_BASIC_AUTH_PASSWORD_HASH] = "web_basic_auth_password_hash",
     [AK_WEB_BASIC_AUTH_USERS_FILE] = "web_basic_auth_users_file",
     [AK_EXTRA_METRICS] = "extra_metrics",
+    [AK_SHARD] = "shard",
 };
 _Static_assert(sizeof config_agent_key_names /
                        sizeof config_agent_key_names[0] ==
@@ -514,6 +515,35 @@ static void extra_metrics_key(struct parser *p, int line, const char *key,
     }
 }
 
+/* shard = I/N, or what is wrong with it. */
+static void shard_key(struct parser *p, int line, const char *key,
+                      const char *v)
+{
+    struct agent_config *c = p->cfg;
+    switch (config_parse_shard(v, &c->shard, &c->shards)) {
+    case CONFIG_SHARD_OK:
+        return;
+    case CONFIG_SHARD_SYNTAX:
+        config_err_at(p, line, key,
+                      "must be I/N, this agent's shard I (0 to N-1) of N "
+                      "agents, like 0/3, not \"%s\"",
+                      v);
+        return;
+    case CONFIG_SHARD_COUNT:
+        config_err_at(p, line, key,
+                      "the number of shards N must be from 1 to %u, not "
+                      "\"%s\"",
+                      CONFIG_SHARDS_MAX, v);
+        return;
+    case CONFIG_SHARD_INDEX:
+        config_err_at(p, line, key,
+                      "the shard I must be below the number of shards N "
+                      "(0 to N-1), not \"%s\"",
+                      v);
+        return;
+    }
+}
+
 static void agent_key(struct parser *p, int k, const char *v)
 {
     struct agent_config *c = p->cfg;
@@ -583,6 +613,9 @@ static void agent_key(struct parser *p, int k, const char *v)
         return;
     case AK_EXTRA_METRICS:
         extra_metrics_key(p, line, key, v, &c->extra_metrics);
+        return;
+    case AK_SHARD:
+        shard_key(p, line, key, v);
         return;
     case AK_COUNT:
         break;
@@ -899,6 +932,7 @@ static void resolve(struct parser *p)
                 config_format_duration(t->timeout_ms, a, sizeof(a)),
                 config_format_duration(t->interval_ms, b, sizeof(b)));
         config_check_auth(p, t, d);
+        config_shard_check(p, t, d);
         config_check_ca_file(p, t, d, &agent_ca_warned, &agent_ca_failed);
     }
     config_check_web_tls(p);
@@ -962,6 +996,7 @@ static struct agent_config *load_text(const char *name, const char *base_dir,
     copy_str(c->ca_file, sizeof(c->ca_file), CONFIG_DEFAULT_CA_FILE);
     c->log_level = CONFIG_DEFAULT_LOG_LEVEL;
     c->extra_metrics = CONFIG_DEFAULT_EXTRA_METRICS;
+    c->shards = CONFIG_DEFAULT_SHARDS;
 
     int rc = ini_parse_stream(config_reader, &p, config_handler, &p);
     /* The reader hands inih nothing it can reject; should it still, say
@@ -970,6 +1005,10 @@ static struct agent_config *load_text(const char *name, const char *base_dir,
         config_err_at(&p, rc > 0 ? rc : 0, "-", "syntax error");
     if (!p.oom)
         resolve(&p);
+    /* Only a valid file is split: every agent of the fleet checks every
+     * target, so one file is valid for all of them or for none. */
+    if (!p.oom && diag->n_errors == errors_before)
+        config_apply_shard(&p);
     if (!p.oom && !p.saw_target)
         config_err_at(&p, 0, NULL,
                       "no [target \"NAME\"] sections; nothing to probe");
