@@ -422,6 +422,34 @@ class BadValues(unittest.TestCase):
                       proc.stderr)
 
 
+class ReadmeExample(unittest.TestCase):
+    """The README's sharding example does what the README says: shard 0/3
+    probes mx1, 1/3 smtp, 2/3 mx3."""
+
+    def test_each_shard_keeps_one(self):
+        with open(os.path.join(harness.REPO, "README.md")) as f:
+            readme = f.read()
+        section = readme.split("### Sharding", 1)[1].split("\n## ", 1)[0]
+        ini = re.search(r"```ini\n(.*?)```", section, re.S).group(1)
+        self.assertIn("shard = 0/3", ini)
+        tmp = tempfile.mkdtemp(prefix="shard-readme-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        path = os.path.join(tmp, "agent.ini")
+        for k, name in enumerate(("mx1", "smtp", "mx3")):
+            with self.subTest(shard=k):
+                with open(path, "w") as f:
+                    f.write(ini.replace("shard = 0/3", "shard = %d/3" % k))
+                proc = harness.run_agent_once(harness.agent_binary(),
+                                              ["-c", path, "--check-config"])
+                self.assertEqual(proc.returncode, 0, proc.stderr)
+                self.assertIn("ok, 1 target in shard %d/3, 2 in other "
+                              "shards" % k, proc.stderr)
+                self.assertIn("`%s`" % name, section)
+                # The one it keeps is `name`: its address hashes to k.
+                t = re.search(r'\[target "%s"\]\nhost = (\S+)' % name, ini)
+                self.assertEqual(hashmod(t.group(1) + ":587", 3), k)
+
+
 class ShardedPrometheusExample(unittest.TestCase):
     """config/prometheus-sharded.yml: valid, and one job of three agents
     whose comments give each one its shard."""
