@@ -23,6 +23,12 @@ key, at --check-config and at start.
 ShardedPrometheusExample: config/prometheus-sharded.yml passes `promtool
 check config` and scrapes three agents, one per shard.
 
+ScrapedByPrometheus: a real Prometheus with that example's job (its
+targets replaced by three local agents, shard = 0/3, 1/3, 2/3, 62 targets
+between them) sees each target from exactly one agent, the agent of its
+hashmod shard, and the checks in the example's comments hold; with one
+agent stopped the coverage check turns empty.
+
 Needs promtool (Debian package prometheus) and PyYAML; loopback only.
 """
 
@@ -42,6 +48,7 @@ import yaml
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "support"))
 import harness  # noqa: E402
+import prom  # noqa: E402
 
 N_TARGETS = 1000
 SHARDS = 3
@@ -420,6 +427,71 @@ class BadValues(unittest.TestCase):
                       proc.stderr)
         self.assertIn("none of the 1 targets falls in shard 2/3",
                       proc.stderr)
+
+
+# The checks config/prometheus-sharded.yml's comments give, as PromQL.
+COVERAGE = ('sum(smtp_agent_shard_targets{state="probed"})\n'
+            '    == max(sum by (instance) (smtp_agent_shard_targets))')
+ONCE_EACH = "max(count by (target) (smtp_target_info)) == 1"
+
+
+class ScrapedByPrometheus(unittest.TestCase):
+    """Three sharded agents under the example's scrape job."""
+
+    def test_prometheus_sees_each_target_once(self):
+        targets = [t for i, t in enumerate(fleet())
+                   if i < 60 or i in (97, 211)]
+        n = len(targets)
+        binary = harness.agent_binary()
+        agents = [self.enterContext(harness.run_agent(
+            binary, agent_config(targets, "%d/%d" % (k, SHARDS))))
+            for k in range(SHARDS)]
+        with open(SHARDED_EXAMPLE) as f:
+            text = f.read()
+        for expr in (COVERAGE, ONCE_EACH):
+            self.assertIn("\n#   " + expr.replace("\n", "\n# ") + "\n",
+                          text)
+        doc = yaml.safe_load(text)
+        doc["global"]["scrape_interval"] = "1s"
+        job = doc["scrape_configs"][0]
+        job["scrape_interval"] = "1s"
+        job["scrape_timeout"] = "1s"
+        for sc, ag in zip(job["static_configs"], agents):
+            sc["targets"] = [ag.listen]
+        instance = {ag.listen: k for k, ag in enumerate(agents)}
+        with open(os.path.join(harness.REPO, "config", "alerts.yml")) as f:
+            rules = f.read()
+        p = self.enterContext(prom.PrometheusServer(
+            yaml.safe_dump(doc), {"alerts.yml": rules}))
+        harness.wait_for(lambda: len(p.query(
+            'up{job="%s"} == 1' % job["job_name"])) == SHARDS, 30,
+            message="Prometheus scraping the three agents")
+        harness.wait_for(lambda: p.query(
+            "count(count by (target) (smtp_target_info))"), 30)
+
+        got = p.query(COVERAGE)
+        self.assertEqual(len(got), 1, got)
+        self.assertEqual(float(got[0]["value"][1]), n)
+        got = p.query(ONCE_EACH)
+        self.assertEqual(len(got), 1, got)
+        got = p.query("count(count by (target) (smtp_target_info))")
+        self.assertEqual(float(got[0]["value"][1]), n)
+        # Each target from the agent of its hashmod shard, with the team
+        # label the example gives every agent.
+        seen = {}
+        for r in p.query("smtp_target_info"):
+            m = r["metric"]
+            self.assertEqual(m.get("team"), "mail")
+            seen[m["target"]] = instance[m["instance"]]
+        want = {name: hashmod(addr, SHARDS)
+                for name, _, _, addr in targets}
+        self.assertEqual(seen, want)
+
+        # One agent gone: its targets are no one's, and the coverage check
+        # says so as soon as its series are stale.
+        agents[2].stop()
+        harness.wait_for(lambda: p.query(COVERAGE) == [], 30,
+                         message="the coverage check to turn empty")
 
 
 class ReadmeExample(unittest.TestCase):
