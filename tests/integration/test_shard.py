@@ -494,6 +494,30 @@ class ScrapedByPrometheus(unittest.TestCase):
                          message="the coverage check to turn empty")
 
 
+class Once(unittest.TestCase):
+    """--once probes this shard's targets only."""
+
+    def test_once_probes_its_shard(self):
+        tmp = tempfile.mkdtemp(prefix="shard-once-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        path = os.path.join(tmp, "agent.ini")
+        # promtool's shards of 3: host-0.example:25 and [::1]:25 are in 0,
+        # host-1.example:25 and [2001:db8::1]:587 in 2. Nothing listens on
+        # [::1]:25 here, and .example does not resolve: quick failures.
+        targets = [("h0", "host-0.example", 25, None),
+                   ("h1", "host-1.example", 25, None),
+                   ("lo", "::1", 25, None),
+                   ("v6", "2001:db8::1", 587, None)]
+        with open(path, "w") as f:
+            f.write(agent_config(targets, "0/3", timeout="2s"))
+        proc = harness.run_agent_once(harness.agent_binary(),
+                                      ["-c", path, "--once", "--format",
+                                       "json"])
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        names = sorted(t["name"] for t in json.loads(proc.stdout)["targets"])
+        self.assertEqual(names, ["h0", "lo"])
+
+
 class ReadmeExample(unittest.TestCase):
     """The README's sharding example does what the README says: shard 0/3
     probes mx1, 1/3 smtp, 2/3 mx3."""
