@@ -43,6 +43,7 @@ const char *const config_agent_key_names[] = {
     [AK_IP_FAMILY] = "ip_family",
     [AK_SOURCE_ADDRESS] = "source_address",
     [AK_LABELS] = "labels",
+    [AK_SHARD] = "shard",
 };
 _Static_assert(sizeof config_agent_key_names /
                        sizeof config_agent_key_names[0] ==
@@ -539,6 +540,35 @@ static void err_source_address(struct parser *p, int line, const char *key,
                   v);
 }
 
+/* shard = I/N, or what is wrong with it. */
+static void shard_key(struct parser *p, int line, const char *key,
+                      const char *v)
+{
+    struct agent_config *c = p->cfg;
+    switch (config_parse_shard(v, &c->shard, &c->shards)) {
+    case CONFIG_SHARD_OK:
+        return;
+    case CONFIG_SHARD_SYNTAX:
+        config_err_at(p, line, key,
+                      "must be I/N, this agent's shard I (0 to N-1) of N "
+                      "agents, like 0/3, not \"%s\"",
+                      v);
+        return;
+    case CONFIG_SHARD_COUNT:
+        config_err_at(p, line, key,
+                      "the number of shards N must be from 1 to %u, not "
+                      "\"%s\"",
+                      CONFIG_SHARDS_MAX, v);
+        return;
+    case CONFIG_SHARD_INDEX:
+        config_err_at(p, line, key,
+                      "the shard I must be below the number of shards N "
+                      "(0 to N-1), not \"%s\"",
+                      v);
+        return;
+    }
+}
+
 static void agent_key(struct parser *p, int k, const char *v)
 {
     struct agent_config *c = p->cfg;
@@ -622,6 +652,9 @@ static void agent_key(struct parser *p, int k, const char *v)
     }
     case AK_LABELS:
         config_labels_key(p, line, key, v, &c->labels);
+        return;
+    case AK_SHARD:
+        shard_key(p, line, key, v);
         return;
     case AK_COUNT:
         break;
@@ -1045,6 +1078,7 @@ static void resolve(struct parser *p)
                 config_format_duration(t->timeout_ms, a, sizeof(a)),
                 config_format_duration(t->interval_ms, b, sizeof(b)));
         config_check_auth(p, t, d);
+        config_shard_check(p, t, d);
         config_check_ca_file(p, t, d, &agent_ca_warned, &agent_ca_failed);
     }
     config_check_web_tls(p);
@@ -1112,6 +1146,7 @@ static struct agent_config *load_text(const char *name, const char *base_dir,
     copy_str(c->source_address, sizeof(c->source_address),
              CONFIG_DEFAULT_SOURCE_ADDRESS);
     c->labels = "";
+    c->shards = CONFIG_DEFAULT_SHARDS;
 
     int rc = ini_parse_stream(config_reader, &p, config_handler, &p);
     /* The reader hands inih nothing it can reject; should it still, say
@@ -1120,6 +1155,10 @@ static struct agent_config *load_text(const char *name, const char *base_dir,
         config_err_at(&p, rc > 0 ? rc : 0, "-", "syntax error");
     if (!p.oom)
         resolve(&p);
+    /* Only a valid file is split: every agent of the fleet checks every
+     * target, so one file is valid for all of them or for none. */
+    if (!p.oom && diag->n_errors == errors_before)
+        config_apply_shard(&p);
     if (!p.oom && !p.saw_target)
         config_err_at(&p, 0, NULL,
                       "no [target \"NAME\"] sections; nothing to probe");

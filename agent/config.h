@@ -78,10 +78,12 @@ const char *config_extra_name(enum config_extra e);
 #define CONFIG_DEFAULT_EXTRA_METRICS         0u /* none */
 #define CONFIG_DEFAULT_IP_FAMILY             IP_FAMILY_AUTO
 #define CONFIG_DEFAULT_SOURCE_ADDRESS        "" /* the kernel's choice */
+#define CONFIG_DEFAULT_SHARDS                1u /* shard 0/1: all */
 /* The ranges the values must be in. */
 #define CONFIG_DURATION_MAX_MS           (24ULL * 3600 * 1000)
 #define CONFIG_MAX_CONCURRENT_PROBES_MAX 65535u
 #define CONFIG_MAX_PER_HOST_MAX          1024u
+#define CONFIG_SHARDS_MAX                65535u
 
 /* A target's port when it names none: 587 for starttls (submission), 465
  * for implicit (submissions), 25 for none. */
@@ -145,6 +147,14 @@ struct agent_config {
     enum ip_family ip_family; /* CONFIG_DEFAULT_IP_FAMILY */
     char source_address[CONFIG_ADDRESS_MAX + 1]; /* "": the kernel's */
     const char *labels; /* every target's by default; "" none */
+    /* shard = I/N: of the targets in the file, targets[] holds only those
+     * whose address (host:port, [IPv6]:port) Prometheus' hashmod puts in
+     * shard I of N; n_other_shards counts the others, checked like every
+     * target and then left out. Without the key: 0/1, every target. A
+     * config built by hand with shards 0 means 1. */
+    unsigned shard;
+    unsigned shards;
+    size_t n_other_shards;
     /* HTTPS for the endpoint: both PEM files, or "" for plain HTTP. Only
      * checked here (readable, PEM); the HTTP server reads them at start. */
     char web_tls_cert_file[CONFIG_PATH_MAX + 1];

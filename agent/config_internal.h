@@ -34,6 +34,7 @@ enum agent_key {
     AK_IP_FAMILY,
     AK_SOURCE_ADDRESS,
     AK_LABELS,
+    AK_SHARD,
     AK_COUNT
 };
 
@@ -79,6 +80,7 @@ struct target_draft {
     const char *password_env;
     const char *password; /* inline, in the scratch pool (wiped) */
     size_t password_len;
+    bool other_shard; /* shard = I/N gives it to another agent */
 };
 
 enum section { SEC_NONE, SEC_AGENT, SEC_TARGET, SEC_SKIP };
@@ -106,7 +108,8 @@ struct parser {
     struct hashtab names;        /* target names -> index: duplicates */
     size_t cap;
     struct config_diag *diag;
-    mode_t file_mode; /* of the config file; 0 for a string */
+    mode_t file_mode;  /* of the config file; 0 for a string */
+    bool shard_failed; /* no MD5 for shard = I/N: said once */
     bool oom;
 };
 
@@ -159,6 +162,20 @@ void config_check_ca_file(struct parser *p, const struct target_config *t,
  * *field (in the config's pool), or reported. */
 void config_labels_key(struct parser *p, int line, const char *key,
                        const char *v, const char **field);
+/*
+ * config_shard.c: shard = I/N. Every target is checked, whichever shard
+ * it falls in, so that one file is valid for every agent of a fleet or
+ * for none. config_shard_check() decides a resolved target's shard
+ * (Prometheus' hashmod of its address) and, after its secret was read
+ * and checked, wipes and frees that secret when the target is another
+ * agent's: right away, so that the next target's secret takes its place
+ * rather than leave a hole per target. config_apply_shard(), once the
+ * whole file is valid, leaves in cfg->targets only this shard's targets
+ * and counts the others in cfg->n_other_shards.
+ */
+void config_shard_check(struct parser *p, struct target_config *t,
+                        struct target_draft *d);
+void config_apply_shard(struct parser *p);
 
 /* config_web.c: the HTTP endpoint's protection, after parsing. HTTPS:
  * both PEM files or neither, each readable and of the right kind. */

@@ -119,6 +119,40 @@ int config_parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
     return 0;
 }
 
+/* The digits at the start of s as a number, held at max + 1 once past
+ * max; returns how many digits there were. */
+static size_t leading_uint(const char *s, unsigned long max, unsigned long *v)
+{
+    size_t n = 0;
+    *v = 0;
+    for (; is_digit(s[n]); n++)
+        if (*v <= max)
+            *v = *v * 10 + (unsigned long)(s[n] - '0');
+    if (*v > max)
+        *v = max + 1;
+    return n;
+}
+
+enum config_shard_problem config_parse_shard(const char *s, unsigned *index,
+                                             unsigned *count)
+{
+    unsigned long i, n;
+    size_t i_len = leading_uint(s, CONFIG_SHARDS_MAX, &i);
+    if (i_len == 0 || s[i_len] != '/')
+        return CONFIG_SHARD_SYNTAX;
+    s += i_len + 1;
+    size_t n_len = leading_uint(s, CONFIG_SHARDS_MAX, &n);
+    if (n_len == 0 || s[n_len] != '\0')
+        return CONFIG_SHARD_SYNTAX;
+    if (n == 0 || n > CONFIG_SHARDS_MAX)
+        return CONFIG_SHARD_COUNT;
+    if (i >= n)
+        return CONFIG_SHARD_INDEX;
+    *index = (unsigned)i;
+    *count = (unsigned)n;
+    return CONFIG_SHARD_OK;
+}
+
 int config_parse_duration(const char *s, uint64_t *ms)
 {
     if (!s || !is_digit(*s))

@@ -81,6 +81,22 @@ enum config_extra_problem config_parse_extra(const char *s, unsigned *bits,
  * words only when n is short. Returns dst. */
 const char *config_extra_names(char *dst, size_t n);
 
+/* What is wrong with a shard value. */
+enum config_shard_problem {
+    CONFIG_SHARD_OK,
+    CONFIG_SHARD_SYNTAX, /* not digits, '/', digits */
+    CONFIG_SHARD_COUNT,  /* N is 0 or more than CONFIG_SHARDS_MAX */
+    CONFIG_SHARD_INDEX,  /* I is not below N */
+};
+
+/*
+ * shard: "I/N", this agent's shard I of N: digits only (no sign, no
+ * blanks), 1 <= N <= CONFIG_SHARDS_MAX, 0 <= I < N. CONFIG_SHARD_OK
+ * with *index and *count set; else both untouched.
+ */
+enum config_shard_problem config_parse_shard(const char *s, unsigned *index,
+                                             unsigned *count);
+
 /* listen: HOST:PORT, [IPv6]:PORT or :PORT (netaddr's syntax), port 1 to
  * 65535; nothing is resolved. */
 bool config_valid_listen(const char *s);

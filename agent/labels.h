@@ -33,6 +33,9 @@ enum label_name {
     LABEL_LIBCURL,
     LABEL_OPENSSL,
     LABEL_LIBMICROHTTPD,
+    LABEL_SHARD,
+    LABEL_SHARDS,
+    LABEL_STATE,
     LABEL_LE, /* expo's histogram buckets */
     LABEL_QUANTILE,
     LABEL_JOB,

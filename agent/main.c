@@ -251,6 +251,11 @@ static struct agent_config *load(const char *path, bool quiet_ok)
     if (!cfg)
         fprintf(stderr, "%s: %zu error%s\n", path, diag.n_errors,
                 diag.n_errors == 1 ? "" : "s");
+    else if (!quiet_ok && cfg->shards > 1)
+        fprintf(stderr,
+                "%s: ok, %zu target%s in shard %u/%u, %zu in other shards\n",
+                path, cfg->n_targets, cfg->n_targets == 1 ? "" : "s",
+                cfg->shard, cfg->shards, cfg->n_other_shards);
     else if (!quiet_ok)
         fprintf(stderr, "%s: ok, %zu target%s\n", path, cfg->n_targets,
                 cfg->n_targets == 1 ? "" : "s");
@@ -334,7 +339,8 @@ static void reload(const char *path, struct runner *runner,
         log_set_level(cfg->log_level);
     warn_listen_override(o, cfg);
     apply_fd_budget(cfg);
-    size_t n = cfg->n_targets;
+    size_t n = cfg->n_targets, other = cfg->n_other_shards;
+    unsigned shard = cfg->shard, shards = cfg->shards;
     if (runner_set_config(runner, cfg) < 0) {
         log_error("main", "reload failed: out of memory", "path=%s", path);
         metrics_config_loaded(metrics, false, now);
@@ -344,7 +350,9 @@ static void reload(const char *path, struct runner *runner,
     if (http_set_auth(http, runner_config(runner)) < 0)
         log_warn("main", "basic auth keeps the old users: out of memory",
                  NULL);
-    log_info("main", "config reloaded", "path=%s targets=%zu", path, n);
+    log_info("main", "config reloaded",
+             "path=%s targets=%zu shard=%u/%u other_shards=%zu", path, n,
+             shard, shards, other);
 }
 
 static int run_once(struct agent_config *cfg, bool json)
@@ -452,7 +460,8 @@ static int run_daemon(struct agent_config *cfg, const struct options *o)
         config_free(cfg);
         return EXIT_FAILED;
     }
-    size_t n_targets = cfg->n_targets;
+    size_t n_targets = cfg->n_targets, other = cfg->n_other_shards;
+    unsigned shard = cfg->shard, shards = cfg->shards;
     apply_fd_budget(cfg);
     if (runner_set_config(runner, cfg) < 0) {
         fprintf(stderr, "smtp-health-agent: out of memory\n");
@@ -468,8 +477,9 @@ static int run_daemon(struct agent_config *cfg, const struct options *o)
         metrics_free(metrics);
         return EXIT_FAILED;
     }
-    log_info("main", "started", "version=%s listen=%s targets=%zu",
-             AGENT_VERSION, listen, n_targets);
+    log_info("main", "started",
+             "version=%s listen=%s targets=%zu shard=%u/%u other_shards=%zu",
+             AGENT_VERSION, listen, n_targets, shard, shards, other);
     int rc = probe_loop(runner, metrics, http, o);
     log_info("main", "stopping", NULL);
     http_stop(http);

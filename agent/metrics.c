@@ -99,6 +99,7 @@ struct metrics *metrics_new(const struct metrics_build_info *info)
     }
     if (pthread_mutex_init(&m->lock, NULL) != 0)
         goto err;
+    m->shards = 1;
     return m;
 err:
     for (int i = 0; i < 4; i++)
@@ -301,6 +302,9 @@ int metrics_set_targets(struct metrics *m, const struct agent_config *cfg)
     free(m->targets);
     m->targets = arr;
     m->n_targets = k;
+    m->shard = cfg->shards > 1 ? cfg->shard : 0;
+    m->shards = cfg->shards > 1 ? cfg->shards : 1;
+    m->n_other_shards = cfg->n_other_shards;
     m->generation++;
     pthread_mutex_unlock(&m->lock);
     free(sorted);

@@ -106,6 +106,11 @@ struct metrics {
     struct histo delay;
     bool reload_ok;
     double reload_success_time;
+    /* The config's shard = I/N (0/1 without it) and how many of its
+     * targets it left to the other shards. */
+    unsigned shard;
+    unsigned shards;
+    size_t n_other_shards;
 };
 
 /* Sorts the mechanisms by name once (render's order); idempotent. */

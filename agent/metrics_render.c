@@ -1,4 +1,5 @@
 /* metrics_render: the store as Prometheus text, family by family. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -420,6 +421,26 @@ static int emit_targets(struct fam *f, const struct metrics *m)
     return fam_sample(f, NULL, 0, (double)m->n_targets);
 }
 
+static int emit_shard_info(struct fam *f, const struct metrics *m)
+{
+    char shard[16], shards[16];
+    snprintf(shard, sizeof shard, "%u", m->shard);
+    snprintf(shards, sizeof shards, "%u", m->shards);
+    struct expo_label l[] = {L(LABEL_SHARD, shard), L(LABEL_SHARDS, shards)};
+    return fam_sample(f, l, 2, 1);
+}
+
+/* The config's targets by whose they are: probed here, or left to the
+ * other agents of shard = I/N; the two add up to the file's targets. */
+static int emit_shard_targets(struct fam *f, const struct metrics *m)
+{
+    struct expo_label probed[] = {L(LABEL_STATE, "probed")};
+    struct expo_label other[] = {L(LABEL_STATE, "other_shards")};
+    if (fam_sample(f, probed, 1, (double)m->n_targets) < 0)
+        return -1;
+    return fam_sample(f, other, 1, (double)m->n_other_shards);
+}
+
 static int emit_in_flight(struct fam *f, const struct metrics *m)
 {
     return fam_sample(f, NULL, 0, (double)m->in_flight);
@@ -498,8 +519,18 @@ static const struct family {
      EXPO_GAUGE, emit_target_info, NULL},
     {"smtp_agent_build_info", "Versions of the agent and its libraries.",
      EXPO_GAUGE, NULL, emit_build_info},
-    {"smtp_agent_targets", "Number of configured targets.", EXPO_GAUGE, NULL,
-     emit_targets},
+    {"smtp_agent_targets",
+     "Number of configured targets this agent probes (with shard = I/N, "
+     "those of its shard).",
+     EXPO_GAUGE, NULL, emit_targets},
+    {"smtp_agent_shard_info",
+     "This agent's shard of the config's targets (shard = I/N: Prometheus' "
+     "hashmod of host:port); 0 of 1 when not sharded.",
+     EXPO_GAUGE, NULL, emit_shard_info},
+    {"smtp_agent_shard_targets",
+     "The config's targets by state: probed by this agent, or "
+     "other_shards, left to the other agents of its shard = I/N.",
+     EXPO_GAUGE, NULL, emit_shard_targets},
     {"smtp_agent_probes_in_flight", "Probes running now.", EXPO_GAUGE, NULL,
      emit_in_flight},
     {"smtp_agent_probes_skipped_total",

@@ -12,12 +12,14 @@
 #include "config.h"
 #include "labels.h"
 #include "fuzz_common.h"
+#include "shard.h"
 
 /*
  * Properties, for every input:
  * - no crash, no leak, no undefined behaviour (the sanitizers);
  * - a config comes back exactly when no error was reported, and then it
- *   holds what config.h promises (names, ports, durations, secrets);
+ *   holds what config.h promises (names, ports, durations, secrets; with
+ *   shard = I/N only targets of shard I, and a warning when none);
  * - every diagnostic line reads "NAME:LINE: KEY: message" with a line
  *   that exists, or "NAME: message";
  * - no secret reaches a diagnostic: the inline password (written as
@@ -220,7 +222,10 @@ static void check_labels(const char *canon)
 static void check_config(const struct agent_config *c)
 {
     const uint64_t day = 24ULL * 3600 * 1000;
-    FUZZ_CHECK(c->n_targets >= 1);
+    FUZZ_CHECK(c->n_targets + c->n_other_shards >= 1);
+    FUZZ_CHECK(c->shards >= 1 && c->shards <= CONFIG_SHARDS_MAX);
+    FUZZ_CHECK(c->shard < c->shards);
+    FUZZ_CHECK(c->shards > 1 || c->n_other_shards == 0);
     FUZZ_CHECK(c->interval_ms > 0 && c->interval_ms <= day);
     FUZZ_CHECK(c->timeout_ms > 0 && c->timeout_ms <= c->interval_ms);
     FUZZ_CHECK(c->max_concurrent_probes >= 1 && c->max_per_host >= 1);
@@ -233,6 +238,9 @@ static void check_config(const struct agent_config *c)
         FUZZ_CHECK(t->host[0] != '\0' && t->server_name[0] != '\0');
         FUZZ_CHECK(t->ehlo_name[0] != '\0');
         FUZZ_CHECK(t->port >= 1 && t->port <= 65535);
+        unsigned shard = 0;
+        FUZZ_CHECK(shard_of(t->host, t->port, c->shards, &shard) == 0);
+        FUZZ_CHECK(shard == c->shard);
         FUZZ_CHECK(t->tls == TLS_MODE_STARTTLS ||
                    t->tls == TLS_MODE_IMPLICIT || t->tls == TLS_MODE_NONE);
         FUZZ_CHECK(t->interval_ms > 0 && t->interval_ms <= day);
@@ -275,6 +283,8 @@ load_and_check(const char *text, size_t len, const char *name,
     if (c) {
         FUZZ_CHECK(d.n_errors == 0 && d.errors.len == 0);
         check_config(c);
+        /* A shard with no target is said. */
+        FUZZ_CHECK(c->n_targets > 0 || d.n_warnings > 0);
     } else {
         FUZZ_CHECK(d.n_errors > 0 && d.errors.len > 0);
     }

@@ -70,6 +70,7 @@ AGENT_FAMILIES = {
     "smtp_agent_probe_start_delay_seconds",
     "smtp_agent_config_last_reload_successful",
     "smtp_agent_config_last_reload_success_timestamp_seconds",
+    "smtp_agent_shard_info", "smtp_agent_shard_targets",
 }
 
 

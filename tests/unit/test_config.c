@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "shard.h"
 
 #define DATA_DIR    TEST_SOURCE_DIR "/tests/unit/data/config"
 #define SECRET_FILE DATA_DIR "/secret.txt"
@@ -240,6 +241,7 @@ static void test_sample_documents_every_key(void **state)
         "labels",
         "ip_family",
         "source_address",
+        "shard",
     };
     char *raw = read_whole(TEST_SOURCE_DIR "/config/agent.ini");
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
@@ -576,7 +578,8 @@ struct error_case {
 #define RESERVED_NAMES                                                        \
     "target, phase, stage, error, code, class, mechanism, keyword, version, " \
     "cipher, host, port, tls, tls_verify, reason, resource, libcurl, "        \
-    "openssl, libmicrohttpd, le, quantile, job, instance"
+    "openssl, libmicrohttpd, shard, shards, state, le, quantile, job, "       \
+    "instance"
 
 static const struct error_case error_cases[] = {
     /* labels, in [agent] and in a [target]: each refusal */
@@ -724,6 +727,42 @@ static const struct error_case error_cases[] = {
      {"t.ini:5: ip_family: ipv6 does not fit source_address 127.0.0.1 "
       "(from [agent], line 2), an IPv4 address; give this target a "
       "source_address of its own"}},
+    /* shard = I/N */
+    {"[agent]\nshard = 3/3\n",
+     true,
+     1,
+     {"t.ini:2: shard: the shard I must be below the number of shards N (0 "
+      "to N-1), not \"3/3\""}},
+    {"[agent]\nlog_level = info\nshard = 1/0\n",
+     true,
+     1,
+     {"t.ini:3: shard: the number of shards N must be from 1 to 65535, not "
+      "\"1/0\""}},
+    {"[agent]\nshard = x\n",
+     true,
+     1,
+     {"t.ini:2: shard: must be I/N, this agent's shard I (0 to N-1) of N "
+      "agents, like 0/3, not \"x\""}},
+    {"[agent]\nshard = -1/2\n",
+     true,
+     1,
+     {"t.ini:2: shard: must be I/N, this agent's shard I (0 to N-1) of N "
+      "agents, like 0/3, not \"-1/2\""}},
+    {"[agent]\nshard = 0/3\nshard = 1/3\n",
+     true,
+     1,
+     {"t.ini:3: shard: duplicate key (first on line 2)"}},
+    {"[target \"a\"]\nhost = a\nshard = 0/3\n",
+     false,
+     1,
+     {"t.ini:3: shard: only allowed in [agent]"}},
+    /* A target of another shard is checked all the same: host-1.example:25
+     * is in shard 2 of 3. */
+    {"[agent]\nshard = 0/3\n[target \"h1\"]\nhost = host-1.example\n"
+     "port = 25\ntls = bogus\n",
+     true,
+     1,
+     {"t.ini:6: tls: must be starttls, implicit or none, not \"bogus\""}},
     /* extra_metrics, in [agent] and in a [target] */
     {"[agent]\nlog_level = info\nextra_metrics = zero_series, buckets\n",
      true,
@@ -1744,9 +1783,10 @@ static void test_password_file(void **state)
  * reports none, and then this checks nothing) may grow by a few, not by
  * one per target.
  */
-static void test_load_leaves_no_holes(void **state)
+/* shard: NULL, or a shard = I/N for [agent]: the secrets of the other
+ * shards' targets, read and freed, must not leave a hole each either. */
+static void load_without_holes(struct scratch *s, const char *shard)
 {
-    struct scratch *s = *state;
     /* A path of 40 bytes: its copy took a 64-byte chunk. */
     char name[64];
     size_t dir_len = strlen(s->dir);
@@ -1757,6 +1797,8 @@ static void test_load_leaves_no_holes(void **state)
     enum { N = 2000 };
     struct buf b;
     buf_init(&b, 0);
+    if (shard)
+        assert_int_equal(buf_printf(&b, "[agent]\nshard = %s\n", shard), 0);
     for (size_t i = 0; i < N; i++)
         assert_int_equal(buf_printf(&b,
                                     "[target \"t%05zu\"]\nhost = h%zu.test\n"
@@ -1771,8 +1813,9 @@ static void test_load_leaves_no_holes(void **state)
     struct mallinfo2 after = mallinfo2();
     if (!c)
         fail_msg("%s", buf_str(&d.errors));
-    assert_int_equal(c->n_targets, N);
-    assert_string_equal(c->targets[N - 1].secret, "pw");
+    assert_int_equal(c->n_targets + c->n_other_shards, N);
+    assert_true(shard ? c->n_targets < N / 2 : c->n_targets == N);
+    assert_string_equal(c->targets[c->n_targets - 1].secret, "pw");
     size_t free_before = before.ordblks + before.smblks;
     size_t free_after = after.ordblks + after.smblks;
     size_t holes = free_after > free_before ? free_after - free_before : 0;
@@ -1781,6 +1824,12 @@ static void test_load_leaves_no_holes(void **state)
     config_free(c);
     config_diag_free(&d);
     free(text);
+}
+
+static void test_load_leaves_no_holes(void **state)
+{
+    load_without_holes(*state, NULL);
+    load_without_holes(*state, "1/3");
 }
 
 static void test_password_file_mode(void **state)
@@ -2581,6 +2630,152 @@ static void test_web_users_file(void **state)
     s->n--;
 }
 
+/* 30 targets: host-N.example on port 25 (tls = none), every fifth an
+ * IPv6 literal, every seventh left at its default port, some with a
+ * secret; shard = `shard` unless NULL. */
+static char *shard_config(const char *shard)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    if (shard)
+        assert_int_equal(buf_printf(&b, "[agent]\nshard = %s\n", shard), 0);
+    for (int i = 0; i < 30; i++) {
+        assert_int_equal(buf_printf(&b, "[target \"t%d\"]\n", i), 0);
+        if (i % 5 == 4)
+            assert_int_equal(buf_printf(&b, "host = 2001:db8::%d\n", i), 0);
+        else
+            assert_int_equal(buf_printf(&b, "host = host-%d.example\n", i), 0);
+        if (i % 7 != 6)
+            assert_int_equal(buf_puts(&b, "port = 25\ntls = none\n"), 0);
+        if (i % 3 == 0)
+            assert_int_equal(buf_puts(&b, "mechanisms = PLAIN\nusername = u\n"
+                                          "password_env = CONFIG_TEST_PW2\n"
+                                          "allow_plaintext_auth = true\n"),
+                             0);
+    }
+    return buf_take(&b);
+}
+
+/* The target's shard of n, from its host and port as resolved. */
+static unsigned shard_of_target(const struct target_config *t, unsigned n)
+{
+    unsigned s = 99;
+    assert_int_equal(shard_of(t->host, t->port, n, &s), 0);
+    return s;
+}
+
+/*
+ * shard = I/N keeps the targets whose address hashes to I: the three
+ * shards of 3 are disjoint and cover the file; each keeps its targets in
+ * file order, with their secrets. Addresses as promtool hashes them:
+ * host-0.example:25 is in shard 0 of 3, host-1.example:25 in shard 2,
+ * [2001:db8::1]:587 (a default port) in shard 2.
+ */
+static void test_shard(void **state)
+{
+    (void)state;
+    struct config_diag d;
+    char *text = shard_config(NULL);
+    struct agent_config *all = load(text, &d);
+    free(text);
+    if (!all)
+        fail_msg("%s", buf_str(&d.errors));
+    config_diag_free(&d);
+    assert_int_equal(all->n_targets, 30);
+    assert_int_equal(all->shard, 0);
+    assert_int_equal(all->shards, CONFIG_DEFAULT_SHARDS);
+    assert_int_equal(all->n_other_shards, 0);
+
+    int owner[30];
+    for (int i = 0; i < 30; i++)
+        owner[i] = -1;
+    size_t total = 0;
+    for (unsigned k = 0; k < 3; k++) {
+        char shard[8];
+        snprintf(shard, sizeof shard, "%u/3", k);
+        text = shard_config(shard);
+        struct agent_config *c = load(text, &d);
+        free(text);
+        if (!c)
+            fail_msg("%s: %s", shard, buf_str(&d.errors));
+        assert_int_equal(d.n_warnings, 0);
+        config_diag_free(&d);
+        assert_int_equal(c->shard, k);
+        assert_int_equal(c->shards, 3);
+        assert_int_equal(c->n_targets + c->n_other_shards, 30);
+        assert_true(c->n_targets > 0);
+        total += c->n_targets;
+        int last = -1;
+        for (size_t j = 0; j < c->n_targets; j++) {
+            const struct target_config *t = &c->targets[j];
+            int i = atoi(t->name + 1);
+            assert_true(i > last); /* file order */
+            last = i;
+            if (owner[i] != -1)
+                fail_msg("%s in shards %d and %u", t->name, owner[i], k);
+            owner[i] = (int)k;
+            assert_int_equal(shard_of_target(t, 3), k);
+            /* The same target as without a shard, secret and all. */
+            const struct target_config *a = config_find_target(all, t->name);
+            assert_string_equal(t->host, a->host);
+            assert_int_equal(t->port, a->port);
+            assert_int_equal(t->secret_len, a->secret_len);
+            if (i % 3 == 0)
+                assert_string_equal(t->secret, "pw2");
+            else
+                assert_null(t->secret);
+        }
+        config_free(c);
+    }
+    assert_int_equal(total, 30);
+    for (int i = 0; i < 30; i++)
+        if (owner[i] < 0)
+            fail_msg("t%d in no shard", i);
+    config_free(all);
+
+    /* promtool's shards of 3 for these addresses: [2001:db8::1]:587 (the
+     * default port of starttls) 2, host-1.example:25 2, host-0.example:25
+     * 0, [::1]:25 0. */
+    static const char two_of_four[] =
+        "[target \"v6\"]\nhost = 2001:db8::1\n"
+        "[target \"h0\"]\nhost = host-0.example\nport = 25\n"
+        "[target \"h1\"]\nhost = host-1.example\nport = 25\n"
+        "[target \"lo\"]\nhost = ::1\nport = 25\n"
+        "[agent]\nshard = 2/3\n";
+    struct agent_config *c = load(two_of_four, &d);
+    if (!c)
+        fail_msg("%s", buf_str(&d.errors));
+    assert_int_equal(c->n_targets, 2);
+    assert_string_equal(c->targets[0].name, "v6");
+    assert_string_equal(c->targets[1].name, "h1");
+    assert_int_equal(c->n_other_shards, 2);
+    config_free(c);
+    config_diag_free(&d);
+
+    /* 0/1 is every target, as without the key. */
+    c = load("[agent]\nshard = 0/1\n" OK_TARGET, &d);
+    assert_non_null(c);
+    assert_int_equal(c->n_targets, 1);
+    assert_int_equal(c->shards, 1);
+    assert_int_equal(c->n_other_shards, 0);
+    config_free(c);
+    config_diag_free(&d);
+
+    /* A shard without targets loads, with a warning. */
+    c = load("[agent]\nshard = 1/3\n"
+             "[target \"h0\"]\nhost = host-0.example\nport = 25\n",
+             &d);
+    assert_non_null(c);
+    assert_int_equal(c->n_targets, 0);
+    assert_int_equal(c->n_other_shards, 1);
+    assert_int_equal(d.n_warnings, 1);
+    assert_line(buf_str(&d.warnings),
+                "t.ini:2: shard: none of the 1 targets falls in shard 1/3; "
+                "this agent probes nothing");
+    config_free(c);
+    config_diag_free(&d);
+}
+
 static void test_misc(void **state)
 {
     (void)state;
@@ -2658,6 +2853,7 @@ int main(void)
                                         scratch_teardown),
         cmocka_unit_test_setup_teardown(test_web_auth_in_clear_is_warned,
                                         scratch_setup, scratch_teardown),
+        cmocka_unit_test(test_shard),
         cmocka_unit_test(test_misc),
         cmocka_unit_test_setup_teardown(test_load_leaves_no_holes,
                                         scratch_setup, scratch_teardown),

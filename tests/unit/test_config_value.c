@@ -327,6 +327,63 @@ static void test_mechs(void **state)
     assert_int_equal(names[0], 'x');
 }
 
+static void test_shard(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *s;
+        enum config_shard_problem rc;
+        unsigned index, count; /* when CONFIG_SHARD_OK */
+    } cases[] = {
+        {"0/1", CONFIG_SHARD_OK, 0, 1},
+        {"0/3", CONFIG_SHARD_OK, 0, 3},
+        {"2/3", CONFIG_SHARD_OK, 2, 3},
+        {"007/010", CONFIG_SHARD_OK, 7, 10},
+        {"65534/65535", CONFIG_SHARD_OK, 65534, 65535},
+        {"3/3", CONFIG_SHARD_INDEX, 0, 0},
+        {"4/3", CONFIG_SHARD_INDEX, 0, 0},
+        {"1/1", CONFIG_SHARD_INDEX, 0, 0},
+        {"65535/65535", CONFIG_SHARD_INDEX, 0, 0},
+        {"99999999999999999999/3", CONFIG_SHARD_INDEX, 0, 0},
+        {"1/0", CONFIG_SHARD_COUNT, 0, 0},
+        {"0/0", CONFIG_SHARD_COUNT, 0, 0},
+        {"0/65536", CONFIG_SHARD_COUNT, 0, 0},
+        {"0/99999999999999999999999", CONFIG_SHARD_COUNT, 0, 0},
+        {"x", CONFIG_SHARD_SYNTAX, 0, 0},
+        {"", CONFIG_SHARD_SYNTAX, 0, 0},
+        {"-1/2", CONFIG_SHARD_SYNTAX, 0, 0},
+        {"1/-2", CONFIG_SHARD_SYNTAX, 0, 0},
+        {"+1/2", CONFIG_SHARD_SYNTAX, 0, 0},
+        {"1", CONFIG_SHARD_SYNTAX, 0, 0},
+        {"1/", CONFIG_SHARD_SYNTAX, 0, 0},
+        {"/3", CONFIG_SHARD_SYNTAX, 0, 0},
+        {"1/3/5", CONFIG_SHARD_SYNTAX, 0, 0},
+        {"1 / 3", CONFIG_SHARD_SYNTAX, 0, 0},
+        {"1/3 ", CONFIG_SHARD_SYNTAX, 0, 0},
+        {" 1/3", CONFIG_SHARD_SYNTAX, 0, 0},
+        {"1of3", CONFIG_SHARD_SYNTAX, 0, 0},
+        {"1:3", CONFIG_SHARD_SYNTAX, 0, 0},
+        {"0x1/3", CONFIG_SHARD_SYNTAX, 0, 0},
+        {"1/3x", CONFIG_SHARD_SYNTAX, 0, 0},
+        {"1.0/3", CONFIG_SHARD_SYNTAX, 0, 0},
+    };
+    for (size_t i = 0; i < LEN(cases); i++) {
+        unsigned index = 4242, count = 4343;
+        enum config_shard_problem rc =
+            config_parse_shard(cases[i].s, &index, &count);
+        if (rc != cases[i].rc)
+            fail_msg("\"%s\": problem %d, expected %d", cases[i].s, (int)rc,
+                     (int)cases[i].rc);
+        if (rc == CONFIG_SHARD_OK) {
+            assert_int_equal(index, cases[i].index);
+            assert_int_equal(count, cases[i].count);
+        } else {
+            assert_int_equal(index, 4242);
+            assert_int_equal(count, 4343);
+        }
+    }
+}
+
 #define DB CONFIG_EXTRA_BIT(CONFIG_EXTRA_DURATION_BUCKETS)
 #define EE CONFIG_EXTRA_BIT(CONFIG_EXTRA_EHLO_EXTENSIONS)
 #define LR CONFIG_EXTRA_BIT(CONFIG_EXTRA_LAST_REPLY_CODES)
@@ -652,6 +709,7 @@ int main(void)
         cmocka_unit_test(test_default_port),
         cmocka_unit_test(test_mechs),
         cmocka_unit_test(test_extra),
+        cmocka_unit_test(test_shard),
         cmocka_unit_test(test_listen),
         cmocka_unit_test(test_listen_is_loopback),
         cmocka_unit_test(test_host),

@@ -663,6 +663,56 @@ static void test_reload(void **state)
     metrics_free(m);
 }
 
+/* shard = I/N: the shard and the targets left to the others follow each
+ * config; a target that stays keeps its counts across a change of
+ * shard. A config built by hand (shards 0) is shard 0 of 1. */
+static void test_shard(void **state)
+{
+    (void)state;
+    struct agent_config cfg;
+    struct target_config t[2];
+    struct probe_result r;
+    config_two(&cfg, t);
+    struct metrics *m = metrics_new(&build);
+    assert_non_null(m);
+    assert_int_equal(metrics_set_targets(m, &cfg), 0);
+    char *text = render(m);
+    assert_line(text, "smtp_agent_shard_info{shard=\"0\",shards=\"1\"} 1");
+    assert_line(text, "smtp_agent_shard_targets{state=\"probed\"} 2");
+    assert_line(text, "smtp_agent_shard_targets{state=\"other_shards\"} 0");
+    free(text);
+    result_connect_error(&r, "mx2");
+    record(m, &r);
+
+    cfg.shard = 2;
+    cfg.shards = 3;
+    cfg.n_other_shards = 7;
+    assert_int_equal(metrics_set_targets(m, &cfg), 0);
+    text = render(m);
+    assert_line(text, "smtp_agent_shard_info{shard=\"2\",shards=\"3\"} 1");
+    assert_line(text, "smtp_agent_shard_targets{state=\"probed\"} 2");
+    assert_line(text, "smtp_agent_shard_targets{state=\"other_shards\"} 7");
+    assert_line(text, "smtp_agent_targets 2");
+    assert_line(text, "smtp_probes_total{target=\"mx2\"} 1");
+    assert_absent(text, "shards=\"1\"");
+    free(text);
+
+    /* Back to no shard = : one series each again, nothing left over. */
+    cfg.shard = 0;
+    cfg.shards = 1;
+    cfg.n_other_shards = 0;
+    cfg.n_targets = 1;
+    assert_int_equal(metrics_set_targets(m, &cfg), 0);
+    text = render(m);
+    assert_line(text, "smtp_agent_shard_info{shard=\"0\",shards=\"1\"} 1");
+    assert_absent(text, "shards=\"3\"");
+    assert_line(text, "smtp_agent_shard_targets{state=\"probed\"} 1");
+    assert_line(text, "smtp_agent_shard_targets{state=\"other_shards\"} 0");
+    assert_line(text, "smtp_probes_total{target=\"mx2\"} 1");
+    free(text);
+    metrics_free(m);
+}
+
 static void test_agent_values(void **state)
 {
     (void)state;
@@ -680,6 +730,9 @@ static void test_agent_values(void **state)
         ("smtp_agent_build_info{version=\"\",libcurl=\"\",openssl=\"\","
          "libmicrohttpd=\"\"} 1"),
         "smtp_agent_targets 0",
+        "smtp_agent_shard_info{shard=\"0\",shards=\"1\"} 1",
+        "smtp_agent_shard_targets{state=\"probed\"} 0",
+        "smtp_agent_shard_targets{state=\"other_shards\"} 0",
         "smtp_agent_probes_in_flight 17",
         "smtp_agent_probe_start_delay_seconds_bucket{le=\"0.001\"} 1",
         "smtp_agent_probe_start_delay_seconds_bucket{le=\"0.1\"} 1",
@@ -843,6 +896,8 @@ static void test_family_order_and_promtool(void **state)
         "smtp_target_info gauge",
         "smtp_agent_build_info gauge",
         "smtp_agent_targets gauge",
+        "smtp_agent_shard_info gauge",
+        "smtp_agent_shard_targets gauge",
         "smtp_agent_probes_in_flight gauge",
         "smtp_agent_probes_skipped_total counter",
         "smtp_agent_resource_failures_total counter",
@@ -913,6 +968,8 @@ static const char *const agent_families[] = {
     "smtp_agent_probe_start_delay_seconds",
     "smtp_agent_config_last_reload_successful",
     "smtp_agent_config_last_reload_success_timestamp_seconds",
+    "smtp_agent_shard_info",
+    "smtp_agent_shard_targets",
 };
 
 static bool is_agent_family(const char *name, size_t n)
@@ -1867,6 +1924,7 @@ int main(void)
         cmocka_unit_test(test_reload),
         cmocka_unit_test(test_target_info_follows_reload),
         cmocka_unit_test(test_agent_values),
+        cmocka_unit_test(test_shard),
         cmocka_unit_test(test_skips_and_resource_failures),
         cmocka_unit_test(test_fault_is_not_the_targets),
         cmocka_unit_test(test_family_order_and_promtool),

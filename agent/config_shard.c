@@ -1,0 +1,63 @@
+/* config_shard: shard = I/N: which targets are this agent's, and the
+ * others left out of the config once it is known to be valid. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "config_internal.h"
+#include "shard.h"
+
+void config_shard_check(struct parser *p, struct target_config *t,
+                        struct target_draft *d)
+{
+    struct agent_config *c = p->cfg;
+    if (c->shards <= 1)
+        return;
+    unsigned s = 0;
+    if (shard_of(t->host, t->port, c->shards, &s) < 0) {
+        /* The load fails; the target stays, like any other. */
+        if (!p->shard_failed)
+            config_err_at(p, p->agent_key_line[AK_SHARD],
+                          config_agent_key_names[AK_SHARD],
+                          "cannot hash the targets' addresses: OpenSSL "
+                          "offers no MD5 here (a FIPS-only configuration?), "
+                          "and Prometheus' hashmod is MD5");
+        p->shard_failed = true;
+        return;
+    }
+    d->other_shard = s != c->shard;
+    if (d->other_shard && t->secret) {
+        explicit_bzero(t->secret, t->secret_len);
+        free(t->secret);
+        t->secret = NULL;
+        t->secret_len = 0;
+    }
+}
+
+void config_apply_shard(struct parser *p)
+{
+    struct agent_config *c = p->cfg;
+    if (c->shards <= 1)
+        return;
+    size_t n = c->n_targets, kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p->drafts[i].other_shard)
+            c->n_other_shards++;
+        else
+            c->targets[kept++] = c->targets[i];
+    }
+    c->n_targets = kept;
+    /* Their strings stay in the config's pool (tens of bytes a target);
+     * the array's part of them, megabytes at 100,000 targets, goes. */
+    if (kept > 0 && kept < n) {
+        struct target_config *smaller =
+            realloc(c->targets, kept * sizeof(*c->targets));
+        if (smaller)
+            c->targets = smaller;
+    }
+    if (kept == 0)
+        config_warn_at(p, p->agent_key_line[AK_SHARD],
+                       config_agent_key_names[AK_SHARD],
+                       "none of the %zu targets falls in shard %u/%u; this "
+                       "agent probes nothing",
+                       n, c->shard, c->shards);
+}
