@@ -64,7 +64,6 @@ struct http_render {
     size_t n;
     size_t next; /* where the thread looks first: no source starves */
     size_t memory_max;
-    uint64_t last_key;
     size_t reserved; /* the sum of the sources' reserved */
 
     atomic_size_t held, held_peak;
@@ -442,7 +441,7 @@ enum http_render_wait http_render_wait(struct http_render *r, size_t source,
         }
         st->queued = true;
         st->want_gzip = false;
-        st->key = ++r->last_key;
+        st->key = http_park_key(r->park);
         st->reserved = est;
         r->reserved += est;
         pthread_cond_signal(&r->cond);
