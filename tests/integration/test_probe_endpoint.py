@@ -8,16 +8,23 @@ probe_success 0 with 535 classed auth_failed; an unknown target is 400;
 the scheduled probe's counters and last results do not move; debug=true
 shows the redacted transcript and no form of either password.
 
+PostfixTargets (real Postfix with Cyrus SASL): PLAIN, LOGIN and CRAM-MD5
+succeed and fail per mechanism, and the debug transcript holds no form of
+either password (CRAM-MD5's digest included).
+
 SlowTargets (the project's slow and silent SMTP servers): the scrape
 timeout header caps the probe (a silent server: answered within 2 s with
 probe_success 0); a /probe during a long scheduled round answers on time
 and /-/healthy answers meanwhile; with max_concurrent_probes = 1 a /probe
 that finds no slot in its time is 503 with Retry-After, and a burst past
-the bound of waiting requests is refused at once with 503.
+the bound of waiting requests is refused at once with 503; basic auth
+applies (401, nothing probed); a SIGTERM with a /probe in flight exits
+cleanly.
 
 Every server listens on 127.0.0.1 only; every wait has a deadline.
 """
 
+import base64
 import gzip
 import http.client
 import os
@@ -233,6 +240,73 @@ class AioTargets(unittest.TestCase):
                                                "debug wrong": wrong})
 
 
+PF_CONFIG = """
+[agent]
+listen = @LISTEN@
+interval = 1h
+timeout = 10s
+
+[target "pf-good"]
+host = 127.0.0.1
+port = %(port)d
+server_name = localhost
+ca_file = @CA_FILE@
+mechanisms = PLAIN LOGIN CRAM-MD5
+username = %(user)s
+password_file = @PASSWORD_FILE@
+
+[target "pf-wrong"]
+host = 127.0.0.1
+port = %(port)d
+server_name = localhost
+ca_file = @CA_FILE@
+mechanisms = PLAIN CRAM-MD5
+username = %(user)s
+password_env = WRONG_PASSWORD
+"""
+
+
+class PostfixTargets(unittest.TestCase):
+    """Real Postfix with Cyrus SASL: every mechanism, CRAM-MD5 included,
+    whose digest is secret-derived: the transcript shows none of it."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.pf = cls.enterClassContext(harness.postfix_server())
+        env = dict(os.environ, WRONG_PASSWORD=WRONG_PASSWORD)
+        cls.agent = cls.enterClassContext(harness.run_agent(
+            harness.agent_binary(),
+            PF_CONFIG % dict(port=cls.pf.ports.starttls,
+                             user=cls.pf.username),
+            password=cls.pf.password, env=env))
+
+    def test_good_and_wrong(self):
+        status, _, text = probe(self.agent.port, "pf-good",
+                                query="&debug=true")
+        self.assertEqual(status, 200, text)
+        self.assertIn("\nprobe_success 1\n", text)
+        for mech in ("PLAIN", "LOGIN", "CRAM-MD5"):
+            self.assertIn('smtp_auth_reply_code{mechanism="%s",'
+                          'class="success"} 235\n' % mech, text)
+        self.assertIn(" C: AUTH CRAM-MD5\n", text)
+        self.assertIn(" S: 334 ", text)  # the challenge is no secret
+        status, _, wrong = probe(self.agent.port, "pf-wrong",
+                                 query="&debug=true")
+        self.assertEqual(status, 200, wrong)
+        self.assertIn("\nprobe_success 0\n", wrong)
+        self.assertIn('smtp_auth_reply_code{mechanism="CRAM-MD5",'
+                      'class="auth_failed"} 535\n', wrong)
+        forms = (harness.secret_forms(self.pf.username, self.pf.password) +
+                 harness.secret_forms(self.pf.username, WRONG_PASSWORD))
+        harness.assert_no_secret(self, forms, {"debug good": text,
+                                               "debug wrong": wrong})
+        # Without debug: the same series, promtool's blessing.
+        status, _, plain = probe(self.agent.port, "pf-wrong")
+        self.assertEqual(status, 200, plain)
+        rc, out = harness.promtool_check(plain)
+        self.assertEqual(rc, 0, out)
+
+
 def plain_target(name, port, **keys):
     lines = ['[target "%s"]' % name, "host = 127.0.0.1",
              "port = %d" % port, "tls = none"]
@@ -397,6 +471,39 @@ class SlowTargets(unittest.TestCase):
         finally:
             agent.kill()
             agent.cleanup()
+
+    def test_basic_auth_applies(self):
+        """/probe is behind basic auth like every path: nothing is probed
+        for a client without credentials."""
+        first = self.enterContext(SlowSmtpServer())
+        fast = self.enterContext(SlowSmtpServer())
+        # test_http_abuse.py's fixture user (bcrypt cost 10).
+        user, password = "prometheus", "storm-Scrape-pw-1"
+        pw_hash = "$2b$10$.ThjD.mu2ZbV2ZC8ieyPVeoo/.4lYFWfhZMIQuhKP3Ihrmu.ORWNi"
+        cfg = ("[agent]\nlisten = @LISTEN@\ninterval = %s\n"
+               "web_basic_auth_user = %s\n"
+               "web_basic_auth_password_hash = %s\n"
+               % (INTERVAL, user, pw_hash) +
+               plain_target("first", first.port) +
+               plain_target("fast", fast.port))
+        agent = self.enterContext(harness.run_agent(
+            harness.agent_binary(), cfg, wait_ready=False))
+        harness.wait_port(agent.port)
+        status, hdrs, _ = probe(agent.port, "fast")
+        self.assertEqual(status, 401)
+        self.assertIn("Basic", hdrs.get("www-authenticate", ""))
+        status, _, _ = probe(agent.port, "nosuch")
+        self.assertEqual(status, 401)  # not even which targets exist
+        time.sleep(0.3)
+        # The schedule probes "fast" in half an hour; nobody did now.
+        self.assertEqual(fast.connections, 0)
+        token = base64.b64encode(
+            ("%s:%s" % (user, password)).encode()).decode()
+        status, _, text = probe(agent.port, "fast",
+                                {"Authorization": "Basic " + token})
+        self.assertEqual(status, 200, text)
+        self.assertIn("\nprobe_success 1\n", text)
+        self.assertEqual(fast.connections, 1)
 
 
 if __name__ == "__main__":
