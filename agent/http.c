@@ -340,7 +340,7 @@ static void request_completed(void *cls, struct MHD_Connection *conn,
     if (req && req->parked && req->wait.reason == HTTP_WAKE_DONE)
         http_body_put(req->wait.result);
     if (req && req->probe.job)
-        http_probe_req_done(h->ondemand, &req->probe);
+        http_probe_req_done(&req->probe);
     free(req);
     *req_cls = NULL;
     http_watchdog_rearm(h->watchdog, conn_of(conn));

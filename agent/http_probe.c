@@ -264,8 +264,8 @@ int http_probe_serve(struct http_park *park, struct ondemand *q,
                         NULL, 0);
 }
 
-void http_probe_req_done(struct ondemand *q, struct http_probe_req *pr)
+void http_probe_req_done(struct http_probe_req *pr)
 {
-    ondemand_put(q, pr->job);
+    ondemand_put(pr->job);
     pr->job = NULL;
 }

@@ -44,8 +44,9 @@ int http_probe_serve(struct http_park *park, struct ondemand *q,
                      struct MHD_Connection *conn, struct http_probe_req *pr,
                      struct http_waiter *w, uint64_t deadline_ms, bool gzip);
 
-/* The request is over: its reference to the job goes. */
-void http_probe_req_done(struct ondemand *q, struct http_probe_req *pr);
+/* The request is over (libmicrohttpd's completion callback): its
+ * reference to the job goes, without a lock. */
+void http_probe_req_done(struct http_probe_req *pr);
 
 /* Public for tests: the seconds of X-Prometheus-Scrape-Timeout-Seconds
  * (NULL: absent) and the ms left of the request -> the probe's budget in

@@ -47,7 +47,7 @@ void ondemand_free(struct ondemand *q)
     while (q->head) {
         struct ondemand_job *j = q->head;
         q->head = j->next;
-        if (--j->refs == 0)
+        if (atomic_fetch_sub(&j->refs, 1) == 1)
             job_free(j);
     }
     pthread_mutex_destroy(&q->lock);
@@ -59,19 +59,16 @@ struct ondemand_job *ondemand_job_new(void)
     struct ondemand_job *j = calloc(1, sizeof(*j));
     if (!j)
         return NULL;
-    j->refs = 1;
+    atomic_init(&j->refs, 1);
     buf_init(&j->transcript, TRANSCRIPT_MAX);
     return j;
 }
 
-void ondemand_put(struct ondemand *q, struct ondemand_job *j)
+void ondemand_put(struct ondemand_job *j)
 {
     if (!j)
         return;
-    pthread_mutex_lock(&q->lock);
-    bool last = --j->refs == 0;
-    pthread_mutex_unlock(&q->lock);
-    if (last)
+    if (atomic_fetch_sub(&j->refs, 1) == 1)
         job_free(j);
 }
 
@@ -93,7 +90,7 @@ enum ondemand_submit ondemand_submit(struct ondemand *q,
         return ONDEMAND_NOWAIT;
     }
     j->status = ONDEMAND_PENDING;
-    j->refs++;
+    atomic_fetch_add(&j->refs, 1);
     j->next = NULL;
     if (q->tail)
         q->tail->next = j;

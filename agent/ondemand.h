@@ -3,6 +3,7 @@
 #ifndef ONDEMAND_H
 #define ONDEMAND_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -15,7 +16,10 @@
  * The HTTP thread makes a job, submits it and waits (its request
  * suspended); the probe loop takes it at its next turn (the submit wakes
  * it through a file descriptor it polls), probes, and finishes the job,
- * which calls the job's `done` under the queue's lock. A job is shared:
+ * which calls the job's `done` under the queue's lock. Lock order: the
+ * queue's, then the park's (done and park resume or suspend), then
+ * libmicrohttpd's own; libmicrohttpd's completion callback only puts a
+ * reference, which takes no lock. A job is shared:
  * the submitter's reference and the loop's, the last put frees it, so
  * that either side may go first (a client that left, a loop that
  * stops). At most `max_jobs` are submitted and not yet finished: more
@@ -52,9 +56,11 @@ struct ondemand_job {
     struct probe_result result;
     struct buf transcript; /* debug only */
 
-    /* The queue's. */
+    /* The queue's. refs is atomic: a put takes no lock, so that
+     * libmicrohttpd's completion callback, which puts the request's
+     * reference, never waits for the probe loop's lock. */
     struct ondemand_job *next;
-    unsigned refs;
+    atomic_uint refs;
 };
 
 /* wake_fd: written one byte at each submit (non-blocking; -1: none).
@@ -67,8 +73,9 @@ void ondemand_free(struct ondemand *q);
 
 /* A job with one reference (the caller's); NULL when out of memory. */
 struct ondemand_job *ondemand_job_new(void);
-/* Drops a reference; the last one frees the job. NULL is a no-op. */
-void ondemand_put(struct ondemand *q, struct ondemand_job *j);
+/* Drops a reference; the last one frees the job. Any thread, no lock
+ * taken. NULL is a no-op. */
+void ondemand_put(struct ondemand_job *j);
 
 enum ondemand_submit {
     ONDEMAND_QUEUED, /* the loop has it; done will be called */

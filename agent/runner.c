@@ -272,7 +272,7 @@ void runner_free(struct runner *r)
     /* The probes are gone (without their done): their jobs end here. */
     for (size_t k = 0; k < r->n_od; k++) {
         ondemand_finish(r->ondemand, r->od[k].job, ONDEMAND_STOPPED);
-        ondemand_put(r->ondemand, r->od[k].job);
+        ondemand_put(r->od[k].job);
     }
     free(r->od);
     sched_free(r->sched);
@@ -509,7 +509,7 @@ static void od_end(struct runner *r, size_t k, enum ondemand_status status)
     if (o->id)
         sched_release(r->sched, o->host);
     ondemand_finish(r->ondemand, o->job, status);
-    ondemand_put(r->ondemand, o->job);
+    ondemand_put(o->job);
     memmove(o, o + 1, (r->n_od - k - 1) * sizeof(*o));
     r->n_od--;
 }

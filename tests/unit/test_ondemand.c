@@ -77,11 +77,11 @@ static void test_bound_and_wakeup(void **state)
     assert_int_equal(ondemand_submit(q, c, park_ok, NULL), ONDEMAND_QUEUED);
 
     /* Either side puts first. */
-    ondemand_put(q, got[0]); /* the loop's */
-    ondemand_put(q, a);      /* the submitter's: freed */
-    ondemand_put(q, b);      /* the submitter went away first */
+    ondemand_put(got[0]); /* the loop's */
+    ondemand_put(a);      /* the submitter's: freed */
+    ondemand_put(b);      /* the submitter went away first */
     ondemand_finish(q, b, ONDEMAND_DONE);
-    ondemand_put(q, got[1]);
+    ondemand_put(got[1]);
 
     /* Closed: done no longer runs, new jobs are refused. */
     ondemand_close(q);
@@ -91,9 +91,9 @@ static void test_bound_and_wakeup(void **state)
     assert_int_equal(c->status, ONDEMAND_STOPPED);
     struct ondemand_job *d = job("d");
     assert_int_equal(ondemand_submit(q, d, NULL, NULL), ONDEMAND_CLOSED);
-    ondemand_put(q, got[0]);
-    ondemand_put(q, c);
-    ondemand_put(q, d);
+    ondemand_put(got[0]);
+    ondemand_put(c);
+    ondemand_put(d);
     ondemand_free(q);
     close(fds[0]);
     close(fds[1]);
@@ -106,7 +106,7 @@ static void test_free_with_queued(void **state)
     struct ondemand *q = ondemand_new(0, -1);
     struct ondemand_job *a = job("a");
     assert_int_equal(ondemand_submit(q, a, NULL, NULL), ONDEMAND_QUEUED);
-    ondemand_put(q, a);
+    ondemand_put(a);
     ondemand_close(q);
     ondemand_free(q); /* ASan: nothing leaks */
 }
