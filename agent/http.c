@@ -47,7 +47,6 @@
 /* Per connection: request line and headers must fit (MHD answers 431). */
 #define HTTP_CONNECTION_MEMORY (64 * 1024)
 #define AUTH_REALM_HEADER      "Basic realm=\"smtp-health-agent\""
-#define TEXT_PLAIN             "text/plain; charset=utf-8"
 #define TEXT_HTML              "text/html; charset=utf-8"
 
 struct route;
@@ -105,32 +104,11 @@ struct http_server {
 
 /* ---- responses ---------------------------------------------------------- */
 
-/* Takes body (malloc()ed, len bytes) whatever happens. */
-static MHD_RESULT respond(struct MHD_Connection *conn, unsigned status,
-                          const char *content_type, char *body, size_t len,
-                          const struct http_header *extra, size_t n_extra)
-{
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
-    if (!r) {
-        free(body);
-        return MHD_NO;
-    }
-    bool ok = http_response_headers(r, content_type, extra, n_extra);
-    MHD_RESULT ret = ok ? MHD_queue_response(conn, status, r) : MHD_NO;
-    MHD_destroy_response(r);
-    return ret;
-}
-
 static MHD_RESULT respond_text(struct MHD_Connection *conn, unsigned status,
                                const char *text,
                                const struct http_header *extra, size_t n_extra)
 {
-    char *body = strdup(text);
-    if (!body)
-        return MHD_NO;
-    return respond(conn, status, TEXT_PLAIN, body, strlen(body), extra,
-                   n_extra);
+    return (MHD_RESULT)http_respond_text(conn, status, text, extra, n_extra);
 }
 
 /* ---- gzip --------------------------------------------------------------- */

@@ -14,7 +14,6 @@
 #include "now.h"
 #include "probe_expo.h"
 
-#define TEXT_PLAIN "text/plain; charset=utf-8"
 /* The body of an answer: the series are a few KiB, a transcript at most
  * what ondemand keeps. */
 #define PROBE_BODY_MAX (1024 * 1024)
@@ -22,59 +21,28 @@
 static const struct http_header retry_after[] = {
     {MHD_HTTP_HEADER_RETRY_AFTER, "1"}};
 
-/* Takes data (malloc()ed) whatever happens. */
-static int respond(struct MHD_Connection *conn, unsigned status,
-                   const char *content_type, char *data, size_t len,
-                   bool gzipped, const struct http_header *extra,
-                   size_t n_extra)
-{
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
-    if (!r) {
-        free(data);
-        return MHD_NO;
-    }
-    bool ok = http_response_headers(r, content_type, extra, n_extra) &&
-              MHD_add_response_header(r, MHD_HTTP_HEADER_VARY,
-                                      "Accept-Encoding") == MHD_YES;
-    if (ok && gzipped)
-        ok = MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING,
-                                     "gzip") == MHD_YES;
-    int ret = ok ? (int)MHD_queue_response(conn, status, r) : MHD_NO;
-    MHD_destroy_response(r);
-    return ret;
-}
-
-static int respond_text(struct MHD_Connection *conn, unsigned status,
-                        const char *text, const struct http_header *extra,
-                        size_t n_extra)
-{
-    char *data = strdup(text);
-    if (!data)
-        return MHD_NO;
-    return respond(conn, status, TEXT_PLAIN, data, strlen(data), false, extra,
-                   n_extra);
-}
-
 /* The body in b, gzip'd when the client takes it (as /metrics). */
 static int respond_body(struct MHD_Connection *conn, const char *content_type,
                         struct buf *b, bool gzip)
 {
+    static const struct http_header plain[] = {
+        {MHD_HTTP_HEADER_VARY, "Accept-Encoding"}};
+    static const struct http_header zipped[] = {
+        {MHD_HTTP_HEADER_VARY, "Accept-Encoding"},
+        {MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip"}};
     size_t len = b->len;
     char *data = len ? buf_take(b) : calloc(1, 1);
     buf_free(b);
     if (!data)
         return MHD_NO;
-    if (gzip) {
-        char *z;
-        size_t zlen;
-        if (http_gzip(data, len, 3, &z, &zlen) == 0) {
-            free(data);
-            return respond(conn, MHD_HTTP_OK, content_type, z, zlen, true,
-                           NULL, 0);
-        }
+    char *z;
+    size_t zlen;
+    if (gzip && http_gzip(data, len, HTTP_GZIP_LEVEL, &z, &zlen) == 0) {
+        free(data);
+        return http_respond(conn, MHD_HTTP_OK, content_type, z, zlen, zipped,
+                            2);
     }
-    return respond(conn, MHD_HTTP_OK, content_type, data, len, false, NULL, 0);
+    return http_respond(conn, MHD_HTTP_OK, content_type, data, len, plain, 1);
 }
 
 int http_probe_unescape(char *dst, size_t cap, const char *src)
@@ -189,22 +157,23 @@ static int answer(struct MHD_Connection *conn, struct http_probe_req *pr)
         break;
     case ONDEMAND_UNKNOWN:
         snprintf(text, sizeof(text), "Unknown target: %s\n", j->target);
-        return respond_text(conn, MHD_HTTP_BAD_REQUEST, text, NULL, 0);
+        return http_respond_text(conn, MHD_HTTP_BAD_REQUEST, text, NULL, 0);
     case ONDEMAND_BUSY:
-        return respond_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
-                            "No probe slot came free in time "
-                            "(max_concurrent_probes, max_per_host); retry "
-                            "later\n",
-                            retry_after, 1);
+        return http_respond_text(
+            conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+            "No probe slot came free in time "
+            "(max_concurrent_probes, max_per_host); retry "
+            "later\n",
+            retry_after, 1);
     case ONDEMAND_FAULT:
         snprintf(text, sizeof(text), "The agent could not probe: %s\n",
                  j->result.detail);
-        return respond_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, text,
-                            retry_after, 1);
+        return http_respond_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, text,
+                                 retry_after, 1);
     case ONDEMAND_PENDING:
     case ONDEMAND_STOPPED:
-        return respond_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
-                            "Shutting down\n", NULL, 0);
+        return http_respond_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+                                 "Shutting down\n", NULL, 0);
     }
     struct buf b;
     buf_init(&b, PROBE_BODY_MAX);
@@ -218,11 +187,12 @@ static int answer(struct MHD_Connection *conn, struct http_probe_req *pr)
                         j->target, buf_str(&j->transcript));
     if (rc < 0 || probe_expo_render(&b, &j->result) < 0) {
         buf_free(&b);
-        return respond_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
-                            "Rendering the probe's series failed.\n", NULL, 0);
+        return http_respond_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+                                 "Rendering the probe's series failed.\n",
+                                 NULL, 0);
     }
-    return respond_body(conn, j->debug ? TEXT_PLAIN : EXPO_CONTENT_TYPE, &b,
-                        pr->gzip);
+    return respond_body(conn, j->debug ? HTTP_TEXT_PLAIN : EXPO_CONTENT_TYPE,
+                        &b, pr->gzip);
 }
 
 int http_probe_serve(struct http_park *park, struct ondemand *q,
@@ -243,7 +213,7 @@ int http_probe_serve(struct http_park *park, struct ondemand *q,
     pr->gzip = gzip;
     const char *bad = job_from_request(conn, j, deadline_ms);
     if (bad)
-        return respond_text(conn, MHD_HTTP_BAD_REQUEST, bad, NULL, 0);
+        return http_respond_text(conn, MHD_HTTP_BAD_REQUEST, bad, NULL, 0);
     j->done = job_done;
     j->done_cls = park;
     j->done_key = http_park_key(park);
@@ -253,15 +223,15 @@ int http_probe_serve(struct http_park *park, struct ondemand *q,
         pr->parked = true;
         return MHD_YES;
     case ONDEMAND_FULL:
-        return respond_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
-                            "Too many /probe requests at once; retry later\n",
-                            retry_after, 1);
+        return http_respond_text(
+            conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+            "Too many /probe requests at once; retry later\n", retry_after, 1);
     case ONDEMAND_CLOSED:
     case ONDEMAND_NOWAIT:
         break;
     }
-    return respond_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "Shutting down\n",
-                        NULL, 0);
+    return http_respond_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+                             "Shutting down\n", NULL, 0);
 }
 
 void http_probe_req_done(struct http_probe_req *pr)
