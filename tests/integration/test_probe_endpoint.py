@@ -308,10 +308,8 @@ class PostfixTargets(unittest.TestCase):
 
 
 def plain_target(name, port, **keys):
-    lines = ['[target "%s"]' % name, "host = 127.0.0.1",
-             "port = %d" % port, "tls = none"]
-    lines += ["%s = %s" % kv for kv in keys.items()]
-    return "\n" + "\n".join(lines) + "\n"
+    """A [target] without TLS or AUTH: one EHLO session."""
+    return harness.target_ini(name, port, tls="none", **keys)
 
 
 class SlowTargets(unittest.TestCase):
