@@ -1,6 +1,6 @@
 /* http: the HTTP endpoint over libmicrohttpd: the daemon, its routes
- * (/metrics, the status page /, /runbook, /-/healthy, /-/ready) and their
- * answers. */
+ * (/metrics, /probe, the status page /, /runbook, /-/healthy, /-/ready)
+ * and their answers. */
 #include "http.h"
 
 #include <pthread.h>
@@ -24,6 +24,7 @@
 #include "http_listen.h"
 #include "http_log.h"
 #include "http_park.h"
+#include "http_probe.h"
 #include "http_render.h"
 #include "http_strict.h"
 #include "http_tls.h"
@@ -46,7 +47,6 @@
 /* Per connection: request line and headers must fit (MHD answers 431). */
 #define HTTP_CONNECTION_MEMORY (64 * 1024)
 #define AUTH_REALM_HEADER      "Basic realm=\"smtp-health-agent\""
-#define TEXT_PLAIN             "text/plain; charset=utf-8"
 #define TEXT_HTML              "text/html; charset=utf-8"
 
 struct route;
@@ -63,6 +63,7 @@ struct http_req {
     bool gzip;                 /* the client accepts gzip */
     const struct route *route; /* once its path and method are served */
     struct http_waiter wait;
+    struct http_probe_req probe; /* /probe's */
 };
 
 struct http_server {
@@ -85,6 +86,9 @@ struct http_server {
     /* Basic auth; password checks run in its thread. */
     struct http_auth *auth;
 
+    /* /probe's jobs go to the probe loop through it; NULL: no /probe. */
+    struct ondemand *ondemand;
+
     /* HTTPS, or not: what it started with (a reload only warns). */
     struct http_tls *tls;
 
@@ -100,32 +104,11 @@ struct http_server {
 
 /* ---- responses ---------------------------------------------------------- */
 
-/* Takes body (malloc()ed, len bytes) whatever happens. */
-static MHD_RESULT respond(struct MHD_Connection *conn, unsigned status,
-                          const char *content_type, char *body, size_t len,
-                          const struct http_header *extra, size_t n_extra)
-{
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
-    if (!r) {
-        free(body);
-        return MHD_NO;
-    }
-    bool ok = http_response_headers(r, content_type, extra, n_extra);
-    MHD_RESULT ret = ok ? MHD_queue_response(conn, status, r) : MHD_NO;
-    MHD_destroy_response(r);
-    return ret;
-}
-
 static MHD_RESULT respond_text(struct MHD_Connection *conn, unsigned status,
                                const char *text,
                                const struct http_header *extra, size_t n_extra)
 {
-    char *body = strdup(text);
-    if (!body)
-        return MHD_NO;
-    return respond(conn, status, TEXT_PLAIN, body, strlen(body), extra,
-                   n_extra);
+    return (MHD_RESULT)http_respond_text(conn, status, text, extra, n_extra);
 }
 
 /* ---- gzip --------------------------------------------------------------- */
@@ -334,6 +317,8 @@ static void request_completed(void *cls, struct MHD_Connection *conn,
     /* Woken with a body but closed before the handler ran again. */
     if (req && req->parked && req->wait.reason == HTTP_WAKE_DONE)
         http_body_put(req->wait.result);
+    if (req && req->probe.job)
+        http_probe_req_done(&req->probe);
     free(req);
     *req_cls = NULL;
     http_watchdog_rearm(h->watchdog, conn_of(conn));
@@ -493,6 +478,20 @@ static MHD_RESULT serve_page(struct http_server *h,
                           "Rendering the page failed.\n");
 }
 
+/* One probe of one target now, its series alone (http_probe.h). */
+static MHD_RESULT serve_probe(struct http_server *h,
+                              struct MHD_Connection *conn,
+                              struct http_req *req)
+{
+    if (!h->ondemand)
+        return respond_text(conn, MHD_HTTP_NOT_FOUND, "Not found\n", NULL, 0);
+    bool gzip =
+        req->probe.parked ? req->probe.gzip : request_accepts_gzip(conn);
+    return (MHD_RESULT)http_probe_serve(h->park, h->ondemand, conn,
+                                        &req->probe, &req->wait,
+                                        deadline_of(h, conn), gzip);
+}
+
 /* /-/healthy and /-/ready: OK while the probe loop turns; /-/ready also
  * needs http_set_ready(). */
 static MHD_RESULT serve_health(struct http_server *h,
@@ -555,6 +554,8 @@ static const struct route {
     route_fn *serve;
 } routes[] = {
     {"/metrics", GET_HEAD, serve_metrics},
+    /* GET only: a HEAD would probe for nothing. */
+    {"/probe", METHOD_BIT(METHOD_GET), serve_probe},
     {"/", GET_HEAD, serve_page},
     {"/runbook", GET_HEAD, serve_runbook},
     {"/-/healthy", GET_HEAD, serve_healthy},
@@ -768,7 +769,8 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* Paths are matched byte for byte as sent: no %-escape is decoded, so
  * that "/metrics%00" cannot pass for "/metrics" and no path has two
- * spellings. Nothing served here takes arguments. */
+ * spellings. Arguments come as sent too: /probe decodes its target
+ * itself (http_probe_unescape), the page's take none that need it. */
 static size_t unescape_nothing(void *cls, struct MHD_Connection *conn, char *s)
 {
     (void)cls;
@@ -826,6 +828,7 @@ static int server_init(struct http_server *h, const struct http_options *opt,
                        char *err, size_t errlen)
 {
     h->metrics = opt->metrics;
+    h->ondemand = opt->ondemand;
     atomic_init(&h->ready, false);
     atomic_init(&h->loop_ms, 0);
     h->timeout_s = opt->timeout_s ? opt->timeout_s : HTTP_DEFAULT_TIMEOUT_S;

@@ -1,6 +1,6 @@
 /* http: the HTTP endpoint over libmicrohttpd: the daemon, its routes
- * (/metrics, the status page /, /runbook, /-/healthy, /-/ready) and their
- * answers. */
+ * (/metrics, /probe, the status page /, /runbook, /-/healthy, /-/ready)
+ * and their answers. */
 #ifndef HTTP_H
 #define HTTP_H
 
@@ -14,6 +14,7 @@ struct agent_config;
 struct http_render_stats;
 struct http_server;
 struct metrics;
+struct ondemand;
 struct web_user;
 
 /*
@@ -35,6 +36,9 @@ struct http_options {
     /* Read only: metrics_render() for /metrics, metrics_last_results()
      * for the status page. */
     struct metrics *metrics;
+    /* /probe's hand-off to the probe loop (not owned; NULL: /probe
+     * answers 404). Close it (ondemand_close) before http_stop(). */
+    struct ondemand *ondemand;
     /* 0: HTTP_DEFAULT_CONNECTIONS; more clients wait to be accepted. */
     unsigned connection_limit;
     unsigned timeout_s; /* 0: HTTP_DEFAULT_TIMEOUT_S */

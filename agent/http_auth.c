@@ -65,7 +65,6 @@ struct http_auth {
     double cost_ms; /* what the last check cost */
     uint64_t tokens_at_ms;
     struct auth_job *head, *tail;
-    uint64_t last_key;
     atomic_ulong runs;
 };
 
@@ -255,7 +254,7 @@ enum http_auth_result http_auth_check(struct http_auth *a, const char *header,
     } else {
         memcpy(j->hash, a->users[j->known ? j->idx : 0].u.hash,
                sizeof(j->hash));
-        j->key = ++a->last_key;
+        j->key = http_park_key(a->park);
         /* Taken now, settled when done: checks queued together cannot
          * spend more than the budget had. */
         j->reserved_ms = a->cost_ms;

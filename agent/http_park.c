@@ -3,6 +3,7 @@
 #include "http_park.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include <microhttpd.h>
@@ -12,6 +13,7 @@ struct http_park {
     struct http_waiter *head;
     size_t count;
     bool closed;
+    atomic_uint_fast64_t last_key;
 };
 
 struct http_park *http_park_new(void)
@@ -23,6 +25,7 @@ struct http_park *http_park_new(void)
         free(p);
         return NULL;
     }
+    atomic_init(&p->last_key, 0);
     return p;
 }
 
@@ -121,6 +124,11 @@ void http_park_close(struct http_park *p)
     while (p->head)
         wake_one(p, p->head, HTTP_WAKE_STOP);
     pthread_mutex_unlock(&p->lock);
+}
+
+uint64_t http_park_key(struct http_park *p)
+{
+    return atomic_fetch_add(&p->last_key, 1) + 1;
 }
 
 size_t http_park_count(struct http_park *p)

@@ -68,6 +68,14 @@ size_t http_park_expire(struct http_park *p, uint64_t now_ms);
  * MHD_stop_daemon(), which must find no suspended connection. */
 void http_park_close(struct http_park *p);
 
+/*
+ * A key no other waiter of the park has: every maker (render, password
+ * checks, /probe) takes its keys here, so that waking one maker's key
+ * never wakes another's waiters with a result of the wrong kind. Any
+ * thread.
+ */
+uint64_t http_park_key(struct http_park *p);
+
 /* How many requests wait now. */
 size_t http_park_count(struct http_park *p);
 

@@ -64,7 +64,6 @@ struct http_render {
     size_t n;
     size_t next; /* where the thread looks first: no source starves */
     size_t memory_max;
-    uint64_t last_key;
     size_t reserved; /* the sum of the sources' reserved */
 
     atomic_size_t held, held_peak;
@@ -85,6 +84,33 @@ bool http_response_headers(struct MHD_Response *r, const char *content_type,
         ok = MHD_add_response_header(r, extra[i].name, extra[i].value) ==
              MHD_YES;
     return ok;
+}
+
+int http_respond(struct MHD_Connection *conn, unsigned status,
+                 const char *content_type, char *data, size_t len,
+                 const struct http_header *extra, size_t n_extra)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(data);
+        return MHD_NO;
+    }
+    bool ok = http_response_headers(r, content_type, extra, n_extra);
+    int ret = ok ? (int)MHD_queue_response(conn, status, r) : MHD_NO;
+    MHD_destroy_response(r);
+    return ret;
+}
+
+int http_respond_text(struct MHD_Connection *conn, unsigned status,
+                      const char *text, const struct http_header *extra,
+                      size_t n_extra)
+{
+    char *data = strdup(text);
+    if (!data)
+        return MHD_NO;
+    return http_respond(conn, status, HTTP_TEXT_PLAIN, data, strlen(data),
+                        extra, n_extra);
 }
 
 /* ---- bodies ----------------------------------------------------------------
@@ -148,14 +174,6 @@ static struct MHD_Response *make_response(struct http_render *r,
     }
     return resp;
 }
-
-/*
- * zlib's fast levels (1-3) take a third of the default's (6) time on a
- * /metrics body, whose label sets repeat line after line, for 6-17% more
- * bytes: at 10,000 targets 43 ms and 1.18 MB at 3, against 106 ms and
- * 1.07 MB at 6, 40 ms and 1.25 MB at 1.
- */
-#define GZIP_LEVEL 3
 
 int http_gzip(const char *in, size_t len, int level, char **out,
               size_t *outlen)
@@ -266,7 +284,7 @@ static void add_gzip(struct http_render *r, struct source_state *st,
     char *z;
     size_t zlen;
     /* Out of memory for the copy: the plain text is still right. */
-    if (http_gzip(b->plain_data, b->plain_len, GZIP_LEVEL, &z, &zlen) < 0)
+    if (http_gzip(b->plain_data, b->plain_len, HTTP_GZIP_LEVEL, &z, &zlen) < 0)
         return;
     b->gzip = make_response(r, &st->src, z, zlen, true);
     b->gzip_len = b->gzip ? zlen : 0;
@@ -442,7 +460,7 @@ enum http_render_wait http_render_wait(struct http_render *r, size_t source,
         }
         st->queued = true;
         st->want_gzip = false;
-        st->key = ++r->last_key;
+        st->key = http_park_key(r->park);
         st->reserved = est;
         r->reserved += est;
         pthread_cond_signal(&r->cond);
@@ -481,7 +499,7 @@ enum http_render_wait http_render_once(struct http_render *r, size_t source,
     if (gzip && src->gzip) {
         char *z;
         size_t zlen;
-        if (http_gzip(data, len, GZIP_LEVEL, &z, &zlen) == 0) {
+        if (http_gzip(data, len, HTTP_GZIP_LEVEL, &z, &zlen) == 0) {
             free(data);
             atomic_fetch_add(&r->gzips, 1);
             *out = make_response(r, src, z, zlen, true);

@@ -27,6 +27,18 @@ struct http_header {
 bool http_response_headers(struct MHD_Response *r, const char *content_type,
                            const struct http_header *extra, size_t n_extra);
 
+/* Queues status with data (malloc()ed, len bytes; taken whatever
+ * happens) and what every answer carries. MHD_YES, or MHD_NO when out of
+ * memory. */
+int http_respond(struct MHD_Connection *conn, unsigned status,
+                 const char *content_type, char *data, size_t len,
+                 const struct http_header *extra, size_t n_extra);
+/* The same with a copy of text, as HTTP_TEXT_PLAIN. */
+#define HTTP_TEXT_PLAIN "text/plain; charset=utf-8"
+int http_respond_text(struct MHD_Connection *conn, unsigned status,
+                      const char *text, const struct http_header *extra,
+                      size_t n_extra);
+
 /* What can be rendered. The strings and headers must outlive the
  * renderer. */
 struct http_render_source {
@@ -105,6 +117,14 @@ struct MHD_Response *http_body_response(const struct http_body *b, bool gzip,
 /* Gives back a body from a wake-up; NULL is a no-op. */
 void http_body_put(struct http_body *b);
 
+/*
+ * zlib's level for bodies made at every request. The fast levels (1-3)
+ * take a third of the default's (6) time on a /metrics body, whose label
+ * sets repeat line after line, for 6-17% more bytes: at 10,000 targets
+ * 43 ms and 1.18 MB at 3, against 106 ms and 1.07 MB at 6, 40 ms and
+ * 1.25 MB at 1.
+ */
+#define HTTP_GZIP_LEVEL 3
 /* in as one gzip member (RFC 1952) at zlib's level (1-9) in *out,
  * malloc()ed. 0, or -1. */
 int http_gzip(const char *in, size_t len, int level, char **out,

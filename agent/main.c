@@ -26,6 +26,7 @@
 #include "metrics.h"
 #include "now.h"
 #include "once.h"
+#include "ondemand.h"
 #include "runner.h"
 #include "version.h"
 
@@ -388,12 +389,14 @@ static int run_once(struct agent_config *cfg, bool json)
  * NULL (said on stderr) when it cannot start. */
 static struct http_server *start_http(const char *listen,
                                       struct metrics *metrics,
+                                      struct ondemand *ondemand,
                                       const struct runner *runner)
 {
     char err[256] = "";
     const struct agent_config *cfg = runner_config(runner);
     struct http_options hopt = {.listen = listen,
                                 .metrics = metrics,
+                                .ondemand = ondemand,
                                 .connection_limit = fds.http,
                                 .tls_cert_file = cfg->web_tls_cert_file,
                                 .tls_key_file = cfg->web_tls_key_file,
@@ -453,27 +456,33 @@ static int run_daemon(struct agent_config *cfg, const struct options *o)
     struct metrics *metrics = metrics_new(&info);
     struct runner *runner =
         runner_new(metrics, false, (unsigned long)time(NULL) ^ getpid());
-    if (!metrics || !runner) {
+    /* /probe's jobs wake the loop through the signals' pipe. */
+    struct ondemand *ondemand = ondemand_new(0, wake_pipe[1]);
+    if (!metrics || !runner || !ondemand) {
         fprintf(stderr, "smtp-health-agent: out of memory\n");
         runner_free(runner);
+        ondemand_free(ondemand);
         metrics_free(metrics);
         config_free(cfg);
         return EXIT_FAILED;
     }
+    runner_set_ondemand(runner, ondemand);
     size_t n_targets = cfg->n_targets, other = cfg->n_other_shards;
     unsigned shard = cfg->shard, shards = cfg->shards;
     apply_fd_budget(cfg);
     if (runner_set_config(runner, cfg) < 0) {
         fprintf(stderr, "smtp-health-agent: out of memory\n");
         runner_free(runner);
+        ondemand_free(ondemand);
         metrics_free(metrics);
         return EXIT_FAILED;
     }
     metrics_config_loaded(metrics, true, (double)time(NULL));
 
-    struct http_server *http = start_http(listen, metrics, runner);
+    struct http_server *http = start_http(listen, metrics, ondemand, runner);
     if (!http) {
         runner_free(runner);
+        ondemand_free(ondemand);
         metrics_free(metrics);
         return EXIT_FAILED;
     }
@@ -482,8 +491,12 @@ static int run_daemon(struct agent_config *cfg, const struct options *o)
              AGENT_VERSION, listen, n_targets, shard, shards, other);
     int rc = probe_loop(runner, metrics, http, o);
     log_info("main", "stopping", NULL);
+    /* No /probe job reaches the HTTP side once it is gone: closed first;
+     * the runner then ends the jobs it holds. */
+    ondemand_close(ondemand);
     http_stop(http);
     runner_free(runner);
+    ondemand_free(ondemand);
     metrics_free(metrics);
     return rc;
 }

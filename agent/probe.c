@@ -62,6 +62,46 @@ void probe_fail(struct probe *p, enum probe_stage stage,
     va_start(ap, fmt);
     vsnprintf(p->res.detail, sizeof(p->res.detail), fmt, ap);
     va_end(ap);
+    probe_trace(p, "* failed:", p->res.detail, strlen(p->res.detail));
+}
+
+/* Longest transcript line kept; a longer one is cut (after redaction,
+ * which looks at the whole line). */
+#define TRACE_LINE_MAX 512
+
+void probe_trace(struct probe *p, const char *who, const char *text,
+                 size_t len)
+{
+    if (!p->trace)
+        return;
+    while (len && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+        len--;
+    char line[TRACE_LINE_MAX];
+    redact_copy(&p->redact, line, sizeof(line), text, len);
+    for (char *c = line; *c; c++)
+        if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e)
+            *c = '?';
+    /* A transcript past its limit keeps what it has. */
+    (void)buf_printf(p->trace, "%8.3f %s %s\n", ns_to_s(now_mono_ns() - p->t0),
+                     who, line);
+}
+
+void probe_trace_reply(struct probe *p, const struct smtp_reply *r)
+{
+    if (!p->trace)
+        return;
+    const char *text = buf_str(&r->text);
+    for (size_t i = 0; i < r->n_lines || i == 0; i++) {
+        size_t len = strcspn(text, "\n");
+        bool last = text[len] == '\0';
+        char line[TRACE_LINE_MAX];
+        snprintf(line, sizeof(line), "%03d%c%.*s", r->code, last ? ' ' : '-',
+                 (int)len, text);
+        probe_trace(p, "S:", line, strlen(line));
+        if (last)
+            break;
+        text += len + 1;
+    }
 }
 
 /* What a stage was waiting for when the deadline came, in words. */
@@ -363,6 +403,13 @@ static void probe_finish(struct probe *p)
         p->res.success = true;
         p->res.stage = PROBE_STAGE_QUIT;
     }
+    if (p->trace) {
+        char end[64];
+        snprintf(end, sizeof(end), "probe %s after %.3f s",
+                 p->res.success ? "succeeded" : "failed",
+                 p->res.duration_seconds);
+        probe_trace(p, "*", end, strlen(end));
+    }
     probe_unlink(p);
     log_debug("probe", "probe done", "target=%s success=%d duration=%.3f",
               p->target.name, p->res.success, p->res.duration_seconds);
@@ -472,10 +519,17 @@ int prober_shorten_timeout(struct prober *pr, uint64_t id, uint64_t timeout_ms)
 int prober_start(struct prober *pr, const struct target_config *target,
                  uint64_t id)
 {
+    return prober_start_traced(pr, target, id, NULL);
+}
+
+int prober_start_traced(struct prober *pr, const struct target_config *target,
+                        uint64_t id, struct buf *trace)
+{
     struct probe *p = probe_alloc(pr);
     if (!p)
         return -1;
     p->owner = pr;
+    p->trace = trace;
     p->target = *target;
     snprintf(p->name, sizeof(p->name), "%s", target->name);
     snprintf(p->host, sizeof(p->host), "%s", target->host);

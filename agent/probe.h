@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "classify.h"
 #include "config.h"
 #include "sasl.h"
@@ -148,6 +149,15 @@ void prober_free(struct prober *p);
  */
 int prober_start(struct prober *p, const struct target_config *target,
                  uint64_t id);
+
+/*
+ * prober_start() keeping a transcript in trace (not owned; it must
+ * outlive the probe, until done is called): every command and reply,
+ * what curl says of the connection, AUTH's messages withheld and every
+ * line that holds a form of the secret withheld whole.
+ */
+int prober_start_traced(struct prober *p, const struct target_config *target,
+                        uint64_t id, struct buf *trace);
 
 /*
  * Waits up to timeout_ms for network activity or for wake_fd (-1 for

@@ -146,6 +146,15 @@ static bool session_tls_up(struct session *s)
                    "tls: the server presented no certificate");
         return false;
     }
+    if (p->trace) {
+        /* curl's own "verify result" line is dropped (on_debug): it
+         * never verifies, the agent does. */
+        char what[sizeof(s->tls.problem) + 64];
+        snprintf(what, sizeof(what), "certificate %s%s (checked by the agent)",
+                 s->tls.valid ? "valid" : "not valid: ",
+                 s->tls.valid ? "" : s->tls.problem);
+        probe_trace(p, "*", what, strlen(what));
+    }
     if (p->target.tls_verify && !s->tls.valid) {
         char who[64];
         probe_session_words(p, s->mech, who, sizeof(who));
@@ -294,6 +303,36 @@ static bool connect_overrun(struct session *s)
     return true;
 }
 
+/*
+ * With a transcript: what curl sends in its connect phase (EHLO,
+ * STARTTLS; never credentials: curl is given none) and what it says of
+ * the connection (address, TLS). Replies come through on_header_line.
+ */
+static int on_debug(CURL *e, curl_infotype type, char *data, size_t size,
+                    void *userp)
+{
+    (void)e;
+    struct session *s = userp;
+    const char *who = type == CURLINFO_TEXT         ? "*"
+                      : type == CURLINFO_HEADER_OUT ? "C:"
+                                                    : NULL;
+    /* curl's verify result is always 20 (it does not verify: tls.c
+     * does), and its source positions are no news to an operator. */
+    if (type == CURLINFO_TEXT &&
+        ((size > 8 && memcmp(data, "reached ", 8) == 0) ||
+         memmem(data, size, "SSL certificate verify result", 29)))
+        return 0;
+    /* Several lines in one call are traced one by one. */
+    while (who && size) {
+        const char *nl = memchr(data, '\n', size);
+        size_t len = nl ? (size_t)(nl - data) + 1 : size;
+        probe_trace(s->probe, who, data, len);
+        data += len;
+        size -= len;
+    }
+    return 0;
+}
+
 /* libcurl hands over every reply line of the connect phase here. */
 static size_t on_header_line(char *data, size_t size, size_t nitems,
                              void *userp)
@@ -310,6 +349,7 @@ static size_t on_header_line(char *data, size_t size, size_t nitems,
         s->failed = true;
         return 0;
     }
+    probe_trace(p, "S:", data, n);
     /* The first line over TLS: implicit TLS greets over it, STARTTLS
      * answers the second EHLO over it. */
     if (!s->tls_up &&
@@ -684,6 +724,11 @@ CURL *connect_easy_new(struct session *s, uint64_t remaining_ms)
     curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, s);
     curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
     curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, s);
+    if (s->probe->trace) {
+        curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, on_debug);
+        curl_easy_setopt(e, CURLOPT_DEBUGDATA, s);
+        curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);
+    }
     /* Without it, ending a handle mid-DNS joins the resolver thread and
      * stalls every other probe until getaddrinfo returns. */
     curl_easy_setopt(e, CURLOPT_QUICK_EXIT, 1L);

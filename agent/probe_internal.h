@@ -103,6 +103,9 @@ struct probe {
     bool failed;
     size_t next_mech;
     struct session *sess;
+    /* /probe?debug=true: the transcript, every line redacted; NULL
+     * otherwise (not owned). */
+    struct buf *trace;
 };
 
 struct prober {
@@ -157,6 +160,13 @@ void probe_fault(struct probe *p, enum probe_fault fault, const char *what,
 enum smtp_class probe_record_reply(struct probe *p, int mech,
                                    enum probe_stage stage,
                                    const struct smtp_reply *r);
+/* With a transcript: one line of it, "  0.012 S: 220 ..." (who: "S:" the
+ * server, "C:" the agent, "*" a note), text made printable and withheld
+ * whole when it holds a form of the secret. A no-op without one. */
+void probe_trace(struct probe *p, const char *who, const char *text,
+                 size_t len);
+/* A complete reply, one transcript line per reply line. */
+void probe_trace_reply(struct probe *p, const struct smtp_reply *r);
 /* Adds one session's certificate facts to the probe's. */
 void probe_tls_merge(struct probe *p, int mech, const struct tls_facts *f);
 /* The CA store of the probe's CA file, from the prober's cache; NULL

@@ -103,6 +103,36 @@ static bool session_flush(struct session *s)
     return true;
 }
 
+/*
+ * The transcript's line for a command we send. In AUTH only the command
+ * and the mechanism show, and the agent's cancel ("*"): every SASL
+ * message (initial response, answers to 334) is withheld whatever it
+ * holds, the user name included, so that no form of the secret can pass
+ * (a CRAM-MD5 digest, a token).
+ */
+static void session_trace_sent(struct session *s, const struct buf *line)
+{
+    if (!s->probe->trace)
+        return;
+    const char *d = line->data;
+    size_t len = line->len;
+    while (len && (d[len - 1] == '\n' || d[len - 1] == '\r'))
+        len--;
+    char shown[96];
+    if (len >= 5 && memcmp(d, "AUTH ", 5) == 0) {
+        const char *sp = memchr(d + 5, ' ', len - 5);
+        size_t mech = sp ? (size_t)(sp - d) : len;
+        snprintf(shown, sizeof(shown), "%.*s%s", (int)(mech > 40 ? 40 : mech),
+                 d, sp ? " [initial response withheld]" : "");
+        probe_trace(s->probe, "C:", shown, strlen(shown));
+    } else if (s->state == SESSION_AUTH && !(len == 1 && d[0] == '*')) {
+        snprintf(shown, sizeof(shown), "[SASL response withheld]");
+        probe_trace(s->probe, "C:", shown, strlen(shown));
+    } else {
+        probe_trace(s->probe, "C:", d, len);
+    }
+}
+
 /* Queues one command line; secret = it carries a form of the secret,
  * whose base64 token is then remembered for the redaction of every later
  * reply of the probe, whatever its session. */
@@ -111,6 +141,7 @@ static int session_queue(struct session *s, const struct buf *line,
 {
     if (buf_append(&s->out, line->data, line->len) < 0)
         return -1;
+    session_trace_sent(s, line);
     if (!secret || line->len < 2)
         return 0;
     /* "AUTH MECH token\r\n" or a bare "token\r\n" continuation. */
@@ -286,6 +317,7 @@ static void auth_done(struct session *s, const struct smtp_reply *r)
  * smtp_client_response()). */
 static void session_reply(struct session *s, const struct smtp_reply *r)
 {
+    probe_trace_reply(s->probe, r);
     switch (s->state) {
     case SESSION_AUTH:
         if (r->code == 334 && !s->cancelled) {

@@ -14,6 +14,11 @@
 #include "scheduler.h"
 
 #define EVENTS_PER_POLL 64
+/* Ids of /probe's probes: apart from the scheduler's, which count up
+ * from 1. */
+#define ONDEMAND_ID_BIT ((uint64_t)1 << 63)
+/* Jobs taken from the queue per turn. */
+#define ONDEMAND_TAKE 16
 /* A fault of the agent's own (descriptors, memory) tends to come in
  * floods, one per probe: at most one line per kind in this time. */
 #define FAULT_LOG_MS 10000
@@ -35,6 +40,13 @@ struct fault_log {
     char detail[sizeof(((struct probe_result *)0)->detail)];
 };
 
+/* A /probe job the runner holds: waiting for a slot, or probing. */
+struct od_job {
+    struct ondemand_job *job;
+    uint64_t id; /* the probe's, once it runs; 0 while it waits */
+    char host[CONFIG_HOST_MAX + 1]; /* the slot it holds, once it runs */
+};
+
 struct runner {
     struct agent_config *cfg;
     struct target_state *state; /* parallel to cfg->targets */
@@ -50,6 +62,11 @@ struct runner {
     size_t n_done;
     uint64_t (*clock)(void);
     struct fault_log faults[PROBE_FAULT_COUNT];
+
+    struct ondemand *ondemand;
+    struct od_job *od; /* oldest first */
+    size_t n_od, cap_od;
+    uint64_t next_od_id;
 };
 
 static uint64_t now_ms(const struct runner *r)
@@ -179,8 +196,14 @@ static void fault_logs_flush(struct runner *r)
     }
 }
 
+static void od_probe_done(struct runner *r, const struct probe_result *done);
+
 void runner_probe_done(struct runner *r, const struct probe_result *done)
 {
+    if (done->id & ONDEMAND_ID_BIT) {
+        od_probe_done(r, done);
+        return;
+    }
     long i = target_index(r, done->id);
     bool fault = done->fault != PROBE_FAULT_NONE;
 
@@ -246,6 +269,12 @@ void runner_free(struct runner *r)
     if (!r)
         return;
     prober_free(r->prober);
+    /* The probes are gone (without their done): their jobs end here. */
+    for (size_t k = 0; k < r->n_od; k++) {
+        ondemand_finish(r->ondemand, r->od[k].job, ONDEMAND_STOPPED);
+        ondemand_put(r->od[k].job);
+    }
+    free(r->od);
     sched_free(r->sched);
     config_free(r->cfg);
     free(r->state);
@@ -466,9 +495,132 @@ static void start_due(struct runner *r)
     } while (n == EVENTS_PER_POLL);
 }
 
+/* ---- /probe --------------------------------------------------------- */
+
+void runner_set_ondemand(struct runner *r, struct ondemand *q)
+{
+    r->ondemand = q;
+}
+
+/* The runner lets go of the job at k, finished with status. */
+static void od_end(struct runner *r, size_t k, enum ondemand_status status)
+{
+    struct od_job *o = &r->od[k];
+    if (o->id)
+        sched_release(r->sched, o->host);
+    ondemand_finish(r->ondemand, o->job, status);
+    ondemand_put(o->job);
+    memmove(o, o + 1, (r->n_od - k - 1) * sizeof(*o));
+    r->n_od--;
+}
+
+static void od_probe_done(struct runner *r, const struct probe_result *done)
+{
+    for (size_t k = 0; k < r->n_od; k++) {
+        if (r->od[k].id != done->id)
+            continue;
+        struct ondemand_job *j = r->od[k].job;
+        j->result = *done;
+        log_debug("runner", "on-demand probe done",
+                  "target=%s success=%d duration=%.3f", done->target,
+                  done->success, done->duration_seconds);
+        od_end(r, k,
+               done->fault != PROBE_FAULT_NONE ? ONDEMAND_FAULT
+                                               : ONDEMAND_DONE);
+        return;
+    }
+}
+
+/*
+ * Tries to start the waiting job at k: 1 when it is no longer waiting
+ * (started, or finished: unknown target, out of time, out of memory),
+ * 0 when it still waits for a slot.
+ */
+static int od_try(struct runner *r, size_t k, uint64_t now)
+{
+    struct od_job *o = &r->od[k];
+    struct ondemand_job *j = o->job;
+    long i = r->cfg ? name_index(&r->by_name, r->cfg, j->target) : -1;
+    if (i < 0) {
+        od_end(r, k, ONDEMAND_UNKNOWN);
+        return 1;
+    }
+    const struct target_config *t = &r->cfg->targets[i];
+    uint64_t left = j->deadline_ms > now ? j->deadline_ms - now : 0;
+    if (left < j->min_ms) {
+        od_end(r, k, ONDEMAND_BUSY);
+        return 1;
+    }
+    int claimed = sched_claim(r->sched, t->host);
+    if (claimed <= 0)
+        return 0; /* out of memory too: it waits, and may end BUSY */
+    struct target_config tc = *t;
+    if (left < tc.timeout_ms)
+        tc.timeout_ms = left;
+    uint64_t id = ONDEMAND_ID_BIT | ++r->next_od_id;
+    snprintf(o->host, sizeof(o->host), "%s", t->host);
+    if (prober_start_traced(r->prober, &tc, id,
+                            j->debug ? &j->transcript : NULL) < 0) {
+        sched_release(r->sched, t->host);
+        snprintf(j->result.detail, sizeof(j->result.detail),
+                 "the agent ran out of memory: starting the probe");
+        od_end(r, k, ONDEMAND_FAULT);
+        return 1;
+    }
+    o->id = id;
+    return 1;
+}
+
+/* New jobs join the waiting ones; those that may start, start, oldest
+ * first. The time until a waiting job runs out of it, or -1. */
+static long od_serve(struct runner *r)
+{
+    if (!r->ondemand)
+        return -1;
+    struct ondemand_job *in[ONDEMAND_TAKE];
+    size_t n;
+    do {
+        if (r->cap_od - r->n_od < ONDEMAND_TAKE) {
+            size_t cap = r->cap_od * 2 + ONDEMAND_TAKE;
+            struct od_job *p = realloc(r->od, cap * sizeof(*p));
+            if (!p)
+                break; /* they stay queued until there is room */
+            r->od = p;
+            r->cap_od = cap;
+        }
+        n = ondemand_take(r->ondemand, in, ONDEMAND_TAKE);
+        for (size_t k = 0; k < n; k++)
+            r->od[r->n_od++] = (struct od_job){.job = in[k]};
+    } while (n == ONDEMAND_TAKE);
+
+    uint64_t now = now_ms(r);
+    long wait = -1;
+    size_t k = 0;
+    while (k < r->n_od) {
+        const struct od_job *o = &r->od[k];
+        if (o->id) { /* probing */
+            k++;
+            continue;
+        }
+        size_t before = r->n_od;
+        if (od_try(r, k, now) == 0) {
+            uint64_t until = o->job->deadline_ms - o->job->min_ms;
+            long ms = until > now ? (long)(until - now) : 0;
+            if (wait < 0 || ms < wait)
+                wait = ms;
+            k++;
+        } else if (r->n_od == before) {
+            k++; /* started: it stays at k */
+        }
+        /* Else it ended, and the next one moved into k. */
+    }
+    return wait;
+}
+
 int runner_step(struct runner *r, int wake_fd, int max_wait_ms)
 {
     start_due(r);
+    long od_wait = od_serve(r);
     fault_logs_flush(r);
     if (r->metrics)
         metrics_set_in_flight(r->metrics, prober_in_flight(r->prober));
@@ -477,6 +629,8 @@ int runner_step(struct runner *r, int wake_fd, int max_wait_ms)
     int wait = max_wait_ms;
     if (next < (uint64_t)wait)
         wait = (int)next;
+    if (od_wait >= 0 && od_wait < wait)
+        wait = (int)od_wait;
     int rc = prober_run(r->prober, wait, wake_fd);
     if (r->metrics)
         metrics_set_in_flight(r->metrics, prober_in_flight(r->prober));

@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "metrics.h"
+#include "ondemand.h"
 #include "probe.h"
 
 struct runner;
@@ -51,6 +52,17 @@ int runner_step(struct runner *r, int wake_fd, int max_wait_ms);
  * since the last one. Tests call it with results built by hand.
  */
 void runner_probe_done(struct runner *r, const struct probe_result *res);
+
+/*
+ * /probe: at every turn the runner takes q's jobs (NULL: none) and
+ * probes each job's target now, outside the schedule but under its
+ * limits (max_concurrent_probes, max_per_host: a job waits for a slot
+ * while its deadline leaves it time), without touching the target's
+ * series, schedule or history. Set before the first runner_step; q
+ * outlives the runner, which finishes (STOPPED) and puts every job it
+ * holds when freed.
+ */
+void runner_set_ondemand(struct runner *r, struct ondemand *q);
 
 /* Tests: the monotonic clock in ms the runner reads; NULL is
  * CLOCK_MONOTONIC, the default. */

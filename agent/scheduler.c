@@ -963,6 +963,37 @@ size_t sched_running(const struct sched *s)
     return s->running;
 }
 
+int sched_claim(struct sched *s, const char *host)
+{
+    if (global_full(s))
+        return 0;
+    size_t hi = host_get(s, host);
+    if (hi == SLOT_NONE)
+        return -1;
+    struct sched_host *h = &s->hosts[hi];
+    /* Waiting entries of the host go first. */
+    if (host_full(s, h) || heap_top(&h->queue)) {
+        host_put(s, hi);
+        return 0;
+    }
+    h->running++;
+    s->running++;
+    host_ready(s, hi);
+    return 1;
+}
+
+void sched_release(struct sched *s, const char *host)
+{
+    size_t hi = hashtab_find(&s->host_names, hashtab_hash_nocase(host), host,
+                             host_eq, s);
+    if (hi == HASHTAB_NONE || s->hosts[hi].running == 0)
+        return;
+    s->hosts[hi].running--;
+    s->running--;
+    host_ready(s, hi);
+    host_put(s, hi);
+}
+
 void sched_work(const struct sched *s, struct sched_work *out)
 {
     *out = *s->work;

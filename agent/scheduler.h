@@ -131,6 +131,17 @@ uint64_t sched_next_ms(const struct sched *s, uint64_t now_ms);
 size_t sched_running(const struct sched *s);
 
 /*
+ * A probe outside the schedule (/probe) takes a slot under the same
+ * limits: 1 when one was free (global and on host, case-insensitively),
+ * 0 when a limit is reached, -1 when out of memory. It counts as running
+ * until sched_release() with the same host: the scheduled entries wait
+ * for it as for one of theirs. Entries already waiting for a slot are not
+ * passed over: the caller polls (and so starts them) before it claims.
+ */
+int sched_claim(struct sched *s, const char *host);
+void sched_release(struct sched *s, const char *host);
+
+/*
  * Cost, for n entries: sched_has O(1); sched_add (amortised),
  * sched_remove, sched_update and sched_done O(log n); sched_poll
  * O((k + s) log n) for the k entries whose time came and the s it

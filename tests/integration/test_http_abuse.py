@@ -389,7 +389,7 @@ class HttpAbuse(AbuseBase):
                 self.assertEqual(hdrs.get("allow"), "GET, HEAD")
         for path in ("/nope", "/metrics/", "/METRICS", "//metrics",
                      "/metrics/../metrics", "/%2e%2e/etc/passwd", "/-/",
-                     "/-/reload", "/-/quit", "/probe", "/%00", "/metrics%00",
+                     "/-/reload", "/-/quit", "/probes", "/%00", "/metrics%00",
                      "/" + "x" * 4000):
             with self.subTest(path=path[:20]):
                 status, _, _ = harness.http_get(port, path)

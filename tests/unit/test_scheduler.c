@@ -1126,6 +1126,38 @@ static void test_work_per_start(void **state)
                  small, large);
 }
 
+/* /probe's slots: under both limits, behind waiting entries, given
+ * back by release, and a scheduled entry waits for them as for its own. */
+static void test_claim(void **state)
+{
+    (void)state;
+    struct sched_event ev[16];
+    struct sched *s = sched_new(2, 1, 5);
+    assert_int_equal(sched_add(s, 1, "mx.example", EXACT_MS, 0), 0);
+
+    assert_int_equal(sched_claim(s, "MX.example"), 1); /* host case */
+    assert_int_equal(sched_running(s), 1);
+    assert_int_equal(sched_claim(s, "mx.example"), 0); /* max_per_host */
+    /* The entry due on that host waits for the claimed slot. */
+    assert_int_equal(poll16(s, 0, ev), 0);
+    assert_int_equal(sched_claim(s, "other.example"), 1);
+    assert_int_equal(sched_claim(s, "third.example"), 0); /* global */
+    assert_int_equal(sched_running(s), 2);
+
+    sched_release(s, "mx.example");
+    /* A claim does not pass the entry that waits on its host. */
+    assert_int_equal(sched_claim(s, "mx.example"), 0);
+    assert_int_equal(poll16(s, 1, ev), 1);
+    assert_int_equal(ev[0].kind, SCHED_START);
+    assert_int_equal(ev[0].id, 1);
+    sched_release(s, "other.example");
+    sched_release(s, "nowhere.example"); /* never claimed: nothing */
+    assert_int_equal(sched_running(s), 1);
+    sched_done(s, 1, 2);
+    assert_int_equal(sched_running(s), 0);
+    sched_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1157,6 +1189,7 @@ int main(void)
         cmocka_unit_test(test_many_entries),
         cmocka_unit_test(test_work_independent_of_n),
         cmocka_unit_test(test_work_per_start),
+        cmocka_unit_test(test_claim),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

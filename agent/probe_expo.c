@@ -1,0 +1,185 @@
+/* probe_expo: one probe's result as /probe answers it. */
+#include "probe_expo.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "expo.h"
+
+#define L(n, v) ((struct expo_label){(n), (v)})
+
+/* A family whose HELP and TYPE go out with its first sample. */
+struct fam {
+    struct buf *out;
+    const char *name;
+    const char *help;
+    bool started;
+};
+
+static int sample(struct fam *f, const struct expo_label *l, size_t n,
+                  double v)
+{
+    if (!f->started) {
+        f->started = true;
+        if (expo_family(f->out, f->name, f->help, EXPO_GAUGE) < 0)
+            return -1;
+    }
+    return expo_sample(f->out, f->name, l, n, v);
+}
+
+static int emit_success(struct fam *f, const struct probe_result *r)
+{
+    return sample(f, NULL, 0, r->success ? 1 : 0);
+}
+
+static int emit_duration(struct fam *f, const struct probe_result *r)
+{
+    return sample(f, NULL, 0, r->duration_seconds);
+}
+
+static int emit_phases(struct fam *f, const struct probe_result *r)
+{
+    for (int p = 0; p < PROBE_PHASE_COUNT; p++) {
+        struct expo_label l[] = {
+            L("phase", probe_phase_name((enum probe_phase)p))};
+        if (r->phase_seconds[p] >= 0 &&
+            sample(f, l, 1, r->phase_seconds[p]) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int emit_codes(struct fam *f, const struct probe_result *r)
+{
+    for (int s = 0; s < PROBE_STAGE_COUNT; s++) {
+        const struct probe_reply *pr = &r->replies[s];
+        if (pr->code == 0)
+            continue;
+        struct expo_label l[] = {
+            L("stage", probe_stage_name((enum probe_stage)s)),
+            L("class", smtp_class_name(pr->cls))};
+        if (sample(f, l, 2, pr->code) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int emit_auth(struct fam *f, const struct probe_result *r)
+{
+    for (size_t i = 0; i < r->n_auth; i++) {
+        const struct probe_auth *a = &r->auth[i];
+        if (a->reply.code == 0)
+            continue;
+        struct expo_label l[] = {L("mechanism", sasl_mech_name(a->mech)),
+                                 L("class", smtp_class_name(a->reply.cls))};
+        if (sample(f, l, 2, a->reply.code) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int emit_error(struct fam *f, const struct probe_result *r)
+{
+    if (r->success || r->error == PROBE_ERROR_NONE)
+        return 0;
+    struct expo_label l[] = {L("stage", probe_stage_name(r->stage)),
+                             L("error", probe_error_name(r->error))};
+    return sample(f, l, 2, 1);
+}
+
+static int emit_advertised(struct fam *f, const struct probe_result *r)
+{
+    if (!r->ehlo_seen)
+        return 0;
+    for (size_t i = 0; i < r->n_auth; i++) {
+        const char *mech = sasl_mech_name(r->auth[i].mech);
+        struct expo_label l[] = {L("mechanism", mech)};
+        bool adv = smtp_ehlo_has_mech(&r->ehlo, mech);
+        if (sample(f, l, 1, adv ? 1 : 0) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int emit_size(struct fam *f, const struct probe_result *r)
+{
+    if (!r->ehlo_seen || !r->ehlo.has_size)
+        return 0;
+    return sample(f, NULL, 0, (double)r->ehlo.size);
+}
+
+static int emit_tls_info(struct fam *f, const struct probe_result *r)
+{
+    if (!r->tls.present)
+        return 0;
+    struct expo_label l[] = {L("version", r->tls.version),
+                             L("cipher", r->tls.cipher)};
+    return sample(f, l, 2, 1);
+}
+
+static int emit_expiry(struct fam *f, const struct probe_result *r)
+{
+    if (!r->tls.present || !r->tls.not_after)
+        return 0;
+    return sample(f, NULL, 0, (double)r->tls.not_after);
+}
+
+static int emit_valid(struct fam *f, const struct probe_result *r)
+{
+    if (!r->tls.present)
+        return 0;
+    return sample(f, NULL, 0, r->tls.valid ? 1 : 0);
+}
+
+/* blackbox_exporter's names first, then the /metrics families of the
+ * same facts (their gauges without the target label; the reply code and
+ * the AUTH reply carry the class that /metrics puts on its counters). */
+static const struct family {
+    const char *name;
+    const char *help;
+    int (*emit)(struct fam *f, const struct probe_result *r);
+} families[] = {
+    {"probe_success",
+     "Whether the probe succeeded: 1 when every expected "
+     "reply came, else 0.",
+     emit_success},
+    {"probe_duration_seconds", "How long the probe took, in seconds.",
+     emit_duration},
+    {"smtp_probe_phase_duration_seconds",
+     "Duration of each phase the probe reached.", emit_phases},
+    {"smtp_last_reply_code",
+     "Final reply code per stage, with its class: the first reply that was "
+     "not a success, else the last one.",
+     emit_codes},
+    {"smtp_auth_reply_code",
+     "Final reply code to AUTH per configured mechanism, with its class.",
+     emit_auth},
+    {"smtp_probe_error",
+     "1 for the failure without a reply that ended the probe, by stage and "
+     "error.",
+     emit_error},
+    {"smtp_auth_mechanism_advertised",
+     "1 when the EHLO advertised the configured SASL mechanism, else 0.",
+     emit_advertised},
+    {"smtp_max_message_size_bytes",
+     "Message size limit from EHLO SIZE; 0 when none is stated.", emit_size},
+    {"smtp_tls_info", "TLS version and cipher of the TLS session.",
+     emit_tls_info},
+    {"smtp_tls_cert_expiry_timestamp_seconds",
+     "Earliest notAfter in the presented chain, unix time.", emit_expiry},
+    {"smtp_tls_cert_valid",
+     "1 when chain and host name verify, whether or not enforced.",
+     emit_valid},
+};
+
+int probe_expo_render(struct buf *out, const struct probe_result *r)
+{
+    if (r->fault != PROBE_FAULT_NONE)
+        return 0;
+    for (size_t i = 0; i < sizeof families / sizeof families[0]; i++) {
+        struct fam f = {out, families[i].name, families[i].help, false};
+        if (families[i].emit(&f, r) < 0)
+            return -1;
+    }
+    return 0;
+}

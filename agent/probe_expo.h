@@ -1,0 +1,22 @@
+/* probe_expo: one probe's result as /probe answers it, in the
+ * Prometheus text format; pure. */
+#ifndef PROBE_EXPO_H
+#define PROBE_EXPO_H
+
+#include "buf.h"
+#include "probe.h"
+
+/*
+ * The series of one probe, without a target label (the scrape is of one
+ * target, as with blackbox_exporter's /probe): blackbox's probe_success
+ * and probe_duration_seconds, then the SMTP detail of this probe alone,
+ * as gauges: phase durations, the final reply code and class per stage,
+ * the final AUTH reply per mechanism, the failure without a reply, the
+ * advertised mechanisms, SIZE and the TLS facts. Families in a fixed
+ * order, none without samples. A result with a fault is not rendered (the
+ * agent's failure is no probe of the target). 0, or -1 when out of memory
+ * or past out's limit.
+ */
+int probe_expo_render(struct buf *out, const struct probe_result *r);
+
+#endif

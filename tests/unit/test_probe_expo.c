@@ -1,0 +1,162 @@
+/* test_probe_expo: /probe's series of one result, exact output. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "probe_expo.h"
+
+static void result_init(struct probe_result *r)
+{
+    memset(r, 0, sizeof(*r));
+    for (int i = 0; i < PROBE_PHASE_COUNT; i++)
+        r->phase_seconds[i] = -1;
+}
+
+static void expect(const struct probe_result *r, const char *want)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    assert_int_equal(probe_expo_render(&b, r), 0);
+    assert_string_equal(buf_str(&b), want);
+    buf_free(&b);
+}
+
+/* A refused connection: blackbox's two, and the error. */
+static void test_failed_without_reply(void **state)
+{
+    (void)state;
+    struct probe_result r;
+    result_init(&r);
+    r.stage = PROBE_STAGE_CONNECT;
+    r.error = PROBE_ERROR_CONNECT;
+    r.duration_seconds = 0.25;
+    expect(&r,
+           "# HELP probe_success Whether the probe succeeded: 1 when every "
+           "expected reply came, else 0.\n"
+           "# TYPE probe_success gauge\n"
+           "probe_success 0\n"
+           "# HELP probe_duration_seconds How long the probe took, in "
+           "seconds.\n"
+           "# TYPE probe_duration_seconds gauge\n"
+           "probe_duration_seconds 0.25\n"
+           "# HELP smtp_probe_error 1 for the failure without a reply that "
+           "ended the probe, by stage and error.\n"
+           "# TYPE smtp_probe_error gauge\n"
+           "smtp_probe_error{stage=\"connect\",error=\"connect\"} 1\n");
+}
+
+/* AUTH refused: the reply per stage and per mechanism, with its class;
+ * advertised mechanisms, SIZE, TLS facts. */
+static void test_auth_failed(void **state)
+{
+    (void)state;
+    struct probe_result r;
+    result_init(&r);
+    r.stage = PROBE_STAGE_AUTH;
+    r.duration_seconds = 0.5;
+    r.phase_seconds[PROBE_PHASE_CONNECT] = 0.001;
+    r.phase_seconds[PROBE_PHASE_AUTH] = 0.125;
+    r.replies[PROBE_STAGE_GREETING] =
+        (struct probe_reply){.code = 220, .cls = SMTP_CLASS_SUCCESS};
+    r.replies[PROBE_STAGE_AUTH] =
+        (struct probe_reply){.code = 535, .cls = SMTP_CLASS_AUTH_FAILED};
+    r.n_auth = 2;
+    r.auth[0] = (struct probe_auth){
+        .mech = SASL_MECH_PLAIN,
+        .reply = {.code = 535, .cls = SMTP_CLASS_AUTH_FAILED}};
+    r.auth[1] = (struct probe_auth){.mech = SASL_MECH_LOGIN};
+    r.ehlo_seen = true;
+    strcpy(r.ehlo.mechs[0], "PLAIN");
+    r.ehlo.n_mechs = 1;
+    r.ehlo.has_size = true;
+    r.ehlo.size = 1000;
+    r.tls.present = true;
+    strcpy(r.tls.version, "TLSv1.3");
+    strcpy(r.tls.cipher, "TLS_AES_256_GCM_SHA384");
+    r.tls.not_after = 2000000000;
+    r.tls.valid = true;
+    expect(&r,
+           "# HELP probe_success Whether the probe succeeded: 1 when every "
+           "expected reply came, else 0.\n"
+           "# TYPE probe_success gauge\n"
+           "probe_success 0\n"
+           "# HELP probe_duration_seconds How long the probe took, in "
+           "seconds.\n"
+           "# TYPE probe_duration_seconds gauge\n"
+           "probe_duration_seconds 0.5\n"
+           "# HELP smtp_probe_phase_duration_seconds Duration of each phase "
+           "the probe reached.\n"
+           "# TYPE smtp_probe_phase_duration_seconds gauge\n"
+           "smtp_probe_phase_duration_seconds{phase=\"connect\"} 0.001\n"
+           "smtp_probe_phase_duration_seconds{phase=\"auth\"} 0.125\n"
+           "# HELP smtp_last_reply_code Final reply code per stage, with its "
+           "class: the first reply that was not a success, else the last "
+           "one.\n"
+           "# TYPE smtp_last_reply_code gauge\n"
+           "smtp_last_reply_code{stage=\"greeting\",class=\"success\"} 220\n"
+           "smtp_last_reply_code{stage=\"auth\",class=\"auth_failed\"} 535\n"
+           "# HELP smtp_auth_reply_code Final reply code to AUTH per "
+           "configured mechanism, with its class.\n"
+           "# TYPE smtp_auth_reply_code gauge\n"
+           "smtp_auth_reply_code{mechanism=\"PLAIN\",class=\"auth_failed\"} "
+           "535\n"
+           "# HELP smtp_auth_mechanism_advertised 1 when the EHLO advertised "
+           "the configured SASL mechanism, else 0.\n"
+           "# TYPE smtp_auth_mechanism_advertised gauge\n"
+           "smtp_auth_mechanism_advertised{mechanism=\"PLAIN\"} 1\n"
+           "smtp_auth_mechanism_advertised{mechanism=\"LOGIN\"} 0\n"
+           "# HELP smtp_max_message_size_bytes Message size limit from EHLO "
+           "SIZE; 0 when none is stated.\n"
+           "# TYPE smtp_max_message_size_bytes gauge\n"
+           "smtp_max_message_size_bytes 1000\n"
+           "# HELP smtp_tls_info TLS version and cipher of the TLS "
+           "session.\n"
+           "# TYPE smtp_tls_info gauge\n"
+           "smtp_tls_info{version=\"TLSv1.3\",cipher=\"TLS_AES_256_GCM_"
+           "SHA384\"} 1\n"
+           "# HELP smtp_tls_cert_expiry_timestamp_seconds Earliest notAfter "
+           "in the presented chain, unix time.\n"
+           "# TYPE smtp_tls_cert_expiry_timestamp_seconds gauge\n"
+           "smtp_tls_cert_expiry_timestamp_seconds 2000000000\n"
+           "# HELP smtp_tls_cert_valid 1 when chain and host name verify, "
+           "whether or not enforced.\n"
+           "# TYPE smtp_tls_cert_valid gauge\n"
+           "smtp_tls_cert_valid 1\n");
+}
+
+/* The agent's own failure is no probe of the target: nothing. */
+static void test_fault(void **state)
+{
+    (void)state;
+    struct probe_result r;
+    result_init(&r);
+    r.fault = PROBE_FAULT_MEMORY;
+    expect(&r, "");
+}
+
+/* A buffer past its limit: -1, never a cut series. */
+static void test_limit(void **state)
+{
+    (void)state;
+    struct probe_result r;
+    result_init(&r);
+    struct buf b;
+    buf_init(&b, 64);
+    assert_int_equal(probe_expo_render(&b, &r), -1);
+    buf_free(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_failed_without_reply),
+        cmocka_unit_test(test_auth_failed),
+        cmocka_unit_test(test_fault),
+        cmocka_unit_test(test_limit),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
