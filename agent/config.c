@@ -70,6 +70,7 @@ const char *const config_target_key_names[] = {
     [TK_IP_FAMILY] = "ip_family",
     [TK_SOURCE_ADDRESS] = "source_address",
     [TK_LABELS] = "labels",
+    [TK_ALLOWED_TARGETS] = "allowed_targets",
 };
 _Static_assert(sizeof config_target_key_names /
                        sizeof config_target_key_names[0] ==
@@ -203,6 +204,19 @@ static void draft_str(struct parser *p, const char **dst, const char *s)
 
 /* ---- sections ---- */
 
+void config_probe_init(struct parser *p, struct target_config *t,
+                       const char *name)
+{
+    memset(t, 0, sizeof(*t));
+    t->name = name;
+    t->tls = CONFIG_DEFAULT_TLS;
+    t->tls_verify = CONFIG_DEFAULT_TLS_VERIFY;
+    t->host = t->ca_file = t->server_name = t->ehlo_name = t->username = "";
+    t->source_address = CONFIG_DEFAULT_SOURCE_ADDRESS;
+    t->labels = "";
+    t->line = p->lineno;
+}
+
 /* name: n bytes, not NUL-terminated, at most CONFIG_NAME_MAX. */
 static struct target_config *add_target(struct parser *p, const char *name,
                                         size_t n)
@@ -227,16 +241,12 @@ static struct target_config *add_target(struct parser *p, const char *name,
         p->cap = cap;
     }
     struct target_config *t = &cfg->targets[cfg->n_targets];
-    memset(t, 0, sizeof(*t));
     memset(&p->drafts[cfg->n_targets], 0, sizeof(p->drafts[0]));
     cfg->n_targets++;
-    t->name = own;
-    t->tls = CONFIG_DEFAULT_TLS;
-    t->tls_verify = CONFIG_DEFAULT_TLS_VERIFY;
-    t->host = t->ca_file = t->server_name = t->ehlo_name = t->username = "";
-    t->source_address = CONFIG_DEFAULT_SOURCE_ADDRESS;
-    t->labels = "";
-    t->line = p->lineno;
+    config_probe_init(p, t, own);
+    p->cur = t;
+    p->cur_draft = &p->drafts[cfg->n_targets - 1];
+    p->cur_module = NULL;
     return t;
 }
 
@@ -372,11 +382,16 @@ static void section_line(struct parser *p, const char *s, size_t n)
         p->sec = SEC_AGENT;
         return;
     }
+    if (in_len >= 6 && memcmp(in, "module", 6) == 0 &&
+        (in_len == 6 || is_blank(in[6]) || in[6] == '"')) {
+        config_module_header(p, key, in + 6, in_end);
+        return;
+    }
     if (in_len < 6 || memcmp(in, "target", 6) != 0 ||
         (in_len > 6 && !is_blank(in[6]) && in[6] != '"')) {
-        config_err_at(
-            p, p->lineno, key,
-            "unknown section; expected [agent] or [target \"NAME\"]");
+        config_err_at(p, p->lineno, key,
+                      "unknown section; expected [agent], [target \"NAME\"] "
+                      "or [module \"NAME\"]");
         return;
     }
     target_header(p, key, in + 6, in_end);
@@ -731,8 +746,8 @@ static void inline_password(struct parser *p, struct target_draft *d, int line,
 /* The keys of AUTH: the mechanisms, who, and where the secret is. */
 static void auth_key(struct parser *p, enum target_key k, const char *v)
 {
-    struct target_config *t = &p->cfg->targets[p->cfg->n_targets - 1];
-    struct target_draft *d = &p->drafts[p->cfg->n_targets - 1];
+    struct target_config *t = p->cur;
+    struct target_draft *d = p->cur_draft;
     const char *key = config_target_key_names[k];
     int line = p->lineno;
     switch (k) {
@@ -773,7 +788,7 @@ static void auth_key(struct parser *p, enum target_key k, const char *v)
 
 static void target_key(struct parser *p, int k, const char *v)
 {
-    struct target_config *t = &p->cfg->targets[p->cfg->n_targets - 1];
+    struct target_config *t = p->cur;
     const char *key = config_target_key_names[k];
     int line = p->lineno;
     switch ((enum target_key)k) {
@@ -858,8 +873,36 @@ static void target_key(struct parser *p, int k, const char *v)
     case TK_LABELS:
         config_labels_key(p, line, key, v, &t->labels);
         return;
+    case TK_ALLOWED_TARGETS:
+        config_allowed_targets_key(p, line, key, v);
+        return;
     case TK_COUNT:
         break;
+    }
+}
+
+/* Why a [target] or [module] key is not one of that section's, or NULL:
+ * the two share their keys but for the host and what only one of them
+ * has. */
+static const char *section_refuses(enum section sec, int k)
+{
+    if (sec == SEC_TARGET && k == TK_ALLOWED_TARGETS)
+        return "only allowed in [module \"NAME\"] sections";
+    if (sec != SEC_MODULE)
+        return NULL;
+    switch (k) {
+    case TK_HOST:
+    case TK_PORT:
+        return "not allowed in [module \"NAME\"] sections: the request "
+               "names the host and port (/probe?module=NAME&target=HOST:PORT)";
+    case TK_INTERVAL:
+        return "not allowed in [module \"NAME\"] sections: a module probes "
+               "only on request";
+    case TK_EXTRA_METRICS:
+        return "not allowed in [module \"NAME\"] sections; set it in "
+               "[agent]";
+    default:
+        return NULL;
     }
 }
 
@@ -875,17 +918,22 @@ static int config_handler(void *user, const char *section, const char *name,
         return 1;
     if (p->sec == SEC_NONE) {
         config_err_at(p, line, name,
-                      "key outside any section; put it under [agent] or "
-                      "[target \"NAME\"]");
+                      "key outside any section; put it under [agent], "
+                      "[target \"NAME\"] or [module \"NAME\"]");
         return 1;
     }
     bool agent = p->sec == SEC_AGENT;
     int k = agent ? key_index(config_agent_key_names, AK_COUNT, name)
                   : key_index(config_target_key_names, TK_COUNT, name);
     if (k < 0) {
-        if (agent && key_index(config_target_key_names, TK_COUNT, name) >= 0)
+        int tk = key_index(config_target_key_names, TK_COUNT, name);
+        if (agent && tk == TK_ALLOWED_TARGETS)
             config_err_at(p, line, name,
-                          "only allowed in [target \"NAME\"] sections");
+                          "only allowed in [module \"NAME\"] sections");
+        else if (agent && tk >= 0)
+            config_err_at(p, line, name,
+                          "only allowed in [target \"NAME\"] and [module "
+                          "\"NAME\"] sections");
         else if (!agent &&
                  key_index(config_agent_key_names, AK_COUNT, name) >= 0)
             config_err_at(p, line, name, "only allowed in [agent]");
@@ -893,7 +941,12 @@ static int config_handler(void *user, const char *section, const char *name,
             config_err_at(p, line, name, "unknown key");
         return 1;
     }
-    struct target_draft *d = agent ? NULL : &p->drafts[p->cfg->n_targets - 1];
+    const char *refused = agent ? NULL : section_refuses(p->sec, k);
+    if (refused) {
+        config_err_at(p, line, name, "%s", refused);
+        return 1;
+    }
+    struct target_draft *d = agent ? NULL : p->cur_draft;
     int *first = agent ? &p->agent_key_line[k] : &d->key_line[k];
     if (*first) {
         config_err_at(p, line, name, "duplicate key (first on line %d)",
@@ -1020,6 +1073,37 @@ static void check_target_family(struct parser *p,
                       p->agent_key_line[AK_SOURCE_ADDRESS], family_words(fam));
 }
 
+/* A [module]'s settings, as a [target]'s but for what the request
+ * brings: the host, the port, the server name (by default the host). */
+static void resolve_module(struct parser *p, struct module_config *m,
+                           struct target_draft *d, const char *ehlo,
+                           bool *agent_ca_warned, bool *agent_ca_failed)
+{
+    const struct agent_config *c = p->cfg;
+    struct target_config *t = &m->probe;
+    if (!d->set[TK_ALLOWED_TARGETS] && !d->bad[TK_ALLOWED_TARGETS])
+        config_err_at(p, t->line, "allowed_targets",
+                      "missing; every module needs the targets it may probe, "
+                      "like allowed_targets = *.example.com:587");
+    if (!d->set[TK_CA_FILE])
+        t->ca_file = c->ca_file;
+    if (!d->set[TK_EHLO_NAME])
+        t->ehlo_name = ehlo;
+    t->interval_ms = c->interval_ms;
+    if (!d->set[TK_TIMEOUT])
+        t->timeout_ms = c->timeout_ms;
+    t->extra_metrics = c->extra_metrics;
+    if (!d->set[TK_IP_FAMILY])
+        t->ip_family = c->ip_family;
+    if (!d->set[TK_SOURCE_ADDRESS])
+        t->source_address = c->source_address;
+    check_target_family(p, t, d);
+    if (!d->set[TK_LABELS])
+        t->labels = c->labels;
+    config_check_auth(p, t, d);
+    config_check_ca_file(p, t, d, agent_ca_warned, agent_ca_failed);
+}
+
 static void resolve(struct parser *p)
 {
     struct agent_config *c = p->cfg;
@@ -1081,6 +1165,9 @@ static void resolve(struct parser *p)
         config_shard_check(p, t, d);
         config_check_ca_file(p, t, d, &agent_ca_warned, &agent_ca_failed);
     }
+    for (size_t i = 0; i < c->n_modules; i++)
+        resolve_module(p, &c->modules[i], &p->mod_drafts[i], ehlo,
+                       &agent_ca_warned, &agent_ca_failed);
     config_check_web_tls(p);
     config_check_web_auth(p);
 }
@@ -1089,6 +1176,8 @@ static void free_drafts(struct parser *p)
 {
     free(p->drafts);
     p->drafts = NULL;
+    free(p->mod_drafts);
+    p->mod_drafts = NULL;
     /* It held the inline passwords. */
     strpool_wipe(&p->scratch);
     strpool_free(&p->scratch);
@@ -1159,9 +1248,10 @@ static struct agent_config *load_text(const char *name, const char *base_dir,
      * target, so one file is valid for all of them or for none. */
     if (!p.oom && diag->n_errors == errors_before)
         config_apply_shard(&p);
-    if (!p.oom && !p.saw_target)
+    if (!p.oom && !p.saw_target && !p.saw_module)
         config_err_at(&p, 0, NULL,
-                      "no [target \"NAME\"] sections; nothing to probe");
+                      "no [target \"NAME\"] or [module \"NAME\"] "
+                      "sections; nothing to probe");
     free_drafts(&p);
     if (p.oom)
         config_err_at(&p, 0, NULL, "out of memory");
@@ -1255,6 +1345,15 @@ void config_free(struct agent_config *cfg)
         }
     }
     free(cfg->targets);
+    for (size_t i = 0; i < cfg->n_modules; i++) {
+        struct module_config *m = &cfg->modules[i];
+        if (m->probe.secret) {
+            explicit_bzero(m->probe.secret, m->probe.secret_len);
+            free(m->probe.secret);
+        }
+        allowlist_free(&m->allowed);
+    }
+    free(cfg->modules);
     free(cfg->web_users);
     strpool_free(&cfg->strings);
     free(cfg);

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "allowlist.h"
 #include "buf.h"
 #include "log.h"
 #include "sasl.h"
@@ -128,6 +129,20 @@ struct target_config {
     const char *labels;
 };
 
+/*
+ * A [module "NAME"]: a probe's settings without a host, for
+ * /probe?module=NAME&target=HOST[:PORT] on any target that `allowed`
+ * lets through. probe.name is the module's name; probe.host is "",
+ * probe.port 0 (the request's port, or config_default_port(probe.tls)),
+ * probe.server_name "" unless set (the requested host);
+ * probe.interval_ms is [agent]'s and unused. Everything else as a
+ * [target]'s, resolved the same way.
+ */
+struct module_config {
+    struct target_config probe;
+    struct allowlist allowed; /* allowed_targets, never empty */
+};
+
 /* One user allowed through the HTTP endpoint's basic auth. */
 struct web_user {
     char name[CONFIG_WEB_USER_MAX + 1];
@@ -164,6 +179,10 @@ struct agent_config {
     size_t n_web_users;
     struct target_config *targets;
     size_t n_targets;
+    /* [module "NAME"] sections, in file order (a handful: looked up by
+     * a scan). */
+    struct module_config *modules;
+    size_t n_modules;
     /* What the targets' string pointers point at, freed with the config:
      * one pool, not an allocation per string (strpool.h says why). */
     struct strpool strings;
@@ -207,6 +226,10 @@ int config_parse_duration(const char *s, uint64_t *ms);
 
 /* The target called name, or NULL. */
 const struct target_config *config_find_target(const struct agent_config *c,
+                                               const char *name);
+
+/* The module called name, or NULL. */
+const struct module_config *config_find_module(const struct agent_config *c,
                                                const char *name);
 
 /* Whether a listen address keeps the endpoint on this machine:

@@ -61,6 +61,7 @@ enum target_key {
     TK_IP_FAMILY,
     TK_SOURCE_ADDRESS,
     TK_LABELS,
+    TK_ALLOWED_TARGETS, /* [module] only */
     TK_COUNT
 };
 
@@ -83,7 +84,7 @@ struct target_draft {
     bool other_shard; /* shard = I/N gives it to another agent */
 };
 
-enum section { SEC_NONE, SEC_AGENT, SEC_TARGET, SEC_SKIP };
+enum section { SEC_NONE, SEC_AGENT, SEC_TARGET, SEC_MODULE, SEC_SKIP };
 
 struct parser {
     const char *name;     /* the file as named in messages */
@@ -95,6 +96,7 @@ struct parser {
     enum section sec;
     bool key_in_section; /* an indented line after one continues it */
     bool saw_target;     /* any [target ...] header, valid or not */
+    bool saw_module;     /* any [module ...] header, valid or not */
     struct agent_config *cfg;
     int agent_line;
     int agent_key_line[AK_COUNT];
@@ -107,6 +109,13 @@ struct parser {
     struct strpool scratch;      /* the drafts' strings */
     struct hashtab names;        /* target names -> index: duplicates */
     size_t cap;
+    /* The section whose keys are being read: a [target]'s or a
+     * [module]'s probe settings and draft (cur_module: the module). */
+    struct target_config *cur;
+    struct target_draft *cur_draft;
+    struct module_config *cur_module;
+    struct target_draft *mod_drafts; /* parallel to cfg->modules */
+    size_t mod_cap;
     struct config_diag *diag;
     mode_t file_mode;  /* of the config file; 0 for a string */
     bool shard_failed; /* no MD5 for shard = I/N: said once */
@@ -157,6 +166,22 @@ void config_check_auth(struct parser *p, struct target_config *t,
 void config_check_ca_file(struct parser *p, const struct target_config *t,
                           const struct target_draft *d, bool *agent_warned,
                           bool *agent_failed);
+
+/* The defaults of a [target]'s or a [module]'s probe settings, before
+ * its keys; name is the config's copy. */
+void config_probe_init(struct parser *p, struct target_config *t,
+                       const char *name);
+
+/*
+ * config_module.c: [module "NAME"] sections. The header (key as given,
+ * q..in_end what follows the word "module") adds a module and makes it
+ * the section whose keys are read; allowed_targets' value v is parsed
+ * into it. Its other keys are [target]'s, through the same code.
+ */
+void config_module_header(struct parser *p, const char *key, const char *q,
+                          const char *in_end);
+void config_allowed_targets_key(struct parser *p, int line, const char *key,
+                                const char *v);
 
 /* config_labels.c: the labels key's value v, given on line, parsed into
  * *field (in the config's pool), or reported. */

@@ -219,10 +219,33 @@ static void check_labels(const char *canon)
     FUZZ_CHECK(n <= LABELS_MAX);
 }
 
+/* A module: a target's settings without host or port, and a non-empty
+ * allow-list. */
+static void check_module(const struct agent_config *c,
+                         const struct module_config *m)
+{
+    const struct target_config *t = &m->probe;
+    FUZZ_CHECK(valid_name(t->name));
+    FUZZ_CHECK(config_find_module(c, t->name) == m);
+    FUZZ_CHECK(t->host[0] == '\0' && t->port == 0);
+    FUZZ_CHECK(t->ehlo_name[0] != '\0');
+    FUZZ_CHECK(m->allowed.n >= 1);
+    FUZZ_CHECK(t->timeout_ms > 0 && t->timeout_ms <= 24ULL * 3600 * 1000);
+    FUZZ_CHECK(t->n_mechs <= CONFIG_MAX_MECHS);
+    check_labels(t->labels);
+    if (t->n_mechs > 0) {
+        FUZZ_CHECK(t->secret != NULL && t->secret_len >= 1);
+        FUZZ_CHECK(strlen(t->secret) == t->secret_len);
+        FUZZ_CHECK(t->tls != TLS_MODE_NONE || t->allow_plaintext_auth);
+    } else {
+        FUZZ_CHECK(t->secret == NULL);
+    }
+}
+
 static void check_config(const struct agent_config *c)
 {
     const uint64_t day = 24ULL * 3600 * 1000;
-    FUZZ_CHECK(c->n_targets + c->n_other_shards >= 1);
+    FUZZ_CHECK(c->n_targets + c->n_other_shards + c->n_modules >= 1);
     FUZZ_CHECK(c->shards >= 1 && c->shards <= CONFIG_SHARDS_MAX);
     FUZZ_CHECK(c->shard < c->shards);
     FUZZ_CHECK(c->shards > 1 || c->n_other_shards == 0);
@@ -263,6 +286,8 @@ static void check_config(const struct agent_config *c)
             FUZZ_CHECK(t->secret == NULL);
         }
     }
+    for (size_t i = 0; i < c->n_modules; i++)
+        check_module(c, &c->modules[i]);
 }
 
 static void
@@ -284,7 +309,7 @@ load_and_check(const char *text, size_t len, const char *name,
         FUZZ_CHECK(d.n_errors == 0 && d.errors.len == 0);
         check_config(c);
         /* A shard with no target is said. */
-        FUZZ_CHECK(c->n_targets > 0 || d.n_warnings > 0);
+        FUZZ_CHECK(c->n_targets > 0 || c->n_modules > 0 || d.n_warnings > 0);
     } else {
         FUZZ_CHECK(d.n_errors > 0 && d.errors.len > 0);
     }

@@ -938,7 +938,8 @@ static const struct error_case error_cases[] = {
     {"[agent]\nhost = x\n",
      true,
      1,
-     {"t.ini:2: host: only allowed in [target \"NAME\"] sections"}},
+     {"t.ini:2: host: only allowed in [target \"NAME\"] and [module "
+      "\"NAME\"] sections"}},
     {"[target \"a\"]\nhost = a\nlisten = :1\n",
      false,
      1,
@@ -946,8 +947,8 @@ static const struct error_case error_cases[] = {
     {"host = x\n",
      true,
      1,
-     {"t.ini:1: host: key outside any section; put it under [agent] or "
-      "[target \"NAME\"]"}},
+     {"t.ini:1: host: key outside any section; put it under [agent], "
+      "[target \"NAME\"] or [module \"NAME\"]"}},
     {"[agent]\nlog_level = info\nlog_level = debug\n",
      true,
      1,
@@ -959,13 +960,13 @@ static const struct error_case error_cases[] = {
     {"[foo]\nbar = 1\n",
      true,
      1,
-     {"t.ini:1: [foo]: unknown section; expected [agent] or "
-      "[target \"NAME\"]"}},
+     {"t.ini:1: [foo]: unknown section; expected [agent], "
+      "[target \"NAME\"] or [module \"NAME\"]"}},
     {"[targets \"a\"]\n",
      true,
      1,
-     {"t.ini:1: [targets \"a\"]: unknown section; expected [agent] or "
-      "[target \"NAME\"]"}},
+     {"t.ini:1: [targets \"a\"]: unknown section; expected [agent], "
+      "[target \"NAME\"] or [module \"NAME\"]"}},
     {"[target mx1]\nhost = a\n",
      false,
      1,
@@ -1018,8 +1019,13 @@ static const struct error_case error_cases[] = {
     {"; nothing\n[agent]\n",
      false,
      1,
-     {"t.ini: no [target \"NAME\"] sections; nothing to probe"}},
-    {"", false, 1, {"t.ini: no [target \"NAME\"] sections; nothing to probe"}},
+     {"t.ini: no [target \"NAME\"] or [module \"NAME\"] sections; nothing to "
+      "probe"}},
+    {"",
+     false,
+     1,
+     {"t.ini: no [target \"NAME\"] or [module \"NAME\"] sections; nothing to "
+      "probe"}},
     /* [target] values */
     {"[target \"a\"]\nport = 587\n",
      false,
@@ -1151,6 +1157,98 @@ static const struct error_case error_cases[] = {
      false,
      1,
      {"t.ini:5: password_file: / is not a regular file"}},
+    /* [module "NAME"] */
+    {"[module \"m\"]\ntls = none\n",
+     true,
+     1,
+     {"t.ini:1: allowed_targets: missing; every module needs the targets it "
+      "may probe, like allowed_targets = *.example.com:587"}},
+    {"[module \"m\"]\nallowed_targets =\n",
+     true,
+     1,
+     {"t.ini:1: allowed_targets: missing; every module needs the targets it "
+      "may probe, like allowed_targets = *.example.com:587"}},
+    {"[module \"m\"]\nallowed_targets = a.example.com *\n",
+     true,
+     1,
+     {"t.ini:2: allowed_targets: pattern \"*\": a bare * would allow every "
+      "host; name a domain: *.example.com"}},
+    {"[module \"m\"]\nallowed_targets = 192.0.2.7/24\n",
+     true,
+     1,
+     {"t.ini:2: allowed_targets: pattern \"192.0.2.7/24\": the address has "
+      "bits set past its prefix length"}},
+    {"[module \"m\"]\nallowed_targets = [2001:db8::]/32:0\n",
+     true,
+     1,
+     {"t.ini:2: allowed_targets: pattern \"[2001:db8::]/32:0\": the port "
+      "must be 1 to 65535"}},
+    {"[module \"m\"]\nallowed_targets = a.example.com\nhost = a\nport = 25\n"
+     "interval = 1m\nextra_metrics = none\n",
+     true,
+     4,
+     {"t.ini:3: host: not allowed in [module \"NAME\"] sections: the request "
+      "names the host and port (/probe?module=NAME&target=HOST:PORT)",
+      "t.ini:4: port: not allowed in [module \"NAME\"] sections: the request "
+      "names the host and port (/probe?module=NAME&target=HOST:PORT)",
+      "t.ini:5: interval: not allowed in [module \"NAME\"] sections: a module "
+      "probes only on request",
+      "t.ini:6: extra_metrics: not allowed in [module \"NAME\"] sections; set "
+      "it in [agent]"}},
+    {"[target \"b\"]\nhost = b\nallowed_targets = a.example.com\n",
+     true,
+     1,
+     {"t.ini:3: allowed_targets: only allowed in [module \"NAME\"] "
+      "sections"}},
+    {"[agent]\nallowed_targets = a.example.com\n",
+     true,
+     1,
+     {"t.ini:2: allowed_targets: only allowed in [module \"NAME\"] "
+      "sections"}},
+    {"[module m]\nallowed_targets = a.example.com\n",
+     true,
+     1,
+     {"t.ini:1: [module m]: expected [module \"NAME\"] with the name in "
+      "double quotes"}},
+    {"[module \"a b\"]\n",
+     true,
+     1,
+     {"t.ini:1: [module \"a b\"]: module name must be 1 to 64 characters of "
+      "A-Z a-z 0-9 _ . : -"}},
+    {"[module \"m\"]\nallowed_targets = a.example.com\n[module \"m\"]\n"
+     "allowed_targets = b.example.com\n",
+     true,
+     1,
+     {"t.ini:3: [module \"m\"]: duplicate module (first on line 1)"}},
+    {"[module \"m\"]\nallowed_targets = a.example.com\n"
+     "allowed_targets = b.example.com\n",
+     true,
+     1,
+     {"t.ini:3: allowed_targets: duplicate key (first on line 2)"}},
+    /* Its other keys are [target]'s, with the same messages. */
+    {"[module \"m\"]\nallowed_targets = a.example.com\ntls = bogus\n"
+     "timeout = 0s\n",
+     true,
+     2,
+     {"t.ini:3: tls: must be starttls, implicit or none, not \"bogus\"",
+      "t.ini:4: timeout: must be a duration like 250ms, 30s, 5m or 1h, more "
+      "than 0 and at most 24h, not \"0s\""}},
+    {"[module \"m\"]\nallowed_targets = a.example.com\nmechanisms = PLAIN\n",
+     true,
+     2,
+     {"t.ini:1: username: required when mechanisms is set",
+      "t.ini:1: mechanisms: a secret is required: set password_file, "
+      "password_env or password"}},
+    {"[module \"m\"]\nallowed_targets = a.example.com\nip_family = ipv4\n"
+     "source_address = ::1\n",
+     true,
+     1,
+     {"t.ini:4: source_address: ::1 is an IPv6 address, but ip_family is "
+      "ipv4 (line 3)"}},
+    {"[module \"m\"]\nallowed_targets = a.example.com\nwhat = 1\n",
+     true,
+     1,
+     {"t.ini:3: what: unknown key"}},
 };
 
 static void test_errors_table(void **state)
@@ -1367,8 +1465,8 @@ static void test_bom_and_line_endings(void **state)
     /* A BOM before a key on line 1 is fine as well (then no section). */
     assert_null(load("\xEF\xBB\xBFhost = a\n" OK_TARGET, &d));
     assert_line(buf_str(&d.errors), "t.ini:1: host: key outside any section; "
-                                    "put it under [agent] or "
-                                    "[target \"NAME\"]");
+                                    "put it under [agent], "
+                                    "[target \"NAME\"] or [module \"NAME\"]");
     config_diag_free(&d);
 
     /* No final newline. */
@@ -2804,6 +2902,94 @@ static void test_misc(void **state)
     assert_null(config_load_string("x", "[agent]\n", NULL));
 }
 
+/* [module "NAME"]: a [target]'s settings without its host, resolved
+ * the same way, and its allow-list. */
+static void test_modules(void **state)
+{
+    (void)state;
+    struct config_diag d;
+    setenv("CONFIG_TEST_MODULE_PW", "module-secret", 1);
+    struct agent_config *c = load(
+        "[agent]\ntimeout = 7s\nip_family = ipv6\nlabels = team=mail\n"
+        "[module \"submission\"]\n"
+        "allowed_targets = *.example.com:587 192.0.2.0/24 [2001:db8::]/32\n"
+        "mechanisms = PLAIN\nusername = probe\n"
+        "password_env = CONFIG_TEST_MODULE_PW\n"
+        "[module \"mx\"]\ntls = none\ntls_verify = false\n"
+        "server_name = mx.example.com\nehlo_name = probe.example.com\n"
+        "timeout = 3s\nlabels = role=mx\nip_family = ipv4\n"
+        "source_address = 127.0.0.1\nallowed_targets = mx1.example.com:25\n"
+        "[module \"inline\"]\nallowed_targets = ::1\ntls = implicit\n"
+        "mechanisms = LOGIN\nusername = u\npassword = inline-secret\n",
+        &d);
+    if (!c)
+        fail_msg("%s", buf_str(&d.errors));
+    assert_int_equal(c->n_targets, 0);
+    assert_int_equal(c->n_modules, 3);
+    assert_null(config_find_module(c, "nope"));
+    assert_null(config_find_target(c, "mx"));
+    const struct module_config *m = config_find_module(c, "submission");
+    assert_non_null(m);
+    assert_string_equal(m->probe.name, "submission");
+    assert_string_equal(m->probe.host, "");
+    assert_int_equal(m->probe.port, 0);
+    assert_int_equal(m->probe.tls, CONFIG_DEFAULT_TLS);
+    assert_true(m->probe.tls_verify);
+    assert_string_equal(m->probe.server_name, "");
+    assert_string_equal(m->probe.ca_file, c->ca_file);
+    assert_int_equal(m->probe.timeout_ms, 7000);
+    assert_int_equal(m->probe.ip_family, IP_FAMILY_IPV6);
+    assert_ptr_equal(m->probe.labels, c->labels);
+    assert_int_equal(m->probe.n_mechs, 1);
+    assert_string_equal(m->probe.username, "probe");
+    assert_int_equal(m->probe.secret_len, strlen("module-secret"));
+    assert_memory_equal(m->probe.secret, "module-secret", 13);
+    assert_int_equal(m->probe.line, 5);
+    assert_int_equal(m->allowed.n, 3);
+    assert_true(allowlist_match(&m->allowed, "mx1.example.com", 587));
+    assert_false(allowlist_match(&m->allowed, "mx1.example.com", 25));
+    assert_true(allowlist_match(&m->allowed, "2001:db8::25", 25));
+
+    m = config_find_module(c, "mx");
+    assert_non_null(m);
+    assert_int_equal(m->probe.tls, TLS_MODE_NONE);
+    assert_false(m->probe.tls_verify);
+    assert_string_equal(m->probe.server_name, "mx.example.com");
+    assert_string_equal(m->probe.ehlo_name, "probe.example.com");
+    assert_int_equal(m->probe.timeout_ms, 3000);
+    assert_int_equal(m->probe.ip_family, IP_FAMILY_IPV4);
+    assert_string_equal(m->probe.source_address, "127.0.0.1");
+    assert_null(m->probe.secret);
+    assert_true(allowlist_match(&m->allowed, "MX1.example.com", 25));
+    assert_false(allowlist_match(&m->allowed, "mx2.example.com", 25));
+
+    m = config_find_module(c, "inline");
+    assert_non_null(m);
+    assert_int_equal(m->probe.secret_len, strlen("inline-secret"));
+    /* The inline password is warned about as in a [target]; never
+     * shown. */
+    assert_line(buf_str(&d.warnings),
+                "t.ini:25: password: password in the config file; prefer "
+                "password_file");
+    assert_null(strstr(buf_str(&d.warnings), "secret"));
+    assert_null(strstr(buf_str(&d.errors), "secret"));
+    config_free(c);
+    config_diag_free(&d);
+    unsetenv("CONFIG_TEST_MODULE_PW");
+
+    /* Beside targets, which keep their own names and keys. */
+    c = load("[module \"zz\"]\nallowed_targets = zz.example.com\n" OK_TARGET,
+             &d);
+    if (!c)
+        fail_msg("%s", buf_str(&d.errors));
+    assert_int_equal(c->n_targets, 1);
+    assert_int_equal(c->n_modules, 1);
+    assert_non_null(config_find_target(c, "zz"));
+    assert_non_null(config_find_module(c, "zz"));
+    config_free(c);
+    config_diag_free(&d);
+}
+
 int main(void)
 {
     /* A secret source that is always there, for cases about other keys. */
@@ -2818,6 +3004,7 @@ int main(void)
         cmocka_unit_test(test_labels),
         cmocka_unit_test(test_ip_family_and_source_address),
         cmocka_unit_test(test_errors_table),
+        cmocka_unit_test(test_modules),
         cmocka_unit_test(test_multiple_errors),
         cmocka_unit_test(test_too_many_errors),
         cmocka_unit_test(test_open_fails),
