@@ -487,7 +487,7 @@ static MHD_RESULT serve_probe(struct http_server *h,
         return respond_text(conn, MHD_HTTP_NOT_FOUND, "Not found\n", NULL, 0);
     bool gzip =
         req->probe.parked ? req->probe.gzip : request_accepts_gzip(conn);
-    return (MHD_RESULT)http_probe_serve(h->park, h->ondemand, conn,
+    return (MHD_RESULT)http_probe_serve(h->park, h->ondemand, h->log, conn,
                                         &req->probe, &req->wait,
                                         deadline_of(h, conn), gzip);
 }

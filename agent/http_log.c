@@ -22,6 +22,7 @@ enum kind {
     KIND_AUTH_FAILED,
     KIND_AUTH_BUSY,
     KIND_RENDER_BUSY,
+    KIND_FORBIDDEN,
     KIND_MHD,
     KIND_COUNT
 };
@@ -104,6 +105,20 @@ void http_log_malformed(struct http_log *l, struct MHD_Connection *conn,
     log_info("http", "malformed request refused with 400",
              "remote=%s reason=%s count=%lu", addr,
              log_quote(q, sizeof(q), why), count);
+}
+
+void http_log_forbidden(struct http_log *l, struct MHD_Connection *conn,
+                        const char *module, const char *target)
+{
+    unsigned long count = 0;
+    if (!pass(l, KIND_FORBIDDEN, &count))
+        return;
+    char addr[NI_MAXHOST], qm[128], qt[512];
+    remote_addr(conn, addr, sizeof(addr));
+    log_warn("http", "probe refused with 403: target not allowed by module",
+             "remote=%s module=%s target=%s count=%lu", addr,
+             log_quote(qm, sizeof(qm), module),
+             log_quote(qt, sizeof(qt), target), count);
 }
 
 void http_log_auth(struct http_log *l, struct MHD_Connection *conn, bool busy)

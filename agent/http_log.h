@@ -30,6 +30,10 @@ void http_log_auth(struct http_log *l, struct MHD_Connection *conn, bool busy);
  * cap_bytes. */
 void http_log_render_busy(struct http_log *l, struct MHD_Connection *conn,
                           size_t held_bytes, size_t cap_bytes);
+/* A 403 from /probe: target (HOST:PORT as asked) is not in module's
+ * allowed_targets. */
+void http_log_forbidden(struct http_log *l, struct MHD_Connection *conn,
+                        const char *module, const char *target);
 /* One of libmicrohttpd's messages; limited false: every one (while
  * starting, when they are few and explain a failure). */
 void http_log_mhd(struct http_log *l, const char *msg, bool limited);

@@ -1,4 +1,5 @@
-/* http_probe: /probe?target=NAME, from its arguments to its answer. */
+/* http_probe: /probe?target=NAME and /probe?module=NAME&target=HOST:PORT,
+ * from their arguments to their answer. */
 #include "http_probe.h"
 
 #include <math.h>
@@ -10,6 +11,7 @@
 
 #include "config_value.h"
 #include "expo.h"
+#include "http_log.h"
 #include "http_render.h"
 #include "now.h"
 #include "probe_expo.h"
@@ -94,6 +96,27 @@ static const char *get_arg(struct MHD_Connection *conn, const char *key)
     return MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, key);
 }
 
+/* module=NAME&target=HOST[:PORT] into the job; NULL, or the 400's
+ * text. Whether the module exists and allows the host is the probe
+ * loop's to say, on the config it holds. */
+static const char *module_from_request(struct ondemand_job *j,
+                                       const char *module, const char *target)
+{
+    char raw[CONFIG_HOST_MAX + 16];
+    if (!module[0] ||
+        http_probe_unescape(j->module, sizeof(j->module), module) < 0 ||
+        !config_valid_target_name(j->module, strlen(j->module)))
+        return "Bad ?module=: not a module name\n";
+    if (!target || !target[0])
+        return "Missing ?target=HOST[:PORT]: the host to probe with the "
+               "module\n";
+    if (http_probe_unescape(raw, sizeof(raw), target) < 0 ||
+        allowlist_split_target(raw, j->host, sizeof(j->host), &j->port) < 0)
+        return "Bad ?target=: want HOST, HOST:PORT, an IPv4 address, "
+               "[IPv6] or [IPv6]:PORT\n";
+    return NULL;
+}
+
 /* Fills the job from the request; NULL, or the 400's text. */
 static const char *job_from_request(struct MHD_Connection *conn,
                                     struct ondemand_job *j,
@@ -101,14 +124,18 @@ static const char *job_from_request(struct MHD_Connection *conn,
 {
     const char *target = get_arg(conn, "target");
     const char *debug = get_arg(conn, "debug");
-    if (get_arg(conn, "module"))
-        return "Modules are not supported: ask for ?target=NAME, a "
-               "configured target\n";
-    if (!target || !target[0])
-        return "Missing ?target=NAME: the name of a configured target\n";
-    if (http_probe_unescape(j->target, sizeof(j->target), target) < 0 ||
-        !config_valid_target_name(j->target, strlen(j->target)))
+    const char *module = get_arg(conn, "module");
+    if (module) {
+        const char *bad = module_from_request(j, module, target);
+        if (bad)
+            return bad;
+    } else if (!target || !target[0]) {
+        return "Missing ?target=NAME: the name of a configured target (or "
+               "?module=NAME&target=HOST[:PORT])\n";
+    } else if (http_probe_unescape(j->target, sizeof(j->target), target) < 0 ||
+               !config_valid_target_name(j->target, strlen(j->target))) {
         return "Bad ?target=: not a target name\n";
+    }
     if (debug && strcmp(debug, "true") != 0 && strcmp(debug, "false") != 0)
         return "Bad ?debug=: true or false\n";
     j->debug = debug && strcmp(debug, "true") == 0;
@@ -147,17 +174,41 @@ static void job_done(void *cls, struct ondemand_job *j)
     http_park_wake(park, j->done_key, NULL, NULL);
 }
 
+/* What was asked for, in the answer and its log line: "mx1" (a target),
+ * "mx1.example.com:587", "[2001:db8::1]:25" (a module's). */
+static const char *asked(const struct ondemand_job *j, char *dst, size_t n)
+{
+    if (!j->module[0])
+        snprintf(dst, n, "%s", j->target);
+    else if (strchr(j->host, ':'))
+        snprintf(dst, n, "[%s]:%u", j->host, j->port);
+    else
+        snprintf(dst, n, "%s:%u", j->host, j->port);
+    return dst;
+}
+
 /* The answer to a finished job. */
-static int answer(struct MHD_Connection *conn, struct http_probe_req *pr)
+static int answer(struct MHD_Connection *conn, struct http_probe_req *pr,
+                  struct http_log *log)
 {
     struct ondemand_job *j = pr->job;
-    char text[320];
+    char text[CONFIG_HOST_MAX + 256], what[CONFIG_HOST_MAX + 16];
     switch (j->status) {
     case ONDEMAND_DONE:
         break;
     case ONDEMAND_UNKNOWN:
         snprintf(text, sizeof(text), "Unknown target: %s\n", j->target);
         return http_respond_text(conn, MHD_HTTP_BAD_REQUEST, text, NULL, 0);
+    case ONDEMAND_UNKNOWN_MODULE:
+        snprintf(text, sizeof(text), "Unknown module: %s\n", j->module);
+        return http_respond_text(conn, MHD_HTTP_BAD_REQUEST, text, NULL, 0);
+    case ONDEMAND_FORBIDDEN:
+        asked(j, what, sizeof(what));
+        http_log_forbidden(log, conn, j->module, what);
+        snprintf(text, sizeof(text),
+                 "Target %s is not in module %s's allowed_targets\n", what,
+                 j->module);
+        return http_respond_text(conn, MHD_HTTP_FORBIDDEN, text, NULL, 0);
     case ONDEMAND_BUSY:
         return http_respond_text(
             conn, MHD_HTTP_SERVICE_UNAVAILABLE,
@@ -178,7 +229,15 @@ static int answer(struct MHD_Connection *conn, struct http_probe_req *pr)
     struct buf b;
     buf_init(&b, PROBE_BODY_MAX);
     int rc = 0;
-    if (j->debug)
+    if (j->debug && j->module[0])
+        rc = buf_printf(&b,
+                        "Transcript of the probe of %s with module %s "
+                        "(every AUTH message and every line holding a form "
+                        "of the secret withheld):\n%s\n\nMetrics that "
+                        "would have been returned:\n",
+                        asked(j, what, sizeof(what)), j->module,
+                        buf_str(&j->transcript));
+    else if (j->debug)
         rc = buf_printf(&b,
                         "Transcript of the probe of target %s (every AUTH "
                         "message and every line holding a form of the "
@@ -196,15 +255,16 @@ static int answer(struct MHD_Connection *conn, struct http_probe_req *pr)
 }
 
 int http_probe_serve(struct http_park *park, struct ondemand *q,
-                     struct MHD_Connection *conn, struct http_probe_req *pr,
-                     struct http_waiter *w, uint64_t deadline_ms, bool gzip)
+                     struct http_log *log, struct MHD_Connection *conn,
+                     struct http_probe_req *pr, struct http_waiter *w,
+                     uint64_t deadline_ms, bool gzip)
 {
     if (pr->parked) {
         /* Past the request's deadline or stopping: the connection goes. */
         if (w->reason != HTTP_WAKE_DONE)
             return MHD_NO;
         w->reason = HTTP_WAKE_NONE;
-        return answer(conn, pr);
+        return answer(conn, pr, log);
     }
     struct ondemand_job *j = ondemand_job_new();
     if (!j)

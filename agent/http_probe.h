@@ -11,6 +11,7 @@
 #include "ondemand.h"
 
 struct MHD_Connection;
+struct http_log;
 
 /* A request's /probe state, in its context; zeroed at its start. */
 struct http_probe_req {
@@ -41,8 +42,9 @@ struct http_probe_req {
  * wake-up answers. gzip: the client accepts gzip. MHD_YES or MHD_NO.
  */
 int http_probe_serve(struct http_park *park, struct ondemand *q,
-                     struct MHD_Connection *conn, struct http_probe_req *pr,
-                     struct http_waiter *w, uint64_t deadline_ms, bool gzip);
+                     struct http_log *log, struct MHD_Connection *conn,
+                     struct http_probe_req *pr, struct http_waiter *w,
+                     uint64_t deadline_ms, bool gzip);
 
 /* The request is over (libmicrohttpd's completion callback): its
  * reference to the job goes, without a lock. */

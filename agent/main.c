@@ -257,6 +257,10 @@ static struct agent_config *load(const char *path, bool quiet_ok)
                 "%s: ok, %zu target%s in shard %u/%u, %zu in other shards\n",
                 path, cfg->n_targets, cfg->n_targets == 1 ? "" : "s",
                 cfg->shard, cfg->shards, cfg->n_other_shards);
+    else if (!quiet_ok && cfg->n_modules > 0)
+        fprintf(stderr, "%s: ok, %zu target%s, %zu module%s\n", path,
+                cfg->n_targets, cfg->n_targets == 1 ? "" : "s", cfg->n_modules,
+                cfg->n_modules == 1 ? "" : "s");
     else if (!quiet_ok)
         fprintf(stderr, "%s: ok, %zu target%s\n", path, cfg->n_targets,
                 cfg->n_targets == 1 ? "" : "s");

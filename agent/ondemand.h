@@ -28,17 +28,24 @@
 struct ondemand;
 
 enum ondemand_status {
-    ONDEMAND_PENDING, /* not finished */
-    ONDEMAND_DONE,    /* probed: `result` (and `transcript`) */
-    ONDEMAND_UNKNOWN, /* no target of that name */
-    ONDEMAND_BUSY,    /* no probe slot came free in time */
+    ONDEMAND_PENDING,        /* not finished */
+    ONDEMAND_DONE,           /* probed: `result` (and `transcript`) */
+    ONDEMAND_UNKNOWN,        /* no target of that name */
+    ONDEMAND_UNKNOWN_MODULE, /* no module of that name */
+    ONDEMAND_FORBIDDEN,      /* the module's allowed_targets refuse it */
+    ONDEMAND_BUSY,           /* no probe slot came free in time */
     ONDEMAND_FAULT,   /* the agent ran out of a resource: result.detail */
     ONDEMAND_STOPPED, /* the agent stops */
 };
 
 struct ondemand_job {
-    /* Set by the submitter before ondemand_submit(). */
+    /* Set by the submitter before ondemand_submit(): a configured
+     * target's name; or a module's name, and the host (without brackets)
+     * and port (0: the module's default) to probe with it. */
     char target[CONFIG_NAME_MAX + 1];
+    char module[CONFIG_NAME_MAX + 1]; /* "": target is a target's name */
+    char host[CONFIG_HOST_MAX + 1];
+    unsigned port;
     /* The probe's deadline (CLOCK_MONOTONIC, ms): it starts with the time
      * left until then, the target's timeout at most; a job that cannot
      * start before min_ms remain is BUSY. */

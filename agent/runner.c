@@ -540,12 +540,36 @@ static int od_try(struct runner *r, size_t k, uint64_t now)
 {
     struct od_job *o = &r->od[k];
     struct ondemand_job *j = o->job;
-    long i = r->cfg ? name_index(&r->by_name, r->cfg, j->target) : -1;
-    if (i < 0) {
-        od_end(r, k, ONDEMAND_UNKNOWN);
-        return 1;
+    struct target_config mt;
+    const struct target_config *t;
+    if (j->module[0]) {
+        /* Decided here, on the config of the moment (SIGHUP swaps it on
+         * this thread): a refused target is never connected to. */
+        const struct module_config *m = config_find_module(r->cfg, j->module);
+        if (!m) {
+            od_end(r, k, ONDEMAND_UNKNOWN_MODULE);
+            return 1;
+        }
+        unsigned port = j->port ? j->port : config_default_port(m->probe.tls);
+        if (!allowlist_match(&m->allowed, j->host, port)) {
+            j->port = port;
+            od_end(r, k, ONDEMAND_FORBIDDEN);
+            return 1;
+        }
+        mt = m->probe;
+        mt.host = j->host;
+        mt.port = port;
+        if (!mt.server_name[0])
+            mt.server_name = j->host;
+        t = &mt;
+    } else {
+        long i = r->cfg ? name_index(&r->by_name, r->cfg, j->target) : -1;
+        if (i < 0) {
+            od_end(r, k, ONDEMAND_UNKNOWN);
+            return 1;
+        }
+        t = &r->cfg->targets[i];
     }
-    const struct target_config *t = &r->cfg->targets[i];
     uint64_t left = j->deadline_ms > now ? j->deadline_ms - now : 0;
     if (left < j->min_ms) {
         od_end(r, k, ONDEMAND_BUSY);
