@@ -116,7 +116,7 @@ void http_log_forbidden(struct http_log *l, struct MHD_Connection *conn,
     char addr[NI_MAXHOST], qm[128], qt[512];
     remote_addr(conn, addr, sizeof(addr));
     log_warn("http", "probe refused with 403: target not allowed by module",
-             "remote=%s module=%s target=%s count=%lu", addr,
+             "remote=%s probe_module=%s target=%s count=%lu", addr,
              log_quote(qm, sizeof(qm), module),
              log_quote(qt, sizeof(qt), target), count);
 }
