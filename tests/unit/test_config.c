@@ -168,6 +168,12 @@ static void test_sample_loads(void **state)
     assert_int_equal(d.n_errors, 0);
     assert_string_equal(buf_str(&d.errors), "");
     assert_int_equal(c->n_targets, 2);
+    assert_int_equal(c->n_modules, 1);
+    const struct module_config *m = config_find_module(c, "submission");
+    assert_non_null(m);
+    assert_true(allowlist_match(&m->allowed, "mx9.example.com", 587));
+    assert_false(allowlist_match(&m->allowed, "example.com", 587));
+    assert_false(allowlist_match(&m->allowed, "192.0.2.9", 25));
     assert_string_equal(c->listen, "127.0.0.1:9925");
     assert_int_equal(c->interval_ms, 60000);
     assert_int_equal(c->timeout_ms, 10000);
