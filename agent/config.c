@@ -22,9 +22,6 @@
 /* Bounds on what we read at all: a config is small, a huge file is a
  * mistake, and reading it whole lets the reader check every line. */
 #define CONFIG_FILE_MAX ((size_t)8 << 20)
-/* Past this many, problems are counted but not spelled out. */
-#define DIAG_SHOWN_MAX 100
-#define DIAG_LINE_MAX  4096
 
 const char *const config_agent_key_names[] = {
     [AK_LISTEN] = "listen",
@@ -76,70 +73,6 @@ _Static_assert(sizeof config_target_key_names /
                        sizeof config_target_key_names[0] ==
                    TK_COUNT,
                "a name for every [target] key");
-
-void config_diag_init(struct config_diag *d)
-{
-    buf_init(&d->errors, 0);
-    buf_init(&d->warnings, 0);
-    d->n_errors = 0;
-    d->n_warnings = 0;
-}
-
-void config_diag_free(struct config_diag *d)
-{
-    if (!d)
-        return;
-    buf_free(&d->errors);
-    buf_free(&d->warnings);
-    d->n_errors = 0;
-    d->n_warnings = 0;
-}
-
-/* One "FILE:LINE: KEY: message" line (line 0: "FILE: message"). The line
- * is built whole first so that a failed append never leaves half of it. */
-static void diag_vadd(struct config_diag *d, bool error, const char *file,
-                      int line, const char *key, const char *fmt, va_list ap)
-    __attribute__((format(printf, 6, 0)));
-
-static void diag_vadd(struct config_diag *d, bool error, const char *file,
-                      int line, const char *key, const char *fmt, va_list ap)
-{
-    size_t *n = error ? &d->n_errors : &d->n_warnings;
-    (*n)++;
-    if (*n > DIAG_SHOWN_MAX)
-        return;
-    struct buf one;
-    buf_init(&one, DIAG_LINE_MAX);
-    int rc = line > 0 ? buf_printf(&one, "%s:%d: ", file, line)
-                      : buf_printf(&one, "%s: ", file);
-    if (rc == 0 && key)
-        rc = buf_printf(&one, "%s: ", key);
-    if (rc == 0)
-        rc = buf_vprintf(&one, fmt, ap);
-    if (rc == 0)
-        rc = buf_putc(&one, '\n');
-    if (rc == 0)
-        buf_append(error ? &d->errors : &d->warnings, one.data, one.len);
-    buf_free(&one);
-}
-
-void config_err_at(struct parser *p, int line, const char *key,
-                   const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    diag_vadd(p->diag, true, p->name, line, key, fmt, ap);
-    va_end(ap);
-}
-
-void config_warn_at(struct parser *p, int line, const char *key,
-                    const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    diag_vadd(p->diag, false, p->name, line, key, fmt, ap);
-    va_end(ap);
-}
 
 static int copy_str(char *dst, size_t n, const char *src)
 {
@@ -539,51 +472,6 @@ static void extra_metrics_key(struct parser *p, int line, const char *key,
     }
 }
 
-static void err_ip_family(struct parser *p, int line, const char *key,
-                          const char *v)
-{
-    config_err_at(p, line, key, "must be auto, ipv4 or ipv6, not \"%s\"", v);
-}
-
-static void err_source_address(struct parser *p, int line, const char *key,
-                               const char *v)
-{
-    config_err_at(p, line, key,
-                  "must be an IPv4 or IPv6 address of this machine (IPv6 "
-                  "without brackets; not a host or interface name), not "
-                  "\"%s\"",
-                  v);
-}
-
-/* shard = I/N, or what is wrong with it. */
-static void shard_key(struct parser *p, int line, const char *key,
-                      const char *v)
-{
-    struct agent_config *c = p->cfg;
-    switch (config_parse_shard(v, &c->shard, &c->shards)) {
-    case CONFIG_SHARD_OK:
-        return;
-    case CONFIG_SHARD_SYNTAX:
-        config_err_at(p, line, key,
-                      "must be I/N, this agent's shard I (0 to N-1) of N "
-                      "agents, like 0/3, not \"%s\"",
-                      v);
-        return;
-    case CONFIG_SHARD_COUNT:
-        config_err_at(p, line, key,
-                      "the number of shards N must be from 1 to %u, not "
-                      "\"%s\"",
-                      CONFIG_SHARDS_MAX, v);
-        return;
-    case CONFIG_SHARD_INDEX:
-        config_err_at(p, line, key,
-                      "the shard I must be below the number of shards N "
-                      "(0 to N-1), not \"%s\"",
-                      v);
-        return;
-    }
-}
-
 static void agent_key(struct parser *p, int k, const char *v)
 {
     struct agent_config *c = p->cfg;
@@ -655,21 +543,18 @@ static void agent_key(struct parser *p, int k, const char *v)
         extra_metrics_key(p, line, key, v, &c->extra_metrics);
         return;
     case AK_IP_FAMILY:
-        if (config_parse_ip_family(v, &c->ip_family))
-            err_ip_family(p, line, key, v);
+        config_ip_family_key(p, line, key, v, &c->ip_family);
         return;
-    case AK_SOURCE_ADDRESS: {
-        enum ip_family fam;
-        if (config_parse_address(v, &fam) ||
-            copy_str(c->source_address, sizeof(c->source_address), v))
-            err_source_address(p, line, key, v);
+    case AK_SOURCE_ADDRESS:
+        /* A valid address fits: CONFIG_ADDRESS_MAX is IPv6's longest. */
+        if (config_source_address_key(p, line, key, v) == 0)
+            copy_str(c->source_address, sizeof(c->source_address), v);
         return;
-    }
     case AK_LABELS:
         config_labels_key(p, line, key, v, &c->labels);
         return;
     case AK_SHARD:
-        shard_key(p, line, key, v);
+        config_shard_key(p, line, key, v);
         return;
     case AK_COUNT:
         break;
@@ -859,17 +744,12 @@ static void target_key(struct parser *p, int k, const char *v)
         extra_metrics_key(p, line, key, v, &t->extra_metrics);
         return;
     case TK_IP_FAMILY:
-        if (config_parse_ip_family(v, &t->ip_family))
-            err_ip_family(p, line, key, v);
+        config_ip_family_key(p, line, key, v, &t->ip_family);
         return;
-    case TK_SOURCE_ADDRESS: {
-        enum ip_family fam;
-        if (config_parse_address(v, &fam))
-            err_source_address(p, line, key, v);
-        else
+    case TK_SOURCE_ADDRESS:
+        if (config_source_address_key(p, line, key, v) == 0)
             set_str(p, &t->source_address, v, CONFIG_ADDRESS_MAX);
         return;
-    }
     case TK_LABELS:
         config_labels_key(p, line, key, v, &t->labels);
         return;
@@ -990,89 +870,6 @@ static void default_ehlo_name(char *dst, size_t n)
     copy_str(dst, n, "localhost");
 }
 
-/* "an IPv4", "an IPv6": an address's family in a message. */
-static const char *family_words(enum ip_family f)
-{
-    return f == IP_FAMILY_IPV6 ? "an IPv6" : "an IPv4";
-}
-
-/* [agent]'s source_address must be of [agent]'s ip_family. */
-static void check_agent_family(struct parser *p)
-{
-    const struct agent_config *c = p->cfg;
-    enum ip_family fam;
-    if (!c->source_address[0] || p->agent_bad[AK_IP_FAMILY] ||
-        config_parse_address(c->source_address, &fam) ||
-        config_family_allows(c->ip_family, fam))
-        return;
-    config_err_at(p, p->agent_key_line[AK_SOURCE_ADDRESS], "source_address",
-                  "%s is %s address, but ip_family is %s (line %d)",
-                  c->source_address, family_words(fam),
-                  ip_family_name(c->ip_family),
-                  p->agent_key_line[AK_IP_FAMILY]);
-}
-
-/*
- * A target's source_address must be of its ip_family, whichever of the
- * two it inherits from [agent] (a pair both inherited was checked
- * there): the message is at the target's own key and says where the
- * other came from. A host that is an address of the other family can
- * never be reached either: warned about (every probe fails with error
- * connect, which says so too).
- */
-static void check_target_family(struct parser *p,
-                                const struct target_config *t,
-                                const struct target_draft *d)
-{
-    enum ip_family fam, src;
-    bool own_src = d->set[TK_SOURCE_ADDRESS], own_fam = d->set[TK_IP_FAMILY];
-    /* Under auto a source address limits probes to its family. */
-    enum ip_family want = t->ip_family;
-    bool by_src = want == IP_FAMILY_AUTO && t->source_address[0] &&
-                  config_parse_address(t->source_address, &src) == 0;
-    if (by_src)
-        want = src;
-    if (d->set[TK_HOST] && !d->bad[TK_HOST] && !d->bad[TK_IP_FAMILY] &&
-        config_parse_address(t->host, &fam) == 0 &&
-        !config_family_allows(want, fam)) {
-        char why[CONFIG_ADDRESS_MAX + 64];
-        if (by_src)
-            snprintf(why, sizeof(why), "source_address %s is not",
-                     t->source_address);
-        else
-            snprintf(why, sizeof(why), "ip_family is %s",
-                     ip_family_name(t->ip_family));
-        config_warn_at(p, d->key_line[TK_HOST], "host",
-                       "%s is %s address, but %s: no probe can connect",
-                       t->host, family_words(fam), why);
-    }
-    if ((!own_src && !own_fam) || d->bad[TK_SOURCE_ADDRESS] ||
-        d->bad[TK_IP_FAMILY] || (!own_fam && p->agent_bad[AK_IP_FAMILY]) ||
-        !t->source_address[0] ||
-        config_parse_address(t->source_address, &fam) ||
-        config_family_allows(t->ip_family, fam))
-        return;
-    if (own_src && own_fam)
-        config_err_at(p, d->key_line[TK_SOURCE_ADDRESS], "source_address",
-                      "%s is %s address, but ip_family is %s (line %d)",
-                      t->source_address, family_words(fam),
-                      ip_family_name(t->ip_family), d->key_line[TK_IP_FAMILY]);
-    else if (own_src)
-        config_err_at(p, d->key_line[TK_SOURCE_ADDRESS], "source_address",
-                      "%s is %s address, but ip_family is %s (from "
-                      "[agent], line %d)",
-                      t->source_address, family_words(fam),
-                      ip_family_name(t->ip_family),
-                      p->agent_key_line[AK_IP_FAMILY]);
-    else
-        config_err_at(p, d->key_line[TK_IP_FAMILY], "ip_family",
-                      "%s does not fit source_address %s (from [agent], "
-                      "line %d), %s address; give this target a "
-                      "source_address of its own",
-                      ip_family_name(t->ip_family), t->source_address,
-                      p->agent_key_line[AK_SOURCE_ADDRESS], family_words(fam));
-}
-
 /* A [module]'s settings, as a [target]'s but for what the request
  * brings: the host, the port, the server name (by default the host). */
 static void resolve_module(struct parser *p, struct module_config *m,
@@ -1097,7 +894,7 @@ static void resolve_module(struct parser *p, struct module_config *m,
         t->ip_family = c->ip_family;
     if (!d->set[TK_SOURCE_ADDRESS])
         t->source_address = c->source_address;
-    check_target_family(p, t, d);
+    config_check_target_family(p, t, d);
     if (!d->set[TK_LABELS])
         t->labels = c->labels;
     config_check_auth(p, t, d);
@@ -1113,7 +910,7 @@ static void resolve(struct parser *p)
                       "timeout must not exceed interval (%s > %s)",
                       config_format_duration(c->timeout_ms, a, sizeof(a)),
                       config_format_duration(c->interval_ms, b, sizeof(b)));
-    check_agent_family(p);
+    config_check_agent_family(p);
     char ehlo_buf[CONFIG_HOST_MAX + 1];
     default_ehlo_name(ehlo_buf, sizeof(ehlo_buf));
     /* One copy for every target that does not set its own. */
@@ -1147,7 +944,7 @@ static void resolve(struct parser *p)
             t->ip_family = c->ip_family;
         if (!d->set[TK_SOURCE_ADDRESS])
             t->source_address = c->source_address;
-        check_target_family(p, t, d);
+        config_check_target_family(p, t, d);
         /* The same: a target's labels replace [agent]'s. */
         if (!d->set[TK_LABELS])
             t->labels = c->labels;

@@ -12,6 +12,10 @@
 #include "file.h"
 #include "hashtab.h"
 
+/* Past this many, a load's problems are counted but not spelled out
+ * (config_diag.c). */
+#define DIAG_SHOWN_MAX 100
+
 #define CONFIG_ENV_NAME_MAX 255
 /* A PEM certificate chain or key, or a users file, is far smaller. */
 #define CONFIG_WEB_FILE_MAX   ((size_t)1 << 20)
@@ -198,6 +202,8 @@ void config_labels_key(struct parser *p, int line, const char *key,
  * whole file is valid, leaves in cfg->targets only this shard's targets
  * and counts the others in cfg->n_other_shards.
  */
+void config_shard_key(struct parser *p, int line, const char *key,
+                      const char *v);
 void config_shard_check(struct parser *p, struct target_config *t,
                         struct target_draft *d);
 void config_apply_shard(struct parser *p);
@@ -208,5 +214,20 @@ void config_check_web_tls(struct parser *p);
 /* Basic auth: one user with its hash, or a users file; warned about when
  * it would cross the network in clear text. */
 void config_check_web_auth(struct parser *p);
+
+/* config_net.c: ip_family and source_address. The keys' values, checked
+ * (reported at line, key); config_source_address_key() is 0 when v is an
+ * address to keep. Once a section is resolved: [agent]'s address against
+ * its family, a target's or module's against its own (whichever it
+ * inherits, said where it came from), and a host that is an address of
+ * a family no probe may use (a warning). */
+void config_ip_family_key(struct parser *p, int line, const char *key,
+                          const char *v, enum ip_family *out);
+int config_source_address_key(struct parser *p, int line, const char *key,
+                              const char *v);
+void config_check_agent_family(struct parser *p);
+void config_check_target_family(struct parser *p,
+                                const struct target_config *t,
+                                const struct target_draft *d);
 
 #endif

@@ -4,7 +4,37 @@
 #include <string.h>
 
 #include "config_internal.h"
+#include "config_value.h"
 #include "shard.h"
+
+/* shard = I/N, or what is wrong with it. */
+void config_shard_key(struct parser *p, int line, const char *key,
+                      const char *v)
+{
+    struct agent_config *c = p->cfg;
+    switch (config_parse_shard(v, &c->shard, &c->shards)) {
+    case CONFIG_SHARD_OK:
+        return;
+    case CONFIG_SHARD_SYNTAX:
+        config_err_at(p, line, key,
+                      "must be I/N, this agent's shard I (0 to N-1) of N "
+                      "agents, like 0/3, not \"%s\"",
+                      v);
+        return;
+    case CONFIG_SHARD_COUNT:
+        config_err_at(p, line, key,
+                      "the number of shards N must be from 1 to %u, not "
+                      "\"%s\"",
+                      CONFIG_SHARDS_MAX, v);
+        return;
+    case CONFIG_SHARD_INDEX:
+        config_err_at(p, line, key,
+                      "the shard I must be below the number of shards N "
+                      "(0 to N-1), not \"%s\"",
+                      v);
+        return;
+    }
+}
 
 void config_shard_check(struct parser *p, struct target_config *t,
                         struct target_draft *d)
