@@ -159,31 +159,14 @@ scrape_configs:
 
 # test_1f: a second agent with one good target, scraped by a second
 # Prometheus without rules, then stopped.
-SECOND_AGENT_CONFIG = """
-[agent]
-interval = %(interval)ds
-timeout = 1500ms
-log_level = info
+SECOND_AGENT_CONFIG = CONFIG.split('\n[target "pf-wrong"]')[0].replace(
+    '[target "pf-good"]', '[target "pf-good-2"]')
 
-[target "pf-good-2"]
-host = 127.0.0.1
-port = %(pf)d
-server_name = localhost
-ca_file = @CA_FILE@
-mechanisms = PLAIN
-username = %(pf_user)s
-password_file = @PASSWORD_FILE@
-"""
-
-PROMETHEUS_NO_RULES_CONFIG = """
-global:
-  scrape_interval: %(scrape)s
-  scrape_timeout: %(scrape)s
-scrape_configs:
-  - job_name: "%(job)s"
-    static_configs:
-      - targets: ["%(agent)s"]
-"""
+PROMETHEUS_NO_RULES_CONFIG = PROMETHEUS_CONFIG.replace(
+    "  evaluation_interval: 1s\nrule_files:\n  - \"@DIR@/alerts.yml\"\n", "")
+assert "rule_files" not in PROMETHEUS_NO_RULES_CONFIG
+assert '"pf-good-2"' in SECOND_AGENT_CONFIG and "pf-wrong" not in \
+    SECOND_AGENT_CONFIG
 
 # --- the rule file and the scrape config -----------------------------------
 
