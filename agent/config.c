@@ -41,6 +41,7 @@ const char *const config_agent_key_names[] = {
     [AK_SOURCE_ADDRESS] = "source_address",
     [AK_LABELS] = "labels",
     [AK_SHARD] = "shard",
+    [AK_TARGETS_FILE] = "targets_file",
 };
 _Static_assert(sizeof config_agent_key_names /
                        sizeof config_agent_key_names[0] ==
@@ -150,12 +151,12 @@ void config_probe_init(struct parser *p, struct target_config *t,
     t->line = p->lineno;
 }
 
-/* name: n bytes, not NUL-terminated, at most CONFIG_NAME_MAX. */
+/* name: n bytes, not NUL-terminated, at most CONFIG_TARGET_NAME_MAX. */
 static struct target_config *add_target(struct parser *p, const char *name,
                                         size_t n)
 {
     struct agent_config *cfg = p->cfg;
-    char buf[CONFIG_NAME_MAX + 1];
+    char buf[CONFIG_TARGET_NAME_MAX + 1];
     snprintf(buf, sizeof(buf), "%.*s", (int)n, name);
     const char *own = own_str(p, buf);
     if (!own)
@@ -210,7 +211,7 @@ static bool name_is(const void *ctx, size_t value, const void *key)
 
 static uint64_t name_hash(const char *s, size_t n)
 {
-    char buf[CONFIG_NAME_MAX + 1];
+    char buf[CONFIG_TARGET_NAME_MAX + 1];
     snprintf(buf, sizeof(buf), "%.*s", (int)n, s);
     return hashtab_hash_str(buf);
 }
@@ -224,6 +225,36 @@ static const struct target_config *parsed_target(const struct parser *p,
     size_t i =
         hashtab_find(&p->names, name_hash(name, n), &k, name_is, p->cfg);
     return i == HASHTAB_NONE ? NULL : &p->cfg->targets[i];
+}
+
+struct target_config *config_add_target(struct parser *p, const char *name,
+                                        const struct target_config **dup)
+{
+    size_t n = strlen(name);
+    *dup = parsed_target(p, name, n);
+    if (*dup || n > CONFIG_TARGET_NAME_MAX)
+        return NULL;
+    struct target_config *t = add_target(p, name, n);
+    if (!t || hashtab_insert(&p->names, name_hash(name, n),
+                             p->cfg->n_targets - 1) < 0) {
+        if (t)
+            p->cfg->n_targets--;
+        p->oom = true;
+        return NULL;
+    }
+    return t;
+}
+
+void config_drop_targets(struct parser *p, size_t n)
+{
+    struct agent_config *c = p->cfg;
+    while (c->n_targets > n) {
+        const char *name = c->targets[c->n_targets - 1].name;
+        size_t len = strlen(name);
+        struct name_key k = {name, len};
+        hashtab_remove(&p->names, name_hash(name, len), &k, name_is, c);
+        c->n_targets--;
+    }
 }
 
 static bool is_blank(char c)
@@ -556,6 +587,9 @@ static void agent_key(struct parser *p, int k, const char *v)
     case AK_SHARD:
         config_shard_key(p, line, key, v);
         return;
+    case AK_TARGETS_FILE:
+        config_targets_file_key(p, line, key, v);
+        return;
     case AK_COUNT:
         break;
     }
@@ -828,7 +862,8 @@ static int config_handler(void *user, const char *section, const char *name,
     }
     struct target_draft *d = agent ? NULL : p->cur_draft;
     int *first = agent ? &p->agent_key_line[k] : &d->key_line[k];
-    if (*first) {
+    /* targets_file may be given again: one pattern each. */
+    if (*first && !(agent && k == AK_TARGETS_FILE)) {
         config_err_at(p, line, name, "duplicate key (first on line %d)",
                       *first);
         return 1;
@@ -917,6 +952,7 @@ static void resolve(struct parser *p)
     const char *ehlo = own_str(p, ehlo_buf);
     if (!ehlo)
         ehlo = "localhost";
+    p->ehlo = ehlo;
     bool agent_ca_warned = false, agent_ca_failed = false;
 
     for (size_t i = 0; i < c->n_targets; i++) {
@@ -975,6 +1011,8 @@ static void free_drafts(struct parser *p)
     p->drafts = NULL;
     free(p->mod_drafts);
     p->mod_drafts = NULL;
+    free(p->sd_lines);
+    p->sd_lines = NULL;
     /* It held the inline passwords. */
     strpool_wipe(&p->scratch);
     strpool_free(&p->scratch);
@@ -999,7 +1037,8 @@ static void report_hidden(struct config_diag *d, const char *name,
 /* mode: the file's (0 for a string), for the inline password check. */
 static struct agent_config *load_text(const char *name, const char *base_dir,
                                       const char *text, size_t len,
-                                      mode_t mode, struct config_diag *diag)
+                                      mode_t mode, struct sd_cache *cache,
+                                      struct config_diag *diag)
 {
     size_t errors_before = diag->n_errors;
     size_t warnings_before = diag->n_warnings;
@@ -1011,6 +1050,7 @@ static struct agent_config *load_text(const char *name, const char *base_dir,
     p.len = len;
     p.diag = diag;
     p.file_mode = mode;
+    p.sd_cache = cache;
     p.cfg = calloc(1, sizeof(*p.cfg));
     if (!p.cfg) {
         config_err_at(&p, 0, NULL, "out of memory");
@@ -1041,14 +1081,18 @@ static struct agent_config *load_text(const char *name, const char *base_dir,
         config_err_at(&p, rc > 0 ? rc : 0, "-", "syntax error");
     if (!p.oom)
         resolve(&p);
+    /* The files are read even when the sections are wrong: a check of
+     * the config says what is wrong with them too. */
+    if (!p.oom)
+        config_sd_expand(&p);
     /* Only a valid file is split: every agent of the fleet checks every
      * target, so one file is valid for all of them or for none. */
     if (!p.oom && diag->n_errors == errors_before)
         config_apply_shard(&p);
-    if (!p.oom && !p.saw_target && !p.saw_module)
+    if (!p.oom && !p.saw_target && !p.saw_module && !c->n_targets_files)
         config_err_at(&p, 0, NULL,
                       "no [target \"NAME\"] or [module \"NAME\"] "
-                      "sections; nothing to probe");
+                      "sections and no targets_file; nothing to probe");
     free_drafts(&p);
     if (p.oom)
         config_err_at(&p, 0, NULL, "out of memory");
@@ -1061,6 +1105,13 @@ static struct agent_config *load_text(const char *name, const char *base_dir,
 }
 
 struct agent_config *config_load(const char *path, struct config_diag *diag)
+{
+    return config_load_cached(path, NULL, diag);
+}
+
+struct agent_config *config_load_cached(const char *path,
+                                        struct sd_cache *cache,
+                                        struct config_diag *diag)
 {
     struct config_diag local;
     struct config_diag *d = diag;
@@ -1103,7 +1154,7 @@ struct agent_config *config_load(const char *path, struct config_diag *diag)
                 dir[n] = '\0';
             }
         }
-        cfg = load_text(path, dir, text ? text : "", len, info.mode, d);
+        cfg = load_text(path, dir, text ? text : "", len, info.mode, cache, d);
     }
     if (text) {
         /* It may hold an inline password. */
@@ -1124,7 +1175,8 @@ struct agent_config *config_load_string(const char *name, const char *text,
         config_diag_init(&local);
         d = &local;
     }
-    struct agent_config *cfg = load_text(name, "", text, strlen(text), 0, d);
+    struct agent_config *cfg =
+        load_text(name, "", text, strlen(text), 0, NULL, d);
     if (d == &local)
         config_diag_free(&local);
     return cfg;
@@ -1136,7 +1188,7 @@ void config_free(struct agent_config *cfg)
         return;
     for (size_t i = 0; i < cfg->n_targets; i++) {
         struct target_config *t = &cfg->targets[i];
-        if (t->secret) {
+        if (t->secret && !t->secret_shared) {
             explicit_bzero(t->secret, t->secret_len);
             free(t->secret);
         }
@@ -1151,6 +1203,8 @@ void config_free(struct agent_config *cfg)
         allowlist_free(&m->allowed);
     }
     free(cfg->modules);
+    free(cfg->targets_files);
+    free(cfg->sd_files);
     free(cfg->web_users);
     strpool_free(&cfg->strings);
     free(cfg);

@@ -17,6 +17,10 @@
 #define CONFIG_DEFAULT_CA_FILE "/etc/ssl/certs/ca-certificates.crt"
 #define CONFIG_MAX_MECHS       8
 #define CONFIG_NAME_MAX        64
+/* The longest name of any target: a file's targets are named by their
+ * address and module, "HOST:PORT/MODULE" ([IPv6]:PORT for an IPv6
+ * address), and may be longer than a [target]'s. */
+#define CONFIG_TARGET_NAME_MAX (255 + 2 + 1 + 5 + 1 + CONFIG_NAME_MAX)
 #define CONFIG_HOST_MAX        255
 #define CONFIG_PATH_MAX        1024
 #define CONFIG_SECRET_MAX      4096
@@ -112,6 +116,9 @@ struct target_config {
      * config_free(). NULL when no mechanism is configured. */
     char *secret;
     size_t secret_len;
+    /* A targets file's target shares its module's secret: freed with
+     * the module, never with the target. */
+    bool secret_shared;
     bool allow_plaintext_auth;
     uint64_t interval_ms; /* resolved: [agent] interval */
     uint64_t timeout_ms;  /* resolved: [agent] timeout */
@@ -122,7 +129,7 @@ struct target_config {
      * ip_family's family (checked at load), "" for the kernel's choice;
      * resolved: [agent] source_address. */
     const char *source_address;
-    int line; /* line of the [target "..."] header */
+    int line; /* line of the [target "..."] header (or targets_file) */
     /* Its own labels, labels_parse()'s form ("name\0value\0...", ""
      * for none); resolved: [agent]'s, the same copy for every target
      * that sets none. */
@@ -141,6 +148,16 @@ struct target_config {
 struct module_config {
     struct target_config probe;
     struct allowlist allowed; /* allowed_targets, never empty */
+};
+
+/* A file that targets_file matched, as the last load found it. */
+struct targets_file_state {
+    const char *path;
+    /* It was read and every target in it was taken. When not, the
+     * targets are those of its last good version, if the agent has read
+     * one since it started, or none. */
+    bool valid;
+    size_t n_targets; /* in use, over every shard */
 };
 
 /* One user allowed through the HTTP endpoint's basic auth. */
@@ -183,6 +200,13 @@ struct agent_config {
      * a scan). */
     struct module_config *modules;
     size_t n_modules;
+    /* targets_file patterns (resolved against the config's directory),
+     * and the files they matched, in order. */
+    const char **targets_files;
+    size_t n_targets_files;
+    struct targets_file_state *sd_files;
+    size_t n_sd_files;
+    size_t n_file_targets; /* of targets[], those from the files */
     /* What the targets' string pointers point at, freed with the config:
      * one pool, not an allocation per string (strpool.h says why). */
     struct strpool strings;
@@ -200,6 +224,11 @@ struct config_diag {
     struct buf warnings;
     size_t n_errors;
     size_t n_warnings;
+    /* Problems of the targets files: a file that cannot be read or whose
+     * content is wrong ("PATH: line 3: ..."). They do not fail the load:
+     * the file's last good targets stay (or none). */
+    struct buf file_errors;
+    size_t n_file_errors;
 };
 
 void config_diag_init(struct config_diag *d);
@@ -211,6 +240,21 @@ void config_diag_free(struct config_diag *d);
  * are read here. Never logs; never puts a secret into diag.
  */
 struct agent_config *config_load(const char *path, struct config_diag *diag);
+
+/*
+ * The last good version of every targets file, kept across loads by
+ * whoever reloads (the daemon): a file that breaks keeps the targets of
+ * its last good version. config_load() uses none.
+ */
+struct sd_cache;
+struct sd_cache *sd_cache_new(void);
+void sd_cache_free(struct sd_cache *c);
+
+/* config_load() with the last good targets files in cache (updated:
+ * the good ones replace theirs; files no longer matched are dropped). */
+struct agent_config *config_load_cached(const char *path,
+                                        struct sd_cache *cache,
+                                        struct config_diag *diag);
 
 /* The same from a string; `name` stands for the file in messages. Used by
  * tests; password_file paths are still read from disk. */

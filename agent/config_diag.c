@@ -11,8 +11,10 @@ void config_diag_init(struct config_diag *d)
 {
     buf_init(&d->errors, 0);
     buf_init(&d->warnings, 0);
+    buf_init(&d->file_errors, 0);
     d->n_errors = 0;
     d->n_warnings = 0;
+    d->n_file_errors = 0;
 }
 
 void config_diag_free(struct config_diag *d)
@@ -21,8 +23,10 @@ void config_diag_free(struct config_diag *d)
         return;
     buf_free(&d->errors);
     buf_free(&d->warnings);
+    buf_free(&d->file_errors);
     d->n_errors = 0;
     d->n_warnings = 0;
+    d->n_file_errors = 0;
 }
 
 /* One "FILE:LINE: KEY: message" line (line 0: "FILE: message"). The line
@@ -69,4 +73,25 @@ void config_warn_at(struct parser *p, int line, const char *key,
     va_start(ap, fmt);
     diag_vadd(p->diag, false, p->name, line, key, fmt, ap);
     va_end(ap);
+}
+
+void config_file_err(struct parser *p, const char *path, const char *fmt, ...)
+{
+    struct config_diag *d = p->diag;
+    d->n_file_errors++;
+    if (d->n_file_errors > DIAG_SHOWN_MAX)
+        return;
+    struct buf one;
+    buf_init(&one, DIAG_LINE_MAX);
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = buf_printf(&one, "%s: ", path);
+    if (rc == 0)
+        rc = buf_vprintf(&one, fmt, ap);
+    va_end(ap);
+    if (rc == 0)
+        rc = buf_putc(&one, '\n');
+    if (rc == 0)
+        buf_append(&d->file_errors, one.data, one.len);
+    buf_free(&one);
 }

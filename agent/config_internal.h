@@ -39,6 +39,7 @@ enum agent_key {
     AK_SOURCE_ADDRESS,
     AK_LABELS,
     AK_SHARD,
+    AK_TARGETS_FILE,
     AK_COUNT
 };
 
@@ -121,6 +122,12 @@ struct parser {
     struct target_draft *mod_drafts; /* parallel to cfg->modules */
     size_t mod_cap;
     struct config_diag *diag;
+    /* targets_file: the patterns so far (also in cfg->targets_files, the
+     * array grown here), each one's line; the last good files. */
+    int *sd_lines;
+    size_t sd_cap;
+    struct sd_cache *sd_cache;
+    const char *ehlo;  /* the default ehlo_name, once resolved */
     mode_t file_mode;  /* of the config file; 0 for a string */
     bool shard_failed; /* no MD5 for shard = I/N: said once */
     bool oom;
@@ -170,6 +177,33 @@ void config_check_auth(struct parser *p, struct target_config *t,
 void config_check_ca_file(struct parser *p, const struct target_config *t,
                           const struct target_draft *d, bool *agent_warned,
                           bool *agent_failed);
+
+/* A problem of a targets file (config_diag.c): "PATH: message". */
+void config_file_err(struct parser *p, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*
+ * config.c: a target named name (NUL-terminated, at most
+ * CONFIG_TARGET_NAME_MAX bytes), with its draft, unless a target is named
+ * so already (*dup then points at it). NULL when not added (*dup NULL:
+ * out of memory, p->oom set).
+ */
+struct target_config *config_add_target(struct parser *p, const char *name,
+                                        const struct target_config **dup);
+/* Removes the targets from index n on (added by a targets file that
+ * turned out wrong) with their names; their strings stay in the pool. */
+void config_drop_targets(struct parser *p, size_t n);
+
+/*
+ * config_sd.c: targets_file. The key's value (a path or glob, relative to
+ * the config's directory) is checked and kept; config_sd_expand(), once
+ * the [agent], [target] and [module] sections are resolved, reads every
+ * file the patterns match and adds their targets (a broken file: its
+ * last good version's, from the parser's cache).
+ */
+void config_targets_file_key(struct parser *p, int line, const char *key,
+                             const char *v);
+void config_sd_expand(struct parser *p);
 
 /* The defaults of a [target]'s or a [module]'s probe settings, before
  * its keys; name is the config's copy. */

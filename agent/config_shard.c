@@ -55,7 +55,11 @@ void config_shard_check(struct parser *p, struct target_config *t,
         return;
     }
     d->other_shard = s != c->shard;
-    if (d->other_shard && t->secret) {
+    if (d->other_shard && t->secret_shared) {
+        t->secret = NULL; /* its module's: it stays */
+        t->secret_len = 0;
+        t->secret_shared = false;
+    } else if (d->other_shard && t->secret) {
         explicit_bzero(t->secret, t->secret_len);
         free(t->secret);
         t->secret = NULL;

@@ -416,6 +416,18 @@ bool config_valid_target_name(const char *s, size_t n)
     return true;
 }
 
+bool config_valid_any_target_name(const char *s, size_t n)
+{
+    if (n < 1 || n > CONFIG_TARGET_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!is_alnum(c) && !strchr("_.:-/[]", c))
+            return false;
+    }
+    return true;
+}
+
 bool config_valid_web_user(const char *s, size_t n)
 {
     if (n < 1 || n > CONFIG_WEB_USER_MAX)

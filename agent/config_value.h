@@ -116,6 +116,11 @@ bool config_valid_env_name(const char *s);
 /* A target's name, n bytes of s: [A-Za-z0-9_.:-]{1,64}. */
 bool config_valid_target_name(const char *s, size_t n);
 
+/* A name any target may have: a [target]'s, or a targets file's
+ * ("HOST:PORT/MODULE", "[2001:db8::1]:25"): 1 to CONFIG_TARGET_NAME_MAX
+ * bytes of [A-Za-z0-9_.:/[]-]. What a request may ask for by name. */
+bool config_valid_any_target_name(const char *s, size_t n);
+
 /* A basic auth user-id (RFC 7617), n bytes of s: no ':' and, to keep it
  * one token in files and logs, no spaces or control characters; 1 to
  * CONFIG_WEB_USER_MAX. */

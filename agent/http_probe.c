@@ -133,7 +133,7 @@ static const char *job_from_request(struct MHD_Connection *conn,
         return "Missing ?target=NAME: the name of a configured target (or "
                "?module=NAME&target=HOST[:PORT])\n";
     } else if (http_probe_unescape(j->target, sizeof(j->target), target) < 0 ||
-               !config_valid_target_name(j->target, strlen(j->target))) {
+               !config_valid_any_target_name(j->target, strlen(j->target))) {
         return "Bad ?target=: not a target name\n";
     }
     if (debug && strcmp(debug, "true") != 0 && strcmp(debug, "false") != 0)
@@ -192,7 +192,7 @@ static int answer(struct MHD_Connection *conn, struct http_probe_req *pr,
                   struct http_log *log)
 {
     struct ondemand_job *j = pr->job;
-    char text[CONFIG_HOST_MAX + 256], what[CONFIG_HOST_MAX + 16];
+    char text[CONFIG_TARGET_NAME_MAX + 256], what[CONFIG_TARGET_NAME_MAX + 1];
     switch (j->status) {
     case ONDEMAND_DONE:
         break;

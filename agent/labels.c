@@ -26,6 +26,7 @@ const char *const label_names[] = {
     [LABEL_SHARD] = "shard",
     [LABEL_SHARDS] = "shards",
     [LABEL_STATE] = "state",
+    [LABEL_TARGETS_FILE] = "targets_file",
     [LABEL_LE] = "le",
     [LABEL_QUANTILE] = "quantile",
     [LABEL_JOB] = "job",
@@ -149,6 +150,12 @@ static enum labels_problem check_name(const char *s, size_t n,
             return LABELS_DUPLICATE;
     }
     return LABELS_OK;
+}
+
+enum labels_problem labels_check_name(const char *s, size_t n,
+                                      const char *canon)
+{
+    return check_name(s, n, canon);
 }
 
 /*

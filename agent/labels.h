@@ -36,6 +36,7 @@ enum label_name {
     LABEL_SHARD,
     LABEL_SHARDS,
     LABEL_STATE,
+    LABEL_TARGETS_FILE,
     LABEL_LE, /* expo's histogram buckets */
     LABEL_QUANTILE,
     LABEL_JOB,
@@ -108,6 +109,12 @@ const char *labels_next(const char *p, const char **name, const char **value);
 /* Every reserved name, as messages list them: "target, phase, ...".
  * Whole names only when n is short. Returns dst. */
 const char *labels_reserved_names(char *dst, size_t n);
+
+/* LABELS_OK when the n bytes at s are a name a label may have, and not
+ * one of those in canon (a parsed form, "" for none); else BAD_NAME,
+ * NAME_TOO_LONG, DOUBLE_UNDERSCORE, RESERVED or DUPLICATE. */
+enum labels_problem labels_check_name(const char *s, size_t n,
+                                      const char *canon);
 
 /* LABELS_OK when s is n bytes of well-formed UTF-8 (no overlong forms,
  * no surrogates, at most U+10FFFF) without a control character (C0, DEL,

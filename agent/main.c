@@ -21,6 +21,7 @@
 #include "config.h"
 #include "explain.h"
 #include "fdbudget.h"
+#include "filewatch.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -241,22 +242,37 @@ static int explain(const char *what, bool json)
     return fflush(stdout) == 0 ? EXIT_OK : EXIT_FAILED;
 }
 
-/* Loads the config, printing every problem to stderr. */
-static struct agent_config *load(const char *path, bool quiet_ok)
+/* The last good version of every targets file, across reloads. */
+static struct sd_cache *sd_cache;
+
+/* Loads the config, printing every problem to stderr; *file_errors
+ * counts the targets files' (which do not fail the load). */
+static struct agent_config *load(const char *path, bool quiet_ok,
+                                 size_t *file_errors)
 {
     struct config_diag diag;
     config_diag_init(&diag);
-    struct agent_config *cfg = config_load(path, &diag);
+    struct agent_config *cfg = config_load_cached(path, sd_cache, &diag);
     fputs(buf_str(&diag.warnings), stderr);
     fputs(buf_str(&diag.errors), stderr);
+    fputs(buf_str(&diag.file_errors), stderr);
+    *file_errors = diag.n_file_errors;
     if (!cfg)
         fprintf(stderr, "%s: %zu error%s\n", path, diag.n_errors,
                 diag.n_errors == 1 ? "" : "s");
+    else if (diag.n_file_errors)
+        fprintf(stderr, "%s: %zu targets file error%s\n", path,
+                diag.n_file_errors, diag.n_file_errors == 1 ? "" : "s");
     else if (!quiet_ok && cfg->shards > 1)
         fprintf(stderr,
                 "%s: ok, %zu target%s in shard %u/%u, %zu in other shards\n",
                 path, cfg->n_targets, cfg->n_targets == 1 ? "" : "s",
                 cfg->shard, cfg->shards, cfg->n_other_shards);
+    else if (!quiet_ok && cfg->n_sd_files > 0)
+        fprintf(stderr, "%s: ok, %zu target%s, %zu from %zu targets file%s\n",
+                path, cfg->n_targets, cfg->n_targets == 1 ? "" : "s",
+                cfg->n_file_targets, cfg->n_sd_files,
+                cfg->n_sd_files == 1 ? "" : "s");
     else if (!quiet_ok && cfg->n_modules > 0)
         fprintf(stderr, "%s: ok, %zu target%s, %zu module%s\n", path,
                 cfg->n_targets, cfg->n_targets == 1 ? "" : "s", cfg->n_modules,
@@ -319,15 +335,16 @@ static void apply_fd_budget(struct agent_config *cfg)
 }
 
 /* SIGHUP: a config that fails to load leaves the running one alone. */
-static void reload(const char *path, struct runner *runner,
+static void reload(const char *path, const char *why, struct runner *runner,
                    struct metrics *metrics, struct http_server *http,
                    const struct options *o)
 {
     struct config_diag diag;
     config_diag_init(&diag);
-    struct agent_config *cfg = config_load(path, &diag);
+    struct agent_config *cfg = config_load_cached(path, sd_cache, &diag);
     log_problems(LOG_LEVEL_WARN, "config warning", &diag.warnings);
     log_problems(LOG_LEVEL_ERROR, "config error", &diag.errors);
+    log_problems(LOG_LEVEL_ERROR, "targets file error", &diag.file_errors);
     config_diag_free(&diag);
     double now = (double)time(NULL);
     if (!cfg) {
@@ -345,6 +362,7 @@ static void reload(const char *path, struct runner *runner,
     warn_listen_override(o, cfg);
     apply_fd_budget(cfg);
     size_t n = cfg->n_targets, other = cfg->n_other_shards;
+    size_t from_files = cfg->n_file_targets;
     unsigned shard = cfg->shard, shards = cfg->shards;
     if (runner_set_config(runner, cfg) < 0) {
         log_error("main", "reload failed: out of memory", "path=%s", path);
@@ -356,8 +374,9 @@ static void reload(const char *path, struct runner *runner,
         log_warn("main", "basic auth keeps the old users: out of memory",
                  NULL);
     log_info("main", "config reloaded",
-             "path=%s targets=%zu shard=%u/%u other_shards=%zu", path, n,
-             shard, shards, other);
+             "path=%s targets=%zu shard=%u/%u other_shards=%zu "
+             "from_files=%zu why=%s",
+             path, n, shard, shards, other, from_files, why);
 }
 
 static int run_once(struct agent_config *cfg, bool json)
@@ -418,8 +437,19 @@ static struct http_server *start_http(const char *listen,
 
 /* Until a stop signal: probes, reloads on SIGHUP. EXIT_OK, or
  * EXIT_FAILED when curl's multi interface itself failed. */
+/* Watches the running config's targets files (the watcher is made when
+ * a config first has some). */
+static void watch_files(struct filewatch **fw, const struct runner *runner)
+{
+    const struct agent_config *cfg = runner_config(runner);
+    if (!*fw && cfg->n_targets_files)
+        *fw = filewatch_new(wake_pipe[1]);
+    filewatch_set(*fw, cfg->targets_files, cfg->n_targets_files);
+}
+
 static int probe_loop(struct runner *runner, struct metrics *metrics,
-                      struct http_server *http, const struct options *o)
+                      struct http_server *http, struct filewatch **fw,
+                      const struct options *o)
 {
     while (!got_stop) {
         /* The loop turns at least once a second: health checks see it. */
@@ -431,9 +461,15 @@ static int probe_loop(struct runner *runner, struct metrics *metrics,
         }
         if (woken)
             wake_drain();
+        /* A SIGHUP reads the targets files too: one reload for both. */
+        bool files = filewatch_take(*fw);
         if (got_reload) {
             got_reload = 0;
-            reload(o->config, runner, metrics, http, o);
+            reload(o->config, "sighup", runner, metrics, http, o);
+            watch_files(fw, runner);
+        } else if (files) {
+            reload(o->config, "targets_file", runner, metrics, http, o);
+            watch_files(fw, runner);
         }
     }
     return EXIT_OK;
@@ -472,6 +508,7 @@ static int run_daemon(struct agent_config *cfg, const struct options *o)
     }
     runner_set_ondemand(runner, ondemand);
     size_t n_targets = cfg->n_targets, other = cfg->n_other_shards;
+    size_t from_files = cfg->n_file_targets;
     unsigned shard = cfg->shard, shards = cfg->shards;
     apply_fd_budget(cfg);
     if (runner_set_config(runner, cfg) < 0) {
@@ -490,11 +527,17 @@ static int run_daemon(struct agent_config *cfg, const struct options *o)
         metrics_free(metrics);
         return EXIT_FAILED;
     }
+    /* The watcher wakes the loop through the signals' pipe too. */
+    struct filewatch *fw = NULL;
+    watch_files(&fw, runner);
     log_info("main", "started",
-             "version=%s listen=%s targets=%zu shard=%u/%u other_shards=%zu",
-             AGENT_VERSION, listen, n_targets, shard, shards, other);
-    int rc = probe_loop(runner, metrics, http, o);
+             "version=%s listen=%s targets=%zu shard=%u/%u other_shards=%zu "
+             "from_files=%zu",
+             AGENT_VERSION, listen, n_targets, shard, shards, other,
+             from_files);
+    int rc = probe_loop(runner, metrics, http, &fw, o);
     log_info("main", "stopping", NULL);
+    filewatch_free(fw);
     /* No /probe job reaches the HTTP side once it is gone: closed first;
      * the runner then ends the jobs it holds. */
     ondemand_close(ondemand);
@@ -541,9 +584,15 @@ int main(int argc, char **argv)
         exit(EXIT_USAGE);
     }
 
-    struct agent_config *cfg = load(o.config, !o.check_config);
+    /* Only a daemon reloads, and keeps files' last good versions. */
+    if (!o.check_config && !o.once)
+        sd_cache = sd_cache_new();
+    size_t file_errors = 0;
+    struct agent_config *cfg = load(o.config, !o.check_config, &file_errors);
     if (o.check_config) {
-        bool ok = cfg != NULL;
+        /* A broken targets file does not stop an agent, but fails the
+         * check: it is what the check is for. */
+        bool ok = cfg != NULL && file_errors == 0;
         config_free(cfg);
         exit(ok ? EXIT_OK : EXIT_FAILED);
     }
@@ -561,6 +610,7 @@ int main(int argc, char **argv)
         exit(EXIT_FAILED);
     }
     int rc = o.once ? run_once(cfg, o.json) : run_daemon(cfg, &o);
+    sd_cache_free(sd_cache);
     curl_global_cleanup();
     exit(rc);
 }

@@ -115,6 +115,9 @@ void metrics_free(struct metrics *m)
     for (size_t i = 0; i < m->n_targets; i++)
         target_free(m->targets[i]);
     free(m->targets);
+    for (size_t i = 0; i < m->n_sd_files; i++)
+        free(m->sd_files[i].path);
+    free(m->sd_files);
     for (int i = 0; i < 4; i++)
         free(m->build[i]);
     pthread_mutex_destroy(&m->lock);
@@ -237,6 +240,32 @@ static int labels_prepare(const struct mtarget *t, const char *text,
     return pd->labels ? 0 : -1;
 }
 
+/* The load's targets files, copied for the metrics; NULL with *n 0 when
+ * there are none or memory ran out (the series are then missing). */
+static struct msd_file *copy_sd_files(const struct agent_config *cfg,
+                                      size_t *n)
+{
+    *n = 0;
+    if (!cfg->n_sd_files)
+        return NULL;
+    struct msd_file *f = calloc(cfg->n_sd_files, sizeof(*f));
+    if (!f)
+        return NULL;
+    for (size_t i = 0; i < cfg->n_sd_files; i++) {
+        f[i].path = strdup(cfg->sd_files[i].path);
+        f[i].valid = cfg->sd_files[i].valid;
+        f[i].n_targets = cfg->sd_files[i].n_targets;
+        if (!f[i].path) {
+            for (size_t k = 0; k < i; k++)
+                free(f[k].path);
+            free(f);
+            return NULL;
+        }
+    }
+    *n = cfg->n_sd_files;
+    return f;
+}
+
 int metrics_set_targets(struct metrics *m, const struct agent_config *cfg)
 {
     size_t n = cfg->n_targets;
@@ -245,6 +274,8 @@ int metrics_set_targets(struct metrics *m, const struct agent_config *cfg)
     struct pending *pend = calloc(n ? n : 1, sizeof *pend);
     struct buf text; /* one target's labels at a time, in one block */
     buf_init(&text, METRICS_LABELS_TEXT_MAX);
+    size_t n_sd = 0;
+    struct msd_file *sd = copy_sd_files(cfg, &n_sd);
     if (!sorted || !arr || !pend ||
         buf_reserve(&text, METRICS_LABELS_TEXT_MAX) < 0)
         goto err;
@@ -305,8 +336,17 @@ int metrics_set_targets(struct metrics *m, const struct agent_config *cfg)
     m->shard = cfg->shards > 1 ? cfg->shard : 0;
     m->shards = cfg->shards > 1 ? cfg->shards : 1;
     m->n_other_shards = cfg->n_other_shards;
+    struct msd_file *old_sd = m->sd_files;
+    size_t n_old_sd = m->n_sd_files;
+    m->sd_files = sd;
+    m->n_sd_files = n_sd;
+    sd = old_sd;
+    n_sd = n_old_sd;
     m->generation++;
     pthread_mutex_unlock(&m->lock);
+    for (size_t i = 0; i < n_sd; i++)
+        free(sd[i].path);
+    free(sd);
     free(sorted);
     free(pend);
     buf_free(&text);
@@ -324,6 +364,9 @@ err:
     free(sorted);
     free(pend);
     buf_free(&text);
+    for (size_t i = 0; i < n_sd; i++)
+        free(sd[i].path);
+    free(sd);
     return -1;
 }
 
@@ -400,8 +443,8 @@ static void keep_last(struct mtarget *t, const struct probe_result *r)
 void metrics_record(struct metrics *m, const struct probe_result *r,
                     const struct report_history *h)
 {
-    char name[CONFIG_NAME_MAX + 1];
-    snprintf(name, sizeof name, "%.*s", CONFIG_NAME_MAX, r->target);
+    char name[CONFIG_TARGET_NAME_MAX + 1];
+    snprintf(name, sizeof name, "%.*s", CONFIG_TARGET_NAME_MAX, r->target);
 
     /* Says nothing of the target: not a probe of it at all. */
     if (r->fault != PROBE_FAULT_NONE)

@@ -111,6 +111,13 @@ struct metrics {
     unsigned shard;
     unsigned shards;
     size_t n_other_shards;
+    /* The files targets_file matched at the last load. */
+    struct msd_file {
+        char *path;
+        bool valid;
+        size_t n_targets;
+    } * sd_files;
+    size_t n_sd_files;
 };
 
 /* Sorts the mechanisms by name once (render's order); idempotent. */

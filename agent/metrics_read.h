@@ -10,7 +10,7 @@
 
 /* What a list shows of a target without its whole (~7.5 KB) result. */
 struct metrics_brief {
-    char name[CONFIG_NAME_MAX + 1];
+    char name[CONFIG_TARGET_NAME_MAX + 1];
     enum report_state state; /* PENDING, OK or FAILING */
     double start_time;       /* 0: not probed yet */
 };

@@ -456,6 +456,26 @@ static int emit_reload_ok(struct fam *f, const struct metrics *m)
     return fam_sample(f, NULL, 0, m->reload_ok ? 1 : 0);
 }
 
+static int emit_sd_valid(struct fam *f, const struct metrics *m)
+{
+    for (size_t i = 0; i < m->n_sd_files; i++) {
+        struct expo_label l[] = {L(LABEL_TARGETS_FILE, m->sd_files[i].path)};
+        if (fam_sample(f, l, 1, m->sd_files[i].valid ? 1 : 0) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int emit_sd_targets(struct fam *f, const struct metrics *m)
+{
+    for (size_t i = 0; i < m->n_sd_files; i++) {
+        struct expo_label l[] = {L(LABEL_TARGETS_FILE, m->sd_files[i].path)};
+        if (fam_sample(f, l, 1, (double)m->sd_files[i].n_targets) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 static int emit_reload_time(struct fam *f, const struct metrics *m)
 {
     return fam_sample(f, NULL, 0, m->reload_success_time);
@@ -552,6 +572,15 @@ static const struct family {
     {"smtp_agent_config_last_reload_success_timestamp_seconds",
      "Time of the last successful configuration load, unix time.", EXPO_GAUGE,
      NULL, emit_reload_time},
+    {"smtp_agent_targets_file_valid",
+     "1 when the targets file was read and all of it taken at the last "
+     "load; 0 when it is broken and its last good version's targets (or "
+     "none) are in use.",
+     EXPO_GAUGE, NULL, emit_sd_valid},
+    {"smtp_agent_targets_file_targets",
+     "Targets taken from the targets file at the last load, over every "
+     "shard.",
+     EXPO_GAUGE, NULL, emit_sd_targets},
 };
 
 /* A render: the target list it began with, and whether it holds the lock

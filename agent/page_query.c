@@ -93,7 +93,7 @@ int page_query_parse(struct page_query *q, const char *state,
                               err, errlen) < 0)
         return -1;
     if (q->target[0] &&
-        !config_valid_target_name(q->target, strlen(q->target))) {
+        !config_valid_any_target_name(q->target, strlen(q->target))) {
         errmsg_set(err, errlen, "target: not a target name");
         return -1;
     }

@@ -32,8 +32,8 @@ const char *page_filter_name(enum page_filter f);
 
 struct page_query {
     enum page_filter state;
-    char target[CONFIG_NAME_MAX + 1]; /* "": none */
-    char q[PAGE_Q_MAX + 1];           /* "": none; matched case-blind */
+    char target[CONFIG_TARGET_NAME_MAX + 1]; /* "": none */
+    char q[PAGE_Q_MAX + 1];                  /* "": none; matched case-blind */
 };
 
 /*

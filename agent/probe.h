@@ -79,7 +79,7 @@ struct probe_auth {
  * the last one.
  */
 struct probe_result {
-    char target[CONFIG_NAME_MAX + 1];
+    char target[CONFIG_TARGET_NAME_MAX + 1];
     uint64_t id; /* as given to prober_start */
     /* Not NONE: the agent failed, not the target; detail says how, and
      * nothing else in the result is to be shown or counted. */

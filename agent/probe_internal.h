@@ -87,7 +87,7 @@ struct probe {
     struct target_config target; /* a copy: its secret is ours to wipe */
     /* What target's strings point at: a reload may free the config's
      * while the probe runs. */
-    char name[CONFIG_NAME_MAX + 1];
+    char name[CONFIG_TARGET_NAME_MAX + 1];
     char host[CONFIG_HOST_MAX + 1];
     char ca_file[CONFIG_PATH_MAX + 1];
     char server_name[CONFIG_HOST_MAX + 1];

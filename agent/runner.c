@@ -36,7 +36,7 @@ struct fault_log {
     uint64_t last_ms;
     uint64_t unlogged; /* faults since that line */
     /* The latest unlogged one, for the line that reports them. */
-    char target[CONFIG_NAME_MAX + 1];
+    char target[CONFIG_TARGET_NAME_MAX + 1];
     char detail[sizeof(((struct probe_result *)0)->detail)];
 };
 

@@ -584,8 +584,8 @@ struct error_case {
 #define RESERVED_NAMES                                                        \
     "target, phase, stage, error, code, class, mechanism, keyword, version, " \
     "cipher, host, port, tls, tls_verify, reason, resource, libcurl, "        \
-    "openssl, libmicrohttpd, shard, shards, state, le, quantile, job, "       \
-    "instance"
+    "openssl, libmicrohttpd, shard, shards, state, targets_file, le, "        \
+    "quantile, job, instance"
 
 static const struct error_case error_cases[] = {
     /* labels, in [agent] and in a [target]: each refusal */
@@ -1025,13 +1025,13 @@ static const struct error_case error_cases[] = {
     {"; nothing\n[agent]\n",
      false,
      1,
-     {"t.ini: no [target \"NAME\"] or [module \"NAME\"] sections; nothing to "
-      "probe"}},
+     {"t.ini: no [target \"NAME\"] or [module \"NAME\"] sections and no "
+      "targets_file; nothing to probe"}},
     {"",
      false,
      1,
-     {"t.ini: no [target \"NAME\"] or [module \"NAME\"] sections; nothing to "
-      "probe"}},
+     {"t.ini: no [target \"NAME\"] or [module \"NAME\"] sections and no "
+      "targets_file; nothing to probe"}},
     /* [target] values */
     {"[target \"a\"]\nport = 587\n",
      false,
