@@ -23,7 +23,7 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
-HARNESSES=(fuzz_reply fuzz_ehlo fuzz_config fuzz_expo)
+HARNESSES=(fuzz_reply fuzz_ehlo fuzz_config fuzz_expo fuzz_sdfile)
 SECONDS_EACH=${FUZZ_SECONDS:-20}
 BUILD=${FUZZ_BUILD_DIR:-$REPO/build-fuzz}
 # Runs happen in a work directory: a relative build dir means the caller's.
@@ -39,6 +39,7 @@ max_len() {
     fuzz_ehlo) echo 8192 ;;
     fuzz_config) echo 8192 ;;
     fuzz_expo) echo 4096 ;;
+    fuzz_sdfile) echo 8192 ;;
     esac
 }
 
