@@ -273,11 +273,19 @@ class RuleContents(unittest.TestCase):
                 self.assertNotIn("$value", ann["summary"])
                 # The runbook section served by the agent, the dashboard.
                 self.assertEqual(set(ann), ANNOTATIONS)
+                # On /probe series instance is the probed server: the
+                # runbook is then that of an agent Prometheus scrapes.
                 self.assertRegex(
                     ann["runbook_url"],
                     r"^(\{\{ with \$labels\.instance \}\})?http://\{\{ "
                     r"(\$labels\.instance|\.) \}\}/runbook#%s"
-                    r"(\{\{ end \}\})?$" % r["alert"].lower())
+                    r"(\{\{ end \}\})?$" % r["alert"].lower()
+                    if not re.search(r"(?<![a-z_])probe_success", r["expr"])
+                    else
+                    r'^\{\{ with query "smtp_agent_build_info" \}\}'
+                    r"\{\{ with index \. 0 \}\}http://\{\{ "
+                    r"\.Labels\.instance \}\}/runbook#%s\{\{ end \}\}"
+                    r"\{\{ end \}\}$" % r["alert"].lower())
                 self.assertTrue(ann["dashboard_url"].startswith(
                     "/d/smtp-health-agent/smtp-health-agent"),
                     ann["dashboard_url"])
