@@ -10,6 +10,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "labels.h"
 #include "probe.h"
 
 /*
@@ -62,6 +63,11 @@ struct ondemand_job {
     enum ondemand_status status;
     struct probe_result result;
     struct buf transcript; /* debug only */
+    /* The probed target's labels (a module's, for a module's probe), as
+     * the config had them when the probe started: labels.h's parsed
+     * form, "" for none. A copy, as everything here: a reload frees that
+     * config while the answer waits to be rendered. */
+    char labels[LABELS_CANON_MAX];
 
     /* The queue's. refs is atomic: a put takes no lock, so that
      * libmicrohttpd's completion callback, which puts the request's
