@@ -146,6 +146,13 @@ class Refusals(unittest.TestCase):
                               "module=cidr&target=%%5B%%3A%%3A1%%5D%%3A%d"
                               % self.server_port)
         self.assertEqual(status, 200, text)
+        # No port: the transcript names the one probed, the module's
+        # default (25 for tls = none), whatever answers there.
+        status, _, text = get(self.agent.port,
+                              "module=cidr&target=127.0.0.1&debug=true")
+        self.assertEqual(status, 200, text)
+        self.assertTrue(text.startswith(
+            "Transcript of the probe of 127.0.0.1:25 with module cidr "), text)
 
     def test_unknown_module_and_bad_arguments(self):
         status, _, text = get(self.agent.port,
