@@ -42,7 +42,8 @@ enum ondemand_status {
 struct ondemand_job {
     /* Set by the submitter before ondemand_submit(): a configured
      * target's name; or a module's name, and the host (without brackets)
-     * and port (0: the module's default) to probe with it. */
+     * and port (0: the module's default) to probe with it. The probe
+     * loop puts the port it probed or refused in place of a 0. */
     char target[CONFIG_TARGET_NAME_MAX + 1];
     char module[CONFIG_NAME_MAX + 1]; /* "": target is a target's name */
     char host[CONFIG_HOST_MAX + 1];

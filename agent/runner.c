@@ -589,6 +589,11 @@ static int od_try(struct runner *r, size_t k, uint64_t now)
         od_end(r, k, ONDEMAND_FAULT);
         return 1;
     }
+    /* The port probed, for the answer to name (as a refusal does); not
+     * before: a job that waits takes the default of the config it starts
+     * under. */
+    if (j->module[0])
+        j->port = t->port;
     struct target_config tc = *t;
     if (left < tc.timeout_ms)
         tc.timeout_ms = left;
