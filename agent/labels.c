@@ -124,6 +124,26 @@ const char *labels_next(const char *p, const char **name, const char **value)
     return p + strlen(p) + 1;
 }
 
+long labels_copy(char *dst, size_t cap, const char *canon)
+{
+    const char *name, *value, *end = canon;
+    size_t n = 0;
+    for (const char *p = labels_next(canon, &name, &value); p;
+         p = labels_next(p, &name, &value)) {
+        end = p;
+        n++;
+    }
+    size_t len = canon ? (size_t)(end - canon) : 0;
+    if (cap == 0)
+        return -1;
+    if (n > LABELS_MAX || len + 1 > cap) {
+        dst[0] = '\0';
+        return -1;
+    }
+    memcpy(dst, canon ? canon : "", len + 1);
+    return (long)len;
+}
+
 /* What is wrong with the name of n bytes at s, or LABELS_OK; canon, the
  * labels before it, for duplicates. */
 static enum labels_problem check_name(const char *s, size_t n,

@@ -106,6 +106,16 @@ enum labels_problem labels_parse(const char *s, char *dst, size_t *len,
  * next one starts; NULL at the end (p NULL or at an empty name). */
 const char *labels_next(const char *p, const char **name, const char **value);
 
+/*
+ * Copies the parsed form canon (NULL: none) into dst, cap bytes, for
+ * whoever keeps labels past the config they came from (a /probe answer
+ * rendered after a reload freed it). Whole or not at all: its length
+ * without the final NUL, or -1 with dst "" when more than LABELS_MAX
+ * labels or more than cap bytes (never with what labels_parse() wrote
+ * and cap LABELS_CANON_MAX).
+ */
+long labels_copy(char *dst, size_t cap, const char *canon);
+
 /* Every reserved name, as messages list them: "target, phase, ...".
  * Whole names only when n is short. Returns dst. */
 const char *labels_reserved_names(char *dst, size_t n);

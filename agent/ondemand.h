@@ -10,6 +10,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "labels.h"
 #include "probe.h"
 
 /*
@@ -41,7 +42,8 @@ enum ondemand_status {
 struct ondemand_job {
     /* Set by the submitter before ondemand_submit(): a configured
      * target's name; or a module's name, and the host (without brackets)
-     * and port (0: the module's default) to probe with it. */
+     * and port (0: the module's default) to probe with it. The probe
+     * loop puts the port it probed or refused in place of a 0. */
     char target[CONFIG_TARGET_NAME_MAX + 1];
     char module[CONFIG_NAME_MAX + 1]; /* "": target is a target's name */
     char host[CONFIG_HOST_MAX + 1];
@@ -62,6 +64,11 @@ struct ondemand_job {
     enum ondemand_status status;
     struct probe_result result;
     struct buf transcript; /* debug only */
+    /* The probed target's labels (a module's, for a module's probe), as
+     * the config had them when the probe started: labels.h's parsed
+     * form, "" for none. A copy, as everything here: a reload frees that
+     * config while the answer waits to be rendered. */
+    char labels[LABELS_CANON_MAX];
 
     /* The queue's. refs is atomic: a put takes no lock, so that
      * libmicrohttpd's completion callback, which puts the request's

@@ -5,26 +5,48 @@
 #include <stdio.h>
 
 #include "expo.h"
+#include "labels.h"
 
-#define L(n, v) ((struct expo_label){(n), (v)})
+/* A label named by enum label_name: labels.h's table is the agent's
+ * whole vocabulary, so that no label of the user's (refused there) can
+ * be one of these. */
+#define L(n, v) ((struct expo_label){label_names[(n)], (v)})
 
-/* A family whose HELP and TYPE go out with its first sample. */
+/* The most labels a family writes of its own. */
+#define FAM_LABELS_MAX 2
+
+/*
+ * A family whose HELP and TYPE go out with its first sample. Every
+ * sample gets the target's labels (`own`) first, then the family's:
+ * the order of /metrics, where they follow the target label that
+ * /probe leaves out.
+ */
 struct fam {
     struct buf *out;
     const char *name;
     const char *help;
     bool started;
+    const struct expo_label *own;
+    size_t n_own;
 };
 
 static int sample(struct fam *f, const struct expo_label *l, size_t n,
                   double v)
 {
+    struct expo_label all[LABELS_MAX + FAM_LABELS_MAX];
+    /* Never cut: a family with more labels raises FAM_LABELS_MAX. */
+    if (n > FAM_LABELS_MAX)
+        return -1;
+    for (size_t i = 0; i < f->n_own; i++)
+        all[i] = f->own[i];
+    for (size_t i = 0; i < n; i++)
+        all[f->n_own + i] = l[i];
     if (!f->started) {
         f->started = true;
         if (expo_family(f->out, f->name, f->help, EXPO_GAUGE) < 0)
             return -1;
     }
-    return expo_sample(f->out, f->name, l, n, v);
+    return expo_sample(f->out, f->name, all, f->n_own + n, v);
 }
 
 static int emit_success(struct fam *f, const struct probe_result *r)
@@ -41,7 +63,7 @@ static int emit_phases(struct fam *f, const struct probe_result *r)
 {
     for (int p = 0; p < PROBE_PHASE_COUNT; p++) {
         struct expo_label l[] = {
-            L("phase", probe_phase_name((enum probe_phase)p))};
+            L(LABEL_PHASE, probe_phase_name((enum probe_phase)p))};
         if (r->phase_seconds[p] >= 0 &&
             sample(f, l, 1, r->phase_seconds[p]) < 0)
             return -1;
@@ -56,8 +78,8 @@ static int emit_codes(struct fam *f, const struct probe_result *r)
         if (pr->code == 0)
             continue;
         struct expo_label l[] = {
-            L("stage", probe_stage_name((enum probe_stage)s)),
-            L("class", smtp_class_name(pr->cls))};
+            L(LABEL_STAGE, probe_stage_name((enum probe_stage)s)),
+            L(LABEL_CLASS, smtp_class_name(pr->cls))};
         if (sample(f, l, 2, pr->code) < 0)
             return -1;
     }
@@ -70,8 +92,9 @@ static int emit_auth(struct fam *f, const struct probe_result *r)
         const struct probe_auth *a = &r->auth[i];
         if (a->reply.code == 0)
             continue;
-        struct expo_label l[] = {L("mechanism", sasl_mech_name(a->mech)),
-                                 L("class", smtp_class_name(a->reply.cls))};
+        struct expo_label l[] = {
+            L(LABEL_MECHANISM, sasl_mech_name(a->mech)),
+            L(LABEL_CLASS, smtp_class_name(a->reply.cls))};
         if (sample(f, l, 2, a->reply.code) < 0)
             return -1;
     }
@@ -82,8 +105,8 @@ static int emit_error(struct fam *f, const struct probe_result *r)
 {
     if (r->success || r->error == PROBE_ERROR_NONE)
         return 0;
-    struct expo_label l[] = {L("stage", probe_stage_name(r->stage)),
-                             L("error", probe_error_name(r->error))};
+    struct expo_label l[] = {L(LABEL_STAGE, probe_stage_name(r->stage)),
+                             L(LABEL_ERROR, probe_error_name(r->error))};
     return sample(f, l, 2, 1);
 }
 
@@ -93,7 +116,7 @@ static int emit_advertised(struct fam *f, const struct probe_result *r)
         return 0;
     for (size_t i = 0; i < r->n_auth; i++) {
         const char *mech = sasl_mech_name(r->auth[i].mech);
-        struct expo_label l[] = {L("mechanism", mech)};
+        struct expo_label l[] = {L(LABEL_MECHANISM, mech)};
         bool adv = smtp_ehlo_has_mech(&r->ehlo, mech);
         if (sample(f, l, 1, adv ? 1 : 0) < 0)
             return -1;
@@ -112,8 +135,8 @@ static int emit_tls_info(struct fam *f, const struct probe_result *r)
 {
     if (!r->tls.present)
         return 0;
-    struct expo_label l[] = {L("version", r->tls.version),
-                             L("cipher", r->tls.cipher)};
+    struct expo_label l[] = {L(LABEL_VERSION, r->tls.version),
+                             L(LABEL_CIPHER, r->tls.cipher)};
     return sample(f, l, 2, 1);
 }
 
@@ -172,12 +195,26 @@ static const struct family {
      emit_valid},
 };
 
-int probe_expo_render(struct buf *out, const struct probe_result *r)
+int probe_expo_render(struct buf *out, const struct probe_result *r,
+                      const char *labels)
 {
     if (r->fault != PROBE_FAULT_NONE)
         return 0;
+    struct expo_label own[LABELS_MAX];
+    size_t n_own = 0;
+    const char *name, *value;
+    for (const char *p = labels_next(labels, &name, &value); p;
+         p = labels_next(p, &name, &value)) {
+        if (n_own == LABELS_MAX)
+            return -1; /* never a label left out */
+        own[n_own++] = (struct expo_label){name, value};
+    }
     for (size_t i = 0; i < sizeof families / sizeof families[0]; i++) {
-        struct fam f = {out, families[i].name, families[i].help, false};
+        struct fam f = {.out = out,
+                        .name = families[i].name,
+                        .help = families[i].help,
+                        .own = own,
+                        .n_own = n_own};
         if (families[i].emit(&f, r) < 0)
             return -1;
     }

@@ -14,9 +14,17 @@
  * the final AUTH reply per mechanism, the failure without a reply, the
  * advertised mechanisms, SIZE and the TLS facts. Families in a fixed
  * order, none without samples. A result with a fault is not rendered (the
- * agent's failure is no probe of the target). 0, or -1 when out of memory
- * or past out's limit.
+ * agent's failure is no probe of the target).
+ *
+ * labels: the probed target's (or module's) own labels, labels.h's
+ * parsed form ("" or NULL: none). Every sample carries them first, in
+ * their order, then its family's labels: /metrics' order after its
+ * target label, e.g. smtp_last_reply_code{team="mail",stage="auth",...}.
+ *
+ * 0, or -1 when out of memory, past out's limit, or given more than
+ * LABELS_MAX labels (never a label left out).
  */
-int probe_expo_render(struct buf *out, const struct probe_result *r);
+int probe_expo_render(struct buf *out, const struct probe_result *r,
+                      const char *labels);
 
 #endif

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "hashtab.h"
+#include "labels.h"
 #include "log.h"
 #include "now.h"
 #include "report.h"
@@ -578,6 +579,21 @@ static int od_try(struct runner *r, size_t k, uint64_t now)
     int claimed = sched_claim(r->sched, t->host);
     if (claimed <= 0)
         return 0; /* out of memory too: it waits, and may end BUSY */
+    /* The answer is rendered on the HTTP thread, maybe after a reload
+     * freed this config: it keeps a copy. The config's labels always
+     * fit; were they not to, the answer says so rather than drop them. */
+    if (labels_copy(j->labels, sizeof(j->labels), t->labels) < 0) {
+        sched_release(r->sched, t->host);
+        snprintf(j->result.detail, sizeof(j->result.detail),
+                 "the target's labels exceed the agent's bounds");
+        od_end(r, k, ONDEMAND_FAULT);
+        return 1;
+    }
+    /* The port probed, for the answer to name (as a refusal does); not
+     * before: a job that waits takes the default of the config it starts
+     * under. */
+    if (j->module[0])
+        j->port = t->port;
     struct target_config tc = *t;
     if (left < tc.timeout_ms)
         tc.timeout_ms = left;

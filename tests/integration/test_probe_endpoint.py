@@ -12,6 +12,11 @@ PostfixTargets (real Postfix with Cyrus SASL): PLAIN, LOGIN and CRAM-MD5
 succeed and fail per mechanism, and the debug transcript holds no form of
 either password (CRAM-MD5's digest included).
 
+LabelledTargets (aiosmtpd, EHLO only): a target's labels, [agent]'s when
+it sets none, nothing with `labels = none`, are on every series of
+/probe?target=NAME, first, in the order its /metrics series show them
+after `target`, then each family's own.
+
 SlowTargets (the project's slow and silent SMTP servers): the scrape
 timeout header caps the probe (a silent server: answered within 2 s with
 probe_success 0); a /probe during a long scheduled round answers on time
@@ -238,6 +243,98 @@ class AioTargets(unittest.TestCase):
                  harness.secret_forms(self.aio.user, WRONG_PASSWORD))
         harness.assert_no_secret(self, forms, {"debug good": text,
                                                "debug wrong": wrong})
+
+
+# On /probe a sample reads {the target's labels, the family's own}: the
+# /metrics order without the target label.
+FAMILY_LABELS = {
+    "probe_success": [], "probe_duration_seconds": [],
+    "smtp_probe_phase_duration_seconds": ["phase"],
+    "smtp_last_reply_code": ["stage", "class"],
+    "smtp_auth_reply_code": ["mechanism", "class"],
+    "smtp_probe_error": ["stage", "error"],
+    "smtp_auth_mechanism_advertised": ["mechanism"],
+    "smtp_max_message_size_bytes": [],
+    "smtp_tls_info": ["version", "cipher"],
+    "smtp_tls_cert_expiry_timestamp_seconds": [],
+    "smtp_tls_cert_valid": [],
+}
+
+LABELLED_CONFIG = """
+[agent]
+listen = @LISTEN@
+interval = 1h
+timeout = 10s
+labels = env=prod region="eu west"
+"""
+
+
+class LabelledTargets(unittest.TestCase):
+    """A target's labels (key `labels`, default [agent]'s) are on every
+    series of /probe?target=NAME, in the order /metrics writes them after
+    `target`."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.aio = cls.enterClassContext(harness.aiosmtpd(tls="starttls"))
+        port = cls.aio.port
+        cfg = (LABELLED_CONFIG +
+               harness.target_ini("own", port, labels='team=mail note="on '
+                                  'call: \\"mail\\" \\\\ team" '
+                                  'site=Z\u00fcrich') +
+               harness.target_ini("inherits", port) +
+               harness.target_ini("off", port, labels="none"))
+        cls.agent = cls.enterClassContext(harness.run_agent(
+            harness.agent_binary(), cfg))
+
+    def check(self, target, user):
+        status, hdrs, text = probe(self.agent.port, target)
+        self.assertEqual(status, 200, text)
+        self.assertEqual(hdrs.get("content-type"), EXPO_TYPE)
+        rc, out = harness.promtool_check(text)
+        self.assertEqual(rc, 0, out)
+        samples = harness.sample_labels(text)
+        self.assertTrue(samples, text)
+        for name, labels in samples:
+            self.assertIn(name, FAMILY_LABELS, name)
+            self.assertEqual(labels[:len(user)], user, (name, labels))
+            self.assertEqual([k for k, _ in labels[len(user):]],
+                             FAMILY_LABELS[name], (name, labels))
+        # Exact label sets, a few families.
+        s = harness.parse_metrics(text)
+        u = dict(user)
+        self.assertEqual(harness.metric(s, "probe_success", **u), 1, text)
+        self.assertEqual(harness.metric(
+            s, "smtp_last_reply_code", stage="ehlo",
+            **dict(u, **{"class": "success"})), 250, text)
+        tls = harness.series(s, "smtp_tls_info", **u)
+        self.assertEqual([set(dict(l)) for l in tls],
+                         [set(u) | {"version", "cipher"}], text)
+        # The same labels, in the same order, as the target's series on
+        # /metrics show right after target.
+        info = [l for n, l in harness.sample_labels(
+            harness.scrape(self.agent.port)[0])
+            if n == "smtp_target_info" and l[0] == ("target", target)]
+        self.assertEqual(len(info), 1, info)
+        self.assertEqual(info[0][1:1 + len(user)], user)
+        self.assertEqual([k for k, _ in info[0][1 + len(user):]],
+                         ["host", "port", "tls", "tls_verify"])
+        return text
+
+    def test_own_labels(self):
+        text = self.check("own", [("team", "mail"),
+                                  ("note", 'on call: "mail" \\ team'),
+                                  ("site", "Z\u00fcrich")])
+        self.assertIn('probe_success{team="mail",note="on call: \\"mail\\" '
+                      '\\\\ team",site="Z\u00fcrich"} 1\n', text)
+
+    def test_agent_labels_by_default(self):
+        self.check("inherits", [("env", "prod"), ("region", "eu west")])
+
+    def test_none(self):
+        text = self.check("off", [])
+        self.assertTrue(text.startswith("# HELP probe_success "), text)
+        self.assertIn("\nprobe_success 1\n", text)
 
 
 PF_CONFIG = """

@@ -16,6 +16,14 @@ does; the module's default port (587 for starttls) is what is checked
 when the request names none; debug=true shows the transcript; no form of
 the password anywhere (answers, log).
 
+ModuleLabels (aiosmtpd, EHLO only): a module's labels, [agent]'s when it
+sets none, nothing with `labels = none`, are on every series of its
+answers, first and in the order given, then each family's own; escaped
+as on /metrics; promtool accepts them. ModuleLabelsReload (the slow
+server): a SIGHUP while a /probe?module= runs leaves its answer with the
+labels it started with (run the ASan build: nothing read from the freed
+config), the next answer has the new ones.
+
 Every server listens on 127.0.0.1 only; every wait has a deadline.
 """
 
@@ -32,6 +40,7 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "support"))
 import harness  # noqa: E402
+from slow_smtp import SlowSmtpServer  # noqa: E402
 
 EXPO_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -137,6 +146,13 @@ class Refusals(unittest.TestCase):
                               "module=cidr&target=%%5B%%3A%%3A1%%5D%%3A%d"
                               % self.server_port)
         self.assertEqual(status, 200, text)
+        # No port: the transcript names the one probed, the module's
+        # default (25 for tls = none), whatever answers there.
+        status, _, text = get(self.agent.port,
+                              "module=cidr&target=127.0.0.1&debug=true")
+        self.assertEqual(status, 200, text)
+        self.assertTrue(text.startswith(
+            "Transcript of the probe of 127.0.0.1:25 with module cidr "), text)
 
     def test_unknown_module_and_bad_arguments(self):
         status, _, text = get(self.agent.port,
@@ -268,6 +284,186 @@ class AioModule(unittest.TestCase):
         outputs["log"] = self.agent.stderr()
         outputs["metrics"] = harness.http_get(self.agent.port, "/metrics")[2]
         harness.assert_no_secret(self, forms, outputs)
+
+
+# The labels a /probe family writes of its own, after the user's: on
+# /probe as on /metrics a sample reads {user labels, family's labels},
+# only without the target label (Prometheus' instance says which).
+FAMILY_LABELS = {
+    "probe_success": [], "probe_duration_seconds": [],
+    "smtp_probe_phase_duration_seconds": ["phase"],
+    "smtp_last_reply_code": ["stage", "class"],
+    "smtp_auth_reply_code": ["mechanism", "class"],
+    "smtp_probe_error": ["stage", "error"],
+    "smtp_auth_mechanism_advertised": ["mechanism"],
+    "smtp_max_message_size_bytes": [],
+    "smtp_tls_info": ["version", "cipher"],
+    "smtp_tls_cert_expiry_timestamp_seconds": [],
+    "smtp_tls_cert_valid": [],
+}
+
+
+def assert_user_labels(test, text, user):
+    """Every sample of a /probe answer carries exactly the labels `user`
+    ([(name, value), ...], in order) first, then its family's own."""
+    samples = harness.sample_labels(text)
+    test.assertTrue(samples, text)
+    for name, labels in samples:
+        test.assertIn(name, FAMILY_LABELS, name)
+        test.assertEqual(labels[:len(user)], list(user), (name, labels))
+        test.assertEqual([k for k, _ in labels[len(user):]],
+                         FAMILY_LABELS[name], (name, labels))
+
+
+AGENT_LABELS = [("env", "prod"), ("region", "eu west")]
+OWN_LABELS = [("team", "modteam"), ("note", 'on call: "mail" \\ team'),
+              ("site", "Z\u00fcrich")]
+
+LABELS_CONFIG = """
+[agent]
+listen = @LISTEN@
+interval = 1h
+timeout = 10s
+labels = env=prod region="eu west"
+
+[module "own"]
+tls = starttls
+ca_file = @CA_FILE@
+server_name = localhost
+labels = team=modteam note="on call: \\"mail\\" \\\\ team" site=Z\u00fcrich
+allowed_targets = 127.0.0.1:%(port)d
+
+[module "inherits"]
+tls = starttls
+ca_file = @CA_FILE@
+server_name = localhost
+allowed_targets = 127.0.0.1:%(port)d
+
+[module "off"]
+tls = starttls
+ca_file = @CA_FILE@
+server_name = localhost
+labels = none
+allowed_targets = 127.0.0.1:%(port)d
+"""
+
+
+class ModuleLabels(unittest.TestCase):
+    """A module's labels (key `labels`, default [agent]'s) are on every
+    series of its /probe answers, as a target's are on /metrics."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.aio = cls.enterClassContext(harness.aiosmtpd(tls="starttls"))
+        cls.agent = cls.enterClassContext(harness.run_agent(
+            harness.agent_binary(), LABELS_CONFIG % dict(port=cls.aio.port)))
+
+    def answer(self, module):
+        status, hdrs, text = get(self.agent.port,
+                                 "module=%s&target=127.0.0.1:%d"
+                                 % (module, self.aio.port))
+        self.assertEqual(status, 200, text)
+        self.assertEqual(hdrs.get("content-type"), EXPO_TYPE)
+        rc, out = harness.promtool_check(text)
+        self.assertEqual(rc, 0, out)
+        return text
+
+    def check(self, text, user):
+        assert_user_labels(self, text, user)
+        s = harness.parse_metrics(text)
+        u = dict(user)
+        # Exact label sets, a few families.
+        self.assertEqual(harness.metric(s, "probe_success", **u), 1, text)
+        self.assertEqual(harness.metric(
+            s, "smtp_last_reply_code", stage="greeting",
+            **dict(u, **{"class": "success"})), 220, text)
+        self.assertIsNotNone(harness.metric(
+            s, "smtp_probe_phase_duration_seconds",
+            **dict(u, phase="starttls")), text)
+        self.assertEqual(harness.metric(s, "smtp_tls_cert_valid", **u), 1,
+                         text)
+
+    def test_own_labels(self):
+        text = self.answer("own")
+        self.check(text, OWN_LABELS)
+        # Escaped as on /metrics.
+        self.assertIn('probe_success{team="modteam",note="on call: '
+                      '\\"mail\\" \\\\ team",site="Z\u00fcrich"} 1\n', text)
+
+    def test_agent_labels_by_default(self):
+        self.check(self.answer("inherits"), AGENT_LABELS)
+
+    def test_none(self):
+        text = self.answer("off")
+        self.check(text, [])
+        self.assertIn("\nprobe_success 1\n", "\n" + text)
+
+    def test_debug_answer_has_them_too(self):
+        status, _, text = get(self.agent.port,
+                              "module=own&target=127.0.0.1:%d&debug=true"
+                              % self.aio.port)
+        self.assertEqual(status, 200, text)
+        self.assertIn('\nprobe_success{team="modteam",', text)
+
+
+RELOAD_CONFIG = """
+[agent]
+listen = @LISTEN@
+interval = 1h
+timeout = 10s
+
+[module "slow"]
+tls = none
+labels = team=%(team)s
+allowed_targets = 127.0.0.1:%(port)d
+"""
+
+
+class ModuleLabelsReload(unittest.TestCase):
+    """A SIGHUP while a /probe?module= runs frees the config that the
+    probe started with: its answer still carries that config's labels
+    (a copy, not a pointer into freed memory: the ASan build says so),
+    and the next answer the new ones."""
+
+    def test_sighup_while_probing(self):
+        slow = self.enterContext(SlowSmtpServer(delay=1.0))
+        cfg = RELOAD_CONFIG % dict(team="before", port=slow.port)
+        agent = self.enterContext(harness.run_agent(harness.agent_binary(),
+                                                    cfg))
+        query = "module=slow&target=127.0.0.1:%d" % slow.port
+        got = {}
+
+        def ask():
+            got["r"] = get(agent.port, query)
+
+        th = threading.Thread(target=ask)
+        th.start()
+        harness.wait_for(lambda: harness.metric(
+            harness.scrape(agent.port)[1],
+            "smtp_agent_probes_in_flight") == 1, 5,
+            message="the /probe in flight")
+        # Other strings everywhere, so that nothing of the old config
+        # survives in place; the module's labels change.
+        with open(agent.config_path, "w") as f:
+            f.write(agent.config_text.replace(
+                "team=before", "team=after-the-reload other=x").replace(
+                "[module \"slow\"]", "[module \"first\"]\ntls = none\n"
+                "labels = a=b\nallowed_targets = 192.0.2.1\n\n"
+                "[module \"slow\"]"))
+        agent.signal(signal.SIGHUP)
+        harness.wait_for(lambda: "config reloaded" in agent.stderr(), 5,
+                         message="the reload")
+        th.join(10)
+        status, _, text = got["r"]
+        self.assertEqual(status, 200, text)
+        s = harness.parse_metrics(text)
+        self.assertEqual(harness.metric(s, "probe_success", team="before"),
+                         1, text)
+        assert_user_labels(self, text, [("team", "before")])
+        status, _, text = get(agent.port, query)
+        self.assertEqual(status, 200, text)
+        assert_user_labels(self, text, [("team", "after-the-reload"),
+                                        ("other", "x")])
 
 
 if __name__ == "__main__":

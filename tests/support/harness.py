@@ -326,6 +326,23 @@ def parse_metrics(text):
     return samples
 
 
+def sample_labels(text):
+    """[(name, [(label, value), ...]), ...]: every sample's labels in the
+    order they are written (parse_metrics() keeps sets, which cannot tell
+    `{a,b}` from `{b,a}`). Parses as strictly as parse_metrics()."""
+    parse_metrics(text)
+    out = []
+    for lineno, line in enumerate(text.split("\n"), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        m = _SAMPLE_RE.match(line)
+        labels = {}
+        if m.group(2):
+            labels, _ = _parse_labels(line, m.end(), lineno)
+        out.append((m.group(1), list(labels.items())))
+    return out
+
+
 def _unescape_help(m):
     return {"n": "\n", "\\": "\\"}.get(m.group(1), "\\" + m.group(1))
 

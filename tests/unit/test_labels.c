@@ -282,12 +282,50 @@ static void test_names(void **state)
     assert_string_equal(few, "");
 }
 
+/* A copy is the whole parsed form or nothing: never a label cut. */
+static void test_copy(void **state)
+{
+    (void)state;
+    static const char two[] = "team\0mail\0env\0prod\0"; /* + final NUL */
+    char dst[LABELS_CANON_MAX], out[64];
+    memset(dst, 'x', sizeof(dst));
+    assert_int_equal(labels_copy(dst, sizeof(dst), two), sizeof(two) - 1);
+    assert_memory_equal(dst, two, sizeof(two));
+    decode(dst, out, sizeof(out));
+    assert_string_equal(out, "team=mail|env=prod");
+    /* Exactly the room it needs, and one byte less. */
+    assert_int_equal(labels_copy(dst, sizeof(two), two), sizeof(two) - 1);
+    assert_int_equal(labels_copy(dst, sizeof(two) - 1, two), -1);
+    assert_string_equal(dst, "");
+    /* None: "" and NULL. */
+    memset(dst, 'x', sizeof(dst));
+    assert_int_equal(labels_copy(dst, sizeof(dst), ""), 0);
+    assert_string_equal(dst, "");
+    memset(dst, 'x', sizeof(dst));
+    assert_int_equal(labels_copy(dst, sizeof(dst), NULL), 0);
+    assert_string_equal(dst, "");
+    assert_int_equal(labels_copy(dst, 0, two), -1);
+    /* More labels than LABELS_MAX, short as they are. */
+    char many[LABELS_CANON_MAX];
+    size_t used = 0;
+    for (int i = 0; i <= LABELS_MAX; i++) {
+        memcpy(many + used, "a\0b\0", 4);
+        many[used] = (char)('a' + i);
+        used += 4;
+    }
+    many[used] = '\0';
+    assert_int_equal(labels_copy(dst, sizeof(dst), many), -1);
+    assert_string_equal(dst, "");
+    many[used - 4] = '\0'; /* LABELS_MAX of them */
+    assert_int_equal(labels_copy(dst, sizeof(dst), many), (long)used - 4);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse),     cmocka_unit_test(test_value_length),
         cmocka_unit_test(test_canon_max), cmocka_unit_test(test_check_value),
-        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_names),     cmocka_unit_test(test_copy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

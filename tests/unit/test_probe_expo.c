@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include "labels.h"
 #include "probe_expo.h"
 
 static void result_init(struct probe_result *r)
@@ -16,13 +17,20 @@ static void result_init(struct probe_result *r)
         r->phase_seconds[i] = -1;
 }
 
-static void expect(const struct probe_result *r, const char *want)
+static void expect_labelled(const struct probe_result *r, const char *labels,
+                            const char *want)
 {
     struct buf b;
     buf_init(&b, 0);
-    assert_int_equal(probe_expo_render(&b, r), 0);
+    assert_int_equal(probe_expo_render(&b, r, labels), 0);
     assert_string_equal(buf_str(&b), want);
     buf_free(&b);
+}
+
+static void expect(const struct probe_result *r, const char *want)
+{
+    expect_labelled(r, NULL, want);
+    expect_labelled(r, "", want);
 }
 
 /* A refused connection: blackbox's two, and the error. */
@@ -128,6 +136,90 @@ static void test_auth_failed(void **state)
            "smtp_tls_cert_valid 1\n");
 }
 
+/* The target's labels on every sample, first and in their order, then
+ * the family's own (/metrics' order after target); escaped. */
+static void test_labels(void **state)
+{
+    (void)state;
+    struct probe_result r;
+    result_init(&r);
+    r.success = true;
+    r.duration_seconds = 0.5;
+    r.phase_seconds[PROBE_PHASE_CONNECT] = 0.001;
+    r.replies[PROBE_STAGE_GREETING] =
+        (struct probe_reply){.code = 220, .cls = SMTP_CLASS_SUCCESS};
+    r.n_auth = 1;
+    r.auth[0] =
+        (struct probe_auth){.mech = SASL_MECH_PLAIN,
+                            .reply = {.code = 235, .cls = SMTP_CLASS_SUCCESS}};
+    r.tls.present = true;
+    strcpy(r.tls.version, "TLSv1.3");
+    strcpy(r.tls.cipher, "TLS_AES_128_GCM_SHA256");
+    r.tls.valid = true;
+    expect_labelled(
+        &r, "team\0mail\0note\0a \"b\" \\c\0",
+        "# HELP probe_success Whether the probe succeeded: 1 when every "
+        "expected reply came, else 0.\n"
+        "# TYPE probe_success gauge\n"
+        "probe_success{team=\"mail\",note=\"a \\\"b\\\" \\\\c\"} 1\n"
+        "# HELP probe_duration_seconds How long the probe took, in "
+        "seconds.\n"
+        "# TYPE probe_duration_seconds gauge\n"
+        "probe_duration_seconds{team=\"mail\",note=\"a \\\"b\\\" "
+        "\\\\c\"} 0.5\n"
+        "# HELP smtp_probe_phase_duration_seconds Duration of each phase "
+        "the probe reached.\n"
+        "# TYPE smtp_probe_phase_duration_seconds gauge\n"
+        "smtp_probe_phase_duration_seconds{team=\"mail\",note=\"a "
+        "\\\"b\\\" \\\\c\",phase=\"connect\"} 0.001\n"
+        "# HELP smtp_last_reply_code Final reply code per stage, with its "
+        "class: the first reply that was not a success, else the last "
+        "one.\n"
+        "# TYPE smtp_last_reply_code gauge\n"
+        "smtp_last_reply_code{team=\"mail\",note=\"a \\\"b\\\" "
+        "\\\\c\",stage=\"greeting\",class=\"success\"} 220\n"
+        "# HELP smtp_auth_reply_code Final reply code to AUTH per "
+        "configured mechanism, with its class.\n"
+        "# TYPE smtp_auth_reply_code gauge\n"
+        "smtp_auth_reply_code{team=\"mail\",note=\"a \\\"b\\\" "
+        "\\\\c\",mechanism=\"PLAIN\",class=\"success\"} 235\n"
+        "# HELP smtp_tls_info TLS version and cipher of the TLS "
+        "session.\n"
+        "# TYPE smtp_tls_info gauge\n"
+        "smtp_tls_info{team=\"mail\",note=\"a \\\"b\\\" \\\\c\","
+        "version=\"TLSv1.3\",cipher=\"TLS_AES_128_GCM_SHA256\"} 1\n"
+        "# HELP smtp_tls_cert_valid 1 when chain and host name verify, "
+        "whether or not enforced.\n"
+        "# TYPE smtp_tls_cert_valid gauge\n"
+        "smtp_tls_cert_valid{team=\"mail\",note=\"a \\\"b\\\" "
+        "\\\\c\"} 1\n");
+}
+
+/* More labels than a target can have: refused whole, never cut. */
+static void test_too_many_labels(void **state)
+{
+    (void)state;
+    struct probe_result r;
+    result_init(&r);
+    char many[LABELS_CANON_MAX];
+    size_t used = 0;
+    for (int i = 0; i <= LABELS_MAX; i++) {
+        memcpy(many + used, "a\0b\0", 4);
+        many[used] = (char)('a' + i);
+        used += 4;
+    }
+    many[used] = '\0';
+    struct buf b;
+    buf_init(&b, 0);
+    assert_int_equal(probe_expo_render(&b, &r, many), -1);
+    buf_reset(&b);
+    many[used - 4] = '\0'; /* LABELS_MAX: all of them */
+    assert_int_equal(probe_expo_render(&b, &r, many), 0);
+    assert_non_null(strstr(buf_str(&b), "probe_success{a=\"b\",b=\"b\","));
+    assert_non_null(strstr(buf_str(&b), ",h=\"b\"} 0\n"));
+    buf_free(&b);
+}
+
 /* The agent's own failure is no probe of the target: nothing. */
 static void test_fault(void **state)
 {
@@ -146,7 +238,7 @@ static void test_limit(void **state)
     result_init(&r);
     struct buf b;
     buf_init(&b, 64);
-    assert_int_equal(probe_expo_render(&b, &r), -1);
+    assert_int_equal(probe_expo_render(&b, &r, NULL), -1);
     buf_free(&b);
 }
 
@@ -155,6 +247,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_failed_without_reply),
         cmocka_unit_test(test_auth_failed),
+        cmocka_unit_test(test_labels),
+        cmocka_unit_test(test_too_many_labels),
         cmocka_unit_test(test_fault),
         cmocka_unit_test(test_limit),
     };

@@ -1,20 +1,27 @@
 /* test_runner: what the runner does with results built by hand: faults of
  * the agent itself are never the target's, and their log is rate-limited.
- * No probe runs: results go in through runner_probe_done. */
+ * No probe runs (results go in through runner_probe_done) but in the
+ * /probe test, whose probes wait on a loopback socket that never
+ * answers. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "config.h"
 #include "log.h"
 #include "metrics.h"
+#include "ondemand.h"
+#include "probe_expo.h"
 #include "runner.h"
 
 static uint64_t fake_now;
@@ -371,6 +378,137 @@ static void test_reload_many_keeps_counters(void **state)
     fclose(logf);
 }
 
+/* A loopback port that takes connections (the kernel's backlog) and
+ * never says a word: a probe of it waits for the greeting until its
+ * timeout. */
+static int silent_listener(unsigned *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(sa);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(fd, 16), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    *port = ntohs(sa.sin_port);
+    return fd;
+}
+
+static struct agent_config *labelled(unsigned port, const char *agent,
+                                     const char *target, const char *module)
+{
+    char text[1024];
+    snprintf(text, sizeof(text),
+             "[agent]\ninterval = 1h\ntimeout = 300ms\nlabels = %s\n"
+             "[target \"mx1\"]\nhost = 127.0.0.1\nport = %u\ntls = none\n"
+             "%s%s\n"
+             "[module \"m\"]\ntls = none\nallowed_targets = 127.0.0.1:%u\n"
+             "%s%s\n",
+             agent, port, target ? "labels = " : "", target ? target : "",
+             port, module ? "labels = " : "", module ? module : "");
+    return load(text);
+}
+
+static struct ondemand_job *od_submit(struct ondemand *q, const char *target,
+                                      const char *module, unsigned port)
+{
+    struct ondemand_job *j = ondemand_job_new();
+    assert_non_null(j);
+    snprintf(j->target, sizeof(j->target), "%s", target);
+    snprintf(j->module, sizeof(j->module), "%s", module);
+    snprintf(j->host, sizeof(j->host), "%s", module[0] ? "127.0.0.1" : "");
+    j->port = port;
+    j->deadline_ms = fake_now + 60000;
+    assert_int_equal(ondemand_submit(q, j, NULL, NULL), ONDEMAND_QUEUED);
+    return j;
+}
+
+/* Steps the runner until no job is pending (a few seconds at most). */
+static void od_wait(struct runner *r, struct ondemand_job **jobs, size_t n)
+{
+    for (int turn = 0; turn < 200; turn++) {
+        size_t pending = 0;
+        for (size_t i = 0; i < n; i++)
+            pending += jobs[i]->status == ONDEMAND_PENDING;
+        if (!pending)
+            return;
+        assert_int_equal(runner_step(r, -1, 20), 0);
+    }
+    fail_msg("a /probe job is still pending");
+}
+
+/* probe_success's line of a finished job, as /probe answers it. */
+static void assert_success_line(const struct ondemand_job *j, const char *want)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    assert_int_equal(j->status, ONDEMAND_DONE);
+    assert_int_equal(probe_expo_render(&b, &j->result, j->labels), 0);
+    if (!strstr(buf_str(&b), want))
+        fail_msg("no \"%s\" in:\n%s", want, buf_str(&b));
+    buf_free(&b);
+}
+
+/*
+ * /probe's answer carries the labels of the target (or module) it
+ * probed, as the config had them when the probe started: a copy in the
+ * job, since a reload frees that config while the probe runs and the
+ * HTTP thread renders the answer after (the ASan build reads no freed
+ * memory here). The next probe has the new labels.
+ */
+static void test_ondemand_keeps_labels(void **state)
+{
+    (void)state;
+    FILE *logf = tmpfile();
+    assert_non_null(logf);
+    log_set_stream(logf);
+    unsigned port;
+    int lfd = silent_listener(&port);
+    struct ondemand *q = ondemand_new(0, -1);
+    assert_non_null(q);
+    struct runner *r = runner_new(NULL, false, 1);
+    assert_non_null(r);
+    runner_set_ondemand(r, q);
+    runner_set_clock(r, fake_clock);
+    /* Loaded "later" than the steps run: the schedule probes nothing. */
+    fake_now = 1000000000;
+    assert_int_equal(
+        runner_set_config(r, labelled(port, "env=prod", "team=mail", NULL)),
+        0);
+    fake_now = 1000;
+    struct ondemand_job *jobs[3] = {od_submit(q, "mx1", "", 0),
+                                    od_submit(q, "", "m", port)};
+    assert_int_equal(runner_step(r, -1, 0), 0);
+    assert_int_equal(jobs[0]->status, ONDEMAND_PENDING);
+    assert_int_equal(jobs[1]->status, ONDEMAND_PENDING);
+    /* Both probing; the config they started with is freed. */
+    assert_int_equal(runner_set_config(r, labelled(port, "env=test",
+                                                   "team=dns zone=eu", "x=y")),
+                     0);
+    od_wait(r, jobs, 2);
+    assert_success_line(jobs[0], "\nprobe_success{team=\"mail\"} 0\n");
+    assert_success_line(jobs[1], "\nprobe_success{env=\"prod\"} 0\n");
+    assert_int_equal(jobs[1]->result.error, PROBE_ERROR_TIMEOUT);
+
+    jobs[2] = od_submit(q, "mx1", "", 0);
+    ondemand_put(jobs[0]);
+    jobs[0] = od_submit(q, "", "m", port);
+    od_wait(r, jobs, 3);
+    assert_success_line(jobs[2],
+                        "\nprobe_success{team=\"dns\",zone=\"eu\"} 0\n");
+    assert_success_line(jobs[0], "\nprobe_success{x=\"y\"} 0\n");
+
+    runner_free(r);
+    for (size_t i = 0; i < 3; i++)
+        ondemand_put(jobs[i]);
+    ondemand_close(q);
+    ondemand_free(q);
+    close(lfd);
+    log_set_stream(NULL);
+    fclose(logf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -378,6 +516,7 @@ int main(void)
         cmocka_unit_test(test_fault_log_flushed_by_the_loop),
         cmocka_unit_test(test_once_keeps_the_fault),
         cmocka_unit_test(test_reload_many_keeps_counters),
+        cmocka_unit_test(test_ondemand_keeps_labels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
