@@ -244,7 +244,8 @@ static int answer(struct MHD_Connection *conn, struct http_probe_req *pr,
                         "secret withheld):\n%s\n\nMetrics that would have "
                         "been returned:\n",
                         j->target, buf_str(&j->transcript));
-    if (rc < 0 || probe_expo_render(&b, &j->result, j->labels) < 0) {
+    struct probe_expo_target facts = {j->host, j->port, j->tls, j->tls_verify};
+    if (rc < 0 || probe_expo_render(&b, &j->result, j->labels, &facts) < 0) {
         buf_free(&b);
         return http_respond_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
                                  "Rendering the probe's series failed.\n",

@@ -69,6 +69,10 @@ struct ondemand_job {
      * form, "" for none. A copy, as everything here: a reload frees that
      * config while the answer waits to be rendered. */
     char labels[LABELS_CANON_MAX];
+    /* The rest of what smtp_target_info says: host and port above (the
+     * probe loop fills them in for a target's probe too), then: */
+    enum tls_mode tls;
+    bool tls_verify;
 
     /* The queue's. refs is atomic: a put takes no lock, so that
      * libmicrohttpd's completion callback, which puts the request's

@@ -13,7 +13,7 @@
 #define L(n, v) ((struct expo_label){label_names[(n)], (v)})
 
 /* The most labels a family writes of its own. */
-#define FAM_LABELS_MAX 2
+#define FAM_LABELS_MAX 4
 
 /*
  * A family whose HELP and TYPE go out with its first sample. Every
@@ -28,6 +28,7 @@ struct fam {
     bool started;
     const struct expo_label *own;
     size_t n_own;
+    const struct probe_expo_target *target; /* NULL: not said */
 };
 
 static int sample(struct fam *f, const struct expo_label *l, size_t n,
@@ -154,6 +155,21 @@ static int emit_valid(struct fam *f, const struct probe_result *r)
     return sample(f, NULL, 0, r->tls.valid ? 1 : 0);
 }
 
+static int emit_target_info(struct fam *f, const struct probe_result *r)
+{
+    (void)r;
+    const struct probe_expo_target *t = f->target;
+    if (!t)
+        return 0;
+    char port[16];
+    snprintf(port, sizeof port, "%u", t->port);
+    struct expo_label l[] = {
+        L(LABEL_HOST, t->host), L(LABEL_PORT, port),
+        L(LABEL_TLS, tls_mode_name(t->tls)),
+        L(LABEL_TLS_VERIFY, t->tls_verify ? "true" : "false")};
+    return sample(f, l, sizeof l / sizeof l[0], 1);
+}
+
 /* blackbox_exporter's names first, then the /metrics families of the
  * same facts (their gauges without the target label; the reply code and
  * the AUTH reply carry the class that /metrics puts on its counters). */
@@ -193,10 +209,15 @@ static const struct family {
     {"smtp_tls_cert_valid",
      "1 when chain and host name verify, whether or not enforced.",
      emit_valid},
+    {"smtp_target_info",
+     "The probed target: host, port, TLS mode and whether the certificate "
+     "must verify.",
+     emit_target_info},
 };
 
 int probe_expo_render(struct buf *out, const struct probe_result *r,
-                      const char *labels)
+                      const char *labels,
+                      const struct probe_expo_target *target)
 {
     if (r->fault != PROBE_FAULT_NONE)
         return 0;
@@ -214,7 +235,8 @@ int probe_expo_render(struct buf *out, const struct probe_result *r,
                         .name = families[i].name,
                         .help = families[i].help,
                         .own = own,
-                        .n_own = n_own};
+                        .n_own = n_own,
+                        .target = target};
         if (families[i].emit(&f, r) < 0)
             return -1;
     }

@@ -592,8 +592,11 @@ static int od_try(struct runner *r, size_t k, uint64_t now)
     /* The port probed, for the answer to name (as a refusal does); not
      * before: a job that waits takes the default of the config it starts
      * under. */
-    if (j->module[0])
-        j->port = t->port;
+    j->port = t->port;
+    if (!j->module[0])
+        snprintf(j->host, sizeof(j->host), "%s", t->host);
+    j->tls = t->tls;
+    j->tls_verify = t->tls_verify;
     struct target_config tc = *t;
     if (left < tc.timeout_ms)
         tc.timeout_ms = left;

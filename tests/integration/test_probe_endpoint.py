@@ -137,6 +137,10 @@ class AioTargets(unittest.TestCase):
         for phase in ("connect", "banner", "ehlo", "starttls", "auth"):
             self.assertIsNotNone(harness.metric(
                 s, "smtp_probe_phase_duration_seconds", phase=phase), phase)
+        # The target's settings, as its smtp_target_info on /metrics.
+        self.assertEqual(harness.series(s, "smtp_target_info"), {
+            frozenset({"host": "127.0.0.1", "port": str(self.aio.port),
+                       "tls": "starttls", "tls_verify": "true"}.items()): 1})
         # Only this probe's series: nothing of the agent or the process,
         # no counters of the schedule, no target label.
         for name in names(s):
@@ -258,6 +262,7 @@ FAMILY_LABELS = {
     "smtp_tls_info": ["version", "cipher"],
     "smtp_tls_cert_expiry_timestamp_seconds": [],
     "smtp_tls_cert_valid": [],
+    "smtp_target_info": ["host", "port", "tls", "tls_verify"],
 }
 
 LABELLED_CONFIG = """

@@ -258,6 +258,11 @@ class AioModule(unittest.TestCase):
                 s, "smtp_last_reply_code", stage=stage,
                 **{"class": "success"}), code, stage)
         self.assertEqual(harness.metric(s, "smtp_tls_cert_valid"), 1)
+        # The module's settings on the host asked for, as /metrics says a
+        # target's: what the certificate alert reads tls_verify from.
+        self.assertEqual(harness.series(s, "smtp_target_info"), {
+            frozenset({"host": "127.0.0.1", "port": str(self.aio.port),
+                       "tls": "starttls", "tls_verify": "true"}.items()): 1})
         rc, out = harness.promtool_check(text)
         self.assertEqual(rc, 0, out)
 
@@ -300,6 +305,7 @@ FAMILY_LABELS = {
     "smtp_tls_info": ["version", "cipher"],
     "smtp_tls_cert_expiry_timestamp_seconds": [],
     "smtp_tls_cert_valid": [],
+    "smtp_target_info": ["host", "port", "tls", "tls_verify"],
 }
 
 

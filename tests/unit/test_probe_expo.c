@@ -22,7 +22,7 @@ static void expect_labelled(const struct probe_result *r, const char *labels,
 {
     struct buf b;
     buf_init(&b, 0);
-    assert_int_equal(probe_expo_render(&b, r, labels), 0);
+    assert_int_equal(probe_expo_render(&b, r, labels, NULL), 0);
     assert_string_equal(buf_str(&b), want);
     buf_free(&b);
 }
@@ -55,6 +55,40 @@ static void test_failed_without_reply(void **state)
            "ended the probe, by stage and error.\n"
            "# TYPE smtp_probe_error gauge\n"
            "smtp_probe_error{stage=\"connect\",error=\"connect\"} 1\n");
+}
+
+/* The probed target's settings close the answer, after the user's
+ * labels, as smtp_target_info does on /metrics: the certificate alert
+ * leaves out tls_verify = false on /probe's series by it. */
+static void test_target_info(void **state)
+{
+    (void)state;
+    struct probe_result r;
+    result_init(&r);
+    r.success = true;
+    r.duration_seconds = 0.5;
+    char labels[] = "team\0mail\0";
+    struct probe_expo_target t = {"2001:db8::1", 465, TLS_MODE_IMPLICIT,
+                                  false};
+    struct buf b;
+    buf_init(&b, 0);
+    assert_int_equal(probe_expo_render(&b, &r, labels, &t), 0);
+    assert_string_equal(
+        buf_str(&b),
+        "# HELP probe_success Whether the probe succeeded: 1 when every "
+        "expected reply came, else 0.\n"
+        "# TYPE probe_success gauge\n"
+        "probe_success{team=\"mail\"} 1\n"
+        "# HELP probe_duration_seconds How long the probe took, in "
+        "seconds.\n"
+        "# TYPE probe_duration_seconds gauge\n"
+        "probe_duration_seconds{team=\"mail\"} 0.5\n"
+        "# HELP smtp_target_info The probed target: host, port, TLS mode and "
+        "whether the certificate must verify.\n"
+        "# TYPE smtp_target_info gauge\n"
+        "smtp_target_info{team=\"mail\",host=\"2001:db8::1\",port=\"465\","
+        "tls=\"implicit\",tls_verify=\"false\"} 1\n");
+    buf_free(&b);
 }
 
 /* AUTH refused: the reply per stage and per mechanism, with its class;
@@ -211,10 +245,10 @@ static void test_too_many_labels(void **state)
     many[used] = '\0';
     struct buf b;
     buf_init(&b, 0);
-    assert_int_equal(probe_expo_render(&b, &r, many), -1);
+    assert_int_equal(probe_expo_render(&b, &r, many, NULL), -1);
     buf_reset(&b);
     many[used - 4] = '\0'; /* LABELS_MAX: all of them */
-    assert_int_equal(probe_expo_render(&b, &r, many), 0);
+    assert_int_equal(probe_expo_render(&b, &r, many, NULL), 0);
     assert_non_null(strstr(buf_str(&b), "probe_success{a=\"b\",b=\"b\","));
     assert_non_null(strstr(buf_str(&b), ",h=\"b\"} 0\n"));
     buf_free(&b);
@@ -238,7 +272,7 @@ static void test_limit(void **state)
     result_init(&r);
     struct buf b;
     buf_init(&b, 64);
-    assert_int_equal(probe_expo_render(&b, &r, NULL), -1);
+    assert_int_equal(probe_expo_render(&b, &r, NULL, NULL), -1);
     buf_free(&b);
 }
 
@@ -246,6 +280,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_failed_without_reply),
+        cmocka_unit_test(test_target_info),
         cmocka_unit_test(test_auth_failed),
         cmocka_unit_test(test_labels),
         cmocka_unit_test(test_too_many_labels),

@@ -444,7 +444,7 @@ static void assert_success_line(const struct ondemand_job *j, const char *want)
     struct buf b;
     buf_init(&b, 0);
     assert_int_equal(j->status, ONDEMAND_DONE);
-    assert_int_equal(probe_expo_render(&b, &j->result, j->labels), 0);
+    assert_int_equal(probe_expo_render(&b, &j->result, j->labels, NULL), 0);
     if (!strstr(buf_str(&b), want))
         fail_msg("no \"%s\" in:\n%s", want, buf_str(&b));
     buf_free(&b);
