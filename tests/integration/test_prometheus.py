@@ -100,6 +100,9 @@ CONFIG = """
 interval = %(interval)ds
 timeout = 1500ms
 log_level = info
+; An empty targets file (written before the agent starts): no target,
+; but the file's own series, which an alert rule reads.
+targets_file = @DIR@/targets/*.json
 
 [target "pf-good"]
 host = 127.0.0.1
@@ -382,8 +385,12 @@ class LiveDashboardsAndAlerts(unittest.TestCase):
                             refused=harness.free_port())
         env = dict(os.environ, WRONG_PASSWORD=WRONG_PASSWORD,
                    AIO_PASSWORD=cls.aio.password)
-        cls.agent = cls.enterClassContext(harness.run_agent(
-            harness.agent_binary(), cfg, password=cls.pf.password, env=env))
+        agent = harness.run_agent(harness.agent_binary(), cfg,
+                                  password=cls.pf.password, env=env)
+        os.mkdir(os.path.join(agent.dir, "targets"))
+        with open(os.path.join(agent.dir, "targets", "none.json"), "w") as f:
+            f.write("[]\n")
+        cls.agent = cls.enterClassContext(agent)
         cls.instance = cls.agent.listen
         cls._mark("agent ready")
         cls.prom = cls.enterClassContext(prom.PrometheusServer(
@@ -859,6 +866,12 @@ class LiveDashboardsAndAlerts(unittest.TestCase):
     def test_2_every_metric_name_used_exists(self):
         _, samples = harness.scrape(self.agent.port)
         scraped = {name for name, _ in samples}
+        # The /probe pattern's rule reads what /probe answers.
+        status, _, body = harness.http_get(self.agent.port,
+                                           "/probe?target=pf-good")
+        self.assertEqual(status, 200, body)
+        scraped |= {name for name, _ in
+                    harness.parse_metrics(body.decode("utf-8"))}
         rules = self.prom.rules()
         recorded = {r["name"] for r in rules if r["type"] == "recording"}
         uses = {}

@@ -215,8 +215,10 @@ class Live(unittest.TestCase):
             self.agent.port, "/probe?target=" + self.name)
         self.outputs["probe"] = body
         self.assertEqual(status, 200, body)
+        # The file's labels are on /probe's answer too.
         self.assertEqual(harness.metric(
-            harness.parse_metrics(body.decode()), "probe_success"), 1)
+            harness.parse_metrics(body.decode()), "probe_success",
+            team="mail", site="fra"), 1)
 
     def test_2_a_new_file_is_taken_without_a_restart(self):
         other = os.path.join(self.sd, "more.yml")
