@@ -69,6 +69,7 @@ const char *const config_target_key_names[] = {
     [TK_SOURCE_ADDRESS] = "source_address",
     [TK_LABELS] = "labels",
     [TK_ALLOWED_TARGETS] = "allowed_targets",
+    [TK_TOKEN_FILE] = "token_file",
 };
 _Static_assert(sizeof config_target_key_names /
                        sizeof config_target_key_names[0] ==
@@ -148,6 +149,7 @@ void config_probe_init(struct parser *p, struct target_config *t,
     t->host = t->ca_file = t->server_name = t->ehlo_name = t->username = "";
     t->source_address = CONFIG_DEFAULT_SOURCE_ADDRESS;
     t->labels = "";
+    t->token_file = "";
     t->line = p->lineno;
 }
 
@@ -691,13 +693,17 @@ static void auth_key(struct parser *p, enum target_key k, const char *v)
     case TK_PASSWORD:
         inline_password(p, d, line, v);
         return;
-    case TK_PASSWORD_FILE: {
+    case TK_PASSWORD_FILE:
+    case TK_TOKEN_FILE: {
         char path[CONFIG_PATH_MAX + 1];
         if (resolve_path(p, v, path, sizeof(path)))
             config_err_at(p, line, key, "path longer than %d characters",
                           CONFIG_PATH_MAX);
-        else
+        else if (k == TK_PASSWORD_FILE)
             draft_str(p, &d->password_file, path);
+        else
+            /* Kept: every probe reads it. */
+            set_str(p, &t->token_file, path, CONFIG_PATH_MAX);
         return;
     }
     default:
@@ -766,6 +772,7 @@ static void target_key(struct parser *p, int k, const char *v)
     case TK_PASSWORD_FILE:
     case TK_PASSWORD_ENV:
     case TK_PASSWORD:
+    case TK_TOKEN_FILE:
         auth_key(p, (enum target_key)k, v);
         return;
     case TK_INTERVAL:

@@ -112,8 +112,9 @@ struct target_config {
     enum sasl_mech mechs[CONFIG_MAX_MECHS];
     size_t n_mechs;       /* 0 = an EHLO-only probe */
     const char *username; /* at most CONFIG_HOST_MAX; "" when none */
-    /* The password (or the XOAUTH2 token), read at load; wiped by
-     * config_free(). NULL when no mechanism is configured. */
+    /* The password (or a static bearer token), read at load; wiped by
+     * config_free(). NULL when no mechanism is configured, or with
+     * token_file. */
     char *secret;
     size_t secret_len;
     /* A targets file's target shares its module's secret: freed with
@@ -134,6 +135,10 @@ struct target_config {
      * for none); resolved: [agent]'s, the same copy for every target
      * that sets none. */
     const char *labels;
+    /* XOAUTH2 and OAUTHBEARER: the file whose bearer token each probe
+     * reads before it connects (secret is then NULL); "" when the
+     * secret is the one read at load. At most CONFIG_PATH_MAX. */
+    const char *token_file;
 };
 
 /*

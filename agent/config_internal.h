@@ -67,6 +67,7 @@ enum target_key {
     TK_SOURCE_ADDRESS,
     TK_LABELS,
     TK_ALLOWED_TARGETS, /* [module] only */
+    TK_TOKEN_FILE,
     TK_COUNT
 };
 

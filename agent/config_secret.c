@@ -16,6 +16,7 @@
 #include "config_internal.h"
 #include "file.h"
 #include "tls.h"
+#include "token.h"
 
 #define STR_(x) #x
 #define STR(x)  STR_(x)
@@ -194,11 +195,61 @@ void config_check_ca_file(struct parser *p, const struct target_config *t,
         config_err_at(p, line, "ca_file", "%s", why);
 }
 
+/*
+ * token_file: a bearer token, read by every probe (token.c), so only
+ * for the mechanisms that send one. Read once here with the probe's
+ * checks: a file that is not there yet is a warning (the refresher may
+ * write it after the agent starts; until then probes fail at stage
+ * token), one that can never be a token is an error. The token read
+ * here is not kept.
+ */
+static void check_token_file(struct parser *p, struct target_config *t,
+                             int line)
+{
+    const char *key = config_target_key_names[TK_TOKEN_FILE];
+    for (size_t i = 0; i < t->n_mechs; i++) {
+        if (!sasl_mech_is_oauth(t->mechs[i])) {
+            config_err_at(p, line, key,
+                          "a bearer token is for XOAUTH2 and OAUTHBEARER "
+                          "only, not %s",
+                          sasl_mech_name(t->mechs[i]));
+            return;
+        }
+    }
+    if (!t->token_file || !t->token_file[0])
+        return; /* a refused path was reported */
+    char *tok = NULL;
+    size_t len = 0;
+    unsigned mode = 0;
+    char why[CONFIG_PATH_MAX + 128];
+    enum token_status st =
+        token_file_read(t->token_file, &tok, &len, &mode, why, sizeof(why));
+    char words[80];
+    if (mode & 066)
+        config_warn_at(
+            p, line, key, "%s is %s (mode %04o); chmod 600 it", t->token_file,
+            config_exposure_words(mode, words, sizeof(words)), mode);
+    if (st == TOKEN_NO_MEMORY)
+        p->oom = true;
+    else if (st == TOKEN_UNREADABLE)
+        config_warn_at(p, line, key,
+                       "%s; probes fail at stage token until "
+                       "it can be read",
+                       why);
+    else if (st == TOKEN_BAD)
+        config_err_at(p, line, key, "%s", why);
+    if (tok) {
+        explicit_bzero(tok, len);
+        free(tok);
+    }
+}
+
 void config_check_auth(struct parser *p, struct target_config *t,
                        struct target_draft *d)
 {
     static const enum target_key auth_keys[] = {TK_USERNAME, TK_PASSWORD_FILE,
-                                                TK_PASSWORD_ENV, TK_PASSWORD};
+                                                TK_PASSWORD_ENV, TK_PASSWORD,
+                                                TK_TOKEN_FILE};
     if (t->n_mechs == 0) {
         /* A refused list was reported; "ignored" would only add noise. */
         if (d->bad[TK_MECHANISMS])
@@ -221,20 +272,25 @@ void config_check_auth(struct parser *p, struct target_config *t,
         config_err_at(p, t->line, config_target_key_names[TK_USERNAME],
                       "required when mechanisms is set");
     int sources = d->set[TK_PASSWORD_FILE] + d->set[TK_PASSWORD_ENV] +
-                  d->set[TK_PASSWORD];
+                  d->set[TK_PASSWORD] + d->set[TK_TOKEN_FILE];
     if (sources == 0) {
-        config_err_at(
-            p, t->line, mkey,
-            "a secret is required: set password_file, password_env or "
-            "password");
+        config_err_at(p, t->line, mkey,
+                      "a secret is required: set password_file, password_env, "
+                      "password or token_file");
         return;
     }
     if (sources > 1) {
         config_err_at(
             p, t->line,
-            config_target_key_names[d->set[TK_PASSWORD] ? TK_PASSWORD
-                                                        : TK_PASSWORD_ENV],
-            "set only one of password_file, password_env and password");
+            config_target_key_names[d->set[TK_TOKEN_FILE] ? TK_TOKEN_FILE
+                                    : d->set[TK_PASSWORD] ? TK_PASSWORD
+                                                          : TK_PASSWORD_ENV],
+            "set only one of password_file, password_env, password and "
+            "token_file");
+        return;
+    }
+    if (d->set[TK_TOKEN_FILE]) {
+        check_token_file(p, t, d->key_line[TK_TOKEN_FILE]);
         return;
     }
     if (d->set[TK_PASSWORD_FILE] && d->password_file && d->password_file[0])

@@ -33,7 +33,7 @@ static const char *const stage_words[] = {
     [PROBE_STAGE_CONNECT] = "connect", [PROBE_STAGE_GREETING] = "the greeting",
     [PROBE_STAGE_EHLO] = "EHLO",       [PROBE_STAGE_STARTTLS] = "STARTTLS",
     [PROBE_STAGE_TLS] = "TLS",         [PROBE_STAGE_AUTH] = "AUTH",
-    [PROBE_STAGE_QUIT] = "QUIT",
+    [PROBE_STAGE_QUIT] = "QUIT",       [PROBE_STAGE_TOKEN] = "the token",
 };
 _Static_assert(sizeof stage_words / sizeof stage_words[0] == PROBE_STAGE_COUNT,
                "words for every stage");

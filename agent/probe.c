@@ -16,6 +16,7 @@
 #include "now.h"
 #include "probe_internal.h"
 #include "redact.h"
+#include "token.h"
 
 static const char *const phase_names[] = {
     [PROBE_PHASE_RESOLVE] = "resolve",   [PROBE_PHASE_CONNECT] = "connect",
@@ -113,6 +114,7 @@ static const char *const waited_for[] = {
     [PROBE_STAGE_TLS] = "the TLS handshake did not finish",
     [PROBE_STAGE_AUTH] = "no reply to AUTH",
     [PROBE_STAGE_QUIT] = "no reply to QUIT",
+    [PROBE_STAGE_TOKEN] = "no bearer token",
 };
 _Static_assert(sizeof waited_for / sizeof waited_for[0] == PROBE_STAGE_COUNT,
                "words for every stage");
@@ -227,6 +229,13 @@ enum smtp_class probe_record_reply(struct probe *p, int mech,
                        "answered %d %s",
                        sasl_mech_name(p->target.mechs[mech]),
                        sasl_step_error_words(why), pr.code, pr.text);
+        else if (stage == PROBE_STAGE_AUTH && mech >= 0 &&
+                 p->res.auth[mech].oauth_status[0])
+            /* The token's own status says more than the final reply. */
+            probe_fail(p, stage, PROBE_ERROR_NONE,
+                       "AUTH %s: %d %s (OAuth error status %s)",
+                       sasl_mech_name(p->target.mechs[mech]), pr.code, pr.text,
+                       p->res.auth[mech].oauth_status);
         else if (stage == PROBE_STAGE_AUTH && mech >= 0) {
             if (!p->failed)
                 p->res.detail_auth = (unsigned)mech + 1;
@@ -516,6 +525,38 @@ int prober_shorten_timeout(struct prober *pr, uint64_t id, uint64_t timeout_ms)
     return 0;
 }
 
+/*
+ * token_file: the token is read now, before each probe, and becomes the
+ * probe's secret (redacted as every secret is). False when the probe
+ * cannot go on: a failure at stage token, or the agent out of memory.
+ */
+static bool probe_read_token(struct probe *p)
+{
+    if (!p->token_file[0])
+        return true;
+    char *tok = NULL;
+    size_t len = 0;
+    unsigned mode = 0;
+    char why[CONFIG_PATH_MAX + 128];
+    enum token_status st =
+        token_file_read(p->token_file, &tok, &len, &mode, why, sizeof(why));
+    if (st == TOKEN_NO_MEMORY) {
+        probe_fault(p, PROBE_FAULT_MEMORY, "reading token_file", ENOMEM);
+        return false;
+    }
+    if (st != TOKEN_OK) {
+        probe_fail(p, PROBE_STAGE_TOKEN, PROBE_ERROR_NONE, "token: %s", why);
+        return false;
+    }
+    p->target.secret = tok;
+    p->target.secret_len = len;
+    if (redact_add_secret(&p->redact, tok, len) < 0) {
+        probe_fault(p, PROBE_FAULT_MEMORY, "reading token_file", ENOMEM);
+        return false;
+    }
+    return true;
+}
+
 int prober_start(struct prober *pr, const struct target_config *target,
                  uint64_t id)
 {
@@ -547,7 +588,11 @@ int prober_start_traced(struct prober *pr, const struct target_config *target,
     p->target.ehlo_name = p->ehlo_name;
     p->target.username = p->username;
     p->target.source_address = p->source_address;
+    snprintf(p->token_file, sizeof(p->token_file), "%s",
+             target->token_file ? target->token_file : "");
+    p->target.token_file = p->token_file;
     p->target.secret = NULL;
+    p->target.secret_len = 0;
     if (target->secret) {
         p->target.secret = malloc(target->secret_len + 1);
         if (!p->target.secret) {
@@ -565,6 +610,7 @@ int prober_start_traced(struct prober *pr, const struct target_config *target,
     }
     p->t0 = now_mono_ns();
     p->deadline = p->t0 + target->timeout_ms * 1000000u;
+    bool have_token = probe_read_token(p);
 
     struct probe_result *r = &p->res;
     snprintf(r->target, sizeof(r->target), "%s", target->name);
@@ -580,7 +626,9 @@ int prober_start_traced(struct prober *pr, const struct target_config *target,
     int mech = -1;
     if (target->n_mechs > 0)
         mech = (int)p->next_mech++;
-    if (session_start(p, mech) < 0) {
+    /* Without its token the probe connects nowhere: prober_run()
+     * finishes it (reap()), as it does every probe. */
+    if (have_token && session_start(p, mech) < 0) {
         probe_free(p);
         return -1;
     }
@@ -631,6 +679,8 @@ static uint64_t probe_due(const struct probe *p)
      * which started a moment after ours, fires too. */
     if (p->sess && session_in_connect_phase(p->sess))
         return p->deadline + CURL_GRACE_NS;
+    if (!p->sess)
+        return 0; /* it never started: reap() finishes it now */
     return p->deadline;
 }
 
@@ -670,6 +720,8 @@ static void reap(struct prober *pr)
         struct probe *next = p->next;
         if (p->sess && session_done(p->sess))
             probe_advance(p);
+        else if (!p->sess)
+            probe_finish(p);
         p = next;
     }
 }

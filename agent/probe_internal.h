@@ -94,6 +94,7 @@ struct probe {
     char ehlo_name[CONFIG_HOST_MAX + 1];
     char username[CONFIG_HOST_MAX + 1];
     char source_address[CONFIG_ADDRESS_MAX + 1];
+    char token_file[CONFIG_PATH_MAX + 1];
     /* Every form of the secret and every token any session of the probe
      * sent: server text that holds one is withheld (redact.h). */
     struct redactor redact;
