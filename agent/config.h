@@ -24,6 +24,8 @@
 #define CONFIG_HOST_MAX        255
 #define CONFIG_PATH_MAX        1024
 #define CONFIG_SECRET_MAX      4096
+/* token_url, client_id, scope. */
+#define CONFIG_URL_MAX 512
 /* Basic auth for the HTTP endpoint: user names, bcrypt hashes, users. */
 #define CONFIG_WEB_USER_MAX  64
 #define CONFIG_BCRYPT_LEN    60
@@ -139,6 +141,16 @@ struct target_config {
      * reads before it connects (secret is then NULL); "" when the
      * secret is the one read at load. At most CONFIG_PATH_MAX. */
     const char *token_file;
+    /* The agent's own OAuth2 client (oauth.c): token_url "" when unused.
+     * With refresh_token_file the refresh_token grant, else
+     * client_credentials. The files are read at each token request. */
+    struct oauth_settings {
+        const char *token_url; /* https:// */
+        const char *client_id;
+        const char *client_secret_file;
+        const char *scope;
+        const char *refresh_token_file;
+    } oauth;
 };
 
 /*

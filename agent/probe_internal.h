@@ -104,6 +104,9 @@ struct probe {
     bool failed;
     size_t next_mech;
     struct session *sess;
+    /* token_url: the probe waits for the OAuth2 client's token (no
+     * session yet); oauth.c calls probe_token_ready() or it times out. */
+    bool waiting_token;
     /* /probe?debug=true: the transcript, every line redacted; NULL
      * otherwise (not owned). */
     struct buf *trace;
@@ -116,6 +119,7 @@ struct prober {
     struct probe *probes;
     size_t n_probes;
     struct tls_ca_cache *cas;
+    struct oauth_cache *oauth; /* the OAuth2 client's tokens, shared */
     struct curl_waitfd *fds;
     struct session **fd_sessions; /* the session behind each fds[i] */
     size_t fds_cap;
