@@ -513,9 +513,9 @@ bool oauth_done(struct oauth_cache *c, CURL *easy, CURLcode rc)
     cl->n_waiters = cl->cap_waiters = 0;
     for (size_t i = 0; i < n; i++) {
         if (ok == 0)
-            c->ready(waiters[i], cl->tok, cl->tok_len, NULL);
+            c->ready(waiters[i], cl->tok, cl->tok_len, NULL, false);
         else
-            c->ready(waiters[i], NULL, 0, why);
+            c->ready(waiters[i], NULL, 0, why, rc == CURLE_OPERATION_TIMEDOUT);
     }
     free(waiters);
     return true;

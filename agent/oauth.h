@@ -26,9 +26,10 @@
 struct oauth_cache;
 
 /* A waiting probe gets its token (tok, len: the caller copies it) or,
- * tok NULL, why it has none. */
+ * tok NULL, why it has none (timed_out: the endpoint did not answer
+ * before the deadline). */
 typedef void (*oauth_ready_fn)(void *waiter, const char *tok, size_t len,
-                               const char *why);
+                               const char *why, bool timed_out);
 
 /* NULL when out of memory. */
 struct oauth_cache *oauth_cache_new(CURLM *multi, oauth_ready_fn ready);

@@ -332,7 +332,7 @@ void probe_tls_merge(struct probe *p, int mech, const struct tls_facts *f)
 /* ---- probes ------------------------------------------------------------ */
 
 static void probe_token_ready(void *waiter, const char *tok, size_t len,
-                              const char *why);
+                              const char *why, bool timed_out);
 
 /* A zeroed probe, a spare or new; NULL when out of memory. */
 static struct probe *probe_alloc(struct prober *pr)
@@ -584,12 +584,14 @@ static bool probe_ask_token(struct probe *p,
 
 /* oauth.c: the token a probe waited for, or why there is none. */
 static void probe_token_ready(void *waiter, const char *tok, size_t len,
-                              const char *why)
+                              const char *why, bool timed_out)
 {
     struct probe *p = waiter;
     p->waiting_token = false;
     if (!tok) {
-        probe_fail(p, PROBE_STAGE_TOKEN, PROBE_ERROR_NONE, "%s", why);
+        probe_fail(p, PROBE_STAGE_TOKEN,
+                   timed_out ? PROBE_ERROR_TIMEOUT : PROBE_ERROR_NONE, "%s",
+                   why);
         return; /* reap() finishes it */
     }
     char *copy = malloc(len + 1);
