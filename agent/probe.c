@@ -687,10 +687,6 @@ int prober_start_traced(struct prober *pr, const struct target_config *target,
     }
     p->t0 = now_mono_ns();
     p->deadline = p->t0 + target->timeout_ms * 1000000u;
-    bool have_token = probe_read_token(p, target);
-    /* The config's strings may go at a reload: only oauth_get() read
-     * them, and copied what it keeps. */
-    p->target.oauth = (struct oauth_settings){"", "", "", "", ""};
 
     struct probe_result *r = &p->res;
     snprintf(r->target, sizeof(r->target), "%s", target->name);
@@ -703,6 +699,11 @@ int prober_start_traced(struct prober *pr, const struct target_config *target,
     for (size_t i = 0; i < target->n_mechs; i++)
         r->auth[i].mech = target->mechs[i];
 
+    /* After the result's defaults: a failure here sets its stage. */
+    bool have_token = probe_read_token(p, target);
+    /* The config's strings may go at a reload: only oauth_get() read
+     * them, and copied what it keeps. */
+    p->target.oauth = (struct oauth_settings){"", "", "", "", ""};
     /* Without its token the probe connects nowhere: prober_run()
      * finishes it (reap()), as it does every probe, or starts its
      * session when the OAuth2 client's token comes. */

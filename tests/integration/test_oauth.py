@@ -192,9 +192,9 @@ class OAuthTokens(unittest.TestCase):
     def test_token_file_refusals(self):
         """token_file is for the OAuth mechanisms only, and one source."""
         cases = [
-            (target("p", 2525, "PLAIN", "@DIR@/t"), ":14: token_file: a "
+            (target("p", 2525, "PLAIN", "@DIR@/t"), ":15: token_file: a "
              "bearer token is for XOAUTH2 and OAUTHBEARER only, not PLAIN"),
-            (target("d", 2525, "XOAUTH2", "/dev/null"), ":14: token_file: "
+            (target("d", 2525, "XOAUTH2", "/dev/null"), ":15: token_file: "
              "/dev/null is not a regular file"),
         ]
         for text, want in cases:

@@ -392,6 +392,38 @@ static void test_probes_reuse_their_memory(void **state)
     prober_free(pr);
 }
 
+/* token_file that cannot be read: stage token, and no connection at
+ * all (the listener would take one); the result says so, not connect. */
+static void test_token_file_missing_is_stage_token(void **state)
+{
+    (void)state;
+    int port = 0;
+    int fd = listener(&port);
+    struct target_config t = target_at(port);
+    enum sasl_mech mech = SASL_MECH_XOAUTH2;
+    t.mechs[0] = mech;
+    t.n_mechs = 1;
+    t.username = "u@example.com";
+    t.token_file = "/nonexistent/smtp-health-agent-test.token";
+    struct outcome o = {0};
+    struct prober *pr = prober_new(on_done, &o);
+    assert_non_null(pr);
+    assert_int_equal(prober_start(pr, &t, 1), 0);
+    run_until_done(pr, &o);
+    assert_false(o.res.success);
+    assert_int_equal(o.res.fault, PROBE_FAULT_NONE);
+    assert_int_equal(o.res.stage, PROBE_STAGE_TOKEN);
+    assert_int_equal(o.res.error, PROBE_ERROR_NONE);
+    assert_string_equal(o.res.detail,
+                        "token: cannot read "
+                        "/nonexistent/smtp-health-agent-test.token: No such "
+                        "file or directory");
+    assert_string_equal(o.res.address, "");
+    assert_false(o.res.auth[0].attempted);
+    prober_free(pr);
+    close(fd);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -401,6 +433,7 @@ int main(void)
         cmocka_unit_test(test_every_state_change_is_traced),
         cmocka_unit_test(test_auth_is_traced_without_the_secret),
         cmocka_unit_test(test_out_of_descriptors_is_the_agents_fault),
+        cmocka_unit_test(test_token_file_missing_is_stage_token),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
