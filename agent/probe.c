@@ -678,6 +678,7 @@ int prober_start_traced(struct prober *pr, const struct target_config *target,
         }
         memcpy(p->target.secret, target->secret, target->secret_len);
         p->target.secret[target->secret_len] = '\0';
+        p->target.secret_len = target->secret_len;
     }
     redact_init(&p->redact);
     if (redact_add_secret(&p->redact, p->target.secret, p->target.secret_len) <

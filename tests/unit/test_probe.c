@@ -159,6 +159,7 @@ static void test_out_of_descriptors_is_the_agents_fault(void **state)
 struct tiny_server {
     int lfd;
     pthread_t thread;
+    char auth_line[256]; /* the AUTH command it got, CR cut */
 };
 
 static void send_all(int fd, const char *s)
@@ -196,6 +197,8 @@ static void *tiny_server_main(void *arg)
         if (strncmp(line, "EHLO", 4) == 0) {
             send_all(fd, "250-tiny\r\n250 AUTH PLAIN\r\n");
         } else if (strncmp(line, "AUTH", 4) == 0) {
+            snprintf(ts->auth_line, sizeof(ts->auth_line), "%.*s",
+                     (int)strcspn(line, "\r"), line);
             send_all(fd, "535 5.7.8 no\r\n");
         } else if (strncmp(line, "QUIT", 4) == 0) {
             send_all(fd, "221 bye\r\n");
@@ -299,7 +302,7 @@ static void test_auth_is_traced_without_the_secret(void **state)
 {
     (void)state;
     static char password[] = "tr4ce-Secret-pw";
-    struct tiny_server ts;
+    struct tiny_server ts = {0};
     struct target_config t = target_at(tiny_server_start(&ts));
     t.name = "trace";
     t.username = "monitor";
@@ -324,6 +327,9 @@ static void test_auth_is_traced_without_the_secret(void **state)
     /* base64("\0monitor\0tr4ce-Secret-pw") */
     assert_null(strstr(log, password));
     assert_null(strstr(log, "AG1vbml0b3IAdHI0Y2UtU2VjcmV0LXB3"));
+    /* ... and yet it went to the server, whole. */
+    assert_string_equal(ts.auth_line,
+                        "AUTH PLAIN AG1vbml0b3IAdHI0Y2UtU2VjcmV0LXB3");
     free(log);
 }
 
