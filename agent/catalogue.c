@@ -15,8 +15,14 @@
  *                (2xx and 3xx have none: they are only right at one
  *                stage and "unexpected" anywhere else);
  *   a class name, an error name, an RFC 3463 enhanced code,
- *   "probe_failed" (a failure at any stage, quoted by SMTPProbeFailing)
- *   and "no_mechanism" (Postfix's 535 to a mechanism it does not offer).
+ *   "probe_failed" (a failure at any stage, quoted by SMTPProbeFailing),
+ *   "no_mechanism" (Postfix's 535 to a mechanism it does not offer),
+ *   "token" (stage token: no bearer token to send);
+ *   "NNN d.d.d"  a reply code with its enhanced code, where a hosted
+ *                provider (Microsoft 365, Gmail) gives that pair a
+ *                meaning of its own: it goes before the code's entry
+ *                (a pair that other servers send too only with the
+ *                provider's words in the reply: pair_words[]).
  * Texts are plain ASCII sentences ending in a period; titles are short
  * lines without one. The alert rules in config/alerts.yml quote some of
  * these sentences word for word (tests/integration/test_rules.py checks
@@ -779,9 +785,119 @@ static const struct catalogue_entry entries[] = {
      "Seen with 538 in reply to AUTH, e.g. from aiosmtpd on a connection "
      "without TLS.",
      "Use tls = starttls or tls = implicit for the target.", NULL},
+
+    /* ---- the bearer token (stage token) ------------------------------ */
+    {"token", "No bearer token",
+     "The agent had no OAuth2 bearer token to send with XOAUTH2 or "
+     "OAUTHBEARER, so it did not connect: the target's token_file could "
+     "not be read or is not a token, or the token endpoint of the agent's "
+     "OAuth2 client refused or failed (the detail gives its HTTP status "
+     "and OAuth error code).",
+     "Seen when the external refresher that writes token_file has stopped "
+     "or lost its rights, before it wrote the file the first time, and "
+     "when the token endpoint is down or refuses the client's "
+     "credentials, its refresh token or its scope.",
+     "Check the process that writes token_file and the file's path, owner "
+     "and mode; for the built-in client, check client_id, the client "
+     "secret, the refresh token and the scope against the provider's app "
+     "registration; the OAuth error code (invalid_client, invalid_grant, "
+     "invalid_scope) names the part that is wrong.",
+     "A token failure says nothing of the SMTP server, which was not "
+     "contacted; a token that the server refuses is an AUTH failure "
+     "(535, with the OAuth error status in the note)."},
+
+    /* ---- hosted providers: a reply code with its enhanced code ------ */
+    {"535 5.7.139", "Microsoft 365: authentication unsuccessful",
+     "Microsoft 365 refused the login before checking a password or token "
+     "in detail: SMTP AUTH (authenticated client submission) is disabled "
+     "for the tenant or the mailbox, basic authentication is blocked, or "
+     "a sign-in policy (security defaults, Conditional Access, MFA) "
+     "rejected the account.",
+     "Seen on smtp.office365.com when SmtpClientAuthenticationDisabled is "
+     "true for the organisation or the mailbox, with basic authentication "
+     "after its retirement, and when the account's sign-in is blocked; the "
+     "text after the code names which.",
+     "Enable Authenticated SMTP for the mailbox (Microsoft 365 admin "
+     "center, or Set-CASMailbox -SmtpClientAuthenticationDisabled $false) "
+     "and check the tenant's setting and sign-in policies; move the "
+     "target to XOAUTH2 with a token from the Microsoft identity platform.",
+     "5.7.139 is the account's or tenant's policy; 5.7.3 is a credential "
+     "or token that did not verify; 550 5.7.30 says basic authentication "
+     "is not supported at all."},
+    {"550 5.7.30", "Microsoft 365: basic authentication not supported",
+     "Microsoft 365 does not accept a user name and password for client "
+     "submission on this account or tenant any more: only OAuth2 "
+     "(XOAUTH2) is allowed.",
+     "Seen with PLAIN or LOGIN once Microsoft retired basic "
+     "authentication for SMTP AUTH in the tenant.",
+     "Switch the target to mechanisms = XOAUTH2 with token_file or the "
+     "agent's OAuth2 client (token_url, client_id, client_secret_file, "
+     "scope https://outlook.office365.com/.default).",
+     "550 5.7.30 refuses the mechanism family for good; 535 5.7.139 may "
+     "also be a mailbox or policy setting; 535 5.7.3 is a refused "
+     "credential."},
+    {"535 5.7.3", "Microsoft 365: authentication unsuccessful",
+     "Microsoft 365 checked the credentials or the token and refused "
+     "them: a wrong password, an expired or revoked token, a token for "
+     "another audience or scope, or an application without the mailbox "
+     "permission.",
+     "Seen on smtp.office365.com after a password change, with an access "
+     "token past its hour, with a token whose scope is not "
+     "https://outlook.office365.com/.default (or SMTP.Send), and when the "
+     "app's service principal has no SendAs or FullAccess on the mailbox.",
+     "Check that token_file is refreshed (or the agent's OAuth2 client "
+     "works), the scope, and that the app registration's service "
+     "principal is granted the mailbox (Add-MailboxPermission); for "
+     "basic authentication, the password.",
+     "5.7.3 is a credential that did not verify; 5.7.139 is a policy that "
+     "did not let the account try."},
+    {"534 5.7.9", "Gmail: application-specific password required",
+     "Gmail refused the account's own password: the account has 2-Step "
+     "Verification, so a password login needs an app password, or OAuth2.",
+     "Seen on smtp.gmail.com with PLAIN or LOGIN and the account's normal "
+     "password.",
+     "Use XOAUTH2 or OAUTHBEARER with a token (the refresh_token grant, "
+     "scope https://mail.google.com/), or an app password as the "
+     "target's secret where the account may still use one.",
+     "534 5.7.9 asks for another kind of credential; 535 5.7.8 says the "
+     "credential given was not accepted."},
+    {"535 5.7.8", "Gmail: username and password not accepted",
+     "Gmail did not accept the credentials: a wrong user or password, an "
+     "app password that was revoked, or an OAuth2 token that is invalid, "
+     "expired or lacks the mail scope (with XOAUTH2 the 334 before it "
+     "carried the error's status, in the note).",
+     "Seen on smtp.gmail.com after a password change, when the refresh "
+     "token was revoked or expired (a test-mode consent screen expires "
+     "them after 7 days), and with a token for another scope.",
+     "For OAuth2, check the token's scope is https://mail.google.com/ and "
+     "that the refresh token still works; for passwords, the user name "
+     "(the whole address) and the app password.",
+     "535 5.7.8 is a refused credential; 534 5.7.9 asks for an app "
+     "password or OAuth2; 454 4.7.0 is a temporary lock."},
+    {"454 4.7.0", "Gmail: too many login attempts",
+     "Gmail refuses logins for now: too many attempts for this account or "
+     "from this address (Too many login attempts, please try again "
+     "later).",
+     "Seen on smtp.gmail.com after a run of failed logins (an old "
+     "password in several places, probes too frequent).",
+     "Stop whatever else logs in with wrong credentials, lengthen the "
+     "target's interval, and wait; it clears by itself.",
+     "454 4.7.0 is temporary and the next probe may pass; 535 is a "
+     "refused credential."},
+    {"530 5.7.57", "Microsoft 365: client not authenticated to send",
+     "Microsoft 365 refused to take mail because the session did not "
+     "authenticate: AUTH failed or was never sent.",
+     "Seen on smtp.office365.com when MAIL FROM comes without a "
+     "successful AUTH, typically after AUTH was refused by policy.",
+     "Make AUTH succeed first (the entries 535 5.7.139 and 535 5.7.3), "
+     "with the mailbox's Authenticated SMTP enabled.",
+     "5.7.57 follows a missing or failed AUTH; the AUTH reply before it "
+     "says why."},
 };
 
 #define N_ENTRIES (sizeof(entries) / sizeof(entries[0]))
+
+static bool enhanced_valid(const char *s);
 
 const struct catalogue_entry *catalogue_find(const char *key)
 {
@@ -820,6 +936,38 @@ const struct catalogue_entry *catalogue_code(enum probe_stage stage, int code)
             return e;
     }
     return catalogue_class(classify_reply(stage, code));
+}
+
+/*
+ * The "NNN d.d.d" pairs that other servers send too, with the words of
+ * the provider's reply that make the pair its entry (case-insensitive):
+ * Postfix's 535 5.7.8 is not Gmail's.
+ */
+static const struct {
+    const char *key, *says;
+} pair_words[] = {
+    {"534 5.7.9", "Application-specific password required"},
+    {"535 5.7.8", "Username and Password not accepted"},
+    {"454 4.7.0", "Too many login attempts"},
+};
+
+const struct catalogue_entry *catalogue_reply(enum probe_stage stage, int code,
+                                              const char *enhanced,
+                                              const char *text)
+{
+    if (enhanced && enhanced_valid(enhanced)) {
+        char key[32];
+        snprintf(key, sizeof(key), "%d %s", code, enhanced);
+        const struct catalogue_entry *e = catalogue_find(key);
+        for (size_t i = 0; e && i < sizeof pair_words / sizeof *pair_words;
+             i++)
+            if (strcmp(pair_words[i].key, key) == 0 &&
+                !(text && strcasestr(text, pair_words[i].says)))
+                e = NULL;
+        if (e)
+            return e;
+    }
+    return catalogue_code(stage, code);
 }
 
 const struct catalogue_entry *catalogue_class(enum smtp_class cls)
@@ -895,6 +1043,15 @@ size_t catalogue_lookup(const char *what, const struct catalogue_entry **out,
         if (code < 0 || probe_stage_parse(at + 1, &stage) < 0)
             return 0;
         out[0] = catalogue_code(stage, code);
+        return 1;
+    }
+    /* "535 5.7.139": a provider's pair, else the code alone. */
+    if (strlen(what) > 4 && what[3] == ' ' && parse_code(what, 3) > 0 &&
+        enhanced_valid(what + 4)) {
+        const struct catalogue_entry *e = catalogue_find(what);
+        if (!e)
+            return 0;
+        out[0] = e;
         return 1;
     }
     int code = parse_code(what, strlen(what));

@@ -31,6 +31,15 @@ struct catalogue_entry {
  * in 200..599.
  */
 const struct catalogue_entry *catalogue_code(enum probe_stage stage, int code);
+/*
+ * A final reply as a hosted provider sends it: the entry of the code
+ * with its enhanced code ("535 5.7.139") when there is one and text (the
+ * reply's first line) has the words it needs, else catalogue_code().
+ * enhanced and text may be NULL or "".
+ */
+const struct catalogue_entry *catalogue_reply(enum probe_stage stage, int code,
+                                              const char *enhanced,
+                                              const char *text);
 /* Never NULL for a valid value. */
 const struct catalogue_entry *catalogue_class(enum smtp_class cls);
 const struct catalogue_entry *catalogue_error(enum probe_error error);
@@ -40,7 +49,8 @@ const struct catalogue_entry *catalogue_enhanced(const char *enhanced);
 /*
  * What an operator types after --explain: a code ("504"; every stage's
  * entry for it), a code at a stage ("535@auth"), a class ("auth_failed"),
- * an error ("timeout") or an enhanced code ("5.7.8"). Writes up to cap
+ * an error ("timeout"), an enhanced code ("5.7.8"), or a provider's code
+ * with its enhanced code ("535 5.7.139"). Writes up to cap
  * entries into out and returns how many matched (0: unknown).
  */
 size_t catalogue_lookup(const char *what, const struct catalogue_entry **out,

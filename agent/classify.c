@@ -8,7 +8,7 @@ static const char *const stage_names[] = {
     [PROBE_STAGE_CONNECT] = "connect", [PROBE_STAGE_GREETING] = "greeting",
     [PROBE_STAGE_EHLO] = "ehlo",       [PROBE_STAGE_STARTTLS] = "starttls",
     [PROBE_STAGE_TLS] = "tls",         [PROBE_STAGE_AUTH] = "auth",
-    [PROBE_STAGE_QUIT] = "quit",
+    [PROBE_STAGE_QUIT] = "quit",       [PROBE_STAGE_TOKEN] = "token",
 };
 
 static const char *const error_names[] = {
@@ -124,6 +124,7 @@ int classify_expected_code(enum probe_stage stage)
         return 221;
     case PROBE_STAGE_CONNECT:
     case PROBE_STAGE_TLS:
+    case PROBE_STAGE_TOKEN:
     case PROBE_STAGE_COUNT:
         break;
     }

@@ -14,6 +14,10 @@ enum probe_stage {
     PROBE_STAGE_TLS,
     PROBE_STAGE_AUTH,
     PROBE_STAGE_QUIT,
+    /* The bearer token for XOAUTH2 or OAUTHBEARER could not be had
+     * (token_file, or the token endpoint of the agent's OAuth2 client):
+     * before any connection, and not the SMTP server's failure. */
+    PROBE_STAGE_TOKEN,
     PROBE_STAGE_COUNT
 };
 

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -69,6 +70,12 @@ const char *const config_target_key_names[] = {
     [TK_SOURCE_ADDRESS] = "source_address",
     [TK_LABELS] = "labels",
     [TK_ALLOWED_TARGETS] = "allowed_targets",
+    [TK_TOKEN_FILE] = "token_file",
+    [TK_TOKEN_URL] = "token_url",
+    [TK_CLIENT_ID] = "client_id",
+    [TK_CLIENT_SECRET_FILE] = "client_secret_file",
+    [TK_SCOPE] = "scope",
+    [TK_REFRESH_TOKEN_FILE] = "refresh_token_file",
 };
 _Static_assert(sizeof config_target_key_names /
                        sizeof config_target_key_names[0] ==
@@ -148,6 +155,9 @@ void config_probe_init(struct parser *p, struct target_config *t,
     t->host = t->ca_file = t->server_name = t->ehlo_name = t->username = "";
     t->source_address = CONFIG_DEFAULT_SOURCE_ADDRESS;
     t->labels = "";
+    t->token_file = "";
+    t->oauth.token_url = t->oauth.client_id = t->oauth.client_secret_file =
+        t->oauth.scope = t->oauth.refresh_token_file = "";
     t->line = p->lineno;
 }
 
@@ -691,15 +701,46 @@ static void auth_key(struct parser *p, enum target_key k, const char *v)
     case TK_PASSWORD:
         inline_password(p, d, line, v);
         return;
-    case TK_PASSWORD_FILE: {
+    case TK_PASSWORD_FILE:
+    case TK_TOKEN_FILE:
+    case TK_CLIENT_SECRET_FILE:
+    case TK_REFRESH_TOKEN_FILE: {
         char path[CONFIG_PATH_MAX + 1];
         if (resolve_path(p, v, path, sizeof(path)))
             config_err_at(p, line, key, "path longer than %d characters",
                           CONFIG_PATH_MAX);
-        else
+        else if (k == TK_PASSWORD_FILE)
             draft_str(p, &d->password_file, path);
+        else
+            /* Kept: every probe or token request reads it. */
+            set_str(p,
+                    k == TK_TOKEN_FILE ? &t->token_file
+                    : k == TK_CLIENT_SECRET_FILE
+                        ? &t->oauth.client_secret_file
+                        : &t->oauth.refresh_token_file,
+                    path, CONFIG_PATH_MAX);
         return;
     }
+    case TK_TOKEN_URL:
+        /* The client secret goes there: HTTPS only. */
+        if (strncasecmp(v, "https://", 8) != 0 || !v[8] ||
+            strpbrk(v, " \t\"<>\\^`{|}") || strlen(v) > CONFIG_URL_MAX)
+            config_err_at(p, line, key,
+                          "must be an https:// URL of at most %d characters",
+                          CONFIG_URL_MAX);
+        else
+            set_str(p, &t->oauth.token_url, v, CONFIG_URL_MAX);
+        return;
+    case TK_CLIENT_ID:
+    case TK_SCOPE:
+        if (strlen(v) > CONFIG_URL_MAX)
+            config_err_at(p, line, key, "longer than %d characters",
+                          CONFIG_URL_MAX);
+        else
+            set_str(p,
+                    k == TK_CLIENT_ID ? &t->oauth.client_id : &t->oauth.scope,
+                    v, CONFIG_URL_MAX);
+        return;
     default:
         break;
     }
@@ -766,6 +807,12 @@ static void target_key(struct parser *p, int k, const char *v)
     case TK_PASSWORD_FILE:
     case TK_PASSWORD_ENV:
     case TK_PASSWORD:
+    case TK_TOKEN_FILE:
+    case TK_TOKEN_URL:
+    case TK_CLIENT_ID:
+    case TK_CLIENT_SECRET_FILE:
+    case TK_SCOPE:
+    case TK_REFRESH_TOKEN_FILE:
         auth_key(p, (enum target_key)k, v);
         return;
     case TK_INTERVAL:

@@ -24,6 +24,8 @@
 #define CONFIG_HOST_MAX        255
 #define CONFIG_PATH_MAX        1024
 #define CONFIG_SECRET_MAX      4096
+/* token_url, client_id, scope. */
+#define CONFIG_URL_MAX 512
 /* Basic auth for the HTTP endpoint: user names, bcrypt hashes, users. */
 #define CONFIG_WEB_USER_MAX  64
 #define CONFIG_BCRYPT_LEN    60
@@ -112,8 +114,9 @@ struct target_config {
     enum sasl_mech mechs[CONFIG_MAX_MECHS];
     size_t n_mechs;       /* 0 = an EHLO-only probe */
     const char *username; /* at most CONFIG_HOST_MAX; "" when none */
-    /* The password (or the XOAUTH2 token), read at load; wiped by
-     * config_free(). NULL when no mechanism is configured. */
+    /* The password (or a static bearer token), read at load; wiped by
+     * config_free(). NULL when no mechanism is configured, or with
+     * token_file. */
     char *secret;
     size_t secret_len;
     /* A targets file's target shares its module's secret: freed with
@@ -134,6 +137,20 @@ struct target_config {
      * for none); resolved: [agent]'s, the same copy for every target
      * that sets none. */
     const char *labels;
+    /* XOAUTH2 and OAUTHBEARER: the file whose bearer token each probe
+     * reads before it connects (secret is then NULL); "" when the
+     * secret is the one read at load. At most CONFIG_PATH_MAX. */
+    const char *token_file;
+    /* The agent's own OAuth2 client (oauth.c): token_url "" when unused.
+     * With refresh_token_file the refresh_token grant, else
+     * client_credentials. The files are read at each token request. */
+    struct oauth_settings {
+        const char *token_url; /* https:// */
+        const char *client_id;
+        const char *client_secret_file;
+        const char *scope;
+        const char *refresh_token_file;
+    } oauth;
 };
 
 /*

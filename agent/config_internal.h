@@ -67,6 +67,12 @@ enum target_key {
     TK_SOURCE_ADDRESS,
     TK_LABELS,
     TK_ALLOWED_TARGETS, /* [module] only */
+    TK_TOKEN_FILE,
+    TK_TOKEN_URL,
+    TK_CLIENT_ID,
+    TK_CLIENT_SECRET_FILE,
+    TK_SCOPE,
+    TK_REFRESH_TOKEN_FILE,
     TK_COUNT
 };
 

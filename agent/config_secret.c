@@ -16,6 +16,7 @@
 #include "config_internal.h"
 #include "file.h"
 #include "tls.h"
+#include "token.h"
 
 #define STR_(x) #x
 #define STR(x)  STR_(x)
@@ -194,11 +195,124 @@ void config_check_ca_file(struct parser *p, const struct target_config *t,
         config_err_at(p, line, "ca_file", "%s", why);
 }
 
+/* A bearer token is only for the mechanisms that send one. */
+static bool oauth_only(struct parser *p, const struct target_config *t,
+                       int line, enum target_key k)
+{
+    for (size_t i = 0; i < t->n_mechs; i++) {
+        if (!sasl_mech_is_oauth(t->mechs[i])) {
+            config_err_at(p, line, config_target_key_names[k],
+                          "a bearer token is for XOAUTH2 and OAUTHBEARER "
+                          "only, not %s",
+                          sasl_mech_name(t->mechs[i]));
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The OAuth2 client's keys need token_url; reported, true, when one is
+ * given without it. */
+static bool oauth_keys_without_url(struct parser *p,
+                                   const struct target_draft *d)
+{
+    static const enum target_key keys[] = {TK_CLIENT_ID, TK_CLIENT_SECRET_FILE,
+                                           TK_SCOPE, TK_REFRESH_TOKEN_FILE};
+    if (d->set[TK_TOKEN_URL])
+        return false;
+    bool any = false;
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        if (d->set[keys[i]]) {
+            config_err_at(p, d->key_line[keys[i]],
+                          config_target_key_names[keys[i]],
+                          "only with token_url (the agent's OAuth2 client)");
+            any = true;
+        }
+    }
+    return any;
+}
+
+/*
+ * token_file, and the OAuth2 client's client_secret_file and
+ * refresh_token_file: read by every probe or token request (token.c),
+ * here once with the same checks. A file that is not there yet is a
+ * warning (a refresher may write it after the agent starts; until then
+ * probes fail at stage token), one that can never be read as a token is
+ * an error. What is read here is not kept.
+ */
+static void check_token_file(struct parser *p, const char *path,
+                             enum target_key k, int line)
+{
+    const char *key = config_target_key_names[k];
+    if (!path || !path[0])
+        return; /* a refused path was reported */
+    char *tok = NULL;
+    size_t len = 0;
+    unsigned mode = 0;
+    char why[CONFIG_PATH_MAX + 128];
+    enum token_status st =
+        token_file_read(path, &tok, &len, &mode, why, sizeof(why));
+    char words[80];
+    if (mode & 066)
+        config_warn_at(p, line, key, "%s is %s (mode %04o); chmod 600 it",
+                       path, config_exposure_words(mode, words, sizeof(words)),
+                       mode);
+    if (st == TOKEN_NO_MEMORY)
+        p->oom = true;
+    else if (st == TOKEN_UNREADABLE)
+        config_warn_at(p, line, key,
+                       "%s; probes fail at stage token until "
+                       "it can be read",
+                       why);
+    else if (st == TOKEN_BAD)
+        config_err_at(p, line, key, "%s", why);
+    if (tok) {
+        explicit_bzero(tok, len);
+        free(tok);
+    }
+}
+
+/*
+ * token_url: the agent's own OAuth2 client (oauth.c) gets the token. The
+ * grant is refresh_token with refresh_token_file, else
+ * client_credentials, which needs a client secret and a scope.
+ */
+static void check_oauth_client(struct parser *p, const struct target_config *t,
+                               const struct target_draft *d)
+{
+    int line = d->key_line[TK_TOKEN_URL];
+    /* A refused URL was reported: the rest would be noise. */
+    if (d->bad[TK_TOKEN_URL] || !oauth_only(p, t, line, TK_TOKEN_URL))
+        return;
+    bool refresh = d->set[TK_REFRESH_TOKEN_FILE];
+    if (!d->set[TK_CLIENT_ID])
+        config_err_at(p, line, config_target_key_names[TK_CLIENT_ID],
+                      "required with token_url");
+    if (!refresh && !d->set[TK_CLIENT_SECRET_FILE])
+        config_err_at(p, line, config_target_key_names[TK_CLIENT_SECRET_FILE],
+                      "required with token_url for the client_credentials "
+                      "grant (or set refresh_token_file for the "
+                      "refresh_token grant)");
+    if (!refresh && !d->set[TK_SCOPE])
+        config_err_at(p, line, config_target_key_names[TK_SCOPE],
+                      "required with token_url for the client_credentials "
+                      "grant");
+    if (d->set[TK_CLIENT_SECRET_FILE])
+        check_token_file(p, t->oauth.client_secret_file, TK_CLIENT_SECRET_FILE,
+                         d->key_line[TK_CLIENT_SECRET_FILE]);
+    if (refresh)
+        check_token_file(p, t->oauth.refresh_token_file, TK_REFRESH_TOKEN_FILE,
+                         d->key_line[TK_REFRESH_TOKEN_FILE]);
+}
+
 void config_check_auth(struct parser *p, struct target_config *t,
                        struct target_draft *d)
 {
-    static const enum target_key auth_keys[] = {TK_USERNAME, TK_PASSWORD_FILE,
-                                                TK_PASSWORD_ENV, TK_PASSWORD};
+    static const enum target_key auth_keys[] = {
+        TK_USERNAME,          TK_PASSWORD_FILE,      TK_PASSWORD_ENV,
+        TK_PASSWORD,          TK_TOKEN_FILE,         TK_TOKEN_URL,
+        TK_CLIENT_ID,         TK_CLIENT_SECRET_FILE, TK_SCOPE,
+        TK_REFRESH_TOKEN_FILE};
     if (t->n_mechs == 0) {
         /* A refused list was reported; "ignored" would only add noise. */
         if (d->bad[TK_MECHANISMS])
@@ -220,21 +334,36 @@ void config_check_auth(struct parser *p, struct target_config *t,
     if (!d->set[TK_USERNAME])
         config_err_at(p, t->line, config_target_key_names[TK_USERNAME],
                       "required when mechanisms is set");
+    if (oauth_keys_without_url(p, d))
+        return;
     int sources = d->set[TK_PASSWORD_FILE] + d->set[TK_PASSWORD_ENV] +
-                  d->set[TK_PASSWORD];
+                  d->set[TK_PASSWORD] + d->set[TK_TOKEN_FILE] +
+                  d->set[TK_TOKEN_URL];
     if (sources == 0) {
-        config_err_at(
-            p, t->line, mkey,
-            "a secret is required: set password_file, password_env or "
-            "password");
+        config_err_at(p, t->line, mkey,
+                      "a secret is required: set password_file, password_env, "
+                      "password, token_file or token_url");
         return;
     }
     if (sources > 1) {
         config_err_at(
             p, t->line,
-            config_target_key_names[d->set[TK_PASSWORD] ? TK_PASSWORD
-                                                        : TK_PASSWORD_ENV],
-            "set only one of password_file, password_env and password");
+            config_target_key_names[d->set[TK_TOKEN_URL]    ? TK_TOKEN_URL
+                                    : d->set[TK_TOKEN_FILE] ? TK_TOKEN_FILE
+                                    : d->set[TK_PASSWORD]   ? TK_PASSWORD
+                                                            : TK_PASSWORD_ENV],
+            "set only one of password_file, password_env, password, "
+            "token_file and token_url");
+        return;
+    }
+    if (d->set[TK_TOKEN_FILE]) {
+        if (oauth_only(p, t, d->key_line[TK_TOKEN_FILE], TK_TOKEN_FILE))
+            check_token_file(p, t->token_file, TK_TOKEN_FILE,
+                             d->key_line[TK_TOKEN_FILE]);
+        return;
+    }
+    if (d->set[TK_TOKEN_URL]) {
+        check_oauth_client(p, t, d);
         return;
     }
     if (d->set[TK_PASSWORD_FILE] && d->password_file && d->password_file[0])

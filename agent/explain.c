@@ -16,13 +16,14 @@ enum explain_kind {
     EXPLAIN_ERROR,    /* "timeout" */
     EXPLAIN_ENHANCED, /* "5.7.8" */
     EXPLAIN_OTHER,    /* "probe_failed" */
+    EXPLAIN_REPLY,    /* "535 5.7.139" */
     EXPLAIN_KIND_COUNT
 };
 
 static const char *const explain_kind_names[] = {
     [EXPLAIN_CODE] = "code",   [EXPLAIN_CLASS] = "class",
     [EXPLAIN_ERROR] = "error", [EXPLAIN_ENHANCED] = "enhanced",
-    [EXPLAIN_OTHER] = "other",
+    [EXPLAIN_OTHER] = "other", [EXPLAIN_REPLY] = "reply",
 };
 _Static_assert(sizeof explain_kind_names / sizeof explain_kind_names[0] ==
                    EXPLAIN_KIND_COUNT,
@@ -33,7 +34,7 @@ static const char *const stage_words[] = {
     [PROBE_STAGE_CONNECT] = "connect", [PROBE_STAGE_GREETING] = "the greeting",
     [PROBE_STAGE_EHLO] = "EHLO",       [PROBE_STAGE_STARTTLS] = "STARTTLS",
     [PROBE_STAGE_TLS] = "TLS",         [PROBE_STAGE_AUTH] = "AUTH",
-    [PROBE_STAGE_QUIT] = "QUIT",
+    [PROBE_STAGE_QUIT] = "QUIT",       [PROBE_STAGE_TOKEN] = "the token",
 };
 _Static_assert(sizeof stage_words / sizeof stage_words[0] == PROBE_STAGE_COUNT,
                "words for every stage");
@@ -60,6 +61,9 @@ static void explain_parse(const char *what, struct explain_query *q)
         q->code = (int)code;
         if (*end == '@' && probe_stage_parse(end + 1, &st) == 0)
             q->stage = (int)st;
+    } else if (isdigit((unsigned char)what[0]) && end == what + 3 &&
+               *end == ' ') {
+        q->kind = EXPLAIN_REPLY;
     } else if (isdigit((unsigned char)what[0])) {
         q->kind = EXPLAIN_ENHANCED;
     } else if (smtp_class_parse(what, &q->cls) == 0) {
@@ -172,6 +176,12 @@ static void explain_text(FILE *out, const struct explain_query *q,
         case EXPLAIN_ENHANCED:
             fprintf(out, "%s: %s\n", e->key, e->title);
             explain_para(out, "Kind:", "an enhanced status code (RFC 3463)");
+            break;
+        case EXPLAIN_REPLY:
+            fprintf(out, "%s: %s\n", e->key, e->title);
+            explain_para(out, "Kind:",
+                         "a reply code with its enhanced code, as a "
+                         "hosted provider sends it");
             break;
         case EXPLAIN_OTHER:
         case EXPLAIN_KIND_COUNT:

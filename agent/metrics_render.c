@@ -171,12 +171,21 @@ static int emit_probes(struct fam *f, const struct mtarget *t)
     return fam_sample(f, NULL, 0, (double)t->probes);
 }
 
+/* Stage token at 0 only where a bearer token is used: a target without
+ * one can never fail there. */
+static bool token_stage_possible(const struct mtarget *t)
+{
+    return t->mech_configured[SASL_MECH_XOAUTH2] ||
+           t->mech_configured[SASL_MECH_OAUTHBEARER];
+}
+
 static int emit_failures(struct fam *f, const struct mtarget *t)
 {
     for (int s = 0; s < PROBE_STAGE_COUNT; s++) {
         struct expo_label l[] = {
             L(LABEL_STAGE, probe_stage_name((enum probe_stage)s))};
-        if (counted(t, t->failures[s]) &&
+        bool zero = s != PROBE_STAGE_TOKEN || token_stage_possible(t);
+        if ((zero ? counted(t, t->failures[s]) : t->failures[s] > 0) &&
             fam_sample(f, l, N_LABELS(l), (double)t->failures[s]) < 0)
             return -1;
     }

@@ -16,6 +16,8 @@
 #include "now.h"
 #include "probe_internal.h"
 #include "redact.h"
+#include "oauth.h"
+#include "token.h"
 
 static const char *const phase_names[] = {
     [PROBE_PHASE_RESOLVE] = "resolve",   [PROBE_PHASE_CONNECT] = "connect",
@@ -113,6 +115,7 @@ static const char *const waited_for[] = {
     [PROBE_STAGE_TLS] = "the TLS handshake did not finish",
     [PROBE_STAGE_AUTH] = "no reply to AUTH",
     [PROBE_STAGE_QUIT] = "no reply to QUIT",
+    [PROBE_STAGE_TOKEN] = "no bearer token",
 };
 _Static_assert(sizeof waited_for / sizeof waited_for[0] == PROBE_STAGE_COUNT,
                "words for every stage");
@@ -227,6 +230,13 @@ enum smtp_class probe_record_reply(struct probe *p, int mech,
                        "answered %d %s",
                        sasl_mech_name(p->target.mechs[mech]),
                        sasl_step_error_words(why), pr.code, pr.text);
+        else if (stage == PROBE_STAGE_AUTH && mech >= 0 &&
+                 p->res.auth[mech].oauth_status[0])
+            /* The token's own status says more than the final reply. */
+            probe_fail(p, stage, PROBE_ERROR_NONE,
+                       "AUTH %s: %d %s (OAuth error status %s)",
+                       sasl_mech_name(p->target.mechs[mech]), pr.code, pr.text,
+                       p->res.auth[mech].oauth_status);
         else if (stage == PROBE_STAGE_AUTH && mech >= 0) {
             if (!p->failed)
                 p->res.detail_auth = (unsigned)mech + 1;
@@ -320,6 +330,9 @@ void probe_tls_merge(struct probe *p, int mech, const struct tls_facts *f)
 }
 
 /* ---- probes ------------------------------------------------------------ */
+
+static void probe_token_ready(void *waiter, const char *tok, size_t len,
+                              const char *why, bool timed_out);
 
 /* A zeroed probe, a spare or new; NULL when out of memory. */
 static struct probe *probe_alloc(struct prober *pr)
@@ -454,7 +467,10 @@ struct prober *prober_new(probe_done_fn done, void *user)
         return NULL;
     pr->multi = curl_multi_init();
     pr->cas = tls_ca_cache_new();
-    if (!pr->multi || !pr->cas) {
+    pr->oauth =
+        pr->multi ? oauth_cache_new(pr->multi, probe_token_ready) : NULL;
+    if (!pr->multi || !pr->cas || !pr->oauth) {
+        oauth_cache_free(pr->oauth);
         curl_multi_cleanup(pr->multi);
         tls_ca_cache_free(pr->cas);
         free(pr);
@@ -485,6 +501,7 @@ void prober_free(struct prober *pr)
         free(s);
     }
     tls_ca_cache_free(pr->cas);
+    oauth_cache_free(pr->oauth);
     curl_multi_cleanup(pr->multi);
     free(pr->fds);
     free(pr->fd_sessions);
@@ -514,6 +531,107 @@ int prober_shorten_timeout(struct prober *pr, uint64_t id, uint64_t timeout_ms)
         return 1;
     }
     return 0;
+}
+
+/* tok (malloc()ed) becomes the probe's secret, redacted as every
+ * secret is. */
+static bool probe_take_token(struct probe *p, char *tok, size_t len)
+{
+    p->target.secret = tok;
+    p->target.secret_len = len;
+    if (redact_add_secret(&p->redact, tok, len) < 0) {
+        probe_fault(p, PROBE_FAULT_MEMORY, "keeping the token", ENOMEM);
+        return false;
+    }
+    return true;
+}
+
+/* The first session: the first mechanism's, or EHLO only. */
+static int probe_first_session(struct probe *p)
+{
+    int mech = -1;
+    if (p->target.n_mechs > 0)
+        mech = (int)p->next_mech++;
+    return session_start(p, mech);
+}
+
+/* token_url: the OAuth2 client's cached token now, or a wait for its
+ * fetch (false, waiting_token), or a failure at stage token. */
+static bool probe_ask_token(struct probe *p,
+                            const struct target_config *target)
+{
+    char *tok = NULL;
+    size_t len = 0;
+    char why[CONFIG_PATH_MAX + CONFIG_URL_MAX + 300];
+    enum oauth_status st =
+        oauth_get(p->owner->oauth, &target->oauth, p->ca_file, p->deadline, p,
+                  &tok, &len, why, sizeof(why));
+    switch (st) {
+    case OAUTH_READY:
+        return probe_take_token(p, tok, len);
+    case OAUTH_PENDING:
+        p->waiting_token = true;
+        return false;
+    case OAUTH_FAILED:
+        probe_fail(p, PROBE_STAGE_TOKEN, PROBE_ERROR_NONE, "%s", why);
+        return false;
+    case OAUTH_NO_MEMORY:
+        break;
+    }
+    probe_fault(p, PROBE_FAULT_MEMORY, "asking for a token", ENOMEM);
+    return false;
+}
+
+/* oauth.c: the token a probe waited for, or why there is none. */
+static void probe_token_ready(void *waiter, const char *tok, size_t len,
+                              const char *why, bool timed_out)
+{
+    struct probe *p = waiter;
+    p->waiting_token = false;
+    if (!tok) {
+        probe_fail(p, PROBE_STAGE_TOKEN,
+                   timed_out ? PROBE_ERROR_TIMEOUT : PROBE_ERROR_NONE, "%s",
+                   why);
+        return; /* reap() finishes it */
+    }
+    char *copy = malloc(len + 1);
+    if (!copy) {
+        probe_fault(p, PROBE_FAULT_MEMORY, "copying the token", ENOMEM);
+        return;
+    }
+    memcpy(copy, tok, len);
+    copy[len] = '\0';
+    if (probe_take_token(p, copy, len) && probe_first_session(p) < 0)
+        probe_fault(p, PROBE_FAULT_MEMORY, "starting a session", ENOMEM);
+}
+
+/*
+ * token_file: the token is read now, before each probe, and becomes the
+ * probe's secret (redacted as every secret is). False when the probe
+ * cannot go on: a failure at stage token, or the agent out of memory.
+ */
+static bool probe_read_token(struct probe *p,
+                             const struct target_config *target)
+{
+    if (target->oauth.token_url && target->oauth.token_url[0])
+        return probe_ask_token(p, target);
+    if (!p->token_file[0])
+        return true;
+    char *tok = NULL;
+    size_t len = 0;
+    unsigned mode = 0;
+    char why[CONFIG_PATH_MAX + 128];
+    enum token_status st =
+        token_file_read(p->token_file, &tok, &len, &mode, why, sizeof(why));
+    if (st == TOKEN_NO_MEMORY) {
+        probe_fault(p, PROBE_FAULT_MEMORY, "reading token_file", ENOMEM);
+        return false;
+    }
+    if (st != TOKEN_OK) {
+        probe_fail(p, PROBE_STAGE_TOKEN, PROBE_ERROR_NONE, "token: %s", why);
+        return false;
+    }
+    return probe_take_token(p, tok, len);
 }
 
 int prober_start(struct prober *pr, const struct target_config *target,
@@ -547,7 +665,11 @@ int prober_start_traced(struct prober *pr, const struct target_config *target,
     p->target.ehlo_name = p->ehlo_name;
     p->target.username = p->username;
     p->target.source_address = p->source_address;
+    snprintf(p->token_file, sizeof(p->token_file), "%s",
+             target->token_file ? target->token_file : "");
+    p->target.token_file = p->token_file;
     p->target.secret = NULL;
+    p->target.secret_len = 0;
     if (target->secret) {
         p->target.secret = malloc(target->secret_len + 1);
         if (!p->target.secret) {
@@ -556,6 +678,7 @@ int prober_start_traced(struct prober *pr, const struct target_config *target,
         }
         memcpy(p->target.secret, target->secret, target->secret_len);
         p->target.secret[target->secret_len] = '\0';
+        p->target.secret_len = target->secret_len;
     }
     redact_init(&p->redact);
     if (redact_add_secret(&p->redact, p->target.secret, p->target.secret_len) <
@@ -577,10 +700,15 @@ int prober_start_traced(struct prober *pr, const struct target_config *target,
     for (size_t i = 0; i < target->n_mechs; i++)
         r->auth[i].mech = target->mechs[i];
 
-    int mech = -1;
-    if (target->n_mechs > 0)
-        mech = (int)p->next_mech++;
-    if (session_start(p, mech) < 0) {
+    /* After the result's defaults: a failure here sets its stage. */
+    bool have_token = probe_read_token(p, target);
+    /* The config's strings may go at a reload: only oauth_get() read
+     * them, and copied what it keeps. */
+    p->target.oauth = (struct oauth_settings){"", "", "", "", ""};
+    /* Without its token the probe connects nowhere: prober_run()
+     * finishes it (reap()), as it does every probe, or starts its
+     * session when the OAuth2 client's token comes. */
+    if (have_token && probe_first_session(p) < 0) {
         probe_free(p);
         return -1;
     }
@@ -631,6 +759,8 @@ static uint64_t probe_due(const struct probe *p)
      * which started a moment after ours, fires too. */
     if (p->sess && session_in_connect_phase(p->sess))
         return p->deadline + CURL_GRACE_NS;
+    if (!p->sess && !p->waiting_token)
+        return 0; /* it never started: reap() finishes it now */
     return p->deadline;
 }
 
@@ -657,6 +787,11 @@ static void deadlines_check(struct prober *pr)
         struct probe *next = p->next;
         if (p->sess && now >= p->deadline)
             session_deadline(p->sess, now);
+        else if (p->waiting_token && now >= p->deadline) {
+            oauth_cancel(pr->oauth, p);
+            p->waiting_token = false;
+            probe_timeout(p, PROBE_STAGE_TOKEN);
+        }
         p = next;
     }
 }
@@ -670,6 +805,8 @@ static void reap(struct prober *pr)
         struct probe *next = p->next;
         if (p->sess && session_done(p->sess))
             probe_advance(p);
+        else if (!p->sess && !p->waiting_token)
+            probe_finish(p);
         p = next;
     }
 }
@@ -711,7 +848,8 @@ int prober_run(struct prober *pr, int timeout_ms, int wake_fd)
     int left = 0;
     for (CURLMsg *msg = curl_multi_info_read(pr->multi, &left); msg;
          msg = curl_multi_info_read(pr->multi, &left)) {
-        if (msg->msg != CURLMSG_DONE)
+        if (msg->msg != CURLMSG_DONE ||
+            oauth_done(pr->oauth, msg->easy_handle, msg->data.result))
             continue;
         struct session *s = NULL;
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&s);

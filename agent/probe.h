@@ -67,6 +67,10 @@ struct probe_auth {
      * cancelled the exchange itself ("*"), for this reason; the reply
      * then answers the cancellation (RFC 4954: 501). */
     enum sasl_step_error cancelled;
+    /* XOAUTH2, OAUTHBEARER: the status of the JSON error the server
+     * sent in a 334 before its final reply ("401", "invalid_token"), ""
+     * when none came ("withheld" if it held a form of the secret). */
+    char oauth_status[SASL_OAUTH_STATUS_MAX + 1];
 };
 
 /*

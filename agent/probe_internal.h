@@ -94,6 +94,7 @@ struct probe {
     char ehlo_name[CONFIG_HOST_MAX + 1];
     char username[CONFIG_HOST_MAX + 1];
     char source_address[CONFIG_ADDRESS_MAX + 1];
+    char token_file[CONFIG_PATH_MAX + 1];
     /* Every form of the secret and every token any session of the probe
      * sent: server text that holds one is withheld (redact.h). */
     struct redactor redact;
@@ -103,6 +104,9 @@ struct probe {
     bool failed;
     size_t next_mech;
     struct session *sess;
+    /* token_url: the probe waits for the OAuth2 client's token (no
+     * session yet); oauth.c calls probe_token_ready() or it times out. */
+    bool waiting_token;
     /* /probe?debug=true: the transcript, every line redacted; NULL
      * otherwise (not owned). */
     struct buf *trace;
@@ -115,6 +119,7 @@ struct prober {
     struct probe *probes;
     size_t n_probes;
     struct tls_ca_cache *cas;
+    struct oauth_cache *oauth; /* the OAuth2 client's tokens, shared */
     struct curl_waitfd *fds;
     struct session **fd_sessions; /* the session behind each fds[i] */
     size_t fds_cap;

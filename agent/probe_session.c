@@ -185,7 +185,12 @@ static void auth_send(struct session *s)
     buf_init(&line, 0);
     s->sasl = sasl_client_new(t->mechs[s->mech], t->username, t->secret,
                               t->secret_len);
-    if (!s->sasl || sasl_client_start(s->sasl, &line) < 0 ||
+    /* OAUTHBEARER names the server as the client knows it: the name
+     * its certificate was checked against. */
+    const char *server =
+        t->server_name && t->server_name[0] ? t->server_name : t->host;
+    if (!s->sasl || sasl_client_set_server(s->sasl, server, t->port) < 0 ||
+        sasl_client_start(s->sasl, &line) < 0 ||
         session_queue(s, &line, true) < 0) {
         buf_wipe(&line);
         buf_wipe(&s->out); /* nothing half-queued goes out before QUIT */
@@ -261,6 +266,13 @@ static int auth_answer(struct session *s, const struct smtp_reply *r,
     challenge[len] = '\0';
 
     *secret = sasl_client_step(s->sasl, challenge, line) == 0;
+    const char *status = sasl_client_oauth_status(s->sasl);
+    if (status[0]) {
+        struct probe_auth *a = &s->probe->res.auth[s->mech];
+        if (redact_copy(&s->probe->redact, a->oauth_status,
+                        sizeof(a->oauth_status), status, strlen(status)))
+            snprintf(a->oauth_status, sizeof(a->oauth_status), "withheld");
+    }
     if (*secret)
         return 0;
     enum sasl_step_error why = sasl_client_step_error(s->sasl);

@@ -56,8 +56,12 @@ const struct catalogue_entry *report_entry(const struct probe_result *r)
         if (r->stage == PROBE_STAGE_AUTH &&
             no_mechanism_text(&r->replies[r->stage]))
             return catalogue_find("no_mechanism");
-        return catalogue_code(r->stage, r->replies[r->stage].code);
+        return catalogue_reply(r->stage, r->replies[r->stage].code,
+                               r->replies[r->stage].enhanced,
+                               r->replies[r->stage].text);
     }
+    if (r->stage == PROBE_STAGE_TOKEN)
+        return catalogue_find("token");
     /* Failed without an error or a reply: nothing more precise to say. */
     return catalogue_find("probe_failed");
 }
@@ -317,6 +321,26 @@ static void note_cancelled(const struct probe_result *r, struct note *nb)
     }
 }
 
+/* XOAUTH2, OAUTHBEARER: the status of the JSON error the server sent
+ * before its final reply (sasl reduced it to [A-Za-z0-9_.-], the probe
+ * redacted it): the token's own verdict. */
+static void note_oauth(const struct probe_result *r, struct note *nb)
+{
+    for (size_t i = 0; i < r->n_auth && i < CONFIG_MAX_MECHS; i++) {
+        const struct probe_auth *a = &r->auth[i];
+        if (!a->oauth_status[0])
+            continue;
+        note_sentence(nb,
+                      "Before its final reply the server answered the "
+                      "%s token with an OAuth error of status %.*s: the "
+                      "token was refused (expired, revoked, for another "
+                      "scope, audience or user); check what refreshes it.",
+                      sasl_mech_name(a->mech),
+                      (int)strnlen(a->oauth_status, sizeof(a->oauth_status)),
+                      a->oauth_status);
+    }
+}
+
 /* Server text that held a form of the secret was withheld whole. */
 static void note_withheld(const struct probe_result *r, struct note *nb)
 {
@@ -341,7 +365,8 @@ void report_note(const struct probe_result *r, const struct report_history *h,
         buf[0] = '\0';
     /* Notes explain failures; a healthy probe needs none. Server text
      * is never copied: only mechanism and keyword names from EHLO, which
-     * the parser has reduced to [A-Z0-9_-], so no secret can slip in. */
+     * the parser has reduced to [A-Z0-9_-], and an OAuth error's status,
+     * reduced to [A-Za-z0-9_.-] and redacted, so no secret can slip in. */
     if (!r || r->success || r->fault != PROBE_FAULT_NONE || n == 0)
         return;
     note_mechanisms(r, &nb);
@@ -349,6 +374,7 @@ void report_note(const struct probe_result *r, const struct report_history *h,
     note_secret_change(r, h, &nb);
     note_tls(r, &nb);
     note_cancelled(r, &nb);
+    note_oauth(r, &nb);
     note_withheld(r, &nb);
 }
 

@@ -1,4 +1,5 @@
-/* sasl: client messages for PLAIN, LOGIN, CRAM-MD5 and XOAUTH2; pure. */
+/* sasl: client messages for PLAIN, LOGIN, CRAM-MD5, XOAUTH2 and
+ * OAUTHBEARER; pure. */
 #include "sasl.h"
 
 #include <limits.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include <jansson.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -17,6 +19,7 @@ static const char *const mech_names[] = {
     [SASL_MECH_LOGIN] = "LOGIN",
     [SASL_MECH_CRAM_MD5] = "CRAM-MD5",
     [SASL_MECH_XOAUTH2] = "XOAUTH2",
+    [SASL_MECH_OAUTHBEARER] = "OAUTHBEARER",
 };
 _Static_assert(sizeof mech_names / sizeof mech_names[0] == SASL_MECH_COUNT,
                "a name for every mechanism");
@@ -48,7 +51,32 @@ struct sasl_client {
     size_t secret_len;
     unsigned steps; /* 334 continuations answered so far */
     enum sasl_step_error error;
+    char *host; /* OAUTHBEARER's host and port */
+    unsigned port;
+    char oauth_status[SASL_OAUTH_STATUS_MAX + 1];
 };
+
+bool sasl_mech_is_oauth(enum sasl_mech mech)
+{
+    return mech == SASL_MECH_XOAUTH2 || mech == SASL_MECH_OAUTHBEARER;
+}
+
+int sasl_client_set_server(struct sasl_client *c, const char *host,
+                           unsigned port)
+{
+    char *copy = strdup(host ? host : "");
+    if (!copy)
+        return -1;
+    free(c->host);
+    c->host = copy;
+    c->port = port;
+    return 0;
+}
+
+const char *sasl_client_oauth_status(const struct sasl_client *c)
+{
+    return c->oauth_status;
+}
 
 static const char *const step_error_words[] = {
     [SASL_STEP_OK] = "",
@@ -84,6 +112,9 @@ static void buf_cut(struct buf *out, size_t len)
     explicit_bzero(out->data + len, out->len - len);
     out->len = len;
 }
+
+/* The most of an error challenge's JSON that is read. */
+#define SMTP_CHALLENGE_JSON_MAX 2048
 
 /* Bytes per EVP call: 48 raw bytes are 64 base64 characters. Working in
  * small stack chunks keeps copies of the secret out of the heap. */
@@ -258,8 +289,22 @@ void sasl_client_free(struct sasl_client *c)
         explicit_bzero(c->secret, c->secret_len + 1);
         free(c->secret);
     }
+    free(c->host);
     explicit_bzero(c, sizeof(*c));
     free(c);
+}
+
+/* RFC 5801's saslname: "=" and "," written as "=3D" and "=2C". */
+static int gs2_saslname(struct buf *out, const char *name)
+{
+    for (const char *p = name; *p; p++) {
+        int rc = *p == '='   ? buf_puts(out, "=3D")
+                 : *p == ',' ? buf_puts(out, "=2C")
+                             : buf_putc(out, *p);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
 }
 
 /* "AUTH <MECH> " + base64(msg) + CRLF; msg is wiped by the caller. */
@@ -307,6 +352,19 @@ int sasl_client_start(struct sasl_client *c, struct buf *out)
             break;
         rc = auth_with_ir("XOAUTH2", &msg, out);
         break;
+    case SASL_MECH_OAUTHBEARER:
+        /* RFC 7628 3.1: gs2-header "n,a=USER," then key=value pairs,
+         * each ended by %x01, and a last %x01. */
+        if (buf_puts(&msg, "n,a=") < 0 || gs2_saslname(&msg, c->user) < 0 ||
+            buf_puts(&msg, ",\x01host=") < 0 ||
+            buf_puts(&msg, c->host ? c->host : "") < 0 ||
+            buf_printf(&msg, "\x01port=%u\x01", c->port) < 0 ||
+            buf_puts(&msg, "auth=Bearer ") < 0 ||
+            buf_append(&msg, c->secret, c->secret_len) < 0 ||
+            buf_puts(&msg, "\x01\x01") < 0)
+            break;
+        rc = auth_with_ir("OAUTHBEARER", &msg, out);
+        break;
     case SASL_MECH_COUNT:
         break;
     }
@@ -341,6 +399,52 @@ static int cram_md5_step(struct sasl_client *c, const char *challenge,
     return rc;
 }
 
+/* A status worth keeping: a short word, nothing a reader must escape. */
+static bool status_word(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > SASL_OAUTH_STATUS_MAX)
+        return false;
+    for (const char *p = s; *p; p++) {
+        char ch = *p;
+        if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+              (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == '-'))
+            return false;
+    }
+    return true;
+}
+
+/*
+ * The "status" of the JSON error in an XOAUTH2 or OAUTHBEARER challenge
+ * (RFC 7628 3.2.2: {"status":"invalid_token",...}; Google and Microsoft
+ * send {"status":"401",...}), a string or a number. Whatever cannot be
+ * read leaves it "": the exchange goes on the same.
+ */
+static void oauth_error_status(struct sasl_client *c, const char *challenge)
+{
+    struct buf json;
+    buf_init(&json, SMTP_CHALLENGE_JSON_MAX);
+    c->oauth_status[0] = '\0';
+    if (sasl_base64_decode(challenge, strlen(challenge), &json) < 0 ||
+        json.len == 0) {
+        buf_wipe(&json);
+        return;
+    }
+    json_t *root =
+        json_loadb(json.data, json.len, JSON_REJECT_DUPLICATES, NULL);
+    json_t *st = json_is_object(root) ? json_object_get(root, "status") : NULL;
+    char word[SASL_OAUTH_STATUS_MAX + 2] = "";
+    if (json_is_string(st))
+        snprintf(word, sizeof(word), "%s", json_string_value(st));
+    else if (json_is_integer(st))
+        snprintf(word, sizeof(word), "%lld",
+                 (long long)json_integer_value(st));
+    if (status_word(word))
+        memcpy(c->oauth_status, word, strlen(word) + 1);
+    json_decref(root);
+    buf_wipe(&json);
+}
+
 /* How many 334 challenges a mechanism answers. */
 static unsigned steps_of(enum sasl_mech mech)
 {
@@ -349,6 +453,7 @@ static unsigned steps_of(enum sasl_mech mech)
         return 2;
     case SASL_MECH_CRAM_MD5:
     case SASL_MECH_XOAUTH2:
+    case SASL_MECH_OAUTHBEARER:
         return 1;
     case SASL_MECH_PLAIN:
     case SASL_MECH_COUNT:
@@ -386,8 +491,18 @@ int sasl_client_step(struct sasl_client *c, const char *challenge,
     case SASL_MECH_XOAUTH2:
         /* The 334 carries a JSON error; an empty line lets the server
          * send its final failure reply. */
-        if (step == 0)
+        if (step == 0) {
+            oauth_error_status(c, challenge);
             rc = buf_puts(out, "\r\n");
+        }
+        break;
+    case SASL_MECH_OAUTHBEARER:
+        /* RFC 7628 3.2.3: the client answers the error with a single
+         * %x01, and the server then fails the exchange. */
+        if (step == 0) {
+            oauth_error_status(c, challenge);
+            rc = b64_line("\x01", 1, out);
+        }
         break;
     case SASL_MECH_COUNT:
         break;

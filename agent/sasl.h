@@ -1,7 +1,9 @@
-/* sasl: client messages for PLAIN, LOGIN, CRAM-MD5 and XOAUTH2; pure. */
+/* sasl: client messages for PLAIN, LOGIN, CRAM-MD5, XOAUTH2 and
+ * OAUTHBEARER; pure. */
 #ifndef SASL_H
 #define SASL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "buf.h"
@@ -11,10 +13,11 @@ enum sasl_mech {
     SASL_MECH_LOGIN,
     SASL_MECH_CRAM_MD5,
     SASL_MECH_XOAUTH2,
+    SASL_MECH_OAUTHBEARER, /* RFC 7628 */
     SASL_MECH_COUNT
 };
 
-/* "PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2". */
+/* "PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2", "OAUTHBEARER". */
 const char *sasl_mech_name(enum sasl_mech mech);
 /* Case-insensitive; 0, or -1 for a mechanism we do not implement. */
 int sasl_mech_parse(const char *s, enum sasl_mech *out);
@@ -32,9 +35,30 @@ struct sasl_client *sasl_client_new(enum sasl_mech mech, const char *user,
 /* Wipes the copies and frees; NULL is a no-op. */
 void sasl_client_free(struct sasl_client *c);
 
+/* The server's host name and port, which OAUTHBEARER's initial response
+ * carries (RFC 7628 3.1); before sasl_client_start(). 0, or -1 when out
+ * of memory. */
+int sasl_client_set_server(struct sasl_client *c, const char *host,
+                           unsigned port);
+
+/* XOAUTH2 and OAUTHBEARER: bearer tokens. */
+bool sasl_mech_is_oauth(enum sasl_mech mech);
+
+/* The longest OAuth error status kept from a server's error challenge. */
+#define SASL_OAUTH_STATUS_MAX 32
+
+/*
+ * XOAUTH2 and OAUTHBEARER: the "status" of the JSON error the server
+ * sent in its 334 challenge ("401", "invalid_token"), once a step has
+ * answered one; "" when none came or it was not a short word of
+ * letters, digits and "_.-" (anything else is not kept).
+ */
+const char *sasl_client_oauth_status(const struct sasl_client *c);
+
 /*
  * The AUTH command with its CRLF: "AUTH PLAIN <initial response>\r\n",
- * "AUTH LOGIN\r\n", "AUTH CRAM-MD5\r\n", "AUTH XOAUTH2 <ir>\r\n".
+ * "AUTH LOGIN\r\n", "AUTH CRAM-MD5\r\n", "AUTH XOAUTH2 <ir>\r\n",
+ * "AUTH OAUTHBEARER <ir>\r\n".
  * 0, or -1 when out of memory.
  */
 int sasl_client_start(struct sasl_client *c, struct buf *out);
@@ -60,8 +84,10 @@ const char *sasl_step_error_words(enum sasl_step_error e);
  * `challenge`, with its CRLF. LOGIN answers the first 334 with the user
  * name and the second with the password; CRAM-MD5 answers with
  * base64("user hexdigest"); XOAUTH2 answers an error challenge with an
- * empty line. Returns 0; -1 when the challenge cannot be answered (bad
- * base64, or more steps than the mechanism has): the caller then sends
+ * empty line, OAUTHBEARER with base64 of a single %x01 (RFC 7628 3.2.3),
+ * both keeping the error's status (sasl_client_oauth_status()). Returns 0; -1
+ * when the challenge cannot be answered (bad base64, or more steps than the
+ * mechanism has): the caller then sends
  * "*\r\n" to cancel (RFC 4954).
  */
 int sasl_client_step(struct sasl_client *c, const char *challenge,

@@ -152,6 +152,23 @@ class ExplainText(unittest.TestCase):
         self.assertEqual(doc["entries"][0]["kind"], "enhanced")
         self.assertIn("5.5.4", text[0]["neighbours"])
 
+    def test_provider_pair_and_token(self):
+        """A provider's code with its enhanced code (issue 14), and stage
+        token's entry."""
+        text, doc = self.check_matches_json("535 5.7.139")
+        self.assertEqual(text[0]["header"], "535 5.7.139: Microsoft 365: "
+                         "authentication unsuccessful")
+        self.assertEqual(doc["entries"][0]["kind"], "reply")
+        self.assertIn("Set-CASMailbox", text[0]["fix"])
+        for what in ("550 5.7.30", "535 5.7.3", "530 5.7.57", "534 5.7.9",
+                     "535 5.7.8", "454 4.7.0"):
+            doc = explain_json(what)
+            self.assertEqual(doc["entries"][0]["key"], what)
+        text, doc = self.check_matches_json("token")
+        self.assertEqual(text[0]["header"], "token: No bearer token")
+        self.assertIn("token_file", text[0]["fix"])
+        self.assertNotEqual(explain("535 5.7.99").returncode, 0)
+
     def test_error(self):
         text, doc = self.check_matches_json("timeout")
         self.assertEqual(text[0]["header"], "timeout: Timed out")

@@ -10,6 +10,11 @@ python3-aiosmtpd: run it with /usr/bin/python3.
         --user probe@example.test --password-file F [--mechanisms PLAIN]
     aiosmtpd_server.py --demo --port 2525 [--password-file F]
 
+With --token-file F, XOAUTH2 and OAUTHBEARER accept only the token that F
+holds at the moment of AUTH (the test rotates it by rewriting F), not the
+password file's content; OAUTHBEARER also checks the host and port of its
+GS2 header against --oauth-host and the bound port.
+
 The password is only ever read from a file. The server logs at INFO, where
 aiosmtpd 1.4 masks the argument of AUTH commands and does not log the 334
 continuation lines (its DEBUG level would log AUTH data: never enable it).
@@ -45,7 +50,7 @@ import script_server
 HERE = os.path.dirname(os.path.abspath(__file__))
 PYTHON = "/usr/bin/python3"
 BUILTIN_MECHANISMS = ("LOGIN", "PLAIN")
-EXTRA_MECHANISMS = ("CRAM-MD5", "XOAUTH2")
+EXTRA_MECHANISMS = ("CRAM-MD5", "XOAUTH2", "OAUTHBEARER")
 ALL_MECHANISMS = BUILTIN_MECHANISMS + EXTRA_MECHANISMS
 SERVER_HOSTNAME = "aiosmtpd.localhost"
 
@@ -71,9 +76,18 @@ class Handler:
     make_handler() picks only when those mechanisms are asked for.
     """
 
-    def __init__(self, user, password):
+    def __init__(self, user, password, token_file=None, oauth_host=None):
         self.user = user
         self.password = password
+        self.token_file = token_file
+        self.oauth_host = oauth_host
+
+    def current_token(self):
+        """The bearer token accepted now: --token-file's content at this
+        moment, else the password."""
+        if self.token_file:
+            return read_secret(self.token_file)
+        return self.password
 
     def check(self, login, password):
         return (hmac.compare_digest(login, self.user)
@@ -130,7 +144,8 @@ class XOAuth2Mixin:
                       if b"=" in part)
         token = fields.get(b"auth", b"")
         ok = (hmac.compare_digest(fields.get(b"user", b""), self.user)
-              and hmac.compare_digest(token, b"Bearer " + self.password))
+              and hmac.compare_digest(token,
+                                      b"Bearer " + self.current_token()))
         if ok:
             return AuthResult(success=True, handled=False)
         error = b'{"status":"401","schemes":"bearer"}'
@@ -139,15 +154,63 @@ class XOAuth2Mixin:
         return AuthResult(success=False, handled=False)
 
 
-def make_handler(user, password, mechanisms):
+class OAuthBearerMixin:
+    """OAUTHBEARER (RFC 7628): the GS2 header's authzid must be the user,
+    host and port those the client was told to use, and the token the
+    current one. A failure is RFC 7628 3.2.2's: a 334 with a base64 JSON
+    error (status invalid_token), then, after the client's %x01, 535."""
+
+    async def auth_OAUTHBEARER(self, server, args):
+        if len(args) != 2:
+            await server.push("501 5.5.4 OAUTHBEARER needs an initial "
+                              "response")
+            return AuthResult(success=False, handled=True)
+        try:
+            blob = base64.b64decode(args[1], validate=True)
+        except ValueError:
+            await server.push("501 5.5.2 Can't decode base64")
+            return AuthResult(success=False, handled=True)
+        gs2, _, rest = blob.partition(b"\x01")
+        parts = gs2.split(b",")
+        authzid = parts[1][2:] if len(parts) >= 2 and \
+            parts[1].startswith(b"a=") else b""
+        authzid = authzid.replace(b"=2C", b",").replace(b"=3D", b"=")
+        fields = dict(part.split(b"=", 1) for part in rest.split(b"\x01")
+                      if b"=" in part)
+        port = str(server.transport.get_extra_info("sockname")[1]).encode()
+        ok = (parts[0] == b"n"
+              and hmac.compare_digest(authzid, self.user)
+              and fields.get(b"port") == port
+              and (self.oauth_host is None
+                   or fields.get(b"host") == self.oauth_host.encode())
+              and hmac.compare_digest(fields.get(b"auth", b""),
+                                      b"Bearer " + self.current_token()))
+        if ok:
+            return AuthResult(success=True, handled=False)
+        error = (b'{"status":"invalid_token","scope":"smtp",'
+                 b'"openid-configuration":"https://localhost/.well-known/'
+                 b'openid-configuration"}')
+        answer = await server.challenge_auth(error)
+        if answer != b"\x01":
+            # RFC 7628 3.2.3: anything but %x01 is a protocol error.
+            if isinstance(answer, bytes):
+                await server.push("501 5.5.2 expected %x01")
+            return AuthResult(success=False, handled=True)
+        return AuthResult(success=False, handled=False)
+
+
+def make_handler(user, password, mechanisms, token_file=None,
+                 oauth_host=None):
     """A Handler with exactly the auth_* methods the mechanisms need."""
     bases = []
     if "CRAM-MD5" in mechanisms:
         bases.append(CramMd5Mixin)
     if "XOAUTH2" in mechanisms:
         bases.append(XOAuth2Mixin)
+    if "OAUTHBEARER" in mechanisms:
+        bases.append(OAuthBearerMixin)
     cls = type("TestHandler", tuple(bases) + (Handler,), {})
-    return cls(user.encode(), password)
+    return cls(user.encode(), password, token_file, oauth_host)
 
 
 def tls_context(cert, key):
@@ -170,7 +233,8 @@ class _Controller(Controller):
 
 
 def make_controller(port, tls, cert, key, user, password, mechanisms,
-                    auth_require_tls=True, host="127.0.0.1"):
+                    auth_require_tls=True, host="127.0.0.1", token_file=None,
+                    oauth_host=None):
     """Build (not start) an aiosmtpd Controller with the given behaviour.
 
     Implicit TLS forces auth_require_tls off: aiosmtpd only knows about TLS
@@ -181,7 +245,8 @@ def make_controller(port, tls, cert, key, user, password, mechanisms,
     unknown = set(mechanisms) - set(ALL_MECHANISMS)
     if unknown:
         raise ValueError("unsupported mechanisms: %s" % sorted(unknown))
-    handler = make_handler(user, password, mechanisms)
+    handler = make_handler(user, password, mechanisms, token_file,
+                           oauth_host)
     kwargs = dict(
         hostname=host,
         port=port,
@@ -231,6 +296,11 @@ def parse_args(argv):
     p.add_argument("--mechanisms", default="LOGIN PLAIN",
                    help="space or comma separated; of %s"
                    % " ".join(ALL_MECHANISMS))
+    p.add_argument("--token-file",
+                   help="XOAUTH2/OAUTHBEARER accept only its content, read "
+                   "at each AUTH")
+    p.add_argument("--oauth-host",
+                   help="the host OAUTHBEARER's GS2 header must name")
     p.add_argument("--ready-file")
     p.add_argument("--demo", action="store_true",
                    help="STARTTLS, self-signed cert, user %s" % DEMO_USER)
@@ -280,7 +350,8 @@ def main(argv):
         controller = make_controller(
             args.port, args.tls, args.cert, args.key, args.user,
             read_secret(args.password_file), args.mechanisms,
-            auth_require_tls=args.auth_require_tls == "yes", host=args.host)
+            auth_require_tls=args.auth_require_tls == "yes", host=args.host,
+            token_file=args.token_file, oauth_host=args.oauth_host)
         controller.start()
         port = bound_port(controller)
         log.info("listening on %s:%d tls=%s mechanisms=%s", args.host, port,
@@ -314,7 +385,8 @@ class AiosmtpdProcess(script_server.ScriptServer):
     def __init__(self, port, password_file, tls="none", cert=None,
                  key=None, user="probe@example.test",
                  mechanisms=BUILTIN_MECHANISMS, auth_require_tls=True,
-                 workdir=None, start_timeout=10.0, host="127.0.0.1"):
+                 workdir=None, start_timeout=10.0, host="127.0.0.1",
+                 token_file=None, oauth_host=None):
         self.port = port
         self.host = host
         self.tls = tls
@@ -332,6 +404,10 @@ class AiosmtpdProcess(script_server.ScriptServer):
                 "--ready-file", ready_file]
         if tls != "none":
             argv += ["--cert", cert, "--key", key]
+        if token_file:
+            argv += ["--token-file", token_file]
+        if oauth_host:
+            argv += ["--oauth-host", oauth_host]
         super().__init__(argv, workdir, ready_file,
                          os.path.join(workdir, "aiosmtpd-%d.log" % port),
                          start_timeout, owns_workdir)

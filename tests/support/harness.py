@@ -635,6 +635,18 @@ def secret_forms(user, password):
     return sorted(forms)
 
 
+def token_forms(user, token, host="localhost", port=None):
+    """secret_forms() of a bearer token, plus its OAUTHBEARER initial
+    response (with the GS2 header's host and port) in base64."""
+    forms = set(secret_forms(user, token))
+    t = token.encode()
+    ir = (b"n,a=" + user.encode() + b",\x01host=" + host.encode() +
+          b"\x01port=" + str(port or 0).encode() + b"\x01auth=Bearer " + t +
+          b"\x01\x01")
+    forms.add(_b64(ir))
+    return sorted(forms)
+
+
 def assert_no_secret(test, forms, outputs):
     """Fails `test` when any of `forms` is in any value of `outputs` (a
     dict: where -> text); the message names the form's index and where,

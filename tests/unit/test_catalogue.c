@@ -271,6 +271,9 @@ static void test_lookup(void **state)
         {"starttls_unavailable", "starttls_unavailable"},
         {"certificate", "certificate"},
         {"probe_failed", "probe_failed"},
+        {"token", "token"},
+        {"535 5.7.139", "535 5.7.139"},
+        {"530 5.7.57", "530 5.7.57"},
     };
     for (size_t i = 0; i < sizeof(one) / sizeof(one[0]); i++) {
         n = lookup(one[i].what, out);
@@ -280,10 +283,11 @@ static void test_lookup(void **state)
     }
 
     /* Unknown: nothing. */
-    const char *unknown[] = {"999",      "199",         "600",  "5040",
-                             "50",       "foo",         "",     "none",
-                             "5.9.9",    "535@nowhere", "535@", "@auth",
-                             "abc@auth", "5.7.8@auth",  " 504", "504 "};
+    const char *unknown[] = {"999",        "199",         "600",  "5040",
+                             "50",         "foo",         "",     "none",
+                             "5.9.9",      "535@nowhere", "535@", "@auth",
+                             "abc@auth",   "5.7.8@auth",  " 504", "504 ",
+                             "535 5.7.99", "535 x"};
     for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
         n = lookup(unknown[i], out);
         if (n != 0)
@@ -291,6 +295,52 @@ static void test_lookup(void **state)
     }
     assert_int_equal(catalogue_lookup(NULL, out, 8), 0);
     assert_int_equal(catalogue_lookup("504", out, 0), 0);
+}
+
+/* A provider's pair before the code's entry; a pair that other servers
+ * send too only with the provider's words. */
+static void test_reply_pairs(void **state)
+{
+    (void)state;
+    static const struct {
+        int code;
+        const char *enhanced, *text, *key;
+    } cases[] = {
+        {535, "5.7.139",
+         "Authentication unsuccessful, SmtpClientAuthentication is disabled "
+         "for the Tenant.",
+         "535 5.7.139"},
+        {535, "5.7.139", "", "535 5.7.139"},
+        {550, "5.7.30",
+         "Basic authentication is not supported for Client "
+         "Submission.",
+         "550 5.7.30"},
+        {535, "5.7.3", "Authentication unsuccessful", "535 5.7.3"},
+        {530, "5.7.57", "Client not authenticated to send mail.",
+         "530 5.7.57"},
+        {535, "5.7.8", "Username and Password not accepted. For more",
+         "535 5.7.8"},
+        /* Postfix's and aiosmtpd's 535 5.7.8 are not Gmail's. */
+        {535, "5.7.8", "Error: authentication failed: authentication failure",
+         "535@auth"},
+        {535, "5.7.8", "Authentication credentials invalid", "535@auth"},
+        {534, "5.7.9", "Application-specific password required. Learn more",
+         "534 5.7.9"},
+        {534, "5.7.9", "Authentication mechanism is too weak", "534@auth"},
+        {454, "4.7.0", "Too many login attempts, please try again later.",
+         "454 4.7.0"},
+        {454, "4.7.0", "Temporary authentication failure", "454@auth"},
+        {535, "", "anything", "535@auth"},
+        {535, NULL, NULL, "535@auth"},
+        {535, "5.7.99", "", "535@auth"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const struct catalogue_entry *e = catalogue_reply(
+            PROBE_STAGE_AUTH, cases[i].code, cases[i].enhanced, cases[i].text);
+        assert_non_null(e);
+        if (strcmp(e->key, cases[i].key) != 0)
+            fail_msg("case %zu: %s, want %s", i, e->key, cases[i].key);
+    }
 }
 
 int main(void)
@@ -302,6 +352,7 @@ int main(void)
         cmocka_unit_test(test_rfc_codes_have_own_entries),
         cmocka_unit_test(test_enhanced),
         cmocka_unit_test(test_lookup),
+        cmocka_unit_test(test_reply_pairs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

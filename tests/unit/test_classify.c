@@ -148,7 +148,7 @@ static void test_every_code_is_classified(void **state)
 }
 
 static const char *const want_stages[] = {
-    "connect", "greeting", "ehlo", "starttls", "tls", "auth", "quit",
+    "connect", "greeting", "ehlo", "starttls", "tls", "auth", "quit", "token",
 };
 static const char *const want_errors[] = {
     "none",

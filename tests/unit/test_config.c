@@ -1116,7 +1116,7 @@ static const struct error_case error_cases[] = {
      false,
      1,
      {"t.ini:3: mechanisms: unknown mechanism \"DIGEST-MD5\"; supported: "
-      "PLAIN, LOGIN, CRAM-MD5, XOAUTH2"}},
+      "PLAIN, LOGIN, CRAM-MD5, XOAUTH2, OAUTHBEARER"}},
     {"[target \"a\"]\nhost = a\nmechanisms = PLAIN,plain\nusername = u\n"
      "password_env = CONFIG_TEST_PW2\n",
      false,
@@ -1127,13 +1127,61 @@ static const struct error_case error_cases[] = {
      2,
      {"t.ini:1: username: required when mechanisms is set",
       "t.ini:1: mechanisms: a secret is required: set password_file, "
-      "password_env or password"}},
+      "password_env, password, token_file or token_url"}},
     {"[target \"a\"]\nhost = a\nmechanisms = LOGIN\nusername = u\n"
      "password_env = CONFIG_TEST_PW2\npassword = x\n",
      false,
      1,
-     {"t.ini:1: password: set only one of password_file, password_env and "
-      "password"}},
+     {"t.ini:1: password: set only one of password_file, password_env, "
+      "password, token_file and token_url"}},
+    /* token_file: a bearer token, for the OAuth mechanisms only. */
+    {"[target \"a\"]\nhost = a\nmechanisms = XOAUTH2 PLAIN\nusername = u\n"
+     "token_file = /nonexistent/token\n",
+     false,
+     1,
+     {"t.ini:5: token_file: a bearer token is for XOAUTH2 and OAUTHBEARER "
+      "only, not PLAIN"}},
+    {"[target \"a\"]\nhost = a\nmechanisms = OAUTHBEARER\nusername = u\n"
+     "token_file = /nonexistent/token\npassword_env = CONFIG_TEST_PW2\n",
+     false,
+     1,
+     {"t.ini:1: token_file: set only one of password_file, password_env, "
+      "password, token_file and token_url"}},
+    /* token_url: the agent's OAuth2 client. */
+    {"[target \"a\"]\nhost = a\nmechanisms = XOAUTH2\nusername = u\n"
+     "token_url = http://login.example/token\n",
+     false,
+     1,
+     {"t.ini:5: token_url: must be an https:// URL of at most 512 "
+      "characters"}},
+    {"[target \"a\"]\nhost = a\nmechanisms = XOAUTH2\nusername = u\n"
+     "token_url = https://login.example/token\n",
+     false,
+     3,
+     {"t.ini:5: client_id: required with token_url",
+      "t.ini:5: client_secret_file: required with token_url for the "
+      "client_credentials grant (or set refresh_token_file for the "
+      "refresh_token grant)",
+      "t.ini:5: scope: required with token_url for the client_credentials "
+      "grant"}},
+    {"[target \"a\"]\nhost = a\nmechanisms = XOAUTH2\nusername = u\n"
+     "client_id = x\nscope = s\npassword_env = CONFIG_TEST_PW2\n",
+     false,
+     2,
+     {"t.ini:5: client_id: only with token_url (the agent's OAuth2 client)",
+      "t.ini:6: scope: only with token_url (the agent's OAuth2 client)"}},
+    {"[target \"a\"]\nhost = a\nmechanisms = LOGIN\nusername = u\n"
+     "token_url = https://login.example/token\nclient_id = x\n"
+     "refresh_token_file = /nonexistent/rt\n",
+     false,
+     1,
+     {"t.ini:5: token_url: a bearer token is for XOAUTH2 and OAUTHBEARER "
+      "only, not LOGIN"}},
+    {"[target \"a\"]\nhost = a\nmechanisms = OAUTHBEARER\nusername = u\n"
+     "token_file = /dev/null\n",
+     false,
+     1,
+     {"t.ini:5: token_file: /dev/null is not a regular file"}},
     {"[target \"a\"]\nhost = a\ntls = none\nmechanisms = LOGIN\nusername = u\n"
      "password_env = CONFIG_TEST_PW2\n",
      false,
@@ -1244,7 +1292,7 @@ static const struct error_case error_cases[] = {
      2,
      {"t.ini:1: username: required when mechanisms is set",
       "t.ini:1: mechanisms: a secret is required: set password_file, "
-      "password_env or password"}},
+      "password_env, password, token_file or token_url"}},
     {"[module \"m\"]\nallowed_targets = a.example.com\nip_family = ipv4\n"
      "source_address = ::1\n",
      true,
@@ -1299,7 +1347,7 @@ static void test_multiple_errors(void **state)
         ":8: port: must be a whole number from 1 to 65535, not \"0\"",
         ":9: tls: must be starttls, implicit or none, not \"startls\"",
         ":10: mechanisms: unknown mechanism \"DIGEST-MD5\"; supported: PLAIN, "
-        "LOGIN, CRAM-MD5, XOAUTH2",
+        "LOGIN, CRAM-MD5, XOAUTH2, OAUTHBEARER",
         ":12: [target \"mx1\"]: duplicate target (first on line 7)",
         ":15: [target \"bad name\"]: target name must be 1 to 64 characters "
         "of A-Z a-z 0-9 _ . : -",
@@ -1307,7 +1355,7 @@ static void test_multiple_errors(void **state)
         ":7: host: missing; every target needs a host",
         ":7: username: required when mechanisms is set",
         ":7: mechanisms: a secret is required: set password_file, "
-        "password_env or password",
+        "password_env, password, token_file or token_url",
     };
     size_t n = sizeof(lines) / sizeof(lines[0]);
     for (size_t i = 0; i < n; i++) {

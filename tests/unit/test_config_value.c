@@ -316,7 +316,7 @@ static void test_mechs(void **state)
     /* The list in messages: today's, and every name sasl has. */
     char names[128];
     assert_string_equal(config_mech_names(names, sizeof(names)),
-                        "PLAIN, LOGIN, CRAM-MD5, XOAUTH2");
+                        "PLAIN, LOGIN, CRAM-MD5, XOAUTH2, OAUTHBEARER");
     for (int i = 0; i < SASL_MECH_COUNT; i++)
         assert_non_null(strstr(names, sasl_mech_name((enum sasl_mech)i)));
     /* Too little room: whole names only, never a cut one. */

@@ -159,6 +159,7 @@ static void test_out_of_descriptors_is_the_agents_fault(void **state)
 struct tiny_server {
     int lfd;
     pthread_t thread;
+    char auth_line[256]; /* the AUTH command it got, CR cut */
 };
 
 static void send_all(int fd, const char *s)
@@ -196,6 +197,8 @@ static void *tiny_server_main(void *arg)
         if (strncmp(line, "EHLO", 4) == 0) {
             send_all(fd, "250-tiny\r\n250 AUTH PLAIN\r\n");
         } else if (strncmp(line, "AUTH", 4) == 0) {
+            snprintf(ts->auth_line, sizeof(ts->auth_line), "%.*s",
+                     (int)strcspn(line, "\r"), line);
             send_all(fd, "535 5.7.8 no\r\n");
         } else if (strncmp(line, "QUIT", 4) == 0) {
             send_all(fd, "221 bye\r\n");
@@ -299,7 +302,7 @@ static void test_auth_is_traced_without_the_secret(void **state)
 {
     (void)state;
     static char password[] = "tr4ce-Secret-pw";
-    struct tiny_server ts;
+    struct tiny_server ts = {0};
     struct target_config t = target_at(tiny_server_start(&ts));
     t.name = "trace";
     t.username = "monitor";
@@ -324,6 +327,9 @@ static void test_auth_is_traced_without_the_secret(void **state)
     /* base64("\0monitor\0tr4ce-Secret-pw") */
     assert_null(strstr(log, password));
     assert_null(strstr(log, "AG1vbml0b3IAdHI0Y2UtU2VjcmV0LXB3"));
+    /* ... and yet it went to the server, whole. */
+    assert_string_equal(ts.auth_line,
+                        "AUTH PLAIN AG1vbml0b3IAdHI0Y2UtU2VjcmV0LXB3");
     free(log);
 }
 
@@ -392,6 +398,38 @@ static void test_probes_reuse_their_memory(void **state)
     prober_free(pr);
 }
 
+/* token_file that cannot be read: stage token, and no connection at
+ * all (the listener would take one); the result says so, not connect. */
+static void test_token_file_missing_is_stage_token(void **state)
+{
+    (void)state;
+    int port = 0;
+    int fd = listener(&port);
+    struct target_config t = target_at(port);
+    enum sasl_mech mech = SASL_MECH_XOAUTH2;
+    t.mechs[0] = mech;
+    t.n_mechs = 1;
+    t.username = "u@example.com";
+    t.token_file = "/nonexistent/smtp-health-agent-test.token";
+    struct outcome o = {0};
+    struct prober *pr = prober_new(on_done, &o);
+    assert_non_null(pr);
+    assert_int_equal(prober_start(pr, &t, 1), 0);
+    run_until_done(pr, &o);
+    assert_false(o.res.success);
+    assert_int_equal(o.res.fault, PROBE_FAULT_NONE);
+    assert_int_equal(o.res.stage, PROBE_STAGE_TOKEN);
+    assert_int_equal(o.res.error, PROBE_ERROR_NONE);
+    assert_string_equal(o.res.detail,
+                        "token: cannot read "
+                        "/nonexistent/smtp-health-agent-test.token: No such "
+                        "file or directory");
+    assert_string_equal(o.res.address, "");
+    assert_false(o.res.auth[0].attempted);
+    prober_free(pr);
+    close(fd);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -401,6 +439,7 @@ int main(void)
         cmocka_unit_test(test_every_state_change_is_traced),
         cmocka_unit_test(test_auth_is_traced_without_the_secret),
         cmocka_unit_test(test_out_of_descriptors_is_the_agents_fault),
+        cmocka_unit_test(test_token_file_missing_is_stage_token),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

@@ -89,6 +89,20 @@ static void test_for_result(void **state)
     auth_reply(&r, SASL_MECH_PLAIN, true, 535, "5.7.8", "bad");
     assert_string_equal(report_entry(&r)->key, "535@auth");
 
+    /* A provider's pair has its own entry. */
+    r = base_result();
+    with_starttls(&r, (const char *const[]){"XOAUTH2"}, 1);
+    auth_reply(&r, SASL_MECH_XOAUTH2, true, 535, "5.7.139",
+               "Authentication unsuccessful, basic authentication is "
+               "disabled.");
+    assert_string_equal(report_entry(&r)->key, "535 5.7.139");
+
+    /* No token: stage token's entry. */
+    r = base_result();
+    r.success = false;
+    r.stage = PROBE_STAGE_TOKEN;
+    assert_string_equal(report_entry(&r)->key, "token");
+
     /* Postfix's 535 to a mechanism it does not offer: the mechanism's
      * entry, not the password's, whatever the case of the text. */
     r = base_result();
@@ -380,6 +394,23 @@ static void test_note_copies_no_server_text(void **state)
     assert_non_null(strstr(buf, "reload")); /* PLAIN's 535 is a password */
 }
 
+static void test_note_oauth_status(void **state)
+{
+    (void)state;
+    char buf[1024];
+    struct probe_result r = base_result();
+    with_starttls(&r, (const char *const[]){"OAUTHBEARER"}, 1);
+    auth_reply(&r, SASL_MECH_OAUTHBEARER, true, 535, "5.7.8", "no");
+    note_of(&r, buf, sizeof(buf));
+    assert_null(strstr(buf, "OAuth error"));
+    snprintf(r.auth[0].oauth_status, sizeof(r.auth[0].oauth_status), "%s",
+             "invalid_token");
+    note_of(&r, buf, sizeof(buf));
+    assert_non_null(strstr(buf,
+                           "OAUTHBEARER token with an OAuth error of status "
+                           "invalid_token"));
+}
+
 static void test_note_small_buffers(void **state)
 {
     (void)state;
@@ -530,6 +561,7 @@ int main(void)
         cmocka_unit_test(test_note_withheld),
         cmocka_unit_test(test_note_cancelled),
         cmocka_unit_test(test_note_copies_no_server_text),
+        cmocka_unit_test(test_note_oauth_status),
         cmocka_unit_test(test_note_small_buffers),
         cmocka_unit_test(test_report_make),
     };

@@ -40,6 +40,7 @@ static const struct mech_case mech_cases[] = {
     {"cram-md5", 0, SASL_MECH_CRAM_MD5},
     {"CRAM-MD5", 0, SASL_MECH_CRAM_MD5},
     {"xoauth2", 0, SASL_MECH_XOAUTH2},
+    {"OAuthBearer", 0, SASL_MECH_OAUTHBEARER},
     {"CRAM-MD6", -1, SASL_MECH_COUNT},
     {"CRAM", -1, SASL_MECH_COUNT},
     {"PLAIN ", -1, SASL_MECH_COUNT},
@@ -357,6 +358,18 @@ static void test_cram_md5_client(void **state)
     buf_wipe(&out);
 }
 
+/* Decodes "AUTH <MECH> <ir>\r\n"'s initial response. */
+static void decode_ir(const struct buf *cmd, const char *prefix,
+                      struct buf *raw)
+{
+    size_t pl = strlen(prefix);
+    assert_true(cmd->len > pl + 2);
+    assert_memory_equal(cmd->data, prefix, pl);
+    assert_memory_equal(cmd->data + cmd->len - 2, "\r\n", 2);
+    assert_int_equal(
+        sasl_base64_decode(cmd->data + pl, cmd->len - pl - 2, raw), 0);
+}
+
 static void test_xoauth2(void **state)
 {
     (void)state;
@@ -382,6 +395,8 @@ static void test_xoauth2(void **state)
                          &out),
         0);
     assert_string_equal(buf_str(&out), "\r\n");
+    /* Its status is kept for the note. */
+    assert_string_equal(sasl_client_oauth_status(c), "401");
     buf_reset(&out);
     assert_int_equal(sasl_client_step(c, "", &out), -1);
     assert_int_equal(out.len, 0);
@@ -389,16 +404,89 @@ static void test_xoauth2(void **state)
     sasl_client_free(c);
 }
 
-/* Decodes "AUTH <MECH> <ir>\r\n"'s initial response. */
-static void decode_ir(const struct buf *cmd, const char *prefix,
-                      struct buf *raw)
+static void test_oauthbearer(void **state)
 {
-    size_t pl = strlen(prefix);
-    assert_true(cmd->len > pl + 2);
-    assert_memory_equal(cmd->data, prefix, pl);
-    assert_memory_equal(cmd->data + cmd->len - 2, "\r\n", 2);
+    (void)state;
+    /* RFC 7628 section 4.1's example, at port 587. */
+    struct sasl_client *c =
+        client(SASL_MECH_OAUTHBEARER, "user@example.com",
+               "vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==");
+    assert_int_equal(sasl_client_set_server(c, "server.example.com", 587), 0);
+    struct buf out, raw;
+    buf_init(&out, 0);
+    buf_init(&raw, 0);
+    assert_int_equal(sasl_client_start(c, &out), 0);
+    decode_ir(&out, "AUTH OAUTHBEARER ", &raw);
+    static const char want[] =
+        "n,a=user@example.com,\x01host=server.example.com\x01port=587\x01"
+        "auth=Bearer vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==\x01\x01";
+    assert_int_equal(raw.len, LEN(want));
+    assert_memory_equal(raw.data, want, LEN(want));
+    assert_string_equal(sasl_client_oauth_status(c), "");
+    buf_reset(&out);
+    /* RFC 7628 section 4.3's error; the answer is base64 of %x01. */
     assert_int_equal(
-        sasl_base64_decode(cmd->data + pl, cmd->len - pl - 2, raw), 0);
+        sasl_client_step(
+            c,
+            "eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIiwic2NvcGUiOiJleGFtcGxlX3Njb3Bl"
+            "Iiwib3BlbmlkLWNvbmZpZ3VyYXRpb24iOiJodHRwczovL2V4YW1wbGUuY29tLy53"
+            "ZWxsLWtub3duL29wZW5pZC1jb25maWd1cmF0aW9uIn0=",
+            &out),
+        0);
+    assert_string_equal(buf_str(&out), "AQ==\r\n");
+    assert_string_equal(sasl_client_oauth_status(c), "invalid_token");
+    buf_reset(&out);
+    assert_int_equal(sasl_client_step(c, "AQ==", &out), -1);
+    assert_int_equal(sasl_client_step_error(c), SASL_STEP_NO_STEP_LEFT);
+    buf_wipe(&out);
+    buf_wipe(&raw);
+    sasl_client_free(c);
+
+    /* RFC 5801: "," and "=" in the user name are escaped. */
+    c = client(SASL_MECH_OAUTHBEARER, "a,b=c", "tok");
+    assert_int_equal(sasl_client_set_server(c, "h", 25), 0);
+    buf_init(&out, 0);
+    buf_init(&raw, 0);
+    assert_int_equal(sasl_client_start(c, &out), 0);
+    decode_ir(&out, "AUTH OAUTHBEARER ", &raw);
+    static const char want2[] = "n,a=a=2Cb=3Dc,\x01host=h\x01port=25\x01"
+                                "auth=Bearer tok\x01\x01";
+    assert_int_equal(raw.len, LEN(want2));
+    assert_memory_equal(raw.data, want2, LEN(want2));
+    buf_wipe(&out);
+    buf_wipe(&raw);
+    sasl_client_free(c);
+}
+
+/* The error's status as kept: a number, or nothing when it is not a
+ * short word; the exchange is answered all the same. */
+static void test_oauth_status(void **state)
+{
+    (void)state;
+    static const struct {
+        enum sasl_mech mech;
+        const char *challenge, *status, *answer;
+    } cases[] = {
+        {SASL_MECH_XOAUTH2, "eyJzdGF0dXMiOjQwMX0=", "401", "\r\n"},
+        {SASL_MECH_OAUTHBEARER, "eyJzdGF0dXMiOjQwMX0=", "401", "AQ==\r\n"},
+        {SASL_MECH_XOAUTH2, "eyJzdGF0dXMiOiJhIGIifQ==", "", "\r\n"},
+        {SASL_MECH_XOAUTH2, "WzFd", "", "\r\n"},
+        {SASL_MECH_OAUTHBEARER, "not base64!", "", "AQ==\r\n"},
+        {SASL_MECH_OAUTHBEARER, "", "", "AQ==\r\n"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        struct sasl_client *c = client(cases[i].mech, "u", "t");
+        struct buf out;
+        buf_init(&out, 0);
+        assert_int_equal(sasl_client_step(c, cases[i].challenge, &out), 0);
+        assert_string_equal(buf_str(&out), cases[i].answer);
+        assert_string_equal(sasl_client_oauth_status(c), cases[i].status);
+        buf_wipe(&out);
+        sasl_client_free(c);
+    }
+    assert_true(sasl_mech_is_oauth(SASL_MECH_XOAUTH2));
+    assert_true(sasl_mech_is_oauth(SASL_MECH_OAUTHBEARER));
+    assert_false(sasl_mech_is_oauth(SASL_MECH_PLAIN));
 }
 
 static void test_long_credentials(void **state)
@@ -529,6 +617,8 @@ int main(void)
         cmocka_unit_test(test_login),
         cmocka_unit_test(test_cram_md5_client),
         cmocka_unit_test(test_xoauth2),
+        cmocka_unit_test(test_oauthbearer),
+        cmocka_unit_test(test_oauth_status),
         cmocka_unit_test(test_long_credentials),
         cmocka_unit_test(test_binary_secret),
         cmocka_unit_test(test_new_and_free),
