@@ -142,6 +142,13 @@ static void result_auth_mixed(struct probe_result *r)
     snprintf(r->tls.version, sizeof r->tls.version, "TLSv1.3");
     snprintf(r->tls.cipher, sizeof r->tls.cipher, "TLS_AES_256_GCM_SHA384");
     r->tls.not_after = 1900000000;
+    r->tls.verified_not_after = 1950000000;
+    r->tls.leaf_not_after = 2000000000;
+    r->tls.leaf_not_before = 1700000000;
+    snprintf(r->tls.subject, sizeof r->tls.subject, "CN=mx.example");
+    snprintf(r->tls.issuer, sizeof r->tls.issuer, "CN=CA,O=Ex");
+    snprintf(r->tls.serial, sizeof r->tls.serial, "1000");
+    r->tls.leaf_sha256[0] = 0xab;
     r->tls.valid = true;
     r->n_auth = 2;
     r->auth[0].mech = SASL_MECH_PLAIN;
@@ -891,6 +898,10 @@ static void test_family_order_and_promtool(void **state)
         "smtp_max_message_size_bytes gauge",
         "smtp_tls_info gauge",
         "smtp_tls_cert_expiry_timestamp_seconds gauge",
+        "smtp_tls_verified_chain_expiry_timestamp_seconds gauge",
+        "smtp_tls_leaf_cert_not_after_timestamp_seconds gauge",
+        "smtp_tls_leaf_cert_not_before_timestamp_seconds gauge",
+        "smtp_tls_cert_info gauge",
         "smtp_tls_cert_valid gauge",
         "smtp_probe_last_run_timestamp_seconds gauge",
         "smtp_target_info gauge",
@@ -1530,6 +1541,13 @@ static void result_good(struct probe_result *r, const char *target,
     snprintf(r->tls.version, sizeof r->tls.version, "TLSv1.3");
     snprintf(r->tls.cipher, sizeof r->tls.cipher, "TLS_AES_256_GCM_SHA384");
     r->tls.not_after = 1900000000;
+    r->tls.verified_not_after = 1950000000;
+    r->tls.leaf_not_after = 2000000000;
+    r->tls.leaf_not_before = 1700000000;
+    snprintf(r->tls.subject, sizeof r->tls.subject, "CN=mx.example");
+    snprintf(r->tls.issuer, sizeof r->tls.issuer, "CN=CA,O=Ex");
+    snprintf(r->tls.serial, sizeof r->tls.serial, "1000");
+    r->tls.leaf_sha256[31] = 1;
     r->tls.valid = true;
     r->n_auth = n_mechs;
     for (size_t i = 0; i < n_mechs; i++) {
@@ -1637,7 +1655,8 @@ static void test_first_probe_allocates_nothing(void **state)
  * 3, phases 6 (resolve, connect, banner, ehlo, starttls, auth), IP
  * protocol 1, probes 1, errors starttls_unavailable 1, replies 5, AUTH
  * results 4, advertised PLAIN 1, size 1, TLS info/expiry/valid 3, last
- * run 1, target info 1 = 29.
+ * run 1, target info 1 = 29; and issue 14's verified chain's expiry and
+ * the leaf's notAfter and notBefore 3 = 32 (22 + 3 = 25 EHLO-only).
  */
 static void test_series_per_option(void **state)
 {
@@ -1646,16 +1665,18 @@ static void test_series_per_option(void **state)
         unsigned extra;
         size_t auth, ehlo;
     } cases[] = {
-        {0, 29, 22},
+        {0, 32, 25},
         /* 13 more buckets */
-        {EXTRA(DURATION_BUCKETS), 42, 35},
+        {EXTRA(DURATION_BUCKETS), 45, 38},
         /* 5 keywords, and LOGIN and CRAM-MD5 (all 3 for EHLO-only) */
-        {EXTRA(EHLO_EXTENSIONS), 36, 30},
+        {EXTRA(EHLO_EXTENSIONS), 39, 33},
         /* one per stage with a reply: 5, and 4 without AUTH */
-        {EXTRA(LAST_REPLY_CODES), 34, 26},
+        {EXTRA(LAST_REPLY_CODES), 37, 29},
         /* 7 stages, the 7 other errors, skips of reason running */
-        {EXTRA(ZERO_SERIES), 44, 37},
-        {ALL_EXTRA, 69, 62},
+        {EXTRA(ZERO_SERIES), 47, 40},
+        /* smtp_tls_cert_info */
+        {EXTRA(CERT_INFO), 33, 26},
+        {ALL_EXTRA, 73, 66},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         struct metrics *m = budget_store(cases[i].extra);
