@@ -546,7 +546,15 @@ void metrics_record(struct metrics *m, const struct probe_result *r,
         t->tls.verified_not_after = r->tls.verified_not_after;
         t->tls.leaf_not_after = r->tls.leaf_not_after;
         t->tls.leaf_not_before = r->tls.leaf_not_before;
-        keep_cert_info(t, &r->tls);
+        /* Only where it is shown: every other target keeps no text
+         * (a reload that turns cert_info on shows it from the next
+         * probe). */
+        if (t->extra & CONFIG_EXTRA_BIT(CONFIG_EXTRA_CERT_INFO)) {
+            keep_cert_info(t, &r->tls);
+        } else {
+            free(t->tls.cert_info);
+            t->tls.cert_info = NULL;
+        }
         memcpy(t->tls.version, r->tls.version, sizeof(t->tls.version));
         memcpy(t->tls.cipher, r->tls.cipher, sizeof(t->tls.cipher));
     }

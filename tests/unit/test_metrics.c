@@ -1648,6 +1648,99 @@ static void test_first_probe_allocates_nothing(void **state)
     metrics_free(m);
 }
 
+/* The lines of name in text, each with its newline, in one string. */
+static char *lines_of(const char *text, const char *name)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    size_t n = strlen(name);
+    for (const char *p = text; p && *p;) {
+        const char *end = strchr(p, '\n');
+        size_t len = end ? (size_t)(end - p) + 1 : strlen(p);
+        if (strncmp(p, name, n) == 0 && (p[n] == '{' || p[n] == ' '))
+            assert_int_equal(buf_append(&b, p, len), 0);
+        p += len;
+    }
+    return buf_take(&b);
+}
+
+/*
+ * Issue 14: the verified chain's expiry and the leaf's dates by default;
+ * smtp_tls_cert_info only with cert_info, its text escaped, following a
+ * renewal (in the same block when it fits) and never kept for a target
+ * that does not show it.
+ */
+static void test_cert_facts(void **state)
+{
+    (void)state;
+    struct metrics *m = budget_targets(EXTRA(CERT_INFO));
+    struct probe_result *r = calloc(1, sizeof(*r));
+    assert_non_null(r);
+    result_good(r, "auth", budget_mechs, 1);
+    snprintf(r->tls.subject, sizeof r->tls.subject, "CN=mx \"q\"\\");
+    record(m, r);
+    char *text = render(m);
+    char *got = lines_of(text, "smtp_tls_verified_chain_expiry_timestamp_"
+                               "seconds");
+    assert_string_equal(got, "smtp_tls_verified_chain_expiry_timestamp_"
+                             "seconds{target=\"auth\"} 1950000000\n");
+    free(got);
+    got = lines_of(text, "smtp_tls_leaf_cert_not_after_timestamp_seconds");
+    assert_string_equal(got, "smtp_tls_leaf_cert_not_after_timestamp_"
+                             "seconds{target=\"auth\"} 2000000000\n");
+    free(got);
+    got = lines_of(text, "smtp_tls_leaf_cert_not_before_timestamp_seconds");
+    assert_string_equal(got, "smtp_tls_leaf_cert_not_before_timestamp_"
+                             "seconds{target=\"auth\"} 1700000000\n");
+    free(got);
+    got = lines_of(text, "smtp_tls_cert_info");
+    assert_string_equal(
+        got, "smtp_tls_cert_info{target=\"auth\",fingerprint_sha256=\""
+             "0000000000000000000000000000000000000000000000000000000000000001"
+             "\",subject=\"CN=mx \\\"q\\\"\\\\\",issuer=\"CN=CA,O=Ex\","
+             "serial=\"1000\"} 1\n");
+    free(got);
+    free(text);
+
+    /* A renewal: a new serial and fingerprint, the same length. */
+    struct mtarget *mt = metrics_find_target(m->targets, m->n_targets, "auth");
+    const char *block = mt->tls.cert_info;
+    r->tls.leaf_sha256[31] = 2;
+    snprintf(r->tls.serial, sizeof r->tls.serial, "1001");
+    record(m, r);
+    assert_ptr_equal(mt->tls.cert_info, block);
+    text = render(m);
+    got = lines_of(text, "smtp_tls_cert_info");
+    assert_non_null(strstr(got, "0002\",subject="));
+    assert_non_null(strstr(got, "serial=\"1001\"} 1\n"));
+    assert_null(strstr(got, "1000"));
+    free(got);
+    free(text);
+
+    /* A chain that did not verify: no verified figure at all. */
+    r->tls.verified_not_after = 0;
+    r->tls.valid = false;
+    record(m, r);
+    text = render(m);
+    assert_null(strstr(text, "smtp_tls_verified_chain_expiry"));
+    assert_non_null(strstr(text, "smtp_tls_cert_expiry_timestamp_seconds{"));
+    free(text);
+    metrics_free(m);
+
+    /* Without cert_info: no series, no text kept. */
+    m = budget_targets(0);
+    result_good(r, "auth", budget_mechs, 1);
+    record(m, r);
+    mt = metrics_find_target(m->targets, m->n_targets, "auth");
+    assert_null(mt->tls.cert_info);
+    text = render(m);
+    assert_null(strstr(text, "smtp_tls_cert_info"));
+    assert_non_null(strstr(text, "smtp_tls_verified_chain_expiry"));
+    free(text);
+    metrics_free(m);
+    free(r);
+}
+
 /*
  * Exact series per target for each option (README's "Metrics" counts
  * come from a real Postfix; this shape has 5 EHLO keywords, not 10).
@@ -1956,6 +2049,7 @@ int main(void)
         cmocka_unit_test(test_render_in_chunks),
         cmocka_unit_test(test_render_chunks_during_reloads),
         cmocka_unit_test(test_series_per_option),
+        cmocka_unit_test(test_cert_facts),
         cmocka_unit_test(test_first_probe_allocates_nothing),
         cmocka_unit_test(test_default_series),
         cmocka_unit_test(test_extra_by_reload),
