@@ -309,12 +309,16 @@ void probe_tls_merge(struct probe *p, int mech, const struct tls_facts *f)
     }
     if (f->not_after && (!r->tls.not_after || f->not_after < r->tls.not_after))
         r->tls.not_after = f->not_after;
-    /* The same rule for the verified chains and the leaves: the worst
-     * date of any session (the earliest end, the latest start); the
-     * identity (subject, issuer, serial, fingerprint) the first's. */
-    if (f->verified_not_after &&
-        (!r->tls.verified_not_after ||
-         f->verified_not_after < r->tls.verified_not_after))
+    /* The verified chains' earliest notAfter only while every session's
+     * chain verified, as valid: one backend whose chain does not leaves
+     * no verified figure, and the alerts fall back to the presented
+     * chains' (which hold that backend's expired certificate). The
+     * leaves: the worst date of any session (the earliest end, the
+     * latest start); the identity (subject, issuer, serial, fingerprint)
+     * the first's. */
+    if (!f->chain_ok || !r->tls.chain_ok)
+        r->tls.verified_not_after = 0;
+    else if (f->verified_not_after < r->tls.verified_not_after)
         r->tls.verified_not_after = f->verified_not_after;
     if (f->leaf_not_after &&
         (!r->tls.leaf_not_after || f->leaf_not_after < r->tls.leaf_not_after))
