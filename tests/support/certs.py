@@ -260,7 +260,10 @@ def ensure(directory):
 # lock and `openssl ca` database: making them never regenerates (or
 # touches) the CA other tests are using at the same time. They are signed
 # by that CA, so the stamp names its fingerprint: a new CA, new chains.
-_CHAINS_VERSION = "1"
+_CHAINS_VERSION = "2"
+# The cross-sign that is about to expire (not yet expired): the case the
+# presented chain's figure paged for.
+CROSS_SOON_DAYS = 3
 # The old cross-signed CA certificate: expired long ago, on no verified path.
 CROSS_NOT_BEFORE = "20190101000000Z"
 CROSS_NOT_AFTER = "20200101000000Z"
@@ -280,6 +283,7 @@ class Chains:
     oldroot      a self-signed root no CA file trusts
     cross        the test CA's own name and key, cross-signed by oldroot,
                  expired 2020-01-01: sent, never on the verified path
+    cross_soon   the same cross-sign, expiring in CROSS_SOON_DAYS days
     leaf         localhost, signed by inter, until SERVER_NOT_AFTER
     soon_inter   intermediate CA signed by the test CA that expires in
                  SOON_DAYS days
@@ -288,12 +292,13 @@ class Chains:
 
     Bundles (Pair: .cert the PEM the server sends, .key the leaf's key):
     with_cross   leaf + inter + cross
+    with_cross_soon  leaf + inter + cross_soon
     soon_chain   soon_leaf + soon_inter
     future       the leaf alone
     """
 
-    NAMES = ("inter", "oldroot", "cross", "leaf", "soon_inter", "soon_leaf",
-             "future")
+    NAMES = ("inter", "oldroot", "cross", "cross_soon", "leaf", "soon_inter",
+             "soon_leaf", "future")
 
     def __init__(self, directory):
         self.dir = directory
@@ -301,6 +306,8 @@ class Chains:
             setattr(self, name, Pair(directory, name))
         self.with_cross = Pair(directory, "bundle-with-cross")
         self.with_cross.key = self.leaf.key
+        self.with_cross_soon = Pair(directory, "bundle-with-cross-soon")
+        self.with_cross_soon.key = self.leaf.key
         self.soon_chain = Pair(directory, "bundle-soon")
         self.soon_chain.key = self.soon_leaf.key
 
@@ -359,6 +366,13 @@ def _generate_chains(pki, ch):
                        ch.cross.cert + ".csr", cnf, d)
     _sign(ch.oldroot, ch.cross, csr, "v3_ca", cnf, d,
           ["-startdate", CROSS_NOT_BEFORE, "-enddate", CROSS_NOT_AFTER])
+    with open(pki.ca.key, "rb") as src, open(ch.cross_soon.key, "wb") as dst:
+        dst.write(src.read())
+    os.chmod(ch.cross_soon.key, 0o600)
+    csr = _csr_for_key(pki.ca.key, _ca_name(pki.ca.cert, d),
+                       ch.cross_soon.cert + ".csr", cnf, d)
+    _sign(ch.oldroot, ch.cross_soon, csr, "v3_ca", cnf, d,
+          ["-days", str(CROSS_SOON_DAYS)])
     _csr(ch.leaf, "localhost", cnf, d)
     _sign(ch.inter, ch.leaf, ch.leaf.cert + ".csr", "v3_server", cnf, d,
           fixed)
@@ -379,6 +393,8 @@ def _generate_chains(pki, ch):
                     f.write(p.read())
 
     bundle(ch.with_cross.cert, [ch.leaf.cert, ch.inter.cert, ch.cross.cert])
+    bundle(ch.with_cross_soon.cert,
+           [ch.leaf.cert, ch.inter.cert, ch.cross_soon.cert])
     bundle(ch.soon_chain.cert, [ch.soon_leaf.cert, ch.soon_inter.cert])
 
 
@@ -410,6 +426,8 @@ def ensure_chains(pki):
                         for p in ch.pairs())
         ok = ok and (not_after(ch.soon_inter.cert) - time.time()
                      > (SOON_DAYS - 1) * 86400)
+        ok = ok and (not_after(ch.cross_soon.cert) - time.time()
+                     > (CROSS_SOON_DAYS - 1) * 86400)
         if not ok:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(stamp)
