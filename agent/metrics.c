@@ -547,9 +547,9 @@ void metrics_record(struct metrics *m, const struct probe_result *r,
         t->tls.leaf_not_after = r->tls.leaf_not_after;
         t->tls.leaf_not_before = r->tls.leaf_not_before;
         /* Only where it is shown: every other target keeps no text
-         * (a reload that turns cert_info on shows it from the next
+         * (a reload that turns cert_details on shows it from the next
          * probe). */
-        if (t->extra & CONFIG_EXTRA_BIT(CONFIG_EXTRA_CERT_INFO)) {
+        if (t->extra & CONFIG_EXTRA_BIT(CONFIG_EXTRA_CERT_DETAILS)) {
             keep_cert_info(t, &r->tls);
         } else {
             free(t->tls.cert_info);

@@ -17,7 +17,7 @@ served by aiosmtpd, probed by the agent:
   facts do (no verified figure unless every session's chain verified,
   the leaf's earliest notAfter, the first session's identity), and the
   critical expiry alert fires from the presented chain's figure.
-The leaf's identity (smtp_tls_cert_info, with extra_metrics = cert_info)
+The leaf's identity (smtp_tls_cert_info, with extra_metrics = cert_details)
 is checked against `openssl x509` of the same files; /probe, the status
 page and --once JSON show the same facts.
 
@@ -93,7 +93,7 @@ class CertChainsTest(unittest.TestCase):
         target = harness.target_ini
         text = "\n".join([
             "[agent]", "interval = 3s", "timeout = 3s",
-            "extra_metrics = cert_info",
+            "extra_metrics = cert_details",
             target("cross", aio["cross"].port),
             target("cross_soon", aio["cross_soon"].port),
             target("soon", aio["soon"].port),

@@ -575,7 +575,7 @@ struct error_case {
 
 #define EXTRA_WORDS                                                           \
     "valid: none, or one or more of duration_buckets, ehlo_extensions, "      \
-    "last_reply_codes, zero_series, cert_info separated by commas"
+    "last_reply_codes, zero_series, cert_details separated by commas"
 
 #define SOURCE_MSG                                                            \
     "must be an IPv4 or IPv6 address of this machine (IPv6 without "          \
