@@ -360,5 +360,66 @@ class CertChainsTest(unittest.TestCase):
         self.assertIn("not valid before</span> 2039-01-01", self.page)
 
 
+# Hex digits only, so that a serial can be it; the probe's password.
+SECRET = "c0ffee15deadbeef0123"
+WITHHELD = "[withheld: the text contained a form of the secret]"
+
+
+class SecretInCertificateTest(unittest.TestCase):
+    """A server whose leaf names the probe's password as its issuer's CN
+    and as its serial: both are withheld, as a subject would be, from
+    the series, /probe, the status page, --once and the log."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="cert-secret-")
+        cls.addClassCleanup(shutil.rmtree, cls.tmp, True)
+        pair = certs.secret_chain(harness.shared_pki(), cls.tmp, SECRET)
+        cls.aio = cls.enterClassContext(harness.aiosmtpd(
+            tls="starttls", pair=pair, password=SECRET))
+        text = "\n".join([
+            "[agent]", "interval = 3s", "timeout = 3s",
+            "extra_metrics = cert_details",
+            harness.target_ini("leaky", cls.aio.port, mechanisms="PLAIN",
+                               username=cls.aio.user,
+                               password_file="@PASSWORD_FILE@"),
+        ]) + "\n"
+        cls.agent = cls.enterClassContext(harness.run_agent(
+            harness.agent_binary(), text, password=SECRET))
+        wait_probed(cls.agent, ("leaky",), timeout=20)
+        cls.text, cls.samples = harness.scrape(cls.agent.port)
+        cls.probe_text = harness.http_get(
+            cls.agent.port, "/probe?target=leaky")[2].decode()
+        cls.page = harness.http_get(cls.agent.port, "/")[2].decode()
+        r = harness.run_agent_once(
+            harness.agent_binary(), ["-c", cls.agent.config_path, "--once",
+                                     "--format", "json"], timeout=60)
+        cls.once_out = r.stdout + r.stderr
+        cls.once = json.loads(r.stdout)["targets"][0]
+
+    def test_issuer_and_serial_withheld(self):
+        self.assertEqual(harness.metric(self.samples, "smtp_probe_success",
+                                        target="leaky"), 1)
+        (labels, _), = harness.series(self.samples, "smtp_tls_cert_info",
+                                      target="leaky").items()
+        d = dict(labels)
+        self.assertEqual(d["issuer"], WITHHELD)
+        self.assertEqual(d["serial"], WITHHELD)
+        self.assertEqual(d["subject"], "CN=localhost")
+        self.assertEqual(self.once["tls"]["issuer"], WITHHELD)
+        self.assertEqual(self.once["tls"]["serial"], WITHHELD)
+        # The facts that are not the server's text stay.
+        self.assertEqual(harness.metric(
+            self.samples, "smtp_tls_verified_chain_expiry_timestamp_seconds",
+            target="leaky"), certs.SERVER_NOT_AFTER_TS)
+
+    def test_no_form_of_the_secret_anywhere(self):
+        forms = harness.secret_forms(self.aio.user, SECRET)
+        harness.assert_no_secret(self, forms, {
+            "/metrics": self.text, "/probe": self.probe_text,
+            "status page": self.page, "--once": self.once_out,
+            "log": self.agent.stderr()})
+
+
 if __name__ == "__main__":
     unittest.main()

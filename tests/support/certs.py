@@ -398,6 +398,42 @@ def _generate_chains(pki, ch):
     bundle(ch.soon_chain.cert, [ch.soon_leaf.cert, ch.soon_inter.cert])
 
 
+def secret_chain(pki, directory, secret):
+    """A chain that betrays `secret` (hex digits, an even count) in what
+    the leaf says of itself: its issuer's CN is "inter " + secret and its
+    serial is the secret. Made anew in `directory` (per test: the secret
+    is the test's); returns a Pair, .cert the leaf + intermediate bundle,
+    .key the leaf's key."""
+    assert len(secret) % 2 == 0 and all(c in "0123456789abcdef"
+                                        for c in secret), secret
+    d = os.path.abspath(directory)
+    os.makedirs(os.path.join(d, "ca.newcerts"), exist_ok=True)
+    cnf = os.path.join(d, "openssl.cnf")
+    with open(cnf, "w") as f:
+        f.write(_OPENSSL_CNF.format(dir=d, local_san=LOCAL_SAN,
+                                    wrong_host=WRONG_HOST))
+    with open(os.path.join(d, "ca.index"), "w"):
+        pass
+    with open(os.path.join(d, "ca.serial"), "w") as f:
+        f.write("3000\n")
+    inter, leaf = Pair(d, "secret-inter"), Pair(d, "secret-leaf")
+    _csr(inter, "inter " + secret, cnf, d)
+    _sign(pki.ca, inter, inter.cert + ".csr", "v3_ca", cnf, d,
+          ["-startdate", "20200101000000Z", "-enddate", INTER_NOT_AFTER])
+    with open(os.path.join(d, "ca.serial"), "w") as f:
+        f.write(secret + "\n")
+    _csr(leaf, "localhost", cnf, d)
+    _sign(inter, leaf, leaf.cert + ".csr", "v3_server", cnf, d,
+          ["-startdate", "20200101000000Z", "-enddate", SERVER_NOT_AFTER])
+    bundle = Pair(d, "secret-bundle")
+    bundle.key = leaf.key
+    with open(bundle.cert, "w") as out:
+        for part in (leaf.cert, inter.cert):
+            with open(part) as f:
+                out.write(f.read())
+    return bundle
+
+
 def _file_sha256(path):
     import hashlib
     with open(path, "rb") as f:
