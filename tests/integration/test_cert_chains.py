@@ -421,5 +421,47 @@ class SecretInCertificateTest(unittest.TestCase):
             "log": self.agent.stderr()})
 
 
+class OddSubjectTest(unittest.TestCase):
+    """A subject past 127 bytes with a quote, a backslash, a comma and
+    bytes past ASCII: the label is OpenSSL's own RFC 2253 text (those
+    bytes escaped as \\XX), cut to 124 bytes and "...", and the
+    exposition escapes it so that promtool and the parser read it back."""
+
+    # RFC 2253 writes the last field first: O comes right after CN.
+    SUBJECT = ("/C=CH/OU=" + "x" * 60 + "/OU=" + "y" * 40 +
+               "/O=Z\u00fcrich \"quoted\" \\\\back, Inc./CN=localhost")
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="cert-subject-")
+        cls.addClassCleanup(shutil.rmtree, cls.tmp, True)
+        cls.leaf = certs.named_leaf(harness.shared_pki(), cls.tmp,
+                                    cls.SUBJECT)
+        cls.aio = cls.enterClassContext(harness.aiosmtpd(
+            tls="starttls", pair=cls.leaf))
+        text = "\n".join([
+            "[agent]", "interval = 3s", "timeout = 3s",
+            "extra_metrics = cert_details",
+            harness.target_ini("odd", cls.aio.port)]) + "\n"
+        cls.agent = cls.enterClassContext(harness.run_agent(
+            harness.agent_binary(), text))
+        wait_probed(cls.agent, ("odd",), timeout=20)
+        cls.text, cls.samples = harness.scrape(cls.agent.port)
+
+    def test_subject_label(self):
+        full = certs.rfc2253_subject(self.leaf.cert)
+        self.assertGreater(len(full), 127, full)
+        self.assertIn("\\C3\\BC", full)  # the u-umlaut, escaped
+        (labels, _), = harness.series(self.samples, "smtp_tls_cert_info",
+                                      target="odd").items()
+        subject = dict(labels)["subject"]
+        self.assertEqual(subject, full[:124] + "...")
+        self.assertTrue(subject.startswith(
+            'CN=localhost,O=Z\\C3\\BCrich \\"quoted\\" \\\\back\\, Inc.,OU=y'),
+            subject)
+        rc, out = harness.promtool_check(self.text)
+        self.assertEqual(rc, 0, out)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -434,6 +434,39 @@ def secret_chain(pki, directory, secret):
     return bundle
 
 
+def named_leaf(pki, directory, subject):
+    """A localhost leaf signed by the CA whose subject is `subject`
+    (openssl's -subj form, UTF-8, every field kept: -preserveDN), made in
+    `directory`; returns its Pair."""
+    d = os.path.abspath(directory)
+    os.makedirs(os.path.join(d, "ca.newcerts"), exist_ok=True)
+    cnf = os.path.join(d, "openssl.cnf")
+    with open(cnf, "w") as f:
+        f.write(_OPENSSL_CNF.format(dir=d, local_san=LOCAL_SAN,
+                                    wrong_host=WRONG_HOST))
+    with open(os.path.join(d, "ca.index"), "w"):
+        pass
+    with open(os.path.join(d, "ca.serial"), "w") as f:
+        f.write("4000\n")
+    leaf = Pair(d, "named-leaf")
+    _new_key(leaf.key, d)
+    csr = leaf.cert + ".csr"
+    _openssl(["req", "-new", "-utf8", "-config", cnf, "-key", leaf.key,
+              "-subj", subject, "-out", csr], d)
+    _sign(pki.ca, leaf, csr, "v3_server", cnf, d,
+          ["-utf8", "-preserveDN", "-startdate", "20200101000000Z",
+           "-enddate", SERVER_NOT_AFTER])
+    return leaf
+
+
+def rfc2253_subject(cert):
+    """The subject as OpenSSL writes it in RFC 2253 form."""
+    out = _openssl(["x509", "-noout", "-subject", "-nameopt", "RFC2253",
+                    "-in", cert], os.path.dirname(os.path.abspath(cert)))
+    return out.strip().split("=", 1)[1].strip() if out.startswith(
+        "subject=") else out.strip()
+
+
 def _file_sha256(path):
     import hashlib
     with open(path, "rb") as f:
