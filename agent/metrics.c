@@ -442,18 +442,20 @@ static void keep_cert_info(struct mtarget *t, const struct tls_facts *f)
         {label_names[LABEL_SERIAL], f->serial},
     };
     struct buf text;
-    buf_init(&text, 4096);
-    const char *now = buf_str(&text);
-    char *old = t->tls.cert_info;
-    if (expo_label_text(&text, l, sizeof l / sizeof l[0]) < 0 ||
-        (now = buf_str(&text), old && strcmp(old, now) == 0)) {
-        buf_free(&text);
+    buf_init(&text, 4096); /* the longest is about 700 bytes */
+    if (expo_label_text(&text, l, sizeof l / sizeof l[0]) < 0) {
+        buf_free(&text); /* out of memory: the last one stays */
         return;
     }
-    /* A renewal's text is as long as the last (same names, a new
-     * fingerprint and serial): written over it, no new block. */
-    if (old && strlen(now) <= strlen(old)) {
-        memcpy(old, now, strlen(now) + 1);
+    const char *now = buf_str(&text);
+    char *old = t->tls.cert_info;
+    size_t len = strlen(now);
+    if (old && strcmp(old, now) == 0) {
+        /* the same certificate: nothing to do */
+    } else if (old && len <= strlen(old)) {
+        /* A renewal's text is as long as the last (same names, a new
+         * fingerprint and serial): written over it, no new block. */
+        memcpy(old, now, len + 1);
     } else {
         char *copy = strdup(now);
         if (copy) {
