@@ -62,6 +62,7 @@ enum config_extra {
     CONFIG_EXTRA_EHLO_EXTENSIONS,
     CONFIG_EXTRA_LAST_REPLY_CODES,
     CONFIG_EXTRA_ZERO_SERIES,
+    CONFIG_EXTRA_CERT_DETAILS, /* smtp_tls_cert_info, the leaf's notBefore */
     CONFIG_EXTRA_COUNT
 };
 #define CONFIG_EXTRA_BIT(e) (1u << (unsigned)(e))

@@ -17,7 +17,7 @@ void config_labels_key(struct parser *p, int line, const char *key,
     const char *at = v;
     enum labels_problem pr = labels_parse(v, canon, &len, &n, &at, &at_len);
     int w = (int)at_len;
-    char reserved[256];
+    char reserved[512];
     switch (pr) {
     case LABELS_OK: {
         const char *copy = strpool_ndup(&p->cfg->strings, canon, len);

@@ -274,6 +274,7 @@ static const char *const extra_names[] = {
     [CONFIG_EXTRA_EHLO_EXTENSIONS] = "ehlo_extensions",
     [CONFIG_EXTRA_LAST_REPLY_CODES] = "last_reply_codes",
     [CONFIG_EXTRA_ZERO_SERIES] = "zero_series",
+    [CONFIG_EXTRA_CERT_DETAILS] = "cert_details",
 };
 _Static_assert(sizeof extra_names / sizeof extra_names[0] ==
                    CONFIG_EXTRA_COUNT,

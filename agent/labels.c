@@ -31,6 +31,10 @@ const char *const label_names[] = {
     [LABEL_QUANTILE] = "quantile",
     [LABEL_JOB] = "job",
     [LABEL_INSTANCE] = "instance",
+    [LABEL_FINGERPRINT_SHA256] = "fingerprint_sha256",
+    [LABEL_SUBJECT] = "subject",
+    [LABEL_ISSUER] = "issuer",
+    [LABEL_SERIAL] = "serial",
 };
 _Static_assert(sizeof label_names / sizeof label_names[0] == LABEL_COUNT,
                "a name for every enum label_name");

@@ -41,6 +41,10 @@ enum label_name {
     LABEL_QUANTILE,
     LABEL_JOB,
     LABEL_INSTANCE,
+    LABEL_FINGERPRINT_SHA256, /* smtp_tls_cert_info's */
+    LABEL_SUBJECT,
+    LABEL_ISSUER,
+    LABEL_SERIAL,
     LABEL_COUNT
 };
 

@@ -73,6 +73,7 @@ static void target_free(struct mtarget *t)
         return;
     free(t->host);
     free(t->labels);
+    free(t->tls.cert_info);
     free(t->replies);
     zpack_free(&t->last);
     zpack_free(&t->ehlo);
@@ -423,6 +424,48 @@ static void keep_ehlo(struct mtarget *t, const struct smtp_ehlo *e)
     t->ehlo_known = zpack_store(&t->ehlo, e, sizeof(*e)) == 0;
 }
 
+/* smtp_tls_cert_info's label text of the leaf of f: kept as it is
+ * written, so a scrape copies it; a new allocation only when the
+ * certificate changed. Out of memory: the last one stays (or none). */
+static void keep_cert_info(struct mtarget *t, const struct tls_facts *f)
+{
+    char fp[TLS_FINGERPRINT_LEN];
+    if (!tls_fingerprint_hex(f, fp)[0]) {
+        free(t->tls.cert_info); /* no certificate read to name */
+        t->tls.cert_info = NULL;
+        return;
+    }
+    struct expo_label l[] = {
+        {label_names[LABEL_FINGERPRINT_SHA256], fp},
+        {label_names[LABEL_SUBJECT], f->subject},
+        {label_names[LABEL_ISSUER], f->issuer},
+        {label_names[LABEL_SERIAL], f->serial},
+    };
+    struct buf text;
+    buf_init(&text, 4096); /* the longest is about 700 bytes */
+    if (expo_label_text(&text, l, sizeof l / sizeof l[0]) < 0) {
+        buf_free(&text); /* out of memory: the last one stays */
+        return;
+    }
+    const char *now = buf_str(&text);
+    char *old = t->tls.cert_info;
+    size_t len = strlen(now);
+    if (old && strcmp(old, now) == 0) {
+        /* the same certificate: nothing to do */
+    } else if (old && len <= strlen(old)) {
+        /* A renewal's text is as long as the last (same names, a new
+         * fingerprint and serial): written over it, no new block. */
+        memcpy(old, now, len + 1);
+    } else {
+        char *copy = strdup(now);
+        if (copy) {
+            free(old);
+            t->tls.cert_info = copy;
+        }
+    }
+    buf_free(&text);
+}
+
 /* The last result, packed, and what its gauges show. Under the lock. */
 static void keep_last(struct mtarget *t, const struct probe_result *r)
 {
@@ -502,6 +545,18 @@ void metrics_record(struct metrics *m, const struct probe_result *r,
         t->tls.known = true;
         t->tls.valid = r->tls.valid;
         t->tls.not_after = r->tls.not_after;
+        t->tls.verified_not_after = r->tls.verified_not_after;
+        t->tls.leaf_not_after = r->tls.leaf_not_after;
+        t->tls.leaf_not_before = r->tls.leaf_not_before;
+        /* Only where it is shown: every other target keeps no text
+         * (a reload that turns cert_details on shows it from the next
+         * probe). */
+        if (t->extra & CONFIG_EXTRA_BIT(CONFIG_EXTRA_CERT_DETAILS)) {
+            keep_cert_info(t, &r->tls);
+        } else {
+            free(t->tls.cert_info);
+            t->tls.cert_info = NULL;
+        }
         memcpy(t->tls.version, r->tls.version, sizeof(t->tls.version));
         memcpy(t->tls.cipher, r->tls.cipher, sizeof(t->tls.cipher));
     }

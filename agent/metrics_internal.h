@@ -36,6 +36,12 @@ struct mtls {
     bool known; /* a probe of this target got TLS up */
     bool valid;
     int64_t not_after;
+    int64_t verified_not_after; /* 0: the last TLS's chain did not verify */
+    int64_t leaf_not_after;
+    int64_t leaf_not_before;
+    /* smtp_tls_cert_info's labels as written (expo_label_text), rendered
+     * when the certificate changes, not per scrape; NULL when unknown. */
+    char *cert_info;
     char version[sizeof(((struct tls_facts *)0)->version)];
     char cipher[sizeof(((struct tls_facts *)0)->cipher)];
 };

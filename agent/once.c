@@ -94,6 +94,15 @@ static void json_address(struct json *j, const struct probe_result *r)
         json_str(j, "ip_protocol", NULL);
 }
 
+/* A unix time, null when 0 (unknown). */
+static void json_date(struct json *j, const char *key, int64_t when)
+{
+    if (when > 0)
+        json_int(j, key, (long long)when);
+    else
+        json_str(j, key, NULL);
+}
+
 static void json_tls(struct json *j, const struct tls_facts *t,
                      const struct report *rep)
 {
@@ -114,6 +123,14 @@ static void json_tls(struct json *j, const struct tls_facts *t,
     json_bool(j, "cert_valid", t->valid);
     json_str_or_null(j, "problem", t->valid ? NULL : t->problem);
     json_str_or_null(j, "subject", t->subject);
+    /* Issue 14: what the client trusted, and the leaf's own facts. */
+    json_date(j, "verified_chain_not_after", t->verified_not_after);
+    json_date(j, "leaf_not_after", t->leaf_not_after);
+    json_date(j, "leaf_not_before", t->leaf_not_before);
+    json_str_or_null(j, "issuer", t->issuer);
+    json_str_or_null(j, "serial", t->serial);
+    char fp[TLS_FINGERPRINT_LEN];
+    json_str_or_null(j, "fingerprint_sha256", tls_fingerprint_hex(t, fp));
     json_close(j, '}');
 }
 

@@ -310,6 +310,36 @@ static void pg_address(struct page *pg, const struct probe_result *r)
               r->ip_protocol);
 }
 
+/* The leaf's own dates and identity: what smtp_tls_cert_info and the
+ * leaf's date series show. */
+static void pg_leaf(struct page *pg, const struct tls_facts *t)
+{
+    if (!t->leaf_not_after && !t->issuer[0] && !t->serial[0])
+        return;
+    pg_puts(pg, "<div class=\"muted\">leaf ");
+    if (t->leaf_not_before > 0 && (double)t->leaf_not_before > pg->now)
+        pg_puts(pg, "<span class=\"bad\">not valid before</span> ");
+    else
+        pg_puts(pg, "valid from ");
+    pg_time(pg, (double)t->leaf_not_before);
+    pg_puts(pg, " to ");
+    pg_time(pg, (double)t->leaf_not_after);
+    if (t->issuer[0]) {
+        pg_puts(pg, "; issuer ");
+        pg_esc(pg, t->issuer);
+    }
+    if (t->serial[0]) {
+        pg_puts(pg, "; serial ");
+        pg_esc(pg, t->serial);
+    }
+    char fp[TLS_FINGERPRINT_LEN];
+    if (tls_fingerprint_hex(t, fp)[0]) {
+        pg_puts(pg, "; SHA-256 ");
+        pg_esc(pg, fp);
+    }
+    pg_puts(pg, "</div>");
+}
+
 static void pg_tls(struct page *pg, const struct tls_facts *t,
                    const struct report *report)
 {
@@ -331,8 +361,9 @@ static void pg_tls(struct page *pg, const struct tls_facts *t,
             pg_printf(pg, "<span class=\"bad\">expired %.0f days ago</span>",
                       ceil(-days));
         pg_puts(pg, " <span class=\"muted\">(");
-        pg_time(pg, (double)t->not_after);
-        pg_puts(pg, ")</span>");
+        pg_time(pg, (double)report->cert_until);
+        pg_puts(pg, report->cert_verified ? ", verified chain)</span>"
+                                          : ", presented chain)</span>");
     }
     if (t->valid) {
         pg_puts(pg, "<div class=\"good\">valid</div>");
@@ -346,6 +377,7 @@ static void pg_tls(struct page *pg, const struct tls_facts *t,
         pg_esc(pg, t->subject);
         pg_puts(pg, "</div>");
     }
+    pg_leaf(pg, t);
     pg_puts(pg, "</dd>\n");
 }
 

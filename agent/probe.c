@@ -319,6 +319,22 @@ void probe_tls_merge(struct probe *p, int mech, const struct tls_facts *f)
     }
     if (f->not_after && (!r->tls.not_after || f->not_after < r->tls.not_after))
         r->tls.not_after = f->not_after;
+    /* The verified chains' earliest notAfter only while every session's
+     * chain verified, as valid: one backend whose chain does not leaves
+     * no verified figure, and the alerts fall back to the presented
+     * chains' (which hold that backend's expired certificate). The
+     * leaves: the worst date of any session (the earliest end, the
+     * latest start); the identity (subject, issuer, serial, fingerprint)
+     * the first's. */
+    if (!f->chain_ok || !r->tls.chain_ok)
+        r->tls.verified_not_after = 0;
+    else if (f->verified_not_after < r->tls.verified_not_after)
+        r->tls.verified_not_after = f->verified_not_after;
+    if (f->leaf_not_after &&
+        (!r->tls.leaf_not_after || f->leaf_not_after < r->tls.leaf_not_after))
+        r->tls.leaf_not_after = f->leaf_not_after;
+    if (f->leaf_not_before > r->tls.leaf_not_before)
+        r->tls.leaf_not_before = f->leaf_not_before;
     r->tls.chain_ok = r->tls.chain_ok && f->chain_ok;
     r->tls.host_ok = r->tls.host_ok && f->host_ok;
     if (r->tls.valid && !f->valid) {

@@ -114,7 +114,10 @@ struct probe_result {
      * TLS over every session (behind a load balancer each may reach
      * another backend): tls.valid only if every session's certificate
      * was, tls.not_after the earliest, version, cipher and subject the
-     * first session's; tls.problem, when a later session made it
+     * first session's; tls.verified_not_after the earliest while every
+     * session's chain verified, else 0; the leaf's notAfter the earliest,
+     * its notBefore the latest, issuer, serial and fingerprint the first
+     * session's; tls.problem, when a later session made it
      * invalid, starts "session 2 of 3 (LOGIN): ". tls_odd is the first
      * session (1-based, by mechanism) whose certificate or validity
      * differed from the first's, 0 when none did, and tls_odd_facts that

@@ -57,12 +57,20 @@ static void tls_inspect(struct session *s, SSL *ssl)
     if (!s->tls.chain_ok && ca && !ca->store)
         snprintf(s->tls.problem, sizeof(s->tls.problem), "%.120s",
                  ca->problem);
-    /* The subject is the server's text too. */
-    char subject[sizeof(s->tls.subject)];
-    if (redact_copy(&p->redact, subject, sizeof(subject), s->tls.subject,
-                    strlen(s->tls.subject))) {
-        memcpy(s->tls.subject, subject, sizeof(subject));
-        p->res.tls_subject_withheld = true;
+    /* The subject is the server's text too, and so are the issuer and
+     * the serial (the server chose its certificate). */
+    char *texts[] = {s->tls.subject, s->tls.issuer, s->tls.serial};
+    size_t sizes[] = {sizeof(s->tls.subject), sizeof(s->tls.issuer),
+                      sizeof(s->tls.serial)};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        char copy[sizeof(s->tls.subject)];
+        if (sizes[i] > sizeof copy)
+            continue; /* cannot be: subject is the largest */
+        if (redact_copy(&p->redact, copy, sizes[i], texts[i],
+                        strlen(texts[i]))) {
+            memcpy(texts[i], copy, sizes[i]);
+            p->res.tls_subject_withheld = true;
+        }
     }
     probe_tls_merge(p, s->mech, &s->tls);
 }

@@ -148,6 +148,40 @@ static int emit_expiry(struct fam *f, const struct probe_result *r)
     return sample(f, NULL, 0, (double)r->tls.not_after);
 }
 
+static int emit_verified_expiry(struct fam *f, const struct probe_result *r)
+{
+    if (!r->tls.present || !r->tls.verified_not_after)
+        return 0;
+    return sample(f, NULL, 0, (double)r->tls.verified_not_after);
+}
+
+static int emit_leaf_not_after(struct fam *f, const struct probe_result *r)
+{
+    if (!r->tls.present || !r->tls.leaf_not_after)
+        return 0;
+    return sample(f, NULL, 0, (double)r->tls.leaf_not_after);
+}
+
+static int emit_leaf_not_before(struct fam *f, const struct probe_result *r)
+{
+    if (!r->tls.present || !r->tls.leaf_not_before)
+        return 0;
+    return sample(f, NULL, 0, (double)r->tls.leaf_not_before);
+}
+
+/* One probe's answer: the leaf's identity always (blackbox's
+ * probe_ssl_last_chain_info does the same), no store to keep it. */
+static int emit_cert_info(struct fam *f, const struct probe_result *r)
+{
+    char fp[TLS_FINGERPRINT_LEN];
+    if (!r->tls.present || !tls_fingerprint_hex(&r->tls, fp)[0])
+        return 0;
+    struct expo_label l[] = {
+        L(LABEL_FINGERPRINT_SHA256, fp), L(LABEL_SUBJECT, r->tls.subject),
+        L(LABEL_ISSUER, r->tls.issuer), L(LABEL_SERIAL, r->tls.serial)};
+    return sample(f, l, 4, 1);
+}
+
 static int emit_valid(struct fam *f, const struct probe_result *r)
 {
     if (!r->tls.present)
@@ -206,6 +240,18 @@ static const struct family {
      emit_tls_info},
     {"smtp_tls_cert_expiry_timestamp_seconds",
      "Earliest notAfter in the presented chain, unix time.", emit_expiry},
+    {"smtp_tls_verified_chain_expiry_timestamp_seconds",
+     "Earliest notAfter of the chain that verified (leaf to trust anchor).",
+     emit_verified_expiry},
+    {"smtp_tls_leaf_cert_not_after_timestamp_seconds",
+     "notAfter of the server's own (leaf) certificate.", emit_leaf_not_after},
+    {"smtp_tls_leaf_cert_not_before_timestamp_seconds",
+     "notBefore of the server's own (leaf) certificate.",
+     emit_leaf_not_before},
+    {"smtp_tls_cert_info",
+     "1, the leaf certificate: SHA-256 fingerprint, subject and issuer (RFC "
+     "2253), serial (hex).",
+     emit_cert_info},
     {"smtp_tls_cert_valid",
      "1 when chain and host name verify, whether or not enforced.",
      emit_valid},

@@ -457,8 +457,12 @@ void report_make(struct report *out, const struct probe_result *r,
         out->detail_adds = r->detail[0] != '\0' && r->detail_auth == 0;
         report_note(r, h, out->note, sizeof(out->note));
     }
-    if (r->tls.present && r->tls.not_after > 0) {
+    if (r->tls.present &&
+        (r->tls.verified_not_after > 0 || r->tls.not_after > 0)) {
+        out->cert_verified = r->tls.verified_not_after > 0;
+        out->cert_until =
+            out->cert_verified ? r->tls.verified_not_after : r->tls.not_after;
         out->has_cert_days = true;
-        out->cert_days_left = report_days_left((double)r->tls.not_after, now);
+        out->cert_days_left = report_days_left((double)out->cert_until, now);
     }
 }

@@ -53,9 +53,14 @@ struct report {
     /* The result's detail says more than the AUTH rows already show
      * (it is not only the deciding AUTH session's reply). */
     bool detail_adds;
-    /* Certificate days left at `now`, when a certificate was read. */
+    /* Certificate days left at `now`, when a certificate was read: until
+     * cert_until, the earliest notAfter of the chain that verified
+     * (cert_verified), else of the chain presented (what the alerts
+     * watch, config/ALERTS.md). */
     bool has_cert_days;
     double cert_days_left;
+    bool cert_verified;
+    int64_t cert_until;
     /* What this probe showed about the failure, or what the operator can
      * do about the agent's fault; "" when nothing. Server text appears
      * only as the probe kept it (printable ASCII): escape it for HTML. */

@@ -169,7 +169,17 @@ static bool is_ip_literal(const char *name)
            inet_pton(AF_INET6, name, addr) == 1;
 }
 
-/* The earliest notAfter of the chain, as unix time; 0 when unreadable. */
+/* A certificate time as unix time; 0 when unreadable. */
+static int64_t cert_time(const ASN1_TIME *t)
+{
+    struct tm tm;
+    if (!t || ASN1_TIME_to_tm(t, &tm) != 1)
+        return 0;
+    return (int64_t)timegm(&tm);
+}
+
+/* The earliest notAfter of leaf (may be NULL) and chain; 0 when none is
+ * readable. */
 static int64_t chain_not_after(STACK_OF(X509) * chain, X509 *leaf)
 {
     int64_t earliest = 0;
@@ -178,15 +188,63 @@ static int64_t chain_not_after(STACK_OF(X509) * chain, X509 *leaf)
         X509 *cert = i < 0 ? leaf : sk_X509_value(chain, i);
         if (!cert)
             continue;
-        const ASN1_TIME *t = X509_get0_notAfter(cert);
-        struct tm tm;
-        if (!t || ASN1_TIME_to_tm(t, &tm) != 1)
-            continue;
-        int64_t when = (int64_t)timegm(&tm);
-        if (earliest == 0 || when < earliest)
+        int64_t when = cert_time(X509_get0_notAfter(cert));
+        if (when != 0 && (earliest == 0 || when < earliest))
             earliest = when;
     }
     return earliest;
+}
+
+/* A name in RFC 2253 form (OpenSSL's XN_FLAG_RFC2253: bytes past ASCII
+ * and controls escaped, so the text is printable ASCII), cut to dst with
+ * "..." when longer. "" when unreadable. */
+static void name_rfc2253(const X509_NAME *name, char *dst, size_t n)
+{
+    dst[0] = '\0';
+    BIO *bio = BIO_new(BIO_s_mem());
+    if (!bio)
+        return;
+    if (name && X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253) >= 0) {
+        char *text = NULL;
+        long len = BIO_get_mem_data(bio, &text);
+        if (len > 0 && text) {
+            if ((size_t)len < n) {
+                memcpy(dst, text, (size_t)len);
+                dst[len] = '\0';
+            } else if (n > 4) {
+                memcpy(dst, text, n - 4);
+                memcpy(dst + n - 4, "...", 4);
+            }
+        }
+    }
+    BIO_free(bio);
+}
+
+/* The serial in lowercase hex, "-" first when negative; the first 32
+ * bytes and "..." when longer (RFC 5280 allows 20). */
+static void serial_hex(X509 *cert, char *dst, size_t n)
+{
+    static const char digits[] = "0123456789abcdef";
+    const ASN1_INTEGER *serial = X509_get0_serialNumber(cert);
+    size_t k = 0;
+    dst[0] = '\0';
+    if (!serial || n < 69) /* "-", 64 digits, "...", NUL */
+        return;
+    const unsigned char *p = ASN1_STRING_get0_data(serial);
+    int len = ASN1_STRING_length(serial);
+    if (!p || len <= 0)
+        return;
+    if (ASN1_STRING_type(serial) == V_ASN1_NEG_INTEGER)
+        dst[k++] = '-';
+    for (int i = 0; i < len && i < 32; i++) {
+        dst[k++] = digits[p[i] >> 4];
+        dst[k++] = digits[p[i] & 15];
+    }
+    if (len > 32) {
+        memcpy(dst + k, "...", 3);
+        k += 3;
+    }
+    dst[k] = '\0';
 }
 
 static void verify_chain(X509_STORE *store, X509 *leaf, STACK_OF(X509) * chain,
@@ -205,6 +263,10 @@ static void verify_chain(X509_STORE *store, X509 *leaf, STACK_OF(X509) * chain,
         X509_STORE_CTX_set_default(ctx, "ssl_server");
         if (X509_verify_cert(ctx) == 1) {
             f->chain_ok = true;
+            /* The path the verifier took, leaf to trust anchor: what
+             * a client that verifies relies on. */
+            f->verified_not_after =
+                chain_not_after(X509_STORE_CTX_get0_chain(ctx), NULL);
         } else {
             int e = X509_STORE_CTX_get_error(ctx);
             snprintf(f->problem, sizeof(f->problem), "%s",
@@ -247,8 +309,11 @@ int tls_facts_read(SSL *ssl, X509_STORE *store, const char *name,
     const char *cipher = SSL_get_cipher_name(ssl);
     snprintf(f->cipher, sizeof(f->cipher), "%s", cipher ? cipher : "");
     f->not_after = chain_not_after(chain, leaf);
-    X509_NAME_oneline(X509_get_subject_name(leaf), f->subject,
-                      (int)sizeof(f->subject));
+    f->leaf_not_after = cert_time(X509_get0_notAfter(leaf));
+    f->leaf_not_before = cert_time(X509_get0_notBefore(leaf));
+    name_rfc2253(X509_get_subject_name(leaf), f->subject, sizeof(f->subject));
+    name_rfc2253(X509_get_issuer_name(leaf), f->issuer, sizeof(f->issuer));
+    serial_hex(leaf, f->serial, sizeof(f->serial));
     unsigned int dlen = 0;
     if (X509_digest(leaf, EVP_sha256(), f->leaf_sha256, &dlen) != 1 ||
         dlen != sizeof(f->leaf_sha256))
@@ -258,4 +323,17 @@ int tls_facts_read(SSL *ssl, X509_STORE *store, const char *name,
     verify_name(leaf, name, f);
     f->valid = f->chain_ok && f->host_ok;
     return 0;
+}
+
+const char *tls_fingerprint_hex(const struct tls_facts *f, char *dst)
+{
+    static const char digits[] = "0123456789abcdef";
+    bool any = false;
+    for (size_t i = 0; i < sizeof f->leaf_sha256; i++) {
+        any = any || f->leaf_sha256[i] != 0;
+        dst[2 * i] = digits[f->leaf_sha256[i] >> 4];
+        dst[2 * i + 1] = digits[f->leaf_sha256[i] & 15];
+    }
+    dst[any ? 2 * sizeof f->leaf_sha256 : 0] = '\0';
+    return dst;
 }

@@ -21,8 +21,19 @@ struct tls_facts {
     bool valid;        /* chain_ok && host_ok */
     char problem[128]; /* why not valid: OpenSSL's verify error, or
                           "certificate does not match NAME" */
-    char subject[128]; /* leaf subject, one line, for the status page */
+    char subject[128]; /* leaf subject, RFC 2253 one line ("CN=mx,O=Ex") */
     unsigned char leaf_sha256[32]; /* tells one certificate from another */
+    /* Issue 14: what the client trusted. verified_not_after is the
+     * earliest notAfter of the chain X509_verify_cert() built (leaf to
+     * trust anchor), 0 when the chain did not verify: an expired
+     * certificate the server sends but no path uses (an old cross-sign)
+     * is not in it. The leaf's own dates, 0 when unreadable. */
+    int64_t verified_not_after;
+    int64_t leaf_not_after;
+    int64_t leaf_not_before;
+    char issuer[128]; /* leaf issuer, as subject */
+    char serial[72];  /* leaf serial, lowercase hex ("" unreadable); the
+                         first 32 bytes and "..." when longer */
 };
 
 /* A CA bundle is far smaller (Debian's: about 200 KiB); config checks it
@@ -82,5 +93,10 @@ const struct tls_ca *tls_ca_cache_get(struct tls_ca_cache *cache,
  */
 int tls_facts_read(struct ssl_st *ssl, struct x509_store_st *store,
                    const char *name, struct tls_facts *facts);
+
+/* The leaf's SHA-256 fingerprint in lowercase hex into dst (at least
+ * TLS_FINGERPRINT_LEN bytes); "" when it was not read. Returns dst. */
+#define TLS_FINGERPRINT_LEN 65
+const char *tls_fingerprint_hex(const struct tls_facts *f, char *dst);
 
 #endif

@@ -395,10 +395,11 @@ class RealServers(unittest.TestCase):
         mine = {(n, lbl): v for (n, lbl), v in self.samples.items()
                 if dict(lbl).get("target") == "pf-default"}
         names = {n for n, _ in mine}
-        self.assertEqual(len(mine), 29, sorted(mine))
+        self.assertEqual(len(mine), 31, sorted(mine))
         for n in ("smtp_last_reply_code", "smtp_ehlo_extension",
                   "smtp_probe_failures_total",
-                  "smtp_agent_probes_skipped_total"):
+                  "smtp_agent_probes_skipped_total", "smtp_tls_cert_info",
+                  "smtp_tls_leaf_cert_not_before_timestamp_seconds"):
             self.assertNotIn(n, names)
         self.assertEqual({dict(lbl)["le"] for lbl in harness.series(
             self.samples, "smtp_probe_duration_seconds_bucket",

@@ -467,6 +467,8 @@ class DashboardContentTest(unittest.TestCase):
                   "smtp_probe_errors_total",
                   "smtp_replies_total", "smtp_auth_mechanism_advertised",
                   "smtp_tls_info", "smtp_tls_cert_expiry_timestamp_seconds",
+                  "smtp_tls_verified_chain_expiry_timestamp_seconds",
+                  "smtp_tls_leaf_cert_not_after_timestamp_seconds",
                   "smtp_tls_cert_valid", "smtp_probe_last_run_timestamp_seconds",
                   "smtp_probe_duration_seconds_sum",
                   "smtp_probe_duration_seconds_count",

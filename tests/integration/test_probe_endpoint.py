@@ -261,6 +261,11 @@ FAMILY_LABELS = {
     "smtp_max_message_size_bytes": [],
     "smtp_tls_info": ["version", "cipher"],
     "smtp_tls_cert_expiry_timestamp_seconds": [],
+    "smtp_tls_verified_chain_expiry_timestamp_seconds": [],
+    "smtp_tls_leaf_cert_not_after_timestamp_seconds": [],
+    "smtp_tls_leaf_cert_not_before_timestamp_seconds": [],
+    "smtp_tls_cert_info": ["fingerprint_sha256", "subject", "issuer",
+                           "serial"],
     "smtp_tls_cert_valid": [],
     "smtp_target_info": ["host", "port", "tls", "tls_verify"],
 }

@@ -457,7 +457,10 @@ class StatusPage(unittest.TestCase):
         self.assertIn("PIPELINING", keywords)
         self.assertRegex(squash(d["TLS"].text()), r"^TLSv1\.[23] \S+$")
         self.assertRegex(squash(d["Certificate"].text()),
-                         r"^\d+ days left \(.*UTC\) ?valid ?/CN=localhost$")
+                         r"^\d+ days left \(.*UTC, verified chain\) ?valid ?"
+                         r"CN=localhost ?leaf valid from .* UTC to .* UTC; "
+                         r"issuer CN=smtp-health-agent test CA; serial "
+                         r"[0-9a-f]+; SHA-256 [0-9a-f]{64}$")
         auth = [squash(li.text()) for li in d["AUTH"].find_all("li")]
         self.assertEqual(len(auth), 2)
         for line in auth:

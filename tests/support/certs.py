@@ -19,6 +19,10 @@ Made certificates (all EC P-256, fast to generate, accepted everywhere):
     wronghost   SAN DNS:wrong.example only, signed by ca
     soon        same names as server, signed by ca, expires in SOON_DAYS days
                 (an "expiring soon" certificate for the expiry alerts)
+
+ensure_chains(pki) makes, beside them, the chains of issue 14 (class
+Chains): an intermediate, an expired cross-sign that no verified path
+uses, an expiring intermediate and a not-yet-valid leaf.
 """
 
 import calendar
@@ -248,6 +252,266 @@ def ensure(directory):
             with open(os.path.join(directory, _STAMP), "w") as f:
                 f.write(_VERSION + "\n")
     return pki
+
+
+# --- chains (issue 14): what the verified path uses and what it does not --
+
+# Kept beside the shared PKI, in their own directory with their own stamp,
+# lock and `openssl ca` database: making them never regenerates (or
+# touches) the CA other tests are using at the same time. They are signed
+# by that CA, so the stamp names its fingerprint: a new CA, new chains.
+_CHAINS_VERSION = "2"
+# The cross-sign that is about to expire (not yet expired): the case the
+# presented chain's figure paged for.
+CROSS_SOON_DAYS = 3
+# The old cross-signed CA certificate: expired long ago, on no verified path.
+CROSS_NOT_BEFORE = "20190101000000Z"
+CROSS_NOT_AFTER = "20200101000000Z"
+CROSS_NOT_AFTER_TS = calendar.timegm((2020, 1, 1, 0, 0, 0))
+# The not-yet-valid leaf.
+FUTURE_NOT_BEFORE = "20390101000000Z"
+FUTURE_NOT_BEFORE_TS = calendar.timegm((2039, 1, 1, 0, 0, 0))
+# The long-lived intermediate's own dates.
+INTER_NOT_AFTER = "20450101000000Z"
+INTER_NOT_AFTER_TS = calendar.timegm((2045, 1, 1, 0, 0, 0))
+
+
+class Chains:
+    """Certificates of the chain tests, and the PEM bundles servers send.
+
+    inter        intermediate CA, signed by the test CA, until 2045
+    oldroot      a self-signed root no CA file trusts
+    cross        the test CA's own name and key, cross-signed by oldroot,
+                 expired 2020-01-01: sent, never on the verified path
+    cross_soon   the same cross-sign, expiring in CROSS_SOON_DAYS days
+    leaf         localhost, signed by inter, until SERVER_NOT_AFTER
+    soon_inter   intermediate CA signed by the test CA that expires in
+                 SOON_DAYS days
+    soon_leaf    localhost, signed by soon_inter, until SERVER_NOT_AFTER
+    future       localhost, signed by the CA, not valid before 2039
+
+    Bundles (Pair: .cert the PEM the server sends, .key the leaf's key):
+    with_cross   leaf + inter + cross
+    with_cross_soon  leaf + inter + cross_soon
+    soon_chain   soon_leaf + soon_inter
+    future       the leaf alone
+    """
+
+    NAMES = ("inter", "oldroot", "cross", "cross_soon", "leaf", "soon_inter",
+             "soon_leaf", "future")
+
+    def __init__(self, directory):
+        self.dir = directory
+        for name in self.NAMES:
+            setattr(self, name, Pair(directory, name))
+        self.with_cross = Pair(directory, "bundle-with-cross")
+        self.with_cross.key = self.leaf.key
+        self.with_cross_soon = Pair(directory, "bundle-with-cross-soon")
+        self.with_cross_soon.key = self.leaf.key
+        self.soon_chain = Pair(directory, "bundle-soon")
+        self.soon_chain.key = self.soon_leaf.key
+
+    def pairs(self):
+        return [getattr(self, name) for name in self.NAMES]
+
+
+def _sign(issuer, pair, csr, ext, cnf, cwd, dates):
+    _openssl(
+        ["ca", "-batch", "-notext", "-config", cnf, "-extensions", ext,
+         "-cert", issuer.cert, "-keyfile", issuer.key,
+         "-in", csr, "-out", pair.cert] + dates,
+        cwd,
+    )
+    os.unlink(csr)
+
+
+def _csr_for_key(key, cn, out, cnf, cwd):
+    _openssl(["req", "-new", "-config", cnf, "-key", key,
+              "-subj", "/CN=" + cn, "-out", out], cwd)
+    return out
+
+
+def _ca_name(ca_cert, cwd):
+    out = _openssl(["x509", "-noout", "-subject", "-nameopt", "compat",
+                    "-in", ca_cert], cwd)
+    # "subject=/CN=smtp-health-agent test CA" or "subject=CN = ..."
+    value = out.strip().split("=", 1)[1].strip()
+    return value.split("CN=", 1)[-1].split("CN = ", 1)[-1]
+
+
+def _generate_chains(pki, ch):
+    d = ch.dir
+    cnf = os.path.join(d, "openssl.cnf")
+    with open(cnf, "w") as f:
+        f.write(_OPENSSL_CNF.format(dir=d, local_san=LOCAL_SAN,
+                                    wrong_host=WRONG_HOST))
+    os.makedirs(os.path.join(d, "ca.newcerts"), exist_ok=True)
+    with open(os.path.join(d, "ca.index"), "w"):
+        pass
+    with open(os.path.join(d, "ca.serial"), "w") as f:
+        f.write("2000\n")
+    fixed = ["-startdate", "20200101000000Z", "-enddate", SERVER_NOT_AFTER]
+
+    _csr(ch.inter, "smtp-health-agent test intermediate", cnf, d)
+    _sign(pki.ca, ch.inter, ch.inter.cert + ".csr", "v3_ca", cnf, d,
+          ["-startdate", "20200101000000Z", "-enddate", INTER_NOT_AFTER])
+    _self_signed(ch.oldroot, "smtp-health-agent old root", "v3_ca", cnf, d,
+                 days=36500)
+    # The CA's own name and key, signed by the old root: a path to a root
+    # no client trusts any more, as servers long sent for old clients.
+    with open(pki.ca.key, "rb") as src, open(ch.cross.key, "wb") as dst:
+        dst.write(src.read())
+    os.chmod(ch.cross.key, 0o600)
+    csr = _csr_for_key(pki.ca.key, _ca_name(pki.ca.cert, d),
+                       ch.cross.cert + ".csr", cnf, d)
+    _sign(ch.oldroot, ch.cross, csr, "v3_ca", cnf, d,
+          ["-startdate", CROSS_NOT_BEFORE, "-enddate", CROSS_NOT_AFTER])
+    with open(pki.ca.key, "rb") as src, open(ch.cross_soon.key, "wb") as dst:
+        dst.write(src.read())
+    os.chmod(ch.cross_soon.key, 0o600)
+    csr = _csr_for_key(pki.ca.key, _ca_name(pki.ca.cert, d),
+                       ch.cross_soon.cert + ".csr", cnf, d)
+    _sign(ch.oldroot, ch.cross_soon, csr, "v3_ca", cnf, d,
+          ["-days", str(CROSS_SOON_DAYS)])
+    _csr(ch.leaf, "localhost", cnf, d)
+    _sign(ch.inter, ch.leaf, ch.leaf.cert + ".csr", "v3_server", cnf, d,
+          fixed)
+    _csr(ch.soon_inter, "smtp-health-agent expiring intermediate", cnf, d)
+    _sign(pki.ca, ch.soon_inter, ch.soon_inter.cert + ".csr", "v3_ca", cnf,
+          d, ["-days", str(SOON_DAYS)])
+    _csr(ch.soon_leaf, "localhost", cnf, d)
+    _sign(ch.soon_inter, ch.soon_leaf, ch.soon_leaf.cert + ".csr",
+          "v3_server", cnf, d, fixed)
+    _csr(ch.future, "localhost", cnf, d)
+    _sign(pki.ca, ch.future, ch.future.cert + ".csr", "v3_server", cnf, d,
+          ["-startdate", FUTURE_NOT_BEFORE, "-enddate", SERVER_NOT_AFTER])
+
+    def bundle(out, parts):
+        with open(out, "w") as f:
+            for part in parts:
+                with open(part) as p:
+                    f.write(p.read())
+
+    bundle(ch.with_cross.cert, [ch.leaf.cert, ch.inter.cert, ch.cross.cert])
+    bundle(ch.with_cross_soon.cert,
+           [ch.leaf.cert, ch.inter.cert, ch.cross_soon.cert])
+    bundle(ch.soon_chain.cert, [ch.soon_leaf.cert, ch.soon_inter.cert])
+
+
+def secret_chain(pki, directory, secret):
+    """A chain that betrays `secret` (hex digits, an even count) in what
+    the leaf says of itself: its issuer's CN is "inter " + secret and its
+    serial is the secret. Made anew in `directory` (per test: the secret
+    is the test's); returns a Pair, .cert the leaf + intermediate bundle,
+    .key the leaf's key."""
+    assert len(secret) % 2 == 0 and all(c in "0123456789abcdef"
+                                        for c in secret), secret
+    d = os.path.abspath(directory)
+    os.makedirs(os.path.join(d, "ca.newcerts"), exist_ok=True)
+    cnf = os.path.join(d, "openssl.cnf")
+    with open(cnf, "w") as f:
+        f.write(_OPENSSL_CNF.format(dir=d, local_san=LOCAL_SAN,
+                                    wrong_host=WRONG_HOST))
+    with open(os.path.join(d, "ca.index"), "w"):
+        pass
+    with open(os.path.join(d, "ca.serial"), "w") as f:
+        f.write("3000\n")
+    inter, leaf = Pair(d, "secret-inter"), Pair(d, "secret-leaf")
+    _csr(inter, "inter " + secret, cnf, d)
+    _sign(pki.ca, inter, inter.cert + ".csr", "v3_ca", cnf, d,
+          ["-startdate", "20200101000000Z", "-enddate", INTER_NOT_AFTER])
+    with open(os.path.join(d, "ca.serial"), "w") as f:
+        f.write(secret + "\n")
+    _csr(leaf, "localhost", cnf, d)
+    _sign(inter, leaf, leaf.cert + ".csr", "v3_server", cnf, d,
+          ["-startdate", "20200101000000Z", "-enddate", SERVER_NOT_AFTER])
+    bundle = Pair(d, "secret-bundle")
+    bundle.key = leaf.key
+    with open(bundle.cert, "w") as out:
+        for part in (leaf.cert, inter.cert):
+            with open(part) as f:
+                out.write(f.read())
+    return bundle
+
+
+def named_leaf(pki, directory, subject):
+    """A localhost leaf signed by the CA whose subject is `subject`
+    (openssl's -subj form, UTF-8, every field kept: -preserveDN), made in
+    `directory`; returns its Pair."""
+    d = os.path.abspath(directory)
+    os.makedirs(os.path.join(d, "ca.newcerts"), exist_ok=True)
+    cnf = os.path.join(d, "openssl.cnf")
+    with open(cnf, "w") as f:
+        f.write(_OPENSSL_CNF.format(dir=d, local_san=LOCAL_SAN,
+                                    wrong_host=WRONG_HOST))
+    with open(os.path.join(d, "ca.index"), "w"):
+        pass
+    with open(os.path.join(d, "ca.serial"), "w") as f:
+        f.write("4000\n")
+    leaf = Pair(d, "named-leaf")
+    _new_key(leaf.key, d)
+    csr = leaf.cert + ".csr"
+    _openssl(["req", "-new", "-utf8", "-config", cnf, "-key", leaf.key,
+              "-subj", subject, "-out", csr], d)
+    _sign(pki.ca, leaf, csr, "v3_server", cnf, d,
+          ["-utf8", "-preserveDN", "-startdate", "20200101000000Z",
+           "-enddate", SERVER_NOT_AFTER])
+    return leaf
+
+
+def rfc2253_subject(cert):
+    """The subject as OpenSSL writes it in RFC 2253 form."""
+    out = _openssl(["x509", "-noout", "-subject", "-nameopt", "RFC2253",
+                    "-in", cert], os.path.dirname(os.path.abspath(cert)))
+    return out.strip().split("=", 1)[1].strip() if out.startswith(
+        "subject=") else out.strip()
+
+
+def _file_sha256(path):
+    import hashlib
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def ensure_chains(pki):
+    """Make (or reuse) the chain certificates beside pki; return Chains.
+
+    Their stamp holds the version and the CA's hash: a CA made anew since
+    (another test run's ensure()) makes them anew too, as does an
+    expiring intermediate that is no longer SOON_DAYS away.
+    """
+    ch = Chains(os.path.join(pki.dir, "chains"))
+    os.makedirs(ch.dir, exist_ok=True)
+    stamp = os.path.join(ch.dir, _STAMP)
+    want = "%s %s" % (_CHAINS_VERSION, _file_sha256(pki.ca.cert))
+    with open(os.path.join(ch.dir, "certs.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            with open(stamp) as f:
+                ok = f.read().strip() == want
+        except FileNotFoundError:
+            ok = False
+        ok = ok and all(os.path.exists(p.cert) and os.path.exists(p.key)
+                        for p in ch.pairs())
+        ok = ok and (not_after(ch.soon_inter.cert) - time.time()
+                     > (SOON_DAYS - 1) * 86400)
+        ok = ok and (not_after(ch.cross_soon.cert) - time.time()
+                     > (CROSS_SOON_DAYS - 1) * 86400)
+        if not ok:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(stamp)
+            _generate_chains(pki, ch)
+            with open(stamp, "w") as f:
+                f.write(want + "\n")
+    return ch
+
+
+def not_before(cert_path):
+    """notBefore of a PEM certificate as a unix timestamp (UTC)."""
+    out = _openssl(["x509", "-startdate", "-noout", "-in", cert_path],
+                   os.path.dirname(os.path.abspath(cert_path)))
+    value = out.strip().split("=", 1)[1]
+    return calendar.timegm(time.strptime(value, "%b %d %H:%M:%S %Y %Z"))
 
 
 def not_after(cert_path):

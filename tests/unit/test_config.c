@@ -575,7 +575,7 @@ struct error_case {
 
 #define EXTRA_WORDS                                                           \
     "valid: none, or one or more of duration_buckets, ehlo_extensions, "      \
-    "last_reply_codes, zero_series separated by commas"
+    "last_reply_codes, zero_series, cert_details separated by commas"
 
 #define SOURCE_MSG                                                            \
     "must be an IPv4 or IPv6 address of this machine (IPv6 without "          \
@@ -585,7 +585,7 @@ struct error_case {
     "target, phase, stage, error, code, class, mechanism, keyword, version, " \
     "cipher, host, port, tls, tls_verify, reason, resource, libcurl, "        \
     "openssl, libmicrohttpd, shard, shards, state, targets_file, le, "        \
-    "quantile, job, instance"
+    "quantile, job, instance, fingerprint_sha256, subject, issuer, serial"
 
 static const struct error_case error_cases[] = {
     /* labels, in [agent] and in a [target]: each refusal */

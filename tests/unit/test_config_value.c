@@ -451,7 +451,8 @@ static void test_extra(void **state)
     char names[128];
     assert_string_equal(
         config_extra_names(names, sizeof(names)),
-        "duration_buckets, ehlo_extensions, last_reply_codes, zero_series");
+        "duration_buckets, ehlo_extensions, last_reply_codes, zero_series, "
+        "cert_details");
     const char *p = names;
     for (int e = 0; e < CONFIG_EXTRA_COUNT; e++) {
         const char *name = config_extra_name((enum config_extra)e);

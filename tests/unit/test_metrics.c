@@ -142,6 +142,13 @@ static void result_auth_mixed(struct probe_result *r)
     snprintf(r->tls.version, sizeof r->tls.version, "TLSv1.3");
     snprintf(r->tls.cipher, sizeof r->tls.cipher, "TLS_AES_256_GCM_SHA384");
     r->tls.not_after = 1900000000;
+    r->tls.verified_not_after = 1950000000;
+    r->tls.leaf_not_after = 2000000000;
+    r->tls.leaf_not_before = 1700000000;
+    snprintf(r->tls.subject, sizeof r->tls.subject, "CN=mx.example");
+    snprintf(r->tls.issuer, sizeof r->tls.issuer, "CN=CA,O=Ex");
+    snprintf(r->tls.serial, sizeof r->tls.serial, "1000");
+    r->tls.leaf_sha256[0] = 0xab;
     r->tls.valid = true;
     r->n_auth = 2;
     r->auth[0].mech = SASL_MECH_PLAIN;
@@ -891,6 +898,10 @@ static void test_family_order_and_promtool(void **state)
         "smtp_max_message_size_bytes gauge",
         "smtp_tls_info gauge",
         "smtp_tls_cert_expiry_timestamp_seconds gauge",
+        "smtp_tls_verified_chain_expiry_timestamp_seconds gauge",
+        "smtp_tls_leaf_cert_not_after_timestamp_seconds gauge",
+        "smtp_tls_leaf_cert_not_before_timestamp_seconds gauge",
+        "smtp_tls_cert_info gauge",
         "smtp_tls_cert_valid gauge",
         "smtp_probe_last_run_timestamp_seconds gauge",
         "smtp_target_info gauge",
@@ -1530,6 +1541,13 @@ static void result_good(struct probe_result *r, const char *target,
     snprintf(r->tls.version, sizeof r->tls.version, "TLSv1.3");
     snprintf(r->tls.cipher, sizeof r->tls.cipher, "TLS_AES_256_GCM_SHA384");
     r->tls.not_after = 1900000000;
+    r->tls.verified_not_after = 1950000000;
+    r->tls.leaf_not_after = 2000000000;
+    r->tls.leaf_not_before = 1700000000;
+    snprintf(r->tls.subject, sizeof r->tls.subject, "CN=mx.example");
+    snprintf(r->tls.issuer, sizeof r->tls.issuer, "CN=CA,O=Ex");
+    snprintf(r->tls.serial, sizeof r->tls.serial, "1000");
+    r->tls.leaf_sha256[31] = 1;
     r->tls.valid = true;
     r->n_auth = n_mechs;
     for (size_t i = 0; i < n_mechs; i++) {
@@ -1630,6 +1648,101 @@ static void test_first_probe_allocates_nothing(void **state)
     metrics_free(m);
 }
 
+/* The lines of name in text, each with its newline, in one string. */
+static char *lines_of(const char *text, const char *name)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    size_t n = strlen(name);
+    for (const char *p = text; p && *p;) {
+        const char *end = strchr(p, '\n');
+        size_t len = end ? (size_t)(end - p) + 1 : strlen(p);
+        if (strncmp(p, name, n) == 0 && (p[n] == '{' || p[n] == ' '))
+            assert_int_equal(buf_append(&b, p, len), 0);
+        p += len;
+    }
+    return buf_take(&b);
+}
+
+/*
+ * Issue 14: the verified chain's expiry and the leaf's notAfter by
+ * default; its notBefore and smtp_tls_cert_info only with cert_details, its
+ * text escaped, following a renewal (in the same block when it fits) and never
+ * kept for a target that does not show it.
+ */
+static void test_cert_facts(void **state)
+{
+    (void)state;
+    struct metrics *m = budget_targets(EXTRA(CERT_DETAILS));
+    struct probe_result *r = calloc(1, sizeof(*r));
+    assert_non_null(r);
+    result_good(r, "auth", budget_mechs, 1);
+    snprintf(r->tls.subject, sizeof r->tls.subject, "CN=mx \"q\"\\");
+    record(m, r);
+    char *text = render(m);
+    char *got = lines_of(text, "smtp_tls_verified_chain_expiry_timestamp_"
+                               "seconds");
+    assert_string_equal(got, "smtp_tls_verified_chain_expiry_timestamp_"
+                             "seconds{target=\"auth\"} 1950000000\n");
+    free(got);
+    got = lines_of(text, "smtp_tls_leaf_cert_not_after_timestamp_seconds");
+    assert_string_equal(got, "smtp_tls_leaf_cert_not_after_timestamp_"
+                             "seconds{target=\"auth\"} 2000000000\n");
+    free(got);
+    got = lines_of(text, "smtp_tls_leaf_cert_not_before_timestamp_seconds");
+    assert_string_equal(got, "smtp_tls_leaf_cert_not_before_timestamp_"
+                             "seconds{target=\"auth\"} 1700000000\n");
+    free(got);
+    got = lines_of(text, "smtp_tls_cert_info");
+    assert_string_equal(
+        got, "smtp_tls_cert_info{target=\"auth\",fingerprint_sha256=\""
+             "0000000000000000000000000000000000000000000000000000000000000001"
+             "\",subject=\"CN=mx \\\"q\\\"\\\\\",issuer=\"CN=CA,O=Ex\","
+             "serial=\"1000\"} 1\n");
+    free(got);
+    free(text);
+
+    /* A renewal: a new serial and fingerprint, the same length. */
+    struct mtarget *mt = metrics_find_target(m->targets, m->n_targets, "auth");
+    const char *block = mt->tls.cert_info;
+    r->tls.leaf_sha256[31] = 2;
+    snprintf(r->tls.serial, sizeof r->tls.serial, "1001");
+    record(m, r);
+    assert_ptr_equal(mt->tls.cert_info, block);
+    text = render(m);
+    got = lines_of(text, "smtp_tls_cert_info");
+    assert_non_null(strstr(got, "0002\",subject="));
+    assert_non_null(strstr(got, "serial=\"1001\"} 1\n"));
+    assert_null(strstr(got, "1000"));
+    free(got);
+    free(text);
+
+    /* A chain that did not verify: no verified figure at all. */
+    r->tls.verified_not_after = 0;
+    r->tls.valid = false;
+    record(m, r);
+    text = render(m);
+    assert_null(strstr(text, "smtp_tls_verified_chain_expiry"));
+    assert_non_null(strstr(text, "smtp_tls_cert_expiry_timestamp_seconds{"));
+    free(text);
+    metrics_free(m);
+
+    /* Without cert_details: no series, no text kept. */
+    m = budget_targets(0);
+    result_good(r, "auth", budget_mechs, 1);
+    record(m, r);
+    mt = metrics_find_target(m->targets, m->n_targets, "auth");
+    assert_null(mt->tls.cert_info);
+    text = render(m);
+    assert_null(strstr(text, "smtp_tls_cert_info"));
+    assert_null(strstr(text, "not_before"));
+    assert_non_null(strstr(text, "smtp_tls_verified_chain_expiry"));
+    assert_non_null(strstr(text, "smtp_tls_leaf_cert_not_after"));
+    free(text);
+    metrics_free(m);
+    free(r);
+}
+
 /*
  * Exact series per target for each option (README's "Metrics" counts
  * come from a real Postfix; this shape has 5 EHLO keywords, not 10).
@@ -1637,7 +1750,8 @@ static void test_first_probe_allocates_nothing(void **state)
  * 3, phases 6 (resolve, connect, banner, ehlo, starttls, auth), IP
  * protocol 1, probes 1, errors starttls_unavailable 1, replies 5, AUTH
  * results 4, advertised PLAIN 1, size 1, TLS info/expiry/valid 3, last
- * run 1, target info 1 = 29.
+ * run 1, target info 1 = 29; and issue 14's verified chain's expiry and
+ * the leaf's notAfter 2 = 31 (22 + 2 = 24 EHLO-only).
  */
 static void test_series_per_option(void **state)
 {
@@ -1646,16 +1760,18 @@ static void test_series_per_option(void **state)
         unsigned extra;
         size_t auth, ehlo;
     } cases[] = {
-        {0, 29, 22},
+        {0, 31, 24},
         /* 13 more buckets */
-        {EXTRA(DURATION_BUCKETS), 42, 35},
+        {EXTRA(DURATION_BUCKETS), 44, 37},
         /* 5 keywords, and LOGIN and CRAM-MD5 (all 3 for EHLO-only) */
-        {EXTRA(EHLO_EXTENSIONS), 36, 30},
+        {EXTRA(EHLO_EXTENSIONS), 38, 32},
         /* one per stage with a reply: 5, and 4 without AUTH */
-        {EXTRA(LAST_REPLY_CODES), 34, 26},
+        {EXTRA(LAST_REPLY_CODES), 36, 28},
         /* 7 stages, the 7 other errors, skips of reason running */
-        {EXTRA(ZERO_SERIES), 44, 37},
-        {ALL_EXTRA, 69, 62},
+        {EXTRA(ZERO_SERIES), 46, 39},
+        /* smtp_tls_cert_info, the leaf's notBefore */
+        {EXTRA(CERT_DETAILS), 33, 26},
+        {ALL_EXTRA, 73, 66},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         struct metrics *m = budget_store(cases[i].extra);
@@ -1935,6 +2051,7 @@ int main(void)
         cmocka_unit_test(test_render_in_chunks),
         cmocka_unit_test(test_render_chunks_during_reloads),
         cmocka_unit_test(test_series_per_option),
+        cmocka_unit_test(test_cert_facts),
         cmocka_unit_test(test_first_probe_allocates_nothing),
         cmocka_unit_test(test_default_series),
         cmocka_unit_test(test_extra_by_reload),

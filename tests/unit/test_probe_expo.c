@@ -120,6 +120,14 @@ static void test_auth_failed(void **state)
     strcpy(r.tls.version, "TLSv1.3");
     strcpy(r.tls.cipher, "TLS_AES_256_GCM_SHA384");
     r.tls.not_after = 2000000000;
+    r.tls.verified_not_after = 2100000000;
+    r.tls.leaf_not_after = 2200000000;
+    r.tls.leaf_not_before = 1700000000;
+    strcpy(r.tls.subject, "CN=mx \"1\"\\");
+    strcpy(r.tls.issuer, "CN=CA,O=Ex");
+    strcpy(r.tls.serial, "1000");
+    r.tls.leaf_sha256[0] = 0xab;
+    r.tls.leaf_sha256[31] = 0x01;
     r.tls.valid = true;
     expect(&r,
            "# HELP probe_success Whether the probe succeeded: 1 when every "
@@ -164,6 +172,24 @@ static void test_auth_failed(void **state)
            "in the presented chain, unix time.\n"
            "# TYPE smtp_tls_cert_expiry_timestamp_seconds gauge\n"
            "smtp_tls_cert_expiry_timestamp_seconds 2000000000\n"
+           "# HELP smtp_tls_verified_chain_expiry_timestamp_seconds Earliest "
+           "notAfter of the chain that verified (leaf to trust anchor).\n"
+           "# TYPE smtp_tls_verified_chain_expiry_timestamp_seconds gauge\n"
+           "smtp_tls_verified_chain_expiry_timestamp_seconds 2100000000\n"
+           "# HELP smtp_tls_leaf_cert_not_after_timestamp_seconds notAfter "
+           "of the server's own (leaf) certificate.\n"
+           "# TYPE smtp_tls_leaf_cert_not_after_timestamp_seconds gauge\n"
+           "smtp_tls_leaf_cert_not_after_timestamp_seconds 2200000000\n"
+           "# HELP smtp_tls_leaf_cert_not_before_timestamp_seconds notBefore "
+           "of the server's own (leaf) certificate.\n"
+           "# TYPE smtp_tls_leaf_cert_not_before_timestamp_seconds gauge\n"
+           "smtp_tls_leaf_cert_not_before_timestamp_seconds 1700000000\n"
+           "# HELP smtp_tls_cert_info 1, the leaf certificate: SHA-256 "
+           "fingerprint, subject and issuer (RFC 2253), serial (hex).\n"
+           "# TYPE smtp_tls_cert_info gauge\n"
+           "smtp_tls_cert_info{fingerprint_sha256=\"ab00000000000000000000"
+           "000000000000000000000000000000000000000001\",subject=\"CN=mx "
+           "\\\"1\\\"\\\\\",issuer=\"CN=CA,O=Ex\",serial=\"1000\"} 1\n"
            "# HELP smtp_tls_cert_valid 1 when chain and host name verify, "
            "whether or not enforced.\n"
            "# TYPE smtp_tls_cert_valid gauge\n"
