@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "config_internal.h"
+#include "check.h"
 #include "config_value.h"
 #include "file.h"
 #include "netaddr.h"
@@ -76,6 +77,10 @@ const char *const config_target_key_names[] = {
     [TK_CLIENT_SECRET_FILE] = "client_secret_file",
     [TK_SCOPE] = "scope",
     [TK_REFRESH_TOKEN_FILE] = "refresh_token_file",
+    [TK_EXPECT_AUTH_BEFORE_TLS] = "expect_auth_before_tls",
+    [TK_EXPECT_OPEN_RELAY] = "expect_open_relay",
+    [TK_REQUIRE_EHLO] = "require_ehlo",
+    [TK_OPEN_RELAY_RCPT] = "open_relay_rcpt",
 };
 _Static_assert(sizeof config_target_key_names /
                        sizeof config_target_key_names[0] ==
@@ -158,6 +163,8 @@ void config_probe_init(struct parser *p, struct target_config *t,
     t->token_file = "";
     t->oauth.token_url = t->oauth.client_id = t->oauth.client_secret_file =
         t->oauth.scope = t->oauth.refresh_token_file = "";
+    t->require_ehlo = "";
+    t->open_relay_rcpt = CHECK_DEFAULT_RELAY_RCPT;
     t->line = p->lineno;
 }
 
@@ -746,6 +753,68 @@ static void auth_key(struct parser *p, enum target_key k, const char *v)
     }
 }
 
+/* The refusal checks' keys (check.h). */
+static void check_key(struct parser *p, enum target_key k, const char *v)
+{
+    struct target_config *t = p->cur;
+    const char *key = config_target_key_names[k];
+    int line = p->lineno;
+    char why[160];
+    switch (k) {
+    case TK_EXPECT_AUTH_BEFORE_TLS:
+    case TK_EXPECT_OPEN_RELAY: {
+        bool *on = k == TK_EXPECT_AUTH_BEFORE_TLS ? &t->expect_auth_refused
+                                                  : &t->expect_relay_refused;
+        if (strcmp(v, "refused") == 0)
+            *on = true;
+        else if (strcmp(v, "unchecked") == 0)
+            *on = false;
+        else
+            config_err_at(p, line, key,
+                          "must be refused (checked) or unchecked, not "
+                          "\"%s\"",
+                          v);
+        return;
+    }
+    case TK_REQUIRE_EHLO:
+        if (check_ehlo_parse(v, why, sizeof(why)))
+            config_err_at(p, line, key, "%s", why);
+        else if (set_str(p, &t->require_ehlo, v, CONFIG_HOST_MAX) && !p->oom)
+            config_err_at(p, line, key, "longer than %d characters",
+                          CONFIG_HOST_MAX);
+        return;
+    case TK_OPEN_RELAY_RCPT:
+        if (!check_valid_rcpt(v))
+            config_err_at(p, line, key,
+                          "must be an address like someone@example.net "
+                          "(no blanks, <, > or second @; at most 254 "
+                          "characters), not \"%s\"",
+                          v);
+        else
+            set_str(p, &t->open_relay_rcpt, v, 254);
+        return;
+    default:
+        return;
+    }
+}
+
+/* After the section: what the checks need of the rest of it. */
+static void check_target_checks(struct parser *p,
+                                const struct target_config *t,
+                                const struct target_draft *d)
+{
+    if (t->expect_auth_refused && t->tls != TLS_MODE_STARTTLS)
+        config_err_at(p, d->key_line[TK_EXPECT_AUTH_BEFORE_TLS],
+                      config_target_key_names[TK_EXPECT_AUTH_BEFORE_TLS],
+                      "only for a STARTTLS target (tls = starttls): there is "
+                      "no \"before TLS\" with tls = %s",
+                      t->tls == TLS_MODE_IMPLICIT ? "implicit" : "none");
+    if (d->set[TK_OPEN_RELAY_RCPT] && !t->expect_relay_refused)
+        config_warn_at(p, d->key_line[TK_OPEN_RELAY_RCPT],
+                       config_target_key_names[TK_OPEN_RELAY_RCPT],
+                       "has no effect without expect_open_relay = refused");
+}
+
 static void target_key(struct parser *p, int k, const char *v)
 {
     struct target_config *t = p->cur;
@@ -836,6 +905,12 @@ static void target_key(struct parser *p, int k, const char *v)
         return;
     case TK_ALLOWED_TARGETS:
         config_allowed_targets_key(p, line, key, v);
+        return;
+    case TK_EXPECT_AUTH_BEFORE_TLS:
+    case TK_EXPECT_OPEN_RELAY:
+    case TK_REQUIRE_EHLO:
+    case TK_OPEN_RELAY_RCPT:
+        check_key(p, (enum target_key)k, v);
         return;
     case TK_COUNT:
         break;
@@ -981,6 +1056,7 @@ static void resolve_module(struct parser *p, struct module_config *m,
         t->labels = c->labels;
     config_check_auth(p, t, d);
     config_check_ca_file(p, t, d, agent_ca_warned, agent_ca_failed);
+    check_target_checks(p, t, d);
 }
 
 static void resolve(struct parser *p)
@@ -1042,6 +1118,7 @@ static void resolve(struct parser *p)
                 config_format_duration(t->timeout_ms, a, sizeof(a)),
                 config_format_duration(t->interval_ms, b, sizeof(b)));
         config_check_auth(p, t, d);
+        check_target_checks(p, t, d);
         config_shard_check(p, t, d);
         config_check_ca_file(p, t, d, &agent_ca_warned, &agent_ca_failed);
     }

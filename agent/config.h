@@ -152,6 +152,14 @@ struct target_config {
         const char *scope;
         const char *refresh_token_file;
     } oauth;
+    /* The refusal checks (check.h), each opt-in: expect_auth_before_tls =
+     * refused (STARTTLS targets only), expect_open_relay = refused, and
+     * require_ehlo's words ("" none, check_ehlo_parse()'s syntax);
+     * open_relay_rcpt the outside recipient (CHECK_DEFAULT_RELAY_RCPT). */
+    bool expect_auth_refused;
+    bool expect_relay_refused;
+    const char *require_ehlo;
+    const char *open_relay_rcpt;
 };
 
 /*

@@ -1303,7 +1303,76 @@ static const struct error_case error_cases[] = {
      true,
      1,
      {"t.ini:3: what: unknown key"}},
+    /* The refusal checks' keys. */
+    {"[target \"c\"]\nhost = c\nexpect_auth_before_tls = yes\n"
+     "expect_open_relay = closed\n",
+     true,
+     2,
+     {"t.ini:3: expect_auth_before_tls: must be refused (checked) or "
+      "unchecked, not \"yes\"",
+      "t.ini:4: expect_open_relay: must be refused (checked) or unchecked, "
+      "not \"closed\""}},
+    {"[target \"c\"]\nhost = c\ntls = implicit\n"
+     "expect_auth_before_tls = refused\n",
+     true,
+     1,
+     {"t.ini:4: expect_auth_before_tls: only for a STARTTLS target (tls = "
+      "starttls): there is no \"before TLS\" with tls = implicit"}},
+    {"[target \"c\"]\nhost = c\nrequire_ehlo = PIPELINING SIZE>=ten\n",
+     true,
+     1,
+     {"t.ini:3: require_ehlo: \"SIZE>=ten\": SIZE>= takes a whole number "
+      "of bytes, like SIZE>=10485760"}},
+    {"[target \"c\"]\nhost = c\nrequire_ehlo = PIPE_LINING\n",
+     true,
+     1,
+     {"t.ini:3: require_ehlo: \"PIPE_LINING\" is neither an EHLO keyword "
+      "([A-Za-z0-9-], at most 32 characters) nor SIZE>=N"}},
+    {"[module \"m\"]\nallowed_targets = a.example.com\n"
+     "open_relay_rcpt = nobody\nexpect_open_relay = refused\n",
+     true,
+     1,
+     {"t.ini:3: open_relay_rcpt: must be an address like "
+      "someone@example.net (no blanks, <, > or second @; at most 254 "
+      "characters), not \"nobody\""}},
 };
+
+/* The refusal checks: off by default, each key into its field, a module's
+ * too; open_relay_rcpt without its check only warns. */
+static void test_refusal_check_keys(void **state)
+{
+    (void)state;
+    struct config_diag d;
+    struct agent_config *c =
+        load("[target \"a\"]\nhost = a\n"
+             "[target \"b\"]\nhost = b\nexpect_auth_before_tls = refused\n"
+             "expect_open_relay = refused\n"
+             "require_ehlo = PIPELINING, smtputf8 SIZE>=10485760\n"
+             "open_relay_rcpt = x@relay-test.example.org\n"
+             "[target \"w\"]\nhost = w\nopen_relay_rcpt = y@example.org\n"
+             "[module \"m\"]\nallowed_targets = *.example.com\n"
+             "expect_open_relay = refused\n",
+             &d);
+    assert_non_null(c);
+    assert_int_equal(d.n_errors, 0);
+    assert_non_null(strstr(buf_str(&d.warnings),
+                           "t.ini:10: open_relay_rcpt: has no effect without "
+                           "expect_open_relay = refused"));
+    const struct target_config *a = &c->targets[0], *b = &c->targets[1];
+    assert_false(a->expect_auth_refused);
+    assert_false(a->expect_relay_refused);
+    assert_string_equal(a->require_ehlo, "");
+    assert_string_equal(a->open_relay_rcpt,
+                        "smtp-health-agent-relay-test@example.net");
+    assert_true(b->expect_auth_refused);
+    assert_true(b->expect_relay_refused);
+    assert_string_equal(b->require_ehlo,
+                        "PIPELINING, smtputf8 SIZE>=10485760");
+    assert_string_equal(b->open_relay_rcpt, "x@relay-test.example.org");
+    assert_true(c->modules[0].probe.expect_relay_refused);
+    config_free(c);
+    config_diag_free(&d);
+}
 
 static void test_errors_table(void **state)
 {
@@ -3058,6 +3127,7 @@ int main(void)
         cmocka_unit_test(test_labels),
         cmocka_unit_test(test_ip_family_and_source_address),
         cmocka_unit_test(test_errors_table),
+        cmocka_unit_test(test_refusal_check_keys),
         cmocka_unit_test(test_modules),
         cmocka_unit_test(test_multiple_errors),
         cmocka_unit_test(test_too_many_errors),
