@@ -51,9 +51,29 @@ const char *probe_fault_name(enum probe_fault fault)
 
 /* ---- recording what was seen ------------------------------------------ */
 
+/* A check session broke off (or met a reply it could not go on from):
+ * the check did not run, and the probe's own result is untouched. */
+static void check_not_run(struct probe *p, enum probe_check c, const char *why)
+{
+    struct probe_check_result *k = &p->res.checks[c];
+    if (k->verdict != CHECK_NOT_RUN || k->detail[0])
+        return;
+    snprintf(k->detail, sizeof(k->detail), "not run: %s", why);
+    probe_trace(p, "* check not run:", why, strlen(why));
+}
+
 void probe_fail(struct probe *p, enum probe_stage stage,
                 enum probe_error error, const char *fmt, ...)
 {
+    if (p->sess && p->sess->check >= 0) {
+        char why[sizeof(p->res.detail)];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(why, sizeof(why), fmt, ap);
+        va_end(ap);
+        check_not_run(p, (enum probe_check)p->sess->check, why);
+        return;
+    }
     if (p->failed)
         return;
     p->failed = true;
@@ -211,6 +231,17 @@ enum smtp_class probe_record_reply(struct probe *p, int mech,
     struct probe_reply pr;
     reply_copy(p, stage, r, &pr);
 
+    /* A check session's connect phase: the probe's result is not its. */
+    if (p->sess && p->sess->check >= 0) {
+        if (pr.cls != SMTP_CLASS_SUCCESS) {
+            char why[PROBE_TEXT_MAX + 32];
+            snprintf(why, sizeof(why), "%s: %d %s", probe_stage_name(stage),
+                     pr.code, pr.text);
+            check_not_run(p, (enum probe_check)p->sess->check, why);
+        }
+        return pr.cls;
+    }
+
     if (p->res.n_seen < sizeof(p->res.seen) / sizeof(p->res.seen[0]))
         p->res.seen[p->res.n_seen++] = (struct probe_seen){stage, r->code};
 
@@ -251,6 +282,47 @@ enum smtp_class probe_record_reply(struct probe *p, int mech,
               p->target.name, probe_stage_name(stage), pr.code,
               smtp_class_name(pr.cls));
     return pr.cls;
+}
+
+void probe_check_verdict(struct probe *p, enum probe_check c,
+                         enum check_verdict v, const struct smtp_reply *r,
+                         const char *what)
+{
+    struct probe_check_result *k = &p->res.checks[c];
+    if (k->verdict != CHECK_NOT_RUN || k->detail[0])
+        return;
+    k->verdict = v;
+    if (r) {
+        struct probe_reply pr;
+        reply_copy(p, PROBE_STAGE_AUTH, r, &pr);
+        k->code = pr.code;
+        snprintf(k->detail, sizeof(k->detail), "%.80s: %d %.160s", what,
+                 pr.code, pr.text);
+    } else {
+        snprintf(k->detail, sizeof(k->detail), "%s", what);
+    }
+    char line[sizeof(k->detail) + 32];
+    snprintf(line, sizeof(line), "check %s %s: %s", check_name(c),
+             check_verdict_name(v), k->detail);
+    probe_trace(p, "*", line, strlen(line));
+    log_debug("probe", "check", "target=%s check=%s verdict=%s code=%d",
+              p->target.name, check_name(c), check_verdict_name(v), k->code);
+}
+
+void probe_check_ehlo(struct probe *p)
+{
+    struct probe_check_result *k = &p->res.checks[CHECK_EHLO];
+    if (!k->configured)
+        return;
+    char missing[PROBE_TEXT_MAX];
+    bool ok = check_ehlo_eval(p->require_ehlo, &p->res.ehlo, missing,
+                              sizeof(missing));
+    /* Each session's EHLO decides anew: the last one counts. */
+    k->verdict = ok ? CHECK_PASSED : CHECK_FAILED;
+    k->code = 250;
+    snprintf(k->detail, sizeof(k->detail), "%s%.200s",
+             ok ? "every required keyword advertised" : "missing: ",
+             ok ? "" : missing);
 }
 
 /* The CA store of the target's CA file, from the prober's cache: a file
@@ -452,13 +524,49 @@ static void probe_finish(struct probe *p)
  * probe. Only a session whose connect phase went through leads to the
  * next mechanism: any other failure would meet the next one too.
  */
+/*
+ * The next refusal check that needs a session of its own, started; false
+ * when none is left. AUTH before STARTTLS needs none when the first EHLO
+ * advertised no AUTH (that passes it); require_ehlo never needs one.
+ */
+static bool probe_next_check(struct probe *p)
+{
+    while (p->next_check < CHECK_COUNT) {
+        enum probe_check c = (enum probe_check)p->next_check++;
+        struct probe_check_result *k = &p->res.checks[c];
+        if (!k->configured || c == CHECK_EHLO)
+            continue;
+        if (c == CHECK_AUTH_BEFORE_TLS && !p->res.ehlo_pre_tls_auth) {
+            probe_check_verdict(p, c, CHECK_PASSED, NULL,
+                                "AUTH not advertised before STARTTLS");
+            continue;
+        }
+        if (now_mono_ns() >= p->deadline) {
+            check_not_run(p, c, "no time left before the deadline");
+            continue;
+        }
+        if (session_start_check(p, c) == 0)
+            return true;
+        probe_fault(p, PROBE_FAULT_MEMORY, "starting a check session", ENOMEM);
+        return false;
+    }
+    return false;
+}
+
 static void probe_advance(struct probe *p)
 {
     struct session *s = p->sess;
-    bool go_on = session_went_through(s) && p->next_mech < p->target.n_mechs;
+    bool through = session_went_through(s);
+    bool was_check = s->check >= 0;
+    bool go_on = through && !was_check && p->next_mech < p->target.n_mechs;
 
     p->sess = NULL;
     session_free(s);
+    /* The checks follow the probe's own sessions, once the server
+     * answered: the last of them went through. */
+    if (!go_on && (was_check || through) && p->res.fault == PROBE_FAULT_NONE &&
+        probe_next_check(p))
+        return;
     if (go_on && now_mono_ns() < p->deadline) {
         int mech = (int)p->next_mech++;
         if (session_start(p, mech) == 0)
@@ -684,6 +792,13 @@ int prober_start_traced(struct prober *pr, const struct target_config *target,
     snprintf(p->token_file, sizeof(p->token_file), "%s",
              target->token_file ? target->token_file : "");
     p->target.token_file = p->token_file;
+    snprintf(p->require_ehlo, sizeof(p->require_ehlo), "%s",
+             target->require_ehlo ? target->require_ehlo : "");
+    snprintf(p->relay_rcpt, sizeof(p->relay_rcpt), "%s",
+             target->open_relay_rcpt ? target->open_relay_rcpt
+                                     : CHECK_DEFAULT_RELAY_RCPT);
+    p->target.require_ehlo = p->require_ehlo;
+    p->target.open_relay_rcpt = p->relay_rcpt;
     p->target.secret = NULL;
     p->target.secret_len = 0;
     if (target->secret) {
@@ -715,6 +830,10 @@ int prober_start_traced(struct prober *pr, const struct target_config *target,
     r->n_auth = target->n_mechs;
     for (size_t i = 0; i < target->n_mechs; i++)
         r->auth[i].mech = target->mechs[i];
+    r->checks[CHECK_AUTH_BEFORE_TLS].configured =
+        target->expect_auth_refused && target->tls == TLS_MODE_STARTTLS;
+    r->checks[CHECK_OPEN_RELAY].configured = target->expect_relay_refused;
+    r->checks[CHECK_EHLO].configured = p->require_ehlo[0] != '\0';
 
     /* After the result's defaults: a failure here sets its stage. */
     bool have_token = probe_read_token(p, target);

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "check.h"
 #include "classify.h"
 #include "config.h"
 #include "sasl.h"
@@ -73,6 +74,17 @@ struct probe_auth {
     char oauth_status[SASL_OAUTH_STATUS_MAX + 1];
 };
 
+/* A refusal check the target configured (check.h): its verdict, and the
+ * reply that decided it (code 0: none, e.g. no AUTH advertised). */
+struct probe_check_result {
+    bool configured;
+    enum check_verdict verdict;
+    int code;
+    /* What decided it, or why it did not run: "RCPT TO:<x@example.net>:
+     * 554 5.7.1 ..."; server text redacted as every reply's. */
+    char detail[PROBE_TEXT_MAX];
+};
+
 /*
  * Everything one probe of a target observed. A probe runs one session
  * (EHLO only) or one session per configured mechanism, one after the
@@ -137,6 +149,10 @@ struct probe_result {
         enum probe_stage stage;
         int code;
     } seen[CONFIG_MAX_MECHS * 6];
+    /* The refusal checks. Their sessions come after the others and never
+     * make the probe fail: their replies are here only, not in replies[]
+     * or seen[]. */
+    struct probe_check_result checks[CHECK_COUNT];
 };
 
 struct prober;

@@ -72,7 +72,9 @@ static void tls_inspect(struct session *s, SSL *ssl)
             p->res.tls_subject_withheld = true;
         }
     }
-    probe_tls_merge(p, s->mech, &s->tls);
+    /* A check session's certificate is not the probe's. */
+    if (s->check < 0)
+        probe_tls_merge(p, s->mech, &s->tls);
 }
 
 /* A handshake is done (OpenSSL said so, or a line came over TLS): its
@@ -211,6 +213,8 @@ static void ehlo_keep(struct session *s, const struct smtp_reply *r)
     struct probe *p = s->probe;
     smtp_ehlo_parse(r, &s->ehlo);
     ehlo_redact(&p->redact, &s->ehlo, &p->res.ehlo_withheld);
+    if (s->check >= 0)
+        return; /* a check session's EHLO is its own */
     p->res.ehlo = s->ehlo;
     p->res.ehlo_seen = true;
 }
@@ -220,11 +224,14 @@ static bool connect_ehlo(struct session *s)
 {
     struct probe *p = s->probe;
 
-    if (p->target.tls != TLS_MODE_STARTTLS) {
+    if (session_tls_mode(s) != TLS_MODE_STARTTLS) {
+        if (s->check < 0)
+            probe_check_ehlo(p);
         session_set_state(s, SESSION_READY);
         return true;
     }
-    p->res.ehlo_pre_tls_auth = s->ehlo.auth;
+    if (s->check < 0)
+        p->res.ehlo_pre_tls_auth = s->ehlo.auth;
     if (!s->ehlo.starttls) {
         probe_fail(p, PROBE_STAGE_STARTTLS, PROBE_ERROR_STARTTLS_UNAVAILABLE,
                    "starttls: the server does not offer STARTTLS");
@@ -273,6 +280,8 @@ static bool connect_reply(struct session *s, const struct smtp_reply *r,
         if (!reply_ok(s, PROBE_STAGE_EHLO, r))
             return false;
         ehlo_keep(s, r); /* capabilities after TLS replace the first */
+        if (s->check < 0)
+            probe_check_ehlo(s->probe);
         session_set_state(s, SESSION_READY);
         return true;
     default:
@@ -588,7 +597,7 @@ void connect_phases_note(struct session *s)
     double *ph = p->res.phase_seconds;
     curl_off_t resolved = 0, connected = 0, handshaken = 0;
 
-    if (p->sess != s || p->next_mech > 1)
+    if (p->sess != s || p->next_mech > 1 || s->check >= 0)
         return;
     curl_easy_getinfo(s->easy, CURLINFO_NAMELOOKUP_TIME_T, &resolved);
     curl_easy_getinfo(s->easy, CURLINFO_CONNECT_TIME_T, &connected);
@@ -655,6 +664,7 @@ void connect_done(struct session *s, CURLcode rc)
 CURL *connect_easy_new(struct session *s, uint64_t remaining_ms)
 {
     const struct target_config *t = &s->probe->target;
+    enum tls_mode tls = session_tls_mode(s);
     CURL *e = curl_easy_init();
     if (!e)
         return NULL;
@@ -665,8 +675,8 @@ CURL *connect_easy_new(struct session *s, uint64_t remaining_ms)
     char url[CONFIG_HOST_MAX * 4 + 64];
 
     snprintf(url, sizeof(url), "%s://%s%s%s:%u/%s",
-             t->tls == TLS_MODE_IMPLICIT ? "smtps" : "smtp",
-             v6_name ? "[" : "", t->server_name, v6_name ? "]" : "", t->port,
+             tls == TLS_MODE_IMPLICIT ? "smtps" : "smtp", v6_name ? "[" : "",
+             t->server_name, v6_name ? "]" : "", t->port,
              ehlo ? ehlo : "localhost");
     curl_free(ehlo);
 
@@ -709,8 +719,8 @@ CURL *connect_easy_new(struct session *s, uint64_t remaining_ms)
     curl_easy_setopt(e, CURLOPT_CONNECT_ONLY, 1L);
     /* Never CURLUSESSL_TRY: on a 454 it would go on in clear. */
     curl_easy_setopt(e, CURLOPT_USE_SSL,
-                     t->tls == TLS_MODE_STARTTLS ? (long)CURLUSESSL_ALL
-                                                 : (long)CURLUSESSL_NONE);
+                     tls == TLS_MODE_STARTTLS ? (long)CURLUSESSL_ALL
+                                              : (long)CURLUSESSL_NONE);
     /* We verify ourselves (tls.c), so the facts are there whether or not
      * the target enforces them; curl then never loads a CA store. */
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);

@@ -45,7 +45,12 @@ enum session_state {
                          to hand the connection over */
     SESSION_AUTH,     /* AUTH or a continuation sent, reply pending */
     SESSION_QUIT,     /* QUIT sent, 221 pending */
-    SESSION_DONE,     /* prober_run() frees it and moves its probe on */
+    /* A check session's own commands (check.h): */
+    SESSION_CHECK_AUTH, /* the dummy AUTH PLAIN sent before STARTTLS */
+    SESSION_MAIL,       /* MAIL FROM sent, without AUTH */
+    SESSION_RCPT,       /* RCPT TO an outside address sent */
+    SESSION_RSET,       /* RSET sent: never DATA */
+    SESSION_DONE,       /* prober_run() frees it and moves its probe on */
     SESSION_STATE_COUNT
 };
 
@@ -60,6 +65,7 @@ struct session {
     curl_socket_t sock;
     enum session_state state;
     int mech;         /* index into the target's mechanisms, -1 for none */
+    int check;        /* enum probe_check of a check session, -1 for none */
     int socket_errno; /* why socket() failed in on_open_socket(), or 0 */
     unsigned sockets_opened; /* addresses curl tried (on_open_socket()) */
     struct smtp_parser parser;
@@ -95,6 +101,8 @@ struct probe {
     char username[CONFIG_HOST_MAX + 1];
     char source_address[CONFIG_ADDRESS_MAX + 1];
     char token_file[CONFIG_PATH_MAX + 1];
+    char require_ehlo[CONFIG_HOST_MAX + 1];
+    char relay_rcpt[256];
     /* Every form of the secret and every token any session of the probe
      * sent: server text that holds one is withheld (redact.h). */
     struct redactor redact;
@@ -103,6 +111,7 @@ struct probe {
     struct tls_facts first_tls; /* the first TLS session's own facts */
     bool failed;
     size_t next_mech;
+    int next_check; /* the next enum probe_check to consider */
     struct session *sess;
     /* token_url: the probe waits for the OAuth2 client's token (no
      * session yet); oauth.c calls probe_token_ready() or it times out. */
@@ -184,11 +193,28 @@ unsigned probe_session_number(const struct probe *p, int mech, unsigned *of);
 const char *probe_session_words(const struct probe *p, int mech, char *dst,
                                 size_t n);
 
+/* ---- probe.c: the refusal checks (check.h) ------------------------------ */
+
+/* A check's verdict, the first one only; r (NULL: none) the reply that
+ * decided it, quoted after what (e.g. "RCPT TO:<x@example.net>"), its
+ * text redacted. */
+void probe_check_verdict(struct probe *p, enum probe_check c,
+                         enum check_verdict v, const struct smtp_reply *r,
+                         const char *what);
+/* require_ehlo's verdict on the EHLO a probe's own session kept (after
+ * TLS with STARTTLS). */
+void probe_check_ehlo(struct probe *p);
+
 /* ---- probe_session.c: a session, its state and our own commands ------- */
 
 /* Starts the session for mechanism index mech (-1: EHLO only) as
  * p->sess. 0, or -1 when out of memory. */
 int session_start(struct probe *p, int mech);
+/* Starts the session of check c (-1 mech) as p->sess; as session_start. */
+int session_start_check(struct probe *p, enum probe_check c);
+/* The TLS a session makes: the target's, but none for the AUTH before
+ * STARTTLS check. */
+enum tls_mode session_tls_mode(const struct session *s);
 /* NULL is a no-op. */
 void session_free(struct session *s);
 /* The one way a session's state changes; each change is traced. */

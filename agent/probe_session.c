@@ -26,7 +26,9 @@ static const char *const session_state_names[] = {
     [SESSION_EHLO] = "ehlo",   [SESSION_STARTTLS] = "starttls",
     [SESSION_TLS] = "tls",     [SESSION_EHLO_TLS] = "ehlo_tls",
     [SESSION_READY] = "ready", [SESSION_AUTH] = "auth",
-    [SESSION_QUIT] = "quit",   [SESSION_DONE] = "done",
+    [SESSION_QUIT] = "quit",   [SESSION_CHECK_AUTH] = "check_auth",
+    [SESSION_MAIL] = "mail",   [SESSION_RCPT] = "rcpt",
+    [SESSION_RSET] = "rset",   [SESSION_DONE] = "done",
 };
 _Static_assert(sizeof session_state_names / sizeof session_state_names[0] ==
                    SESSION_STATE_COUNT,
@@ -79,6 +81,31 @@ static enum probe_stage session_stage(const struct session *s)
     return s->state == SESSION_QUIT ? PROBE_STAGE_QUIT : PROBE_STAGE_AUTH;
 }
 
+/* The command being answered, in words: the stage's name, or a check
+ * session's own command. */
+static const char *session_step_name(const struct session *s)
+{
+    switch (s->state) {
+    case SESSION_CHECK_AUTH:
+        return "AUTH before STARTTLS";
+    case SESSION_MAIL:
+        return "MAIL FROM";
+    case SESSION_RCPT:
+        return "RCPT TO";
+    case SESSION_RSET:
+        return "RSET";
+    default:
+        return probe_stage_name(session_stage(s));
+    }
+}
+
+enum tls_mode session_tls_mode(const struct session *s)
+{
+    if (s->check == CHECK_AUTH_BEFORE_TLS)
+        return TLS_MODE_NONE;
+    return s->probe->target.tls;
+}
+
 /* Sends what is queued; false when the connection failed (recorded). */
 static bool session_flush(struct session *s)
 {
@@ -89,9 +116,8 @@ static bool session_flush(struct session *s)
         if (rc == CURLE_AGAIN)
             return true;
         if (rc != CURLE_OK) {
-            enum probe_stage stage = session_stage(s);
-            probe_fail(s->probe, stage, PROBE_ERROR_CLOSED,
-                       "%s: sending failed: %s", probe_stage_name(stage),
+            probe_fail(s->probe, session_stage(s), PROBE_ERROR_CLOSED,
+                       "%s: sending failed: %s", session_step_name(s),
                        curl_easy_strerror(rc));
             return false;
         }
@@ -207,10 +233,62 @@ static void auth_send(struct session *s)
     }
 }
 
+/* A check session's command line, head arg tail and CRLF; false when it
+ * could not be sent (the session is closed then). */
+static bool check_send(struct session *s, const char *head, const char *arg,
+                       const char *tail)
+{
+    struct buf line;
+    bool ok = true;
+    buf_init(&line, 512);
+    if (buf_puts(&line, head) < 0 || buf_puts(&line, arg) < 0 ||
+        buf_puts(&line, tail) < 0 || buf_puts(&line, "\r\n") < 0 ||
+        session_queue(s, &line, false) < 0) {
+        probe_fault(s->probe, PROBE_FAULT_MEMORY, "sending a check", ENOMEM);
+        ok = false;
+    } else if (!session_flush(s)) {
+        ok = false;
+    }
+    buf_free(&line);
+    if (!ok)
+        session_close(s);
+    return ok;
+}
+
+/*
+ * AUTH PLAIN before STARTTLS with dummy credentials (check.h): never the
+ * target's user or secret, so nothing real goes in clear. A secret that
+ * happens to be the dummy password is not sent either.
+ */
+static void check_auth_send(struct session *s)
+{
+    static const char dummy[] =
+        "\0" CHECK_DUMMY_USER "\0" CHECK_DUMMY_PASSWORD;
+    const struct target_config *t = &s->probe->target;
+    if (t->secret && t->secret_len == strlen(CHECK_DUMMY_PASSWORD) &&
+        memcmp(t->secret, CHECK_DUMMY_PASSWORD, t->secret_len) == 0) {
+        probe_fail(s->probe, PROBE_STAGE_AUTH, PROBE_ERROR_NONE,
+                   "the target's secret is the check's dummy password");
+        session_enter(s, SESSION_QUIT);
+        return;
+    }
+    struct buf b64;
+    buf_init(&b64, 256);
+    if (sasl_base64_encode(dummy, sizeof(dummy) - 1, &b64) < 0) {
+        buf_free(&b64);
+        probe_fault(s->probe, PROBE_FAULT_MEMORY, "sending a check", ENOMEM);
+        session_close(s);
+        return;
+    }
+    check_send(s, "AUTH PLAIN ", buf_str(&b64), "");
+    buf_free(&b64);
+}
+
 /* Moves to next and sends that state's command (OpenSMTPD's
  * smtp_client_state()). */
 static void session_enter(struct session *s, enum session_state next)
 {
+    const struct probe *p = s->probe;
     session_set_state(s, next);
     switch (s->state) {
     case SESSION_AUTH:
@@ -218,6 +296,19 @@ static void session_enter(struct session *s, enum session_state next)
         break;
     case SESSION_QUIT:
         quit_send(s);
+        break;
+    case SESSION_CHECK_AUTH:
+        check_auth_send(s);
+        break;
+    case SESSION_MAIL:
+        check_send(s, "MAIL FROM:<smtp-health-agent@", p->target.ehlo_name,
+                   ">");
+        break;
+    case SESSION_RCPT:
+        check_send(s, "RCPT TO:<", p->target.open_relay_rcpt, ">");
+        break;
+    case SESSION_RSET:
+        check_send(s, "RSET", "", "");
         break;
     default:
         break;
@@ -235,6 +326,18 @@ static enum session_state session_first_command(struct session *s)
     struct probe *p = s->probe;
     const struct target_config *t = &p->target;
 
+    if (s->check == CHECK_AUTH_BEFORE_TLS) {
+        if (s->tls_up)
+            return SESSION_QUIT; /* never: this session makes no TLS */
+        if (!s->ehlo.auth) {
+            probe_check_verdict(p, CHECK_AUTH_BEFORE_TLS, CHECK_PASSED, NULL,
+                                "AUTH not advertised before STARTTLS");
+            return SESSION_QUIT;
+        }
+        return SESSION_CHECK_AUTH;
+    }
+    if (s->check == CHECK_OPEN_RELAY)
+        return SESSION_MAIL;
     if (s->mech < 0)
         return SESSION_QUIT;
     struct probe_auth *a = &p->res.auth[s->mech];
@@ -325,11 +428,78 @@ static void auth_done(struct session *s, const struct smtp_reply *r)
     s->sasl = NULL;
 }
 
+/*
+ * A check session's reply: the verdict, then the next command. AUTH
+ * before STARTTLS passes on 530 or 538 only (anything else, 235 and 535
+ * too, says the server took credentials in clear). The relay check
+ * passes when RCPT TO the outside address gets 5xx (or MAIL FROM did
+ * already) and fails on anything else; then RSET and QUIT, never DATA.
+ */
+static void check_reply(struct session *s, const struct smtp_reply *r)
+{
+    struct probe *p = s->probe;
+    const struct target_config *t = &p->target;
+    char what[300];
+    switch (s->state) {
+    case SESSION_CHECK_AUTH:
+        if (r->code == 334 && !s->cancelled) {
+            /* It wants more: it took the credentials in clear. Cancel. */
+            probe_check_verdict(p, CHECK_AUTH_BEFORE_TLS, CHECK_FAILED, r,
+                                "AUTH PLAIN before STARTTLS");
+            s->cancelled = true;
+            check_send(s, "*", "", "");
+            return;
+        }
+        probe_check_verdict(p, CHECK_AUTH_BEFORE_TLS,
+                            r->code == 530 || r->code == 538 ? CHECK_PASSED
+                                                             : CHECK_FAILED,
+                            r, "AUTH PLAIN before STARTTLS");
+        session_enter(s, SESSION_QUIT);
+        return;
+    case SESSION_MAIL:
+        snprintf(what, sizeof(what), "MAIL FROM:<smtp-health-agent@%s>",
+                 t->ehlo_name);
+        if (r->code >= 200 && r->code < 300) {
+            session_enter(s, SESSION_RCPT);
+            return;
+        }
+        if (r->code >= 500 && r->code < 600)
+            probe_check_verdict(p, CHECK_OPEN_RELAY, CHECK_PASSED, r, what);
+        else
+            probe_fail(p, PROBE_STAGE_QUIT, PROBE_ERROR_NONE, "%s: %d", what,
+                       r->code);
+        session_enter(s, SESSION_QUIT);
+        return;
+    case SESSION_RCPT:
+        snprintf(what, sizeof(what), "RCPT TO:<%s>", t->open_relay_rcpt);
+        probe_check_verdict(p, CHECK_OPEN_RELAY,
+                            r->code >= 500 && r->code < 600 ? CHECK_PASSED
+                                                            : CHECK_FAILED,
+                            r, what);
+        session_enter(s, SESSION_RSET);
+        return;
+    case SESSION_RSET:
+        session_enter(s, SESSION_QUIT);
+        return;
+    default:
+        return;
+    }
+}
+
 /* Decides from a complete reply after the connect phase (OpenSMTPD's
  * smtp_client_response()). */
 static void session_reply(struct session *s, const struct smtp_reply *r)
 {
     probe_trace_reply(s->probe, r);
+    if (s->check >= 0 && s->state != SESSION_QUIT) {
+        check_reply(s, r);
+        return;
+    }
+    if (s->check >= 0) {
+        /* A check's QUIT decides nothing. */
+        session_close(s);
+        return;
+    }
     switch (s->state) {
     case SESSION_AUTH:
         if (r->code == 334 && !s->cancelled) {
@@ -355,15 +525,14 @@ static void session_broke(struct session *s, enum probe_error error,
     enum probe_stage stage = session_stage(s);
     if (s->state == SESSION_AUTH && s->mech >= 0)
         s->probe->res.auth[s->mech].error = error;
-    probe_fail(s->probe, stage, error, "%s: %s", probe_stage_name(stage),
-               what);
+    probe_fail(s->probe, stage, error, "%s: %s", session_step_name(s), what);
     session_close(s);
 }
 
 /* Whether the session waits for a reply to a command of its own. */
 static bool session_reading(const struct session *s)
 {
-    return s->state == SESSION_AUTH || s->state == SESSION_QUIT;
+    return s->state >= SESSION_AUTH && s->state < SESSION_DONE;
 }
 
 /* Feeds n bytes to the parser; each complete reply is decided on. */
@@ -456,7 +625,13 @@ void session_deadline(struct session *s, uint64_t now)
     if (!session_in_connect_phase(s)) {
         /* A reply that came in time but was not read yet counts. */
         session_read(s);
-        if (s->state != SESSION_DONE) {
+        if (s->state != SESSION_DONE && s->check >= 0) {
+            probe_fail(p, session_stage(s), PROBE_ERROR_TIMEOUT,
+                       "%s: no reply before the deadline (%g s)",
+                       session_step_name(s),
+                       (double)p->target.timeout_ms / 1000.0);
+            session_broke(s, PROBE_ERROR_TIMEOUT, "");
+        } else if (s->state != SESSION_DONE) {
             probe_timeout(p, session_stage(s));
             session_broke(s, PROBE_ERROR_TIMEOUT, "");
         }
@@ -484,7 +659,19 @@ void session_free(struct session *s)
     prober_session_release(s->probe->owner, s);
 }
 
+static int session_begin(struct probe *p, int mech, int check);
+
 int session_start(struct probe *p, int mech)
+{
+    return session_begin(p, mech, -1);
+}
+
+int session_start_check(struct probe *p, enum probe_check c)
+{
+    return session_begin(p, -1, (int)c);
+}
+
+static int session_begin(struct probe *p, int mech, int check)
 {
     uint64_t now = now_mono_ns();
     uint64_t remaining_ms =
@@ -494,6 +681,7 @@ int session_start(struct probe *p, int mech)
         return -1;
     s->probe = p;
     s->mech = mech;
+    s->check = check;
     s->sock = CURL_SOCKET_BAD;
     smtp_parser_init(&s->parser);
     buf_init(&s->out, 64 * 1024);
@@ -512,8 +700,9 @@ int session_start(struct probe *p, int mech)
         return -1;
     }
     p->sess = s;
-    log_debug("probe", "session start", "target=%s mechanism=%s",
+    log_debug("probe", "session start", "target=%s mechanism=%s check=%s",
               p->target.name,
-              mech >= 0 ? sasl_mech_name(p->target.mechs[mech]) : "-");
+              mech >= 0 ? sasl_mech_name(p->target.mechs[mech]) : "-",
+              check >= 0 ? check_name((enum probe_check)check) : "-");
     return 0;
 }
