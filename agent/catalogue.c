@@ -660,6 +660,46 @@ static const struct catalogue_entry entries[] = {
      "refused login the password was never checked; 504 is the same "
      "problem from servers that say so with the code."},
 
+    /* ---- the refusal checks (smtp_check_success, SMTPCheckFailing) ---- */
+    {"check_auth_before_tls", "Credentials accepted before STARTTLS",
+     "The server took an AUTH command before STARTTLS and processed the "
+     "credentials in clear: it did not answer 530 or 538 (encryption "
+     "required) to the agent's dummy AUTH PLAIN, which it should never "
+     "have read.",
+     "Seen on a STARTTLS port that advertises AUTH before STARTTLS, e.g. "
+     "Postfix with smtpd_tls_auth_only = no; a 535 counts too, since the "
+     "password was checked.",
+     "Make the server offer AUTH only over TLS: Postfix "
+     "smtpd_tls_auth_only = yes, Exim auth_advertise_hosts limited to "
+     "encrypted connections, aiosmtpd auth_require_tls = True.",
+     "530 and 538 before STARTTLS pass the check; so does no AUTH in the "
+     "first EHLO. 535 before STARTTLS means the server checked a password "
+     "sent in clear."},
+    {"check_open_relay", "Relaying for strangers accepted",
+     "Without AUTH, the server accepted RCPT TO an outside address: it "
+     "would relay mail for anyone who can reach it (an open relay).",
+     "Seen when the server's relay rules let the agent's address through, "
+     "e.g. Postfix with smtpd_relay_restrictions = permit, or mynetworks "
+     "covering the agent.",
+     "Refuse relaying for unauthenticated clients outside your networks: "
+     "Postfix smtpd_relay_restrictions = permit_mynetworks, "
+     "permit_sasl_authenticated, reject_unauth_destination, with "
+     "mynetworks not covering the agent.",
+     "A 5xx to RCPT (550, 554, 5.7.1 Relay access denied) passes; a 4xx "
+     "fails too, since it only defers the decision. The agent never sends "
+     "DATA: it ends with RSET and QUIT."},
+    {"check_ehlo", "Required EHLO keywords missing",
+     "The EHLO reply (after STARTTLS on a STARTTLS target) lacks a keyword "
+     "that require_ehlo names, or advertises a SIZE below the required "
+     "minimum.",
+     "Seen after a server upgrade or a configuration change dropped an "
+     "extension (PIPELINING, SMTPUTF8, 8BITMIME) or lowered the message "
+     "size limit.",
+     "Enable the extension on the server again, or raise its message size "
+     "limit (Postfix message_size_limit); change require_ehlo if the "
+     "requirement itself changed.",
+     "SIZE 0 advertises no fixed limit and meets any SIZE>=N."},
+
     /* ---- enhanced status codes (RFC 3463, RFC 4954, RFC 5248) ---------- */
     {"2.0.0", "Success",
      "Enhanced status 2.0.0: the command succeeded, with nothing more "

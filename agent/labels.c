@@ -35,6 +35,7 @@ const char *const label_names[] = {
     [LABEL_SUBJECT] = "subject",
     [LABEL_ISSUER] = "issuer",
     [LABEL_SERIAL] = "serial",
+    [LABEL_CHECK] = "check",
 };
 _Static_assert(sizeof label_names / sizeof label_names[0] == LABEL_COUNT,
                "a name for every enum label_name");

@@ -45,6 +45,7 @@ enum label_name {
     LABEL_SUBJECT,
     LABEL_ISSUER,
     LABEL_SERIAL,
+    LABEL_CHECK, /* smtp_check_success's */
     LABEL_COUNT
 };
 

@@ -188,6 +188,19 @@ static void target_configure(struct mtarget *t, const struct target_config *c,
     t->tls_mode = c->tls;
     t->tls_verify = c->tls_verify;
 
+    bool check_on[CHECK_COUNT] = {
+        [CHECK_AUTH_BEFORE_TLS] =
+            c->expect_auth_refused && c->tls == TLS_MODE_STARTTLS,
+        [CHECK_OPEN_RELAY] = c->expect_relay_refused,
+        [CHECK_EHLO] = c->require_ehlo && c->require_ehlo[0],
+    };
+    for (int k = 0; k < CHECK_COUNT; k++) {
+        /* A check turned off takes its verdict with it. */
+        if (!check_on[k])
+            memset(&t->checks[k], 0, sizeof t->checks[k]);
+        t->checks[k].configured = check_on[k];
+    }
+
     bool want[SASL_MECH_COUNT] = {false};
     for (size_t i = 0; i < c->n_mechs && i < CONFIG_MAX_MECHS; i++) {
         if ((unsigned)c->mechs[i] < SASL_MECH_COUNT)
@@ -539,6 +552,15 @@ void metrics_record(struct metrics *m, const struct probe_result *r,
         t->last_code[s] = code >= 100 && code <= 599 ? code : 0;
     }
 
+    for (int k = 0; k < CHECK_COUNT; k++) {
+        const struct probe_check_result *pc = &r->checks[k];
+        if (!t->checks[k].configured || !pc->configured ||
+            pc->verdict == CHECK_NOT_RUN)
+            continue;
+        t->checks[k].known = true;
+        t->checks[k].passed = pc->verdict == CHECK_PASSED;
+        t->checks[k].code = pc->code >= 100 && pc->code <= 599 ? pc->code : 0;
+    }
     if (r->ehlo_seen)
         keep_ehlo(t, &r->ehlo);
     if (r->tls.present) {

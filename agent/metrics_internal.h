@@ -96,6 +96,14 @@ struct mtarget {
     bool ehlo_has_size;
     uint64_t ehlo_size;
     struct mtls tls;
+    /* The refusal checks (check.h): configured per the config; known once
+     * a probe reached a verdict, which stays until the next one does. */
+    struct mcheck {
+        bool configured;
+        bool known;
+        bool passed;
+        int code; /* the deciding reply's code, 0 none */
+    } checks[CHECK_COUNT];
     char name[]; /* allocated with the target */
 };
 

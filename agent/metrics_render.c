@@ -262,6 +262,33 @@ static int emit_last_code(struct fam *f, const struct mtarget *t)
     return 0;
 }
 
+/* Only the checks a target configures, once a probe decided them. */
+static int emit_check_success(struct fam *f, const struct mtarget *t)
+{
+    for (int k = 0; k < CHECK_COUNT; k++) {
+        const struct mcheck *c = &t->checks[k];
+        struct expo_label l[] = {
+            L(LABEL_CHECK, check_name((enum probe_check)k))};
+        if (c->configured && c->known &&
+            fam_sample(f, l, N_LABELS(l), c->passed ? 1 : 0) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int emit_check_code(struct fam *f, const struct mtarget *t)
+{
+    for (int k = 0; k < CHECK_COUNT; k++) {
+        const struct mcheck *c = &t->checks[k];
+        struct expo_label l[] = {
+            L(LABEL_CHECK, check_name((enum probe_check)k))};
+        if (c->configured && c->known &&
+            fam_sample(f, l, N_LABELS(l), c->code) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* The configured mechanisms (what the alert on a mechanism that is not
  * advertised watches), from the facts kept unpacked. */
 static int emit_advertised_configured(struct fam *f, const struct mtarget *t)
@@ -561,6 +588,13 @@ static const struct family {
      emit_auth_results, NULL},
     {"smtp_last_reply_code", "Final reply code per stage of the last probe.",
      EXPO_GAUGE, emit_last_code, NULL},
+    {"smtp_check_success",
+     "1 when the server refused what the configured check expects it to "
+     "(or advertised what require_ehlo names), else 0.",
+     EXPO_GAUGE, emit_check_success, NULL},
+    {"smtp_check_reply_code",
+     "The reply code that decided each configured check (0: none needed).",
+     EXPO_GAUGE, emit_check_code, NULL},
     {"smtp_auth_mechanism_advertised",
      "1 when the last EHLO advertised the SASL mechanism, else 0.", EXPO_GAUGE,
      emit_advertised, NULL},

@@ -33,6 +33,20 @@ static void table_auth_rows(FILE *out, const struct probe_result *r)
     }
 }
 
+/* One line per configured refusal check: "  check open_relay   passed:
+ * RCPT TO:<...>: 554 5.7.1 ...". */
+static void table_check_rows(FILE *out, const struct probe_result *r)
+{
+    for (int k = 0; k < CHECK_COUNT; k++) {
+        const struct probe_check_result *c = &r->checks[k];
+        if (!c->configured)
+            continue;
+        fprintf(out, "  check %-15s %s%s%s\n", check_name((enum probe_check)k),
+                check_verdict_name(c->verdict), c->detail[0] ? ": " : "",
+                c->detail);
+    }
+}
+
 static void table_row(FILE *out, const struct probe_result *r, double now)
 {
     struct report rep;
@@ -51,7 +65,8 @@ static void table_row(FILE *out, const struct probe_result *r, double now)
             r->tls.present ? r->tls.version : "-", days,
             r->address[0] ? r->address : "-");
     table_auth_rows(out, r);
-    if (r->success)
+    table_check_rows(out, r);
+    if (r->success && report_failed_check(r) < 0)
         return;
     if (rep.detail_adds)
         fprintf(out, "  %s\n", r->detail);
@@ -179,6 +194,33 @@ static void json_ehlo(struct json *j, const struct probe_result *r)
     json_close(j, '}');
 }
 
+/* "checks": only for a target that configures one. */
+static void json_checks(struct json *j, const struct probe_result *r)
+{
+    bool any = false;
+    for (int k = 0; k < CHECK_COUNT; k++)
+        any = any || r->checks[k].configured;
+    if (!any)
+        return;
+    json_open(j, "checks", '[');
+    for (int k = 0; k < CHECK_COUNT; k++) {
+        const struct probe_check_result *c = &r->checks[k];
+        if (!c->configured)
+            continue;
+        json_open(j, NULL, '{');
+        json_str(j, "check", check_name((enum probe_check)k));
+        json_str(j, "verdict", check_verdict_name(c->verdict));
+        if (c->verdict == CHECK_NOT_RUN)
+            json_str(j, "success", NULL);
+        else
+            json_bool(j, "success", c->verdict == CHECK_PASSED);
+        json_code(j, "code", c->code);
+        json_str_or_null(j, "detail", c->detail);
+        json_close(j, '}');
+    }
+    json_close(j, ']');
+}
+
 static void json_explanation(struct json *j, const struct report *rep)
 {
     const struct catalogue_entry *e = rep->entry;
@@ -259,6 +301,7 @@ static void json_target(struct json *j, const struct probe_result *r,
     json_tls(j, &r->tls, &rp);
     json_ehlo(j, r);
     json_auth(j, r);
+    json_checks(j, r);
     json_explanation(j, &rp);
     json_close(j, '}');
 }

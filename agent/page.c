@@ -240,6 +240,48 @@ static void pg_auth(struct page *pg, const struct probe_result *r)
     pg_puts(pg, "</ul></dd>\n");
 }
 
+/* The refusal checks the target configures, one line each: a failed one
+ * fails the card though every stage passed. */
+static void pg_checks(struct page *pg, const struct probe_result *r)
+{
+    bool any = false;
+    for (int k = 0; k < CHECK_COUNT; k++)
+        any = any || r->checks[k].configured;
+    if (!any)
+        return;
+    static const char *const look[] = {
+        [CHECK_NOT_RUN] = "muted",
+        [CHECK_PASSED] = "good",
+        [CHECK_FAILED] = "bad",
+    };
+    _Static_assert(sizeof look / sizeof look[0] == CHECK_VERDICT_COUNT,
+                   "a look for every verdict");
+    pg_dt(pg, "Checks", NULL);
+    pg_puts(pg, "<ul>");
+    for (int k = 0; k < CHECK_COUNT; k++) {
+        const struct probe_check_result *c = &r->checks[k];
+        if (!c->configured)
+            continue;
+        unsigned v = (unsigned)c->verdict < CHECK_VERDICT_COUNT
+                         ? (unsigned)c->verdict
+                         : CHECK_NOT_RUN;
+        pg_printf(pg, "<li class=\"check\" data-check=\"%s\">",
+                  check_name((enum probe_check)k));
+        pg_esc(pg, check_name((enum probe_check)k));
+        pg_printf(pg, ": <span class=\"%s\">%s</span>", look[v],
+                  v == CHECK_FAILED   ? "failing"
+                  : v == CHECK_PASSED ? "passed"
+                                      : "not run");
+        if (c->detail[0]) {
+            pg_puts(pg, " <span class=\"muted\">");
+            pg_esc(pg, c->detail);
+            pg_puts(pg, "</span>");
+        }
+        pg_puts(pg, "</li>");
+    }
+    pg_puts(pg, "</ul></dd>\n");
+}
+
 /* Every stage's reply, folded (<details> needs no script): the one that
  * matters is already under Reply, the rest is for a closer look. */
 static void pg_replies(struct page *pg, const struct probe_result *r)
@@ -444,6 +486,7 @@ static void pg_card(struct page *pg, const struct metrics_last *l)
         pg_explanation(pg, &report);
     pg_address(pg, r);
     pg_auth(pg, r);
+    pg_checks(pg, r);
     pg_replies(pg, r);
     pg_ehlo(pg, r);
     pg_tls(pg, &r->tls, &report);

@@ -102,6 +102,34 @@ static int emit_auth(struct fam *f, const struct probe_result *r)
     return 0;
 }
 
+/* The checks the module configures that this probe decided. */
+static int emit_checks(struct fam *f, const struct probe_result *r, bool code)
+{
+    for (int k = 0; k < CHECK_COUNT; k++) {
+        const struct probe_check_result *c = &r->checks[k];
+        if (!c->configured || c->verdict == CHECK_NOT_RUN)
+            continue;
+        struct expo_label l[] = {
+            L(LABEL_CHECK, check_name((enum probe_check)k))};
+        if (sample(f, l, 1,
+                   code                         ? c->code
+                   : c->verdict == CHECK_PASSED ? 1
+                                                : 0) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int emit_check_success(struct fam *f, const struct probe_result *r)
+{
+    return emit_checks(f, r, false);
+}
+
+static int emit_check_code(struct fam *f, const struct probe_result *r)
+{
+    return emit_checks(f, r, true);
+}
+
 static int emit_error(struct fam *f, const struct probe_result *r)
 {
     if (r->success || r->error == PROBE_ERROR_NONE)
@@ -227,6 +255,13 @@ static const struct family {
     {"smtp_auth_reply_code",
      "Final reply code to AUTH per configured mechanism, with its class.",
      emit_auth},
+    {"smtp_check_success",
+     "1 when the server refused what the configured check expects it to "
+     "(or advertised what require_ehlo names), else 0.",
+     emit_check_success},
+    {"smtp_check_reply_code",
+     "The reply code that decided each configured check (0: none needed).",
+     emit_check_code},
     {"smtp_probe_error",
      "1 for the failure without a reply that ended the probe, by stage and "
      "error.",

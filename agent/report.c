@@ -405,7 +405,23 @@ enum report_state report_state_of(const struct probe_result *r)
         return REPORT_AGENT_FAULT;
     if (r->start_time <= 0)
         return REPORT_PENDING;
-    return r->success ? REPORT_OK : REPORT_FAILING;
+    return r->success && report_failed_check(r) < 0 ? REPORT_OK
+                                                    : REPORT_FAILING;
+}
+
+int report_failed_check(const struct probe_result *r)
+{
+    for (int k = 0; k < CHECK_COUNT; k++)
+        if (r->checks[k].configured && r->checks[k].verdict == CHECK_FAILED)
+            return k;
+    return -1;
+}
+
+const struct catalogue_entry *report_check_entry(enum probe_check c)
+{
+    char key[48];
+    snprintf(key, sizeof(key), "check_%s", check_name(c));
+    return catalogue_find(key);
 }
 
 /* The failing stage's reply, QUIT's on success; none for a failure
@@ -428,7 +444,9 @@ static void outcome_word(struct report *out, const struct probe_result *r)
                  probe_fault_name(r->fault));
         return;
     }
-    if (r->success)
+    if (r->success && report_failed_check(r) >= 0)
+        w = "check_failed";
+    else if (r->success)
         w = "success";
     else if (r->error != PROBE_ERROR_NONE)
         w = probe_error_name(r->error);
@@ -456,6 +474,14 @@ void report_make(struct report *out, const struct probe_result *r,
         out->entry = report_entry(r);
         out->detail_adds = r->detail[0] != '\0' && r->detail_auth == 0;
         report_note(r, h, out->note, sizeof(out->note));
+    } else if (report_failed_check(r) >= 0) {
+        /* The server works; it does not refuse what it must. */
+        int k = report_failed_check(r);
+        out->entry = report_check_entry((enum probe_check)k);
+        snprintf(out->note, sizeof(out->note),
+                 "every stage passed (smtp_probe_success stays 1), but the "
+                 "%s check failed: %s",
+                 check_name((enum probe_check)k), r->checks[k].detail);
     }
     if (r->tls.present &&
         (r->tls.verified_not_after > 0 || r->tls.not_after > 0)) {

@@ -90,6 +90,12 @@ const struct catalogue_entry *report_entry(const struct probe_result *r);
 void report_note(const struct probe_result *r, const struct report_history *h,
                  char *buf, size_t n);
 
+/* The first configured refusal check (check.h) that failed, or -1. A
+ * failed check makes the state failing though the probe succeeded. */
+int report_failed_check(const struct probe_result *r);
+/* The catalogue's entry of a check ("check_open_relay"). */
+const struct catalogue_entry *report_check_entry(enum probe_check c);
+
 /* Days from now until the unix time not_after, as every reader shows a
  * certificate's remaining life. */
 double report_days_left(double not_after, double now);
