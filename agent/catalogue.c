@@ -661,6 +661,19 @@ static const struct catalogue_entry entries[] = {
      "problem from servers that say so with the code."},
 
     /* ---- the refusal checks (smtp_check_success, SMTPCheckFailing) ---- */
+    {"check_failed", "Refusal check failed",
+     "A check the target configures failed: the server accepted what it "
+     "must refuse (credentials before STARTTLS, relaying for strangers) or "
+     "does not advertise an EHLO keyword it must; the server works, so "
+     "smtp_probe_success stays 1.",
+     "Seen as smtp_check_success 0 with check auth_before_tls, open_relay "
+     "or ehlo, and as a failing card on the status page that quotes the "
+     "reply.",
+     "Look up the check's own entry (check_auth_before_tls, "
+     "check_open_relay or check_ehlo) and change the server's "
+     "configuration; smtp_check_reply_code and the status page show the "
+     "reply it gave.",
+     NULL},
     {"check_auth_before_tls", "Credentials accepted before STARTTLS",
      "The server took an AUTH command before STARTTLS and processed the "
      "credentials in clear: it did not answer 530 or 538 (encryption "
