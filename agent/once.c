@@ -324,7 +324,7 @@ int once_exit_status(const struct probe_result *results, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (results[i].fault != PROBE_FAULT_NONE)
             rc = 3;
-        else if (!results[i].success)
+        else if (!results[i].success || report_failed_check(&results[i]) >= 0)
             return 1; /* a target's own failure is a finding: it decides */
     }
     return rc;

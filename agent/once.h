@@ -30,7 +30,8 @@ void once_print_json(FILE *out, const struct probe_result *results, size_t n,
                      double now);
 
 /*
- * 0 when every result succeeded; 1 when a target failed; else 3 when the
+ * 0 when every result succeeded; 1 when a target failed (a failed
+ * refusal check included, though its probe succeeded); else 3 when the
  * agent itself failed to probe some (a fault: out of descriptors or
  * memory), which says nothing of those targets.
  */

@@ -110,6 +110,16 @@ static long target_index(const struct runner *r, uint64_t id)
 static void log_outcome(const struct probe_result *res)
 {
     char detail[256], meaning[128];
+    if (res->success && report_failed_check(res) >= 0) {
+        /* The server works; it does not refuse what it must. */
+        int k = report_failed_check(res);
+        log_quote(detail, sizeof(detail), res->checks[k].detail);
+        log_info("runner", "check failed",
+                 "target=%s check=%s code=%d duration=%.3f detail=%s",
+                 res->target, check_name((enum probe_check)k),
+                 res->checks[k].code, res->duration_seconds, detail);
+        return;
+    }
     if (res->success) {
         log_debug("runner", "probe succeeded", "target=%s duration=%.3f",
                   res->target, res->duration_seconds);

@@ -199,6 +199,10 @@ static void test_sample_loads(void **state)
     /* Its labels: mx1's own, none in [agent]. */
     assert_string_equal(c->labels, "");
     assert_memory_equal(t->labels, "team\0mail\0env\0prod\0", 20);
+    /* Its refusal checks. */
+    assert_true(t->expect_auth_refused);
+    assert_true(t->expect_relay_refused);
+    assert_string_equal(t->require_ehlo, "PIPELINING SMTPUTF8 SIZE>=10485760");
 
     t = config_find_target(c, "mx2-smtps");
     assert_non_null(t);
@@ -248,6 +252,10 @@ static void test_sample_documents_every_key(void **state)
         "ip_family",
         "source_address",
         "shard",
+        "expect_auth_before_tls",
+        "expect_open_relay",
+        "require_ehlo",
+        "open_relay_rcpt",
     };
     char *raw = read_whole(TEST_SOURCE_DIR "/config/agent.ini");
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
@@ -585,7 +593,8 @@ struct error_case {
     "target, phase, stage, error, code, class, mechanism, keyword, version, " \
     "cipher, host, port, tls, tls_verify, reason, resource, libcurl, "        \
     "openssl, libmicrohttpd, shard, shards, state, targets_file, le, "        \
-    "quantile, job, instance, fingerprint_sha256, subject, issuer, serial"
+    "quantile, job, instance, fingerprint_sha256, subject, issuer, serial, "  \
+    "check"
 
 static const struct error_case error_cases[] = {
     /* labels, in [agent] and in a [target]: each refusal */
@@ -1356,7 +1365,7 @@ static void test_refusal_check_keys(void **state)
     assert_non_null(c);
     assert_int_equal(d.n_errors, 0);
     assert_non_null(strstr(buf_str(&d.warnings),
-                           "t.ini:10: open_relay_rcpt: has no effect without "
+                           "t.ini:11: open_relay_rcpt: has no effect without "
                            "expect_open_relay = refused"));
     const struct target_config *a = &c->targets[0], *b = &c->targets[1];
     assert_false(a->expect_auth_refused);

@@ -587,6 +587,71 @@ static void test_target_info_follows_reload(void **state)
     metrics_free(m);
 }
 
+/* smtp_check_success and smtp_check_reply_code: only the checks a target
+ * configures, from their first verdict; a probe that did not reach a
+ * check keeps the last verdict; a check turned off at reload takes its
+ * series with it. */
+static void test_check_series(void **state)
+{
+    (void)state;
+    struct agent_config cfg;
+    struct target_config t[2];
+    config_two(&cfg, t);
+    t[1].expect_relay_refused = true;
+    t[1].expect_auth_refused = true;
+    t[1].require_ehlo = "PIPELINING";
+    t[0].require_ehlo = "";
+    struct metrics *m = metrics_new(&build);
+    assert_non_null(m);
+    assert_int_equal(metrics_set_targets(m, &cfg), 0);
+    char *text = render(m);
+    assert_null(strstr(text, "smtp_check_"));
+    free(text);
+
+    struct probe_result r;
+    result_init(&r, "mx1");
+    r.success = true;
+    for (int k = 0; k < CHECK_COUNT; k++)
+        r.checks[k].configured = true;
+    r.checks[CHECK_OPEN_RELAY].verdict = CHECK_FAILED;
+    r.checks[CHECK_OPEN_RELAY].code = 250;
+    r.checks[CHECK_EHLO].verdict = CHECK_PASSED;
+    r.checks[CHECK_EHLO].code = 250;
+    /* auth_before_tls not run: no series yet */
+    record(m, &r);
+    text = render(m);
+    assert_line(text,
+                "smtp_check_success{target=\"mx1\",check=\"open_relay\"} 0");
+    assert_line(text, "smtp_check_success{target=\"mx1\",check=\"ehlo\"} 1");
+    assert_line(
+        text,
+        "smtp_check_reply_code{target=\"mx1\",check=\"open_relay\"} 250");
+    assert_null(strstr(text, "check=\"auth_before_tls\""));
+    assert_null(strstr(text, "smtp_check_success{target=\"mx2\""));
+    assert_line(text, "smtp_probe_success{target=\"mx1\"} 1");
+    free(text);
+
+    /* A probe that failed before the checks: the verdicts stay. */
+    result_init(&r, "mx1");
+    r.stage = PROBE_STAGE_CONNECT;
+    r.error = PROBE_ERROR_CONNECT;
+    r.checks[CHECK_OPEN_RELAY].configured = true;
+    record(m, &r);
+    text = render(m);
+    assert_line(text,
+                "smtp_check_success{target=\"mx1\",check=\"open_relay\"} 0");
+    free(text);
+
+    /* The check turned off: its series go. */
+    t[1].expect_relay_refused = false;
+    assert_int_equal(metrics_set_targets(m, &cfg), 0);
+    text = render(m);
+    assert_null(strstr(text, "check=\"open_relay\""));
+    assert_line(text, "smtp_check_success{target=\"mx1\",check=\"ehlo\"} 1");
+    free(text);
+    metrics_free(m);
+}
+
 static void test_reload(void **state)
 {
     (void)state;
@@ -2039,6 +2104,7 @@ int main(void)
         cmocka_unit_test(test_every_reply_counts),
         cmocka_unit_test(test_reload),
         cmocka_unit_test(test_target_info_follows_reload),
+        cmocka_unit_test(test_check_series),
         cmocka_unit_test(test_agent_values),
         cmocka_unit_test(test_shard),
         cmocka_unit_test(test_skips_and_resource_failures),

@@ -459,6 +459,76 @@ static void test_address(void **state)
     free(c.data);
 }
 
+/* The checks: one table line each, explained when one failed though the
+ * probe succeeded; in JSON a "checks" list only for a target that
+ * configures one. */
+static void test_checks(void **state)
+{
+    (void)state;
+    struct probe_result res[2] = {good_result(), good_result()};
+    snprintf(res[1].target, sizeof(res[1].target), "plain");
+    struct probe_check_result *c = res[0].checks;
+    c[CHECK_OPEN_RELAY] = (struct probe_check_result){
+        true, CHECK_FAILED, 250, "RCPT TO:<x@example.net>: 250 2.1.5 Ok"};
+    c[CHECK_AUTH_BEFORE_TLS] = (struct probe_check_result){
+        true, CHECK_PASSED, 0, "AUTH not advertised before STARTTLS"};
+    c[CHECK_EHLO] = (struct probe_check_result){true, CHECK_NOT_RUN, 0, ""};
+    struct capture cap;
+    capture_open(&cap);
+    once_print_table(cap.f, res, 2, NOW);
+    const char *text = capture_close(&cap);
+    char *block = block_of(text, "good");
+    assert_non_null(block);
+    assert_non_null(strstr(text, " check_failed "));
+    assert_non_null(strstr(block, "\n  check auth_before_tls passed: AUTH "
+                                  "not advertised before STARTTLS\n"));
+    assert_non_null(strstr(block, "\n  check open_relay      failed: RCPT "
+                                  "TO:<x@example.net>: 250 2.1.5 Ok\n"));
+    assert_non_null(strstr(block, "\n  check ehlo            not_run\n"));
+    assert_non_null(strstr(block, "\n  explanation: Relaying for strangers "
+                                  "accepted: "));
+    assert_non_null(strstr(block, "\n  note: every stage passed"));
+    free(block);
+    block = block_of(text, "plain");
+    assert_null(strstr(block, "check"));
+    free(block);
+    free(cap.data);
+
+    capture_open(&cap);
+    once_print_json(cap.f, res, 2, NOW);
+    const char *js = capture_close(&cap);
+    /* Pretty-printed: each key on its own line. */
+    const char *checks = strstr(js, "\"checks\": [");
+    assert_non_null(checks);
+    const char *want[] = {
+        "\"check\": \"auth_before_tls\"",
+        "\"verdict\": \"passed\"",
+        "\"success\": true",
+        "\"code\": null",
+        "\"check\": \"open_relay\"",
+        "\"verdict\": \"failed\"",
+        "\"success\": false",
+        "\"code\": 250",
+        "\"detail\": \"RCPT TO:<x@example.net>: 250 2.1.5 Ok\"",
+        "\"check\": \"ehlo\"",
+        "\"verdict\": \"not_run\"",
+        "\"success\": null",
+        "\"detail\": null"};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        const char *at = strstr(checks, want[i]);
+        if (!at)
+            fail_msg("no %s in order in:\n%s", want[i], js);
+        checks = at;
+    }
+    assert_int_equal(count_of(js, "\"checks\""), 1);
+    free(cap.data);
+
+    /* A failed check fails --once; passed or not run does not. */
+    assert_int_equal(once_exit_status(res, 2), 1);
+    c[CHECK_OPEN_RELAY].verdict = CHECK_PASSED;
+    assert_int_equal(once_exit_status(res, 2), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -467,6 +537,7 @@ int main(void)
         cmocka_unit_test(test_table_prints_the_failing_auth_reply_once),
         cmocka_unit_test(test_json),
         cmocka_unit_test(test_agent_fault_is_not_the_targets),
+        cmocka_unit_test(test_checks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -170,6 +170,41 @@ static void test_address(void **state)
     buf_free(&b);
 }
 
+/* A failed check fails the card of a probe that succeeded, with a Checks
+ * line per configured check, server text escaped; the summary counts it
+ * as failing. */
+static void test_checks(void **state)
+{
+    (void)state;
+    struct metrics_last res[2] = {result("relay", 1000, true),
+                                  result("fine", 1000, true)};
+    struct probe_check_result *c = res[0].result.checks;
+    c[CHECK_OPEN_RELAY] = (struct probe_check_result){
+        true, CHECK_FAILED, 250, "RCPT TO:<x@example.net>: 250 <b>Ok</b>"};
+    c[CHECK_EHLO] = (struct probe_check_result){true, CHECK_NOT_RUN, 0, ""};
+    struct buf b;
+    buf_init(&b, 0);
+    assert_int_equal(page_render(&b, res, 2, 1100), 0);
+    const char *page = buf_str(&b);
+    assert_non_null(strstr(page, "<article class=\"card failing\" "
+                                 "id=\"t-relay\""));
+    assert_non_null(strstr(page, "<article class=\"card ok\" "
+                                 "id=\"t-fine\""));
+    assert_true(card_has(
+        page, "relay",
+        "<li class=\"check\" data-check=\"open_relay\">open_relay: <span "
+        "class=\"bad\">failing</span> <span class=\"muted\">RCPT "
+        "TO:&lt;x@example.net&gt;: 250 &lt;b&gt;Ok&lt;/b&gt;</span></li>"));
+    assert_true(card_has(page, "relay",
+                         "<li class=\"check\" data-check=\"ehlo\">ehlo: "
+                         "<span class=\"muted\">not run</span></li>"));
+    assert_true(card_has(page, "relay", "Relaying for strangers accepted"));
+    assert_false(card_has(page, "relay", "auth_before_tls"));
+    assert_false(card_has(page, "fine", "<dt>Checks</dt>"));
+    assert_null(strstr(page, "<b>Ok"));
+    buf_free(&b);
+}
+
 /* A card shows its target's labels, escaped, under the server (pending
  * or probed); a target without labels has no such line. */
 static void test_labels(void **state)
@@ -213,7 +248,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_html_escape), cmocka_unit_test(test_format_age),
         cmocka_unit_test(test_render),      cmocka_unit_test(test_labels),
-        cmocka_unit_test(test_address),
+        cmocka_unit_test(test_address),     cmocka_unit_test(test_checks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -548,6 +548,56 @@ static void test_report_make(void **state)
     assert_string_equal(rep.note, "");
 }
 
+/* A failed refusal check: failing though the probe succeeded, with the
+ * check's entry and a note that quotes it; a passed or unrun one, or one
+ * not configured, changes nothing. */
+static void test_failed_check(void **state)
+{
+    (void)state;
+    struct probe_result r = base_result();
+    r.success = true;
+    r.stage = PROBE_STAGE_QUIT;
+    r.start_time = 1e9;
+    struct report rep;
+    report_make(&rep, &r, NULL, 1e9);
+    assert_int_equal(rep.state, REPORT_OK);
+
+    /* Failed but not configured: not the target's concern. */
+    r.checks[CHECK_OPEN_RELAY].verdict = CHECK_FAILED;
+    assert_int_equal(report_state_of(&r), REPORT_OK);
+
+    r.checks[CHECK_OPEN_RELAY].configured = true;
+    r.checks[CHECK_EHLO].configured = true;
+    r.checks[CHECK_EHLO].verdict = CHECK_PASSED;
+    snprintf(r.checks[CHECK_OPEN_RELAY].detail,
+             sizeof(r.checks[CHECK_OPEN_RELAY].detail),
+             "RCPT TO:<x@example.net>: 250 2.1.5 Ok");
+    assert_int_equal(report_failed_check(&r), CHECK_OPEN_RELAY);
+    report_make(&rep, &r, NULL, 1e9);
+    assert_int_equal(rep.state, REPORT_FAILING);
+    assert_string_equal(rep.outcome, "check_failed");
+    assert_non_null(rep.entry);
+    assert_string_equal(rep.entry->key, "check_open_relay");
+    assert_string_equal(
+        rep.note, "every stage passed (smtp_probe_success stays 1), but "
+                  "the open_relay check failed: RCPT TO:<x@example.net>: "
+                  "250 2.1.5 Ok");
+
+    /* Not run says nothing. */
+    r.checks[CHECK_OPEN_RELAY].verdict = CHECK_NOT_RUN;
+    assert_int_equal(report_state_of(&r), REPORT_OK);
+    /* A failed probe stays the probe's failure first. */
+    r.checks[CHECK_OPEN_RELAY].verdict = CHECK_FAILED;
+    r.success = false;
+    r.stage = PROBE_STAGE_GREETING;
+    r.error = PROBE_ERROR_TIMEOUT;
+    report_make(&rep, &r, NULL, 1e9);
+    assert_string_equal(rep.outcome, "timeout");
+    /* Every check has an entry. */
+    for (int k = 0; k < CHECK_COUNT; k++)
+        assert_non_null(report_check_entry((enum probe_check)k));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -564,6 +614,7 @@ int main(void)
         cmocka_unit_test(test_note_oauth_status),
         cmocka_unit_test(test_note_small_buffers),
         cmocka_unit_test(test_report_make),
+        cmocka_unit_test(test_failed_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
