@@ -36,6 +36,7 @@ subprocess (a separate process, like a real server):
 """
 
 import argparse
+import base64
 import functools
 import json
 import os
@@ -227,12 +228,14 @@ def auth_accept(c, line, eol=b"\r\n"):
 
 
 def smtp(c, banner=BANNER, ehlo=None, tls_pair=None,
-         starttls=None, auth=auth_accept, eol=b"\r\n", after_ehlo=None):
+         starttls=None, auth=auth_accept, eol=b"\r\n", after_ehlo=None,
+         mail=None):
     """A plain SMTP dialogue: banner, EHLO, STARTTLS (when tls_pair is
     given), AUTH, QUIT. The keyword arguments swap in a misbehaviour:
     ehlo(c) returns the EHLO lines (or sends the reply itself and returns
     None); starttls(c) replaces the answer to STARTTLS; auth(c, line)
-    answers AUTH; after_ehlo(c) runs right after the EHLO reply."""
+    answers AUTH; after_ehlo(c) runs right after the EHLO reply;
+    mail(c, verb) answers MAIL, RCPT and DATA (without it: 502)."""
     if banner is not None:
         c.reply(banner, eol)
     while True:
@@ -261,6 +264,8 @@ def smtp(c, banner=BANNER, ehlo=None, tls_pair=None,
                 c.reply("502 5.5.1 STARTTLS not offered", eol)
         elif verb == b"AUTH":
             auth(c, line)
+        elif verb in (b"MAIL", b"RCPT", b"DATA") and mail is not None:
+            mail(c, verb)
         elif verb == b"QUIT":
             c.reply("221 2.0.0 Bye", eol)
             return
@@ -652,6 +657,83 @@ def never_reads(c):
     """Sends the banner, then never reads (nor writes) anything again."""
     c.reply(BANNER)
     c.hold()
+
+
+# --- the refusal checks (expect_auth_before_tls, expect_open_relay) -------
+
+EHLO_STARTTLS_AUTH = EHLO_STARTTLS + ["AUTH PLAIN LOGIN"]
+
+
+def _ehlo_auth_in_clear(c):
+    return EHLO_AFTER_TLS if c.tls else EHLO_STARTTLS_AUTH
+
+
+def _auth_in_clear(code_text):
+    """AUTH before TLS gets code_text, its PLAIN user name (never the
+    password) logged as "clear AUTH user=NAME"; after TLS auth_accept."""
+    def auth(c, line):
+        if c.tls:
+            auth_accept(c, line)
+            return
+        words = line.rstrip(b"\r\n").split(b" ")
+        user = "?"
+        if len(words) > 2:
+            try:
+                parts = base64.b64decode(words[2], validate=True).split(b"\0")
+            except ValueError:
+                parts = []
+            if len(parts) == 3:
+                user = parts[1].decode("ascii", "replace")
+        c.note("clear AUTH user=%s", user)
+        c.reply(code_text)
+    return auth
+
+
+def _mail_answers(rcpt):
+    """MAIL gets 250, RCPT gets rcpt, DATA 554 (the agent must never send
+    it: the log says if it did)."""
+    def mail(c, verb):
+        if verb == b"MAIL":
+            c.reply("250 2.1.0 Ok")
+        elif verb == b"RCPT":
+            c.reply(rcpt)
+        else:
+            c.reply("554 5.5.1 DATA refused by the test server")
+    return mail
+
+
+@scenario("auth_in_clear_235")
+def auth_in_clear_235(c):
+    """STARTTLS port that advertises AUTH before STARTTLS too and answers
+    235 to any AUTH there, password unchecked: credentials taken in
+    clear."""
+    smtp(c, tls_pair="server", ehlo=_ehlo_auth_in_clear,
+         auth=_auth_in_clear("235 2.7.0 Authentication successful"))
+
+
+@scenario("auth_in_clear_538")
+def auth_in_clear_538(c):
+    """STARTTLS port that advertises AUTH before STARTTLS but answers 538
+    5.7.11 to AUTH there (aiosmtpd's words); after TLS AUTH succeeds."""
+    smtp(c, tls_pair="server", ehlo=_ehlo_auth_in_clear,
+         auth=_auth_in_clear(
+             "538 5.7.11 Encryption required for requested authentication "
+             "mechanism"))
+
+
+@scenario("relay_open")
+def relay_open(c):
+    """STARTTLS; without AUTH, MAIL and RCPT TO any address get 250: an
+    open relay."""
+    smtp(c, tls_pair="server", mail=_mail_answers("250 2.1.5 Ok"))
+
+
+@scenario("relay_deferred")
+def relay_deferred(c):
+    """STARTTLS; RCPT TO gets 450 4.7.1 (a deferral, not a refusal)."""
+    smtp(c, tls_pair="server",
+         mail=_mail_answers("450 4.7.1 <x>: Recipient address rejected: "
+                            "try again later"))
 
 
 # --- the server ------------------------------------------------------------
