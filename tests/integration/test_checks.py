@@ -278,6 +278,16 @@ class PostfixBothWays(unittest.TestCase):
         self.assertNotRegex(self.agent.stderr(),
                             r'check failed.*target=normal ')
 
+    def test_no_sanitizer_report(self):
+        # Under -DSANITIZE=ON a report goes to stderr (and its exit code
+        # could pass for --once's 1).
+        for where, text in (("once", self.once.stderr),
+                            ("once json", self.once_json.stderr),
+                            ("agent", self.agent.stderr())):
+            with self.subTest(where=where):
+                self.assertNotIn("Sanitizer", text)
+                self.assertNotIn("runtime error", text)
+
     def test_no_secret_anywhere(self):
         harness.assert_no_secret(self, self.forms, {
             "once": self.once.stdout + self.once.stderr,
@@ -354,6 +364,10 @@ class ScriptedServers(unittest.TestCase):
         self.assertEqual({k: c["verdict"] for k, c in checks.items()},
                          {"auth_before_tls": "passed", "open_relay": "passed",
                           "ehlo": "failed"})
+
+    def test_no_sanitizer_report(self):
+        self.assertNotIn("Sanitizer", self.once.stderr)
+        self.assertNotIn("runtime error", self.once.stderr)
 
     def test_no_secret(self):
         forms = harness.secret_forms(self.user, self.password)
