@@ -415,7 +415,8 @@ class CatalogueWords(unittest.TestCase):
             sorted(self.table),
             sorted(["SMTPAuthFailing", "SMTPAuthMechanismUnsupported",
                     "SMTPAuthTemporaryFailure", "SMTPStartTLSUnavailable",
-                    "SMTPCertificateInvalid", "SMTPProbeFailing"]))
+                    "SMTPCertificateInvalid", "SMTPProbeFailing",
+                    "SMTPCheckFailing"]))
 
     def test_every_class_or_error_alert_has_a_key(self):
         """An alert that selects a class or an error quotes its entry,
