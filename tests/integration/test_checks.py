@@ -297,6 +297,32 @@ class PostfixBothWays(unittest.TestCase):
             "maillog bad": self.bad_maillog})
 
 
+class ConfigErrors(unittest.TestCase):
+    """Bad values: FILE:LINE: KEY: message, every one, exit 1."""
+
+    def test_check_config(self):
+        text = ('[target "a"]\nhost = 127.0.0.1\ntls = implicit\n'
+                "expect_auth_before_tls = refused\n"
+                "expect_open_relay = maybe\n"
+                "require_ehlo = PIPELINING SIZE>=10MB\n"
+                "open_relay_rcpt = <x@example.net>\n")
+        ag = harness.AgentProcess(harness.agent_binary(), text)
+        self.addCleanup(ag.cleanup)
+        r = harness.run_agent_once(harness.agent_binary(),
+                                   ["-c", ag.config_path, "--check-config"])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        p = ag.config_path
+        for line in (
+                "%s:4: expect_auth_before_tls: only for a STARTTLS target" % p,
+                "%s:5: expect_open_relay: must be refused (checked) or "
+                "unchecked, not \"maybe\"" % p,
+                "%s:6: require_ehlo: \"SIZE>=10MB\": SIZE>= takes a whole "
+                "number of bytes" % p,
+                "%s:7: open_relay_rcpt: must be an address like "
+                "someone@example.net" % p):
+            self.assertIn(line, r.stderr)
+
+
 class ScriptedServers(unittest.TestCase):
     """What Postfix will not answer: 235 or 538 to AUTH before STARTTLS,
     250 and 450 to RCPT, with every command the agent sent logged."""
