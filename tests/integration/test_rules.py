@@ -364,7 +364,8 @@ class RuleContents(unittest.TestCase):
             self.assertEqual(sorted(causes), sorted([
                 "SMTPAuthFailing", "SMTPAuthMechanismUnsupported",
                 "SMTPAuthMechanismNotAdvertised", "SMTPAuthTemporaryFailure",
-                "SMTPStartTLSUnavailable", "SMTPCertificateInvalid"]))
+                "SMTPStartTLSUnavailable", "SMTPCertificateInvalid",
+                "SMTPOAuthTokenFailing"]))
             for c in causes:
                 self.assertLess(names.index(c),
                                 names.index("SMTPProbeFailing"), c)
@@ -416,7 +417,7 @@ class CatalogueWords(unittest.TestCase):
             sorted(["SMTPAuthFailing", "SMTPAuthMechanismUnsupported",
                     "SMTPAuthTemporaryFailure", "SMTPStartTLSUnavailable",
                     "SMTPCertificateInvalid", "SMTPProbeFailing",
-                    "SMTPCheckFailing"]))
+                    "SMTPCheckFailing", "SMTPOAuthTokenFailing"]))
 
     def test_every_class_or_error_alert_has_a_key(self):
         """An alert that selects a class or an error quotes its entry,
