@@ -15,6 +15,7 @@ PKGS=(
   prometheus prometheus-alertmanager
   chromium
   clang clang-format libclang-rt-14-dev valgrind
+  mandoc
 )
 
 missing=()
