@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# The demo: installs the build dependencies, builds the agent, starts the
-# bundled demo SMTP server and the agent with config/demo.ini on loopback,
-# and shows where to look. Ctrl-C stops both.
+# The demo: installs the Debian packages the demo needs and nothing else
+# (build tools and libraries, python3-aiosmtpd for the demo server, curl;
+# not the test setup's Postfix, Prometheus, Chromium, clang, valgrind or
+# Node.js: that is tests/setup.sh), builds the agent, starts the bundled
+# demo SMTP server and the agent with config/demo.ini on loopback, and
+# shows where to look. Ctrl-C stops both.
 #
 #   bash config/demo.sh            run until Ctrl-C or SIGTERM
 #   bash config/demo.sh --check    run until every AUTH class the demo
@@ -71,12 +74,40 @@ port_in_use "$SMTP_PORT" &&
 port_in_use "$HTTP_PORT" &&
   die "127.0.0.1:$HTTP_PORT is in use (another demo?); pick another with DEMO_HTTP_PORT=N"
 
+# What the demo needs, a subset of tests/setup.sh's PKGS: building the
+# agent (libcmocka-dev too, so that build/ configures as the tests'
+# build does), the demo server (python3-aiosmtpd; openssl makes its
+# certificate) and curl.
+DEMO_PKGS=(
+  build-essential cmake pkg-config
+  libcurl4-openssl-dev libssl-dev libmicrohttpd-dev libinih-dev
+  libcmocka-dev zlib1g-dev libjansson-dev libyaml-dev
+  openssl ca-certificates curl
+  python3 python3-aiosmtpd
+)
+
+install_demo_packages() {
+  local missing=() p SUDO=
+  for p in "${DEMO_PKGS[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+      grep -q 'install ok installed' || missing+=("$p")
+  done
+  if [ ${#missing[@]} -eq 0 ]; then
+    echo "demo: the packages it needs are installed"
+    return 0
+  fi
+  [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  echo "demo: installing what the demo needs: ${missing[*]}"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      --no-install-recommends "${missing[@]}"
+}
+
 if [ "${DEMO_SKIP_BUILD:-0}" = 1 ]; then
   AGENT=${SMTP_HEALTH_AGENT:-$REPO/build/smtp-health-agent}
 else
-  echo "demo: installing missing packages (tests/setup.sh)"
-  bash tests/setup.sh ||
-    die "tests/setup.sh failed: run the demo as root, or as a user who may sudo"
+  install_demo_packages ||
+    die "installing packages failed: run the demo as root, or as a user who may sudo"
   echo "demo: building into build/"
   cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
   cmake --build build -j "$(nproc 2>/dev/null || echo 2)" \

@@ -154,6 +154,55 @@ class DemoTest(unittest.TestCase):
         self.assertIn("demo: stopping", log)
         self.assert_cleaned_up()
 
+    def test_installs_only_what_the_demo_needs(self):
+        # Every package missing (a fake dpkg-query), apt-get and sudo that
+        # record what they were asked, a cmake that fails: the demo's
+        # install step runs for real and stops at the build.
+        fake = tempfile.mkdtemp(prefix="demo-test-bin-")
+        self.addCleanup(shutil.rmtree, fake, True)
+        log = os.path.join(fake, "apt.log")
+        scripts = {
+            "dpkg-query": "exit 1\n",
+            "apt-get": 'echo "$*" >> %s\n' % log,
+            "sudo": 'exec "$@"\n',
+            "cmake": "echo 'fake cmake: no build' >&2; exit 1\n",
+        }
+        for name, body in scripts.items():
+            path = os.path.join(fake, name)
+            with open(path, "w") as f:
+                f.write("#!/bin/sh\n" + body)
+            os.chmod(path, 0o755)
+        env = dict(self.env, PATH=fake + os.pathsep + os.environ["PATH"])
+        del env["DEMO_SKIP_BUILD"]
+        proc = self.run_demo("--check", env=env)
+        out = proc.stdout + proc.stderr
+        self.assertNotEqual(proc.returncode, 0, out)
+        self.assertIn("fake cmake: no build", proc.stderr)
+        self.assertIn("demo: installing what the demo needs: ", proc.stdout)
+        self.assertNotIn("tests/setup.sh", out)
+        with open(log) as f:
+            calls = f.read().splitlines()
+        self.assertEqual(calls[0], "update -qq", calls)
+        self.assertEqual(len(calls), 2, calls)
+        words = calls[1].split()
+        self.assertEqual(words[:4],
+                         ["install", "-y", "-qq", "--no-install-recommends"])
+        pkgs = set(words[4:])
+        for need in ("cmake", "build-essential", "libcurl4-openssl-dev",
+                     "libmicrohttpd-dev", "python3-aiosmtpd", "curl"):
+            self.assertIn(need, pkgs)
+        for test_only in ("postfix", "prometheus", "prometheus-alertmanager",
+                          "chromium", "clang", "valgrind", "nodejs", "npm",
+                          "swaks", "mandoc"):
+            self.assertNotIn(test_only, pkgs)
+        # Real names: each is one of the test setup's packages too.
+        with open(os.path.join(harness.REPO, "tests", "setup.sh")) as f:
+            setup = f.read()
+        listed = set(re.search(r"^PKGS=\((.*?)^\)", setup,
+                               re.S | re.M).group(1).split())
+        self.assertEqual(pkgs - listed, set())
+        self.assertEqual(os.listdir(self.tmp), [])
+
     def test_port_in_use_fails_before_starting_anything(self):
         with socket.socket() as s:
             s.bind((harness.LOOPBACK, self.smtp_port))
