@@ -152,7 +152,8 @@ class ManPagesInSync(unittest.TestCase):
         msg = diff_message("flag", code, page_flags(),
                            "agent/main.c's longopts[]/getopt string",
                            "config/man/smtp-health-agent.8 OPTIONS")
-        self.assertEqual(msg, "", "\n" + msg)
+        if msg:
+            self.fail("\n" + msg)
 
     def test_help_lists_every_flag_of_the_code(self):
         helped = help_flags()
@@ -160,7 +161,8 @@ class ManPagesInSync(unittest.TestCase):
         msg = diff_message("flag", code_flags(), helped,
                            "agent/main.c's longopts[]/getopt string",
                            "--help's option list")
-        self.assertEqual(msg, "", "\n" + msg)
+        if msg:
+            self.fail("\n" + msg)
 
     def test_every_agent_key_in_the_page_and_only_those(self):
         code = set(c_table(read(CONFIG_C), "config_agent_key_names"))
@@ -169,7 +171,8 @@ class ManPagesInSync(unittest.TestCase):
                            "agent/config.c config_agent_key_names[]",
                            "config/man/smtp-health-agent.ini.5 "
                            "'[agent] KEYS'")
-        self.assertEqual(msg, "", "\n" + msg)
+        if msg:
+            self.fail("\n" + msg)
 
     def test_every_target_key_in_the_page_and_only_those(self):
         code = set(c_table(read(CONFIG_C), "config_target_key_names"))
@@ -184,7 +187,8 @@ class ManPagesInSync(unittest.TestCase):
                            "config/man/smtp-health-agent.ini.5 "
                            "'[target \"NAME\"] KEYS' or "
                            "'[module \"NAME\"] KEYS'")
-        self.assertEqual(msg, "", "\n" + msg)
+        if msg:
+            self.fail("\n" + msg)
 
 
 class ManPagesRender(unittest.TestCase):
