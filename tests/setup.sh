@@ -9,7 +9,7 @@ PKGS=(
   build-essential cmake pkg-config
   libcurl4-openssl-dev libssl-dev libmicrohttpd-dev libinih-dev
   libcmocka-dev zlib1g-dev libjansson-dev libyaml-dev
-  openssl ca-certificates curl procps
+  openssl ca-certificates curl procps systemd
   postfix sasl2-bin libsasl2-modules libsasl2-modules-db
   python3 python3-aiosmtpd swaks
   prometheus prometheus-alertmanager
