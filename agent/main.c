@@ -39,6 +39,7 @@ struct options {
     const char *config;
     const char *listen;
     const char *log_level;
+    const char *log_format;
     const char *explain;
     const char *format; /* --format: "text" or "json" */
     bool check_config;
@@ -115,6 +116,8 @@ static void usage(FILE *out)
             "      --listen ADDR     override [agent] listen "
             "(host:port)\n"
             "      --log-level LVL   override [agent] log_level\n"
+            "      --log-format FMT  override [agent] log_format (logfmt "
+            "or json)\n"
             "  -V, --version         print versions and exit\n"
             "  -h, --help            this text\n"
             "\n"
@@ -161,7 +164,8 @@ static int parse_args(int argc, char **argv, struct options *o)
         OPT_EXPLAIN,
         OPT_FORMAT,
         OPT_LISTEN,
-        OPT_LEVEL
+        OPT_LEVEL,
+        OPT_LOG_FORMAT
     };
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
@@ -171,6 +175,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"format", required_argument, NULL, OPT_FORMAT},
         {"listen", required_argument, NULL, OPT_LISTEN},
         {"log-level", required_argument, NULL, OPT_LEVEL},
+        {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -201,6 +206,9 @@ static int parse_args(int argc, char **argv, struct options *o)
             break;
         case OPT_LEVEL:
             o->log_level = optarg;
+            break;
+        case OPT_LOG_FORMAT:
+            o->log_format = optarg;
             break;
         case 'V': {
             curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
@@ -245,14 +253,45 @@ static int explain(const char *what, bool json)
 /* The last good version of every targets file, across reloads. */
 static struct sd_cache *sd_cache;
 
+static void log_problems(enum log_level level, const char *msg,
+                         const struct buf *text);
+
+/*
+ * A daemon whose logs are JSON (json: 1, or -1 when the config says)
+ * reports the config's problems as log lines, so that every line of
+ * stderr parses; a config that does not load says nothing of its
+ * log_format, and is reported as text unless the flag asked for JSON.
+ */
+static bool load_logged(struct agent_config *cfg, const struct config_diag *d,
+                        const char *path, int json)
+{
+    if (json < 0)
+        json = cfg && cfg->log_format == LOG_FORMAT_JSON;
+    if (json != 1)
+        return false;
+    log_set_format(LOG_FORMAT_JSON);
+    log_problems(LOG_LEVEL_WARN, "config warning", &d->warnings);
+    log_problems(LOG_LEVEL_ERROR, "config error", &d->errors);
+    log_problems(LOG_LEVEL_ERROR, "targets file error", &d->file_errors);
+    if (!cfg)
+        log_error("main", "config not loaded", "path=%s errors=%zu", path,
+                  d->n_errors);
+    return true;
+}
+
 /* Loads the config, printing every problem to stderr; *file_errors
  * counts the targets files' (which do not fail the load). */
 static struct agent_config *load(const char *path, bool quiet_ok,
-                                 size_t *file_errors)
+                                 size_t *file_errors, int json)
 {
     struct config_diag diag;
     config_diag_init(&diag);
     struct agent_config *cfg = config_load_cached(path, sd_cache, &diag);
+    if (load_logged(cfg, &diag, path, json)) {
+        *file_errors = diag.n_file_errors;
+        config_diag_free(&diag);
+        return cfg;
+    }
     fputs(buf_str(&diag.warnings), stderr);
     fputs(buf_str(&diag.errors), stderr);
     fputs(buf_str(&diag.file_errors), stderr);
@@ -359,6 +398,8 @@ static void reload(const char *path, const char *why, struct runner *runner,
                  cfg->listen);
     if (!o->log_level)
         log_set_level(cfg->log_level);
+    if (!o->log_format)
+        log_set_format(cfg->log_format);
     warn_listen_override(o, cfg);
     apply_fd_budget(cfg);
     size_t n = cfg->n_targets, other = cfg->n_other_shards;
@@ -583,12 +624,27 @@ int main(int argc, char **argv)
                 o.log_level);
         exit(EXIT_USAGE);
     }
+    enum log_format forced_format = LOG_FORMAT_LOGFMT;
+    if (o.log_format && log_format_parse(o.log_format, &forced_format) < 0) {
+        fprintf(stderr,
+                "smtp-health-agent: --log-format: must be logfmt or json, "
+                "not '%s'\n",
+                o.log_format);
+        exit(EXIT_USAGE);
+    }
+    /* Before the config is read, so that its own lines take the form. */
+    if (o.log_format)
+        log_set_format(forced_format);
 
     /* Only a daemon reloads, and keeps files' last good versions. */
     if (!o.check_config && !o.once)
         sd_cache = sd_cache_new();
     size_t file_errors = 0;
-    struct agent_config *cfg = load(o.config, !o.check_config, &file_errors);
+    int json_load = o.check_config || o.once ? 0
+                    : o.log_format           ? forced_format == LOG_FORMAT_JSON
+                                             : -1;
+    struct agent_config *cfg =
+        load(o.config, !o.check_config, &file_errors, json_load);
     if (o.check_config) {
         /* A broken targets file does not stop an agent, but fails the
          * check: it is what the check is for. */
@@ -599,6 +655,7 @@ int main(int argc, char **argv)
     if (!cfg)
         exit(o.once ? EXIT_USAGE : EXIT_FAILED);
     log_set_level(o.log_level ? forced : cfg->log_level);
+    log_set_format(o.log_format ? forced_format : cfg->log_format);
 
     /* Before any thread or connection: raise the soft limit, then see
      * what it leaves room for. */

@@ -230,6 +230,7 @@ static void test_sample_documents_every_key(void **state)
         "max_per_host",
         "ca_file",
         "log_level",
+        "log_format",
         "host",
         "port",
         "tls",
@@ -285,6 +286,7 @@ static void test_good_file(void **state)
     assert_int_equal(c->max_concurrent_probes, 1000);
     assert_int_equal(c->max_per_host, 2);
     assert_int_equal(c->log_level, LOG_LEVEL_DEBUG);
+    assert_int_equal(c->log_format, LOG_FORMAT_JSON);
     assert_int_equal(c->n_targets, 3);
 
     const struct target_config *t = &c->targets[0];
@@ -356,6 +358,7 @@ static void test_defaults(void **state)
     assert_int_equal(c->max_per_host, 4);
     assert_string_equal(c->ca_file, CONFIG_DEFAULT_CA_FILE);
     assert_int_equal(c->log_level, LOG_LEVEL_INFO);
+    assert_int_equal(c->log_format, LOG_FORMAT_LOGFMT);
 
     const struct target_config *a = &c->targets[0];
     assert_int_equal(a->port, 587);
@@ -383,7 +386,7 @@ static void test_defaults(void **state)
     /* [agent] after the targets; empty values mean the defaults. */
     c = load("[target \"a\"]\nhost = a\nca_file =\ninterval =\n"
              "[agent]\ninterval = 2m\ntimeout = 30s\nca_file = /x/ca.pem\n"
-             "listen =\nlog_level =\n",
+             "listen =\nlog_level =\nlog_format =\n",
              &d);
     assert_non_null(c);
     assert_int_equal(c->targets[0].interval_ms, 120000);
@@ -391,6 +394,7 @@ static void test_defaults(void **state)
     assert_string_equal(c->targets[0].ca_file, "/x/ca.pem");
     assert_string_equal(c->listen, CONFIG_DEFAULT_LISTEN);
     assert_int_equal(c->log_level, LOG_LEVEL_INFO);
+    assert_int_equal(c->log_format, LOG_FORMAT_LOGFMT);
     config_free(c);
     config_diag_free(&d);
 }
@@ -943,6 +947,10 @@ static const struct error_case error_cases[] = {
      1,
      {"t.ini:2: log_level: must be debug, info, warn or error, not "
       "\"loud\""}},
+    {"[agent]\nlog_format = JSON\n",
+     true,
+     1,
+     {"t.ini:2: log_format: must be logfmt or json, not \"JSON\""}},
     {"[agent]\ninterval = 30s\ntimeout = 1m\n",
      true,
      1,
