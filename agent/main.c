@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,6 +29,7 @@
 #include "now.h"
 #include "once.h"
 #include "ondemand.h"
+#include "passhash.h"
 #include "runner.h"
 #include "version.h"
 
@@ -43,6 +45,7 @@ struct options {
     const char *explain;
     const char *format; /* --format: "text" or "json" */
     bool check_config;
+    bool hash_password;
     bool once;
     bool json;
 };
@@ -118,6 +121,10 @@ static void usage(FILE *out)
             "      --log-level LVL   override [agent] log_level\n"
             "      --log-format FMT  override [agent] log_format (logfmt "
             "or json)\n"
+            "      --hash-password   read a password (one line) on stdin, "
+            "print its\n"
+            "                        bcrypt hash (cost 10) for "
+            "web_basic_auth_password_hash\n"
             "  -V, --version         print versions and exit\n"
             "  -h, --help            this text\n"
             "\n"
@@ -129,6 +136,9 @@ static void usage(FILE *out)
             "                  2 bad config or usage\n"
             "  --explain       0 known, 1 unknown, 2 usage\n"
             "  --check-config  0 valid, 1 not valid\n"
+            "  --hash-password 0 hash printed, 1 not (empty password, "
+            "longer than\n"
+            "                  72 bytes, more than one line)\n"
             "  otherwise       0 stopped by a signal, 1 bad config or "
             "failure to\n"
             "                  start, 2 usage\n",
@@ -165,7 +175,8 @@ static int parse_args(int argc, char **argv, struct options *o)
         OPT_FORMAT,
         OPT_LISTEN,
         OPT_LEVEL,
-        OPT_LOG_FORMAT
+        OPT_LOG_FORMAT,
+        OPT_HASH_PASSWORD
     };
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
@@ -176,6 +187,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"listen", required_argument, NULL, OPT_LISTEN},
         {"log-level", required_argument, NULL, OPT_LEVEL},
         {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+        {"hash-password", no_argument, NULL, OPT_HASH_PASSWORD},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -209,6 +221,9 @@ static int parse_args(int argc, char **argv, struct options *o)
             break;
         case OPT_LOG_FORMAT:
             o->log_format = optarg;
+            break;
+        case OPT_HASH_PASSWORD:
+            o->hash_password = true;
             break;
         case 'V': {
             curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
@@ -247,6 +262,43 @@ static int explain(const char *what, bool json)
                 what);
         return EXIT_FAILED;
     }
+    return fflush(stdout) == 0 ? EXIT_OK : EXIT_FAILED;
+}
+
+/*
+ * --hash-password: a password on stdin (without echo on a terminal) to a
+ * bcrypt hash on stdout. 0 printed, 1 not (the reason on stderr, never
+ * the password).
+ */
+static int hash_password(void)
+{
+    struct termios saved, quiet;
+    bool tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0;
+    if (tty) {
+        quiet = saved;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+        fputs("Password: ", stderr);
+    }
+    char pw[PASSHASH_MAX + 2], hash[PASSHASH_LEN + 1];
+    const char *why = NULL;
+    int rc = passhash_read(stdin, pw, sizeof(pw), &why);
+    if (tty) {
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+        fputc('\n', stderr);
+    }
+    if (rc < 0) {
+        fprintf(stderr, "smtp-health-agent: --hash-password: %s\n", why);
+        return EXIT_FAILED;
+    }
+    rc = passhash_bcrypt(pw, PASSHASH_COST, hash, sizeof(hash));
+    explicit_bzero(pw, sizeof(pw));
+    if (rc < 0) {
+        fprintf(stderr, "smtp-health-agent: --hash-password: cannot make "
+                        "a hash (no randomness?)\n");
+        return EXIT_FAILED;
+    }
+    printf("%s\n", hash);
     return fflush(stdout) == 0 ? EXIT_OK : EXIT_FAILED;
 }
 
@@ -615,6 +667,8 @@ int main(int argc, char **argv)
         exit(EXIT_USAGE);
     if (o.explain)
         exit(explain(o.explain, o.json));
+    if (o.hash_password)
+        exit(hash_password());
 
     enum log_level forced = LOG_LEVEL_INFO;
     if (o.log_level && log_level_parse(o.log_level, &forced) < 0) {
