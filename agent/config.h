@@ -245,7 +245,8 @@ struct agent_config {
  * "FILE:LINE: KEY: message\n" (KEY is the key, or the section for a
  * section problem, or "-" for a line that is neither); every problem in
  * the file is reported, not only the first. Warnings (a password file
- * readable by others, say) use the same form and do not fail the load.
+ * readable by others, say) read "FILE:LINE: KEY: warning: message\n"
+ * and do not fail the load.
  */
 struct config_diag {
     struct buf errors;
