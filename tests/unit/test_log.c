@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "log.h"
 
 #define TS_LEN 24 /* 2026-11-28T17:03:34.123Z */
@@ -141,6 +143,69 @@ static void test_json_edges(void **state)
     log_set_format(LOG_FORMAT_LOGFMT);
 }
 
+/* Random bytes as msg and as fields, quoted or not: every line parses
+ * (jansson, which refuses invalid UTF-8 and raw control characters) as
+ * an object of strings, and a msg that was valid ASCII comes back as it
+ * was. */
+static char rnd_msg[300], rnd_fields[900];
+static unsigned long rnd_state = 12345;
+
+static unsigned rnd(void)
+{
+    rnd_state = rnd_state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (unsigned)(rnd_state >> 33);
+}
+
+static void write_random(void)
+{
+    char q[1000];
+    log_info("fuzz", rnd_msg, "a=%s b=%s", log_quote(q, sizeof(q), rnd_fields),
+             rnd_fields);
+}
+
+static void test_json_random(void **state)
+{
+    (void)state;
+    static const char pool[] = "a= \"\\\n\r\t\x01\x7f\x80\xc3\xa9\xff\xed\xf0";
+    log_set_level(LOG_LEVEL_INFO);
+    for (int round = 0; round < 2000; round++) {
+        size_t nm = rnd() % (sizeof(rnd_msg) - 1);
+        size_t nf = rnd() % (sizeof(rnd_fields) - 1);
+        bool ascii = round % 2 == 0;
+        for (size_t i = 0; i < nm; i++)
+            rnd_msg[i] = ascii ? (char)(' ' + rnd() % 95)
+                               : pool[rnd() % (sizeof(pool) - 1)];
+        rnd_msg[nm] = '\0';
+        for (size_t i = 0; i < nf; i++) {
+            unsigned r = rnd();
+            rnd_fields[i] = r % 3 ? pool[r % (sizeof(pool) - 1)]
+                                  : (char)(1 + (r >> 8) % 255);
+        }
+        rnd_fields[nf] = '\0';
+        log_set_format(LOG_FORMAT_JSON);
+        char *got = capture(write_random);
+        log_set_format(LOG_FORMAT_LOGFMT);
+        json_error_t err;
+        json_t *o = json_loads(got, 0, &err);
+        if (!o || !json_is_object(o))
+            fail_msg("round %d: %s: %s", round, err.text, got);
+        const char *k;
+        json_t *v;
+        json_object_foreach(o, k, v)
+        {
+            if (!json_is_string(v))
+                fail_msg("round %d: %s is not a string", round, k);
+        }
+        if (ascii)
+            assert_string_equal(json_string_value(json_object_get(o, "msg")),
+                                rnd_msg);
+        assert_string_equal(json_string_value(json_object_get(o, "module")),
+                            "fuzz");
+        json_decref(o);
+        free(got);
+    }
+}
+
 static void test_parse(void **state)
 {
     (void)state;
@@ -160,6 +225,7 @@ int main(void)
         cmocka_unit_test(test_logfmt_bytes),
         cmocka_unit_test(test_json),
         cmocka_unit_test(test_json_edges),
+        cmocka_unit_test(test_json_random),
         cmocka_unit_test(test_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
