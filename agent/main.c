@@ -433,6 +433,9 @@ static void reload(const char *path, const char *why, struct runner *runner,
     struct config_diag diag;
     config_diag_init(&diag);
     struct agent_config *cfg = config_load_cached(path, sd_cache, &diag);
+    /* A new log_format applies from this reload's own lines on. */
+    if (cfg && !o->log_format)
+        log_set_format(cfg->log_format);
     log_problems(LOG_LEVEL_WARN, "config warning", &diag.warnings);
     log_problems(LOG_LEVEL_ERROR, "config error", &diag.errors);
     log_problems(LOG_LEVEL_ERROR, "targets file error", &diag.file_errors);
@@ -450,8 +453,6 @@ static void reload(const char *path, const char *why, struct runner *runner,
                  cfg->listen);
     if (!o->log_level)
         log_set_level(cfg->log_level);
-    if (!o->log_format)
-        log_set_format(cfg->log_format);
     warn_listen_override(o, cfg);
     apply_fd_budget(cfg);
     size_t n = cfg->n_targets, other = cfg->n_other_shards;
