@@ -44,6 +44,7 @@ const char *const config_agent_key_names[] = {
     [AK_LABELS] = "labels",
     [AK_SHARD] = "shard",
     [AK_TARGETS_FILE] = "targets_file",
+    [AK_LOG_FORMAT] = "log_format",
 };
 _Static_assert(sizeof config_agent_key_names /
                        sizeof config_agent_key_names[0] ==
@@ -560,6 +561,11 @@ static void agent_key(struct parser *p, int k, const char *v)
         if (log_level_parse(v, &c->log_level))
             config_err_at(p, line, key,
                           "must be debug, info, warn or error, not \"%s\"", v);
+        return;
+    case AK_LOG_FORMAT:
+        if (log_format_parse(v, &c->log_format))
+            config_err_at(p, line, key, "must be logfmt or json, not \"%s\"",
+                          v);
         return;
     case AK_WEB_TLS_CERT_FILE:
     case AK_WEB_TLS_KEY_FILE:
@@ -1191,6 +1197,7 @@ static struct agent_config *load_text(const char *name, const char *base_dir,
     c->max_per_host = CONFIG_DEFAULT_MAX_PER_HOST;
     copy_str(c->ca_file, sizeof(c->ca_file), CONFIG_DEFAULT_CA_FILE);
     c->log_level = CONFIG_DEFAULT_LOG_LEVEL;
+    c->log_format = CONFIG_DEFAULT_LOG_FORMAT;
     c->extra_metrics = CONFIG_DEFAULT_EXTRA_METRICS;
     c->ip_family = CONFIG_DEFAULT_IP_FAMILY;
     copy_str(c->source_address, sizeof(c->source_address),

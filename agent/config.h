@@ -78,6 +78,7 @@ const char *config_extra_name(enum config_extra e);
 #define CONFIG_DEFAULT_MAX_CONCURRENT_PROBES 256u
 #define CONFIG_DEFAULT_MAX_PER_HOST          4u
 #define CONFIG_DEFAULT_LOG_LEVEL             LOG_LEVEL_INFO
+#define CONFIG_DEFAULT_LOG_FORMAT            LOG_FORMAT_LOGFMT
 #define CONFIG_DEFAULT_TLS                   TLS_MODE_STARTTLS
 #define CONFIG_DEFAULT_TLS_VERIFY            true
 #define CONFIG_DEFAULT_PORT_STARTTLS         587u
@@ -200,9 +201,10 @@ struct agent_config {
     unsigned max_concurrent_probes;   /* ..._MAX_CONCURRENT_PROBES */
     unsigned max_per_host;            /* CONFIG_DEFAULT_MAX_PER_HOST */
     char ca_file[CONFIG_PATH_MAX + 1];
-    enum log_level log_level; /* CONFIG_DEFAULT_LOG_LEVEL */
-    unsigned extra_metrics;   /* CONFIG_DEFAULT_EXTRA_METRICS */
-    enum ip_family ip_family; /* CONFIG_DEFAULT_IP_FAMILY */
+    enum log_level log_level;   /* CONFIG_DEFAULT_LOG_LEVEL */
+    enum log_format log_format; /* CONFIG_DEFAULT_LOG_FORMAT */
+    unsigned extra_metrics;     /* CONFIG_DEFAULT_EXTRA_METRICS */
+    enum ip_family ip_family;   /* CONFIG_DEFAULT_IP_FAMILY */
     char source_address[CONFIG_ADDRESS_MAX + 1]; /* "": the kernel's */
     const char *labels; /* every target's by default; "" none */
     /* shard = I/N: of the targets in the file, targets[] holds only those
@@ -243,7 +245,8 @@ struct agent_config {
  * "FILE:LINE: KEY: message\n" (KEY is the key, or the section for a
  * section problem, or "-" for a line that is neither); every problem in
  * the file is reported, not only the first. Warnings (a password file
- * readable by others, say) use the same form and do not fail the load.
+ * readable by others, say) read "FILE:LINE: KEY: warning: message\n"
+ * and do not fail the load.
  */
 struct config_diag {
     struct buf errors;

@@ -29,8 +29,10 @@ void config_diag_free(struct config_diag *d)
     d->n_file_errors = 0;
 }
 
-/* One "FILE:LINE: KEY: message" line (line 0: "FILE: message"). The line
- * is built whole first so that a failed append never leaves half of it. */
+/* One "FILE:LINE: KEY: message" line (line 0: "FILE: message"), a
+ * warning's message after "warning: " so that a long list tells the two
+ * apart. The line is built whole first so that a failed append never
+ * leaves half of it. */
 static void diag_vadd(struct config_diag *d, bool error, const char *file,
                       int line, const char *key, const char *fmt, va_list ap)
     __attribute__((format(printf, 6, 0)));
@@ -48,6 +50,8 @@ static void diag_vadd(struct config_diag *d, bool error, const char *file,
                       : buf_printf(&one, "%s: ", file);
     if (rc == 0 && key)
         rc = buf_printf(&one, "%s: ", key);
+    if (rc == 0 && !error)
+        rc = buf_puts(&one, "warning: ");
     if (rc == 0)
         rc = buf_vprintf(&one, fmt, ap);
     if (rc == 0)

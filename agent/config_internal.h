@@ -40,6 +40,7 @@ enum agent_key {
     AK_LABELS,
     AK_SHARD,
     AK_TARGETS_FILE,
+    AK_LOG_FORMAT,
     AK_COUNT
 };
 

@@ -19,6 +19,13 @@ const char *log_level_name(enum log_level level);
 int log_level_parse(const char *s, enum log_level *out);
 
 void log_set_level(enum log_level level);
+
+/* logfmt (the default) or json: one object per line with the same
+ * fields in the same order, every value a string. */
+enum log_format { LOG_FORMAT_LOGFMT, LOG_FORMAT_JSON };
+/* "logfmt" or "json"; 0 or -1. */
+int log_format_parse(const char *s, enum log_format *out);
+void log_set_format(enum log_format format);
 bool log_enabled(enum log_level level);
 /* Where lines go; stderr by default. Tests point it at a file. */
 void log_set_stream(FILE *f);
@@ -29,6 +36,12 @@ void log_set_stream(FILE *f);
  * FIELDS is fmt expanded: more key=value pairs, values that may hold
  * spaces or quotes passed through log_quote(); fmt NULL for none. Safe
  * from any thread.
+ *
+ * Under LOG_FORMAT_JSON the same line is written as
+ *   {"ts":"...","level":"info","module":"probe","msg":"...",FIELDS}
+ * with each logfmt value decoded and re-encoded as a JSON string
+ * (RFC 8259): \" \\ \n \r \t, other control bytes as \u00XX, UTF-8
+ * passed through, a byte that is not valid UTF-8 as \ufffd.
  */
 void log_write(enum log_level level, const char *module, const char *msg,
                const char *fmt, ...) __attribute__((format(printf, 4, 5)));

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,6 +29,7 @@
 #include "now.h"
 #include "once.h"
 #include "ondemand.h"
+#include "passhash.h"
 #include "runner.h"
 #include "version.h"
 
@@ -39,9 +41,11 @@ struct options {
     const char *config;
     const char *listen;
     const char *log_level;
+    const char *log_format;
     const char *explain;
     const char *format; /* --format: "text" or "json" */
     bool check_config;
+    bool hash_password;
     bool once;
     bool json;
 };
@@ -115,6 +119,12 @@ static void usage(FILE *out)
             "      --listen ADDR     override [agent] listen "
             "(host:port)\n"
             "      --log-level LVL   override [agent] log_level\n"
+            "      --log-format FMT  override [agent] log_format (logfmt "
+            "or json)\n"
+            "      --hash-password   read a password (one line) on stdin, "
+            "print its\n"
+            "                        bcrypt hash (cost 10) for "
+            "web_basic_auth_password_hash\n"
             "  -V, --version         print versions and exit\n"
             "  -h, --help            this text\n"
             "\n"
@@ -126,6 +136,9 @@ static void usage(FILE *out)
             "                  2 bad config or usage\n"
             "  --explain       0 known, 1 unknown, 2 usage\n"
             "  --check-config  0 valid, 1 not valid\n"
+            "  --hash-password 0 hash printed, 1 not (empty password, "
+            "longer than\n"
+            "                  72 bytes, more than one line)\n"
             "  otherwise       0 stopped by a signal, 1 bad config or "
             "failure to\n"
             "                  start, 2 usage\n",
@@ -161,7 +174,9 @@ static int parse_args(int argc, char **argv, struct options *o)
         OPT_EXPLAIN,
         OPT_FORMAT,
         OPT_LISTEN,
-        OPT_LEVEL
+        OPT_LEVEL,
+        OPT_LOG_FORMAT,
+        OPT_HASH_PASSWORD
     };
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
@@ -171,6 +186,8 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"format", required_argument, NULL, OPT_FORMAT},
         {"listen", required_argument, NULL, OPT_LISTEN},
         {"log-level", required_argument, NULL, OPT_LEVEL},
+        {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+        {"hash-password", no_argument, NULL, OPT_HASH_PASSWORD},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -201,6 +218,12 @@ static int parse_args(int argc, char **argv, struct options *o)
             break;
         case OPT_LEVEL:
             o->log_level = optarg;
+            break;
+        case OPT_LOG_FORMAT:
+            o->log_format = optarg;
+            break;
+        case OPT_HASH_PASSWORD:
+            o->hash_password = true;
             break;
         case 'V': {
             curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
@@ -242,17 +265,85 @@ static int explain(const char *what, bool json)
     return fflush(stdout) == 0 ? EXIT_OK : EXIT_FAILED;
 }
 
+/*
+ * --hash-password: a password on stdin (without echo on a terminal) to a
+ * bcrypt hash on stdout. 0 printed, 1 not (the reason on stderr, never
+ * the password).
+ */
+static int hash_password(void)
+{
+    struct termios saved, quiet;
+    bool tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0;
+    if (tty) {
+        quiet = saved;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+        fputs("Password: ", stderr);
+    }
+    char pw[PASSHASH_MAX + 2], hash[PASSHASH_LEN + 1];
+    const char *why = NULL;
+    int rc = passhash_read(stdin, pw, sizeof(pw), &why);
+    if (tty) {
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+        fputc('\n', stderr);
+    }
+    if (rc < 0) {
+        fprintf(stderr, "smtp-health-agent: --hash-password: %s\n", why);
+        return EXIT_FAILED;
+    }
+    rc = passhash_bcrypt(pw, PASSHASH_COST, hash, sizeof(hash));
+    explicit_bzero(pw, sizeof(pw));
+    if (rc < 0) {
+        fprintf(stderr, "smtp-health-agent: --hash-password: cannot make "
+                        "a hash (no randomness?)\n");
+        return EXIT_FAILED;
+    }
+    printf("%s\n", hash);
+    return fflush(stdout) == 0 ? EXIT_OK : EXIT_FAILED;
+}
+
 /* The last good version of every targets file, across reloads. */
 static struct sd_cache *sd_cache;
+
+static void log_problems(enum log_level level, const char *msg,
+                         const struct buf *text);
+
+/*
+ * A daemon whose logs are JSON (json: 1, or -1 when the config says)
+ * reports the config's problems as log lines, so that every line of
+ * stderr parses; a config that does not load says nothing of its
+ * log_format, and is reported as text unless the flag asked for JSON.
+ */
+static bool load_logged(struct agent_config *cfg, const struct config_diag *d,
+                        const char *path, int json)
+{
+    if (json < 0)
+        json = cfg && cfg->log_format == LOG_FORMAT_JSON;
+    if (json != 1)
+        return false;
+    log_set_format(LOG_FORMAT_JSON);
+    log_problems(LOG_LEVEL_WARN, "config warning", &d->warnings);
+    log_problems(LOG_LEVEL_ERROR, "config error", &d->errors);
+    log_problems(LOG_LEVEL_ERROR, "targets file error", &d->file_errors);
+    if (!cfg)
+        log_error("main", "config not loaded", "path=%s errors=%zu", path,
+                  d->n_errors);
+    return true;
+}
 
 /* Loads the config, printing every problem to stderr; *file_errors
  * counts the targets files' (which do not fail the load). */
 static struct agent_config *load(const char *path, bool quiet_ok,
-                                 size_t *file_errors)
+                                 size_t *file_errors, int json)
 {
     struct config_diag diag;
     config_diag_init(&diag);
     struct agent_config *cfg = config_load_cached(path, sd_cache, &diag);
+    if (load_logged(cfg, &diag, path, json)) {
+        *file_errors = diag.n_file_errors;
+        config_diag_free(&diag);
+        return cfg;
+    }
     fputs(buf_str(&diag.warnings), stderr);
     fputs(buf_str(&diag.errors), stderr);
     fputs(buf_str(&diag.file_errors), stderr);
@@ -342,6 +433,9 @@ static void reload(const char *path, const char *why, struct runner *runner,
     struct config_diag diag;
     config_diag_init(&diag);
     struct agent_config *cfg = config_load_cached(path, sd_cache, &diag);
+    /* A new log_format applies from this reload's own lines on. */
+    if (cfg && !o->log_format)
+        log_set_format(cfg->log_format);
     log_problems(LOG_LEVEL_WARN, "config warning", &diag.warnings);
     log_problems(LOG_LEVEL_ERROR, "config error", &diag.errors);
     log_problems(LOG_LEVEL_ERROR, "targets file error", &diag.file_errors);
@@ -574,6 +668,8 @@ int main(int argc, char **argv)
         exit(EXIT_USAGE);
     if (o.explain)
         exit(explain(o.explain, o.json));
+    if (o.hash_password)
+        exit(hash_password());
 
     enum log_level forced = LOG_LEVEL_INFO;
     if (o.log_level && log_level_parse(o.log_level, &forced) < 0) {
@@ -583,12 +679,27 @@ int main(int argc, char **argv)
                 o.log_level);
         exit(EXIT_USAGE);
     }
+    enum log_format forced_format = LOG_FORMAT_LOGFMT;
+    if (o.log_format && log_format_parse(o.log_format, &forced_format) < 0) {
+        fprintf(stderr,
+                "smtp-health-agent: --log-format: must be logfmt or json, "
+                "not '%s'\n",
+                o.log_format);
+        exit(EXIT_USAGE);
+    }
+    /* Before the config is read, so that its own lines take the form. */
+    if (o.log_format)
+        log_set_format(forced_format);
 
     /* Only a daemon reloads, and keeps files' last good versions. */
     if (!o.check_config && !o.once)
         sd_cache = sd_cache_new();
     size_t file_errors = 0;
-    struct agent_config *cfg = load(o.config, !o.check_config, &file_errors);
+    int json_load = o.check_config || o.once ? 0
+                    : o.log_format           ? forced_format == LOG_FORMAT_JSON
+                                             : -1;
+    struct agent_config *cfg =
+        load(o.config, !o.check_config, &file_errors, json_load);
     if (o.check_config) {
         /* A broken targets file does not stop an agent, but fails the
          * check: it is what the check is for. */
@@ -599,6 +710,7 @@ int main(int argc, char **argv)
     if (!cfg)
         exit(o.once ? EXIT_USAGE : EXIT_FAILED);
     log_set_level(o.log_level ? forced : cfg->log_level);
+    log_set_format(o.log_format ? forced_format : cfg->log_format);
 
     /* Before any thread or connection: raise the soft limit, then see
      * what it leaves room for. */

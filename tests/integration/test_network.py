@@ -217,8 +217,9 @@ class Network(unittest.TestCase):
                          "(ip_family)")
         self.assertEqual(t["explanation"]["key"], "connect")
         # --check-config and --once warn about it too.
-        self.assertIn("host: 127.0.0.1 is an IPv4 address, but ip_family "
-                      "is ipv6: no probe can connect", self.once.stderr)
+        self.assertIn("host: warning: 127.0.0.1 is an IPv4 address, but "
+                      "ip_family is ipv6: no probe can connect",
+                      self.once.stderr)
 
     def test_ipv6_against_a_name_without_ipv6_is_a_connect_error(self):
         # libcurl 7.88 resolves the name, then skips its IPv4 address: the

@@ -161,7 +161,8 @@ class OAuthTokens(unittest.TestCase):
         check = harness.run_agent_once(
             harness.agent_binary(), ["-c", ag.config_path, "--check-config"])
         self.assertEqual(check.returncode, 0, check.stderr)
-        self.assertIn("token_file: cannot read %s/none.token" % ag.dir,
+        self.assertIn("token_file: warning: cannot read %s/none.token"
+                      % ag.dir,
                       check.stderr)
         self.assertIn("probes fail at stage token until it can be read",
                       check.stderr)

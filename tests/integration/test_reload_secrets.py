@@ -806,7 +806,7 @@ class Secrets(unittest.TestCase):
             env=self.env)
         self.assertEqual(check.returncode, 0, redact(check.stderr))
         # The inline password is warned about, not printed.
-        self.assert_in("password: password in the config file",
+        self.assert_in("password: warning: password in the config file",
                        check.stderr)
         outputs["--check-config"] = check.stdout + check.stderr
 
@@ -888,7 +888,7 @@ class Secrets(unittest.TestCase):
         r = harness.run_agent_once(self.binary, ["-c", ag.config_path,
                                                  "--check-config"])
         self.assertEqual(r.returncode, 0, redact(r.stderr))
-        warning = ("%s:%d: password_file: %s is readable by others "
+        warning = ("%s:%d: password_file: warning: %s is readable by others "
                    "(mode 0644)" % (ag.config_path,
                                     cfg.count("\n", 0, cfg.index(
                                         "password_file")) + 1,

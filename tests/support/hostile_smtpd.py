@@ -346,6 +346,17 @@ def greeting_markup(c):
         c.reply("503 5.5.1 No service")
 
 
+@scenario("greeting_bytes")
+def greeting_bytes(c):
+    """554 whose text holds quotes, backslashes, control bytes, valid
+    UTF-8 and bytes that are not UTF-8: for JSON logs to escape."""
+    c.send(b'554 5.7.1 say "hi" C:\\dir\\ \\x41 \x01\x07\x7f caf\xc3\xa9 '
+           b'\xff\xfe\xc3( \xed\xa0\x80 end\r\n')
+    while True:
+        log_command(c, c.readline())
+        c.reply("503 5.5.1 No service")
+
+
 @scenario("garbage")
 def garbage(c):
     """Binary garbage with NUL bytes and line ends, then silence."""

@@ -230,6 +230,7 @@ static void test_sample_documents_every_key(void **state)
         "max_per_host",
         "ca_file",
         "log_level",
+        "log_format",
         "host",
         "port",
         "tls",
@@ -285,6 +286,7 @@ static void test_good_file(void **state)
     assert_int_equal(c->max_concurrent_probes, 1000);
     assert_int_equal(c->max_per_host, 2);
     assert_int_equal(c->log_level, LOG_LEVEL_DEBUG);
+    assert_int_equal(c->log_format, LOG_FORMAT_JSON);
     assert_int_equal(c->n_targets, 3);
 
     const struct target_config *t = &c->targets[0];
@@ -356,6 +358,7 @@ static void test_defaults(void **state)
     assert_int_equal(c->max_per_host, 4);
     assert_string_equal(c->ca_file, CONFIG_DEFAULT_CA_FILE);
     assert_int_equal(c->log_level, LOG_LEVEL_INFO);
+    assert_int_equal(c->log_format, LOG_FORMAT_LOGFMT);
 
     const struct target_config *a = &c->targets[0];
     assert_int_equal(a->port, 587);
@@ -383,7 +386,7 @@ static void test_defaults(void **state)
     /* [agent] after the targets; empty values mean the defaults. */
     c = load("[target \"a\"]\nhost = a\nca_file =\ninterval =\n"
              "[agent]\ninterval = 2m\ntimeout = 30s\nca_file = /x/ca.pem\n"
-             "listen =\nlog_level =\n",
+             "listen =\nlog_level =\nlog_format =\n",
              &d);
     assert_non_null(c);
     assert_int_equal(c->targets[0].interval_ms, 120000);
@@ -391,6 +394,7 @@ static void test_defaults(void **state)
     assert_string_equal(c->targets[0].ca_file, "/x/ca.pem");
     assert_string_equal(c->listen, CONFIG_DEFAULT_LISTEN);
     assert_int_equal(c->log_level, LOG_LEVEL_INFO);
+    assert_int_equal(c->log_format, LOG_FORMAT_LOGFMT);
     config_free(c);
     config_diag_free(&d);
 }
@@ -503,12 +507,14 @@ static void test_ip_family_and_source_address(void **state)
     if (!c)
         fail_msg("%s", buf_str(&d.errors));
     assert_int_equal(d.n_warnings, 2);
-    assert_line(buf_str(&d.warnings),
-                "t.ini:2: host: 127.0.0.1 is an IPv4 address, but ip_family "
-                "is ipv6: no probe can connect");
-    assert_line(buf_str(&d.warnings),
-                "t.ini:5: host: ::1 is an IPv6 address, but source_address "
-                "127.0.0.1 is not: no probe can connect");
+    assert_line(
+        buf_str(&d.warnings),
+        "t.ini:2: host: warning: 127.0.0.1 is an IPv4 address, but ip_family "
+        "is ipv6: no probe can connect");
+    assert_line(
+        buf_str(&d.warnings),
+        "t.ini:5: host: warning: ::1 is an IPv6 address, but source_address "
+        "127.0.0.1 is not: no probe can connect");
     config_free(c);
     config_diag_free(&d);
 
@@ -943,6 +949,10 @@ static const struct error_case error_cases[] = {
      1,
      {"t.ini:2: log_level: must be debug, info, warn or error, not "
       "\"loud\""}},
+    {"[agent]\nlog_format = JSON\n",
+     true,
+     1,
+     {"t.ini:2: log_format: must be logfmt or json, not \"JSON\""}},
     {"[agent]\ninterval = 30s\ntimeout = 1m\n",
      true,
      1,
@@ -1364,9 +1374,10 @@ static void test_refusal_check_keys(void **state)
              &d);
     assert_non_null(c);
     assert_int_equal(d.n_errors, 0);
-    assert_non_null(strstr(buf_str(&d.warnings),
-                           "t.ini:11: open_relay_rcpt: has no effect without "
-                           "expect_open_relay = refused"));
+    assert_non_null(
+        strstr(buf_str(&d.warnings),
+               "t.ini:11: open_relay_rcpt: warning: has no effect without "
+               "expect_open_relay = refused"));
     const struct target_config *a = &c->targets[0], *b = &c->targets[1];
     assert_false(a->expect_auth_refused);
     assert_false(a->expect_relay_refused);
@@ -1808,11 +1819,11 @@ static void test_mechanisms(void **state)
     assert_null(c->targets[0].secret);
     assert_int_equal(d.n_warnings, 3);
     assert_line(buf_str(&d.warnings),
-                "t.ini:1: username: ignored: no mechanisms");
+                "t.ini:1: username: warning: ignored: no mechanisms");
     assert_line(buf_str(&d.warnings),
-                "t.ini:1: password_file: ignored: no mechanisms");
+                "t.ini:1: password_file: warning: ignored: no mechanisms");
     assert_line(buf_str(&d.warnings),
-                "t.ini:1: password_env: ignored: no mechanisms");
+                "t.ini:1: password_env: warning: ignored: no mechanisms");
     config_free(c);
     config_diag_free(&d);
 
@@ -1876,9 +1887,10 @@ static void test_inline_password(void **state)
     assert_non_null(c);
     assert_string_equal(c->targets[0].secret, "in line pw");
     assert_int_equal(d.n_warnings, 1);
-    assert_string_equal(buf_str(&d.warnings),
-                        "t.ini:5: password: password in the config file; "
-                        "prefer password_file\n");
+    assert_string_equal(
+        buf_str(&d.warnings),
+        "t.ini:5: password: warning: password in the config file; "
+        "prefer password_file\n");
     config_free(c);
     config_diag_free(&d);
     free(text);
@@ -1900,10 +1912,12 @@ static void test_inline_password_file_mode(void **state)
         struct agent_config *c = config_load(path, &d);
         assert_non_null(c);
         char want[800];
-        snprintf(want, sizeof(want),
-                 "%s:5: password: %s is readable by others (mode 0644) and "
-                 "holds this password; chmod 640 it, or use password_file",
-                 path, path);
+        snprintf(
+            want, sizeof(want),
+            "%s:5: password: warning: %s is readable by others (mode 0644) "
+            "and "
+            "holds this password; chmod 640 it, or use password_file",
+            path, path);
         assert_int_equal(d.n_warnings, i == 0 ? 2 : 1);
         if (i == 0)
             assert_line(buf_str(&d.warnings), want);
@@ -2096,10 +2110,11 @@ static void test_password_file_mode(void **state)
         assert_string_equal(c->targets[0].secret, SECRET);
         if (cases[i].warn) {
             char want[700];
-            snprintf(want, sizeof(want),
-                     "t.ini:5: password_file: %s is %s (mode %04o); chmod "
-                     "600 it",
-                     path, cases[i].words, (unsigned)cases[i].mode);
+            snprintf(
+                want, sizeof(want),
+                "t.ini:5: password_file: warning: %s is %s (mode %04o); chmod "
+                "600 it",
+                path, cases[i].words, (unsigned)cases[i].mode);
             assert_int_equal(d.n_warnings, 1);
             assert_line(buf_str(&d.warnings), want);
         } else {
@@ -2124,7 +2139,8 @@ static void test_password_file_mode(void **state)
     assert_int_equal(d.n_errors, 1);
     assert_line(buf_str(&d.errors), want);
     snprintf(want, sizeof(want),
-             "t.ini:5: password_file: %s is readable by others (mode 0644); "
+             "t.ini:5: password_file: warning: %s is readable by others (mode "
+             "0644); "
              "chmod 600 it",
              path);
     assert_int_equal(d.n_warnings, 1);
@@ -2387,12 +2403,13 @@ static void test_ca_file_unreadable(void **state)
     assert_non_null(c);
     assert_int_equal(d.n_errors, 0);
     assert_int_equal(d.n_warnings, 2);
-    assert_string_equal(buf_str(&d.warnings),
-                        "t.ini:2: ca_file: cannot read "
-                        "/nonexistent/agent-ca.pem: No such file or "
-                        "directory\n"
-                        "t.ini:9: ca_file: cannot read /nonexistent/c.pem: "
-                        "No such file or directory\n");
+    assert_string_equal(
+        buf_str(&d.warnings),
+        "t.ini:2: ca_file: warning: cannot read "
+        "/nonexistent/agent-ca.pem: No such file or "
+        "directory\n"
+        "t.ini:9: ca_file: warning: cannot read /nonexistent/c.pem: "
+        "No such file or directory\n");
     config_free(c);
     config_diag_free(&d);
 }
@@ -2650,7 +2667,8 @@ static void test_web_tls_files(void **state)
         if (cases[i].warning) {
             assert_non_null(strstr(buf_str(&d.warnings), cases[i].warning));
             assert_true(strncmp(buf_str(&d.warnings),
-                                "t.ini:3: web_tls_key_file: ", 27) == 0);
+                                "t.ini:3: web_tls_key_file: warning: ", 36) ==
+                        0);
         } else {
             assert_int_equal(d.n_warnings, 0);
         }
@@ -2701,7 +2719,8 @@ static void test_web_auth_in_clear_is_warned(void **state)
         if (cases[i].warned) {
             char want[200];
             snprintf(want, sizeof(want),
-                     "t.ini:3: web_basic_auth_user: listen = %s is reachable "
+                     "t.ini:3: web_basic_auth_user: warning: listen = %s is "
+                     "reachable "
                      "from the network and HTTPS is off",
                      cases[i].listen);
             if (d.n_warnings != 1 ||
@@ -2755,9 +2774,11 @@ static void test_web_auth_in_clear_is_warned(void **state)
     c = load(text, &d);
     assert_non_null(c);
     assert_int_equal(d.n_warnings, 1);
-    assert_true(strncmp(buf_str(&d.warnings),
-                        "t.ini:3: web_basic_auth_users_file: listen = [::]",
-                        49) == 0);
+    assert_true(
+        strncmp(buf_str(&d.warnings),
+                "t.ini:3: web_basic_auth_users_file: warning: listen = "
+                "[::]",
+                58) == 0);
     config_free(c);
     config_diag_free(&d);
     free(text);
@@ -2999,9 +3020,10 @@ static void test_shard(void **state)
     assert_int_equal(c->n_targets, 0);
     assert_int_equal(c->n_other_shards, 1);
     assert_int_equal(d.n_warnings, 1);
-    assert_line(buf_str(&d.warnings),
-                "t.ini:2: shard: none of the 1 targets falls in shard 1/3; "
-                "this agent probes nothing");
+    assert_line(
+        buf_str(&d.warnings),
+        "t.ini:2: shard: warning: none of the 1 targets falls in shard 1/3; "
+        "this agent probes nothing");
     config_free(c);
     config_diag_free(&d);
 }
@@ -3026,9 +3048,10 @@ static void test_misc(void **state)
     assert_string_equal(c->path, "two.ini");
     assert_string_equal(c->targets[0].username, "\"u\"");
     assert_line(buf_str(&d.errors), "one.ini:2: x: unknown key");
-    assert_line(buf_str(&d.warnings),
-                "two.ini:3: username: the quotes are part of the value; "
-                "remove them unless they belong there");
+    assert_line(
+        buf_str(&d.warnings),
+        "two.ini:3: username: warning: the quotes are part of the value; "
+        "remove them unless they belong there");
     config_free(c);
     config_diag_free(&d);
     assert_null(config_load_string("x", "[agent]\n", NULL));
@@ -3101,7 +3124,8 @@ static void test_modules(void **state)
     /* The inline password is warned about as in a [target]; never
      * shown. */
     assert_line(buf_str(&d.warnings),
-                "t.ini:25: password: password in the config file; prefer "
+                "t.ini:25: password: warning: password in the config file; "
+                "prefer "
                 "password_file");
     assert_null(strstr(buf_str(&d.warnings), "secret"));
     assert_null(strstr(buf_str(&d.errors), "secret"));
