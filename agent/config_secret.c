@@ -189,10 +189,9 @@ void config_check_ca_file(struct parser *p, const struct target_config *t,
                                                : p->agent_line;
     char why[CONFIG_PATH_MAX + 128];
     file_problem(why, sizeof(why), t->ca_file, st, err, TLS_CA_FILE_WORDS);
-    if (st == FILE_ERRNO)
-        config_warn_at(p, line, "ca_file", "%s", why);
-    else
-        config_err_at(p, line, "ca_file", "%s", why);
+    /* Missing or unreadable too: every TLS probe of the target would
+     * fail, so it is an error, not a warning that --check-config passes. */
+    config_err_at(p, line, "ca_file", "%s", why);
 }
 
 /* A bearer token is only for the mechanisms that send one. */

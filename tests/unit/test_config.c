@@ -384,7 +384,9 @@ static void test_defaults(void **state)
     config_diag_free(&d);
 
     /* [agent] after the targets; empty values mean the defaults. */
-    c = load("[target \"a\"]\nhost = a\nca_file =\ninterval =\n"
+    /* (tls = none: a CA file that does not exist is an error for a
+     * target that does TLS.) */
+    c = load("[target \"a\"]\nhost = a\ntls = none\nca_file =\ninterval =\n"
              "[agent]\ninterval = 2m\ntimeout = 30s\nca_file = /x/ca.pem\n"
              "listen =\nlog_level =\nlog_format =\n",
              &d);
@@ -1629,6 +1631,7 @@ static void test_comments(void **state)
                                   "host = a.example.com ; the host\n"
                                   "username = semi;colon\n"
                                   "ehlo_name = e.example.com\t; tab before\n"
+                                  "tls = none\n"
                                   "ca_file = /x/ca#1.pem\n",
                                   &d);
     if (!c)
@@ -2388,7 +2391,10 @@ static void test_fuzz(void **state)
     assert_true(fuzz_refused > 100);
 }
 
-/* An unreadable CA file is a warning, once per file, on its key's line. */
+/* An unreadable CA file is an error (every TLS probe of the target
+ * would fail: a setting that cannot work), once per file, on its key's
+ * line; a target without TLS needs none. Before, a warning: the check
+ * passed and every probe failed. */
 static void test_ca_file_unreadable(void **state)
 {
     (void)state;
@@ -2400,16 +2406,23 @@ static void test_ca_file_unreadable(void **state)
              "[target \"c\"]\nhost = c\nca_file = /nonexistent/c.pem\n"
              "[target \"d\"]\nhost = d\ntls = none\n",
              &d);
+    assert_null(c);
+    assert_int_equal(d.n_errors, 2);
+    assert_int_equal(d.n_warnings, 0);
+    assert_string_equal(buf_str(&d.errors),
+                        "t.ini:2: ca_file: cannot read "
+                        "/nonexistent/agent-ca.pem: No such file or "
+                        "directory\n"
+                        "t.ini:9: ca_file: cannot read /nonexistent/c.pem: "
+                        "No such file or directory\n");
+    config_diag_free(&d);
+
+    /* Only targets that do TLS need it. */
+    c = load("[agent]\nca_file = /nonexistent/agent-ca.pem\n"
+             "[target \"d\"]\nhost = d\ntls = none\n",
+             &d);
     assert_non_null(c);
     assert_int_equal(d.n_errors, 0);
-    assert_int_equal(d.n_warnings, 2);
-    assert_string_equal(
-        buf_str(&d.warnings),
-        "t.ini:2: ca_file: warning: cannot read "
-        "/nonexistent/agent-ca.pem: No such file or "
-        "directory\n"
-        "t.ini:9: ca_file: warning: cannot read /nonexistent/c.pem: "
-        "No such file or directory\n");
     config_free(c);
     config_diag_free(&d);
 }
