@@ -109,8 +109,10 @@ static void read_password_file(struct parser *p, struct target_config *t,
     int rc = config_read_small_file(p, line, key, path, CONFIG_SECRET_MAX + 2,
                                     limit, &data, &n, &info);
     char words[80];
-    if (info.mode & 066)
-        config_warn_at(p, line, key, "%s is %s (mode %04o); chmod 600 it",
+    if (file_secret_exposure(&info))
+        config_warn_at(p, line, key,
+                       "%s is %s (mode %04o); chmod 600 it (or 640 with the "
+                       "agent's own group)",
                        path,
                        config_exposure_words(info.mode, words, sizeof(words)),
                        (unsigned)(info.mode & 07777));
@@ -247,15 +249,18 @@ static void check_token_file(struct parser *p, const char *path,
         return; /* a refused path was reported */
     char *tok = NULL;
     size_t len = 0;
-    unsigned mode = 0;
+    struct file_info info;
     char why[CONFIG_PATH_MAX + 128];
     enum token_status st =
-        token_file_read(path, &tok, &len, &mode, why, sizeof(why));
+        token_file_read(path, &tok, &len, &info, why, sizeof(why));
     char words[80];
-    if (mode & 066)
-        config_warn_at(p, line, key, "%s is %s (mode %04o); chmod 600 it",
-                       path, config_exposure_words(mode, words, sizeof(words)),
-                       mode);
+    if (file_secret_exposure(&info))
+        config_warn_at(p, line, key,
+                       "%s is %s (mode %04o); chmod 600 it (or 640 with the "
+                       "agent's own group)",
+                       path,
+                       config_exposure_words(info.mode, words, sizeof(words)),
+                       (unsigned)(info.mode & 07777));
     if (st == TOKEN_NO_MEMORY)
         p->oom = true;
     else if (st == TOKEN_UNREADABLE)

@@ -30,6 +30,7 @@ static enum file_status open_checked(const char *path, size_t max,
     if (info) {
         info->mode = st.st_mode;
         info->uid = st.st_uid;
+        info->gid = st.st_gid;
         info->size = st.st_size;
     }
     enum file_status rc = FILE_OK;
@@ -129,4 +130,12 @@ const char *file_problem(char *buf, size_t n, const char *path,
         break;
     }
     return buf;
+}
+
+mode_t file_secret_exposure(const struct file_info *info)
+{
+    mode_t bits = info->mode & 066;
+    if (info->gid == getegid())
+        bits &= (mode_t)~S_IRGRP;
+    return bits;
 }

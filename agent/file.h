@@ -27,8 +27,17 @@ enum file_status {
 struct file_info {
     mode_t mode;
     uid_t uid;
+    gid_t gid;
     off_t size;
 };
+
+/*
+ * The bits of a secret file's mode (of 066) that let somebody besides its
+ * owner read or write it. Read by the group does not count when the group
+ * is the agent's own (its effective gid): the packaged setup, a file
+ * root:smtp-health-agent 0640 in a directory only that group may enter.
+ */
+mode_t file_secret_exposure(const struct file_info *info);
 
 /*
  * Opens and checks path without reading it: what --check-config does for

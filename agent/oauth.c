@@ -195,10 +195,9 @@ static int form_add(CURL *easy, struct buf *body, const char *name,
 static int read_secret(const char *key, const char *path, char **out,
                        size_t *len, char *why, size_t n)
 {
-    unsigned mode = 0;
     char problem[CONFIG_PATH_MAX + 128];
     enum token_status st =
-        token_file_read(path, out, len, &mode, problem, sizeof(problem));
+        token_file_read(path, out, len, NULL, problem, sizeof(problem));
     if (st == TOKEN_OK)
         return 0;
     snprintf(why, n, "%s: %s", key,

@@ -743,10 +743,9 @@ static bool probe_read_token(struct probe *p,
         return true;
     char *tok = NULL;
     size_t len = 0;
-    unsigned mode = 0;
     char why[CONFIG_PATH_MAX + 128];
     enum token_status st =
-        token_file_read(p->token_file, &tok, &len, &mode, why, sizeof(why));
+        token_file_read(p->token_file, &tok, &len, NULL, why, sizeof(why));
     if (st == TOKEN_NO_MEMORY) {
         probe_fault(p, PROBE_FAULT_MEMORY, "reading token_file", ENOMEM);
         return false;

@@ -10,7 +10,8 @@
 #include "file.h"
 
 enum token_status token_file_read(const char *path, char **tok, size_t *len,
-                                  unsigned *mode, char *why, size_t n)
+                                  struct file_info *info_out, char *why,
+                                  size_t n)
 {
     char *data = NULL;
     size_t got = 0;
@@ -19,12 +20,13 @@ enum token_status token_file_read(const char *path, char **tok, size_t *len,
 
     *tok = NULL;
     *len = 0;
-    *mode = 0;
+    if (info_out)
+        *info_out = (struct file_info){0};
     /* Room for the largest token plus "\r\n". */
     enum file_status st =
         file_read(path, TOKEN_MAX + 2, &data, &got, &info, &err);
-    if (S_ISREG(info.mode))
-        *mode = (unsigned)(info.mode & 07777);
+    if (info_out && S_ISREG(info.mode))
+        *info_out = info;
     if (st == FILE_NO_MEMORY)
         return TOKEN_NO_MEMORY;
     if (st != FILE_OK) {

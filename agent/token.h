@@ -22,10 +22,12 @@ enum token_status {
  * not empty, without NUL, at most TOKEN_MAX bytes. On TOKEN_OK *tok is
  * malloc()ed and NUL-terminated, *len its length; the caller wipes and
  * frees it. Otherwise nothing is allocated and why says what is wrong,
- * naming the path, never the content. *mode is the file's mode (0 when
- * it was not opened), for the caller's warning on a readable file.
+ * naming the path, never the content. *info (when not NULL) is what
+ * fstat() said (mode 0 when the file was not opened), for the caller's
+ * warning on a file others can read.
  */
+struct file_info;
 enum token_status token_file_read(const char *path, char **tok, size_t *len,
-                                  unsigned *mode, char *why, size_t n);
+                                  struct file_info *info, char *why, size_t n);
 
 #endif
