@@ -240,8 +240,15 @@ def check_ehlo(results, label, port, transport, want_auth):
                   % (label, transport, want_auth), mechs or "(no AUTH)")
 
 
+# What this self-test started, and only that, is looked for at the end:
+# a Postfix or aiosmtpd of the host (or of a test running beside us) is
+# none of its business.
+STARTED = {"postfix_dirs": [], "pids": []}
+
+
 def check_postfix(results):
     with harness.postfix_server() as pf:
+        STARTED["postfix_dirs"].append(pf.config_dir)
         label = "postfix"
         results.check(pf.is_running(), "postfix started",
                       "ports %s" % (pf.ports,))
@@ -277,6 +284,7 @@ def check_aiosmtpd(results):
         label = "aiosmtpd/%s[%s]" % (tls, ",".join(mechs))
         with harness.aiosmtpd(tls=tls, mechanisms=mechs,
                               auth_require_tls=require_tls) as srv:
+            STARTED["pids"].append(srv.proc.pid)
             for case in cases:
                 run_case(results, label, srv.port, case, srv.user,
                          srv.password)
@@ -303,6 +311,7 @@ def check_demo(results):
              "--port", str(port), "--password-file", secret,
              "--ready-file", ready],
             stdin=subprocess.DEVNULL, stdout=out, stderr=out)
+        STARTED["pids"].append(proc.pid)
     try:
         harness.wait_for(lambda: os.path.exists(ready), 10,
                          message="demo server ready")
@@ -375,19 +384,29 @@ def check_certs(results):
                       "cert %s fails verification (%s)" % (name, err))
 
 
+def leftovers():
+    """[(pid, cmdline)] alive of what this self-test started: the
+    processes of its Postfix instances (MAIL_CONFIG names their directory)
+    and its aiosmtpd servers (by pid)."""
+    pids = set()
+    for config_dir in STARTED["postfix_dirs"]:
+        pids.update(postfix.instance_pids(config_dir))
+    pids.update(STARTED["pids"])
+    alive = dict(harness.live_processes(r"."))
+    return sorted((pid, alive[pid]) for pid in pids if pid in alive)
+
+
 def check_leftovers(results):
     # Postfix's master is reparented to init on start; give init a moment
     # to reap the zombies, then look for anything still alive.
-    def clean():
-        return not harness.live_processes(
-            r"postfix/sbin/master|aiosmtpd_server\.py")
+    results.check(bool(STARTED["postfix_dirs"]) and bool(STARTED["pids"]),
+                  "the servers started were recorded", repr(STARTED))
     try:
-        harness.wait_for(clean, 5)
+        harness.wait_for(lambda: not leftovers(), 5)
         results.check(True, "no master or aiosmtpd process left")
     except AssertionError:
         results.check(False, "no master or aiosmtpd process left",
-                      repr(harness.live_processes(
-                          r"postfix/sbin/master|aiosmtpd_server\.py")))
+                      repr(leftovers()))
 
 
 def main():
