@@ -1033,6 +1033,79 @@ static void default_ehlo_name(char *dst, size_t n)
     copy_str(dst, n, "localhost");
 }
 
+/* "interval is the default 1m", "interval 1m comes from [agent] at line
+ * 2": where the value of [agent]'s key k that a section did not set comes
+ * from, for a message. A refused value left the default. */
+static const char *agent_origin(const struct parser *p, enum agent_key k,
+                                uint64_t ms, char *dst, size_t n)
+{
+    char v[32];
+    config_format_duration(ms, v, sizeof(v));
+    if (p->agent_set[k] && !p->agent_bad[k])
+        snprintf(dst, n, "%s %s comes from [agent] at line %d",
+                 config_agent_key_names[k], v, p->agent_key_line[k]);
+    else
+        snprintf(dst, n, "%s is the default %s", config_agent_key_names[k], v);
+    return dst;
+}
+
+/* "timeout must not exceed interval (T > I[; why])" at line, key. */
+static void err_timeout(struct parser *p, int line, const char *key,
+                        uint64_t timeout_ms, uint64_t interval_ms,
+                        const char *why)
+{
+    char a[32], b[32];
+    config_err_at(p, line, key,
+                  "timeout must not exceed interval (%s > %s%s%s)",
+                  config_format_duration(timeout_ms, a, sizeof(a)),
+                  config_format_duration(interval_ms, b, sizeof(b)),
+                  why[0] ? "; " : "", why);
+}
+
+/* [agent]'s timeout against its interval, at the line of the one given
+ * (the timeout's when both are); the other, when left at its default,
+ * is said to be. A refused value was reported already. */
+static void check_agent_timeout(struct parser *p)
+{
+    const struct agent_config *c = p->cfg;
+    if (c->timeout_ms <= c->interval_ms || p->agent_bad[AK_TIMEOUT] ||
+        p->agent_bad[AK_INTERVAL])
+        return;
+    char why[96] = "";
+    enum agent_key k = AK_TIMEOUT;
+    if (!p->agent_set[AK_TIMEOUT] && p->agent_set[AK_INTERVAL]) {
+        k = AK_INTERVAL;
+        agent_origin(p, AK_TIMEOUT, c->timeout_ms, why, sizeof(why));
+    } else if (!p->agent_set[AK_INTERVAL]) {
+        agent_origin(p, AK_INTERVAL, c->interval_ms, why, sizeof(why));
+    }
+    int line = p->agent_key_line[k] ? p->agent_key_line[k] : p->agent_line;
+    err_timeout(p, line, config_agent_key_names[k], c->timeout_ms,
+                c->interval_ms, why);
+}
+
+/* A target's timeout against its interval, at the line of the one it
+ * gives (the timeout's when both); the other comes from [agent] or is
+ * the default, and the message says which. Both inherited: [agent]'s
+ * own check said it already. A refused value was reported already too. */
+static void check_target_timeout(struct parser *p,
+                                 const struct target_config *t,
+                                 const struct target_draft *d)
+{
+    bool own_t = d->set[TK_TIMEOUT], own_i = d->set[TK_INTERVAL];
+    if ((!own_t && !own_i) || d->bad[TK_INTERVAL] || d->bad[TK_TIMEOUT] ||
+        t->timeout_ms <= t->interval_ms)
+        return;
+    char why[96] = "";
+    enum target_key k = own_t ? TK_TIMEOUT : TK_INTERVAL;
+    if (!own_i)
+        agent_origin(p, AK_INTERVAL, t->interval_ms, why, sizeof(why));
+    else if (!own_t)
+        agent_origin(p, AK_TIMEOUT, t->timeout_ms, why, sizeof(why));
+    err_timeout(p, d->key_line[k], config_target_key_names[k], t->timeout_ms,
+                t->interval_ms, why);
+}
+
 /* A [module]'s settings, as a [target]'s but for what the request
  * brings: the host, the port, the server name (by default the host). */
 static void resolve_module(struct parser *p, struct module_config *m,
@@ -1068,12 +1141,7 @@ static void resolve_module(struct parser *p, struct module_config *m,
 static void resolve(struct parser *p)
 {
     struct agent_config *c = p->cfg;
-    char a[32], b[32];
-    if (c->timeout_ms > c->interval_ms)
-        config_err_at(p, p->agent_line, "timeout",
-                      "timeout must not exceed interval (%s > %s)",
-                      config_format_duration(c->timeout_ms, a, sizeof(a)),
-                      config_format_duration(c->interval_ms, b, sizeof(b)));
+    check_agent_timeout(p);
     config_check_agent_family(p);
     char ehlo_buf[CONFIG_HOST_MAX + 1];
     default_ehlo_name(ehlo_buf, sizeof(ehlo_buf));
@@ -1113,16 +1181,7 @@ static void resolve(struct parser *p)
         /* The same: a target's labels replace [agent]'s. */
         if (!d->set[TK_LABELS])
             t->labels = c->labels;
-        /* Inherited from both: [agent]'s own check said it already. A
-         * refused value was reported already too. */
-        if ((d->set[TK_INTERVAL] || d->set[TK_TIMEOUT]) &&
-            !d->bad[TK_INTERVAL] && !d->bad[TK_TIMEOUT] &&
-            t->timeout_ms > t->interval_ms)
-            config_err_at(
-                p, t->line, "timeout",
-                "timeout must not exceed interval (%s > %s)",
-                config_format_duration(t->timeout_ms, a, sizeof(a)),
-                config_format_duration(t->interval_ms, b, sizeof(b)));
+        check_target_timeout(p, t, d);
         config_check_auth(p, t, d);
         check_target_checks(p, t, d);
         config_shard_check(p, t, d);

@@ -958,7 +958,25 @@ static const struct error_case error_cases[] = {
     {"[agent]\ninterval = 30s\ntimeout = 1m\n",
      true,
      1,
-     {"t.ini:1: timeout: timeout must not exceed interval (1m > 30s)"}},
+     {"t.ini:3: timeout: timeout must not exceed interval (1m > 30s)"}},
+    /* One of the two left at its default: the line of the one given, and
+     * the message says the other is the default. */
+    {"[agent]\ntimeout = 2m\n",
+     true,
+     1,
+     {"t.ini:2: timeout: timeout must not exceed interval (2m > 1m; "
+      "interval is the default 1m)"}},
+    {"[agent]\ninterval = 5s\n",
+     true,
+     1,
+     {"t.ini:2: interval: timeout must not exceed interval (10s > 5s; "
+      "timeout is the default 10s)"}},
+    /* A refused value was reported: no comparison with the default. */
+    {"[agent]\ninterval = 5s\ntimeout = 5x\n",
+     true,
+     1,
+     {"t.ini:3: timeout: must be a duration like 250ms, 30s, 5m or 1h, more "
+      "than 0 and at most 24h, not \"5x\""}},
     /* keys and sections */
     {"[agent]\nfoo = 1\n", true, 1, {"t.ini:2: foo: unknown key"}},
     {"[agent]\nHost = 1\n", true, 1, {"t.ini:2: Host: unknown key"}},
@@ -1126,12 +1144,30 @@ static const struct error_case error_cases[] = {
     {"[target \"a\"]\nhost = a\ninterval = 10s\ntimeout = 20s\n",
      false,
      1,
-     {"t.ini:1: timeout: timeout must not exceed interval (20s > 10s)"}},
+     {"t.ini:4: timeout: timeout must not exceed interval (20s > 10s)"}},
     /* A target timeout alone against the inherited interval. */
     {"[agent]\ninterval = 1m\n[target \"a\"]\nhost = a\ntimeout = 90s\n",
      false,
      1,
-     {"t.ini:3: timeout: timeout must not exceed interval (90s > 1m)"}},
+     {"t.ini:5: timeout: timeout must not exceed interval (90s > 1m; "
+      "interval 1m comes from [agent] at line 2)"}},
+    {"[target \"a\"]\nhost = a\ntimeout = 2m\n",
+     false,
+     1,
+     {"t.ini:3: timeout: timeout must not exceed interval (2m > 1m; "
+      "interval is the default 1m)"}},
+    /* A target interval alone against the inherited timeout: at the
+     * interval's line, the only one the target gave. */
+    {"[agent]\ntimeout = 30s\n[target \"a\"]\nhost = a\ninterval = 20s\n",
+     false,
+     1,
+     {"t.ini:5: interval: timeout must not exceed interval (30s > 20s; "
+      "timeout 30s comes from [agent] at line 2)"}},
+    {"[target \"a\"]\nhost = a\ninterval = 5s\n",
+     false,
+     1,
+     {"t.ini:3: interval: timeout must not exceed interval (10s > 5s; "
+      "timeout is the default 10s)"}},
     {"[target \"a\"]\nhost = a\nmechanisms = PLAIN DIGEST-MD5\nusername = u\n"
      "password_env = CONFIG_TEST_PW2\n",
      false,
