@@ -1115,7 +1115,11 @@ static void resolve_module(struct parser *p, struct module_config *m,
     const struct agent_config *c = p->cfg;
     struct target_config *t = &m->probe;
     if (!d->set[TK_ALLOWED_TARGETS] && !d->bad[TK_ALLOWED_TARGETS])
-        config_err_at(p, t->line, "allowed_targets",
+        config_err_at(p,
+                      d->key_line[TK_ALLOWED_TARGETS]
+                          ? d->key_line[TK_ALLOWED_TARGETS]
+                          : t->line,
+                      "allowed_targets",
                       "missing; every module needs the targets it may probe, "
                       "like allowed_targets = *.example.com:587");
     if (!d->set[TK_CA_FILE])
@@ -1155,9 +1159,11 @@ static void resolve(struct parser *p)
     for (size_t i = 0; i < c->n_targets; i++) {
         struct target_config *t = &c->targets[i];
         struct target_draft *d = &p->drafts[i];
+        /* "host =" (empty) is missing too: at its line. */
         if (!d->set[TK_HOST])
-            config_err_at(p, t->line, "host",
-                          "missing; every target needs a host");
+            config_err_at(
+                p, d->key_line[TK_HOST] ? d->key_line[TK_HOST] : t->line,
+                "host", "missing; every target needs a host");
         if (!d->set[TK_PORT])
             t->port = config_default_port(t->tls);
         if (!d->set[TK_CA_FILE])
