@@ -1,8 +1,9 @@
 /* config: agent.ini -> struct agent_config, validated, with file:line.
- * The syntax of each value is config_value.c's; the secrets and CA files
- * read after parsing are config_secret.c's; the checks of the HTTP
- * endpoint's protection are config_web.c's; the labels key's messages
- * are config_labels.c's. */
+ * The syntax of each value is config_value.c's; what a section inherits
+ * from [agent], and the checks across its keys, are config_resolve.c's;
+ * the secrets and CA files read after parsing are config_secret.c's; the
+ * checks of the HTTP endpoint's protection are config_web.c's; the
+ * labels key's messages are config_labels.c's. */
 #include "config.h"
 
 #include <errno.h>
@@ -13,7 +14,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "config_internal.h"
 #include "check.h"
@@ -150,24 +150,6 @@ static void draft_str(struct parser *p, const char **dst, const char *s)
 }
 
 /* ---- sections ---- */
-
-void config_probe_init(struct parser *p, struct target_config *t,
-                       const char *name)
-{
-    memset(t, 0, sizeof(*t));
-    t->name = name;
-    t->tls = CONFIG_DEFAULT_TLS;
-    t->tls_verify = CONFIG_DEFAULT_TLS_VERIFY;
-    t->host = t->ca_file = t->server_name = t->ehlo_name = t->username = "";
-    t->source_address = CONFIG_DEFAULT_SOURCE_ADDRESS;
-    t->labels = "";
-    t->token_file = "";
-    t->oauth.token_url = t->oauth.client_id = t->oauth.client_secret_file =
-        t->oauth.scope = t->oauth.refresh_token_file = "";
-    t->require_ehlo = "";
-    t->open_relay_rcpt = CHECK_DEFAULT_RELAY_RCPT;
-    t->line = p->lineno;
-}
 
 /* name: n bytes, not NUL-terminated, at most CONFIG_TARGET_NAME_MAX. */
 static struct target_config *add_target(struct parser *p, const char *name,
@@ -804,23 +786,6 @@ static void check_key(struct parser *p, enum target_key k, const char *v)
     }
 }
 
-/* After the section: what the checks need of the rest of it. */
-static void check_target_checks(struct parser *p,
-                                const struct target_config *t,
-                                const struct target_draft *d)
-{
-    if (t->expect_auth_refused && t->tls != TLS_MODE_STARTTLS)
-        config_err_at(p, d->key_line[TK_EXPECT_AUTH_BEFORE_TLS],
-                      config_target_key_names[TK_EXPECT_AUTH_BEFORE_TLS],
-                      "only for a STARTTLS target (tls = starttls): there is "
-                      "no \"before TLS\" with tls = %s",
-                      t->tls == TLS_MODE_IMPLICIT ? "implicit" : "none");
-    if (d->set[TK_OPEN_RELAY_RCPT] && !t->expect_relay_refused)
-        config_warn_at(p, d->key_line[TK_OPEN_RELAY_RCPT],
-                       config_target_key_names[TK_OPEN_RELAY_RCPT],
-                       "has no effect without expect_open_relay = refused");
-}
-
 static void target_key(struct parser *p, int k, const char *v)
 {
     struct target_config *t = p->cur;
@@ -1019,122 +984,6 @@ static int config_handler(void *user, const char *section, const char *name,
     return 1;
 }
 
-/* ---- after parsing ---- */
-
-/* The machine's name for EHLO; "localhost" when it has none usable. */
-static void default_ehlo_name(char *dst, size_t n)
-{
-    char host[CONFIG_HOST_MAX + 1];
-    if (gethostname(host, sizeof(host)) == 0) {
-        host[sizeof(host) - 1] = '\0';
-        if (config_valid_ehlo_name(host) && copy_str(dst, n, host) == 0)
-            return;
-    }
-    copy_str(dst, n, "localhost");
-}
-
-/* A [module]'s settings, as a [target]'s but for what the request
- * brings: the host, the port, the server name (by default the host). */
-static void resolve_module(struct parser *p, struct module_config *m,
-                           struct target_draft *d, const char *ehlo,
-                           bool *agent_ca_warned, bool *agent_ca_failed)
-{
-    const struct agent_config *c = p->cfg;
-    struct target_config *t = &m->probe;
-    if (!d->set[TK_ALLOWED_TARGETS] && !d->bad[TK_ALLOWED_TARGETS])
-        config_err_at(p, t->line, "allowed_targets",
-                      "missing; every module needs the targets it may probe, "
-                      "like allowed_targets = *.example.com:587");
-    if (!d->set[TK_CA_FILE])
-        t->ca_file = c->ca_file;
-    if (!d->set[TK_EHLO_NAME])
-        t->ehlo_name = ehlo;
-    t->interval_ms = c->interval_ms;
-    if (!d->set[TK_TIMEOUT])
-        t->timeout_ms = c->timeout_ms;
-    t->extra_metrics = c->extra_metrics;
-    if (!d->set[TK_IP_FAMILY])
-        t->ip_family = c->ip_family;
-    if (!d->set[TK_SOURCE_ADDRESS])
-        t->source_address = c->source_address;
-    config_check_target_family(p, t, d);
-    if (!d->set[TK_LABELS])
-        t->labels = c->labels;
-    config_check_auth(p, t, d);
-    config_check_ca_file(p, t, d, agent_ca_warned, agent_ca_failed);
-    check_target_checks(p, t, d);
-}
-
-static void resolve(struct parser *p)
-{
-    struct agent_config *c = p->cfg;
-    char a[32], b[32];
-    if (c->timeout_ms > c->interval_ms)
-        config_err_at(p, p->agent_line, "timeout",
-                      "timeout must not exceed interval (%s > %s)",
-                      config_format_duration(c->timeout_ms, a, sizeof(a)),
-                      config_format_duration(c->interval_ms, b, sizeof(b)));
-    config_check_agent_family(p);
-    char ehlo_buf[CONFIG_HOST_MAX + 1];
-    default_ehlo_name(ehlo_buf, sizeof(ehlo_buf));
-    /* One copy for every target that does not set its own. */
-    const char *ehlo = own_str(p, ehlo_buf);
-    if (!ehlo)
-        ehlo = "localhost";
-    p->ehlo = ehlo;
-    bool agent_ca_warned = false, agent_ca_failed = false;
-
-    for (size_t i = 0; i < c->n_targets; i++) {
-        struct target_config *t = &c->targets[i];
-        struct target_draft *d = &p->drafts[i];
-        if (!d->set[TK_HOST])
-            config_err_at(p, t->line, "host",
-                          "missing; every target needs a host");
-        if (!d->set[TK_PORT])
-            t->port = config_default_port(t->tls);
-        if (!d->set[TK_CA_FILE])
-            t->ca_file = c->ca_file;
-        if (!d->set[TK_SERVER_NAME])
-            t->server_name = t->host;
-        if (!d->set[TK_EHLO_NAME])
-            t->ehlo_name = ehlo;
-        if (!d->set[TK_INTERVAL])
-            t->interval_ms = c->interval_ms;
-        if (!d->set[TK_TIMEOUT])
-            t->timeout_ms = c->timeout_ms;
-        /* The target's list replaces [agent]'s: no union. */
-        if (!d->set[TK_EXTRA_METRICS])
-            t->extra_metrics = c->extra_metrics;
-        if (!d->set[TK_IP_FAMILY])
-            t->ip_family = c->ip_family;
-        if (!d->set[TK_SOURCE_ADDRESS])
-            t->source_address = c->source_address;
-        config_check_target_family(p, t, d);
-        /* The same: a target's labels replace [agent]'s. */
-        if (!d->set[TK_LABELS])
-            t->labels = c->labels;
-        /* Inherited from both: [agent]'s own check said it already. A
-         * refused value was reported already too. */
-        if ((d->set[TK_INTERVAL] || d->set[TK_TIMEOUT]) &&
-            !d->bad[TK_INTERVAL] && !d->bad[TK_TIMEOUT] &&
-            t->timeout_ms > t->interval_ms)
-            config_err_at(
-                p, t->line, "timeout",
-                "timeout must not exceed interval (%s > %s)",
-                config_format_duration(t->timeout_ms, a, sizeof(a)),
-                config_format_duration(t->interval_ms, b, sizeof(b)));
-        config_check_auth(p, t, d);
-        check_target_checks(p, t, d);
-        config_shard_check(p, t, d);
-        config_check_ca_file(p, t, d, &agent_ca_warned, &agent_ca_failed);
-    }
-    for (size_t i = 0; i < c->n_modules; i++)
-        resolve_module(p, &c->modules[i], &p->mod_drafts[i], ehlo,
-                       &agent_ca_warned, &agent_ca_failed);
-    config_check_web_tls(p);
-    config_check_web_auth(p);
-}
-
 static void free_drafts(struct parser *p)
 {
     free(p->drafts);
@@ -1211,7 +1060,7 @@ static struct agent_config *load_text(const char *name, const char *base_dir,
     if (rc != 0 && !p.oom)
         config_err_at(&p, rc > 0 ? rc : 0, "-", "syntax error");
     if (!p.oom)
-        resolve(&p);
+        config_resolve(&p);
     /* The files are read even when the sections are wrong: a check of
      * the config says what is wrong with them too. */
     if (!p.oom)

@@ -1,6 +1,5 @@
-/* config_internal: the loader's state, shared by config.c, config_secret.c,
- * config_web.c and config_labels.c only; nothing outside config*.c
- * includes it. */
+/* config_internal: the loader's state, shared by config.c and the other
+ * config_*.c files only; nothing outside config*.c includes it. */
 #ifndef CONFIG_INTERNAL_H
 #define CONFIG_INTERNAL_H
 
@@ -216,10 +215,23 @@ void config_targets_file_key(struct parser *p, int line, const char *key,
                              const char *v);
 void config_sd_expand(struct parser *p);
 
-/* The defaults of a [target]'s or a [module]'s probe settings, before
- * its keys; name is the config's copy. */
+/*
+ * config_resolve.c: a section's probe settings made whole.
+ * config_probe_init() gives a [target]'s or a [module]'s settings their
+ * defaults, before its keys; name is the config's copy.
+ * config_inherit_agent() gives t [agent]'s value of every key the
+ * section did not set (d NULL: of every key, for a targets_file target
+ * without a module): ca_file, ehlo_name (the machine's name once
+ * resolved), interval, timeout, extra_metrics, ip_family,
+ * source_address and labels; the port and server name a [target] derives
+ * from its own keys. config_resolve(), after parsing, resolves and
+ * checks [agent], every [target] and every [module].
+ */
 void config_probe_init(struct parser *p, struct target_config *t,
                        const char *name);
+void config_inherit_agent(struct parser *p, struct target_config *t,
+                          const struct target_draft *d);
+void config_resolve(struct parser *p);
 
 /*
  * config_module.c: [module "NAME"] sections. The header (key as given,

@@ -322,16 +322,8 @@ oom:
  * gives only its host (and port). */
 static void agent_template(struct parser *p, struct target_config *t)
 {
-    const struct agent_config *c = p->cfg;
     config_probe_init(p, t, "");
-    t->ca_file = c->ca_file;
-    t->ehlo_name = p->ehlo ? p->ehlo : "localhost";
-    t->interval_ms = c->interval_ms;
-    t->timeout_ms = c->timeout_ms;
-    t->extra_metrics = c->extra_metrics;
-    t->ip_family = c->ip_family;
-    t->source_address = c->source_address;
-    t->labels = c->labels;
+    config_inherit_agent(p, t, NULL);
 }
 
 static const char *read_problem(char *dst, size_t n, enum file_status st,

@@ -192,8 +192,11 @@ void config_check_ca_file(struct parser *p, const struct target_config *t,
     char why[CONFIG_PATH_MAX + 128];
     file_problem(why, sizeof(why), t->ca_file, st, err, TLS_CA_FILE_WORDS);
     /* Missing or unreadable too: every TLS probe of the target would
-     * fail, so it is an error, not a warning that --check-config passes. */
-    config_err_at(p, line, "ca_file", "%s", why);
+     * fail, so it is an error, not a warning that --check-config passes.
+     * The default, which no line gave, is said to be one. */
+    config_err_at(p, line, "ca_file", "%s%s", why,
+                  own || p->agent_set[AK_CA_FILE] ? ""
+                                                  : " (the default ca_file)");
 }
 
 /* A bearer token is only for the mechanisms that send one. */
@@ -309,6 +312,53 @@ static void check_oauth_client(struct parser *p, const struct target_config *t,
                          d->key_line[TK_REFRESH_TOKEN_FILE]);
 }
 
+/*
+ * Exactly one of the secret's sources: none is reported at mechanisms'
+ * line; more than one at the line of the last of them in this list's
+ * order, with the lines of the others. false after reporting.
+ */
+static bool one_secret_source(struct parser *p, const struct target_draft *d,
+                              int mline)
+{
+    static const enum target_key sources[] = {TK_PASSWORD_FILE,
+                                              TK_PASSWORD_ENV, TK_PASSWORD,
+                                              TK_TOKEN_FILE, TK_TOKEN_URL};
+    size_t n = sizeof(sources) / sizeof(sources[0]), given = 0;
+    enum target_key named = TK_COUNT;
+    for (size_t i = 0; i < n; i++) {
+        if (d->set[sources[i]]) {
+            given++;
+            named = sources[i];
+        }
+    }
+    if (given == 0) {
+        config_err_at(p, mline, config_target_key_names[TK_MECHANISMS],
+                      "a secret is required: set password_file, password_env, "
+                      "password, token_file or token_url");
+        return false;
+    }
+    if (given == 1)
+        return true;
+    /* Five names of at most 13 characters and their lines fit. */
+    char others[256] = "";
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        enum target_key k = sources[i];
+        if (!d->set[k] || k == named)
+            continue;
+        int len = snprintf(others + o, sizeof(others) - o, "%s%s (line %d)",
+                           o ? ", " : "", config_target_key_names[k],
+                           d->key_line[k]);
+        if (len > 0 && (size_t)len < sizeof(others) - o)
+            o += (size_t)len;
+    }
+    config_err_at(p, d->key_line[named], config_target_key_names[named],
+                  "set only one of password_file, password_env, password, "
+                  "token_file and token_url; also set: %s",
+                  others);
+    return false;
+}
+
 void config_check_auth(struct parser *p, struct target_config *t,
                        struct target_draft *d)
 {
@@ -323,43 +373,33 @@ void config_check_auth(struct parser *p, struct target_config *t,
             return;
         for (size_t i = 0; i < sizeof(auth_keys) / sizeof(auth_keys[0]); i++) {
             if (d->set[auth_keys[i]])
-                config_warn_at(p, t->line,
+                config_warn_at(p, d->key_line[auth_keys[i]],
                                config_target_key_names[auth_keys[i]],
                                "ignored: no mechanisms");
         }
         return;
     }
+    /* What mechanisms brings about is said at its line. */
     const char *mkey = config_target_key_names[TK_MECHANISMS];
-    if (t->tls == TLS_MODE_NONE && !t->allow_plaintext_auth)
-        config_err_at(
-            p, t->line, mkey,
-            "AUTH over tls = none would send the password in clear; set "
-            "allow_plaintext_auth = true to allow it");
+    int mline = d->key_line[TK_MECHANISMS];
+    if (t->tls == TLS_MODE_NONE && !t->allow_plaintext_auth) {
+        /* tls is a section's own (no [agent] key); its default is
+         * starttls, so none was given, on its own line. */
+        char where[40] = "";
+        if (d->key_line[TK_TLS])
+            snprintf(where, sizeof(where), " (line %d)", d->key_line[TK_TLS]);
+        config_err_at(p, mline, mkey,
+                      "AUTH over tls = none%s would send the password in "
+                      "clear; set allow_plaintext_auth = true to allow it",
+                      where);
+    }
     if (!d->set[TK_USERNAME])
-        config_err_at(p, t->line, config_target_key_names[TK_USERNAME],
+        config_err_at(p, mline, config_target_key_names[TK_USERNAME],
                       "required when mechanisms is set");
     if (oauth_keys_without_url(p, d))
         return;
-    int sources = d->set[TK_PASSWORD_FILE] + d->set[TK_PASSWORD_ENV] +
-                  d->set[TK_PASSWORD] + d->set[TK_TOKEN_FILE] +
-                  d->set[TK_TOKEN_URL];
-    if (sources == 0) {
-        config_err_at(p, t->line, mkey,
-                      "a secret is required: set password_file, password_env, "
-                      "password, token_file or token_url");
+    if (!one_secret_source(p, d, mline))
         return;
-    }
-    if (sources > 1) {
-        config_err_at(
-            p, t->line,
-            config_target_key_names[d->set[TK_TOKEN_URL]    ? TK_TOKEN_URL
-                                    : d->set[TK_TOKEN_FILE] ? TK_TOKEN_FILE
-                                    : d->set[TK_PASSWORD]   ? TK_PASSWORD
-                                                            : TK_PASSWORD_ENV],
-            "set only one of password_file, password_env, password, "
-            "token_file and token_url");
-        return;
-    }
     if (d->set[TK_TOKEN_FILE]) {
         if (oauth_only(p, t, d->key_line[TK_TOKEN_FILE], TK_TOKEN_FILE))
             check_token_file(p, t->token_file, TK_TOKEN_FILE,

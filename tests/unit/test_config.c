@@ -958,7 +958,25 @@ static const struct error_case error_cases[] = {
     {"[agent]\ninterval = 30s\ntimeout = 1m\n",
      true,
      1,
-     {"t.ini:1: timeout: timeout must not exceed interval (1m > 30s)"}},
+     {"t.ini:3: timeout: timeout must not exceed interval (1m > 30s)"}},
+    /* One of the two left at its default: the line of the one given, and
+     * the message says the other is the default. */
+    {"[agent]\ntimeout = 2m\n",
+     true,
+     1,
+     {"t.ini:2: timeout: timeout must not exceed interval (2m > 1m; "
+      "interval is the default 1m)"}},
+    {"[agent]\ninterval = 5s\n",
+     true,
+     1,
+     {"t.ini:2: interval: timeout must not exceed interval (10s > 5s; "
+      "timeout is the default 10s)"}},
+    /* A refused value was reported: no comparison with the default. */
+    {"[agent]\ninterval = 5s\ntimeout = 5x\n",
+     true,
+     1,
+     {"t.ini:3: timeout: must be a duration like 250ms, 30s, 5m or 1h, more "
+      "than 0 and at most 24h, not \"5x\""}},
     /* keys and sections */
     {"[agent]\nfoo = 1\n", true, 1, {"t.ini:2: foo: unknown key"}},
     {"[agent]\nHost = 1\n", true, 1, {"t.ini:2: Host: unknown key"}},
@@ -1061,7 +1079,7 @@ static const struct error_case error_cases[] = {
     {"[target \"a\"]\nhost =\n",
      false,
      1,
-     {"t.ini:1: host: missing; every target needs a host"}},
+     {"t.ini:2: host: missing; every target needs a host"}},
     {"[target \"a\"]\nhost = a b\n",
      false,
      1,
@@ -1126,12 +1144,30 @@ static const struct error_case error_cases[] = {
     {"[target \"a\"]\nhost = a\ninterval = 10s\ntimeout = 20s\n",
      false,
      1,
-     {"t.ini:1: timeout: timeout must not exceed interval (20s > 10s)"}},
+     {"t.ini:4: timeout: timeout must not exceed interval (20s > 10s)"}},
     /* A target timeout alone against the inherited interval. */
     {"[agent]\ninterval = 1m\n[target \"a\"]\nhost = a\ntimeout = 90s\n",
      false,
      1,
-     {"t.ini:3: timeout: timeout must not exceed interval (90s > 1m)"}},
+     {"t.ini:5: timeout: timeout must not exceed interval (90s > 1m; "
+      "interval 1m comes from [agent] at line 2)"}},
+    {"[target \"a\"]\nhost = a\ntimeout = 2m\n",
+     false,
+     1,
+     {"t.ini:3: timeout: timeout must not exceed interval (2m > 1m; "
+      "interval is the default 1m)"}},
+    /* A target interval alone against the inherited timeout: at the
+     * interval's line, the only one the target gave. */
+    {"[agent]\ntimeout = 30s\n[target \"a\"]\nhost = a\ninterval = 20s\n",
+     false,
+     1,
+     {"t.ini:5: interval: timeout must not exceed interval (30s > 20s; "
+      "timeout 30s comes from [agent] at line 2)"}},
+    {"[target \"a\"]\nhost = a\ninterval = 5s\n",
+     false,
+     1,
+     {"t.ini:3: interval: timeout must not exceed interval (10s > 5s; "
+      "timeout is the default 10s)"}},
     {"[target \"a\"]\nhost = a\nmechanisms = PLAIN DIGEST-MD5\nusername = u\n"
      "password_env = CONFIG_TEST_PW2\n",
      false,
@@ -1146,15 +1182,16 @@ static const struct error_case error_cases[] = {
     {"[target \"a\"]\nhost = a\nmechanisms = PLAIN\n",
      false,
      2,
-     {"t.ini:1: username: required when mechanisms is set",
-      "t.ini:1: mechanisms: a secret is required: set password_file, "
+     {"t.ini:3: username: required when mechanisms is set",
+      "t.ini:3: mechanisms: a secret is required: set password_file, "
       "password_env, password, token_file or token_url"}},
     {"[target \"a\"]\nhost = a\nmechanisms = LOGIN\nusername = u\n"
      "password_env = CONFIG_TEST_PW2\npassword = x\n",
      false,
      1,
-     {"t.ini:1: password: set only one of password_file, password_env, "
-      "password, token_file and token_url"}},
+     {"t.ini:6: password: set only one of password_file, password_env, "
+      "password, token_file and token_url; also set: password_env (line "
+      "5)"}},
     /* token_file: a bearer token, for the OAuth mechanisms only. */
     {"[target \"a\"]\nhost = a\nmechanisms = XOAUTH2 PLAIN\nusername = u\n"
      "token_file = /nonexistent/token\n",
@@ -1166,8 +1203,9 @@ static const struct error_case error_cases[] = {
      "token_file = /nonexistent/token\npassword_env = CONFIG_TEST_PW2\n",
      false,
      1,
-     {"t.ini:1: token_file: set only one of password_file, password_env, "
-      "password, token_file and token_url"}},
+     {"t.ini:5: token_file: set only one of password_file, password_env, "
+      "password, token_file and token_url; also set: password_env (line "
+      "6)"}},
     /* token_url: the agent's OAuth2 client. */
     {"[target \"a\"]\nhost = a\nmechanisms = XOAUTH2\nusername = u\n"
      "token_url = http://login.example/token\n",
@@ -1207,8 +1245,8 @@ static const struct error_case error_cases[] = {
      "password_env = CONFIG_TEST_PW2\n",
      false,
      1,
-     {"t.ini:1: mechanisms: AUTH over tls = none would send the password in "
-      "clear; set allow_plaintext_auth = true to allow it"}},
+     {"t.ini:4: mechanisms: AUTH over tls = none (line 3) would send the "
+      "password in clear; set allow_plaintext_auth = true to allow it"}},
     {"[target \"a\"]\nhost = a\nmechanisms = LOGIN\nusername = u\n"
      "password_env = 1X\n",
      false,
@@ -1241,7 +1279,7 @@ static const struct error_case error_cases[] = {
     {"[module \"m\"]\nallowed_targets =\n",
      true,
      1,
-     {"t.ini:1: allowed_targets: missing; every module needs the targets it "
+     {"t.ini:2: allowed_targets: missing; every module needs the targets it "
       "may probe, like allowed_targets = *.example.com:587"}},
     {"[module \"m\"]\nallowed_targets = a.example.com *\n",
      true,
@@ -1311,9 +1349,26 @@ static const struct error_case error_cases[] = {
     {"[module \"m\"]\nallowed_targets = a.example.com\nmechanisms = PLAIN\n",
      true,
      2,
-     {"t.ini:1: username: required when mechanisms is set",
-      "t.ini:1: mechanisms: a secret is required: set password_file, "
+     {"t.ini:3: username: required when mechanisms is set",
+      "t.ini:3: mechanisms: a secret is required: set password_file, "
       "password_env, password, token_file or token_url"}},
+    {"[module \"m\"]\nallowed_targets = a.example.com\ntls = none\n"
+     "mechanisms = LOGIN\nusername = u\npassword_env = CONFIG_TEST_PW2\n",
+     true,
+     1,
+     {"t.ini:4: mechanisms: AUTH over tls = none (line 3) would send the "
+      "password in clear; set allow_plaintext_auth = true to allow it"}},
+    /* Three sources: the last in the list's order is named, with the
+     * lines of the others. */
+    {"[module \"m\"]\nallowed_targets = a.example.com\nmechanisms = XOAUTH2\n"
+     "username = u\npassword_file = /nonexistent/pw\n"
+     "token_url = https://login.example/token\npassword_env = "
+     "CONFIG_TEST_PW2\n",
+     true,
+     1,
+     {"t.ini:6: token_url: set only one of password_file, password_env, "
+      "password, token_file and token_url; also set: password_file (line "
+      "5), password_env (line 7)"}},
     {"[module \"m\"]\nallowed_targets = a.example.com\nip_family = ipv4\n"
      "source_address = ::1\n",
      true,
@@ -1444,8 +1499,8 @@ static void test_multiple_errors(void **state)
         "of A-Z a-z 0-9 _ . : -",
         ":16: -: expected \"key = value\", a [section] or a comment",
         ":7: host: missing; every target needs a host",
-        ":7: username: required when mechanisms is set",
-        ":7: mechanisms: a secret is required: set password_file, "
+        ":10: username: required when mechanisms is set",
+        ":10: mechanisms: a secret is required: set password_file, "
         "password_env, password, token_file or token_url",
     };
     size_t n = sizeof(lines) / sizeof(lines[0]);
@@ -1822,11 +1877,22 @@ static void test_mechanisms(void **state)
     assert_null(c->targets[0].secret);
     assert_int_equal(d.n_warnings, 3);
     assert_line(buf_str(&d.warnings),
-                "t.ini:1: username: warning: ignored: no mechanisms");
+                "t.ini:3: username: warning: ignored: no mechanisms");
     assert_line(buf_str(&d.warnings),
-                "t.ini:1: password_file: warning: ignored: no mechanisms");
+                "t.ini:4: password_file: warning: ignored: no mechanisms");
     assert_line(buf_str(&d.warnings),
-                "t.ini:1: password_env: warning: ignored: no mechanisms");
+                "t.ini:5: password_env: warning: ignored: no mechanisms");
+    config_free(c);
+    config_diag_free(&d);
+
+    /* The same in a [module], at the key's line. */
+    c = load("[module \"m\"]\nallowed_targets = a.example.com\n"
+             "username = u\n",
+             &d);
+    assert_non_null(c);
+    assert_int_equal(d.n_warnings, 1);
+    assert_line(buf_str(&d.warnings),
+                "t.ini:3: username: warning: ignored: no mechanisms");
     config_free(c);
     config_diag_free(&d);
 
