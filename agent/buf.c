@@ -13,6 +13,12 @@ void buf_init(struct buf *b, size_t max)
     b->len = 0;
     b->cap = 0;
     b->max = max ? max : BUF_DEFAULT_MAX;
+    b->public_data = false;
+}
+
+void buf_public(struct buf *b)
+{
+    b->public_data = true;
 }
 
 void buf_free(struct buf *b)
@@ -57,6 +63,16 @@ int buf_reserve(struct buf *b, size_t n)
         cap *= 2;
     if (cap > b->max + 1)
         cap = b->max + 1;
+    if (b->public_data) {
+        char *q = realloc(b->data, cap);
+        if (!q)
+            return -1;
+        if (!b->data)
+            q[0] = '\0';
+        b->data = q;
+        b->cap = cap;
+        return 0;
+    }
     /* A wiped buffer must not leave copies behind in freed memory. */
     char *p = malloc(cap);
     if (!p)

@@ -254,6 +254,8 @@ static struct http_body *render_one(struct http_render *r,
     atomic_init(&b->refs, 1);
     struct buf out;
     buf_init(&out, 0);
+    /* A body is no secret: growing it moves it, never copies it. */
+    buf_public(&out);
     /* Too much or out of memory: it grows as it goes. */
     if (expect)
         (void)buf_reserve(&out, expect + expect / 8);
