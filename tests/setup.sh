@@ -16,6 +16,7 @@ PKGS=(
   chromium
   clang clang-format libclang-rt-14-dev valgrind
   mandoc
+  dpkg-dev lintian adduser man-db
 )
 
 missing=()

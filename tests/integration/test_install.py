@@ -16,6 +16,7 @@ only when systemd-analyze is absent.
 """
 
 import glob
+import gzip
 import os
 import re
 import shutil
@@ -50,8 +51,11 @@ def cmake_install(destdir):
 
 
 def read_bytes(path):
+    """The file's bytes; a .gz file's uncompressed (man pages and the
+    changelog are installed compressed, as Debian wants them)."""
     with open(path, "rb") as f:
-        return f.read()
+        data = f.read()
+    return gzip.decompress(data) if path.endswith(".gz") else data
 
 
 def expected_files():
@@ -60,10 +64,14 @@ def expected_files():
         "usr/sbin/smtp-health-agent": None,
         "etc/smtp-health-agent/agent.ini": "config/agent.ini",
         "usr/lib/systemd/system/" + UNIT: None,
-        "usr/share/man/man8/smtp-health-agent.8":
+        "usr/share/man/man8/smtp-health-agent.8.gz":
             "config/man/smtp-health-agent.8",
-        "usr/share/man/man5/smtp-health-agent.ini.5":
+        "usr/share/man/man5/smtp-health-agent.ini.5.gz":
             "config/man/smtp-health-agent.ini.5",
+        "usr/share/doc/smtp-health-agent/copyright":
+            "config/package/copyright",
+        "usr/share/doc/smtp-health-agent/changelog.gz":
+            "config/package/changelog",
         "usr/share/smtp-health-agent/alerts/alerts.yml": "config/alerts.yml",
         "usr/share/smtp-health-agent/alerts/ALERTS.md": "config/ALERTS.md",
     }
@@ -182,9 +190,12 @@ class SystemdUnit(unittest.TestCase):
                 f.write(unit_text.replace(
                     "/usr/sbin/smtp-health-agent",
                     os.path.join(DEST, "usr/sbin/smtp-health-agent")))
+            # Its Documentation= man pages are looked up in the DESTDIR's.
+            env = dict(os.environ,
+                       MANPATH=os.path.join(DEST, "usr/share/man"))
             return subprocess.run(["systemd-analyze", "verify", path],
                                   capture_output=True, text=True,
-                                  timeout=120)
+                                  timeout=120, env=env)
 
     def test_verify_installed_unit(self):
         with open(os.path.join(DEST, "usr/lib/systemd/system", UNIT)) as f:
