@@ -11,6 +11,7 @@
 
 #include "config_value.h"
 #include "expo.h"
+#include "hexdigit.h"
 #include "http_log.h"
 #include "http_render.h"
 #include "now.h"
@@ -55,15 +56,10 @@ int http_probe_unescape(char *dst, size_t cap, const char *src)
         if (c == '+')
             return -1;
         if (c == '%') {
-            char hex[3] = {p[1], p[1] ? p[2] : '\0', '\0'};
-            char *end;
-            if (!hex[0] || !hex[1] || hex[0] == '+' || hex[0] == '-' ||
-                hex[0] == ' ')
+            int byte = hexdigit_pair(p + 1);
+            if (byte <= 0) /* a bad escape, or %00 */
                 return -1;
-            long v = strtol(hex, &end, 16);
-            if (*end || v == 0)
-                return -1;
-            c = (char)v;
+            c = (char)byte;
             p += 2;
         }
         if (n + 1 >= cap)

@@ -8,6 +8,8 @@
 
 #include <microhttpd.h>
 
+#include "hexdigit.h"
+
 #if MHD_VERSION >= 0x00097002
 #define MHD_RESULT enum MHD_Result
 #else
@@ -25,11 +27,6 @@ static bool is_alpha(unsigned char c)
 static bool is_digit(unsigned char c)
 {
     return c >= '0' && c <= '9';
-}
-
-static bool is_hex(unsigned char c)
-{
-    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
 static bool is_unreserved(unsigned char c)
@@ -72,8 +69,7 @@ bool http_strict_target_chars(const char *s, size_t n)
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c == '%') {
-            if (i + 2 >= n || !is_hex((unsigned char)s[i + 1]) ||
-                !is_hex((unsigned char)s[i + 2]))
+            if (i + 2 >= n || hexdigit_pair(s + i + 1) < 0)
                 return false;
             i += 2;
             continue;
@@ -105,8 +101,8 @@ bool http_strict_host(const char *s, size_t n)
             return false;
         for (const char *p = s + 1; p < close; p++) {
             unsigned char c = (unsigned char)*p;
-            if (!is_hex(c) && !is_unreserved(c) && !is_sub_delim(c) &&
-                c != ':')
+            if (hexdigit_value(c) < 0 && !is_unreserved(c) &&
+                !is_sub_delim(c) && c != ':')
                 return false;
         }
         host_end = close + 1;
@@ -117,8 +113,7 @@ bool http_strict_host(const char *s, size_t n)
         for (const char *p = s; p < host_end; p++) {
             unsigned char c = (unsigned char)*p;
             if (c == '%') {
-                if (end - p < 3 || !is_hex((unsigned char)p[1]) ||
-                    !is_hex((unsigned char)p[2]))
+                if (end - p < 3 || hexdigit_pair(p + 1) < 0)
                     return false;
                 p += 2;
             } else if (!is_unreserved(c) && !is_sub_delim(c)) {

@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hexdigit.h"
+
 static const char *const level_names[] = {
     [LOG_LEVEL_DEBUG] = "debug",
     [LOG_LEVEL_INFO] = "info",
@@ -232,17 +234,6 @@ static void jstr(struct jbuf *b, const char *s, size_t n)
     jput(b, "\"", 1);
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /*
  * The logfmt value at *sp, decoded into out (as long as the value, at
  * most): bare up to a space, or quoted with log_quote()'s escapes. A
@@ -264,16 +255,15 @@ static size_t logfmt_value(const char **sp, char *out)
             continue;
         }
         s++;
-        int h1, h2;
+        int byte = *s == 'x' ? hexdigit_pair(s + 1) : -1;
         if (*s == 'n')
             out[n++] = '\n';
         else if (*s == 'r')
             out[n++] = '\r';
         else if (*s == 't')
             out[n++] = '\t';
-        else if (*s == 'x' && (h1 = hexval(s[1])) >= 0 &&
-                 (h2 = hexval(s[2])) >= 0) {
-            out[n++] = (char)(h1 << 4 | h2);
+        else if (byte >= 0) {
+            out[n++] = (char)byte;
             s += 2;
         } else
             out[n++] = *s;

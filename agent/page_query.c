@@ -6,6 +6,7 @@
 
 #include "config_value.h"
 #include "errmsg.h"
+#include "hexdigit.h"
 
 static const char *const filter_names[] = {
     [PAGE_FILTER_ANY] = "",
@@ -24,17 +25,6 @@ const char *page_filter_name(enum page_filter f)
     return filter_names[f];
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* A form's value: '+' is a space, %XX a byte; no control characters.
  * 0, or -1 with a message. */
 static int form_decode(const char *key, const char *in, char *out, size_t cap,
@@ -46,13 +36,11 @@ static int form_decode(const char *key, const char *in, char *out, size_t cap,
         if (c == '+') {
             c = ' ';
         } else if (c == '%') {
-            int hi = hex_value(p[1]);
-            int lo = hi < 0 ? -1 : hex_value(p[2]);
-            if (lo < 0) {
+            c = hexdigit_pair(p + 1);
+            if (c < 0) {
                 errmsg_set(err, errlen, "%s: a bad %%-escape", key);
                 return -1;
             }
-            c = hi * 16 + lo;
             p += 2;
         }
         if (c < 0x20 || c == 0x7f) {

@@ -249,27 +249,6 @@ class AioTargets(unittest.TestCase):
                                                "debug wrong": wrong})
 
 
-# On /probe a sample reads {the target's labels, the family's own}: the
-# /metrics order without the target label.
-FAMILY_LABELS = {
-    "probe_success": [], "probe_duration_seconds": [],
-    "smtp_probe_phase_duration_seconds": ["phase"],
-    "smtp_last_reply_code": ["stage", "class"],
-    "smtp_auth_reply_code": ["mechanism", "class"],
-    "smtp_probe_error": ["stage", "error"],
-    "smtp_auth_mechanism_advertised": ["mechanism"],
-    "smtp_max_message_size_bytes": [],
-    "smtp_tls_info": ["version", "cipher"],
-    "smtp_tls_cert_expiry_timestamp_seconds": [],
-    "smtp_tls_verified_chain_expiry_timestamp_seconds": [],
-    "smtp_tls_leaf_cert_not_after_timestamp_seconds": [],
-    "smtp_tls_leaf_cert_not_before_timestamp_seconds": [],
-    "smtp_tls_cert_info": ["fingerprint_sha256", "subject", "issuer",
-                           "serial"],
-    "smtp_tls_cert_valid": [],
-    "smtp_target_info": ["host", "port", "tls", "tls_verify"],
-}
-
 LABELLED_CONFIG = """
 [agent]
 listen = @LISTEN@
@@ -303,13 +282,7 @@ class LabelledTargets(unittest.TestCase):
         self.assertEqual(hdrs.get("content-type"), EXPO_TYPE)
         rc, out = harness.promtool_check(text)
         self.assertEqual(rc, 0, out)
-        samples = harness.sample_labels(text)
-        self.assertTrue(samples, text)
-        for name, labels in samples:
-            self.assertIn(name, FAMILY_LABELS, name)
-            self.assertEqual(labels[:len(user)], user, (name, labels))
-            self.assertEqual([k for k, _ in labels[len(user):]],
-                             FAMILY_LABELS[name], (name, labels))
+        harness.assert_probe_labels(self, text, user)
         # Exact label sets, a few families.
         s = harness.parse_metrics(text)
         u = dict(user)

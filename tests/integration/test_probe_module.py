@@ -291,41 +291,6 @@ class AioModule(unittest.TestCase):
         harness.assert_no_secret(self, forms, outputs)
 
 
-# The labels a /probe family writes of its own, after the user's: on
-# /probe as on /metrics a sample reads {user labels, family's labels},
-# only without the target label (Prometheus' instance says which).
-FAMILY_LABELS = {
-    "probe_success": [], "probe_duration_seconds": [],
-    "smtp_probe_phase_duration_seconds": ["phase"],
-    "smtp_last_reply_code": ["stage", "class"],
-    "smtp_auth_reply_code": ["mechanism", "class"],
-    "smtp_probe_error": ["stage", "error"],
-    "smtp_auth_mechanism_advertised": ["mechanism"],
-    "smtp_max_message_size_bytes": [],
-    "smtp_tls_info": ["version", "cipher"],
-    "smtp_tls_cert_expiry_timestamp_seconds": [],
-    "smtp_tls_verified_chain_expiry_timestamp_seconds": [],
-    "smtp_tls_leaf_cert_not_after_timestamp_seconds": [],
-    "smtp_tls_leaf_cert_not_before_timestamp_seconds": [],
-    "smtp_tls_cert_info": ["fingerprint_sha256", "subject", "issuer",
-                           "serial"],
-    "smtp_tls_cert_valid": [],
-    "smtp_target_info": ["host", "port", "tls", "tls_verify"],
-}
-
-
-def assert_user_labels(test, text, user):
-    """Every sample of a /probe answer carries exactly the labels `user`
-    ([(name, value), ...], in order) first, then its family's own."""
-    samples = harness.sample_labels(text)
-    test.assertTrue(samples, text)
-    for name, labels in samples:
-        test.assertIn(name, FAMILY_LABELS, name)
-        test.assertEqual(labels[:len(user)], list(user), (name, labels))
-        test.assertEqual([k for k, _ in labels[len(user):]],
-                         FAMILY_LABELS[name], (name, labels))
-
-
 AGENT_LABELS = [("env", "prod"), ("region", "eu west")]
 OWN_LABELS = [("team", "modteam"), ("note", 'on call: "mail" \\ team'),
               ("site", "Z\u00fcrich")]
@@ -380,7 +345,7 @@ class ModuleLabels(unittest.TestCase):
         return text
 
     def check(self, text, user):
-        assert_user_labels(self, text, user)
+        harness.assert_probe_labels(self, text, user)
         s = harness.parse_metrics(text)
         u = dict(user)
         # Exact label sets, a few families.
@@ -470,11 +435,12 @@ class ModuleLabelsReload(unittest.TestCase):
         s = harness.parse_metrics(text)
         self.assertEqual(harness.metric(s, "probe_success", team="before"),
                          1, text)
-        assert_user_labels(self, text, [("team", "before")])
+        harness.assert_probe_labels(self, text, [("team", "before")])
         status, _, text = get(agent.port, query)
         self.assertEqual(status, 200, text)
-        assert_user_labels(self, text, [("team", "after-the-reload"),
-                                        ("other", "x")])
+        harness.assert_probe_labels(self, text,
+                                    [("team", "after-the-reload"),
+                                     ("other", "x")])
 
 
 if __name__ == "__main__":

@@ -152,29 +152,36 @@ def _new_key(path, cwd):
     os.chmod(path, 0o600)
 
 
+def _csr_for_key(key, cn, out, cnf, cwd):
+    _openssl(["req", "-new", "-config", cnf, "-key", key,
+              "-subj", "/CN=" + cn, "-out", out], cwd)
+    return out
+
+
 def _csr(pair, cn, cnf, cwd):
     _new_key(pair.key, cwd)
-    csr = pair.cert + ".csr"
-    _openssl(
-        ["req", "-new", "-config", cnf, "-key", pair.key,
-         "-subj", "/CN=" + cn, "-out", csr],
-        cwd,
-    )
-    return csr
+    return _csr_for_key(pair.key, cn, pair.cert + ".csr", cnf, cwd)
 
 
-def _ca_sign(pki, pair, cn, ext, cnf, dates):
-    """Sign with `openssl ca`: unlike `openssl x509 -req` in OpenSSL 3.0 it
-    accepts explicit -startdate/-enddate, which the expired and the fixed
-    notAfter certificates need."""
-    csr = _csr(pair, cn, cnf, pki.dir)
+def _sign(issuer, pair, csr, ext, cnf, cwd, dates):
+    """Sign csr into pair.cert with issuer's key, then remove csr.
+
+    `openssl ca` (the database that _ca_dir() makes) rather than
+    `openssl x509 -req`: in OpenSSL 3.0 only it accepts explicit
+    -startdate/-enddate, which the expired and the fixed notAfter
+    certificates need."""
     _openssl(
         ["ca", "-batch", "-notext", "-config", cnf, "-extensions", ext,
-         "-cert", pki.ca.cert, "-keyfile", pki.ca.key,
+         "-cert", issuer.cert, "-keyfile", issuer.key,
          "-in", csr, "-out", pair.cert] + dates,
-        pki.dir,
+        cwd,
     )
     os.unlink(csr)
+
+
+def _issue(issuer, pair, cn, ext, cnf, cwd, dates):
+    """A new key and a certificate for cn in pair, signed by issuer."""
+    _sign(issuer, pair, _csr(pair, cn, cnf, cwd), ext, cnf, cwd, dates)
 
 
 def _self_signed(pair, cn, ext, cnf, cwd, days):
@@ -187,30 +194,44 @@ def _self_signed(pair, cn, ext, cnf, cwd, days):
     )
 
 
-def _generate(pki):
-    """Make every certificate from scratch inside pki.dir."""
-    d = pki.dir
+def _ca_dir(d, serial):
+    """Our openssl.cnf and an empty `openssl ca` database in d, the next
+    serial number `serial` (hex); returns the config's path."""
+    os.makedirs(os.path.join(d, "ca.newcerts"), exist_ok=True)
     cnf = os.path.join(d, "openssl.cnf")
     with open(cnf, "w") as f:
         f.write(_OPENSSL_CNF.format(dir=d, local_san=LOCAL_SAN,
                                     wrong_host=WRONG_HOST))
-    os.makedirs(os.path.join(d, "ca.newcerts"), exist_ok=True)
     with open(os.path.join(d, "ca.index"), "w"):
         pass
     with open(os.path.join(d, "ca.serial"), "w") as f:
-        f.write("1000\n")
+        f.write(serial + "\n")
+    return cnf
+
+
+def _bundle(out, parts):
+    """The PEM files `parts`, in order, as one file `out`."""
+    with open(out, "w") as f:
+        for part in parts:
+            with open(part) as p:
+                f.write(p.read())
+
+
+def _generate(pki):
+    """Make every certificate from scratch inside pki.dir."""
+    d = pki.dir
+    cnf = _ca_dir(d, "1000")
 
     _self_signed(pki.ca, "smtp-health-agent test CA", "v3_ca", cnf, d,
                  days=36500)
-    _ca_sign(pki, pki.server, "localhost", "v3_server", cnf,
-             ["-startdate", "20200101000000Z", "-enddate", SERVER_NOT_AFTER])
-    _ca_sign(pki, pki.expired, "localhost", "v3_server", cnf,
-             ["-startdate", EXPIRED_NOT_BEFORE,
-              "-enddate", EXPIRED_NOT_AFTER])
-    _ca_sign(pki, pki.wronghost, WRONG_HOST, "v3_wronghost", cnf,
-             ["-startdate", "20200101000000Z", "-enddate", SERVER_NOT_AFTER])
-    _ca_sign(pki, pki.soon, "localhost", "v3_server", cnf,
-             ["-days", str(SOON_DAYS)])
+    _issue(pki.ca, pki.server, "localhost", "v3_server", cnf, d,
+           ["-startdate", "20200101000000Z", "-enddate", SERVER_NOT_AFTER])
+    _issue(pki.ca, pki.expired, "localhost", "v3_server", cnf, d,
+           ["-startdate", EXPIRED_NOT_BEFORE, "-enddate", EXPIRED_NOT_AFTER])
+    _issue(pki.ca, pki.wronghost, WRONG_HOST, "v3_wronghost", cnf, d,
+           ["-startdate", "20200101000000Z", "-enddate", SERVER_NOT_AFTER])
+    _issue(pki.ca, pki.soon, "localhost", "v3_server", cnf, d,
+           ["-days", str(SOON_DAYS)])
     _self_signed(pki.selfsigned, "localhost", "v3_self", cnf, d, days=3650)
 
 
@@ -315,22 +336,6 @@ class Chains:
         return [getattr(self, name) for name in self.NAMES]
 
 
-def _sign(issuer, pair, csr, ext, cnf, cwd, dates):
-    _openssl(
-        ["ca", "-batch", "-notext", "-config", cnf, "-extensions", ext,
-         "-cert", issuer.cert, "-keyfile", issuer.key,
-         "-in", csr, "-out", pair.cert] + dates,
-        cwd,
-    )
-    os.unlink(csr)
-
-
-def _csr_for_key(key, cn, out, cnf, cwd):
-    _openssl(["req", "-new", "-config", cnf, "-key", key,
-              "-subj", "/CN=" + cn, "-out", out], cwd)
-    return out
-
-
 def _ca_name(ca_cert, cwd):
     out = _openssl(["x509", "-noout", "-subject", "-nameopt", "compat",
                     "-in", ca_cert], cwd)
@@ -341,61 +346,38 @@ def _ca_name(ca_cert, cwd):
 
 def _generate_chains(pki, ch):
     d = ch.dir
-    cnf = os.path.join(d, "openssl.cnf")
-    with open(cnf, "w") as f:
-        f.write(_OPENSSL_CNF.format(dir=d, local_san=LOCAL_SAN,
-                                    wrong_host=WRONG_HOST))
-    os.makedirs(os.path.join(d, "ca.newcerts"), exist_ok=True)
-    with open(os.path.join(d, "ca.index"), "w"):
-        pass
-    with open(os.path.join(d, "ca.serial"), "w") as f:
-        f.write("2000\n")
+    cnf = _ca_dir(d, "2000")
     fixed = ["-startdate", "20200101000000Z", "-enddate", SERVER_NOT_AFTER]
 
-    _csr(ch.inter, "smtp-health-agent test intermediate", cnf, d)
-    _sign(pki.ca, ch.inter, ch.inter.cert + ".csr", "v3_ca", cnf, d,
-          ["-startdate", "20200101000000Z", "-enddate", INTER_NOT_AFTER])
+    _issue(pki.ca, ch.inter, "smtp-health-agent test intermediate", "v3_ca",
+           cnf, d, ["-startdate", "20200101000000Z",
+                    "-enddate", INTER_NOT_AFTER])
     _self_signed(ch.oldroot, "smtp-health-agent old root", "v3_ca", cnf, d,
                  days=36500)
     # The CA's own name and key, signed by the old root: a path to a root
     # no client trusts any more, as servers long sent for old clients.
-    with open(pki.ca.key, "rb") as src, open(ch.cross.key, "wb") as dst:
-        dst.write(src.read())
-    os.chmod(ch.cross.key, 0o600)
-    csr = _csr_for_key(pki.ca.key, _ca_name(pki.ca.cert, d),
-                       ch.cross.cert + ".csr", cnf, d)
-    _sign(ch.oldroot, ch.cross, csr, "v3_ca", cnf, d,
-          ["-startdate", CROSS_NOT_BEFORE, "-enddate", CROSS_NOT_AFTER])
-    with open(pki.ca.key, "rb") as src, open(ch.cross_soon.key, "wb") as dst:
-        dst.write(src.read())
-    os.chmod(ch.cross_soon.key, 0o600)
-    csr = _csr_for_key(pki.ca.key, _ca_name(pki.ca.cert, d),
-                       ch.cross_soon.cert + ".csr", cnf, d)
-    _sign(ch.oldroot, ch.cross_soon, csr, "v3_ca", cnf, d,
-          ["-days", str(CROSS_SOON_DAYS)])
-    _csr(ch.leaf, "localhost", cnf, d)
-    _sign(ch.inter, ch.leaf, ch.leaf.cert + ".csr", "v3_server", cnf, d,
-          fixed)
-    _csr(ch.soon_inter, "smtp-health-agent expiring intermediate", cnf, d)
-    _sign(pki.ca, ch.soon_inter, ch.soon_inter.cert + ".csr", "v3_ca", cnf,
-          d, ["-days", str(SOON_DAYS)])
-    _csr(ch.soon_leaf, "localhost", cnf, d)
-    _sign(ch.soon_inter, ch.soon_leaf, ch.soon_leaf.cert + ".csr",
-          "v3_server", cnf, d, fixed)
-    _csr(ch.future, "localhost", cnf, d)
-    _sign(pki.ca, ch.future, ch.future.cert + ".csr", "v3_server", cnf, d,
-          ["-startdate", FUTURE_NOT_BEFORE, "-enddate", SERVER_NOT_AFTER])
+    for cross, dates in (
+            (ch.cross, ["-startdate", CROSS_NOT_BEFORE,
+                        "-enddate", CROSS_NOT_AFTER]),
+            (ch.cross_soon, ["-days", str(CROSS_SOON_DAYS)])):
+        with open(pki.ca.key, "rb") as src, open(cross.key, "wb") as dst:
+            dst.write(src.read())
+        os.chmod(cross.key, 0o600)
+        csr = _csr_for_key(pki.ca.key, _ca_name(pki.ca.cert, d),
+                           cross.cert + ".csr", cnf, d)
+        _sign(ch.oldroot, cross, csr, "v3_ca", cnf, d, dates)
+    _issue(ch.inter, ch.leaf, "localhost", "v3_server", cnf, d, fixed)
+    _issue(pki.ca, ch.soon_inter, "smtp-health-agent expiring intermediate",
+           "v3_ca", cnf, d, ["-days", str(SOON_DAYS)])
+    _issue(ch.soon_inter, ch.soon_leaf, "localhost", "v3_server", cnf, d,
+           fixed)
+    _issue(pki.ca, ch.future, "localhost", "v3_server", cnf, d,
+           ["-startdate", FUTURE_NOT_BEFORE, "-enddate", SERVER_NOT_AFTER])
 
-    def bundle(out, parts):
-        with open(out, "w") as f:
-            for part in parts:
-                with open(part) as p:
-                    f.write(p.read())
-
-    bundle(ch.with_cross.cert, [ch.leaf.cert, ch.inter.cert, ch.cross.cert])
-    bundle(ch.with_cross_soon.cert,
-           [ch.leaf.cert, ch.inter.cert, ch.cross_soon.cert])
-    bundle(ch.soon_chain.cert, [ch.soon_leaf.cert, ch.soon_inter.cert])
+    _bundle(ch.with_cross.cert, [ch.leaf.cert, ch.inter.cert, ch.cross.cert])
+    _bundle(ch.with_cross_soon.cert,
+            [ch.leaf.cert, ch.inter.cert, ch.cross_soon.cert])
+    _bundle(ch.soon_chain.cert, [ch.soon_leaf.cert, ch.soon_inter.cert])
 
 
 def secret_chain(pki, directory, secret):
@@ -407,30 +389,17 @@ def secret_chain(pki, directory, secret):
     assert len(secret) % 2 == 0 and all(c in "0123456789abcdef"
                                         for c in secret), secret
     d = os.path.abspath(directory)
-    os.makedirs(os.path.join(d, "ca.newcerts"), exist_ok=True)
-    cnf = os.path.join(d, "openssl.cnf")
-    with open(cnf, "w") as f:
-        f.write(_OPENSSL_CNF.format(dir=d, local_san=LOCAL_SAN,
-                                    wrong_host=WRONG_HOST))
-    with open(os.path.join(d, "ca.index"), "w"):
-        pass
-    with open(os.path.join(d, "ca.serial"), "w") as f:
-        f.write("3000\n")
+    cnf = _ca_dir(d, "3000")
     inter, leaf = Pair(d, "secret-inter"), Pair(d, "secret-leaf")
-    _csr(inter, "inter " + secret, cnf, d)
-    _sign(pki.ca, inter, inter.cert + ".csr", "v3_ca", cnf, d,
-          ["-startdate", "20200101000000Z", "-enddate", INTER_NOT_AFTER])
+    _issue(pki.ca, inter, "inter " + secret, "v3_ca", cnf, d,
+           ["-startdate", "20200101000000Z", "-enddate", INTER_NOT_AFTER])
     with open(os.path.join(d, "ca.serial"), "w") as f:
         f.write(secret + "\n")
-    _csr(leaf, "localhost", cnf, d)
-    _sign(inter, leaf, leaf.cert + ".csr", "v3_server", cnf, d,
-          ["-startdate", "20200101000000Z", "-enddate", SERVER_NOT_AFTER])
+    _issue(inter, leaf, "localhost", "v3_server", cnf, d,
+           ["-startdate", "20200101000000Z", "-enddate", SERVER_NOT_AFTER])
     bundle = Pair(d, "secret-bundle")
     bundle.key = leaf.key
-    with open(bundle.cert, "w") as out:
-        for part in (leaf.cert, inter.cert):
-            with open(part) as f:
-                out.write(f.read())
+    _bundle(bundle.cert, [leaf.cert, inter.cert])
     return bundle
 
 
@@ -439,15 +408,7 @@ def named_leaf(pki, directory, subject):
     (openssl's -subj form, UTF-8, every field kept: -preserveDN), made in
     `directory`; returns its Pair."""
     d = os.path.abspath(directory)
-    os.makedirs(os.path.join(d, "ca.newcerts"), exist_ok=True)
-    cnf = os.path.join(d, "openssl.cnf")
-    with open(cnf, "w") as f:
-        f.write(_OPENSSL_CNF.format(dir=d, local_san=LOCAL_SAN,
-                                    wrong_host=WRONG_HOST))
-    with open(os.path.join(d, "ca.index"), "w"):
-        pass
-    with open(os.path.join(d, "ca.serial"), "w") as f:
-        f.write("4000\n")
+    cnf = _ca_dir(d, "4000")
     leaf = Pair(d, "named-leaf")
     _new_key(leaf.key, d)
     csr = leaf.cert + ".csr"

@@ -375,6 +375,42 @@ def series(samples, name, **labels):
             if n == name and want <= set(lbl)}
 
 
+# The labels a /probe family writes of its own, after the user's: on
+# /probe as on /metrics a sample reads {user labels, family's labels},
+# only without the target label (Prometheus' instance says which).
+PROBE_FAMILY_LABELS = {
+    "probe_success": [], "probe_duration_seconds": [],
+    "smtp_probe_phase_duration_seconds": ["phase"],
+    "smtp_last_reply_code": ["stage", "class"],
+    "smtp_auth_reply_code": ["mechanism", "class"],
+    "smtp_probe_error": ["stage", "error"],
+    "smtp_auth_mechanism_advertised": ["mechanism"],
+    "smtp_max_message_size_bytes": [],
+    "smtp_tls_info": ["version", "cipher"],
+    "smtp_tls_cert_expiry_timestamp_seconds": [],
+    "smtp_tls_verified_chain_expiry_timestamp_seconds": [],
+    "smtp_tls_leaf_cert_not_after_timestamp_seconds": [],
+    "smtp_tls_leaf_cert_not_before_timestamp_seconds": [],
+    "smtp_tls_cert_info": ["fingerprint_sha256", "subject", "issuer",
+                           "serial"],
+    "smtp_tls_cert_valid": [],
+    "smtp_target_info": ["host", "port", "tls", "tls_verify"],
+}
+
+
+def assert_probe_labels(test, text, user):
+    """Every sample of a /probe answer carries exactly the labels `user`
+    ([(name, value), ...], in order) first, then its family's own
+    (PROBE_FAMILY_LABELS)."""
+    samples = sample_labels(text)
+    test.assertTrue(samples, text)
+    for name, labels in samples:
+        test.assertIn(name, PROBE_FAMILY_LABELS, name)
+        test.assertEqual(labels[:len(user)], list(user), (name, labels))
+        test.assertEqual([k for k, _ in labels[len(user):]],
+                         PROBE_FAMILY_LABELS[name], (name, labels))
+
+
 def scrape(port, path="/metrics", accept_gzip=False):
     """GET /metrics; return (text, parse_metrics(text)).
 

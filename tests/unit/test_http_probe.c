@@ -44,6 +44,8 @@ static void test_unescape(void **state)
         {"a%2", -1, NULL},        {"a%", -1, NULL},      {"a%zz", -1, NULL},
         {"a%00b", -1, NULL},      {"a%-1", -1, NULL},    {"a+b", -1, NULL},
         {"0123456789", -1, NULL}, /* longer than the room */
+        {"a%\t5", -1, NULL},      /* strtol() skipped white space */
+        {"a%\n5", -1, NULL},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char out[10];
