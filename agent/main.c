@@ -28,6 +28,7 @@
 #include "metrics.h"
 #include "now.h"
 #include "once.h"
+#include "once_select.h"
 #include "ondemand.h"
 #include "passhash.h"
 #include "runner.h"
@@ -44,6 +45,10 @@ struct options {
     const char *log_format;
     const char *explain;
     const char *format; /* --format: "text" or "json" */
+    /* --target NAME, each time given (argv's strings): --once probes
+     * only those. */
+    const char **targets;
+    size_t n_targets;
     bool check_config;
     bool hash_password;
     bool once;
@@ -106,6 +111,10 @@ static void usage(FILE *out)
             "                        exit 0 when valid, 1 when not\n"
             "      --once            probe every target once and print a "
             "table\n"
+            "      --target NAME     with --once: probe only this target "
+            "(repeatable;\n"
+            "                        a targets file's are named "
+            "HOST:PORT/MODULE)\n"
             "      --explain WHAT    what a reply means, when it is seen "
             "and how to\n"
             "                        fix it: a code (504), a code at a "
@@ -133,7 +142,8 @@ static void usage(FILE *out)
             "the agent\n"
             "                  could not probe some (out of descriptors or "
             "memory),\n"
-            "                  2 bad config or usage\n"
+            "                  2 bad config or usage (a --target that is "
+            "no target)\n"
             "  --explain       0 known, 1 unknown, 2 usage\n"
             "  --check-config  0 valid, 1 not valid\n"
             "  --hash-password 0 hash printed, 1 not (empty password, "
@@ -166,6 +176,16 @@ static int check_format(struct options *o)
     return 0;
 }
 
+/* --target: only where targets are probed once. */
+static int check_targets(const struct options *o)
+{
+    if (o->n_targets && !o->once) {
+        fprintf(stderr, "smtp-health-agent: --target goes with --once\n");
+        return -1;
+    }
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, struct options *o)
 {
     enum {
@@ -176,7 +196,8 @@ static int parse_args(int argc, char **argv, struct options *o)
         OPT_LISTEN,
         OPT_LEVEL,
         OPT_LOG_FORMAT,
-        OPT_HASH_PASSWORD
+        OPT_HASH_PASSWORD,
+        OPT_TARGET
     };
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
@@ -188,6 +209,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"log-level", required_argument, NULL, OPT_LEVEL},
         {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
         {"hash-password", no_argument, NULL, OPT_HASH_PASSWORD},
+        {"target", required_argument, NULL, OPT_TARGET},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -225,6 +247,16 @@ static int parse_args(int argc, char **argv, struct options *o)
         case OPT_HASH_PASSWORD:
             o->hash_password = true;
             break;
+        case OPT_TARGET:
+            /* No more of them than arguments. */
+            if (!o->targets)
+                o->targets = calloc((size_t)argc, sizeof(*o->targets));
+            if (!o->targets) {
+                fprintf(stderr, "smtp-health-agent: out of memory\n");
+                return -1;
+            }
+            o->targets[o->n_targets++] = optarg;
+            break;
         case 'V': {
             curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
             printf("smtp-health-agent %s (libcurl %s, %s, libmicrohttpd "
@@ -246,6 +278,8 @@ static int parse_args(int argc, char **argv, struct options *o)
                 argv[optind]);
         return -1;
     }
+    if (check_targets(o) < 0)
+        return -1;
     return check_format(o);
 }
 
@@ -709,6 +743,17 @@ int main(int argc, char **argv)
     }
     if (!cfg)
         exit(o.once ? EXIT_USAGE : EXIT_FAILED);
+    if (o.n_targets) {
+        int sel = once_select_targets(cfg, o.targets, o.n_targets, stderr);
+        if (sel < 0) {
+            if (sel == -2)
+                fprintf(stderr, "smtp-health-agent: out of memory\n");
+            config_free(cfg);
+            exit(sel == -2 ? EXIT_FAILED : EXIT_USAGE);
+        }
+    }
+    free(o.targets);
+    o.targets = NULL;
     log_set_level(o.log_level ? forced : cfg->log_level);
     log_set_format(o.log_format ? forced_format : cfg->log_format);
 

@@ -2,15 +2,20 @@
 #include "once.h"
 
 #include <stdbool.h>
+#include <string.h>
 
 #include "json.h"
 #include "report.h"
 
+/* The TARGET column is as wide as the longest name shown, and at least
+ * this: the columns after it start at the same offset on every row. */
+#define TABLE_NAME_MIN 24
+
 static void table_fault_row(FILE *out, const struct probe_result *r,
-                            const struct report *rep)
+                            const struct report *rep, int width)
 {
-    fprintf(out, "%-24s %-9s %-4s %-22s %8.3fs %-8s %9s %s\n", r->target, "-",
-            "-", rep->outcome, r->duration_seconds, "-", "-", "-");
+    fprintf(out, "%-*s %-9s %-4s %-22s %8.3fs %-8s %9s %s\n", width, r->target,
+            "-", "-", rep->outcome, r->duration_seconds, "-", "-", "-");
     if (r->detail[0])
         fprintf(out, "  the agent failed, not the target: %s\n", r->detail);
     fprintf(out, "  note: %s\n", rep->note);
@@ -47,12 +52,13 @@ static void table_check_rows(FILE *out, const struct probe_result *r)
     }
 }
 
-static void table_row(FILE *out, const struct probe_result *r, double now)
+static void table_row(FILE *out, const struct probe_result *r, double now,
+                      int width)
 {
     struct report rep;
     report_make(&rep, r, NULL, now);
     if (rep.state == REPORT_AGENT_FAULT) {
-        table_fault_row(out, r, &rep);
+        table_fault_row(out, r, &rep, width);
         return;
     }
     char code[8] = "-", days[16] = "-";
@@ -60,7 +66,7 @@ static void table_row(FILE *out, const struct probe_result *r, double now)
         snprintf(code, sizeof(code), "%d", rep.reply->code);
     if (rep.has_cert_days)
         snprintf(days, sizeof(days), "%.1f", rep.cert_days_left);
-    fprintf(out, "%-24s %-9s %-4s %-22s %8.3fs %-8s %9s %s\n", r->target,
+    fprintf(out, "%-*s %-9s %-4s %-22s %8.3fs %-8s %9s %s\n", width, r->target,
             probe_stage_name(r->stage), code, rep.outcome, r->duration_seconds,
             r->tls.present ? r->tls.version : "-", days,
             r->address[0] ? r->address : "-");
@@ -82,10 +88,18 @@ static void table_row(FILE *out, const struct probe_result *r, double now)
 void once_print_table(FILE *out, const struct probe_result *results, size_t n,
                       double now)
 {
-    fprintf(out, "%-24s %-9s %-4s %-22s %9s %-8s %9s %s\n", "TARGET", "STAGE",
-            "CODE", "CLASS", "DURATION", "TLS", "CERT_DAYS", "ADDRESS");
+    /* A name is at most CONFIG_TARGET_NAME_MAX: the width fits an int. */
+    size_t width = TABLE_NAME_MIN;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strnlen(results[i].target, sizeof(results[i].target));
+        if (len > width)
+            width = len;
+    }
+    fprintf(out, "%-*s %-9s %-4s %-22s %9s %-8s %9s %s\n", (int)width,
+            "TARGET", "STAGE", "CODE", "CLASS", "DURATION", "TLS", "CERT_DAYS",
+            "ADDRESS");
     for (size_t i = 0; i < n; i++)
-        table_row(out, &results[i], now);
+        table_row(out, &results[i], now, (int)width);
 }
 
 /* ---- JSON -------------------------------------------------------- */

@@ -9,7 +9,9 @@
 /*
  * One row per target: target, stage reached, reply code, class (or the
  * no-reply error), duration, TLS version, days until the certificate
- * expires; under it one line per AUTH mechanism. now is the unix time the
+ * expires; under it one line per AUTH mechanism. The target column is
+ * as wide as the longest name in results (24 at least), so the columns
+ * after it line up on every row. now is the unix time the
  * days are counted from. Server text is printed only as printable ASCII.
  * A result with a fault shows "agent:RESOURCE" as its class, the detail
  * and a note, and nothing of the target.

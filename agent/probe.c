@@ -20,9 +20,10 @@
 #include "token.h"
 
 static const char *const phase_names[] = {
-    [PROBE_PHASE_RESOLVE] = "resolve",   [PROBE_PHASE_CONNECT] = "connect",
-    [PROBE_PHASE_BANNER] = "banner",     [PROBE_PHASE_EHLO] = "ehlo",
-    [PROBE_PHASE_STARTTLS] = "starttls", [PROBE_PHASE_AUTH] = "auth",
+    [PROBE_PHASE_RESOLVE] = "resolve", [PROBE_PHASE_CONNECT] = "connect",
+    [PROBE_PHASE_TLS] = "tls",         [PROBE_PHASE_BANNER] = "banner",
+    [PROBE_PHASE_EHLO] = "ehlo",       [PROBE_PHASE_STARTTLS] = "starttls",
+    [PROBE_PHASE_AUTH] = "auth",
 };
 _Static_assert(sizeof phase_names / sizeof phase_names[0] == PROBE_PHASE_COUNT,
                "a name for every probe phase");

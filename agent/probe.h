@@ -18,10 +18,13 @@
 enum probe_phase {
     PROBE_PHASE_RESOLVE,  /* the name to addresses (~0 for an address) */
     PROBE_PHASE_CONNECT,  /* resolved -> TCP connected */
-    PROBE_PHASE_BANNER,   /* connected -> greeting complete */
+    PROBE_PHASE_TLS,      /* tls = implicit: connected -> handshake done */
+    PROBE_PHASE_BANNER,   /* connected (implicit TLS: handshaken) ->
+                             greeting complete */
     PROBE_PHASE_EHLO,     /* greeting -> EHLO reply complete */
-    PROBE_PHASE_STARTTLS, /* STARTTLS, handshake and second EHLO; for
-                             implicit TLS, the handshake */
+    PROBE_PHASE_STARTTLS, /* tls = starttls: first EHLO reply -> EHLO
+                             reply after TLS (the STARTTLS command, the
+                             handshake, the second EHLO) */
     PROBE_PHASE_AUTH,     /* AUTH sent -> final reply */
     PROBE_PHASE_COUNT
 };

@@ -615,8 +615,10 @@ void connect_phases_note(struct session *s)
      * handshake begun says TCP was connected too. */
     if (connected > 0 || s->tls_started)
         connect_address_note(s);
+    /* Implicit TLS has a handshake of its own, before the greeting: not
+     * STARTTLS's phase, which is a command, a handshake and an EHLO. */
     if (p->target.tls == TLS_MODE_IMPLICIT && handshaken > connected) {
-        ph[PROBE_PHASE_STARTTLS] = (double)(handshaken - connected) / 1e6;
+        ph[PROBE_PHASE_TLS] = (double)(handshaken - connected) / 1e6;
         ready = s->t_start + (uint64_t)handshaken * 1000u;
     }
     if (s->t_greeting && connected > 0)

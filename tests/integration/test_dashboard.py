@@ -756,6 +756,8 @@ class DashboardContentTest(unittest.TestCase):
         for phase in ["resolve", "connect", "banner", "ehlo", "starttls",
                       "auth"]:
             self.assertIn(phase, expr)
+        # Issue 15: implicit TLS's handshake is phase tls.
+        self.assertIn("|tls|", expr)
         q = self.panel("Probe duration")
         mean = [t["expr"] for t in q["targets"] if t["refId"] == "mean"]
         self.assertEqual(len(mean), 1)

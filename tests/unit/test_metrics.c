@@ -1568,8 +1568,9 @@ static void test_procstat_render(void **state)
 /* ---- the series budget: what each extra_metrics option adds ---- */
 
 /* A good probe of a STARTTLS target, as Postfix answers it: five final
- * replies, five phases, EHLO with 5 keywords and 3 mechanisms (SIZE
- * stated), one TLS session; one AUTH per mechanism in mechs (235). */
+ * replies, the phases of a STARTTLS session (no implicit handshake: no
+ * tls), EHLO with 5 keywords and 3 mechanisms (SIZE stated), one TLS
+ * session; one AUTH per mechanism in mechs (235). */
 static void result_good(struct probe_result *r, const char *target,
                         const enum sasl_mech *mechs, size_t n_mechs)
 {
@@ -1588,7 +1589,9 @@ static void result_good(struct probe_result *r, const char *target,
     }
     for (int p = 0; p < PROBE_PHASE_COUNT; p++)
         r->phase_seconds[p] =
-            p == PROBE_PHASE_AUTH && n_mechs == 0 ? -1 : 0.01;
+            p == PROBE_PHASE_TLS || (p == PROBE_PHASE_AUTH && n_mechs == 0)
+                ? -1
+                : 0.01;
     r->ehlo_seen = true;
     static const char *const kw[] = {"PIPELINING", "SIZE", "AUTH",
                                      "ENHANCEDSTATUSCODES", "8BITMIME"};
@@ -1812,7 +1815,8 @@ static void test_cert_facts(void **state)
  * Exact series per target for each option (README's "Metrics" counts
  * come from a real Postfix; this shape has 5 EHLO keywords, not 10).
  * Default, STARTTLS + AUTH PLAIN: success 1, duration +Inf/_sum/_count
- * 3, phases 6 (resolve, connect, banner, ehlo, starttls, auth), IP
+ * 3, phases 6 (resolve, connect, banner, ehlo, starttls, auth; an
+ * implicit-TLS target has tls instead of starttls), IP
  * protocol 1, probes 1, errors starttls_unavailable 1, replies 5, AUTH
  * results 4, advertised PLAIN 1, size 1, TLS info/expiry/valid 3, last
  * run 1, target info 1 = 29; and issue 14's verified chain's expiry and
@@ -1912,6 +1916,71 @@ static void test_default_series(void **state)
     assert_absent(text, "stage=\"greeting\"} ");
     assert_absent(text, "error=\"dns\"");
     assert_absent(text, "smtp_agent_probes_skipped_total{target=\"auth\"");
+    free(text);
+    metrics_free(m);
+}
+
+/* The phase series of target in text, one line each. */
+static size_t count_phases(const char *text, const char *target)
+{
+    char *got = lines_of(text, "smtp_probe_phase_duration_seconds");
+    char want[96];
+    snprintf(want, sizeof want, "{target=\"%s\",phase=", target);
+    size_t n = 0;
+    for (const char *p = strstr(got, want); p; p = strstr(p + 1, want))
+        n++;
+    free(got);
+    return n;
+}
+
+/*
+ * Issue 15: implicit TLS's handshake is phase tls, and STARTTLS's command,
+ * handshake and EHLO phase starttls: an implicit target has the one, a
+ * STARTTLS target the other, and as many phase series as before.
+ */
+static void test_implicit_tls_phase(void **state)
+{
+    (void)state;
+    struct agent_config cfg;
+    struct target_config t[2];
+    memset(&cfg, 0, sizeof cfg);
+    target_set(&t[0], "imp", "mx.example.com", 465, TLS_MODE_IMPLICIT,
+               budget_mechs, 1);
+    target_set(&t[1], "st", "mx.example.com", 587, TLS_MODE_STARTTLS,
+               budget_mechs, 1);
+    cfg.targets = t;
+    cfg.n_targets = 2;
+    struct metrics *m = metrics_new(&build);
+    assert_non_null(m);
+    assert_int_equal(metrics_set_targets(m, &cfg), 0);
+    struct probe_result *r = calloc(1, sizeof(*r));
+    assert_non_null(r);
+    result_good(r, "st", budget_mechs, 1);
+    record(m, r);
+    /* What probe_connect.c records for implicit TLS. */
+    result_good(r, "imp", budget_mechs, 1);
+    memset(&r->replies[PROBE_STAGE_STARTTLS], 0, sizeof(struct probe_reply));
+    r->phase_seconds[PROBE_PHASE_STARTTLS] = -1;
+    r->phase_seconds[PROBE_PHASE_TLS] = 0.004;
+    record(m, r);
+    free(r);
+    char *text = render(m);
+    assert_line(text, "smtp_probe_phase_duration_seconds{target=\"imp\","
+                      "phase=\"tls\"} 0.004");
+    assert_absent(text, "smtp_probe_phase_duration_seconds{target=\"imp\","
+                        "phase=\"starttls\"}");
+    assert_line(text, "smtp_probe_phase_duration_seconds{target=\"st\","
+                      "phase=\"starttls\"} 0.01");
+    assert_absent(text, "smtp_probe_phase_duration_seconds{target=\"st\","
+                        "phase=\"tls\"}");
+    /* resolve, connect, tls|starttls, banner, ehlo, auth: in the enum's
+     * order, tls after connect as it happens. */
+    assert_int_equal(count_phases(text, "imp"), 6);
+    assert_int_equal(count_phases(text, "st"), 6);
+    assert_true(strstr(text, "target=\"imp\",phase=\"connect\"") <
+                strstr(text, "target=\"imp\",phase=\"tls\""));
+    assert_true(strstr(text, "target=\"imp\",phase=\"tls\"") <
+                strstr(text, "target=\"imp\",phase=\"banner\""));
     free(text);
     metrics_free(m);
 }
@@ -2120,6 +2189,7 @@ int main(void)
         cmocka_unit_test(test_cert_facts),
         cmocka_unit_test(test_first_probe_allocates_nothing),
         cmocka_unit_test(test_default_series),
+        cmocka_unit_test(test_implicit_tls_phase),
         cmocka_unit_test(test_extra_by_reload),
         cmocka_unit_test(test_procstat_read),
         cmocka_unit_test(test_procstat_render),

@@ -413,6 +413,93 @@ static void test_agent_fault_is_not_the_targets(void **state)
     free(c.data);
 }
 
+/* Where each column of a table row starts, from the header: the
+ * left-aligned ones' first character, DURATION's (right-aligned) last. */
+struct columns {
+    size_t stage, code, cls, duration_end, tls, address;
+};
+
+static size_t header_at(const char *header, const char *word)
+{
+    const char *p = strstr(header, word);
+    assert_non_null(p);
+    return (size_t)(p - header);
+}
+
+/* Every row (a line that does not start with a space) has its columns
+ * where the header has them. */
+static void assert_aligned(const char *text, size_t n_rows)
+{
+    struct columns c = {
+        .stage = header_at(text, " STAGE") + 1,
+        .code = header_at(text, " CODE") + 1,
+        .cls = header_at(text, " CLASS") + 1,
+        .duration_end = header_at(text, " DURATION") + 9,
+        .tls = header_at(text, " TLS") + 1,
+        .address = header_at(text, " ADDRESS") + 1,
+    };
+    const size_t starts[] = {c.stage, c.code, c.cls, c.tls, c.address};
+    size_t rows = 0;
+    for (const char *p = text; *p;) {
+        const char *end = strchr(p, '\n');
+        assert_non_null(end);
+        size_t len = (size_t)(end - p);
+        if (p[0] != ' ') {
+            rows++;
+            assert_true(len > c.address);
+            for (size_t k = 0; k < sizeof starts / sizeof *starts; k++) {
+                if (p[starts[k] - 1] != ' ' || p[starts[k]] == ' ')
+                    fail_msg("column %zu not at %zu: %.*s", k, starts[k],
+                             (int)len, p);
+            }
+            if (p[c.duration_end] != ' ' || p[c.duration_end - 1] == ' ')
+                fail_msg("DURATION does not end at %zu: %.*s", c.duration_end,
+                         (int)len, p);
+        }
+        p = end + 1;
+    }
+    assert_int_equal(rows, n_rows + 1);
+}
+
+/*
+ * Issue 15: names over 24 characters (a [target] name may have 64, a
+ * targets file's HOST:PORT/MODULE more) pushed the rest of their row
+ * right. The TARGET column is as wide as the longest name shown: every
+ * row's columns after it start at the same offset, fault rows too.
+ */
+static void test_table_long_names_align(void **state)
+{
+    (void)state;
+    static const size_t lens[] = {40, 64, CONFIG_TARGET_NAME_MAX};
+    for (size_t i = 0; i < sizeof lens / sizeof *lens; i++) {
+        struct probe_result res[4] = {good_result(), bad_result(),
+                                      refused_result(),
+                                      fault_result(PROBE_FAULT_MEMORY)};
+        memset(res[1].target, 'b', lens[i]);
+        res[1].target[lens[i]] = '\0';
+        /* One more long name, shorter than the longest. */
+        memset(res[2].target, 'r', 30);
+        res[2].target[30] = '\0';
+        struct capture c;
+        capture_open(&c);
+        once_print_table(c.f, res, 4, NOW);
+        const char *text = capture_close(&c);
+        assert_aligned(text, 4);
+        /* The column is the longest name and one space. */
+        assert_int_equal(header_at(text, " STAGE"), lens[i]);
+        free(c.data);
+    }
+    /* Short names keep the 24 columns they had. */
+    struct probe_result res[2] = {good_result(), refused_result()};
+    struct capture c;
+    capture_open(&c);
+    once_print_table(c.f, res, 2, NOW);
+    const char *text = capture_close(&c);
+    assert_aligned(text, 2);
+    assert_int_equal(header_at(text, " STAGE"), 24);
+    free(c.data);
+}
+
 /* The address that answered: the table's last column, address and
  * ip_protocol in JSON; "-" and null when the probe reached none. */
 static void test_address(void **state)
@@ -538,6 +625,7 @@ int main(void)
         cmocka_unit_test(test_json),
         cmocka_unit_test(test_agent_fault_is_not_the_targets),
         cmocka_unit_test(test_checks),
+        cmocka_unit_test(test_table_long_names_align),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -359,6 +359,8 @@ static void test_every_phase_and_fault_is_named(void **state)
     assert_string_equal(probe_phase_name(PROBE_PHASE_COUNT), "unknown");
     assert_string_equal(probe_fault_name(PROBE_FAULT_COUNT), "unknown");
     assert_string_equal(probe_phase_name(PROBE_PHASE_STARTTLS), "starttls");
+    /* Issue 15: implicit TLS's handshake is a phase of its own. */
+    assert_string_equal(probe_phase_name(PROBE_PHASE_TLS), "tls");
     assert_string_equal(probe_fault_name(PROBE_FAULT_FILE_DESCRIPTORS),
                         "file_descriptors");
 }
