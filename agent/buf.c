@@ -6,6 +6,8 @@
 #include <string.h>
 
 #define BUF_DEFAULT_MAX ((size_t)64 << 20)
+/* Rooms this large are mmap()ed: the agent's mmap threshold (main.c). */
+#define BUF_MAPPED_MIN ((size_t)1 << 20)
 
 void buf_init(struct buf *b, size_t max)
 {
@@ -63,23 +65,28 @@ int buf_reserve(struct buf *b, size_t n)
         cap *= 2;
     if (cap > b->max + 1)
         cap = b->max + 1;
-    if (b->public_data) {
+    /* A room of BUF_MAPPED_MIN or more is a mapping of its own (main.c
+     * fixes glibc's mmap threshold there): realloc() moves it, mremap(),
+     * without a copy and keeps it a mapping that free() gives back. A
+     * smaller one lives in an arena, where realloc() could grow it in
+     * place into memory that free() keeps: it is copied into the new
+     * room instead, as a private buffer's always is. */
+    if (b->public_data && b->cap >= BUF_MAPPED_MIN) {
         char *q = realloc(b->data, cap);
         if (!q)
             return -1;
-        if (!b->data)
-            q[0] = '\0';
         b->data = q;
         b->cap = cap;
         return 0;
     }
-    /* A wiped buffer must not leave copies behind in freed memory. */
     char *p = malloc(cap);
     if (!p)
         return -1;
     if (b->data) {
         memcpy(p, b->data, b->len + 1);
-        explicit_bzero(b->data, b->cap);
+        /* A wiped buffer must not leave copies behind in freed memory. */
+        if (!b->public_data)
+            explicit_bzero(b->data, b->cap);
         free(b->data);
     }
     b->data = p;

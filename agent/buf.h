@@ -25,11 +25,11 @@ struct buf {
 /* max is the largest len the buffer may reach; 0 means 64 MiB. */
 void buf_init(struct buf *b, size_t max);
 /*
- * Marks b as holding nothing secret (a /metrics body): it then grows with
- * realloc(), which moves a large (mmap()ed) allocation without copying
- * it, instead of a new allocation, a copy and a wipe of the old one. A
- * 17 MB body grown from 16 MiB of room otherwise holds both, 33 MB, for
- * a moment. buf_init() clears the mark.
+ * Marks b as holding nothing secret (a /metrics body): from 1 MiB of room
+ * on it then grows with realloc(), which moves the mapping glibc made for
+ * it (mremap()) without copying it, instead of a new allocation, a copy
+ * and a wipe of the old one. A 17 MB body grown from 16 MiB of room
+ * otherwise holds both, 33 MB, for a moment. buf_init() clears the mark.
  */
 void buf_public(struct buf *b);
 /* Frees the memory; the buffer can be used again after buf_init. */
