@@ -90,6 +90,21 @@ static int store_secret(struct target_config *t, const char *s, size_t n)
     return 0;
 }
 
+/* A warning when somebody besides the owner (and the agent's own group,
+ * reading) may read or write the secret file path. */
+static void warn_exposed(struct parser *p, int line, const char *key,
+                         const char *path, const struct file_info *info)
+{
+    char words[80];
+    if (file_secret_exposure(info))
+        config_warn_at(p, line, key,
+                       "%s is %s (mode %04o); chmod 600 it (or 640 with the "
+                       "agent's own group)",
+                       path,
+                       config_exposure_words(info->mode, words, sizeof(words)),
+                       (unsigned)(info->mode & 07777));
+}
+
 /*
  * Reads the secret; messages name the path, never the content. The file
  * is followed through symlinks (Kubernetes mounts secrets that way), and
@@ -108,14 +123,7 @@ static void read_password_file(struct parser *p, struct target_config *t,
     /* Room for the largest secret plus "\r\n". */
     int rc = config_read_small_file(p, line, key, path, CONFIG_SECRET_MAX + 2,
                                     limit, &data, &n, &info);
-    char words[80];
-    if (file_secret_exposure(&info))
-        config_warn_at(p, line, key,
-                       "%s is %s (mode %04o); chmod 600 it (or 640 with the "
-                       "agent's own group)",
-                       path,
-                       config_exposure_words(info.mode, words, sizeof(words)),
-                       (unsigned)(info.mode & 07777));
+    warn_exposed(p, line, key, path, &info);
     if (rc < 0)
         return;
     size_t len = n;
@@ -256,14 +264,7 @@ static void check_token_file(struct parser *p, const char *path,
     char why[CONFIG_PATH_MAX + 128];
     enum token_status st =
         token_file_read(path, &tok, &len, &info, why, sizeof(why));
-    char words[80];
-    if (file_secret_exposure(&info))
-        config_warn_at(p, line, key,
-                       "%s is %s (mode %04o); chmod 600 it (or 640 with the "
-                       "agent's own group)",
-                       path,
-                       config_exposure_words(info.mode, words, sizeof(words)),
-                       (unsigned)(info.mode & 07777));
+    warn_exposed(p, line, key, path, &info);
     if (st == TOKEN_NO_MEMORY)
         p->oom = true;
     else if (st == TOKEN_UNREADABLE)
