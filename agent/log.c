@@ -59,13 +59,13 @@ bool log_enabled(enum log_level level)
 
 int log_format_parse(const char *s, enum log_format *out)
 {
-    if (strcmp(s, "logfmt") == 0) {
-        *out = LOG_FORMAT_LOGFMT;
-        return 0;
-    }
-    if (strcmp(s, "json") == 0) {
-        *out = LOG_FORMAT_JSON;
-        return 0;
+    static const char *const names[] = {
+        [LOG_FORMAT_LOGFMT] = "logfmt", [LOG_FORMAT_JSON] = "json"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (strcmp(s, names[i]) == 0) {
+            *out = (enum log_format)i;
+            return 0;
+        }
     }
     return -1;
 }
